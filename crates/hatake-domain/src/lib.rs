@@ -1,0 +1,24 @@
+//! hatake's domain: pure types and rules. This crate does no IO — no database, network,
+//! file system or clock — so every rule here is tested with plain tables of cases.
+
+pub mod account;
+pub mod company;
+pub mod contact;
+pub mod corporate_number;
+pub mod custom_field;
+mod error;
+pub mod fields;
+pub mod lead;
+pub mod prefecture;
+pub mod product;
+pub mod text;
+pub mod user;
+
+pub use account::{AbmTier, AccountData, AccountInput};
+pub use contact::{Email, Phone};
+pub use corporate_number::CorporateNumber;
+pub use custom_field::{CustomFieldDef, FieldKind};
+pub use error::{FieldError, FieldErrors};
+pub use lead::{LeadData, LeadInput, RequiredField, RequiredFieldSet};
+pub use product::{ProductData, ProductInput};
+pub use user::{Locale, NewUser, Role};

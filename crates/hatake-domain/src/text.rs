@@ -1,0 +1,187 @@
+//! Text normalisation shared by validation, matching and search.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// NFKC (全角 letters and digits to 半角, 半角 kana to 全角), with surrounding whitespace
+/// (including 全角 spaces) removed and inner runs of whitespace collapsed to one space.
+pub fn nfkc_trim(input: &str) -> String {
+    let normalised: String = input.nfkc().collect();
+    let mut out = String::with_capacity(normalised.len());
+    for word in normalised.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// `None` for input that is empty after [`nfkc_trim`], else the trimmed text.
+pub fn non_empty(input: Option<&str>) -> Option<String> {
+    input.map(nfkc_trim).filter(|s| !s.is_empty())
+}
+
+/// The key used to search and compare loosely: NFKC, lower case, and only letters and digits.
+pub fn search_key(input: &str) -> String {
+    input
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .filter(|c| c.is_alphanumeric())
+        .collect()
+}
+
+/// Bigram tokens of a search key, for an n-gram index that finds substrings in Japanese
+/// text, where words are not separated by spaces. A one-character key yields itself.
+pub fn bigrams(key: &str) -> Vec<String> {
+    let chars: Vec<char> = key.chars().collect();
+    match chars.len() {
+        0 => Vec::new(),
+        1 => vec![chars[0].to_string()],
+        _ => chars.windows(2).map(|w| w.iter().collect()).collect(),
+    }
+}
+
+/// The text stored in the search index for a record: the bigrams of each part's search key,
+/// space-separated (parts are kept apart so no bigram spans two fields).
+pub fn search_document<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut tokens: Vec<String> = Vec::new();
+    for part in parts {
+        let key = search_key(part);
+        if key.chars().count() >= 2 {
+            tokens.extend(bigrams(&key));
+        } else if !key.is_empty() {
+            tokens.push(key);
+        }
+    }
+    tokens.join(" ")
+}
+
+/// A search query as a list of terms, each a list of bigrams that must occur in sequence.
+/// A one-character term is a prefix query on the bigram tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub terms: Vec<SearchTerm>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchTerm {
+    /// The bigrams of a term of two or more characters, in order.
+    Phrase(Vec<String>),
+    /// A single character: any token starting with it.
+    Prefix(String),
+}
+
+impl SearchQuery {
+    /// Splits the query on whitespace; each word must match. Returns `None` for a blank query.
+    pub fn parse(input: &str) -> Option<Self> {
+        let terms: Vec<SearchTerm> = nfkc_trim(input)
+            .split(' ')
+            .map(search_key)
+            .filter(|key| !key.is_empty())
+            .map(|key| {
+                if key.chars().count() == 1 {
+                    SearchTerm::Prefix(key)
+                } else {
+                    SearchTerm::Phrase(bigrams(&key))
+                }
+            })
+            .collect();
+        (!terms.is_empty()).then_some(Self { terms })
+    }
+
+    /// The query in SQLite FTS5 syntax: `"ab bc" AND c*`.
+    pub fn to_fts5(&self) -> String {
+        let parts: Vec<String> = self
+            .terms
+            .iter()
+            .map(|term| match term {
+                SearchTerm::Phrase(grams) => format!("\"{}\"", grams.join(" ")),
+                SearchTerm::Prefix(c) => format!("\"{c}\"*"),
+            })
+            .collect();
+        parts.join(" AND ")
+    }
+
+    /// The query as a PostgreSQL `tsquery` literal: `'ab' <-> 'bc' & 'c':*`.
+    pub fn to_tsquery(&self) -> String {
+        let parts: Vec<String> = self
+            .terms
+            .iter()
+            .map(|term| match term {
+                SearchTerm::Phrase(grams) => {
+                    let quoted: Vec<String> = grams.iter().map(|g| quote_ts(g)).collect();
+                    format!("({})", quoted.join(" <-> "))
+                }
+                SearchTerm::Prefix(c) => format!("{}:*", quote_ts(c)),
+            })
+            .collect();
+        parts.join(" & ")
+    }
+}
+
+/// A search document as a PostgreSQL `tsvector` literal with positions (`'ab':1 'bc':2`), so
+/// that lexemes are taken verbatim, whatever the server's locale and text-search parser.
+pub fn tsvector_literal(document: &str) -> String {
+    let parts: Vec<String> = document
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .enumerate()
+        .map(|(i, token)| format!("{}:{}", quote_ts(token), (i + 1).min(16_383)))
+        .collect();
+    parts.join(" ")
+}
+
+fn quote_ts(token: &str) -> String {
+    format!("'{}'", token.replace('\'', "''").replace('\\', "\\\\"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfkc_trim_cases() {
+        let cases = [
+            ("　山田　 太郎 ", "山田 太郎"),
+            ("ＡＢＣ１２３", "ABC123"),
+            ("ｶﾌﾞｼｷｶﾞｲｼｬ", "カブシキガイシャ"),
+            ("", ""),
+            ("\t\n", ""),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(nfkc_trim(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn search_key_keeps_letters_and_digits_only() {
+        assert_eq!(search_key("Tanaka@Example.COM"), "tanakaexamplecom");
+        assert_eq!(search_key("03-1234-5678"), "0312345678");
+        assert_eq!(search_key("情報システム部　ＤＸ"), "情報システム部dx");
+    }
+
+    #[test]
+    fn bigram_document_and_query_agree() {
+        let document = search_document(["田中 太郎", "株式会社ひまわり商事", "t@x.jp"]);
+        let tokens: Vec<&str> = document.split(' ').collect();
+        assert!(tokens.contains(&"田中"));
+        assert!(tokens.contains(&"商事"));
+        assert!(
+            !tokens.contains(&"郎株"),
+            "bigrams must not span fields: {document}"
+        );
+        let query = SearchQuery::parse("ひまわり 田").unwrap();
+        assert_eq!(query.to_fts5(), "\"ひま まわ わり\" AND \"田\"*");
+        assert_eq!(
+            query.to_tsquery(),
+            "('ひま' <-> 'まわ' <-> 'わり') & '田':*"
+        );
+        assert_eq!(tsvector_literal("ab bc it's"), "'ab':1 'bc':2 'it''s':3");
+    }
+
+    #[test]
+    fn blank_queries_are_none() {
+        assert_eq!(SearchQuery::parse("  　 "), None);
+        assert_eq!(SearchQuery::parse("@@ --"), None);
+    }
+}

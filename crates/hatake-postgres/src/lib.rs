@@ -1,0 +1,100 @@
+//! hatake on PostgreSQL, for teams and scale: several `hatake serve` processes may share one
+//! database. Own migrations in `migrations/`; the SQL shared with SQLite lives in
+//! `hatake-store`; this crate adds connection set-up, migrations and the tsvector index.
+
+mod migrate;
+
+use hatake_store::sql::Dialect;
+use hatake_store::StoreError;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgConnection, PgPool, Postgres};
+
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    const DIALECT: Dialect = Dialect::Postgres;
+
+    /// Connects to `url` (`postgres://…`) and runs pending migrations.
+    ///
+    /// # Errors
+    /// When the server cannot be reached or a migration fails.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(url)
+            .await
+            .map_err(db_error)?;
+        migrate::run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Migrations applied so far, as (version, name).
+    ///
+    /// # Errors
+    /// On a database error.
+    pub async fn applied_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        migrate::applied(&self.pool).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn index_leads(
+        conn: &mut PgConnection,
+        docs: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<i64> = docs.iter().map(|(id, _)| *id).collect();
+        let vectors: Vec<String> = docs
+            .iter()
+            .map(|(_, doc)| hatake_domain::text::tsvector_literal(doc))
+            .collect();
+        sqlx::query::<Postgres>(
+            "UPDATE leads SET search_tsv = v.doc::tsvector FROM UNNEST($1::bigint[], $2::text[]) AS v(id, doc) \
+             WHERE leads.id = v.id",
+        )
+        .bind(ids)
+        .bind(vectors)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn unindex_lead(conn: &mut PgConnection, id: i64) -> Result<(), StoreError> {
+        sqlx::query::<Postgres>("UPDATE leads SET search_tsv = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// Maps a database error to a store error, naming the field of a unique violation from the
+/// constraint's name (`leads_email_key` → `email`).
+pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            field: hatake_store::sql::unique_field(db.constraint().unwrap_or_default()),
+        },
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::MissingReference { field: "id" }
+        }
+        _ => {
+            tracing::error!(%error, "postgres error");
+            StoreError::Database(error.to_string())
+        }
+    }
+}
+
+hatake_store::impl_user_and_catalog_stores!(PostgresStore, Postgres);
+hatake_store::impl_account_and_lead_stores!(PostgresStore, Postgres);
+hatake_store::impl_system_store!(PostgresStore, Postgres, "postgres", ["ANALYZE"]);

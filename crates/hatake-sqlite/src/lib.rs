@@ -1,0 +1,127 @@
+//! hatake's embedded default: SQLite in WAL mode under a data directory, with its own
+//! migrations in `migrations/`. The SQL shared with PostgreSQL lives in `hatake-store`;
+//! this crate adds the connection set-up, migrations, and the FTS5 search index.
+
+mod migrate;
+
+use hatake_store::sql::Dialect;
+use hatake_store::StoreError;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqliteConnection, SqlitePool};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file name of the database inside a data directory.
+pub const DATABASE_FILE: &str = "hatake.db";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    const DIALECT: Dialect = Dialect::Sqlite;
+
+    /// Opens (creating if needed) the database in `data_dir` and runs pending migrations.
+    ///
+    /// # Errors
+    /// When the directory cannot be created or the database cannot be opened or migrated.
+    pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            StoreError::Database(format!("cannot create {}: {e}", data_dir.display()))
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-65536")
+            .pragma("temp_store", "memory")
+            .pragma("mmap_size", "268435456");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .min_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(db_error)?;
+        migrate::run(&pool).await?;
+        Ok(Self { pool, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Migrations applied so far, as (version, name).
+    ///
+    /// # Errors
+    /// On a database error.
+    pub async fn applied_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        migrate::applied(&self.pool).await
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn index_leads(
+        conn: &mut SqliteConnection,
+        docs: &[(i64, String)],
+    ) -> Result<(), StoreError> {
+        for chunk in docs.chunks(hatake_store::BULK_CHUNK) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+                .collect();
+            let sql = format!(
+                "INSERT INTO lead_search (rowid, doc) VALUES {}",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query::<Sqlite>(&sql);
+            for (id, doc) in chunk {
+                query = query.bind(*id).bind(doc.as_str());
+            }
+            query.execute(&mut *conn).await.map_err(db_error)?;
+        }
+        Ok(())
+    }
+
+    async fn unindex_lead(conn: &mut SqliteConnection, id: i64) -> Result<(), StoreError> {
+        sqlx::query::<Sqlite>("DELETE FROM lead_search WHERE rowid = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
+
+/// Maps a database error to a store error, naming the field of a unique violation.
+pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
+    match &error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
+            field: hatake_store::sql::unique_field(db.message()),
+        },
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+            StoreError::MissingReference { field: "id" }
+        }
+        _ => {
+            tracing::error!(%error, "sqlite error");
+            StoreError::Database(error.to_string())
+        }
+    }
+}
+
+hatake_store::impl_user_and_catalog_stores!(SqliteStore, Sqlite);
+hatake_store::impl_account_and_lead_stores!(SqliteStore, Sqlite);
+hatake_store::impl_system_store!(
+    SqliteStore,
+    Sqlite,
+    "sqlite",
+    ["ANALYZE", "PRAGMA optimize"]
+);

@@ -1,0 +1,63 @@
+//! Migrations: numbered SQL files compiled into the binary, applied in order, each in its
+//! own transaction, and recorded in `schema_migrations`.
+
+use crate::db_error;
+use hatake_store::StoreError;
+use sqlx::{Connection, SqlitePool};
+
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(db_error)?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at INTEGER NOT NULL)",
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(db_error)?;
+    for (version, name, sql) in MIGRATIONS {
+        let mut tx = conn.begin().await.map_err(db_error)?;
+        // BEGIN IMMEDIATE semantics: the first write takes the lock, so two processes starting
+        // together apply each migration once.
+        let done: Option<(i64,)> =
+            sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        if done.is_some() {
+            continue;
+        }
+        tracing::info!(version, name, "applying SQLite migration");
+        sqlx::raw_sql(sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(version)
+        .bind(name)
+        .bind(now_millis())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+    }
+    Ok(())
+}
+
+pub(crate) async fn applied(pool: &SqlitePool) -> Result<Vec<(i64, String)>, StoreError> {
+    sqlx::query_as("SELECT version, name FROM schema_migrations ORDER BY version")
+        .fetch_all(pool)
+        .await
+        .map_err(db_error)
+}
+
+fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

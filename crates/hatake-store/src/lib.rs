@@ -1,0 +1,200 @@
+//! hatake's storage boundary: the [`Store`] trait both backends implement, the rows they
+//! return, and the errors they raise. Web handlers and the CLI see only this crate.
+
+mod common_records;
+mod common_system;
+mod common_users;
+pub use common_records::BULK_CHUNK;
+mod query;
+mod rows;
+pub mod sql;
+
+pub use query::*;
+pub use rows::*;
+
+use async_trait::async_trait;
+use hatake_domain::{
+    AccountData, CustomFieldDef, LeadData, Locale, NewUser, ProductData, RequiredFieldSet, Role,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique value is taken (`field` names which: `email`, `corporate_number`, `code`, …).
+    #[error("{field} is already in use")]
+    Conflict { field: &'static str },
+    /// An id given for a link (`account_id`, `owner_id`, `product_ids`) names no row.
+    #[error("{field} refers to a missing record")]
+    MissingReference { field: &'static str },
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// `Ok` when a statement touched exactly one row, else [`StoreError::NotFound`].
+///
+/// # Errors
+/// [`StoreError::NotFound`] when `rows_affected` is zero.
+pub fn one_row(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// Counts shown on the dashboard.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Overview {
+    pub accounts: i64,
+    pub leads: i64,
+    pub lead_records: i64,
+    pub list_records: i64,
+    pub products: i64,
+    pub users: i64,
+}
+
+/// What the organisation has configured that changes how records are read.
+pub const SETTING_REQUIRED_FIELDS: &str = "required_fields";
+
+/// Everything a backend provides. Split by area so each backend keeps one file per area.
+pub trait Store: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore {}
+
+impl<T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore> Store for T {}
+
+#[async_trait]
+pub trait SystemStore: Send + Sync + 'static {
+    /// "sqlite" or "postgres".
+    fn backend(&self) -> &'static str;
+    /// Configuration as data: a value by key.
+    async fn get_setting(&self, key: &str) -> StoreResult<Option<String>>;
+    async fn put_setting(&self, key: &str, value: &str, now: Millis) -> StoreResult<()>;
+    async fn overview(&self) -> StoreResult<Overview>;
+    /// Refreshes planner statistics after a bulk load.
+    async fn analyze(&self) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    async fn create_user(
+        &self,
+        user: &NewUser,
+        password_hash: &str,
+        now: Millis,
+    ) -> StoreResult<UserRow>;
+    async fn get_user(&self, id: i64) -> StoreResult<UserRow>;
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<UserRow>>;
+    async fn list_users(&self) -> StoreResult<Vec<UserRow>>;
+    async fn update_user(
+        &self,
+        id: i64,
+        display_name: &str,
+        role: Role,
+        active: bool,
+        now: Millis,
+    ) -> StoreResult<UserRow>;
+    async fn set_user_locale(&self, id: i64, locale: Locale, now: Millis) -> StoreResult<()>;
+    async fn set_user_password(&self, id: i64, password_hash: &str, now: Millis)
+        -> StoreResult<()>;
+    async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        csrf_token: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> StoreResult<()>;
+    /// The session and its (active) user, if the session exists and has not expired.
+    async fn get_session(&self, token_hash: &str, now: Millis) -> StoreResult<Option<SessionRow>>;
+    async fn delete_session(&self, token_hash: &str) -> StoreResult<()>;
+    async fn delete_user_sessions(&self, user_id: i64) -> StoreResult<()>;
+    /// Only the token's hash is stored.
+    async fn create_api_token(
+        &self,
+        name: &str,
+        token_hash: &str,
+        prefix: &str,
+        user_id: i64,
+        now: Millis,
+    ) -> StoreResult<ApiTokenRow>;
+    async fn list_api_tokens(&self) -> StoreResult<Vec<ApiTokenRow>>;
+    async fn revoke_api_token(&self, id: i64, now: Millis) -> StoreResult<()>;
+    /// The token's user, if the token exists, is not revoked and its user is active.
+    async fn find_api_token_user(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> StoreResult<Option<UserRow>>;
+}
+
+#[async_trait]
+pub trait CatalogStore: Send + Sync + 'static {
+    async fn create_product(&self, product: &ProductData, now: Millis) -> StoreResult<ProductRow>;
+    async fn get_product(&self, id: i64) -> StoreResult<ProductRow>;
+    async fn list_products(&self) -> StoreResult<Vec<ProductRow>>;
+    async fn update_product(
+        &self,
+        id: i64,
+        product: &ProductData,
+        now: Millis,
+    ) -> StoreResult<ProductRow>;
+    /// Deletes the product and every lead's interest in it.
+    async fn delete_product(&self, id: i64) -> StoreResult<()>;
+    async fn list_custom_fields(&self) -> StoreResult<Vec<CustomFieldRow>>;
+    async fn create_custom_field(
+        &self,
+        def: &CustomFieldDef,
+        now: Millis,
+    ) -> StoreResult<CustomFieldRow>;
+    async fn delete_custom_field(&self, id: i64) -> StoreResult<()>;
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync + 'static {
+    async fn create_account(&self, account: &AccountData, now: Millis) -> StoreResult<AccountRow>;
+    async fn get_account(&self, id: i64) -> StoreResult<AccountRow>;
+    async fn update_account(
+        &self,
+        id: i64,
+        account: &AccountData,
+        now: Millis,
+    ) -> StoreResult<AccountRow>;
+    /// Deletes the account; its leads stay, unlinked.
+    async fn delete_account(&self, id: i64) -> StoreResult<()>;
+    async fn list_accounts(&self, query: &AccountQuery) -> StoreResult<Page<AccountRow>>;
+    /// Bulk loading for demo data and benchmarks: one transaction, no per-row checks beyond
+    /// the database's constraints. Returns the new ids in input order.
+    async fn bulk_insert_accounts(
+        &self,
+        accounts: &[AccountData],
+        now: Millis,
+    ) -> StoreResult<Vec<i64>>;
+}
+
+#[async_trait]
+pub trait LeadStore: Send + Sync + 'static {
+    /// Checks `account_id`, `owner_id` and `product_ids`, then inserts and indexes the lead.
+    async fn create_lead(
+        &self,
+        lead: &LeadData,
+        is_lead: bool,
+        now: Millis,
+    ) -> StoreResult<LeadRow>;
+    async fn get_lead(&self, id: i64) -> StoreResult<LeadRow>;
+    async fn update_lead(
+        &self,
+        id: i64,
+        lead: &LeadData,
+        is_lead: bool,
+        now: Millis,
+    ) -> StoreResult<LeadRow>;
+    async fn delete_lead(&self, id: i64) -> StoreResult<()>;
+    async fn list_leads(&self, query: &LeadQuery) -> StoreResult<Page<LeadRow>>;
+    /// Re-derives every record's lead-or-list flag under a required-field set; returns how
+    /// many records changed.
+    async fn reclassify_leads(&self, required: &RequiredFieldSet) -> StoreResult<u64>;
+    /// Bulk loading (see [`AccountStore::bulk_insert_accounts`]); returns the rows inserted.
+    async fn bulk_insert_leads(&self, leads: &[(LeadData, bool)], now: Millis) -> StoreResult<u64>;
+}

@@ -1,0 +1,580 @@
+//! SQL text shared by both backends: the list queries are built here once, with `$n`
+//! placeholders (which SQLite accepts too), and only the search clause differs by dialect.
+
+use crate::query::{AccountQuery, Cursor, LeadKind, LeadQuery, LeadSort, COUNT_CAP};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value to bind, in placeholder order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// SQL text with its binds.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    pub sql: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Built {
+    fn push(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+}
+
+/// The columns of [`crate::LeadRow`], from `leads l` joined to `accounts a` and `users u`.
+pub const LEAD_COLUMNS: &str = "l.id, l.account_id, a.name AS account_name, l.company_name, l.family_name, \
+    l.given_name, l.family_name_kana, l.given_name_kana, l.email, l.phone, l.department, l.title, \
+    l.prefecture, l.address, l.source, l.owner_id, u.display_name AS owner_name, l.is_lead, l.custom, \
+    l.created_at, l.updated_at";
+
+pub const LEAD_FROM: &str =
+    "leads l LEFT JOIN accounts a ON a.id = l.account_id LEFT JOIN users u ON u.id = l.owner_id";
+
+/// The columns of [`crate::AccountRow`] from `accounts a`.
+pub const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.name_normalized, a.corporate_number, a.domains, a.industry, \
+    a.employee_count, a.annual_revenue, a.prefecture, a.address, a.abm_tier, a.owner_id, \
+    (SELECT count(*) FROM leads x WHERE x.account_id = a.id) AS lead_count, a.created_at, a.updated_at";
+
+fn lead_filters(query: &LeadQuery, dialect: Dialect, built: &mut Built) -> Vec<String> {
+    let mut clauses = Vec::new();
+    if let Some(search) = &query.search {
+        match dialect {
+            Dialect::Sqlite => {
+                let p = built.push(Bind::Text(search.to_fts5()));
+                clauses.push(format!(
+                    "l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH {p})"
+                ));
+            }
+            Dialect::Postgres => {
+                let p = built.push(Bind::Text(search.to_tsquery()));
+                clauses.push(format!("l.search_tsv @@ {p}::tsquery"));
+            }
+        }
+    }
+    if let Some(product) = query.product_id {
+        let p = built.push(Bind::Int(product));
+        clauses.push(format!(
+            "EXISTS (SELECT 1 FROM lead_products lp WHERE lp.lead_id = l.id AND lp.product_id = {p})"
+        ));
+    }
+    if let Some(owner) = query.owner_id {
+        let p = built.push(Bind::Int(owner));
+        clauses.push(format!("l.owner_id = {p}"));
+    }
+    if let Some(account) = query.account_id {
+        let p = built.push(Bind::Int(account));
+        clauses.push(format!("l.account_id = {p}"));
+    }
+    match query.kind {
+        LeadKind::Lead => clauses.push("l.is_lead = TRUE".into()),
+        LeadKind::List => clauses.push("l.is_lead = FALSE".into()),
+        LeadKind::All => {}
+    }
+    if let Some(prefecture) = &query.prefecture {
+        let p = built.push(Bind::Text(prefecture.clone()));
+        clauses.push(format!("l.prefecture = {p}"));
+    }
+    clauses
+}
+
+fn where_sql(clauses: &[String]) -> String {
+    if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    }
+}
+
+/// The keyset condition and ORDER BY for a sort column, ascending or descending.
+fn keyset(
+    built: &mut Built,
+    column: &str,
+    descending: bool,
+    cursor: Option<&Cursor>,
+    clauses: &mut Vec<String>,
+    text_key: bool,
+) -> String {
+    let backward = cursor.is_some_and(|c| c.backward);
+    // Going backward flips both the comparison and the order; rows are reversed afterwards.
+    let ascending = descending == backward;
+    if let Some(cursor) = cursor {
+        let key = if text_key {
+            built.push(Bind::Text(cursor.text.clone().unwrap_or_default()))
+        } else {
+            built.push(Bind::Int(cursor.number.unwrap_or_default()))
+        };
+        let id = built.push(Bind::Int(cursor.id));
+        let op = if ascending { ">" } else { "<" };
+        clauses.push(format!("({column}, l.id) {op} ({key}, {id})"));
+    }
+    let dir = if ascending { "ASC" } else { "DESC" };
+    format!(" ORDER BY {column} {dir}, l.id {dir}")
+}
+
+/// The page query: `limit + 1` rows so the caller knows whether there is more.
+pub fn lead_page(query: &LeadQuery, dialect: Dialect) -> Built {
+    let mut built = Built::default();
+    let mut clauses = lead_filters(query, dialect, &mut built);
+    let cursor = query.cursor.as_ref();
+    let order = match query.sort {
+        LeadSort::Updated => keyset(
+            &mut built,
+            "l.updated_at",
+            true,
+            cursor,
+            &mut clauses,
+            false,
+        ),
+        LeadSort::Created => keyset(
+            &mut built,
+            "l.created_at",
+            true,
+            cursor,
+            &mut clauses,
+            false,
+        ),
+        LeadSort::Name => keyset(&mut built, "l.sort_name", false, cursor, &mut clauses, true),
+    };
+    built.sql = format!(
+        "SELECT {LEAD_COLUMNS} FROM {LEAD_FROM}{}{order} LIMIT {}",
+        where_sql(&clauses),
+        query.limit + 1
+    );
+    built
+}
+
+/// The capped count of the page query's matches (ignoring the cursor).
+pub fn lead_count(query: &LeadQuery, dialect: Dialect) -> Built {
+    let mut built = Built::default();
+    let clauses = lead_filters(query, dialect, &mut built);
+    built.sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM leads l{} LIMIT {}) t",
+        where_sql(&clauses),
+        COUNT_CAP + 1
+    );
+    built
+}
+
+/// The cursor key of a lead row under a sort.
+pub fn lead_cursor(row: &crate::LeadRow, sort: LeadSort) -> Cursor {
+    let (number, text) = match sort {
+        LeadSort::Updated => (Some(row.updated_at), None),
+        LeadSort::Created => (Some(row.created_at), None),
+        LeadSort::Name => (
+            None,
+            Some(sort_name(
+                row.family_name_kana.as_deref(),
+                row.given_name_kana.as_deref(),
+                row.family_name.as_deref(),
+                row.given_name.as_deref(),
+                row.email.as_deref(),
+            )),
+        ),
+    };
+    Cursor {
+        number,
+        text,
+        id: row.id,
+        backward: false,
+    }
+}
+
+/// The key leads are sorted by "name": the reading when known, else the name, else the e-mail.
+pub fn sort_name(
+    family_kana: Option<&str>,
+    given_kana: Option<&str>,
+    family: Option<&str>,
+    given: Option<&str>,
+    email: Option<&str>,
+) -> String {
+    let pick = |a: Option<&str>, b: Option<&str>| {
+        let joined = hatake_domain::lead::join_name(a, b);
+        (!joined.is_empty()).then_some(joined)
+    };
+    pick(family_kana, given_kana)
+        .or_else(|| pick(family, given))
+        .or_else(|| email.map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn account_filters(query: &AccountQuery, built: &mut Built) -> Vec<String> {
+    let mut clauses = Vec::new();
+    if let Some(search) = query.search.as_deref().filter(|s| !s.trim().is_empty()) {
+        let digits: String = hatake_domain::text::nfkc_trim(search)
+            .chars()
+            .filter(|c| *c != '-')
+            .collect();
+        if digits.len() == 13 && digits.bytes().all(|b| b.is_ascii_digit()) {
+            let p = built.push(Bind::Text(digits));
+            clauses.push(format!("a.corporate_number = {p}"));
+        } else {
+            let key = hatake_domain::company::normalise_company_name(search);
+            let escaped = key
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let p = built.push(Bind::Text(format!("%{escaped}%")));
+            clauses.push(format!("a.name_normalized LIKE {p} ESCAPE '\\'"));
+        }
+    }
+    if let Some(prefecture) = &query.prefecture {
+        let p = built.push(Bind::Text(prefecture.clone()));
+        clauses.push(format!("a.prefecture = {p}"));
+    }
+    clauses
+}
+
+/// Accounts sorted by normalised name.
+pub fn account_page(query: &AccountQuery) -> Built {
+    let mut built = Built::default();
+    let mut clauses = account_filters(query, &mut built);
+    let backward = query.cursor.as_ref().is_some_and(|c| c.backward);
+    if let Some(cursor) = &query.cursor {
+        let key = built.push(Bind::Text(cursor.text.clone().unwrap_or_default()));
+        let id = built.push(Bind::Int(cursor.id));
+        let op = if backward { "<" } else { ">" };
+        clauses.push(format!("(a.name_normalized, a.id) {op} ({key}, {id})"));
+    }
+    let dir = if backward { "DESC" } else { "ASC" };
+    built.sql = format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts a{} ORDER BY a.name_normalized {dir}, a.id {dir} LIMIT {}",
+        where_sql(&clauses),
+        query.limit + 1
+    );
+    built
+}
+
+pub fn account_count(query: &AccountQuery) -> Built {
+    let mut built = Built::default();
+    let clauses = account_filters(query, &mut built);
+    built.sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM accounts a{} LIMIT {}) t",
+        where_sql(&clauses),
+        COUNT_CAP + 1
+    );
+    built
+}
+
+pub fn account_cursor(row: &crate::AccountRow) -> Cursor {
+    Cursor {
+        number: None,
+        text: Some(row.name_normalized.clone()),
+        id: row.id,
+        backward: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hatake_domain::text::SearchQuery;
+
+    #[test]
+    fn filters_and_cursor_bind_in_order() {
+        let query = LeadQuery {
+            search: SearchQuery::parse("田中"),
+            product_id: Some(2),
+            kind: LeadKind::List,
+            cursor: Some(Cursor {
+                number: Some(100),
+                text: None,
+                id: 7,
+                backward: false,
+            }),
+            limit: 50,
+            ..LeadQuery::default()
+        };
+        let built = lead_page(&query, Dialect::Sqlite);
+        assert!(built.sql.contains("lead_search MATCH $1"), "{}", built.sql);
+        assert!(built.sql.contains("lp.product_id = $2"));
+        assert!(built.sql.contains("l.is_lead = FALSE"));
+        assert!(built.sql.contains("(l.updated_at, l.id) < ($3, $4)"));
+        assert!(built
+            .sql
+            .ends_with("ORDER BY l.updated_at DESC, l.id DESC LIMIT 51"));
+        assert_eq!(
+            built.binds,
+            [
+                Bind::Text("\"田中\"".into()),
+                Bind::Int(2),
+                Bind::Int(100),
+                Bind::Int(7)
+            ]
+        );
+        let pg = lead_page(&query, Dialect::Postgres);
+        assert!(pg.sql.contains("l.search_tsv @@ $1::tsquery"));
+    }
+
+    #[test]
+    fn backward_cursor_flips_order() {
+        let query = LeadQuery {
+            sort: LeadSort::Name,
+            cursor: Some(Cursor {
+                number: None,
+                text: Some("ヤマダ".into()),
+                id: 3,
+                backward: true,
+            }),
+            limit: 10,
+            ..LeadQuery::default()
+        };
+        let built = lead_page(&query, Dialect::Sqlite);
+        assert!(
+            built.sql.contains("(l.sort_name, l.id) < ($1, $2)"),
+            "{}",
+            built.sql
+        );
+        assert!(built.sql.contains("ORDER BY l.sort_name DESC, l.id DESC"));
+    }
+
+    #[test]
+    fn account_search_by_number_or_name() {
+        let by_number = account_page(&AccountQuery {
+            search: Some("7000012050002".into()),
+            limit: 5,
+            ..Default::default()
+        });
+        assert!(by_number.sql.contains("a.corporate_number = $1"));
+        let by_name = account_page(&AccountQuery {
+            search: Some("(株)ひまわり".into()),
+            limit: 5,
+            ..Default::default()
+        });
+        assert_eq!(by_name.binds, [Bind::Text("%ひまわり%".into())]);
+    }
+}
+
+/// The SQL condition that holds when a lead row has every field of `required` (for
+/// re-deriving the lead-or-list flag in one statement).
+pub fn required_condition(required: &hatake_domain::RequiredFieldSet) -> String {
+    use hatake_domain::RequiredField as F;
+    let parts: Vec<&str> = required
+        .0
+        .iter()
+        .map(|field| match field {
+            F::Company => "(account_id IS NOT NULL OR company_name IS NOT NULL)",
+            F::Department => "department IS NOT NULL",
+            F::Title => "title IS NOT NULL",
+            F::Name => "family_name IS NOT NULL",
+            F::Email => "email IS NOT NULL",
+            F::Phone => "phone IS NOT NULL",
+            F::Address => "(prefecture IS NOT NULL OR address IS NOT NULL)",
+        })
+        .collect();
+    if parts.is_empty() {
+        "TRUE".into()
+    } else {
+        parts.join(" AND ")
+    }
+}
+
+/// Which unique value a constraint-violation message or constraint name is about.
+pub fn unique_field(text: &str) -> &'static str {
+    const FIELDS: [&str; 6] = [
+        "corporate_number",
+        "email",
+        "token_hash",
+        "code",
+        "key",
+        "token",
+    ];
+    FIELDS
+        .into_iter()
+        .find(|f| text.contains(f))
+        .unwrap_or("id")
+}
+
+/// The lead columns written on insert and update, in bind order.
+pub const LEAD_WRITE_COLUMNS: [&str; 18] = [
+    "account_id",
+    "company_name",
+    "family_name",
+    "given_name",
+    "family_name_kana",
+    "given_name_kana",
+    "email",
+    "phone",
+    "department",
+    "title",
+    "prefecture",
+    "address",
+    "source",
+    "owner_id",
+    "is_lead",
+    "custom",
+    "sort_name",
+    "updated_at",
+];
+
+/// A lead's values for [`LEAD_WRITE_COLUMNS`].
+pub fn lead_write_values(
+    lead: &hatake_domain::LeadData,
+    is_lead: bool,
+    now: crate::Millis,
+) -> Vec<Value> {
+    use Value::{Bool, Int, Text};
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Text);
+    vec![
+        lead.account_id.map_or(Value::Null, Int),
+        text(&lead.company_name),
+        text(&lead.family_name),
+        text(&lead.given_name),
+        text(&lead.family_name_kana),
+        text(&lead.given_name_kana),
+        lead.email
+            .as_ref()
+            .map_or(Value::Null, |e| Text(e.to_string())),
+        lead.phone
+            .as_ref()
+            .map_or(Value::Null, |p| Text(p.as_str().to_owned())),
+        text(&lead.department),
+        text(&lead.title),
+        text(&lead.prefecture),
+        text(&lead.address),
+        text(&lead.source),
+        lead.owner_id.map_or(Value::Null, Int),
+        Bool(is_lead),
+        Text(serde_json::Value::Object(lead.custom.clone()).to_string()),
+        Text(sort_name(
+            lead.family_name_kana.as_deref(),
+            lead.given_name_kana.as_deref(),
+            lead.family_name.as_deref(),
+            lead.given_name.as_deref(),
+            lead.email.as_ref().map(hatake_domain::Email::as_str),
+        )),
+        Int(now),
+    ]
+}
+
+/// The account columns written on insert and update, in bind order.
+pub const ACCOUNT_WRITE_COLUMNS: [&str; 12] = [
+    "name",
+    "name_normalized",
+    "corporate_number",
+    "domains",
+    "industry",
+    "employee_count",
+    "annual_revenue",
+    "prefecture",
+    "address",
+    "abm_tier",
+    "owner_id",
+    "updated_at",
+];
+
+pub fn account_write_values(
+    account: &hatake_domain::AccountData,
+    now: crate::Millis,
+) -> Vec<Value> {
+    use Value::{Int, Text};
+    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Text);
+    vec![
+        Text(account.name.clone()),
+        Text(account.name_normalized.clone()),
+        account
+            .corporate_number
+            .as_ref()
+            .map_or(Value::Null, |c| Text(c.to_string())),
+        Text(account.domains.join(" ")),
+        text(&account.industry),
+        account.employee_count.map_or(Value::Null, Int),
+        account.annual_revenue.map_or(Value::Null, Int),
+        text(&account.prefecture),
+        text(&account.address),
+        account
+            .abm_tier
+            .map_or(Value::Null, |t| Text(t.as_str().to_owned())),
+        account.owner_id.map_or(Value::Null, Int),
+        Int(now),
+    ]
+}
+
+/// A nullable value to bind when writing rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Value {
+    Null,
+    Int(i64),
+    Bool(bool),
+    Text(String),
+}
+
+/// `INSERT INTO table (columns…, created_at) VALUES (…), (…)` for `rows` rows, numbering
+/// placeholders from 1.
+pub fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
+    let width = columns.len() + 1;
+    let mut sql = format!(
+        "INSERT INTO {table} ({}, created_at) VALUES ",
+        columns.join(", ")
+    );
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        let placeholders: Vec<String> = (1..=width)
+            .map(|c| format!("${}", row * width + c))
+            .collect();
+        sql.push('(');
+        sql.push_str(&placeholders.join(", "));
+        sql.push(')');
+    }
+    sql
+}
+
+/// `UPDATE table SET a = $1, b = $2 … WHERE id = $n`.
+pub fn update_by_id(table: &str, columns: &[&str]) -> String {
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    format!(
+        "UPDATE {table} SET {} WHERE id = ${}",
+        sets.join(", "),
+        columns.len() + 1
+    )
+}
+
+/// The search document of a stored lead (its company as shown).
+pub fn lead_row_search_document(row: &crate::LeadRow) -> String {
+    hatake_domain::text::search_document(
+        [
+            row.family_name.as_deref(),
+            row.given_name.as_deref(),
+            row.family_name_kana.as_deref(),
+            row.given_name_kana.as_deref(),
+            row.company(),
+            row.email.as_deref(),
+            row.phone.as_deref(),
+            row.department.as_deref(),
+        ]
+        .into_iter()
+        .flatten(),
+    )
+}
+
+/// The search document of a lead about to be stored, using the company name as entered.
+pub fn lead_search_document_of(lead: &hatake_domain::LeadData) -> String {
+    hatake_domain::text::search_document(
+        [
+            lead.family_name.as_deref(),
+            lead.given_name.as_deref(),
+            lead.family_name_kana.as_deref(),
+            lead.given_name_kana.as_deref(),
+            lead.company_name.as_deref(),
+            lead.email.as_ref().map(hatake_domain::Email::as_str),
+            lead.phone.as_ref().map(hatake_domain::Phone::as_str),
+            lead.department.as_deref(),
+        ]
+        .into_iter()
+        .flatten(),
+    )
+}
