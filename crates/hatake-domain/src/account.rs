@@ -94,16 +94,10 @@ impl AccountInput {
                     None
                 }
             },
-            None => address
-                .as_deref()
-                .and_then(prefecture_of_address)
-                .map(str::to_owned),
+            None => address.as_deref().and_then(prefecture_of_address).map(str::to_owned),
         };
-        let abm_tier = self
-            .abm_tier
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .and_then(|s| errors.take(AbmTier::parse(s)));
+        let abm_tier =
+            self.abm_tier.as_deref().filter(|s| !s.trim().is_empty()).and_then(|s| errors.take(AbmTier::parse(s)));
         let name_normalized = normalise_company_name(&name);
         errors.into_result(|| AccountData {
             name,
@@ -156,10 +150,7 @@ mod tests {
         let input = AccountInput {
             name: Some("株式会社ひまわり商事".into()),
             corporate_number: Some("7000012050002".into()),
-            domains: Some(vec![
-                "https://www.himawari.co.jp/".into(),
-                "HIMAWARI.co.jp".into(),
-            ]),
+            domains: Some(vec!["https://www.himawari.co.jp/".into(), "HIMAWARI.co.jp".into()]),
             address: Some("東京都千代田区".into()),
             abm_tier: Some("1".into()),
             ..AccountInput::default()
@@ -183,11 +174,7 @@ mod tests {
             ..AccountInput::default()
         };
         let errors = input.validate().unwrap_err();
-        let fields: Vec<(&str, &str)> = errors
-            .0
-            .iter()
-            .map(|e| (e.field.as_str(), e.code))
-            .collect();
+        let fields: Vec<(&str, &str)> = errors.0.iter().map(|e| (e.field.as_str(), e.code)).collect();
         assert_eq!(
             fields,
             [

@@ -109,20 +109,10 @@ mod tests {
         for name in same {
             assert_eq!(normalise_company_name(name), "ひまわり商事", "{name}");
         }
-        assert_eq!(
-            normalise_company_name("Himawari Trading Co., Ltd."),
-            "himawaritrading"
-        );
-        assert_eq!(
-            normalise_company_name("HIMAWARI TRADING K.K."),
-            "himawaritrading"
-        );
+        assert_eq!(normalise_company_name("Himawari Trading Co., Ltd."), "himawaritrading");
+        assert_eq!(normalise_company_name("HIMAWARI TRADING K.K."), "himawaritrading");
         assert_eq!(normalise_company_name("ＫＫＢＯＸ Japan"), "kkboxjapan");
         assert_eq!(normalise_company_name("Acme, Inc."), "acme");
-        assert_eq!(
-            normalise_company_name("株式会社"),
-            "株式会社",
-            "a name that is only a legal form keeps it"
-        );
+        assert_eq!(normalise_company_name("株式会社"), "株式会社", "a name that is only a legal form keeps it");
     }
 }

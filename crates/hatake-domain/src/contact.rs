@@ -31,9 +31,7 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
+            && local.chars().all(|c| c.is_ascii_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|label| {
@@ -43,9 +41,7 @@ impl Email {
                     && !label.ends_with('-')
                     && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             })
-            && labels
-                .last()
-                .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
+            && labels.last().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic()));
         if local_ok && domain_ok {
             Ok(Self(value))
         } else {
@@ -100,9 +96,7 @@ impl Phone {
     /// or fewer than 6 or more than 15 digits.
     pub fn parse_field(input: &str, field: &str) -> Result<Self, FieldError> {
         let value = nfkc_trim(input).replace(['ー', '−', '‐', '―'], "-");
-        let allowed = value
-            .chars()
-            .all(|c| c.is_ascii_digit() || "+-() ".contains(c));
+        let allowed = value.chars().all(|c| c.is_ascii_digit() || "+-() ".contains(c));
         let digits = value.chars().filter(char::is_ascii_digit).count();
         if allowed && (6..=15).contains(&digits) {
             Ok(Self(value))
@@ -146,11 +140,7 @@ mod tests {
             (" a+tag@sub.example.com ", "a+tag@sub.example.com"),
         ];
         for (input, expected) in good {
-            assert_eq!(
-                Email::parse(input).map(String::from),
-                Ok(expected.to_owned()),
-                "{input}"
-            );
+            assert_eq!(Email::parse(input).map(String::from), Ok(expected.to_owned()), "{input}");
         }
         let bad = [
             "",
@@ -167,31 +157,18 @@ mod tests {
             "山田@example.jp",
         ];
         for input in bad {
-            assert_eq!(
-                Email::parse(input).unwrap_err().code,
-                "invalid_email",
-                "{input}"
-            );
+            assert_eq!(Email::parse(input).unwrap_err().code, "invalid_email", "{input}");
         }
         assert_eq!(Email::parse("a@b.jp").unwrap().domain(), "b.jp");
     }
 
     #[test]
     fn phones() {
-        for good in [
-            "03-1234-5678",
-            "０３（１２３４）５６７８",
-            "+81 90 1234 5678",
-            "0120ー123ー456",
-        ] {
+        for good in ["03-1234-5678", "０３（１２３４）５６７８", "+81 90 1234 5678", "0120ー123ー456"] {
             assert!(Phone::parse_field(good, "phone").is_ok(), "{good}");
         }
         for bad in ["", "123", "03-1234-567X", "1234567890123456", "内線12"] {
-            assert_eq!(
-                Phone::parse_field(bad, "phone").unwrap_err().code,
-                "invalid_phone",
-                "{bad}"
-            );
+            assert_eq!(Phone::parse_field(bad, "phone").unwrap_err().code, "invalid_phone", "{bad}");
         }
     }
 }

@@ -42,20 +42,12 @@ pub struct CustomFieldDef {
 impl CustomFieldDef {
     /// # Errors
     /// Field errors for a bad key, missing labels, or a choice field without choices.
-    pub fn parse(
-        key: &str,
-        label_ja: &str,
-        label_en: &str,
-        kind: &str,
-        choices: &str,
-    ) -> Result<Self, FieldErrors> {
+    pub fn parse(key: &str, label_ja: &str, label_en: &str, kind: &str, choices: &str) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
         let key = key.trim().to_owned();
         let key_ok = key.len() <= 40
             && key.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && key
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !key_ok {
             errors.push(FieldError::new(
                 "key",
@@ -74,11 +66,8 @@ impl CustomFieldDef {
             "number" => Some(FieldKind::Number),
             "date" => Some(FieldKind::Date),
             "choice" => {
-                let choices: Vec<String> = choices
-                    .split(['\n', ',', '、'])
-                    .map(nfkc_trim)
-                    .filter(|c| !c.is_empty())
-                    .collect();
+                let choices: Vec<String> =
+                    choices.split(['\n', ',', '、']).map(nfkc_trim).filter(|c| !c.is_empty()).collect();
                 if choices.is_empty() {
                     errors.push(FieldError::new(
                         "choices",
@@ -101,17 +90,8 @@ impl CustomFieldDef {
         };
         match kind {
             Some(kind) if errors.is_empty() => {
-                let label_en = if label_en.is_empty() {
-                    label_ja.clone()
-                } else {
-                    label_en
-                };
-                Ok(Self {
-                    key,
-                    label_ja,
-                    label_en,
-                    kind,
-                })
+                let label_en = if label_en.is_empty() { label_ja.clone() } else { label_en };
+                Ok(Self { key, label_ja, label_en, kind })
             }
             _ => Err(errors),
         }
@@ -139,16 +119,10 @@ impl CustomFieldDef {
             _ => String::new(),
         };
         if text.is_empty() {
-            return if matches!(value, Value::String(_)) {
-                Ok(None)
-            } else {
-                Err(self.mismatch(&field, value))
-            };
+            return if matches!(value, Value::String(_)) { Ok(None) } else { Err(self.mismatch(&field, value)) };
         }
         match &self.kind {
-            FieldKind::Text if text.chars().count() > 1000 => {
-                Err(FieldError::too_long(&field, 1000))
-            }
+            FieldKind::Text if text.chars().count() > 1000 => Err(FieldError::too_long(&field, 1000)),
             FieldKind::Text => Ok(Some(Value::String(text))),
             FieldKind::Number => {
                 let cleaned: String = text.chars().filter(|c| *c != ',').collect();
@@ -171,16 +145,8 @@ impl CustomFieldDef {
                     Err(FieldError::new(
                         field,
                         "invalid_choice",
-                        format!(
-                            "「{}」は選択肢にありません（{}）。",
-                            text,
-                            choices.join(" / ")
-                        ),
-                        format!(
-                            "\"{}\" is not one of the choices ({}).",
-                            text,
-                            choices.join(" / ")
-                        ),
+                        format!("「{}」は選択肢にありません（{}）。", text, choices.join(" / ")),
+                        format!("\"{}\" is not one of the choices ({}).", text, choices.join(" / ")),
                     ))
                 }
             }
@@ -211,8 +177,7 @@ pub fn is_iso_date(text: &str) -> bool {
     if y.len() != 4 || m.len() != 2 || d.len() != 2 {
         return false;
     }
-    let (Ok(year), Ok(month), Ok(day)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>())
-    else {
+    let (Ok(year), Ok(month), Ok(day)) = (y.parse::<u32>(), m.parse::<u32>(), d.parse::<u32>()) else {
         return false;
     };
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -262,14 +227,7 @@ mod tests {
     fn defs() -> Vec<CustomFieldDef> {
         vec![
             CustomFieldDef::parse("budget", "予算", "Budget", "number", "").unwrap(),
-            CustomFieldDef::parse(
-                "timing",
-                "導入時期",
-                "Timing",
-                "choice",
-                "3ヶ月以内, 半年以内\n1年以内",
-            )
-            .unwrap(),
+            CustomFieldDef::parse("timing", "導入時期", "Timing", "choice", "3ヶ月以内, 半年以内\n1年以内").unwrap(),
             CustomFieldDef::parse("visited", "訪問日", "", "date", "").unwrap(),
             CustomFieldDef::parse("problem", "課題", "Problem", "text", "").unwrap(),
         ]
@@ -280,18 +238,8 @@ mod tests {
         let errors = CustomFieldDef::parse("Bad Key", "", "", "choice", " , ").unwrap_err();
         let codes: Vec<&str> = errors.0.iter().map(|e| e.code).collect();
         assert_eq!(codes, ["invalid_key", "required", "choices_required"]);
-        assert_eq!(
-            CustomFieldDef::parse("x", "X", "", "colour", "")
-                .unwrap_err()
-                .0[0]
-                .code,
-            "invalid_kind"
-        );
-        assert_eq!(
-            defs()[2].label_en,
-            "訪問日",
-            "English label falls back to Japanese"
-        );
+        assert_eq!(CustomFieldDef::parse("x", "X", "", "colour", "").unwrap_err().0[0].code, "invalid_kind");
+        assert_eq!(defs()[2].label_en, "訪問日", "English label falls back to Japanese");
     }
 
     #[test]
@@ -314,11 +262,7 @@ mod tests {
         values.insert("visited".into(), json!("2023-02-29"));
         values.insert("colour".into(), json!("red"));
         let errors = check_custom_values(&defs(), &values).unwrap_err();
-        let got: Vec<(&str, &str)> = errors
-            .0
-            .iter()
-            .map(|e| (e.field.as_str(), e.code))
-            .collect();
+        let got: Vec<(&str, &str)> = errors.0.iter().map(|e| (e.field.as_str(), e.code)).collect();
         assert_eq!(
             got,
             [

@@ -20,21 +20,11 @@ impl FieldError {
         message_ja: impl Into<String>,
         message_en: impl Into<String>,
     ) -> Self {
-        Self {
-            field: field.into(),
-            code,
-            message_ja: message_ja.into(),
-            message_en: message_en.into(),
-        }
+        Self { field: field.into(), code, message_ja: message_ja.into(), message_en: message_en.into() }
     }
 
     pub fn required(field: &str) -> Self {
-        Self::new(
-            field,
-            "required",
-            "必須項目です。",
-            "This field is required.",
-        )
+        Self::new(field, "required", "必須項目です。", "This field is required.")
     }
 
     pub fn too_long(field: &str, max: usize) -> Self {

@@ -4,12 +4,7 @@ use crate::text::nfkc_trim;
 use crate::{FieldError, FieldErrors};
 
 /// Optional free text, trimmed and NFKC-normalised, at most `max` characters.
-pub fn optional_text(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> Option<String> {
+pub fn optional_text(errors: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) -> Option<String> {
     let text = nfkc_trim(value?);
     if text.is_empty() {
         return None;
@@ -22,12 +17,7 @@ pub fn optional_text(
 }
 
 /// Required free text.
-pub fn required_text(
-    errors: &mut FieldErrors,
-    field: &str,
-    value: Option<&str>,
-    max: usize,
-) -> String {
+pub fn required_text(errors: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) -> String {
     match optional_text(errors, field, value, max) {
         Some(text) => text,
         None => {
@@ -59,10 +49,7 @@ pub fn optional_count(errors: &mut FieldErrors, field: &str, value: Option<i64>)
 /// # Errors
 /// A field error when the text is not a whole number.
 pub fn parse_form_number(field: &str, value: &str) -> Result<Option<i64>, FieldError> {
-    let text: String = nfkc_trim(value)
-        .chars()
-        .filter(|c| *c != ',' && *c != '_')
-        .collect();
+    let text: String = nfkc_trim(value).chars().filter(|c| *c != ',' && *c != '_').collect();
     if text.is_empty() {
         return Ok(None);
     }
@@ -91,12 +78,7 @@ pub fn parse_domain(field: &str, value: &str) -> Result<String, FieldError> {
     if let Some((_, host)) = text.rsplit_once('@') {
         text = host.to_owned();
     }
-    let host = text
-        .split(['/', '?', '#', ':'])
-        .next()
-        .unwrap_or("")
-        .trim_start_matches("www.")
-        .to_owned();
+    let host = text.split(['/', '?', '#', ':']).next().unwrap_or("").trim_start_matches("www.").to_owned();
     let labels: Vec<&str> = host.split('.').collect();
     let valid = labels.len() >= 2
         && labels.iter().all(|l| {
@@ -105,9 +87,7 @@ pub fn parse_domain(field: &str, value: &str) -> Result<String, FieldError> {
                 && !l.starts_with('-')
                 && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         })
-        && labels
-            .last()
-            .is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()) && tld.len() >= 2);
+        && labels.last().is_some_and(|tld| tld.chars().all(|c| c.is_ascii_alphabetic()) && tld.len() >= 2);
     if valid {
         Ok(host)
     } else {
@@ -129,30 +109,15 @@ mod tests {
         assert_eq!(parse_form_number("n", " 1,200 "), Ok(Some(1200)));
         assert_eq!(parse_form_number("n", "１２００"), Ok(Some(1200)));
         assert_eq!(parse_form_number("n", ""), Ok(None));
-        assert_eq!(
-            parse_form_number("n", "12人").unwrap_err().code,
-            "not_a_number"
-        );
+        assert_eq!(parse_form_number("n", "12人").unwrap_err().code, "not_a_number");
     }
 
     #[test]
     fn domains() {
-        assert_eq!(
-            parse_domain("d", "https://www.Example.co.jp/about"),
-            Ok("example.co.jp".into())
-        );
-        assert_eq!(
-            parse_domain("d", "taro@example.jp"),
-            Ok("example.jp".into())
-        );
-        assert_eq!(
-            parse_domain("d", "localhost").unwrap_err().code,
-            "invalid_domain"
-        );
-        assert_eq!(
-            parse_domain("d", "exa mple.com").unwrap_err().code,
-            "invalid_domain"
-        );
+        assert_eq!(parse_domain("d", "https://www.Example.co.jp/about"), Ok("example.co.jp".into()));
+        assert_eq!(parse_domain("d", "taro@example.jp"), Ok("example.jp".into()));
+        assert_eq!(parse_domain("d", "localhost").unwrap_err().code, "invalid_domain");
+        assert_eq!(parse_domain("d", "exa mple.com").unwrap_err().code, "invalid_domain");
     }
 
     #[test]
@@ -183,12 +148,7 @@ pub fn merge_patch(base: &mut serde_json::Value, patch: &serde_json::Value) {
             if value.is_null() {
                 base_map.remove(key);
             } else {
-                merge_patch(
-                    base_map
-                        .entry(key.clone())
-                        .or_insert(serde_json::Value::Null),
-                    value,
-                );
+                merge_patch(base_map.entry(key.clone()).or_insert(serde_json::Value::Null), value);
             }
         }
     }

@@ -104,11 +104,7 @@ impl RequiredFieldSet {
     }
 
     pub fn to_text(&self) -> String {
-        self.0
-            .iter()
-            .map(|f| f.as_str())
-            .collect::<Vec<_>>()
-            .join(",")
+        self.0.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(",")
     }
 
     /// The required fields the record lacks, in the set's order.
@@ -186,11 +182,7 @@ impl LeadData {
 
 /// Joins family and given name with a space, skipping missing parts.
 pub fn join_name(family: Option<&str>, given: Option<&str>) -> String {
-    [family, given]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ")
+    [family, given].into_iter().flatten().collect::<Vec<_>>().join(" ")
 }
 
 impl LeadInput {
@@ -199,30 +191,12 @@ impl LeadInput {
     /// address or a phone number to be worth keeping.
     pub fn validate(&self, custom_defs: &[CustomFieldDef]) -> Result<LeadData, FieldErrors> {
         let mut errors = FieldErrors::default();
-        let company_name = optional_text(
-            &mut errors,
-            "company_name",
-            self.company_name.as_deref(),
-            200,
-        );
-        let family_name =
-            optional_text(&mut errors, "family_name", self.family_name.as_deref(), 50);
+        let company_name = optional_text(&mut errors, "company_name", self.company_name.as_deref(), 200);
+        let family_name = optional_text(&mut errors, "family_name", self.family_name.as_deref(), 50);
         let given_name = optional_text(&mut errors, "given_name", self.given_name.as_deref(), 50);
-        let family_name_kana = kana(
-            &mut errors,
-            "family_name_kana",
-            self.family_name_kana.as_deref(),
-        );
-        let given_name_kana = kana(
-            &mut errors,
-            "given_name_kana",
-            self.given_name_kana.as_deref(),
-        );
-        let email = self
-            .email
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            .and_then(|s| errors.take(Email::parse(s)));
+        let family_name_kana = kana(&mut errors, "family_name_kana", self.family_name_kana.as_deref());
+        let given_name_kana = kana(&mut errors, "given_name_kana", self.given_name_kana.as_deref());
+        let email = self.email.as_deref().filter(|s| !s.trim().is_empty()).and_then(|s| errors.take(Email::parse(s)));
         let phone = self
             .phone
             .as_deref()
@@ -236,10 +210,7 @@ impl LeadInput {
                 errors.push(invalid_prefecture(text));
                 None
             }),
-            None => address
-                .as_deref()
-                .and_then(prefecture_of_address)
-                .map(str::to_owned),
+            None => address.as_deref().and_then(prefecture_of_address).map(str::to_owned),
         };
         let source = optional_text(&mut errors, "source", self.source.as_deref(), 100);
         let custom = match &self.custom {
@@ -255,10 +226,7 @@ impl LeadInput {
         if family_name.is_none()
             && email.is_none()
             && phone.is_none()
-            && !errors
-                .0
-                .iter()
-                .any(|e| ["family_name", "email", "phone"].contains(&e.field.as_str()))
+            && !errors.0.iter().any(|e| ["family_name", "email", "phone"].contains(&e.field.as_str()))
         {
             errors.push(FieldError::new(
                 "family_name",
@@ -299,17 +267,9 @@ fn kana(errors: &mut FieldErrors, field: &str, value: Option<&str>) -> Option<St
     }
     let katakana: String = text
         .chars()
-        .map(|c| {
-            if ('ぁ'..='ゖ').contains(&c) {
-                char::from_u32(c as u32 + 0x60).unwrap_or(c)
-            } else {
-                c
-            }
-        })
+        .map(|c| if ('ぁ'..='ゖ').contains(&c) { char::from_u32(c as u32 + 0x60).unwrap_or(c) } else { c })
         .collect();
-    let ok = katakana
-        .chars()
-        .all(|c| ('ァ'..='ヺ').contains(&c) || "ー・ ヽヾ".contains(c));
+    let ok = katakana.chars().all(|c| ('ァ'..='ヺ').contains(&c) || "ー・ ヽヾ".contains(c));
     if !ok {
         errors.push(FieldError::new(
             field,
@@ -358,36 +318,19 @@ mod tests {
 
     #[test]
     fn incomplete_record_is_a_list_entry_and_says_what_it_lacks() {
-        let input = LeadInput {
-            title: None,
-            phone: Some(" ".into()),
-            ..complete()
-        };
+        let input = LeadInput { title: None, phone: Some(" ".into()), ..complete() };
         let lead = input.validate(&[]).unwrap();
         let set = RequiredFieldSet::default();
         assert!(!set.is_lead(&lead));
-        assert_eq!(
-            set.missing(&lead),
-            [RequiredField::Title, RequiredField::Phone]
-        );
+        assert_eq!(set.missing(&lead), [RequiredField::Title, RequiredField::Phone]);
         let loose = RequiredFieldSet::parse("company, name,email").unwrap();
         assert!(loose.is_lead(&lead));
-        assert_eq!(
-            RequiredFieldSet::parse("company,shoe_size")
-                .unwrap_err()
-                .code,
-            "invalid_required_field"
-        );
+        assert_eq!(RequiredFieldSet::parse("company,shoe_size").unwrap_err().code, "invalid_required_field");
     }
 
     #[test]
     fn a_record_needs_some_identity() {
-        let errors = LeadInput {
-            company_name: Some("X".into()),
-            ..LeadInput::default()
-        }
-        .validate(&[])
-        .unwrap_err();
+        let errors = LeadInput { company_name: Some("X".into()), ..LeadInput::default() }.validate(&[]).unwrap_err();
         assert_eq!(errors.0[0].code, "identity_required");
     }
 
@@ -400,18 +343,10 @@ mod tests {
             ..complete()
         };
         let errors = input.validate(&[]).unwrap_err();
-        let got: Vec<(&str, &str)> = errors
-            .0
-            .iter()
-            .map(|e| (e.field.as_str(), e.code))
-            .collect();
+        let got: Vec<(&str, &str)> = errors.0.iter().map(|e| (e.field.as_str(), e.code)).collect();
         assert_eq!(
             got,
-            [
-                ("family_name_kana", "invalid_kana"),
-                ("email", "invalid_email"),
-                ("prefecture", "invalid_prefecture")
-            ]
+            [("family_name_kana", "invalid_kana"), ("email", "invalid_email"), ("prefecture", "invalid_prefecture")]
         );
     }
 }

@@ -67,8 +67,7 @@ pub fn parse_prefecture(input: &str) -> Option<&'static str> {
         .trim_end_matches(" metropolis");
     PREFECTURES.iter().find_map(|(ja, en)| {
         let short = ja.strip_suffix(['都', '府', '県']).unwrap_or(ja);
-        let matches =
-            text == *ja || (text == short && *ja != "北海道") || english == en.to_lowercase();
+        let matches = text == *ja || (text == short && *ja != "北海道") || english == en.to_lowercase();
         matches.then_some(*ja)
     })
 }
@@ -76,18 +75,12 @@ pub fn parse_prefecture(input: &str) -> Option<&'static str> {
 /// The prefecture an address starts with, if any (e.g. "東京都千代田区…" → 東京都).
 pub fn prefecture_of_address(address: &str) -> Option<&'static str> {
     let text = crate::text::nfkc_trim(address);
-    PREFECTURES
-        .iter()
-        .map(|(ja, _)| *ja)
-        .find(|ja| text.starts_with(ja))
+    PREFECTURES.iter().map(|(ja, _)| *ja).find(|ja| text.starts_with(ja))
 }
 
 /// English name of a canonical Japanese prefecture name.
 pub fn prefecture_en(ja: &str) -> Option<&'static str> {
-    PREFECTURES
-        .iter()
-        .find(|(j, _)| *j == ja)
-        .map(|(_, en)| *en)
+    PREFECTURES.iter().find(|(j, _)| *j == ja).map(|(_, en)| *en)
 }
 
 #[cfg(test)]
@@ -114,10 +107,7 @@ mod tests {
 
     #[test]
     fn finds_prefecture_at_start_of_address() {
-        assert_eq!(
-            prefecture_of_address("　東京都千代田区霞が関3-1-1"),
-            Some("東京都")
-        );
+        assert_eq!(prefecture_of_address("　東京都千代田区霞が関3-1-1"), Some("東京都"));
         assert_eq!(prefecture_of_address("京都府京都市"), Some("京都府"));
         assert_eq!(prefecture_of_address("千代田区"), None);
     }

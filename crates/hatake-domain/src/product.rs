@@ -29,13 +29,8 @@ impl ProductInput {
         let mut errors = FieldErrors::default();
         let code = required_text(&mut errors, "code", self.code.as_deref(), 40).to_lowercase();
         if !code.is_empty()
-            && !(code
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_ascii_alphanumeric())
-                && code
-                    .chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
+            && !(code.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+                && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
         {
             errors.push(FieldError::new(
                 "code",
@@ -45,18 +40,8 @@ impl ProductInput {
             ));
         }
         let name = required_text(&mut errors, "name", self.name.as_deref(), 100);
-        let description = optional_text(
-            &mut errors,
-            "description",
-            self.description.as_deref(),
-            2000,
-        );
-        errors.into_result(|| ProductData {
-            code,
-            name,
-            description,
-            active: self.active.unwrap_or(true),
-        })
+        let description = optional_text(&mut errors, "description", self.description.as_deref(), 2000);
+        errors.into_result(|| ProductData { code, name, description, active: self.active.unwrap_or(true) })
     }
 }
 
@@ -66,16 +51,10 @@ mod tests {
 
     #[test]
     fn products() {
-        let ok = ProductInput {
-            code: Some("ERP-Cloud".into()),
-            name: Some("クラウドERP".into()),
-            ..Default::default()
-        };
+        let ok =
+            ProductInput { code: Some("ERP-Cloud".into()), name: Some("クラウドERP".into()), ..Default::default() };
         assert_eq!(ok.validate().unwrap().code, "erp-cloud");
-        let bad = ProductInput {
-            code: Some("ｅｒｐ クラウド".into()),
-            ..Default::default()
-        };
+        let bad = ProductInput { code: Some("ｅｒｐ クラウド".into()), ..Default::default() };
         let errors = bad.validate().unwrap_err();
         let codes: Vec<&str> = errors.0.iter().map(|e| e.code).collect();
         assert_eq!(codes, ["invalid_code", "required"]);

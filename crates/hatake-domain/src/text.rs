@@ -23,11 +23,7 @@ pub fn non_empty(input: Option<&str>) -> Option<String> {
 
 /// The key used to search and compare loosely: NFKC, lower case, and only letters and digits.
 pub fn search_key(input: &str) -> String {
-    input
-        .nfkc()
-        .flat_map(char::to_lowercase)
-        .filter(|c| c.is_alphanumeric())
-        .collect()
+    input.nfkc().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
 }
 
 /// Bigram tokens of a search key, for an n-gram index that finds substrings in Japanese
@@ -78,13 +74,15 @@ impl SearchQuery {
             .split(' ')
             .map(search_key)
             .filter(|key| !key.is_empty())
-            .map(|key| {
-                if key.chars().count() == 1 {
-                    SearchTerm::Prefix(key)
-                } else {
-                    SearchTerm::Phrase(bigrams(&key))
-                }
-            })
+            .map(
+                |key| {
+                    if key.chars().count() == 1 {
+                        SearchTerm::Prefix(key)
+                    } else {
+                        SearchTerm::Phrase(bigrams(&key))
+                    }
+                },
+            )
             .collect();
         (!terms.is_empty()).then_some(Self { terms })
     }
@@ -166,16 +164,10 @@ mod tests {
         let tokens: Vec<&str> = document.split(' ').collect();
         assert!(tokens.contains(&"田中"));
         assert!(tokens.contains(&"商事"));
-        assert!(
-            !tokens.contains(&"郎株"),
-            "bigrams must not span fields: {document}"
-        );
+        assert!(!tokens.contains(&"郎株"), "bigrams must not span fields: {document}");
         let query = SearchQuery::parse("ひまわり 田").unwrap();
         assert_eq!(query.to_fts5(), "\"ひま まわ わり\" AND \"田\"*");
-        assert_eq!(
-            query.to_tsquery(),
-            "('ひま' <-> 'まわ' <-> 'わり') & '田':*"
-        );
+        assert_eq!(query.to_tsquery(), "('ひま' <-> 'まわ' <-> 'わり') & '田':*");
         assert_eq!(tsvector_literal("ab bc it's"), "'ab':1 'bc':2 'it''s':3");
     }
 

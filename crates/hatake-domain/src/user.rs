@@ -15,12 +15,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [
-        Role::Admin,
-        Role::Marketer,
-        Role::InsideSales,
-        Role::FieldSales,
-    ];
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Marketer, Role::InsideSales, Role::FieldSales];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -124,12 +119,7 @@ pub const MIN_PASSWORD_CHARS: usize = 10;
 impl NewUser {
     /// # Errors
     /// Field errors for a bad e-mail, a missing name, an unknown role or a short password.
-    pub fn parse(
-        email: &str,
-        display_name: &str,
-        role: &str,
-        password: &str,
-    ) -> Result<Self, FieldErrors> {
+    pub fn parse(email: &str, display_name: &str, role: &str, password: &str) -> Result<Self, FieldErrors> {
         let mut errors = FieldErrors::default();
         let email = errors.take(Email::parse(email));
         let name = nfkc_trim(display_name);
@@ -143,12 +133,9 @@ impl NewUser {
             errors.push(e);
         }
         match (email, role) {
-            (Some(email), Some(role)) if errors.is_empty() => Ok(Self {
-                email,
-                display_name: name,
-                role,
-                locale: Locale::Ja,
-            }),
+            (Some(email), Some(role)) if errors.is_empty() => {
+                Ok(Self { email, display_name: name, role, locale: Locale::Ja })
+            }
             _ => Err(errors),
         }
     }

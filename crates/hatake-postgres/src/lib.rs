@@ -22,11 +22,7 @@ impl PostgresStore {
     /// # Errors
     /// When the server cannot be reached or a migration fails.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .connect(url)
-            .await
-            .map_err(db_error)?;
+        let pool = PgPoolOptions::new().max_connections(16).connect(url).await.map_err(db_error)?;
         migrate::run(&pool).await?;
         Ok(Self { pool })
     }
@@ -43,18 +39,12 @@ impl PostgresStore {
         self.pool.close().await;
     }
 
-    async fn index_leads(
-        conn: &mut PgConnection,
-        docs: &[(i64, String)],
-    ) -> Result<(), StoreError> {
+    async fn index_leads(conn: &mut PgConnection, docs: &[(i64, String)]) -> Result<(), StoreError> {
         if docs.is_empty() {
             return Ok(());
         }
         let ids: Vec<i64> = docs.iter().map(|(id, _)| *id).collect();
-        let vectors: Vec<String> = docs
-            .iter()
-            .map(|(_, doc)| hatake_domain::text::tsvector_literal(doc))
-            .collect();
+        let vectors: Vec<String> = docs.iter().map(|(_, doc)| hatake_domain::text::tsvector_literal(doc)).collect();
         sqlx::query::<Postgres>(
             "UPDATE leads SET search_tsv = v.doc::tsvector FROM UNNEST($1::bigint[], $2::text[]) AS v(id, doc) \
              WHERE leads.id = v.id",
@@ -82,12 +72,10 @@ impl PostgresStore {
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-            field: hatake_store::sql::unique_field(db.constraint().unwrap_or_default()),
-        },
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::MissingReference { field: "id" }
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict { field: hatake_store::sql::unique_field(db.constraint().unwrap_or_default()) }
         }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference { field: "id" },
         _ => {
             tracing::error!(%error, "postgres error");
             StoreError::Database(error.to_string())

@@ -6,24 +6,15 @@ use crate::db_error;
 use hatake_store::StoreError;
 use sqlx::PgPool;
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;
 
 pub(crate) async fn run(pool: &PgPool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(db_error)?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    sqlx::query("SELECT pg_advisory_lock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await.map_err(db_error)?;
     let result = apply_all(&mut conn).await;
-    sqlx::query("SELECT pg_advisory_unlock($1)")
-        .bind(MIGRATION_LOCK)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_error)?;
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIGRATION_LOCK).execute(&mut *conn).await.map_err(db_error)?;
     result
 }
 
@@ -37,30 +28,24 @@ async fn apply_all(conn: &mut sqlx::PgConnection) -> Result<(), StoreError> {
     .await
     .map_err(db_error)?;
     for (version, name, sql) in MIGRATIONS {
-        let done: Option<(i64,)> =
-            sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(db_error)?;
+        let done: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db_error)?;
         if done.is_some() {
             continue;
         }
         tracing::info!(version, name, "applying PostgreSQL migration");
         let mut tx = conn.begin().await.map_err(db_error)?;
-        sqlx::raw_sql(sql)
+        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db_error)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(now_millis())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(version)
-        .bind(name)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
     }
     Ok(())

@@ -28,9 +28,8 @@ impl SqliteStore {
     /// # Errors
     /// When the directory cannot be created or the database cannot be opened or migrated.
     pub async fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|e| {
-            StoreError::Database(format!("cannot create {}: {e}", data_dir.display()))
-        })?;
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Database(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DATABASE_FILE);
         let options = SqliteConnectOptions::new()
             .filename(&path)
@@ -69,18 +68,11 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
-    async fn index_leads(
-        conn: &mut SqliteConnection,
-        docs: &[(i64, String)],
-    ) -> Result<(), StoreError> {
+    async fn index_leads(conn: &mut SqliteConnection, docs: &[(i64, String)]) -> Result<(), StoreError> {
         for chunk in docs.chunks(hatake_store::BULK_CHUNK) {
-            let placeholders: Vec<String> = (0..chunk.len())
-                .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-                .collect();
-            let sql = format!(
-                "INSERT INTO lead_search (rowid, doc) VALUES {}",
-                placeholders.join(", ")
-            );
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
+            let sql = format!("INSERT INTO lead_search (rowid, doc) VALUES {}", placeholders.join(", "));
             let mut query = sqlx::query::<Sqlite>(&sql);
             for (id, doc) in chunk {
                 query = query.bind(*id).bind(doc.as_str());
@@ -104,12 +96,10 @@ impl SqliteStore {
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
     match &error {
         sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict {
-            field: hatake_store::sql::unique_field(db.message()),
-        },
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::MissingReference { field: "id" }
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict { field: hatake_store::sql::unique_field(db.message()) }
         }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference { field: "id" },
         _ => {
             tracing::error!(%error, "sqlite error");
             StoreError::Database(error.to_string())
@@ -119,9 +109,4 @@ pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
 
 hatake_store::impl_user_and_catalog_stores!(SqliteStore, Sqlite);
 hatake_store::impl_account_and_lead_stores!(SqliteStore, Sqlite);
-hatake_store::impl_system_store!(
-    SqliteStore,
-    Sqlite,
-    "sqlite",
-    ["ANALYZE", "PRAGMA optimize"]
-);
+hatake_store::impl_system_store!(SqliteStore, Sqlite, "sqlite", ["ANALYZE", "PRAGMA optimize"]);

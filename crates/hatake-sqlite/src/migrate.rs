@@ -5,8 +5,7 @@ use crate::db_error;
 use hatake_store::StoreError;
 use sqlx::{Connection, SqlitePool};
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(db_error)?;
@@ -21,29 +20,23 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
         let mut tx = conn.begin().await.map_err(db_error)?;
         // BEGIN IMMEDIATE semantics: the first write takes the lock, so two processes starting
         // together apply each migration once.
-        let done: Option<(i64,)> =
-            sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
-                .bind(version)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db_error)?;
+        let done: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_error)?;
         if done.is_some() {
             continue;
         }
         tracing::info!(version, name, "applying SQLite migration");
-        sqlx::raw_sql(sql)
+        sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(db_error)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(now_millis())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        sqlx::query(
-            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-        )
-        .bind(version)
-        .bind(name)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
     }
     Ok(())

@@ -43,10 +43,7 @@ macro_rules! impl_account_and_lead_stores {
             conn: &mut <$db as sqlx::Database>::Connection,
             lead: &hatake_domain::LeadData,
         ) -> $crate::StoreResult<()> {
-            let checks = [
-                ("account_id", "accounts", lead.account_id),
-                ("owner_id", "users", lead.owner_id),
-            ];
+            let checks = [("account_id", "accounts", lead.account_id), ("owner_id", "users", lead.owner_id)];
             for (field, table, id) in checks {
                 if let Some(id) = id {
                     exists(&mut *conn, table, id, field).await?;
@@ -78,16 +75,9 @@ macro_rules! impl_account_and_lead_stores {
             conn: &mut <$db as sqlx::Database>::Connection,
             id: i64,
         ) -> $crate::StoreResult<$crate::LeadRow> {
-            let sql = format!(
-                "SELECT {} FROM {} WHERE l.id = $1",
-                $crate::sql::LEAD_COLUMNS,
-                $crate::sql::LEAD_FROM
-            );
-            let mut row = sqlx::query_as::<$db, $crate::LeadRow>(&sql)
-                .bind(id)
-                .fetch_one(&mut *conn)
-                .await
-                .map_err(db_error)?;
+            let sql = format!("SELECT {} FROM {} WHERE l.id = $1", $crate::sql::LEAD_COLUMNS, $crate::sql::LEAD_FROM);
+            let mut row =
+                sqlx::query_as::<$db, $crate::LeadRow>(&sql).bind(id).fetch_one(&mut *conn).await.map_err(db_error)?;
             let products: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>(
                 "SELECT product_id FROM lead_products WHERE lead_id = $1 ORDER BY product_id",
             )
@@ -127,11 +117,8 @@ macro_rules! impl_account_and_lead_stores {
             conn: &mut <$db as sqlx::Database>::Connection,
             account_id: i64,
         ) -> $crate::StoreResult<()> {
-            let sql = format!(
-                "SELECT {} FROM {} WHERE l.account_id = $1",
-                $crate::sql::LEAD_COLUMNS,
-                $crate::sql::LEAD_FROM
-            );
+            let sql =
+                format!("SELECT {} FROM {} WHERE l.account_id = $1", $crate::sql::LEAD_COLUMNS, $crate::sql::LEAD_FROM);
             let rows = sqlx::query_as::<$db, $crate::LeadRow>(&sql)
                 .bind(account_id)
                 .fetch_all(&mut *conn)
@@ -216,18 +203,15 @@ macro_rules! impl_account_and_lead_stores {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(db_error)?;
-                let mut page =
-                    $crate::paginate(rows, query.limit, query.cursor.as_ref(), $crate::sql::account_cursor);
+                let mut page = $crate::paginate(rows, query.limit, query.cursor.as_ref(), $crate::sql::account_cursor);
                 if query.count {
                     let built = $crate::sql::account_count(query);
                     let (value,): (i64,) = bind_built(sqlx::query_as::<$db, (i64,)>(&built.sql), &built.binds)
                         .fetch_one(&self.pool)
                         .await
                         .map_err(db_error)?;
-                    page.total = Some($crate::Total {
-                        value: value.min($crate::COUNT_CAP),
-                        capped: value > $crate::COUNT_CAP,
-                    });
+                    page.total =
+                        Some($crate::Total { value: value.min($crate::COUNT_CAP), capped: value > $crate::COUNT_CAP });
                 }
                 Ok(page)
             }
@@ -365,18 +349,13 @@ macro_rules! impl_account_and_lead_stores {
                         .fetch_one(&self.pool)
                         .await
                         .map_err(db_error)?;
-                    page.total = Some($crate::Total {
-                        value: value.min($crate::COUNT_CAP),
-                        capped: value > $crate::COUNT_CAP,
-                    });
+                    page.total =
+                        Some($crate::Total { value: value.min($crate::COUNT_CAP), capped: value > $crate::COUNT_CAP });
                 }
                 Ok(page)
             }
 
-            async fn reclassify_leads(
-                &self,
-                required: &hatake_domain::RequiredFieldSet,
-            ) -> $crate::StoreResult<u64> {
+            async fn reclassify_leads(&self, required: &hatake_domain::RequiredFieldSet) -> $crate::StoreResult<u64> {
                 let condition = $crate::sql::required_condition(required);
                 let sql = format!(
                     "UPDATE leads SET is_lead = (CASE WHEN {condition} THEN TRUE ELSE FALSE END) \

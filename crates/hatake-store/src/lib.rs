@@ -13,9 +13,7 @@ pub use query::*;
 pub use rows::*;
 
 use async_trait::async_trait;
-use hatake_domain::{
-    AccountData, CustomFieldDef, LeadData, Locale, NewUser, ProductData, RequiredFieldSet, Role,
-};
+use hatake_domain::{AccountData, CustomFieldDef, LeadData, Locale, NewUser, ProductData, RequiredFieldSet, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -78,12 +76,7 @@ pub trait SystemStore: Send + Sync + 'static {
 
 #[async_trait]
 pub trait UserStore: Send + Sync + 'static {
-    async fn create_user(
-        &self,
-        user: &NewUser,
-        password_hash: &str,
-        now: Millis,
-    ) -> StoreResult<UserRow>;
+    async fn create_user(&self, user: &NewUser, password_hash: &str, now: Millis) -> StoreResult<UserRow>;
     async fn get_user(&self, id: i64) -> StoreResult<UserRow>;
     async fn find_user_by_email(&self, email: &str) -> StoreResult<Option<UserRow>>;
     async fn list_users(&self) -> StoreResult<Vec<UserRow>>;
@@ -96,8 +89,7 @@ pub trait UserStore: Send + Sync + 'static {
         now: Millis,
     ) -> StoreResult<UserRow>;
     async fn set_user_locale(&self, id: i64, locale: Locale, now: Millis) -> StoreResult<()>;
-    async fn set_user_password(&self, id: i64, password_hash: &str, now: Millis)
-        -> StoreResult<()>;
+    async fn set_user_password(&self, id: i64, password_hash: &str, now: Millis) -> StoreResult<()>;
     async fn create_session(
         &self,
         token_hash: &str,
@@ -122,11 +114,7 @@ pub trait UserStore: Send + Sync + 'static {
     async fn list_api_tokens(&self) -> StoreResult<Vec<ApiTokenRow>>;
     async fn revoke_api_token(&self, id: i64, now: Millis) -> StoreResult<()>;
     /// The token's user, if the token exists, is not revoked and its user is active.
-    async fn find_api_token_user(
-        &self,
-        token_hash: &str,
-        now: Millis,
-    ) -> StoreResult<Option<UserRow>>;
+    async fn find_api_token_user(&self, token_hash: &str, now: Millis) -> StoreResult<Option<UserRow>>;
 }
 
 #[async_trait]
@@ -134,20 +122,11 @@ pub trait CatalogStore: Send + Sync + 'static {
     async fn create_product(&self, product: &ProductData, now: Millis) -> StoreResult<ProductRow>;
     async fn get_product(&self, id: i64) -> StoreResult<ProductRow>;
     async fn list_products(&self) -> StoreResult<Vec<ProductRow>>;
-    async fn update_product(
-        &self,
-        id: i64,
-        product: &ProductData,
-        now: Millis,
-    ) -> StoreResult<ProductRow>;
+    async fn update_product(&self, id: i64, product: &ProductData, now: Millis) -> StoreResult<ProductRow>;
     /// Deletes the product and every lead's interest in it.
     async fn delete_product(&self, id: i64) -> StoreResult<()>;
     async fn list_custom_fields(&self) -> StoreResult<Vec<CustomFieldRow>>;
-    async fn create_custom_field(
-        &self,
-        def: &CustomFieldDef,
-        now: Millis,
-    ) -> StoreResult<CustomFieldRow>;
+    async fn create_custom_field(&self, def: &CustomFieldDef, now: Millis) -> StoreResult<CustomFieldRow>;
     async fn delete_custom_field(&self, id: i64) -> StoreResult<()>;
 }
 
@@ -155,41 +134,21 @@ pub trait CatalogStore: Send + Sync + 'static {
 pub trait AccountStore: Send + Sync + 'static {
     async fn create_account(&self, account: &AccountData, now: Millis) -> StoreResult<AccountRow>;
     async fn get_account(&self, id: i64) -> StoreResult<AccountRow>;
-    async fn update_account(
-        &self,
-        id: i64,
-        account: &AccountData,
-        now: Millis,
-    ) -> StoreResult<AccountRow>;
+    async fn update_account(&self, id: i64, account: &AccountData, now: Millis) -> StoreResult<AccountRow>;
     /// Deletes the account; its leads stay, unlinked.
     async fn delete_account(&self, id: i64) -> StoreResult<()>;
     async fn list_accounts(&self, query: &AccountQuery) -> StoreResult<Page<AccountRow>>;
     /// Bulk loading for demo data and benchmarks: one transaction, no per-row checks beyond
     /// the database's constraints. Returns the new ids in input order.
-    async fn bulk_insert_accounts(
-        &self,
-        accounts: &[AccountData],
-        now: Millis,
-    ) -> StoreResult<Vec<i64>>;
+    async fn bulk_insert_accounts(&self, accounts: &[AccountData], now: Millis) -> StoreResult<Vec<i64>>;
 }
 
 #[async_trait]
 pub trait LeadStore: Send + Sync + 'static {
     /// Checks `account_id`, `owner_id` and `product_ids`, then inserts and indexes the lead.
-    async fn create_lead(
-        &self,
-        lead: &LeadData,
-        is_lead: bool,
-        now: Millis,
-    ) -> StoreResult<LeadRow>;
+    async fn create_lead(&self, lead: &LeadData, is_lead: bool, now: Millis) -> StoreResult<LeadRow>;
     async fn get_lead(&self, id: i64) -> StoreResult<LeadRow>;
-    async fn update_lead(
-        &self,
-        id: i64,
-        lead: &LeadData,
-        is_lead: bool,
-        now: Millis,
-    ) -> StoreResult<LeadRow>;
+    async fn update_lead(&self, id: i64, lead: &LeadData, is_lead: bool, now: Millis) -> StoreResult<LeadRow>;
     async fn delete_lead(&self, id: i64) -> StoreResult<()>;
     async fn list_leads(&self, query: &LeadQuery) -> StoreResult<Page<LeadRow>>;
     /// Re-derives every record's lead-or-list flag under a required-field set; returns how

@@ -132,12 +132,7 @@ pub struct Page<T> {
 
 /// Turns `limit + 1` rows fetched in query order into a page with next and previous cursors.
 /// `key` gives a row's cursor key; `backward` says the rows were fetched in reverse order.
-pub fn paginate<T>(
-    mut rows: Vec<T>,
-    limit: u32,
-    cursor: Option<&Cursor>,
-    key: impl Fn(&T) -> Cursor,
-) -> Page<T> {
+pub fn paginate<T>(mut rows: Vec<T>, limit: u32, cursor: Option<&Cursor>, key: impl Fn(&T) -> Cursor) -> Page<T> {
     let limit = limit as usize;
     let backward = cursor.is_some_and(|c| c.backward);
     let has_more = rows.len() > limit;
@@ -147,31 +142,10 @@ pub fn paginate<T>(
     }
     // Going forward, a previous page exists when we started from a cursor; going backward, a
     // next page always exists (we came from it) and a previous one exists when there was more.
-    let (more_before, more_after) = if backward {
-        (has_more, true)
-    } else {
-        (cursor.is_some(), has_more)
-    };
-    let next = rows.last().filter(|_| more_after).map(|row| {
-        Cursor {
-            backward: false,
-            ..key(row)
-        }
-        .encode()
-    });
-    let prev = rows.first().filter(|_| more_before).map(|row| {
-        Cursor {
-            backward: true,
-            ..key(row)
-        }
-        .encode()
-    });
-    Page {
-        items: rows,
-        next,
-        prev,
-        total: None,
-    }
+    let (more_before, more_after) = if backward { (has_more, true) } else { (cursor.is_some(), has_more) };
+    let next = rows.last().filter(|_| more_after).map(|row| Cursor { backward: false, ..key(row) }.encode());
+    let prev = rows.first().filter(|_| more_before).map(|row| Cursor { backward: true, ..key(row) }.encode());
+    Page { items: rows, next, prev, total: None }
 }
 
 /// The page size to use: `requested` within 1..=[`MAX_PAGE_SIZE`], 50 when zero.
@@ -187,22 +161,12 @@ mod tests {
     use super::*;
 
     fn key(n: &i64) -> Cursor {
-        Cursor {
-            number: Some(*n),
-            text: None,
-            id: *n,
-            backward: false,
-        }
+        Cursor { number: Some(*n), text: None, id: *n, backward: false }
     }
 
     #[test]
     fn cursor_round_trip_and_garbage() {
-        let cursor = Cursor {
-            number: Some(5),
-            text: Some("ヤマダ".into()),
-            id: 9,
-            backward: true,
-        };
+        let cursor = Cursor { number: Some(5), text: Some("ヤマダ".into()), id: 9, backward: true };
         assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
         assert_eq!(Cursor::decode("not a cursor!"), None);
         assert_eq!(Cursor::decode(""), None);

@@ -121,9 +121,7 @@ impl LeadRow {
 
     /// The company as shown: the linked account's name, else the name as entered.
     pub fn company(&self) -> Option<&str> {
-        self.account_name
-            .as_deref()
-            .or(self.company_name.as_deref())
+        self.account_name.as_deref().or(self.company_name.as_deref())
     }
 
     pub fn custom_map(&self) -> serde_json::Map<String, serde_json::Value> {

@@ -50,9 +50,7 @@ fn lead_filters(query: &LeadQuery, dialect: Dialect, built: &mut Built) -> Vec<S
         match dialect {
             Dialect::Sqlite => {
                 let p = built.push(Bind::Text(search.to_fts5()));
-                clauses.push(format!(
-                    "l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH {p})"
-                ));
+                clauses.push(format!("l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH {p})"));
             }
             Dialect::Postgres => {
                 let p = built.push(Bind::Text(search.to_tsquery()));
@@ -62,9 +60,8 @@ fn lead_filters(query: &LeadQuery, dialect: Dialect, built: &mut Built) -> Vec<S
     }
     if let Some(product) = query.product_id {
         let p = built.push(Bind::Int(product));
-        clauses.push(format!(
-            "EXISTS (SELECT 1 FROM lead_products lp WHERE lp.lead_id = l.id AND lp.product_id = {p})"
-        ));
+        clauses
+            .push(format!("EXISTS (SELECT 1 FROM lead_products lp WHERE lp.lead_id = l.id AND lp.product_id = {p})"));
     }
     if let Some(owner) = query.owner_id {
         let p = built.push(Bind::Int(owner));
@@ -126,29 +123,12 @@ pub fn lead_page(query: &LeadQuery, dialect: Dialect) -> Built {
     let mut clauses = lead_filters(query, dialect, &mut built);
     let cursor = query.cursor.as_ref();
     let order = match query.sort {
-        LeadSort::Updated => keyset(
-            &mut built,
-            "l.updated_at",
-            true,
-            cursor,
-            &mut clauses,
-            false,
-        ),
-        LeadSort::Created => keyset(
-            &mut built,
-            "l.created_at",
-            true,
-            cursor,
-            &mut clauses,
-            false,
-        ),
+        LeadSort::Updated => keyset(&mut built, "l.updated_at", true, cursor, &mut clauses, false),
+        LeadSort::Created => keyset(&mut built, "l.created_at", true, cursor, &mut clauses, false),
         LeadSort::Name => keyset(&mut built, "l.sort_name", false, cursor, &mut clauses, true),
     };
-    built.sql = format!(
-        "SELECT {LEAD_COLUMNS} FROM {LEAD_FROM}{}{order} LIMIT {}",
-        where_sql(&clauses),
-        query.limit + 1
-    );
+    built.sql =
+        format!("SELECT {LEAD_COLUMNS} FROM {LEAD_FROM}{}{order} LIMIT {}", where_sql(&clauses), query.limit + 1);
     built
 }
 
@@ -156,11 +136,8 @@ pub fn lead_page(query: &LeadQuery, dialect: Dialect) -> Built {
 pub fn lead_count(query: &LeadQuery, dialect: Dialect) -> Built {
     let mut built = Built::default();
     let clauses = lead_filters(query, dialect, &mut built);
-    built.sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM leads l{} LIMIT {}) t",
-        where_sql(&clauses),
-        COUNT_CAP + 1
-    );
+    built.sql =
+        format!("SELECT count(*) FROM (SELECT 1 FROM leads l{} LIMIT {}) t", where_sql(&clauses), COUNT_CAP + 1);
     built
 }
 
@@ -180,12 +157,7 @@ pub fn lead_cursor(row: &crate::LeadRow, sort: LeadSort) -> Cursor {
             )),
         ),
     };
-    Cursor {
-        number,
-        text,
-        id: row.id,
-        backward: false,
-    }
+    Cursor { number, text, id: row.id, backward: false }
 }
 
 /// The key leads are sorted by "name": the reading when known, else the name, else the e-mail.
@@ -209,19 +181,13 @@ pub fn sort_name(
 fn account_filters(query: &AccountQuery, built: &mut Built) -> Vec<String> {
     let mut clauses = Vec::new();
     if let Some(search) = query.search.as_deref().filter(|s| !s.trim().is_empty()) {
-        let digits: String = hatake_domain::text::nfkc_trim(search)
-            .chars()
-            .filter(|c| *c != '-')
-            .collect();
+        let digits: String = hatake_domain::text::nfkc_trim(search).chars().filter(|c| *c != '-').collect();
         if digits.len() == 13 && digits.bytes().all(|b| b.is_ascii_digit()) {
             let p = built.push(Bind::Text(digits));
             clauses.push(format!("a.corporate_number = {p}"));
         } else {
             let key = hatake_domain::company::normalise_company_name(search);
-            let escaped = key
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
+            let escaped = key.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             let p = built.push(Bind::Text(format!("%{escaped}%")));
             clauses.push(format!("a.name_normalized LIKE {p} ESCAPE '\\'"));
         }
@@ -256,21 +222,13 @@ pub fn account_page(query: &AccountQuery) -> Built {
 pub fn account_count(query: &AccountQuery) -> Built {
     let mut built = Built::default();
     let clauses = account_filters(query, &mut built);
-    built.sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM accounts a{} LIMIT {}) t",
-        where_sql(&clauses),
-        COUNT_CAP + 1
-    );
+    built.sql =
+        format!("SELECT count(*) FROM (SELECT 1 FROM accounts a{} LIMIT {}) t", where_sql(&clauses), COUNT_CAP + 1);
     built
 }
 
 pub fn account_cursor(row: &crate::AccountRow) -> Cursor {
-    Cursor {
-        number: None,
-        text: Some(row.name_normalized.clone()),
-        id: row.id,
-        backward: false,
-    }
+    Cursor { number: None, text: Some(row.name_normalized.clone()), id: row.id, backward: false }
 }
 
 #[cfg(test)]
@@ -284,12 +242,7 @@ mod tests {
             search: SearchQuery::parse("田中"),
             product_id: Some(2),
             kind: LeadKind::List,
-            cursor: Some(Cursor {
-                number: Some(100),
-                text: None,
-                id: 7,
-                backward: false,
-            }),
+            cursor: Some(Cursor { number: Some(100), text: None, id: 7, backward: false }),
             limit: 50,
             ..LeadQuery::default()
         };
@@ -298,18 +251,8 @@ mod tests {
         assert!(built.sql.contains("lp.product_id = $2"));
         assert!(built.sql.contains("l.is_lead = FALSE"));
         assert!(built.sql.contains("(l.updated_at, l.id) < ($3, $4)"));
-        assert!(built
-            .sql
-            .ends_with("ORDER BY l.updated_at DESC, l.id DESC LIMIT 51"));
-        assert_eq!(
-            built.binds,
-            [
-                Bind::Text("\"田中\"".into()),
-                Bind::Int(2),
-                Bind::Int(100),
-                Bind::Int(7)
-            ]
-        );
+        assert!(built.sql.ends_with("ORDER BY l.updated_at DESC, l.id DESC LIMIT 51"));
+        assert_eq!(built.binds, [Bind::Text("\"田中\"".into()), Bind::Int(2), Bind::Int(100), Bind::Int(7)]);
         let pg = lead_page(&query, Dialect::Postgres);
         assert!(pg.sql.contains("l.search_tsv @@ $1::tsquery"));
     }
@@ -318,37 +261,22 @@ mod tests {
     fn backward_cursor_flips_order() {
         let query = LeadQuery {
             sort: LeadSort::Name,
-            cursor: Some(Cursor {
-                number: None,
-                text: Some("ヤマダ".into()),
-                id: 3,
-                backward: true,
-            }),
+            cursor: Some(Cursor { number: None, text: Some("ヤマダ".into()), id: 3, backward: true }),
             limit: 10,
             ..LeadQuery::default()
         };
         let built = lead_page(&query, Dialect::Sqlite);
-        assert!(
-            built.sql.contains("(l.sort_name, l.id) < ($1, $2)"),
-            "{}",
-            built.sql
-        );
+        assert!(built.sql.contains("(l.sort_name, l.id) < ($1, $2)"), "{}", built.sql);
         assert!(built.sql.contains("ORDER BY l.sort_name DESC, l.id DESC"));
     }
 
     #[test]
     fn account_search_by_number_or_name() {
-        let by_number = account_page(&AccountQuery {
-            search: Some("7000012050002".into()),
-            limit: 5,
-            ..Default::default()
-        });
+        let by_number =
+            account_page(&AccountQuery { search: Some("7000012050002".into()), limit: 5, ..Default::default() });
         assert!(by_number.sql.contains("a.corporate_number = $1"));
-        let by_name = account_page(&AccountQuery {
-            search: Some("(株)ひまわり".into()),
-            limit: 5,
-            ..Default::default()
-        });
+        let by_name =
+            account_page(&AccountQuery { search: Some("(株)ひまわり".into()), limit: 5, ..Default::default() });
         assert_eq!(by_name.binds, [Bind::Text("%ひまわり%".into())]);
     }
 }
@@ -379,18 +307,8 @@ pub fn required_condition(required: &hatake_domain::RequiredFieldSet) -> String 
 
 /// Which unique value a constraint-violation message or constraint name is about.
 pub fn unique_field(text: &str) -> &'static str {
-    const FIELDS: [&str; 6] = [
-        "corporate_number",
-        "email",
-        "token_hash",
-        "code",
-        "key",
-        "token",
-    ];
-    FIELDS
-        .into_iter()
-        .find(|f| text.contains(f))
-        .unwrap_or("id")
+    const FIELDS: [&str; 6] = ["corporate_number", "email", "token_hash", "code", "key", "token"];
+    FIELDS.into_iter().find(|f| text.contains(f)).unwrap_or("id")
 }
 
 /// The lead columns written on insert and update, in bind order.
@@ -416,11 +334,7 @@ pub const LEAD_WRITE_COLUMNS: [&str; 18] = [
 ];
 
 /// A lead's values for [`LEAD_WRITE_COLUMNS`].
-pub fn lead_write_values(
-    lead: &hatake_domain::LeadData,
-    is_lead: bool,
-    now: crate::Millis,
-) -> Vec<Value> {
+pub fn lead_write_values(lead: &hatake_domain::LeadData, is_lead: bool, now: crate::Millis) -> Vec<Value> {
     use Value::{Bool, Int, Text};
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Text);
     vec![
@@ -430,12 +344,8 @@ pub fn lead_write_values(
         text(&lead.given_name),
         text(&lead.family_name_kana),
         text(&lead.given_name_kana),
-        lead.email
-            .as_ref()
-            .map_or(Value::Null, |e| Text(e.to_string())),
-        lead.phone
-            .as_ref()
-            .map_or(Value::Null, |p| Text(p.as_str().to_owned())),
+        lead.email.as_ref().map_or(Value::Null, |e| Text(e.to_string())),
+        lead.phone.as_ref().map_or(Value::Null, |p| Text(p.as_str().to_owned())),
         text(&lead.department),
         text(&lead.title),
         text(&lead.prefecture),
@@ -471,28 +381,20 @@ pub const ACCOUNT_WRITE_COLUMNS: [&str; 12] = [
     "updated_at",
 ];
 
-pub fn account_write_values(
-    account: &hatake_domain::AccountData,
-    now: crate::Millis,
-) -> Vec<Value> {
+pub fn account_write_values(account: &hatake_domain::AccountData, now: crate::Millis) -> Vec<Value> {
     use Value::{Int, Text};
     let text = |v: &Option<String>| v.clone().map_or(Value::Null, Text);
     vec![
         Text(account.name.clone()),
         Text(account.name_normalized.clone()),
-        account
-            .corporate_number
-            .as_ref()
-            .map_or(Value::Null, |c| Text(c.to_string())),
+        account.corporate_number.as_ref().map_or(Value::Null, |c| Text(c.to_string())),
         Text(account.domains.join(" ")),
         text(&account.industry),
         account.employee_count.map_or(Value::Null, Int),
         account.annual_revenue.map_or(Value::Null, Int),
         text(&account.prefecture),
         text(&account.address),
-        account
-            .abm_tier
-            .map_or(Value::Null, |t| Text(t.as_str().to_owned())),
+        account.abm_tier.map_or(Value::Null, |t| Text(t.as_str().to_owned())),
         account.owner_id.map_or(Value::Null, Int),
         Int(now),
     ]
@@ -511,17 +413,12 @@ pub enum Value {
 /// placeholders from 1.
 pub fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
     let width = columns.len() + 1;
-    let mut sql = format!(
-        "INSERT INTO {table} ({}, created_at) VALUES ",
-        columns.join(", ")
-    );
+    let mut sql = format!("INSERT INTO {table} ({}, created_at) VALUES ", columns.join(", "));
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
         }
-        let placeholders: Vec<String> = (1..=width)
-            .map(|c| format!("${}", row * width + c))
-            .collect();
+        let placeholders: Vec<String> = (1..=width).map(|c| format!("${}", row * width + c)).collect();
         sql.push('(');
         sql.push_str(&placeholders.join(", "));
         sql.push(')');
@@ -531,16 +428,8 @@ pub fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
 
 /// `UPDATE table SET a = $1, b = $2 … WHERE id = $n`.
 pub fn update_by_id(table: &str, columns: &[&str]) -> String {
-    let sets: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect();
-    format!(
-        "UPDATE {table} SET {} WHERE id = ${}",
-        sets.join(", "),
-        columns.len() + 1
-    )
+    let sets: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    format!("UPDATE {table} SET {} WHERE id = ${}", sets.join(", "), columns.len() + 1)
 }
 
 /// The search document of a stored lead (its company as shown).

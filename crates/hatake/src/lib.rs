@@ -1,0 +1,1 @@
+//! hatake (being written).
