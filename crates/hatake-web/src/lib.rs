@@ -1,1 +1,112 @@
+//! hatake's HTTP side: the signed-in, server-rendered UI, the `/api/v1` JSON API and the
+//! public endpoints, all on one axum router. Every route is listed once in [`routes`], with
+//! who may reach it; a test walks that table.
 
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod i18n;
+pub mod pages;
+mod render;
+pub mod service;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::MethodRouter;
+use axum::Router;
+use hatake_store::Store;
+use std::sync::Arc;
+
+pub use render::Templates;
+
+/// Requests larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Clone, Default)]
+pub struct WebConfig {
+    /// Mark cookies `Secure` (set when the public URL is HTTPS).
+    pub secure_cookies: bool,
+    /// The organisation's time zone for showing times (IANA name).
+    pub time_zone: String,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<WebConfig>,
+    pub templates: Arc<Templates>,
+}
+
+impl AppState {
+    /// # Errors
+    /// When a template does not parse.
+    pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Result<Self, minijinja::Error> {
+        let templates = Templates::load(&config.time_zone)?;
+        Ok(Self { store, config: Arc::new(config), templates: Arc::new(templates) })
+    }
+}
+
+/// Who may reach a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-in page, health check, static files, the OpenAPI document).
+    Public,
+    /// Any signed-in user; otherwise a redirect to the sign-in page.
+    SignedIn,
+    /// Admins and marketers: the organisation's configuration (products, fields).
+    Configure,
+    /// Admins only: users and API tokens.
+    Admin,
+    /// A valid API token; otherwise 401. Per-role checks happen inside (e.g. deletes).
+    Api,
+}
+
+/// One route: method, path (axum syntax) and access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+/// Every route of the server, with its handler.
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    let mut all = pages::routes();
+    all.extend(api::routes());
+    all
+}
+
+/// Every route's method, path and access, for documentation and tests.
+pub fn route_table() -> Vec<RouteSpec> {
+    routes().into_iter().map(|(spec, _)| spec).collect()
+}
+
+pub fn router(state: AppState) -> Router {
+    let mut router = Router::new();
+    for (spec, method_router) in routes() {
+        router = router.route(spec.path, method_router);
+    }
+    router
+        .fallback(pages::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(pages::security_headers))
+        .with_state(state)
+}
+
+/// Milliseconds since the Unix epoch, now.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Serves until `shutdown` resolves.
+///
+/// # Errors
+/// When the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

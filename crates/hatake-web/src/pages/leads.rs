@@ -1,0 +1,307 @@
+//! Lead list (search, filters, sort, cursor pages), detail, and the create/edit form.
+
+use super::{blank_to_none, render, route, PageError, PageForm};
+use crate::auth::CurrentUser;
+use crate::service::{self, SaveError};
+use crate::{now_millis, Access, AppState, RouteSpec};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post, MethodRouter};
+use hatake_domain::text::SearchQuery;
+use hatake_domain::{FieldErrors, LeadInput};
+use hatake_store::{page_size, Cursor, LeadKind, LeadQuery, LeadRow, LeadSort};
+use minijinja::context;
+use serde::Deserialize;
+
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    vec![
+        route("GET", "/leads", Access::SignedIn, get(list)),
+        route("GET", "/leads/new", Access::SignedIn, get(new_form)),
+        route("POST", "/leads", Access::SignedIn, post(create)),
+        route("GET", "/leads/{id}", Access::SignedIn, get(detail)),
+        route("GET", "/leads/{id}/edit", Access::SignedIn, get(edit_form)),
+        route("POST", "/leads/{id}", Access::SignedIn, post(update)),
+        route("POST", "/leads/{id}/delete", Access::SignedIn, post(delete)),
+    ]
+}
+
+#[derive(Deserialize, Default, Debug)]
+pub struct ListParams {
+    q: Option<String>,
+    product: Option<String>,
+    owner: Option<String>,
+    kind: Option<String>,
+    prefecture: Option<String>,
+    sort: Option<String>,
+    cursor: Option<String>,
+    account: Option<String>,
+}
+
+/// An id from a query-string field; blank or garbage is "no filter".
+fn id_param(value: Option<&String>) -> Option<i64> {
+    value.and_then(|v| v.trim().parse().ok())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<ListParams>,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let sort = params.sort.as_deref().and_then(LeadSort::parse).unwrap_or_default();
+    let owner_param = params.owner.clone().unwrap_or_default();
+    let query = LeadQuery {
+        search: params.q.as_deref().and_then(SearchQuery::parse),
+        product_id: id_param(params.product.as_ref()),
+        owner_id: id_param(params.owner.as_ref()),
+        account_id: id_param(params.account.as_ref()),
+        kind: params.kind.as_deref().and_then(LeadKind::parse).unwrap_or_default(),
+        prefecture: blank_to_none(params.prefecture.clone()),
+        sort,
+        cursor: params.cursor.as_deref().and_then(Cursor::decode),
+        limit: page_size(50),
+        count: true,
+    };
+    let page = store.list_leads(&query).await.map_err(|e| PageError::from_store(e, locale))?;
+    let products = store.list_products().await.map_err(|e| PageError::from_store(e, locale))?;
+    let users = store.list_users().await.map_err(|e| PageError::from_store(e, locale))?;
+    let required = service::required_fields(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let rows: Vec<minijinja::Value> = page.items.iter().map(|lead| lead_view(lead, &required, locale)).collect();
+    // The filters without the cursor, for links that keep them.
+    let mut filters: Vec<(&str, String)> = Vec::new();
+    for (key, value) in [
+        ("q", &params.q),
+        ("product", &params.product),
+        ("owner", &params.owner),
+        ("kind", &params.kind),
+        ("prefecture", &params.prefecture),
+        ("sort", &params.sort),
+        ("account", &params.account),
+    ] {
+        if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
+            filters.push((key, v.clone()));
+        }
+    }
+    let base_query = serde_urlencoded::to_string(&filters).unwrap_or_default();
+    render(
+        &state,
+        &user,
+        "leads/list.html",
+        "leads",
+        context! {
+            leads => rows,
+            total => page.total,
+            next => page.next,
+            prev => page.prev,
+            base_query => base_query,
+            q => params.q.unwrap_or_default(),
+            product => params.product.unwrap_or_default(),
+            owner => owner_param,
+            kind => params.kind.unwrap_or_default(),
+            prefecture => params.prefecture.unwrap_or_default(),
+            sort => sort.as_str(),
+            products => products,
+            users => users,
+            prefectures => prefectures(locale),
+        },
+    )
+}
+
+/// What a row shows: the stored fields plus the company, the kind and the missing fields.
+pub(crate) fn lead_view(lead: &LeadRow, required: &hatake_domain::RequiredFieldSet, locale: &str) -> minijinja::Value {
+    let data = lead.to_input().validate(&[]).ok();
+    let missing: Vec<&str> = data
+        .as_ref()
+        .map(|d| required.missing(d).into_iter().map(|f| f.label(locale)).collect())
+        .unwrap_or_default();
+    context! {
+        row => lead,
+        name => lead.full_name(),
+        company => lead.company(),
+        missing => missing,
+    }
+}
+
+pub(crate) fn prefectures(locale: &str) -> Vec<(&'static str, &'static str)> {
+    hatake_domain::prefecture::PREFECTURES.iter().map(|(ja, en)| (*ja, if locale == "ja" { *ja } else { *en })).collect()
+}
+
+async fn detail(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let lead = store.get_lead(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let required = service::required_fields(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let defs = service::custom_defs(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let products = store.list_products().await.map_err(|e| PageError::from_store(e, locale))?;
+    let account = match lead.account_id {
+        Some(account_id) => Some(store.get_account(account_id).await.map_err(|e| PageError::from_store(e, locale))?),
+        None => None,
+    };
+    let values = lead.custom_map();
+    let custom: Vec<minijinja::Value> = defs
+        .iter()
+        .map(|def| {
+            let value = values.get(&def.key).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            context! { label => def.label(locale), value => value }
+        })
+        .collect();
+    let interests: Vec<&hatake_store::ProductRow> =
+        products.iter().filter(|p| lead.product_ids.contains(&p.id)).collect();
+    render(
+        &state,
+        &user,
+        "leads/detail.html",
+        "leads",
+        context! {
+            lead => lead_view(&lead, &required, locale),
+            account => account,
+            custom => custom,
+            interests => interests,
+        },
+    )
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<ListParams>,
+) -> Result<Html<String>, PageError> {
+    let input = LeadInput { account_id: id_param(params.account.as_ref()), ..LeadInput::default() };
+    form_page(&state, &user, None, &input, &FieldErrors::default()).await
+}
+
+async fn edit_form(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
+    let lead = state.store.get_lead(id).await.map_err(|e| PageError::from_store(e, user.locale()))?;
+    form_page(&state, &user, Some(id), &lead.to_input(), &FieldErrors::default()).await
+}
+
+async fn form_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: Option<i64>,
+    input: &LeadInput,
+    errors: &FieldErrors,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let products = store.list_products().await.map_err(|e| PageError::from_store(e, locale))?;
+    let users = store.list_users().await.map_err(|e| PageError::from_store(e, locale))?;
+    let defs = service::custom_defs(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let values = input.custom.clone().unwrap_or_default();
+    let custom: Vec<minijinja::Value> = defs
+        .iter()
+        .map(|def| {
+            let value = values.get(&def.key).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            let choices = match &def.kind {
+                hatake_domain::FieldKind::Choice { choices } => choices.clone(),
+                _ => Vec::new(),
+            };
+            let error = errors.get(&format!("custom.{}", def.key)).map(|e| e.message(locale).to_owned());
+            context! { key => def.key, label => def.label(locale), kind => def.kind.as_str(), choices => choices, value => value, error => error }
+        })
+        .collect();
+    let field_errors: std::collections::BTreeMap<&str, &str> =
+        errors.0.iter().map(|e| (e.field.as_str(), e.message(locale))).collect();
+    render(
+        state,
+        user,
+        "leads/form.html",
+        "leads",
+        context! {
+            id => id,
+            input => input,
+            errors => field_errors,
+            has_errors => !errors.is_empty(),
+            products => products,
+            users => users,
+            custom => custom,
+            prefectures => prefectures(locale),
+        },
+    )
+}
+
+/// A lead form's fields: repeated `product_ids`, `custom.KEY` inputs, blank means unset.
+fn input_from_form(pairs: &[(String, String)]) -> (LeadInput, FieldErrors) {
+    let mut errors = FieldErrors::default();
+    let get = |key: &str| blank_to_none(pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()));
+    let mut id = |key: &str| -> Option<i64> {
+        let text = get(key)?;
+        match hatake_domain::fields::parse_form_number(key, &text) {
+            Ok(value) => value,
+            Err(error) => {
+                errors.push(error);
+                None
+            }
+        }
+    };
+    let account_id = id("account_id");
+    let owner_id = id("owner_id");
+    let product_ids: Vec<i64> =
+        pairs.iter().filter(|(k, _)| k == "product_ids").filter_map(|(_, v)| v.parse().ok()).collect();
+    let custom: serde_json::Map<String, serde_json::Value> = pairs
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("custom.").map(|key| (key.to_owned(), serde_json::Value::String(v.clone()))))
+        .collect();
+    let input = LeadInput {
+        account_id,
+        company_name: get("company_name"),
+        family_name: get("family_name"),
+        given_name: get("given_name"),
+        family_name_kana: get("family_name_kana"),
+        given_name_kana: get("given_name_kana"),
+        email: get("email"),
+        phone: get("phone"),
+        department: get("department"),
+        title: get("title"),
+        prefecture: get("prefecture"),
+        address: get("address"),
+        source: get("source"),
+        owner_id,
+        product_ids: Some(product_ids),
+        custom: Some(custom),
+    };
+    (input, errors)
+}
+
+async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Option<i64>) -> Response {
+    let (input, mut errors) = input_from_form(&form.data);
+    let result = if errors.is_empty() {
+        service::save_lead(state.store.as_ref(), id, &input, now_millis()).await
+    } else {
+        Err(SaveError::Invalid(FieldErrors::default()))
+    };
+    let locale = form.user.locale();
+    match result {
+        Ok(lead) => Redirect::to(&format!("/leads/{}?saved=1", lead.id)).into_response(),
+        Err(SaveError::Invalid(more)) => {
+            errors.0.extend(more.0);
+            match form_page(state, &form.user, id, &input, &errors).await {
+                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
+        Err(SaveError::NotFound) => PageError::not_found(locale).into_response(),
+        Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
+    }
+}
+
+async fn create(State(state): State<AppState>, form: PageForm<Vec<(String, String)>>) -> Response {
+    save(&state, form, None).await
+}
+
+async fn update(State(state): State<AppState>, Path(id): Path<i64>, form: PageForm<Vec<(String, String)>>) -> Response {
+    save(&state, form, Some(id)).await
+}
+
+async fn delete(State(state): State<AppState>, Path(id): Path<i64>, form: PageForm<Vec<(String, String)>>) -> Response {
+    let locale = form.user.locale();
+    if !form.user.user.role().can_delete_records() {
+        return PageError::forbidden(locale).into_response();
+    }
+    match state.store.delete_lead(id).await {
+        Ok(()) => Redirect::to("/leads?deleted=1").into_response(),
+        Err(error) => PageError::from_store(error, locale).into_response(),
+    }
+}

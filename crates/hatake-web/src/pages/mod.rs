@@ -1,0 +1,200 @@
+//! The signed-in, server-rendered UI. Each feature module owns its routes; this module holds
+//! what they share: rendering with the layout's context, CSRF-checked forms, page errors.
+
+mod accounts;
+mod admin;
+mod leads;
+mod products;
+mod session;
+mod settings;
+
+use crate::auth::{same_secret, CurrentUser};
+use crate::{Access, AppState, RouteSpec};
+use axum::extract::{FromRequest, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::MethodRouter;
+use minijinja::context;
+use serde::de::DeserializeOwned;
+
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    let mut all = session::routes();
+    all.extend(leads::routes());
+    all.extend(accounts::routes());
+    all.extend(products::routes());
+    all.extend(settings::routes());
+    all.extend(admin::routes());
+    all
+}
+
+/// Shorthand for a route table entry.
+pub(crate) fn route(
+    method: &'static str,
+    path: &'static str,
+    access: Access,
+    handler: MethodRouter<AppState>,
+) -> (RouteSpec, MethodRouter<AppState>) {
+    (RouteSpec { method, path, access }, handler)
+}
+
+/// A page that could not be shown: rendered as the error page in the user's language.
+#[derive(Debug)]
+pub struct PageError {
+    pub status: StatusCode,
+    pub message_key: &'static str,
+    pub locale: &'static str,
+}
+
+impl PageError {
+    pub fn new(status: StatusCode, message_key: &'static str, locale: &'static str) -> Self {
+        Self { status, message_key, locale }
+    }
+
+    pub fn not_found(locale: &'static str) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "error.not_found", locale)
+    }
+
+    pub fn forbidden(locale: &'static str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "error.forbidden", locale)
+    }
+
+    pub fn internal(locale: &'static str) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "error.internal", locale)
+    }
+
+    /// Maps a store error: not found → 404, anything unexpected → 500 (logged).
+    pub fn from_store(error: hatake_store::StoreError, locale: &'static str) -> Self {
+        match error {
+            hatake_store::StoreError::NotFound => Self::not_found(locale),
+            other => {
+                tracing::error!(error = %other, "store error on a page");
+                Self::internal(locale)
+            }
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let message = crate::i18n::t(self.locale, self.message_key);
+        let title = crate::i18n::t(self.locale, "error.title");
+        let back = crate::i18n::t(self.locale, "error.back");
+        let body = format!(
+            "<!doctype html><html lang=\"{locale}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
+             <link rel=\"stylesheet\" href=\"/static/style.css\"></head><body class=\"error-page\"><main>\
+             <h1>{status} {title}</h1><p class=\"error-message\">{message}</p>\
+             <p><a href=\"javascript:history.back()\">{back}</a> · <a href=\"/\">hatake</a></p></main></body></html>",
+            locale = self.locale,
+            status = self.status.as_u16(),
+        );
+        (self.status, Html(body)).into_response()
+    }
+}
+
+/// Renders a template with the layout's context (user, locale, CSRF token, active section)
+/// added to `extra`.
+pub(crate) fn render(
+    state: &AppState,
+    user: &CurrentUser,
+    template: &str,
+    section: &str,
+    extra: minijinja::Value,
+) -> Result<Html<String>, PageError> {
+    let role = user.user.role();
+    let base = context! {
+        locale => user.locale(),
+        csrf => user.csrf_token,
+        section => section,
+        me => context! {
+            id => user.user.id,
+            name => user.user.display_name,
+            email => user.user.email,
+            role => role.as_str(),
+            role_label => role.label(user.locale()),
+            can_configure => role.can_configure(),
+            can_manage_users => role.can_manage_users(),
+            can_delete => role.can_delete_records(),
+        },
+    };
+    let merged = context! { ..extra, ..base };
+    state.templates.render(template, merged).map(Html).map_err(|error| {
+        tracing::error!(%error, template, "template failed");
+        PageError::internal(user.locale())
+    })
+}
+
+/// A form posted from a signed-in page, accepted only with the session's CSRF token in its
+/// `_csrf` field.
+pub struct PageForm<T> {
+    pub user: CurrentUser,
+    pub data: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let user = <CurrentUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let locale = user.locale();
+        let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
+            .await
+            .map_err(|_| PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "error.internal", locale).into_response())?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let token = pairs.iter().find(|(k, _)| k == "_csrf").map_or("", |(_, v)| v.as_str());
+        if !same_secret(token, &user.csrf_token) {
+            return Err(PageError::new(StatusCode::FORBIDDEN, "error.csrf", locale).into_response());
+        }
+        let data = serde_urlencoded::from_bytes(&bytes).map_err(|error| {
+            tracing::warn!(%error, "malformed form");
+            PageError::new(StatusCode::BAD_REQUEST, "common.errors", locale).into_response()
+        })?;
+        Ok(Self { user, data })
+    }
+}
+
+/// Percent-encodes a query-string value.
+pub fn url_encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~/".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+pub async fn not_found(user: Option<CurrentUser>) -> PageError {
+    PageError::not_found(user.as_ref().map_or("ja", CurrentUser::locale))
+}
+
+/// Headers every response carries: no framing of the app, no MIME sniffing, no referrer leak,
+/// and a content security policy that allows only our own scripts and styles.
+pub async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'"),
+    );
+    response
+}
+
+/// Empty form fields are absent, not empty strings.
+pub(crate) fn blank_to_none(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn url_encoding() {
+        assert_eq!(super::url_encode("/leads?q=田中 a&b"), "/leads%3Fq%3D%E7%94%B0%E4%B8%AD%20a%26b");
+    }
+}

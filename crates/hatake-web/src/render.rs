@@ -1,0 +1,91 @@
+//! Templates (minijinja, compiled into the binary) and the filters and functions they use.
+
+use minijinja::value::Value;
+use minijinja::{Environment, State};
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+/// Every template, by name.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("dashboard.html", include_str!("../templates/dashboard.html")),
+    ("leads/list.html", include_str!("../templates/leads/list.html")),
+    ("leads/detail.html", include_str!("../templates/leads/detail.html")),
+    ("leads/form.html", include_str!("../templates/leads/form.html")),
+    ("accounts/list.html", include_str!("../templates/accounts/list.html")),
+    ("accounts/detail.html", include_str!("../templates/accounts/detail.html")),
+    ("accounts/form.html", include_str!("../templates/accounts/form.html")),
+    ("products.html", include_str!("../templates/products.html")),
+    ("settings.html", include_str!("../templates/settings.html")),
+    ("admin/users.html", include_str!("../templates/admin/users.html")),
+    ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
+];
+
+impl Templates {
+    /// # Errors
+    /// When a template does not parse.
+    pub fn load(time_zone: &str) -> Result<Self, minijinja::Error> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)?;
+        }
+        env.add_function("t", translate);
+        let zone = jiff::tz::TimeZone::get(time_zone).unwrap_or_else(|_| {
+            jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC)
+        });
+        env.add_filter("datetime", move |millis: i64| format_time(millis, &zone));
+        env.add_filter("number", format_number);
+        Ok(Self { env })
+    }
+
+    /// # Errors
+    /// When rendering fails (a bug in a template).
+    pub fn render(&self, name: &str, context: Value) -> Result<String, minijinja::Error> {
+        self.env.get_template(name)?.render(context)
+    }
+}
+
+/// `t("key")` in a template: the string in the page's `locale`.
+fn translate(state: &State, key: &str) -> String {
+    let locale = state.lookup("locale").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    crate::i18n::t(&locale, key).to_owned()
+}
+
+fn format_time(millis: i64, zone: &jiff::tz::TimeZone) -> String {
+    jiff::Timestamp::from_millisecond(millis)
+        .map(|ts| ts.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+/// 1234567 → "1,234,567".
+fn format_number(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if value < 0 {
+        format!("-{out}")
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn numbers_and_times() {
+        assert_eq!(super::format_number(1_234_567), "1,234,567");
+        assert_eq!(super::format_number(-1000), "-1,000");
+        assert_eq!(super::format_number(12), "12");
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(super::format_time(0, &tokyo), "1970-01-01 09:00");
+    }
+}
