@@ -128,6 +128,12 @@ impl LeadRow {
         serde_json::from_str(&self.custom).unwrap_or_default()
     }
 
+    /// The required fields this record lacks (custom values play no part).
+    pub fn missing(&self, required: &hatake_domain::RequiredFieldSet) -> Vec<hatake_domain::RequiredField> {
+        let input = hatake_domain::LeadInput { custom: None, ..self.to_input() };
+        input.validate(&[]).map(|data| required.missing(&data)).unwrap_or_default()
+    }
+
     /// The lead as domain data again, for re-validation after a merge patch.
     pub fn to_input(&self) -> hatake_domain::LeadInput {
         hatake_domain::LeadInput {

@@ -92,6 +92,11 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Whether `name` is a time zone this build knows (IANA names such as `Asia/Tokyo`).
+pub fn valid_time_zone(name: &str) -> bool {
+    jiff::tz::TimeZone::get(name).is_ok()
+}
+
 /// Milliseconds since the Unix epoch, now.
 pub fn now_millis() -> i64 {
     std::time::SystemTime::now()

@@ -1,1 +1,60 @@
-//! hatake (being written).
+//! The `hatake` command: CLI, configuration, telemetry and the commands themselves. The work
+//! is done by the library crates; this crate wires them together.
+
+mod cli;
+pub mod config;
+pub mod demo;
+pub mod demo_data;
+mod serve;
+mod users;
+
+use clap::Parser;
+use std::sync::Arc;
+
+pub use cli::Cli;
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HATAKE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+/// Opens the configured database (running migrations).
+///
+/// # Errors
+/// When the database cannot be opened or migrated.
+pub async fn open_store(database: &config::Database) -> anyhow::Result<Arc<dyn hatake_store::Store>> {
+    use anyhow::Context;
+    Ok(match database {
+        config::Database::Sqlite { data_dir } => Arc::new(
+            hatake_sqlite::SqliteStore::open(data_dir)
+                .await
+                .with_context(|| format!("cannot open the SQLite database in {}", data_dir.display()))?,
+        ),
+        config::Database::Postgres { url } => Arc::new(
+            hatake_postgres::PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open PostgreSQL at {}", config::redact_url(url)))?,
+        ),
+    })
+}

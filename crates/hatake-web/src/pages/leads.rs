@@ -111,11 +111,7 @@ async fn list(
 
 /// What a row shows: the stored fields plus the company, the kind and the missing fields.
 pub(crate) fn lead_view(lead: &LeadRow, required: &hatake_domain::RequiredFieldSet, locale: &str) -> minijinja::Value {
-    let data = lead.to_input().validate(&[]).ok();
-    let missing: Vec<&str> = data
-        .as_ref()
-        .map(|d| required.missing(d).into_iter().map(|f| f.label(locale)).collect())
-        .unwrap_or_default();
+    let missing: Vec<&str> = lead.missing(required).into_iter().map(|f| f.label(locale)).collect();
     context! {
         row => lead,
         name => lead.full_name(),

@@ -1,0 +1,210 @@
+//! The OpenAPI 3.1 document of `/api/v1`, built from the same route table the router uses
+//! for its paths; a test checks that every API route is documented and nothing else is.
+
+use crate::{route_table, Access};
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+pub async fn document() -> Json<Value> {
+    Json(build())
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {
+            "type": "object",
+            "required": ["code", "status", "message", "message_ja", "fields"],
+            "properties": {
+                "code": {"type": "string", "description": "Stable machine-readable code, e.g. validation_failed, not_found, conflict, unauthorized, forbidden, malformed_json, invalid_field, payload_too_large, unsupported_media_type, invalid_cursor, invalid_parameter, missing_reference, internal."},
+                "status": {"type": "integer"},
+                "message": {"type": "string"},
+                "message_ja": {"type": "string"},
+                "fields": {"type": "array", "items": {"type": "object", "properties": {
+                    "field": {"type": "string"}, "code": {"type": "string"},
+                    "message_ja": {"type": "string"}, "message_en": {"type": "string"}}}}
+            }
+        }}
+    })
+}
+
+fn schemas() -> Value {
+    let text = json!({"type": ["string", "null"]});
+    let int = json!({"type": ["integer", "null"]});
+    json!({
+        "Error": error_schema(),
+        "AccountInput": {"type": "object", "additionalProperties": false, "properties": {
+            "name": text, "corporate_number": {"type": ["string", "null"], "description": "13 digits with a valid check digit"},
+            "domains": {"type": ["array", "null"], "items": {"type": "string"}}, "industry": text,
+            "employee_count": int, "annual_revenue": int, "prefecture": text, "address": text,
+            "abm_tier": {"type": ["string", "null"], "enum": ["tier1", "tier2", "tier3", null]}, "owner_id": int}},
+        "Account": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "name": {"type": "string"}, "name_normalized": {"type": "string"},
+            "corporate_number": text, "domains": {"type": "array", "items": {"type": "string"}}, "industry": text,
+            "employee_count": int, "annual_revenue": int, "prefecture": text, "address": text, "abm_tier": text,
+            "owner_id": int, "lead_count": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+        "LeadInput": {"type": "object", "additionalProperties": false, "properties": {
+            "account_id": int, "company_name": text, "family_name": text, "given_name": text,
+            "family_name_kana": text, "given_name_kana": text, "email": text, "phone": text, "department": text,
+            "title": text, "prefecture": text, "address": text, "source": text, "owner_id": int,
+            "product_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
+            "custom": {"type": ["object", "null"], "description": "Values keyed by custom field key"}}},
+        "Lead": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "account_id": int, "account_name": text, "company_name": text,
+            "family_name": text, "given_name": text, "family_name_kana": text, "given_name_kana": text,
+            "email": text, "phone": text, "department": text, "title": text, "prefecture": text, "address": text,
+            "source": text, "owner_id": int, "product_ids": {"type": "array", "items": {"type": "integer"}},
+            "custom": {"type": "object"}, "kind": {"type": "string", "enum": ["lead", "list"]},
+            "missing_fields": {"type": "array", "items": {"type": "string"}},
+            "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+        "ProductInput": {"type": "object", "additionalProperties": false, "properties": {
+            "code": text, "name": text, "description": text, "active": {"type": ["boolean", "null"]}}},
+        "Product": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"}, "description": text,
+            "active": {"type": "boolean"},
+            "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+        "Me": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "email": {"type": "string"}, "display_name": {"type": "string"}, "role": {"type": "string"}}}
+    })
+}
+
+/// The resource a path is about and whether it names one record.
+fn resource(path: &str) -> (&'static str, bool) {
+    let one = path.ends_with("{id}");
+    let name = if path.contains("/accounts") {
+        "Account"
+    } else if path.contains("/leads") {
+        "Lead"
+    } else if path.contains("/products") {
+        "Product"
+    } else {
+        "Me"
+    };
+    (name, one)
+}
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn operation(method: &str, path: &str) -> Value {
+    let (name, one) = resource(path);
+    let schema = json!({"$ref": format!("#/components/schemas/{name}")});
+    let mut responses = Map::new();
+    responses.insert("401".into(), error_response("No valid API token"));
+    let mut parameters = Vec::new();
+    if one {
+        parameters.push(json!({"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}));
+        responses.insert("404".into(), error_response("No such record"));
+    }
+    let mut op = Map::new();
+    match method {
+        "GET" if one || name == "Me" => {
+            responses.insert("200".into(), json!({"description": "The record", "content": {"application/json": {"schema": schema}}}));
+        }
+        "GET" => {
+            for (param, kind) in [("limit", "integer"), ("cursor", "string")] {
+                parameters.push(json!({"name": param, "in": "query", "schema": {"type": kind}}));
+            }
+            if name != "Product" {
+                parameters.push(json!({"name": "q", "in": "query", "schema": {"type": "string"}}));
+                parameters.push(json!({"name": "prefecture", "in": "query", "schema": {"type": "string"}}));
+            }
+            if name == "Lead" {
+                for param in ["product_id", "owner_id", "account_id"] {
+                    parameters.push(json!({"name": param, "in": "query", "schema": {"type": "integer"}}));
+                }
+                parameters.push(json!({"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["lead", "list", "all"]}}));
+                parameters.push(json!({"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["updated", "created", "name"]}}));
+            }
+            responses.insert("200".into(), json!({"description": "A page", "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"data": {"type": "array", "items": schema},
+                "next_cursor": {"type": ["string", "null"]}, "prev_cursor": {"type": ["string", "null"]}}}}}}));
+            responses.insert("400".into(), error_response("Bad cursor or parameter"));
+        }
+        "POST" | "PATCH" => {
+            let input = json!({"$ref": format!("#/components/schemas/{name}Input")});
+            let description = if method == "PATCH" {
+                "JSON Merge Patch (RFC 7396): absent keeps, null clears"
+            } else {
+                "The new record"
+            };
+            op.insert("requestBody".into(), json!({"required": true, "description": description, "content": {"application/json": {"schema": input}}}));
+            let ok = if method == "POST" { "201" } else { "200" };
+            responses.insert(ok.into(), json!({"description": "Stored", "content": {"application/json": {"schema": schema}}}));
+            for (status, text) in [("400", "Malformed JSON"), ("409", "A unique value is taken"), ("413", "Body too large"),
+                ("415", "Not JSON"), ("422", "Validation failed")] {
+                responses.insert(status.into(), error_response(text));
+            }
+            responses.insert("403".into(), error_response("The token's role may not do this"));
+        }
+        "DELETE" => {
+            responses.insert("204".into(), json!({"description": "Deleted"}));
+            responses.insert("403".into(), error_response("The token's role may not do this"));
+        }
+        _ => {}
+    }
+    op.insert("operationId".into(), json!(format!("{}{}", method.to_lowercase(), path.replace(['/', '{', '}'], "_"))));
+    op.insert("tags".into(), json!([name]));
+    op.insert("security".into(), json!([{"bearer": []}]));
+    if !parameters.is_empty() {
+        op.insert("parameters".into(), Value::Array(parameters));
+    }
+    op.insert("responses".into(), Value::Object(responses));
+    Value::Object(op)
+}
+
+/// The document: every `Access::Api` route of the route table.
+pub fn build() -> Value {
+    let mut paths = Map::new();
+    for spec in route_table().into_iter().filter(|s| s.access == Access::Api) {
+        let entry = paths.entry(spec.path.to_owned()).or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(methods) = entry {
+            methods.insert(spec.method.to_lowercase(), operation(spec.method, spec.path));
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "hatake API", "version": env!("CARGO_PKG_VERSION"),
+            "description": "Accounts, leads and products of a hatake demand center. Authenticate with an API token created by an admin: `Authorization: Bearer hk_…`. Lists use cursor pagination: pass `next_cursor` back as `cursor`."},
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_api_route_is_documented_and_nothing_else() {
+        let doc = build();
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, methods) in doc["paths"].as_object().unwrap() {
+            for method in methods.as_object().unwrap().keys() {
+                documented.push((method.to_uppercase(), path.clone()));
+            }
+        }
+        documented.sort();
+        let mut routed: Vec<(String, String)> = route_table()
+            .into_iter()
+            .filter(|s| s.path.starts_with("/api/v1/") && s.access != Access::Public)
+            .map(|s| (s.method.to_owned(), s.path.to_owned()))
+            .collect();
+        routed.sort();
+        assert_eq!(documented, routed);
+        assert!(documented.len() >= 16, "{documented:?}");
+        // Every reference resolves.
+        let text = doc.to_string();
+        for name in ["Account", "Lead", "Product", "AccountInput", "LeadInput", "ProductInput", "Error", "Me"] {
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{name}");
+        }
+        assert!(!text.contains("#/components/schemas/MeInput"));
+    }
+}

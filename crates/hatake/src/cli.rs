@@ -1,0 +1,100 @@
+//! The command line: one binary with subcommands.
+
+use crate::config::{self, ServeArgs, StoreArgs, DEFAULT_DATA_DIR};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hatake",
+    version,
+    about = "hatake (畑): a self-hosted B2B demand center — leads, companies, products and the hand-off to sales.",
+    long_about = "hatake keeps leads, the companies they work for and your products in one place, on an embedded \
+                  SQLite database by default (a data directory) or on PostgreSQL (--database-url).\n\n\
+                  Settings come from flags, then HATAKE_* environment variables, then an optional TOML file \
+                  (--config), then defaults.\n\nStart with `hatake demo` to try it with realistic sample data."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web UI and the API (migrations run first).
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Apply pending database migrations and list what is applied.
+    Migrate {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Manage users who sign in to the web UI.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Create (or reuse) a data directory with realistic synthetic Japanese B2B data and serve it.
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+        /// Number of companies to generate on first run.
+        #[arg(long, default_value_t = 2_000)]
+        companies: usize,
+        /// Number of people to generate on first run.
+        #[arg(long, default_value_t = 20_000)]
+        people: usize,
+        /// Create the data and exit without serving.
+        #[arg(long)]
+        no_serve: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user. Without --password, a strong password is generated and printed once.
+    Add {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// E-mail address used to sign in.
+        #[arg(long)]
+        email: String,
+        /// Name shown in the UI (defaults to the part of the e-mail before @).
+        #[arg(long)]
+        name: Option<String>,
+        /// admin, marketer, inside_sales or field_sales.
+        #[arg(long)]
+        role: String,
+        /// Initial password (at least 10 characters); prefer HATAKE_PASSWORD to keep it out of the shell history.
+        #[arg(long, env = "HATAKE_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { store, serve } => {
+            let settings = config::resolve(&store, &serve, DEFAULT_DATA_DIR)?;
+            crate::serve::serve(&settings, None).await
+        }
+        Command::Migrate { store } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            crate::serve::migrate(&settings).await
+        }
+        Command::User { command } => crate::users::run(command).await,
+        Command::Demo { store, serve, companies, people, no_serve } => {
+            let settings = config::resolve(&store, &serve, crate::demo::DEFAULT_DEMO_DIR)?;
+            crate::demo::run(&settings, companies, people, !no_serve).await
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! `hatake demo`: a data directory with realistic synthetic Japanese B2B data (see
+//! [`crate::demo_data`]), users of every role, three products and hearing items — created on
+//! first run, reused afterwards — then served.
+
+use crate::config::Settings;
+use anyhow::{anyhow, Context};
+use hatake_domain::{CustomFieldDef, NewUser, ProductInput, RequiredFieldSet};
+use hatake_store::Store;
+use std::time::Instant;
+
+pub const DEFAULT_DEMO_DIR: &str = "hatake-demo";
+/// Every demo user's password (the demo is for trying hatake on one's own machine).
+pub const DEMO_PASSWORD: &str = "hatake-demo-2026";
+pub const DEMO_ADMIN: &str = "admin@hatake-demo.jp";
+const SEEDED_SETTING: &str = "demo.seeded_at";
+const SEED: u64 = 20_261_122;
+
+/// (e-mail, display name, role)
+pub const DEMO_USERS: &[(&str, &str, &str)] = &[
+    (DEMO_ADMIN, "管理 太郎", "admin"),
+    ("marketing@hatake-demo.jp", "真家 花子", "marketer"),
+    ("marketing2@hatake-demo.jp", "広報 次郎", "marketer"),
+    ("is1@hatake-demo.jp", "内田 聡子", "inside_sales"),
+    ("is2@hatake-demo.jp", "井上 健", "inside_sales"),
+    ("sales1@hatake-demo.jp", "営野 一郎", "field_sales"),
+    ("sales2@hatake-demo.jp", "外山 美咲", "field_sales"),
+    ("sales3@hatake-demo.jp", "北村 大輔", "field_sales"),
+    ("sales4@hatake-demo.jp", "南 由美", "field_sales"),
+];
+
+const PRODUCTS: &[(&str, &str, &str)] = &[
+    ("erp", "クラウドERP「実り」", "中堅・大企業向けの基幹業務パッケージ。稟議が長く、導入検討に1〜2年かかる大型商材。"),
+    ("kintai", "勤怠管理SaaS", "従業員50名以上の企業向け勤怠・労務管理。人事・総務部門が窓口。"),
+    ("security", "セキュリティ診断サービス", "情報システム部門・DX推進室向けの脆弱性診断と運用支援。"),
+];
+
+const HEARING_ITEMS: &[(&str, &str, &str, &str, &str)] = &[
+    ("problem", "課題", "Problem", "text", ""),
+    ("timing", "導入時期", "Timing", "choice", "3ヶ月以内,半年以内,1年以内,未定"),
+    ("budget", "予算（円）", "Budget (JPY)", "number", ""),
+    ("position", "検討における立場", "Position", "choice", "決裁者,推進者,情報収集,利用者"),
+];
+
+/// Creates the demo data if the directory is new, then serves it (unless `serve` is false).
+///
+/// # Errors
+/// When the database cannot be opened or written, or the server cannot start.
+pub async fn run(settings: &Settings, companies: usize, people: usize, serve: bool) -> anyhow::Result<()> {
+    let store = crate::open_store(&settings.database).await?;
+    match store.get_setting(SEEDED_SETTING).await? {
+        Some(_) => println!("Reusing the demo data in {}.", settings.database),
+        None => {
+            let started = Instant::now();
+            println!("Creating demo data ({companies} companies, {people} people) in {} …", settings.database);
+            seed(store.as_ref(), companies, people).await?;
+            println!("Demo data ready in {:.1} s.", started.elapsed().as_secs_f64());
+        }
+    }
+    let banner = format!(
+        "Sign in as {DEMO_ADMIN} with password {DEMO_PASSWORD}\n\
+         (other demo users: marketing@, is1@, sales1@hatake-demo.jp — same password)"
+    );
+    if serve {
+        crate::serve::serve_store(settings, store, Some(banner)).await
+    } else {
+        println!("{banner}");
+        Ok(())
+    }
+}
+
+/// Fills an empty store with the demo organisation.
+///
+/// # Errors
+/// On a database error.
+pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow::Result<()> {
+    let now = hatake_web::now_millis();
+    let hash = hatake_web::auth::hash_password(DEMO_PASSWORD).map_err(|e| anyhow!("hashing failed: {e}"))?;
+    let mut owners = Vec::new();
+    for (email, name, role) in DEMO_USERS {
+        let user = NewUser::parse(email, name, role, DEMO_PASSWORD).map_err(|e| anyhow!("demo user: {e}"))?;
+        let row = match store.find_user_by_email(email).await? {
+            Some(row) => row,
+            None => store.create_user(&user, &hash, now).await?,
+        };
+        if matches!(*role, "inside_sales" | "field_sales") {
+            owners.push(row.id);
+        }
+    }
+    let existing = store.list_products().await?;
+    let mut product_ids = Vec::new();
+    for (code, name, description) in PRODUCTS {
+        let id = match existing.iter().find(|p| p.code == *code) {
+            Some(p) => p.id,
+            None => {
+                let input = ProductInput {
+                    code: Some((*code).into()),
+                    name: Some((*name).into()),
+                    description: Some((*description).into()),
+                    active: Some(true),
+                };
+                let data = input.validate().map_err(|e| anyhow!("demo product: {e}"))?;
+                store.create_product(&data, now).await?.id
+            }
+        };
+        product_ids.push(id);
+    }
+    let fields = store.list_custom_fields().await?;
+    for (key, ja, en, kind, choices) in HEARING_ITEMS {
+        if fields.iter().all(|f| f.key != *key) {
+            let def = CustomFieldDef::parse(key, ja, en, kind, choices).map_err(|e| anyhow!("demo field: {e}"))?;
+            store.create_custom_field(&def, now).await?;
+        }
+    }
+    let data = crate::demo_data::generate(SEED, companies, people, &product_ids, &owners);
+    let accounts: Vec<hatake_domain::AccountData> = data.accounts.into_iter().map(|a| a.data).collect();
+    let account_ids = store.bulk_insert_accounts(&accounts, now).await.context("storing demo companies")?;
+    let required = RequiredFieldSet::default();
+    let mut batch = Vec::with_capacity(5_000);
+    let total = data.leads.len();
+    for (index, mut lead) in data.leads.into_iter().enumerate() {
+        lead.data.account_id = lead.account_index.map(|i| account_ids[i]);
+        let is_lead = required.is_lead(&lead.data);
+        batch.push((lead.data, is_lead));
+        if batch.len() == 5_000 || index + 1 == total {
+            // Spread update times so "recently updated" has a meaningful order.
+            store.bulk_insert_leads(&batch, now - i64::try_from(total - index).unwrap_or(0) * 60_000).await?;
+            batch.clear();
+        }
+    }
+    store.analyze().await?;
+    store.put_setting(SEEDED_SETTING, &now.to_string(), now).await?;
+    Ok(())
+}

@@ -1,0 +1,81 @@
+//! `hatake serve` and `hatake migrate`.
+
+use crate::config::{Database, Settings};
+use anyhow::Context;
+
+/// Serves until Ctrl-C or SIGTERM. `banner` is printed once the server listens.
+///
+/// # Errors
+/// When the database cannot be opened or the address cannot be bound.
+pub async fn serve(settings: &Settings, banner: Option<String>) -> anyhow::Result<()> {
+    let store = crate::open_store(&settings.database).await?;
+    serve_store(settings, store, banner).await
+}
+
+pub(crate) async fn serve_store(
+    settings: &Settings,
+    store: std::sync::Arc<dyn hatake_store::Store>,
+    banner: Option<String>,
+) -> anyhow::Result<()> {
+    let config = hatake_web::WebConfig {
+        secure_cookies: settings.secure_cookies,
+        time_zone: settings.time_zone.clone(),
+    };
+    let state = hatake_web::AppState::new(store, config).context("templates failed to load")?;
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, database = %settings.database, "hatake is serving");
+    println!("hatake is running at http://{address}/  ({})", settings.database);
+    if let Some(banner) = banner {
+        println!("{banner}");
+    }
+    println!("Press Ctrl-C to stop.");
+    hatake_web::serve(listener, state, shutdown_signal()).await.context("the server failed")?;
+    println!("hatake stopped.");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+/// # Errors
+/// When the database cannot be opened or a migration fails.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
+    let applied = match &settings.database {
+        Database::Sqlite { data_dir } => hatake_sqlite::SqliteStore::open(data_dir)
+            .await
+            .with_context(|| format!("cannot open the SQLite database in {}", data_dir.display()))?
+            .applied_migrations()
+            .await?,
+        Database::Postgres { url } => hatake_postgres::PostgresStore::connect(url)
+            .await
+            .with_context(|| format!("cannot open {}", crate::config::redact_url(url)))?
+            .applied_migrations()
+            .await?,
+    };
+    println!("{}: schema is up to date", settings.database);
+    for (version, name) in applied {
+        println!("  {version:04} {name}");
+    }
+    Ok(())
+}

@@ -1,0 +1,105 @@
+//! Walks every registered route and proves who may reach it: without a session pages redirect
+//! to sign-in and the API answers 401; field sales and marketers get 403 where their role may
+//! not go; an admin reaches every page.
+
+mod support;
+
+use hatake_web::{route_table, Access};
+use reqwest::Method;
+use serde_json::json;
+use support::{spawn_app, Backend, TestApp};
+
+/// Creates one record of each kind, so `{id}` = 1 names something everywhere.
+async fn seed(app: &TestApp) {
+    for (path, body) in [
+        ("/api/v1/products", json!({"code": "erp", "name": "ERP"})),
+        ("/api/v1/accounts", json!({"name": "東和精機"})),
+        ("/api/v1/leads", json!({"family_name": "山田", "email": "y@example.jp", "account_id": 1})),
+    ] {
+        let response = app.api(Method::POST, path, &app.admin_token).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{path}");
+    }
+    let def = hatake_domain::CustomFieldDef::parse("problem", "課題", "Problem", "text", "").unwrap();
+    app.store.create_custom_field(&def, 0).await.unwrap();
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{id}", "1")
+}
+
+#[tokio::test]
+async fn every_route_is_guarded_as_its_table_says() {
+    let app = spawn_app(Backend::Sqlite).await;
+    seed(&app).await;
+    let table = route_table();
+    assert!(table.len() > 30, "the table lists {} routes", table.len());
+    let anonymous = app.browser();
+    let (field, field_csrf) = app.sign_in("sales@example.jp").await;
+    let (marketer, marketer_csrf) = app.sign_in("marketing@example.jp").await;
+    let (admin, _) = app.sign_in("admin@example.jp").await;
+    let forbidden_ja = hatake_web::i18n::t("ja", "error.forbidden");
+
+    for spec in &table {
+        let path = concrete(spec.path);
+        let method = Method::from_bytes(spec.method.as_bytes()).unwrap();
+        let url = app.url(&path);
+        let response = anonymous.request(method.clone(), &url).send().await.unwrap();
+        let status = response.status().as_u16();
+        match spec.access {
+            Access::Public => assert!(status < 500, "{} {path}: {status}", spec.method),
+            Access::Api => assert_eq!(status, 401, "{} {path} without a token", spec.method),
+            Access::SignedIn | Access::Configure | Access::Admin => {
+                assert_eq!(status, 303, "{} {path} without a session", spec.method);
+                let location = response.headers()["location"].to_str().unwrap();
+                assert!(location.starts_with("/login"), "{path} redirects to {location}");
+            }
+        }
+
+        // Roles: who must be refused.
+        let refused: Vec<(&reqwest::Client, &str)> = match spec.access {
+            Access::Admin => vec![(&field, field_csrf.as_str()), (&marketer, marketer_csrf.as_str())],
+            Access::Configure => vec![(&field, field_csrf.as_str())],
+            _ => Vec::new(),
+        };
+        for (client, csrf) in refused {
+            let request = client.request(method.clone(), &url);
+            let request = if spec.method == "POST" { request.form(&[("_csrf", csrf)]) } else { request };
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 403, "{} {path} must refuse this role", spec.method);
+            let body = response.text().await.unwrap();
+            assert!(body.contains(forbidden_ja), "{} {path}: refused for the wrong reason: {body}", spec.method);
+        }
+
+        // An admin reaches every page.
+        if spec.method == "GET" && spec.access != Access::Api {
+            let response = admin.get(&url).send().await.unwrap();
+            assert_eq!(response.status(), 200, "admin GET {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("admin@example.jp").await;
+    let form = [("family_name", "山田"), ("email", "csrf@example.jp")];
+    let response = client.post(app.url("/leads")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let wrong = [("family_name", "山田"), ("email", "csrf@example.jp"), ("_csrf", "forged")];
+    let response = client.post(app.url("/leads")).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(app.store.overview().await.unwrap().leads, 0, "nothing stored");
+    let good = [("family_name", "山田"), ("email", "csrf@example.jp"), ("_csrf", csrf.as_str())];
+    let response = client.post(app.url("/leads")).form(&good).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(app.store.overview().await.unwrap().leads, 1);
+    // A sign-in form posted without its cookie is refused too.
+    let response = app
+        .browser()
+        .post(app.url("/login"))
+        .form(&[("email", "admin@example.jp"), ("password", support::PASSWORD), ("_csrf", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}

@@ -1,0 +1,122 @@
+//! Test support: a real hatake server on port 0 over a fresh database (SQLite in a temp dir,
+//! or a new database on the shared throwaway PostgreSQL cluster), with users of each role.
+
+#![allow(dead_code)]
+
+use hatake_domain::NewUser;
+use hatake_store::{Store, UserRow};
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "test-password-123";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub admin: UserRow,
+    pub field_sales: UserRow,
+    pub marketer: UserRow,
+    /// An API token acting as the admin.
+    pub admin_token: String,
+    /// An API token acting as a field-sales user.
+    pub field_token: String,
+    _dir: Option<tempfile::TempDir>,
+    _server: tokio::task::JoinHandle<()>,
+}
+
+async fn open(backend: Backend) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open sqlite");
+            (Arc::new(store), Some(dir))
+        }
+        Backend::Postgres => {
+            let url = hatake_testkit::PgCluster::shared().fresh_database();
+            let store = hatake_postgres::PostgresStore::connect(&url).await.expect("connect postgres");
+            (Arc::new(store), None)
+        }
+    }
+}
+
+async fn add_user(store: &dyn Store, email: &str, name: &str, role: &str) -> UserRow {
+    let user = NewUser::parse(email, name, role, PASSWORD).expect("valid user");
+    let hash = hatake_web::auth::hash_password(PASSWORD).expect("hash");
+    store.create_user(&user, &hash, hatake_web::now_millis()).await.expect("create user")
+}
+
+async fn add_token(store: &dyn Store, user: &UserRow) -> String {
+    let token = format!("{}{}", hatake_web::auth::API_TOKEN_PREFIX, hatake_web::auth::random_token());
+    store
+        .create_api_token("test", &hatake_web::auth::token_hash(&token), &token[..10], user.id, hatake_web::now_millis())
+        .await
+        .expect("token");
+    token
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let (store, dir) = open(backend).await;
+    let admin = add_user(store.as_ref(), "admin@example.jp", "管理 太郎", "admin").await;
+    let field_sales = add_user(store.as_ref(), "sales@example.jp", "営業 次郎", "field_sales").await;
+    let marketer = add_user(store.as_ref(), "marketing@example.jp", "真家 花子", "marketer").await;
+    let admin_token = add_token(store.as_ref(), &admin).await;
+    let field_token = add_token(store.as_ref(), &field_sales).await;
+    let config = hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() };
+    let state = hatake_web::AppState::new(store.clone(), config).expect("templates");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let server = tokio::spawn(async move {
+        hatake_web::serve(listener, state, std::future::pending()).await.expect("server");
+    });
+    TestApp { base, store, admin, field_sales, marketer, admin_token, field_token, _dir: dir, _server: server }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A client that keeps cookies and does not follow redirects (so tests see them).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Signs in through the real form (fetching its CSRF token first) and returns the client
+    /// and the session's CSRF token for later forms.
+    pub async fn sign_in(&self, email: &str) -> (reqwest::Client, String) {
+        let client = self.browser();
+        let page = client.get(self.url("/login")).send().await.expect("login page").text().await.expect("body");
+        let csrf = hidden_value(&page, "_csrf").expect("csrf on login form");
+        let response = client
+            .post(self.url("/login"))
+            .form(&[("email", email), ("password", PASSWORD), ("_csrf", &csrf), ("next", "/")])
+            .send()
+            .await
+            .expect("sign in");
+        assert_eq!(response.status(), 303, "sign-in should redirect");
+        let home = client.get(self.url("/leads")).send().await.expect("leads").text().await.expect("body");
+        let csrf = hidden_value(&home, "_csrf").expect("csrf in layout");
+        (client, csrf)
+    }
+
+    pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().request(method, self.url(path)).bearer_auth(token)
+    }
+}
+
+/// The value of the first hidden input with this name.
+pub fn hidden_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
+}
