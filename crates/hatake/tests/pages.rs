@@ -1,0 +1,185 @@
+//! The signed-in UI over real HTTP: sign-in, the lead list's search, filters, sorts and pages,
+//! the lead form's field errors in Japanese and English, the lead page, the language switch.
+
+mod support;
+
+use reqwest::Method;
+use serde_json::json;
+use support::{hidden_value, spawn_app, Backend, TestApp, PASSWORD};
+
+async fn api_post(app: &TestApp, path: &str, body: serde_json::Value) -> serde_json::Value {
+    let response = app.api(Method::POST, path, &app.admin_token).json(&body).send().await.unwrap();
+    assert_eq!(response.status(), 201, "{path}");
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_and_sign_out_ends_the_session() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let client = app.browser();
+    let page = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_value(&page, "_csrf").unwrap();
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("email", "admin@example.jp"), ("password", "wrong password"), ("_csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.text().await.unwrap().contains("メールアドレスまたはパスワードが正しくありません"));
+    // An open redirect through `next` is not possible.
+    let page = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_value(&page, "_csrf").unwrap();
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("email", "admin@example.jp"), ("password", PASSWORD), ("_csrf", &csrf), ("next", "//evil.example/")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/");
+    let home = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(home.status(), 200);
+    let home = home.text().await.unwrap();
+    assert!(home.contains("ダッシュボード"));
+    let csrf = hidden_value(&home, "_csrf").unwrap();
+    let response = client.post(app.url("/logout")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let after = client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(after.status(), 303, "signed out");
+}
+
+#[tokio::test]
+async fn lead_list_searches_filters_sorts_and_pages() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = api_post(&app, "/api/v1/products", json!({"code": "kintai", "name": "勤怠管理SaaS"})).await;
+    let product_id = product["id"].as_i64().unwrap();
+    let people = [
+        ("田中", "タナカ", "tanaka@himawari.co.jp", "ひまわり商事", "東京都", true),
+        ("田村", "タムラ", "tamura@towa.co.jp", "東和精機", "大阪府", false),
+        ("佐藤", "サトウ", "sato@towa.co.jp", "東和精機", "大阪府", true),
+    ];
+    for (family, kana, email, company, prefecture, complete) in people {
+        let mut body = json!({
+            "family_name": family, "family_name_kana": kana, "email": email, "company_name": company,
+            "prefecture": prefecture, "department": "情報システム部", "phone": "03-1111-2222",
+            "product_ids": if complete { json!([product_id]) } else { json!([]) }
+        });
+        if complete {
+            body["title"] = json!("課長");
+        }
+        api_post(&app, "/api/v1/leads", body).await;
+    }
+    let (client, _) = app.sign_in("admin@example.jp").await;
+    let get = |path: &str| {
+        let client = client.clone();
+        let url = app.url(path);
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let all = get("/leads").await;
+    assert!(all.contains("田中") && all.contains("田村") && all.contains("佐藤"));
+    assert!(all.contains("3 件"), "total shown");
+    let search = get("/leads?q=田").await;
+    assert!(search.contains("田中") && search.contains("田村") && !search.contains("佐藤"));
+    let by_company = get("/leads?q=東和").await;
+    assert!(by_company.contains("田村") && by_company.contains("佐藤") && !by_company.contains("田中"));
+    let by_email = get("/leads?q=sato%40towa").await;
+    assert!(by_email.contains("佐藤") && !by_email.contains("田村"));
+    let lists = get("/leads?kind=list").await;
+    assert!(lists.contains("田村") && !lists.contains("佐藤"));
+    let leads = get("/leads?kind=lead").await;
+    assert!(leads.contains("佐藤") && !leads.contains("田村"));
+    let by_product = get(&format!("/leads?product={product_id}")).await;
+    assert!(by_product.contains("田中") && !by_product.contains("田村"));
+    let osaka = get("/leads?prefecture=大阪府").await;
+    assert!(osaka.contains("佐藤") && !osaka.contains("田中"));
+    let by_name = get("/leads?sort=name").await;
+    let (sato, tanaka, tamura) =
+        (by_name.find("サトウ").unwrap(), by_name.find("タナカ").unwrap(), by_name.find("タムラ").unwrap());
+    assert!(sato < tanaka && tanaka < tamura, "kana order");
+
+    // Paging: 60 more leads make two pages of 50; "next" leads to the rest.
+    for i in 0..60 {
+        api_post(&app, "/api/v1/leads", json!({"family_name": "鈴木", "email": format!("s{i}@example.jp")})).await;
+    }
+    let first = get("/leads").await;
+    let marker = "rel=\"next\" href=\"";
+    let start = first.find(marker).expect("next link") + marker.len();
+    let href = &first[start..start + first[start..].find('"').unwrap()];
+    let second = get(&format!("/leads{}", href.replace("&amp;", "&"))).await;
+    assert!(second.contains("rel=\"prev\""));
+    let rows = |html: &str| html.matches("<tr>").count() - 1;
+    assert_eq!((rows(&first), rows(&second)), (50, 13));
+}
+
+#[tokio::test]
+async fn lead_form_shows_field_errors_in_the_users_language_and_keeps_input() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let bad = [
+        ("_csrf", csrf.as_str()),
+        ("family_name", "山田"),
+        ("family_name_kana", "Yamada"),
+        ("email", "yamada@@example"),
+        ("prefecture", "東京都"),
+    ];
+    let response = client.post(app.url("/leads")).form(&bad).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("data-field=\"email\""), "error next to the e-mail field");
+    assert!(html.contains("メールアドレスの形式が正しくありません"));
+    assert!(html.contains("フリガナはカタカナかひらがなで入力してください"));
+    assert!(html.contains("value=\"山田\""), "what was typed is kept");
+    assert_eq!(app.store.overview().await.unwrap().leads, 0);
+
+    // Switch to English: the same mistake is explained in English.
+    let response =
+        client.post(app.url("/me/locale")).form(&[("_csrf", csrf.as_str()), ("locale", "en")]).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let html = client.post(app.url("/leads")).form(&bad).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("Not a valid e-mail address"), "{html}");
+    assert!(html.contains("Sign out"));
+
+    // A good form creates the lead and shows it, with what it still lacks.
+    let good = [("_csrf", csrf.as_str()), ("family_name", "山田"), ("email", "yamada@example.jp"), ("title", "部長")];
+    let response = client.post(app.url("/leads")).form(&good).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let page = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("yamada@example.jp"));
+    assert!(page.contains("id=\"missing-fields\""));
+    assert!(page.contains("Company") && page.contains("Phone"), "missing fields in English");
+    // A duplicate e-mail is shown at the field.
+    let response = client.post(app.url("/leads")).form(&good).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("data-field=\"email\""));
+}
+
+#[tokio::test]
+async fn lead_page_shows_company_products_and_custom_fields() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let def = hatake_domain::CustomFieldDef::parse("timing", "導入時期", "Timing", "choice", "半年以内,1年以内").unwrap();
+    app.store.create_custom_field(&def, 0).await.unwrap();
+    let account =
+        api_post(&app, "/api/v1/accounts", json!({"name": "株式会社ひまわり商事", "corporate_number": "7000012050002"}))
+            .await;
+    let product = api_post(&app, "/api/v1/products", json!({"code": "erp", "name": "クラウドERP"})).await;
+    let lead = api_post(
+        &app,
+        "/api/v1/leads",
+        json!({"family_name": "山田", "given_name": "太郎", "email": "t@himawari.co.jp", "account_id": account["id"],
+               "product_ids": [product["id"]], "custom": {"timing": "半年以内"}}),
+    )
+    .await;
+    let (client, _) = app.sign_in("sales@example.jp").await;
+    let page = client.get(app.url(&format!("/leads/{}", lead["id"]))).send().await.unwrap().text().await.unwrap();
+    for expected in ["山田 太郎", "株式会社ひまわり商事", "7000012050002", "クラウドERP", "導入時期", "半年以内", "活動履歴"] {
+        assert!(page.contains(expected), "{expected} missing");
+    }
+    assert!(!page.contains("/delete"), "field sales see no delete button");
+    let missing = client.get(app.url("/leads/999999")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
