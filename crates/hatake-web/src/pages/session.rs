@@ -152,12 +152,19 @@ pub struct LocaleForm {
     back: Option<String>,
 }
 
-async fn switch_locale(State(state): State<AppState>, form: PageForm<LocaleForm>) -> Response {
+async fn switch_locale(State(state): State<AppState>, headers: HeaderMap, form: PageForm<LocaleForm>) -> Response {
     let locale = Locale::parse(&form.data.locale).unwrap_or_default();
     if let Err(error) = state.store.set_user_locale(form.user.user.id, locale, now_millis()).await {
         return PageError::from_store(error, form.user.locale()).into_response();
     }
-    Redirect::to(&safe_next(form.data.back.as_deref())).into_response()
+    // Back to the page the switch was pressed on (its path, from the Referer), else `back`.
+    let referer_path = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|url| url.split_once("://").map(|(_, rest)| rest))
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_owned()));
+    let back = referer_path.or(form.data.back.clone());
+    Redirect::to(&safe_next(back.as_deref())).into_response()
 }
 
 async fn stylesheet() -> impl IntoResponse {

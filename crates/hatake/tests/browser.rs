@@ -1,0 +1,136 @@
+//! A real headless Chromium, driven through chromedriver: sign in, find a lead in the list,
+//! open it, and switch the language. Needs Debian's `chromium` and `chromium-driver`
+//! (`.ci/run` installs them); without them this test fails with instructions — never skips.
+
+mod support;
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{spawn_app, Backend, PASSWORD};
+
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn find(program: &str, env: &str) -> String {
+    if let Ok(path) = std::env::var(env) {
+        return path;
+    }
+    let found = ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"]
+        .iter()
+        .map(|dir| format!("{dir}/{program}"))
+        .find(|path| std::path::Path::new(path).exists());
+    found.unwrap_or_else(|| {
+        panic!(
+            "{program} was not found (set {env} to its path). Install headless Chromium and its driver: \
+             `apt-get install chromium chromium-driver` on Debian, or run `bash .ci/run`, which does."
+        )
+    })
+}
+
+async fn start_driver() -> Driver {
+    let binary = find("chromedriver", "HATAKE_CHROMEDRIVER");
+    let port = hatake_testkit::free_port();
+    let child = Command::new(binary)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen on {port} within 20 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    driver
+}
+
+#[tokio::test]
+async fn sign_in_and_open_a_lead_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let account = app
+        .api(reqwest::Method::POST, "/api/v1/accounts", &app.admin_token)
+        .json(&json!({"name": "株式会社ひまわり商事", "corporate_number": "7000012050002"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let lead = app
+        .api(reqwest::Method::POST, "/api/v1/leads", &app.admin_token)
+        .json(&json!({"family_name": "山田", "given_name": "花子", "family_name_kana": "ヤマダ",
+                      "email": "hanako@himawari.co.jp", "account_id": account["id"], "department": "DX推進室"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+
+    let driver = start_driver().await;
+    let chromium = find("chromium", "HATAKE_CHROMIUM");
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }),
+    );
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a Chromium session");
+
+    let result = async {
+        browser.goto(&app.url(&format!("/leads/{}", lead["id"]))).await?;
+        // Not signed in: the page sends us to sign in, and back afterwards.
+        assert!(browser.current_url().await?.path().starts_with("/login"));
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("sales@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("lead-name")).await?;
+        let heading = browser.find(Locator::Id("lead-name")).await?.text().await?;
+        assert!(heading.contains("山田 花子"), "{heading}");
+        let body = browser.find(Locator::Css("main")).await?.text().await?;
+        assert!(body.contains("株式会社ひまわり商事") && body.contains("DX推進室"), "{body}");
+
+        // From the list: search, then open the lead by clicking its name.
+        browser.goto(&app.url("/leads")).await?;
+        let search = browser.find(Locator::Css("input[name=q]")).await?;
+        search.send_keys("ひまわり").await?;
+        browser.find(Locator::Css("#lead-filters button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::LinkText("山田 花子")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("lead-name")).await?;
+
+        // Switch to English.
+        browser.find(Locator::Id("switch-language")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("logout")).await?;
+        let nav = browser.find(Locator::Css(".mainnav")).await?.text().await?;
+        assert!(nav.contains("Leads"), "{nav}");
+        let png = browser.screenshot().await?;
+        let shot = std::env::temp_dir().join("hatake-browser-test.png");
+        std::fs::write(&shot, png).ok();
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+}
