@@ -83,6 +83,16 @@ pub fn route_table() -> Vec<RouteSpec> {
 pub fn router(state: AppState) -> Router {
     let mut router = Router::new();
     for (spec, method_router) in routes() {
+        // Role checks for configuration and administration are enforced here, from the table,
+        // as well as in the handlers.
+        let method_router = match spec.access {
+            Access::Configure => method_router
+                .route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::require_configure)),
+            Access::Admin => {
+                method_router.route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::require_admin))
+            }
+            Access::Public | Access::SignedIn | Access::Api => method_router,
+        };
         router = router.route(spec.path, method_router);
     }
     router

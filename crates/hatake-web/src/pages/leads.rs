@@ -47,6 +47,7 @@ async fn list(
     State(state): State<AppState>,
     user: CurrentUser,
     Query(params): Query<ListParams>,
+    Query(flash): Query<Flash>,
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
@@ -105,6 +106,7 @@ async fn list(
             products => products,
             users => users,
             prefectures => prefectures(locale),
+            deleted => flash.deleted.is_some(),
         },
     )
 }
@@ -124,7 +126,18 @@ pub(crate) fn prefectures(locale: &str) -> Vec<(&'static str, &'static str)> {
     hatake_domain::prefecture::PREFECTURES.iter().map(|(ja, en)| (*ja, if locale == "ja" { *ja } else { *en })).collect()
 }
 
-async fn detail(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
+#[derive(Deserialize, Default)]
+pub struct Flash {
+    saved: Option<String>,
+    deleted: Option<String>,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(flash): Query<Flash>,
+) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
     let lead = store.get_lead(id).await.map_err(|e| PageError::from_store(e, locale))?;
@@ -155,6 +168,7 @@ async fn detail(State(state): State<AppState>, user: CurrentUser, Path(id): Path
             account => account,
             custom => custom,
             interests => interests,
+            saved => flash.saved.is_some(),
         },
     )
 }
@@ -266,7 +280,9 @@ async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Optio
     let result = if errors.is_empty() {
         service::save_lead(state.store.as_ref(), id, &input, now_millis()).await
     } else {
-        Err(SaveError::Invalid(FieldErrors::default()))
+        // Report every other problem at once, too.
+        let defs = service::custom_defs(state.store.as_ref()).await.unwrap_or_default();
+        Err(SaveError::Invalid(input.validate(&defs).err().unwrap_or_default()))
     };
     let locale = form.user.locale();
     match result {

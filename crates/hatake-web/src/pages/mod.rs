@@ -168,6 +168,42 @@ pub fn url_encode(value: &str) -> String {
     out
 }
 
+/// Route layer for [`Access::Configure`]: signed in, and a role that may configure.
+pub async fn require_configure(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    require_role(&state, request, next, hatake_domain::Role::can_configure).await
+}
+
+/// Route layer for [`Access::Admin`]: signed in as an admin.
+pub async fn require_admin(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    require_role(&state, request, next, hatake_domain::Role::can_manage_users).await
+}
+
+async fn require_role(
+    state: &AppState,
+    request: Request,
+    next: axum::middleware::Next,
+    allowed: fn(hatake_domain::Role) -> bool,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let user =
+        match <CurrentUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state).await {
+            Ok(user) => user,
+            Err(rejection) => return rejection.into_response(),
+        };
+    if !allowed(user.user.role()) {
+        return PageError::forbidden(user.locale()).into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}
+
 pub async fn not_found(user: Option<CurrentUser>) -> PageError {
     PageError::not_found(user.as_ref().map_or("ja", CurrentUser::locale))
 }
