@@ -41,12 +41,21 @@ impl SqliteStore {
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory")
             .pragma("mmap_size", "268435456");
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .min_connections(1)
-            .connect_with(options)
-            .await
-            .map_err(db_error)?;
+        // Switching a new database to WAL needs an exclusive lock, and SQLite answers "database
+        // is locked" at once (without waiting out the busy timeout) when another process is
+        // creating the same database: try again for a while.
+        let mut attempt = 0u64;
+        let pool = loop {
+            let result =
+                SqlitePoolOptions::new().max_connections(8).min_connections(1).connect_with(options.clone()).await;
+            match result {
+                Err(sqlx::Error::Database(e)) if attempt < 100 && e.message().contains("database is locked") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(10 + 10 * attempt.min(10))).await;
+                }
+                other => break other.map_err(db_error)?,
+            }
+        };
         migrate::run(&pool).await?;
         Ok(Self { pool, path })
     }

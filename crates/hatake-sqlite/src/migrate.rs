@@ -17,9 +17,10 @@ pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     .await
     .map_err(db_error)?;
     for (version, name, sql) in MIGRATIONS {
-        let mut tx = conn.begin().await.map_err(db_error)?;
-        // BEGIN IMMEDIATE semantics: the first write takes the lock, so two processes starting
-        // together apply each migration once.
+        // BEGIN IMMEDIATE: the write lock is taken before the check (waiting out the busy
+        // timeout), so two processes starting together apply each migration once. A deferred
+        // transaction would read first and then fail with SQLITE_BUSY when upgrading to write.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await.map_err(db_error)?;
         let done: Option<(i64,)> = sqlx::query_as("SELECT version FROM schema_migrations WHERE version = $1")
             .bind(version)
             .fetch_optional(&mut *tx)

@@ -16,7 +16,8 @@ macro_rules! impl_account_and_lead_stores {
         ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
             for value in values {
                 query = match value {
-                    $crate::sql::Value::Null => query.bind(Option::<i64>::None),
+                    $crate::sql::Value::NullInt => query.bind(Option::<i64>::None),
+                    $crate::sql::Value::NullText => query.bind(Option::<String>::None),
                     $crate::sql::Value::Int(v) => query.bind(v),
                     $crate::sql::Value::Bool(v) => query.bind(v),
                     $crate::sql::Value::Text(v) => query.bind(v),
@@ -154,7 +155,7 @@ macro_rules! impl_account_and_lead_stores {
                 account: &hatake_domain::AccountData,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<$crate::AccountRow> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 if let Some(owner) = account.owner_id {
                     exists(&mut *tx, "users", owner, "owner_id").await?;
                 }
@@ -169,7 +170,7 @@ macro_rules! impl_account_and_lead_stores {
             }
 
             async fn delete_account(&self, id: i64) -> $crate::StoreResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 let leads: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>("SELECT id FROM leads WHERE account_id = $1")
                     .bind(id)
                     .fetch_all(&mut *tx)
@@ -221,7 +222,7 @@ macro_rules! impl_account_and_lead_stores {
                 accounts: &[hatake_domain::AccountData],
                 now: $crate::Millis,
             ) -> $crate::StoreResult<Vec<i64>> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 let mut ids = Vec::with_capacity(accounts.len());
                 for chunk in accounts.chunks($crate::BULK_CHUNK) {
                     if let Some(owner) = chunk.iter().find_map(|a| a.owner_id) {
@@ -259,7 +260,7 @@ macro_rules! impl_account_and_lead_stores {
                 is_lead: bool,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<$crate::LeadRow> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 check_lead_links(&mut *tx, lead).await?;
                 let mut sql = $crate::sql::multi_insert("leads", &$crate::sql::LEAD_WRITE_COLUMNS, 1);
                 sql.push_str(" RETURNING id");
@@ -286,7 +287,7 @@ macro_rules! impl_account_and_lead_stores {
                 is_lead: bool,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<$crate::LeadRow> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 check_lead_links(&mut *tx, lead).await?;
                 let sql = $crate::sql::update_by_id("leads", &$crate::sql::LEAD_WRITE_COLUMNS);
                 let mut values = $crate::sql::lead_write_values(lead, is_lead, now);
@@ -302,7 +303,7 @@ macro_rules! impl_account_and_lead_stores {
             }
 
             async fn delete_lead(&self, id: i64) -> $crate::StoreResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 sqlx::query::<$db>("DELETE FROM lead_products WHERE lead_id = $1")
                     .bind(id)
                     .execute(&mut *tx)
@@ -370,7 +371,7 @@ macro_rules! impl_account_and_lead_stores {
                 leads: &[(hatake_domain::LeadData, bool)],
                 now: $crate::Millis,
             ) -> $crate::StoreResult<u64> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 for chunk in leads.chunks($crate::BULK_CHUNK) {
                     let mut sql = $crate::sql::multi_insert("leads", &$crate::sql::LEAD_WRITE_COLUMNS, chunk.len());
                     sql.push_str(" RETURNING id");
@@ -387,11 +388,24 @@ macro_rules! impl_account_and_lead_stores {
                         .map(|row| sqlx::Row::get::<i64, _>(row, 0))
                         .collect();
                     ids.sort_unstable();
+                    // A linked lead is found by its account's name, as after any later write.
+                    let mut account_ids: Vec<i64> = chunk.iter().filter_map(|(lead, _)| lead.account_id).collect();
+                    account_ids.sort_unstable();
+                    account_ids.dedup();
+                    let mut account_names = std::collections::HashMap::new();
+                    if !account_ids.is_empty() {
+                        let list: Vec<String> = account_ids.iter().map(i64::to_string).collect();
+                        let sql = format!("SELECT id, name FROM accounts WHERE id IN ({})", list.join(","));
+                        let rows: Vec<(i64, String)> =
+                            sqlx::query_as::<$db, (i64, String)>(&sql).fetch_all(&mut *tx).await.map_err(db_error)?;
+                        account_names.extend(rows);
+                    }
                     let mut links = Vec::new();
                     let mut docs = Vec::with_capacity(chunk.len());
                     for (id, (lead, _)) in ids.iter().zip(chunk) {
                         links.extend(lead.product_ids.iter().map(|p| (*p, *id)));
-                        docs.push((*id, $crate::sql::lead_search_document_of(lead)));
+                        let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
+                        docs.push((*id, $crate::sql::lead_search_document_of(lead, account_name)));
                     }
                     for part in links.chunks($crate::BULK_CHUNK * 3) {
                         let sql = $crate::sql::multi_insert("lead_products", &["product_id", "lead_id"], part.len());

@@ -291,7 +291,7 @@ macro_rules! impl_user_and_catalog_stores {
             }
 
             async fn delete_product(&self, id: i64) -> $crate::StoreResult<()> {
-                let mut tx = self.pool.begin().await.map_err(db_error)?;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 sqlx::query::<$db>("DELETE FROM lead_products WHERE product_id = $1")
                     .bind(id)
                     .execute(&mut *tx)

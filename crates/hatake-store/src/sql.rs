@@ -9,6 +9,20 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// The statement that starts a transaction that writes. SQLite's default (deferred)
+    /// transaction takes the write lock only at its first write, and one that has read first
+    /// then fails at once with "database is locked" when another connection holds the lock
+    /// (the busy timeout does not apply to that upgrade); `BEGIN IMMEDIATE` takes the lock up
+    /// front and waits for it.
+    pub fn begin_write(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "BEGIN IMMEDIATE",
+            Dialect::Postgres => "BEGIN",
+        }
+    }
+}
+
 /// A value to bind, in placeholder order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Bind {
@@ -336,22 +350,22 @@ pub const LEAD_WRITE_COLUMNS: [&str; 18] = [
 /// A lead's values for [`LEAD_WRITE_COLUMNS`].
 pub fn lead_write_values(lead: &hatake_domain::LeadData, is_lead: bool, now: crate::Millis) -> Vec<Value> {
     use Value::{Bool, Int, Text};
-    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Text);
+    let text = |v: &Option<String>| v.clone().map_or(Value::NullText, Text);
     vec![
-        lead.account_id.map_or(Value::Null, Int),
+        lead.account_id.map_or(Value::NullInt, Int),
         text(&lead.company_name),
         text(&lead.family_name),
         text(&lead.given_name),
         text(&lead.family_name_kana),
         text(&lead.given_name_kana),
-        lead.email.as_ref().map_or(Value::Null, |e| Text(e.to_string())),
-        lead.phone.as_ref().map_or(Value::Null, |p| Text(p.as_str().to_owned())),
+        lead.email.as_ref().map_or(Value::NullText, |e| Text(e.to_string())),
+        lead.phone.as_ref().map_or(Value::NullText, |p| Text(p.as_str().to_owned())),
         text(&lead.department),
         text(&lead.title),
         text(&lead.prefecture),
         text(&lead.address),
         text(&lead.source),
-        lead.owner_id.map_or(Value::Null, Int),
+        lead.owner_id.map_or(Value::NullInt, Int),
         Bool(is_lead),
         Text(serde_json::Value::Object(lead.custom.clone()).to_string()),
         Text(sort_name(
@@ -383,27 +397,32 @@ pub const ACCOUNT_WRITE_COLUMNS: [&str; 12] = [
 
 pub fn account_write_values(account: &hatake_domain::AccountData, now: crate::Millis) -> Vec<Value> {
     use Value::{Int, Text};
-    let text = |v: &Option<String>| v.clone().map_or(Value::Null, Text);
+    let text = |v: &Option<String>| v.clone().map_or(Value::NullText, Text);
     vec![
         Text(account.name.clone()),
         Text(account.name_normalized.clone()),
-        account.corporate_number.as_ref().map_or(Value::Null, |c| Text(c.to_string())),
+        account.corporate_number.as_ref().map_or(Value::NullText, |c| Text(c.to_string())),
         Text(account.domains.join(" ")),
         text(&account.industry),
-        account.employee_count.map_or(Value::Null, Int),
-        account.annual_revenue.map_or(Value::Null, Int),
+        account.employee_count.map_or(Value::NullInt, Int),
+        account.annual_revenue.map_or(Value::NullInt, Int),
         text(&account.prefecture),
         text(&account.address),
-        account.abm_tier.map_or(Value::Null, |t| Text(t.as_str().to_owned())),
-        account.owner_id.map_or(Value::Null, Int),
+        account.abm_tier.map_or(Value::NullText, |t| Text(t.as_str().to_owned())),
+        account.owner_id.map_or(Value::NullInt, Int),
         Int(now),
     ]
 }
 
-/// A nullable value to bind when writing rows.
+/// A nullable value to bind when writing rows. A NULL keeps its column's type: PostgreSQL
+/// prepares a statement with the parameter types of its first execution, and sqlx reuses it,
+/// so a NULL typed as the wrong type makes later non-NULL values fail to decode.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Value {
-    Null,
+    /// NULL in an integer column.
+    NullInt,
+    /// NULL in a text column.
+    NullText,
     Int(i64),
     Bool(bool),
     Text(String),
@@ -450,15 +469,17 @@ pub fn lead_row_search_document(row: &crate::LeadRow) -> String {
     )
 }
 
-/// The search document of a lead about to be stored, using the company name as entered.
-pub fn lead_search_document_of(lead: &hatake_domain::LeadData) -> String {
+/// The search document of a lead about to be stored, with its company as shown (as
+/// [`lead_row_search_document`] does): `account_name`, the name of the linked account, when
+/// there is one, else the company name as entered.
+pub fn lead_search_document_of(lead: &hatake_domain::LeadData, account_name: Option<&str>) -> String {
     hatake_domain::text::search_document(
         [
             lead.family_name.as_deref(),
             lead.given_name.as_deref(),
             lead.family_name_kana.as_deref(),
             lead.given_name_kana.as_deref(),
-            lead.company_name.as_deref(),
+            account_name.or(lead.company_name.as_deref()),
             lead.email.as_ref().map(hatake_domain::Email::as_str),
             lead.phone.as_ref().map(hatake_domain::Phone::as_str),
             lead.department.as_deref(),
