@@ -45,6 +45,9 @@ pub fn search_document<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
         let key = search_key(part);
         if key.chars().count() >= 2 {
             tokens.extend(bigrams(&key));
+            // The last character starts no bigram; as a token of its own it lets a one-character
+            // query (a prefix query) find it too, e.g. 「藤」 in 佐藤.
+            tokens.extend(key.chars().last().map(String::from));
         } else if !key.is_empty() {
             tokens.push(key);
         }
@@ -165,6 +168,7 @@ mod tests {
         assert!(tokens.contains(&"田中"));
         assert!(tokens.contains(&"商事"));
         assert!(!tokens.contains(&"郎株"), "bigrams must not span fields: {document}");
+        assert!(tokens.contains(&"郎"), "a field's last character is a token of its own");
         let query = SearchQuery::parse("ひまわり 田").unwrap();
         assert_eq!(query.to_fts5(), "\"ひま まわ わり\" AND \"田\"*");
         assert_eq!(query.to_tsquery(), "('ひま' <-> 'まわ' <-> 'わり') & '田':*");

@@ -1117,8 +1117,9 @@ async fn scenario_lead_search(store: &dyn Store) {
     let cases: Vec<(&str, &[usize])> = vec![
         // Japanese surname, two characters: 田中 but not 田村.
         ("田中", &[1]),
-        // One character: a prefix of any bigram.
+        // One character: anywhere in a field, including its last character (佐藤 and 伊藤 for 藤).
         ("田", &[1, 5]),
+        ("藤", &[2, 6]),
         ("佐", &[2]),
         ("山", &[]),
         // Given names and readings.
