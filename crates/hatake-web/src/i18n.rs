@@ -62,6 +62,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("lead.kind.list", "リスト", "List"),
     ("lead.missing", "不足項目", "Missing"),
     ("lead.complete", "必須項目はすべて揃っています。", "Every required field is present."),
+    ("lead.required_legend", "リードとして扱うために必要な項目です（未入力でも保存でき、その場合は「リスト」になります）。", "Needed for the record to count as a lead (it can be saved without them, as a list entry)."),
     ("lead.custom", "ヒアリング・カスタム項目", "Hearing and custom fields"),
     ("lead.timeline", "活動履歴", "Activity timeline"),
     ("lead.timeline_empty", "まだ活動はありません。行動履歴・メール・商談の記録がここに表示されます。", "No activity yet. Behaviour, mail and meetings will appear here."),

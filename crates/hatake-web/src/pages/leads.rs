@@ -214,6 +214,22 @@ async fn form_page(
         .collect();
     let field_errors: std::collections::BTreeMap<&str, &str> =
         errors.0.iter().map(|e| (e.field.as_str(), e.message(locale))).collect();
+    // The form fields that the configured required-field set asks for, marked with *.
+    let required: Vec<&str> = service::required_fields(store)
+        .await
+        .map_err(|e| PageError::from_store(e, locale))?
+        .0
+        .iter()
+        .map(|field| match field {
+            hatake_domain::RequiredField::Company => "company_name",
+            hatake_domain::RequiredField::Department => "department",
+            hatake_domain::RequiredField::Title => "title",
+            hatake_domain::RequiredField::Name => "family_name",
+            hatake_domain::RequiredField::Email => "email",
+            hatake_domain::RequiredField::Phone => "phone",
+            hatake_domain::RequiredField::Address => "address",
+        })
+        .collect();
     render(
         state,
         user,
@@ -228,6 +244,7 @@ async fn form_page(
             users => users,
             custom => custom,
             prefectures => prefectures(locale),
+            required => required,
         },
     )
 }
