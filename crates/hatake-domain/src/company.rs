@@ -57,7 +57,7 @@ pub fn normalise_company_name(name: &str) -> String {
     let mut text = crate::text::nfkc_trim(name).to_lowercase();
     // ㈱ and friends become "(株)" under NFKC; full-width brackets become ASCII ones.
     for form in LEGAL_FORMS {
-        let ascii = form.chars().all(|c| c.is_ascii());
+        let ascii = form.is_ascii();
         if ascii {
             text = remove_ascii_word(&text, form);
         } else {

@@ -28,10 +28,9 @@ impl ProductInput {
     pub fn validate(&self) -> Result<ProductData, FieldErrors> {
         let mut errors = FieldErrors::default();
         let code = required_text(&mut errors, "code", self.code.as_deref(), 40).to_lowercase();
-        if !code.is_empty()
-            && !(code.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-                && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
-        {
+        let well_formed = code.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !code.is_empty() && !well_formed {
             errors.push(FieldError::new(
                 "code",
                 "invalid_code",
