@@ -67,14 +67,16 @@ pub fn parse_prefecture(input: &str) -> Option<&'static str> {
         .trim_end_matches(" metropolis");
     PREFECTURES.iter().find_map(|(ja, en)| {
         let short = ja.strip_suffix(['都', '府', '県']).unwrap_or(ja);
-        let matches = text == *ja || (text == short && *ja != "北海道") || english == en.to_lowercase();
+        let matches = text == *ja || (text == short && *ja != "北海道") || english.eq_ignore_ascii_case(en);
         matches.then_some(*ja)
     })
 }
 
 /// The prefecture an address starts with, if any (e.g. "東京都千代田区…" → 東京都).
 pub fn prefecture_of_address(address: &str) -> Option<&'static str> {
-    let text = crate::text::nfkc_trim(address);
+    // Only the start matters: normalise just enough characters to hold the longest name.
+    let head: String = address.trim_start_matches(char::is_whitespace).chars().take(8).collect();
+    let text = crate::text::nfkc_trim(&head);
     PREFECTURES.iter().map(|(ja, _)| *ja).find(|ja| text.starts_with(ja))
 }
 

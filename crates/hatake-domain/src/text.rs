@@ -5,7 +5,10 @@ use unicode_normalization::UnicodeNormalization;
 /// NFKC (全角 letters and digits to 半角, 半角 kana to 全角), with surrounding whitespace
 /// (including 全角 spaces) removed and inner runs of whitespace collapsed to one space.
 pub fn nfkc_trim(input: &str) -> String {
-    let normalised: String = input.nfkc().collect();
+    // Most text is already normalised; the quick check avoids re-composing it.
+    let quick = unicode_normalization::is_nfkc_quick(input.chars()) == unicode_normalization::IsNormalized::Yes;
+    let normalised: std::borrow::Cow<'_, str> =
+        if quick { std::borrow::Cow::Borrowed(input) } else { std::borrow::Cow::Owned(input.nfkc().collect()) };
     let mut out = String::with_capacity(normalised.len());
     for word in normalised.split_whitespace() {
         if !out.is_empty() {
