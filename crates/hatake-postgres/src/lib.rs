@@ -67,20 +67,9 @@ impl PostgresStore {
     }
 }
 
-/// Maps a database error to a store error, naming the field of a unique violation from the
-/// constraint's name (`leads_email_key` → `email`).
+/// See [`hatake_store::sql::store_error`].
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict { field: hatake_store::sql::unique_field(db.constraint().unwrap_or_default()) }
-        }
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference { field: "id" },
-        _ => {
-            tracing::error!(%error, "postgres error");
-            StoreError::Database(error.to_string())
-        }
-    }
+    hatake_store::sql::store_error(error, "postgres")
 }
 
 hatake_store::impl_user_and_catalog_stores!(PostgresStore, Postgres);

@@ -101,19 +101,9 @@ impl SqliteStore {
     }
 }
 
-/// Maps a database error to a store error, naming the field of a unique violation.
+/// See [`hatake_store::sql::store_error`].
 pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
-    match &error {
-        sqlx::Error::RowNotFound => StoreError::NotFound,
-        sqlx::Error::Database(db) if db.is_unique_violation() => {
-            StoreError::Conflict { field: hatake_store::sql::unique_field(db.message()) }
-        }
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference { field: "id" },
-        _ => {
-            tracing::error!(%error, "sqlite error");
-            StoreError::Database(error.to_string())
-        }
-    }
+    hatake_store::sql::store_error(error, "sqlite")
 }
 
 hatake_store::impl_user_and_catalog_stores!(SqliteStore, Sqlite);

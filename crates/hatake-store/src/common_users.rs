@@ -112,6 +112,12 @@ macro_rules! impl_user_and_catalog_stores {
                 now: $crate::Millis,
                 expires_at: $crate::Millis,
             ) -> $crate::StoreResult<()> {
+                // Expired sessions go when new ones come, so the table does not grow forever.
+                sqlx::query::<$db>("DELETE FROM sessions WHERE expires_at <= $1")
+                    .bind(now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
                 sqlx::query::<$db>(
                     "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
                      VALUES ($1, $2, $3, $4, $5)",

@@ -319,6 +319,24 @@ pub fn required_condition(required: &hatake_domain::RequiredFieldSet) -> String 
     }
 }
 
+/// Maps a database error to a store error, naming the field of a unique violation from the
+/// constraint's name (PostgreSQL: `leads_email_key`) or the message (SQLite: `UNIQUE constraint
+/// failed: leads.email`). Anything unexpected is logged here and returned without detail.
+pub fn store_error(error: sqlx::Error, backend: &'static str) -> crate::StoreError {
+    use crate::StoreError;
+    match &error {
+        sqlx::Error::RowNotFound => StoreError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            StoreError::Conflict { field: unique_field(db.constraint().unwrap_or_else(|| db.message())) }
+        }
+        sqlx::Error::Database(db) if db.is_foreign_key_violation() => StoreError::MissingReference { field: "id" },
+        _ => {
+            tracing::error!(%error, backend, "database error");
+            StoreError::Database(error.to_string())
+        }
+    }
+}
+
 /// Which unique value a constraint-violation message or constraint name is about.
 pub fn unique_field(text: &str) -> &'static str {
     const FIELDS: [&str; 6] = ["corporate_number", "email", "token_hash", "code", "key", "token"];

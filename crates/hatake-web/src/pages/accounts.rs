@@ -7,8 +7,7 @@ use crate::auth::CurrentUser;
 use crate::service::{self, SaveError};
 use crate::{now_millis, Access, AppState, RouteSpec};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Response};
 use axum::routing::{get, post, MethodRouter};
 use hatake_domain::{AbmTier, AccountInput, FieldErrors};
 use hatake_store::{page_size, AccountQuery, Cursor, LeadQuery, LeadSort, UserRow};
@@ -243,7 +242,7 @@ fn input_from_form(pairs: &[(String, String)]) -> (AccountInput, FieldErrors) {
 }
 
 async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Option<i64>) -> Response {
-    let (input, mut errors) = input_from_form(&form.data);
+    let (input, errors) = input_from_form(&form.data);
     let result = if errors.is_empty() {
         service::save_account(state.store.as_ref(), id, &input, now_millis()).await
     } else {
@@ -251,20 +250,13 @@ async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Optio
         Err(SaveError::Invalid(input.validate().err().unwrap_or_default()))
     };
     let locale = form.user.locale();
-    match result {
-        Ok(account) => Redirect::to(&format!("/accounts/{}?saved=1", account.id)).into_response(),
-        Err(SaveError::Invalid(more)) => {
-            errors.0.extend(more.0);
-            let values: BTreeMap<String, String> =
-                form.data.iter().filter(|(k, _)| k != "_csrf").map(|(k, v)| (k.clone(), v.clone())).collect();
-            match form_page(state, &form.user, id, &values, &errors).await {
-                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
-                Err(error) => error.into_response(),
-            }
-        }
-        Err(SaveError::NotFound) => PageError::not_found(locale).into_response(),
-        Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
-    }
+    let location = |account: &hatake_store::AccountRow| format!("/accounts/{}?saved=1", account.id);
+    let values: BTreeMap<String, String> =
+        form.data.iter().filter(|(k, _)| k != "_csrf").map(|(k, v)| (k.clone(), v.clone())).collect();
+    super::saved_or_form_again(result, errors, locale, location, |errors| async move {
+        form_page(state, &form.user, id, &values, &errors).await
+    })
+    .await
 }
 
 async fn create(State(state): State<AppState>, form: PageForm<Vec<(String, String)>>) -> Response {
@@ -276,14 +268,7 @@ async fn update(State(state): State<AppState>, Path(id): Path<i64>, form: PageFo
 }
 
 async fn delete(State(state): State<AppState>, Path(id): Path<i64>, form: PageForm<Vec<(String, String)>>) -> Response {
-    let locale = form.user.locale();
-    if !form.user.user.role().can_delete_records() {
-        return PageError::forbidden(locale).into_response();
-    }
-    match state.store.delete_account(id).await {
-        Ok(()) => Redirect::to("/accounts?deleted=1").into_response(),
-        Err(error) => PageError::from_store(error, locale).into_response(),
-    }
+    super::delete_and_redirect(&form.user, state.store.delete_account(id), "/accounts?deleted=1").await
 }
 
 #[cfg(test)]

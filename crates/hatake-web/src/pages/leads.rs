@@ -5,8 +5,7 @@ use crate::auth::CurrentUser;
 use crate::service::{self, SaveError};
 use crate::{now_millis, Access, AppState, RouteSpec};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{Html, Response};
 use axum::routing::{get, post, MethodRouter};
 use hatake_domain::text::SearchQuery;
 use hatake_domain::{FieldErrors, LeadInput};
@@ -293,7 +292,7 @@ fn input_from_form(pairs: &[(String, String)]) -> (LeadInput, FieldErrors) {
 }
 
 async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Option<i64>) -> Response {
-    let (input, mut errors) = input_from_form(&form.data);
+    let (input, errors) = input_from_form(&form.data);
     let result = if errors.is_empty() {
         service::save_lead(state.store.as_ref(), id, &input, now_millis()).await
     } else {
@@ -302,18 +301,11 @@ async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Optio
         Err(SaveError::Invalid(input.validate(&defs).err().unwrap_or_default()))
     };
     let locale = form.user.locale();
-    match result {
-        Ok(lead) => Redirect::to(&format!("/leads/{}?saved=1", lead.id)).into_response(),
-        Err(SaveError::Invalid(more)) => {
-            errors.0.extend(more.0);
-            match form_page(state, &form.user, id, &input, &errors).await {
-                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
-                Err(error) => error.into_response(),
-            }
-        }
-        Err(SaveError::NotFound) => PageError::not_found(locale).into_response(),
-        Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
-    }
+    let location = |lead: &LeadRow| format!("/leads/{}?saved=1", lead.id);
+    super::saved_or_form_again(result, errors, locale, location, |errors| async move {
+        form_page(state, &form.user, id, &input, &errors).await
+    })
+    .await
 }
 
 async fn create(State(state): State<AppState>, form: PageForm<Vec<(String, String)>>) -> Response {
@@ -325,12 +317,5 @@ async fn update(State(state): State<AppState>, Path(id): Path<i64>, form: PageFo
 }
 
 async fn delete(State(state): State<AppState>, Path(id): Path<i64>, form: PageForm<Vec<(String, String)>>) -> Response {
-    let locale = form.user.locale();
-    if !form.user.user.role().can_delete_records() {
-        return PageError::forbidden(locale).into_response();
-    }
-    match state.store.delete_lead(id).await {
-        Ok(()) => Redirect::to("/leads?deleted=1").into_response(),
-        Err(error) => PageError::from_store(error, locale).into_response(),
-    }
+    super::delete_and_redirect(&form.user, state.store.delete_lead(id), "/leads?deleted=1").await
 }

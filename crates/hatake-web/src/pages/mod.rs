@@ -155,6 +155,48 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PageForm<T> {
     }
 }
 
+/// The answer to a record form: a redirect to the saved record, or the form again (422) with
+/// every error next to its field.
+pub(crate) async fn saved_or_form_again<T, Again>(
+    result: Result<T, crate::service::SaveError>,
+    mut errors: hatake_domain::FieldErrors,
+    locale: &'static str,
+    location: impl FnOnce(&T) -> String,
+    form_again: impl FnOnce(hatake_domain::FieldErrors) -> Again,
+) -> Response
+where
+    Again: std::future::Future<Output = Result<Html<String>, PageError>>,
+{
+    use crate::service::SaveError;
+    match result {
+        Ok(saved) => axum::response::Redirect::to(&location(&saved)).into_response(),
+        Err(SaveError::Invalid(more)) => {
+            errors.0.extend(more.0);
+            match form_again(errors).await {
+                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
+        Err(SaveError::NotFound) => PageError::not_found(locale).into_response(),
+        Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
+    }
+}
+
+/// Deletes a record if the user's role may, then redirects to `location`.
+pub(crate) async fn delete_and_redirect(
+    user: &CurrentUser,
+    delete: impl std::future::Future<Output = hatake_store::StoreResult<()>>,
+    location: &str,
+) -> Response {
+    if !user.user.role().can_delete_records() {
+        return PageError::forbidden(user.locale()).into_response();
+    }
+    match delete.await {
+        Ok(()) => axum::response::Redirect::to(location).into_response(),
+        Err(error) => PageError::from_store(error, user.locale()).into_response(),
+    }
+}
+
 /// Percent-encodes a query-string value.
 pub fn url_encode(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
