@@ -68,6 +68,48 @@ pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age_secs: i64) 
     format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age_secs}{secure}")
 }
 
+/// Slows down password guessing: after [`LoginThrottle::MAX_FAILURES`] failed sign-ins for one
+/// address within [`LoginThrottle::WINDOW_MILLIS`], that address is refused until the window
+/// ends. Kept per process (several servers each apply it; the limit still bounds guessing).
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    failures: std::sync::Mutex<std::collections::HashMap<String, (u32, i64)>>,
+}
+
+impl LoginThrottle {
+    pub const MAX_FAILURES: u32 = 5;
+    pub const WINDOW_MILLIS: i64 = 15 * 60 * 1000;
+
+    fn key(email: &str) -> String {
+        email.trim().to_lowercase()
+    }
+
+    /// Whether the address may try now.
+    pub fn allows(&self, email: &str, now: i64) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match failures.get(&Self::key(email)) {
+            Some((count, since)) => *count < Self::MAX_FAILURES || now - since > Self::WINDOW_MILLIS,
+            None => true,
+        }
+    }
+
+    pub fn record_failure(&self, email: &str, now: i64) {
+        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failures.len() > 100_000 {
+            failures.retain(|_, (_, since)| now - *since <= Self::WINDOW_MILLIS);
+        }
+        let entry = failures.entry(Self::key(email)).or_insert((0, now));
+        if now - entry.1 > Self::WINDOW_MILLIS {
+            *entry = (0, now);
+        }
+        entry.0 += 1;
+    }
+
+    pub fn record_success(&self, email: &str) {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&Self::key(email));
+    }
+}
+
 /// The signed-in user of a page request. Without a valid session, pages redirect to the
 /// sign-in page (and come back afterwards).
 #[derive(Debug, Clone)]
@@ -156,6 +198,20 @@ impl FromRequestParts<AppState> for ApiUser {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn throttle_blocks_after_repeated_failures_and_forgets_after_the_window() {
+        let throttle = LoginThrottle::default();
+        for _ in 0..LoginThrottle::MAX_FAILURES {
+            assert!(throttle.allows("A@x.jp", 0));
+            throttle.record_failure("a@x.jp", 0);
+        }
+        assert!(!throttle.allows("a@X.jp", 1000));
+        assert!(throttle.allows("other@x.jp", 1000));
+        assert!(throttle.allows("a@x.jp", LoginThrottle::WINDOW_MILLIS + 1));
+        throttle.record_success("a@x.jp");
+        assert!(throttle.allows("a@x.jp", 1000));
+    }
 
     #[test]
     fn passwords_and_tokens() {

@@ -17,6 +17,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("login.password", "パスワード", "Password"),
     ("login.submit", "ログイン", "Sign in"),
     ("login.failed", "メールアドレスまたはパスワードが正しくありません。", "Wrong e-mail address or password."),
+    ("login.throttled", "ログインの失敗が続いたため、このアカウントへのログインを15分間停止しています。", "Too many failed sign-ins: this account is locked for 15 minutes."),
     ("common.search", "検索", "Search"),
     ("common.save", "保存", "Save"),
     ("common.create", "登録", "Create"),

@@ -34,6 +34,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<WebConfig>,
     pub templates: Arc<Templates>,
+    pub login_throttle: Arc<auth::LoginThrottle>,
 }
 
 impl AppState {
@@ -41,7 +42,12 @@ impl AppState {
     /// When a template does not parse.
     pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Result<Self, minijinja::Error> {
         let templates = Templates::load(&config.time_zone)?;
-        Ok(Self { store, config: Arc::new(config), templates: Arc::new(templates) })
+        Ok(Self {
+            store,
+            config: Arc::new(config),
+            templates: Arc::new(templates),
+            login_throttle: Arc::new(auth::LoginThrottle::default()),
+        })
     }
 }
 

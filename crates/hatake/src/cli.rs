@@ -53,6 +53,17 @@ pub enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+    /// Benchmarks that print their figures next to a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load many leads into SQLite and measure page latency under concurrent load (see BENCHMARKS.md).
+    Ui(crate::bench::UiBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,5 +107,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = config::resolve(&store, &serve, crate::demo::DEFAULT_DEMO_DIR)?;
             crate::demo::run(&settings, companies, people, !no_serve).await
         }
+        Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
     }
 }

@@ -2,6 +2,7 @@
 //! is done by the library crates; this crate wires them together.
 
 mod cli;
+pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod demo_data;

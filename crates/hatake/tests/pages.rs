@@ -183,3 +183,28 @@ async fn lead_page_shows_company_products_and_custom_fields() {
     let missing = client.get(app.url("/leads/999999")).send().await.unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let client = app.browser();
+    let attempt = |password: &'static str| {
+        let client = client.clone();
+        let login = app.url("/login");
+        async move {
+            let page = client.get(&login).send().await.unwrap().text().await.unwrap();
+            let csrf = hidden_value(&page, "_csrf").unwrap();
+            let form = [("email", "sales@example.jp"), ("password", password), ("_csrf", csrf.as_str())];
+            let response = client.post(&login).form(&form).send().await.unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    for _ in 0..hatake_web::auth::LoginThrottle::MAX_FAILURES {
+        assert_eq!(attempt("not the password").await.0, 401);
+    }
+    let (status, body) = attempt(PASSWORD).await;
+    assert_eq!(status, 429, "even the right password is refused while locked");
+    assert!(body.contains("15分間"), "{body}");
+    // Other accounts are not affected.
+    let (_, _) = app.sign_in("admin@example.jp").await;
+}

@@ -47,13 +47,17 @@ fn login_response(
     locale: &str,
     next: &str,
     email: &str,
-    failed: bool,
+    problem: LoginProblem,
     status: StatusCode,
 ) -> Response {
     let csrf = random_token();
     let page = state.templates.render(
         "login.html",
-        context! { locale => locale, next => next, email => email, failed => failed, csrf => csrf },
+        context! {
+            locale => locale, next => next, email => email, csrf => csrf,
+            failed => problem == LoginProblem::Failed,
+            throttled => problem == LoginProblem::Throttled,
+        },
     );
     match page {
         Ok(html) => {
@@ -67,9 +71,16 @@ fn login_response(
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LoginProblem {
+    None,
+    Failed,
+    Throttled,
+}
+
 async fn login_page(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
     let locale = if query.lang.as_deref() == Some("en") { "en" } else { "ja" };
-    login_response(&state, locale, &safe_next(query.next.as_deref()), "", false, StatusCode::OK)
+    login_response(&state, locale, &safe_next(query.next.as_deref()), "", LoginProblem::None, StatusCode::OK)
 }
 
 #[derive(Deserialize)]
@@ -92,6 +103,11 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     if cookie.is_empty() || !same_secret(cookie, &form.csrf) {
         return PageError::new(StatusCode::FORBIDDEN, "error.csrf", locale).into_response();
     }
+    let now = now_millis();
+    if !state.login_throttle.allows(&form.email, now) {
+        tracing::warn!(email = %form.email, "sign-in throttled");
+        return login_response(&state, locale, &next, &form.email, LoginProblem::Throttled, StatusCode::TOO_MANY_REQUESTS);
+    }
     let user = match state.store.find_user_by_email(&form.email).await {
         Ok(user) => user,
         Err(error) => return PageError::from_store(error, locale).into_response(),
@@ -107,10 +123,11 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     };
     let Some(user) = user.filter(|_| valid) else {
         tracing::info!(email = %form.email, "failed sign-in");
-        return login_response(&state, locale, &next, &form.email, true, StatusCode::UNAUTHORIZED);
+        state.login_throttle.record_failure(&form.email, now);
+        return login_response(&state, locale, &next, &form.email, LoginProblem::Failed, StatusCode::UNAUTHORIZED);
     };
+    state.login_throttle.record_success(&form.email);
     let token = random_token();
-    let now = now_millis();
     if let Err(error) =
         state.store.create_session(&token_hash(&token), user.id, &random_token(), now, now + SESSION_MILLIS).await
     {

@@ -1,0 +1,125 @@
+//! The real `hatake` binary in a temp directory: help texts, migrate, user management, the
+//! demo's create-then-reuse, and serve answering on the address it prints.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn hatake() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hatake"));
+    command.env_remove("HATAKE_DATABASE_URL").env_remove("HATAKE_DATA_DIR").env_remove("HATAKE_CONFIG");
+    command.env("HATAKE_LOG", "warn");
+    command
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let output = hatake().args(args).output().expect("hatake runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_command_explains_itself() {
+    let commands: [&[&str]; 8] = [
+        &["--help"],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["user", "--help"],
+        &["user", "add", "--help"],
+        &["user", "list", "--help"],
+        &["demo", "--help"],
+        &["bench", "--help"],
+    ];
+    for args in commands {
+        let (ok, out, err) = run(args);
+        assert!(ok, "{args:?}: {err}");
+        assert!(out.contains("Usage:"), "{args:?}: {out}");
+    }
+    let (_, out, _) = run(&["serve", "--help"]);
+    for flag in ["--listen", "--data-dir", "--database-url", "--config", "HATAKE_LISTEN"] {
+        assert!(out.contains(flag), "serve --help lacks {flag}");
+    }
+    let (ok, _, err) = run(&["frobnicate"]);
+    assert!(!ok && err.contains("unrecognized subcommand"));
+}
+
+#[test]
+fn migrate_and_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    for _ in 0..2 {
+        let (ok, out, err) = run(&["migrate", "--data-dir", data]);
+        assert!(ok, "{err}");
+        assert!(out.contains("0001 init"), "{out}");
+    }
+    let (ok, _, err) = run(&["user", "add", "--data-dir", data, "--email", "bad", "--role", "boss", "--password", "x"]);
+    assert!(!ok);
+    assert!(err.contains("--email") && err.contains("--role") && err.contains("--password"), "{err}");
+    let (ok, out, err) =
+        run(&["user", "add", "--data-dir", data, "--email", "Boss@Example.jp", "--name", "社長", "--role", "admin"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Password (shown only now): "), "{out}");
+    let (ok, _, err) = run(&["user", "add", "--data-dir", data, "--email", "boss@example.jp", "--role", "marketer"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+    let (ok, out, _) = run(&["user", "list", "--data-dir", data]);
+    assert!(ok && out.contains("boss@example.jp") && out.contains("admin") && out.contains("社長"), "{out}");
+    let (ok, _, err) = run(&["migrate", "--database-url", "mysql://root:hunter2@db/x"]);
+    assert!(!ok && err.contains("postgres://") && !err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn demo_creates_then_reuses_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("demo");
+    let data = data.to_str().unwrap();
+    let args = ["demo", "--no-serve", "--data-dir", data, "--companies", "40", "--people", "300"];
+    let (ok, out, err) = run(&args);
+    assert!(ok, "{err}");
+    assert!(out.contains("Creating demo data") && out.contains("admin@hatake-demo.jp"), "{out}");
+    let (ok, out, err) = run(&args);
+    assert!(ok, "{err}");
+    assert!(out.contains("Reusing the demo data"), "{out}");
+    let (_, users, _) = run(&["user", "list", "--data-dir", data]);
+    for role in ["admin", "marketer", "inside_sales", "field_sales"] {
+        assert!(users.contains(role), "{role} missing: {users}");
+    }
+}
+
+#[test]
+fn serve_listens_where_it_says_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = hatake()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let url = first.split_whitespace().find(|w| w.starts_with("http://")).expect("URL printed").to_owned();
+    assert!(url.starts_with("http://127.0.0.1:"), "{first}");
+    let health = reqwest::blocking_get(&format!("{url}healthz"));
+    assert_eq!(health, "ok sqlite\n");
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "graceful stop");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+mod reqwest {
+    /// A GET with a fresh single-threaded runtime (these tests are synchronous).
+    pub fn blocking_get(url: &str) -> String {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
+    }
+}
