@@ -323,7 +323,23 @@ macro_rules! impl_account_and_lead_stores {
                 &self,
                 query: &$crate::LeadQuery,
             ) -> $crate::StoreResult<$crate::Page<$crate::LeadRow>> {
-                let built = $crate::sql::lead_page(query, Self::DIALECT);
+                let plan = match (&query.search, Self::DIALECT) {
+                    (Some(search), $crate::sql::Dialect::Sqlite) => {
+                        let built = $crate::sql::search_match_count(search, $crate::sql::SEARCH_DRIVE_THRESHOLD);
+                        let (matches,): (i64,) =
+                            bind_built(sqlx::query_as::<$db, (i64,)>(&built.sql), &built.binds)
+                                .fetch_one(&self.pool)
+                                .await
+                                .map_err(db_error)?;
+                        if matches < $crate::sql::SEARCH_DRIVE_THRESHOLD {
+                            $crate::sql::SearchPlan::Drive
+                        } else {
+                            $crate::sql::SearchPlan::Filter
+                        }
+                    }
+                    _ => $crate::sql::SearchPlan::Drive,
+                };
+                let built = $crate::sql::lead_page(query, Self::DIALECT, plan);
                 let mut rows = bind_built(sqlx::query_as::<$db, $crate::LeadRow>(&built.sql), &built.binds)
                     .fetch_all(&self.pool)
                     .await

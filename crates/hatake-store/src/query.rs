@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 /// Most rows one page may hold.
 pub const MAX_PAGE_SIZE: u32 = 200;
-/// Counting stops here; a larger total is shown as "10,000+".
-pub const COUNT_CAP: i64 = 10_000;
+/// Counting stops here; a larger total is shown as "1,000+". (Counting further costs a
+/// row visit per match on every page load; the exact size of a segment is a report's job.)
+pub const COUNT_CAP: i64 = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

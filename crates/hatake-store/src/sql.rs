@@ -58,13 +58,36 @@ pub const ACCOUNT_COLUMNS: &str = "a.id, a.name, a.name_normalized, a.corporate_
     a.employee_count, a.annual_revenue, a.prefecture, a.address, a.abm_tier, a.owner_id, \
     (SELECT count(*) FROM leads x WHERE x.account_id = a.id) AS lead_count, a.created_at, a.updated_at";
 
-fn lead_filters(query: &LeadQuery, dialect: Dialect, built: &mut Built) -> Vec<String> {
+/// How a SQLite query uses the search index when a search is combined with a sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchPlan {
+    /// Start from the matching ids, then sort them: best when few leads match.
+    Drive,
+    /// Walk the sort's index and keep the rows that match: best when many match, because the
+    /// first page fills quickly. (`+l.id` stops SQLite from driving the join from the matches.)
+    Filter,
+}
+
+/// Fewer matches than this: drive from the matches ([`SearchPlan::Drive`]); more: walk the
+/// sort index. Chosen so that ~50 sorted rows cost about the same either way on 1M leads.
+pub const SEARCH_DRIVE_THRESHOLD: i64 = 5_000;
+
+/// SQLite: how many leads a search matches, up to `cap` (cheap: the index alone).
+pub fn search_match_count(search: &hatake_domain::text::SearchQuery, cap: i64) -> Built {
+    let mut built = Built::default();
+    let p = built.push(Bind::Text(search.to_fts5()));
+    built.sql = format!("SELECT count(*) FROM (SELECT 1 FROM lead_search WHERE lead_search MATCH {p} LIMIT {cap}) t");
+    built
+}
+
+fn lead_filters(query: &LeadQuery, dialect: Dialect, built: &mut Built, plan: SearchPlan) -> Vec<String> {
     let mut clauses = Vec::new();
     if let Some(search) = &query.search {
         match dialect {
             Dialect::Sqlite => {
                 let p = built.push(Bind::Text(search.to_fts5()));
-                clauses.push(format!("l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH {p})"));
+                let id = if plan == SearchPlan::Filter { "+l.id" } else { "l.id" };
+                clauses.push(format!("{id} IN (SELECT rowid FROM lead_search WHERE lead_search MATCH {p})"));
             }
             Dialect::Postgres => {
                 let p = built.push(Bind::Text(search.to_tsquery()));
@@ -131,27 +154,35 @@ fn keyset(
     format!(" ORDER BY {column} {dir}, l.id {dir}")
 }
 
-/// The page query: `limit + 1` rows so the caller knows whether there is more.
-pub fn lead_page(query: &LeadQuery, dialect: Dialect) -> Built {
+/// The page query: `limit + 1` rows so the caller knows whether there is more. The inner
+/// query finds the page's ids touching only `leads` and its indexes; only those rows are
+/// joined to their account and owner.
+pub fn lead_page(query: &LeadQuery, dialect: Dialect, plan: SearchPlan) -> Built {
     let mut built = Built::default();
-    let mut clauses = lead_filters(query, dialect, &mut built);
+    let mut clauses = lead_filters(query, dialect, &mut built, plan);
     let cursor = query.cursor.as_ref();
     let order = match query.sort {
         LeadSort::Updated => keyset(&mut built, "l.updated_at", true, cursor, &mut clauses, false),
         LeadSort::Created => keyset(&mut built, "l.created_at", true, cursor, &mut clauses, false),
         LeadSort::Name => keyset(&mut built, "l.sort_name", false, cursor, &mut clauses, true),
     };
-    built.sql =
-        format!("SELECT {LEAD_COLUMNS} FROM {LEAD_FROM}{}{order} LIMIT {}", where_sql(&clauses), query.limit + 1);
+    built.sql = format!(
+        "SELECT {LEAD_COLUMNS} FROM {LEAD_FROM} WHERE l.id IN (SELECT l.id FROM leads l{}{order} LIMIT {}){order}",
+        where_sql(&clauses),
+        query.limit + 1
+    );
     built
 }
 
 /// The capped count of the page query's matches (ignoring the cursor).
 pub fn lead_count(query: &LeadQuery, dialect: Dialect) -> Built {
     let mut built = Built::default();
-    let clauses = lead_filters(query, dialect, &mut built);
-    built.sql =
-        format!("SELECT count(*) FROM (SELECT 1 FROM leads l{} LIMIT {}) t", where_sql(&clauses), COUNT_CAP + 1);
+    let clauses = lead_filters(query, dialect, &mut built, SearchPlan::Drive);
+    built.sql = format!(
+        "SELECT count(*) FROM (SELECT 1 FROM leads l{} LIMIT {}) t",
+        where_sql(&clauses),
+        COUNT_CAP + 1
+    );
     built
 }
 
@@ -260,14 +291,17 @@ mod tests {
             limit: 50,
             ..LeadQuery::default()
         };
-        let built = lead_page(&query, Dialect::Sqlite);
-        assert!(built.sql.contains("lead_search MATCH $1"), "{}", built.sql);
+        let built = lead_page(&query, Dialect::Sqlite, SearchPlan::Drive);
+        assert!(built.sql.contains("l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH $1)"), "{}", built.sql);
+        let filtered = lead_page(&query, Dialect::Sqlite, SearchPlan::Filter);
+        assert!(filtered.sql.contains("+l.id IN (SELECT rowid"), "{}", filtered.sql);
         assert!(built.sql.contains("lp.product_id = $2"));
         assert!(built.sql.contains("l.is_lead = FALSE"));
         assert!(built.sql.contains("(l.updated_at, l.id) < ($3, $4)"));
-        assert!(built.sql.ends_with("ORDER BY l.updated_at DESC, l.id DESC LIMIT 51"));
+        assert!(built.sql.contains("ORDER BY l.updated_at DESC, l.id DESC LIMIT 51)"), "{}", built.sql);
+        assert!(built.sql.ends_with(") ORDER BY l.updated_at DESC, l.id DESC"), "{}", built.sql);
         assert_eq!(built.binds, [Bind::Text("\"田中\"".into()), Bind::Int(2), Bind::Int(100), Bind::Int(7)]);
-        let pg = lead_page(&query, Dialect::Postgres);
+        let pg = lead_page(&query, Dialect::Postgres, SearchPlan::Drive);
         assert!(pg.sql.contains("l.search_tsv @@ $1::tsquery"));
     }
 
@@ -279,7 +313,7 @@ mod tests {
             limit: 10,
             ..LeadQuery::default()
         };
-        let built = lead_page(&query, Dialect::Sqlite);
+        let built = lead_page(&query, Dialect::Sqlite, SearchPlan::Filter);
         assert!(built.sql.contains("(l.sort_name, l.id) < ($1, $2)"), "{}", built.sql);
         assert!(built.sql.contains("ORDER BY l.sort_name DESC, l.id DESC"));
     }
