@@ -38,9 +38,11 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-65536")
+            // Each connection has its own page cache; the memory map is shared through the OS, so
+            // map generously and keep the per-connection caches small.
+            .pragma("cache_size", "-16384")
             .pragma("temp_store", "memory")
-            .pragma("mmap_size", "268435456");
+            .pragma("mmap_size", "4294967296");
         // Switching a new database to WAL needs an exclusive lock, and SQLite answers "database
         // is locked" at once (without waiting out the busy timeout) when another process is
         // creating the same database: try again for a while.

@@ -323,6 +323,9 @@ macro_rules! impl_account_and_lead_stores {
                 &self,
                 query: &$crate::LeadQuery,
             ) -> $crate::StoreResult<$crate::Page<$crate::LeadRow>> {
+                // SQLite: how many leads the search matches decides the plan, and when search is the
+                // only filter it is also the count.
+                let mut search_total = None;
                 let plan = match (&query.search, Self::DIALECT) {
                     (Some(search), $crate::sql::Dialect::Sqlite) => {
                         let built = $crate::sql::search_match_count(search, $crate::sql::SEARCH_DRIVE_THRESHOLD);
@@ -331,6 +334,12 @@ macro_rules! impl_account_and_lead_stores {
                                 .fetch_one(&self.pool)
                                 .await
                                 .map_err(db_error)?;
+                        if query.only_search() {
+                            search_total = Some($crate::Total {
+                                value: matches.min($crate::COUNT_CAP),
+                                capped: matches > $crate::COUNT_CAP,
+                            });
+                        }
                         if matches < $crate::sql::SEARCH_DRIVE_THRESHOLD {
                             $crate::sql::SearchPlan::Drive
                         } else {
@@ -360,7 +369,9 @@ macro_rules! impl_account_and_lead_stores {
                 let mut page = $crate::paginate(rows, query.limit, query.cursor.as_ref(), |row| {
                     $crate::sql::lead_cursor(row, sort)
                 });
-                if query.count {
+                if let Some(total) = search_total.filter(|_| query.count) {
+                    page.total = Some(total);
+                } else if query.count {
                     let built = $crate::sql::lead_count(query, Self::DIALECT);
                     let (value,): (i64,) = bind_built(sqlx::query_as::<$db, (i64,)>(&built.sql), &built.binds)
                         .fetch_one(&self.pool)

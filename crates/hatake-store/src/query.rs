@@ -105,6 +105,18 @@ pub struct LeadQuery {
     pub count: bool,
 }
 
+impl LeadQuery {
+    /// Whether a search is the only condition (then the search index alone can count).
+    pub fn only_search(&self) -> bool {
+        self.search.is_some()
+            && self.product_id.is_none()
+            && self.owner_id.is_none()
+            && self.account_id.is_none()
+            && self.kind == LeadKind::All
+            && self.prefecture.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct AccountQuery {
     /// Substring of the normalised name, or a corporate number.
