@@ -329,11 +329,10 @@ macro_rules! impl_account_and_lead_stores {
                 let plan = match (&query.search, Self::DIALECT) {
                     (Some(search), $crate::sql::Dialect::Sqlite) => {
                         let built = $crate::sql::search_match_count(search, $crate::sql::SEARCH_DRIVE_THRESHOLD);
-                        let (matches,): (i64,) =
-                            bind_built(sqlx::query_as::<$db, (i64,)>(&built.sql), &built.binds)
-                                .fetch_one(&self.pool)
-                                .await
-                                .map_err(db_error)?;
+                        let (matches,): (i64,) = bind_built(sqlx::query_as::<$db, (i64,)>(&built.sql), &built.binds)
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(db_error)?;
                         if query.only_search() {
                             search_total = Some($crate::Total {
                                 value: matches.min($crate::COUNT_CAP),

@@ -178,11 +178,8 @@ pub fn lead_page(query: &LeadQuery, dialect: Dialect, plan: SearchPlan) -> Built
 pub fn lead_count(query: &LeadQuery, dialect: Dialect) -> Built {
     let mut built = Built::default();
     let clauses = lead_filters(query, dialect, &mut built, SearchPlan::Drive);
-    built.sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM leads l{} LIMIT {}) t",
-        where_sql(&clauses),
-        COUNT_CAP + 1
-    );
+    built.sql =
+        format!("SELECT count(*) FROM (SELECT 1 FROM leads l{} LIMIT {}) t", where_sql(&clauses), COUNT_CAP + 1);
     built
 }
 
@@ -292,7 +289,11 @@ mod tests {
             ..LeadQuery::default()
         };
         let built = lead_page(&query, Dialect::Sqlite, SearchPlan::Drive);
-        assert!(built.sql.contains("l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH $1)"), "{}", built.sql);
+        assert!(
+            built.sql.contains("l.id IN (SELECT rowid FROM lead_search WHERE lead_search MATCH $1)"),
+            "{}",
+            built.sql
+        );
         let filtered = lead_page(&query, Dialect::Sqlite, SearchPlan::Filter);
         assert!(filtered.sql.contains("+l.id IN (SELECT rowid"), "{}", filtered.sql);
         assert!(built.sql.contains("lp.product_id = $2"));

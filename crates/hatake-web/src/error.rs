@@ -94,7 +94,12 @@ impl ApiError {
                     format!("{field} refers to a record that does not exist."),
                     format!("{field} が指すレコードが存在しません。"),
                 );
-                e.fields.push(FieldError::new(field, "missing_reference", "存在しないIDです。", "No record has this id."));
+                e.fields.push(FieldError::new(
+                    field,
+                    "missing_reference",
+                    "存在しないIDです。",
+                    "No record has this id.",
+                ));
                 e
             }
             StoreError::Database(detail) => {

@@ -92,8 +92,9 @@ pub fn router(state: AppState) -> Router {
         // Role checks for configuration and administration are enforced here, from the table,
         // as well as in the handlers.
         let method_router = match spec.access {
-            Access::Configure => method_router
-                .route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::require_configure)),
+            Access::Configure => {
+                method_router.route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::require_configure))
+            }
             Access::Admin => {
                 method_router.route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::require_admin))
             }

@@ -34,9 +34,8 @@ impl Templates {
             env.add_template(name, source)?;
         }
         env.add_function("t", translate);
-        let zone = jiff::tz::TimeZone::get(time_zone).unwrap_or_else(|_| {
-            jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC)
-        });
+        let zone = jiff::tz::TimeZone::get(time_zone)
+            .unwrap_or_else(|_| jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC));
         env.add_filter("datetime", move |millis: i64| format_time(millis, &zone));
         env.add_filter("number", format_number);
         Ok(Self { env })

@@ -2,9 +2,7 @@
 //! then store; a unique or link violation comes back as a field error, so a form can show it
 //! next to the field and the API can name it.
 
-use hatake_domain::{
-    AccountInput, CustomFieldDef, FieldError, FieldErrors, LeadInput, ProductInput, RequiredFieldSet,
-};
+use hatake_domain::{AccountInput, CustomFieldDef, FieldError, FieldErrors, LeadInput, ProductInput, RequiredFieldSet};
 use hatake_store::{AccountRow, LeadRow, ProductRow, Store, StoreError, SETTING_REQUIRED_FIELDS};
 
 /// Why a write did not happen.

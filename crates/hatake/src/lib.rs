@@ -1,8 +1,8 @@
 //! The `hatake` command: CLI, configuration, telemetry and the commands themselves. The work
 //! is done by the library crates; this crate wires them together.
 
-mod cli;
 pub mod bench;
+mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_data;

@@ -17,10 +17,8 @@ pub(crate) async fn serve_store(
     store: std::sync::Arc<dyn hatake_store::Store>,
     banner: Option<String>,
 ) -> anyhow::Result<()> {
-    let config = hatake_web::WebConfig {
-        secure_cookies: settings.secure_cookies,
-        time_zone: settings.time_zone.clone(),
-    };
+    let config =
+        hatake_web::WebConfig { secure_cookies: settings.secure_cookies, time_zone: settings.time_zone.clone() };
     let state = hatake_web::AppState::new(store, config).context("templates failed to load")?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
@@ -62,16 +60,20 @@ async fn shutdown_signal() {
 /// When the database cannot be opened or a migration fails.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     let applied = match &settings.database {
-        Database::Sqlite { data_dir } => hatake_sqlite::SqliteStore::open(data_dir)
-            .await
-            .with_context(|| format!("cannot open the SQLite database in {}", data_dir.display()))?
-            .applied_migrations()
-            .await?,
-        Database::Postgres { url } => hatake_postgres::PostgresStore::connect(url)
-            .await
-            .with_context(|| format!("cannot open {}", crate::config::redact_url(url)))?
-            .applied_migrations()
-            .await?,
+        Database::Sqlite { data_dir } => {
+            hatake_sqlite::SqliteStore::open(data_dir)
+                .await
+                .with_context(|| format!("cannot open the SQLite database in {}", data_dir.display()))?
+                .applied_migrations()
+                .await?
+        }
+        Database::Postgres { url } => {
+            hatake_postgres::PostgresStore::connect(url)
+                .await
+                .with_context(|| format!("cannot open {}", crate::config::redact_url(url)))?
+                .applied_migrations()
+                .await?
+        }
     };
     println!("{}: schema is up to date", settings.database);
     for (version, name) in applied {

@@ -13,13 +13,16 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
             let password = password.unwrap_or_else(|| hatake_web::auth::random_token()[..20].to_owned());
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
             let user = NewUser::parse(&email, &name, &role, &password).map_err(|errors| {
-                let lines: Vec<String> = errors.0.iter().map(|e| format!("  --{}: {}", e.field.replace('_', "-"), e.message_en)).collect();
+                let lines: Vec<String> =
+                    errors.0.iter().map(|e| format!("  --{}: {}", e.field.replace('_', "-"), e.message_en)).collect();
                 anyhow!("the user was not added:\n{}", lines.join("\n"))
             })?;
             let store = crate::open_store(&settings.database).await?;
             let hash = hatake_web::auth::hash_password(&password).map_err(|e| anyhow!("hashing failed: {e}"))?;
             let row = store.create_user(&user, &hash, hatake_web::now_millis()).await.map_err(|error| match error {
-                hatake_store::StoreError::Conflict { .. } => anyhow!("a user with e-mail {} already exists", user.email),
+                hatake_store::StoreError::Conflict { .. } => {
+                    anyhow!("a user with e-mail {} already exists", user.email)
+                }
                 other => anyhow!(other),
             })?;
             println!("Added {} <{}> as {} (id {}).", row.display_name, row.email, row.role, row.id);

@@ -55,9 +55,13 @@ async fn crud_for_accounts_leads_and_products() {
     let lead_id = lead["id"].as_i64().unwrap();
 
     // PATCH is a merge patch: null clears, absent keeps.
-    let (status, lead) =
-        send(&app, Method::PATCH, &format!("/api/v1/leads/{lead_id}"), Some(json!({"title": null, "source": "展示会"})))
-            .await;
+    let (status, lead) = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/leads/{lead_id}"),
+        Some(json!({"title": null, "source": "展示会"})),
+    )
+    .await;
     assert_eq!(status, 200, "{lead}");
     assert_eq!(lead["title"], Value::Null);
     assert_eq!(lead["source"], "展示会");
@@ -65,7 +69,8 @@ async fn crud_for_accounts_leads_and_products() {
     assert_eq!(lead["kind"], "list");
     assert_eq!(lead["missing_fields"], json!(["title"]));
 
-    let (status, page) = send(&app, Method::GET, &format!("/api/v1/leads?product_id={product_id}&q=ひまわり"), None).await;
+    let (status, page) =
+        send(&app, Method::GET, &format!("/api/v1/leads?product_id={product_id}&q=ひまわり"), None).await;
     assert_eq!(status, 200);
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
 
@@ -90,7 +95,8 @@ async fn crud_for_accounts_leads_and_products() {
 async fn cursor_pagination_visits_every_lead_once() {
     let app = spawn_app(Backend::Sqlite).await;
     for i in 0..25 {
-        let (status, body) = send(&app, Method::POST, "/api/v1/leads", Some(lead_body(&format!("p{i}@example.jp")))).await;
+        let (status, body) =
+            send(&app, Method::POST, "/api/v1/leads", Some(lead_body(&format!("p{i}@example.jp")))).await;
         assert_eq!(status, 201, "{body}");
     }
     let mut seen = Vec::new();
@@ -120,9 +126,13 @@ async fn cursor_pagination_visits_every_lead_once() {
 /// Each kind of bad input gets its own error, and none changes what is stored.
 async fn bad_input_is_refused_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
-    let (_, account) =
-        send(&app, Method::POST, "/api/v1/accounts", Some(json!({"name": "東和精機", "corporate_number": "1180301018771"})))
-            .await;
+    let (_, account) = send(
+        &app,
+        Method::POST,
+        "/api/v1/accounts",
+        Some(json!({"name": "東和精機", "corporate_number": "1180301018771"})),
+    )
+    .await;
     let account_id = account["id"].as_i64().unwrap();
     let (status, lead) = send(&app, Method::POST, "/api/v1/leads", Some(lead_body("taro@towa.co.jp"))).await;
     assert_eq!(status, 201);

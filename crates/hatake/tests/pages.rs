@@ -161,11 +161,15 @@ async fn lead_form_shows_field_errors_in_the_users_language_and_keeps_input() {
 #[tokio::test]
 async fn lead_page_shows_company_products_and_custom_fields() {
     let app = spawn_app(Backend::Sqlite).await;
-    let def = hatake_domain::CustomFieldDef::parse("timing", "導入時期", "Timing", "choice", "半年以内,1年以内").unwrap();
+    let def =
+        hatake_domain::CustomFieldDef::parse("timing", "導入時期", "Timing", "choice", "半年以内,1年以内").unwrap();
     app.store.create_custom_field(&def, 0).await.unwrap();
-    let account =
-        api_post(&app, "/api/v1/accounts", json!({"name": "株式会社ひまわり商事", "corporate_number": "7000012050002"}))
-            .await;
+    let account = api_post(
+        &app,
+        "/api/v1/accounts",
+        json!({"name": "株式会社ひまわり商事", "corporate_number": "7000012050002"}),
+    )
+    .await;
     let product = api_post(&app, "/api/v1/products", json!({"code": "erp", "name": "クラウドERP"})).await;
     let lead = api_post(
         &app,
@@ -176,7 +180,9 @@ async fn lead_page_shows_company_products_and_custom_fields() {
     .await;
     let (client, _) = app.sign_in("sales@example.jp").await;
     let page = client.get(app.url(&format!("/leads/{}", lead["id"]))).send().await.unwrap().text().await.unwrap();
-    for expected in ["山田 太郎", "株式会社ひまわり商事", "7000012050002", "クラウドERP", "導入時期", "半年以内", "活動履歴"] {
+    for expected in
+        ["山田 太郎", "株式会社ひまわり商事", "7000012050002", "クラウドERP", "導入時期", "半年以内", "活動履歴"]
+    {
         assert!(page.contains(expected), "{expected} missing");
     }
     assert!(!page.contains("/delete"), "field sales see no delete button");

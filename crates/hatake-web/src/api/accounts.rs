@@ -84,7 +84,11 @@ async fn list(
         count: false,
     };
     let page = state.store.list_accounts(&query).await.map_err(|e| ApiError::from_store(e, "account"))?;
-    Ok(Json(ListResponse { data: page.items.into_iter().map(view).collect(), next_cursor: page.next, prev_cursor: page.prev }))
+    Ok(Json(ListResponse {
+        data: page.items.into_iter().map(view).collect(),
+        next_cursor: page.next,
+        prev_cursor: page.prev,
+    }))
 }
 
 async fn show(State(state): State<AppState>, _user: ApiUser, ApiId(id): ApiId) -> Result<Json<AccountView>, ApiError> {
@@ -97,7 +101,8 @@ async fn create(
     _user: ApiUser,
     ApiJson(input): ApiJson<AccountInput>,
 ) -> Result<(StatusCode, Json<AccountView>), ApiError> {
-    let row = save_account(state.store.as_ref(), None, &input, now_millis()).await.map_err(|e| save_error(e, "account"))?;
+    let row =
+        save_account(state.store.as_ref(), None, &input, now_millis()).await.map_err(|e| save_error(e, "account"))?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
 
@@ -109,12 +114,17 @@ async fn update(
 ) -> Result<Json<AccountView>, ApiError> {
     let current = state.store.get_account(id).await.map_err(|e| ApiError::from_store(e, "account"))?;
     let input: AccountInput = patch_input(&account_input(&current), &patch)?;
-    let row =
-        save_account(state.store.as_ref(), Some(id), &input, now_millis()).await.map_err(|e| save_error(e, "account"))?;
+    let row = save_account(state.store.as_ref(), Some(id), &input, now_millis())
+        .await
+        .map_err(|e| save_error(e, "account"))?;
     Ok(Json(view(row)))
 }
 
-async fn remove(State(state): State<AppState>, ApiUser(user): ApiUser, ApiId(id): ApiId) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiId(id): ApiId,
+) -> Result<StatusCode, ApiError> {
     require(user.role().can_delete_records())?;
     state.store.delete_account(id).await.map_err(|e| ApiError::from_store(e, "account"))?;
     Ok(StatusCode::NO_CONTENT)

@@ -168,7 +168,11 @@ async fn update(
     Ok(Json(view(row, &required)))
 }
 
-async fn remove(State(state): State<AppState>, ApiUser(user): ApiUser, ApiId(id): ApiId) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiId(id): ApiId,
+) -> Result<StatusCode, ApiError> {
     require(user.role().can_delete_records())?;
     state.store.delete_lead(id).await.map_err(|e| ApiError::from_store(e, "lead"))?;
     Ok(StatusCode::NO_CONTENT)

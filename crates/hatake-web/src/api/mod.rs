@@ -21,7 +21,12 @@ use serde::Serialize;
 
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     let mut all = vec![
-        crate::pages::route("GET", "/api/v1/openapi.json", crate::Access::Public, axum::routing::get(openapi::document)),
+        crate::pages::route(
+            "GET",
+            "/api/v1/openapi.json",
+            crate::Access::Public,
+            axum::routing::get(openapi::document),
+        ),
         crate::pages::route("GET", "/api/v1/me", crate::Access::Api, axum::routing::get(me)),
     ];
     all.extend(accounts::routes());

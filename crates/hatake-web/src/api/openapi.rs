@@ -102,7 +102,10 @@ fn operation(method: &str, path: &str) -> Value {
     let mut op = Map::new();
     match method {
         "GET" if one || name == "Me" => {
-            responses.insert("200".into(), json!({"description": "The record", "content": {"application/json": {"schema": schema}}}));
+            responses.insert(
+                "200".into(),
+                json!({"description": "The record", "content": {"application/json": {"schema": schema}}}),
+            );
         }
         "GET" => {
             for (param, kind) in [("limit", "integer"), ("cursor", "string")] {
@@ -119,9 +122,12 @@ fn operation(method: &str, path: &str) -> Value {
                 parameters.push(json!({"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["lead", "list", "all"]}}));
                 parameters.push(json!({"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["updated", "created", "name"]}}));
             }
-            responses.insert("200".into(), json!({"description": "A page", "content": {"application/json": {"schema": {
+            responses.insert(
+                "200".into(),
+                json!({"description": "A page", "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"data": {"type": "array", "items": schema},
-                "next_cursor": {"type": ["string", "null"]}, "prev_cursor": {"type": ["string", "null"]}}}}}}));
+                "next_cursor": {"type": ["string", "null"]}, "prev_cursor": {"type": ["string", "null"]}}}}}}),
+            );
             responses.insert("400".into(), error_response("Bad cursor or parameter"));
         }
         "POST" | "PATCH" => {
@@ -133,9 +139,17 @@ fn operation(method: &str, path: &str) -> Value {
             };
             op.insert("requestBody".into(), json!({"required": true, "description": description, "content": {"application/json": {"schema": input}}}));
             let ok = if method == "POST" { "201" } else { "200" };
-            responses.insert(ok.into(), json!({"description": "Stored", "content": {"application/json": {"schema": schema}}}));
-            for (status, text) in [("400", "Malformed JSON"), ("409", "A unique value is taken"), ("413", "Body too large"),
-                ("415", "Not JSON"), ("422", "Validation failed")] {
+            responses.insert(
+                ok.into(),
+                json!({"description": "Stored", "content": {"application/json": {"schema": schema}}}),
+            );
+            for (status, text) in [
+                ("400", "Malformed JSON"),
+                ("409", "A unique value is taken"),
+                ("413", "Body too large"),
+                ("415", "Not JSON"),
+                ("422", "Validation failed"),
+            ] {
                 responses.insert(status.into(), error_response(text));
             }
             responses.insert("403".into(), error_response("The token's role may not do this"));

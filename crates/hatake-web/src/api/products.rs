@@ -71,8 +71,13 @@ async fn list(
         rows.into_iter().filter(|p| cursor.is_none() || p.id > after).collect()
     };
     selected.truncate(limit as usize + 1);
-    let page = paginate(selected, limit, cursor.as_ref(), |p| Cursor { number: None, text: None, id: p.id, backward: false });
-    Ok(Json(ListResponse { data: page.items.into_iter().map(view).collect(), next_cursor: page.next, prev_cursor: page.prev }))
+    let page =
+        paginate(selected, limit, cursor.as_ref(), |p| Cursor { number: None, text: None, id: p.id, backward: false });
+    Ok(Json(ListResponse {
+        data: page.items.into_iter().map(view).collect(),
+        next_cursor: page.next,
+        prev_cursor: page.prev,
+    }))
 }
 
 async fn show(State(state): State<AppState>, _user: ApiUser, ApiId(id): ApiId) -> Result<Json<ProductView>, ApiError> {
@@ -86,7 +91,8 @@ async fn create(
     ApiJson(input): ApiJson<ProductInput>,
 ) -> Result<(StatusCode, Json<ProductView>), ApiError> {
     require(user.role().can_configure())?;
-    let row = save_product(state.store.as_ref(), None, &input, now_millis()).await.map_err(|e| save_error(e, "product"))?;
+    let row =
+        save_product(state.store.as_ref(), None, &input, now_millis()).await.map_err(|e| save_error(e, "product"))?;
     Ok((StatusCode::CREATED, Json(view(row))))
 }
 
@@ -99,11 +105,17 @@ async fn update(
     require(user.role().can_configure())?;
     let current = state.store.get_product(id).await.map_err(|e| ApiError::from_store(e, "product"))?;
     let input: ProductInput = patch_input(&product_input(&current), &patch)?;
-    let row = save_product(state.store.as_ref(), Some(id), &input, now_millis()).await.map_err(|e| save_error(e, "product"))?;
+    let row = save_product(state.store.as_ref(), Some(id), &input, now_millis())
+        .await
+        .map_err(|e| save_error(e, "product"))?;
     Ok(Json(view(row)))
 }
 
-async fn remove(State(state): State<AppState>, ApiUser(user): ApiUser, ApiId(id): ApiId) -> Result<StatusCode, ApiError> {
+async fn remove(
+    State(state): State<AppState>,
+    ApiUser(user): ApiUser,
+    ApiId(id): ApiId,
+) -> Result<StatusCode, ApiError> {
     require(user.role().can_configure())?;
     state.store.delete_product(id).await.map_err(|e| ApiError::from_store(e, "product"))?;
     Ok(StatusCode::NO_CONTENT)

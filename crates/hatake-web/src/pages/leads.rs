@@ -122,7 +122,10 @@ pub(crate) fn lead_view(lead: &LeadRow, required: &hatake_domain::RequiredFieldS
 }
 
 pub(crate) fn prefectures(locale: &str) -> Vec<(&'static str, &'static str)> {
-    hatake_domain::prefecture::PREFECTURES.iter().map(|(ja, en)| (*ja, if locale == "ja" { *ja } else { *en })).collect()
+    hatake_domain::prefecture::PREFECTURES
+        .iter()
+        .map(|(ja, en)| (*ja, if locale == "ja" { *ja } else { *en }))
+        .collect()
 }
 
 #[derive(Deserialize, Default)]
@@ -181,7 +184,11 @@ async fn new_form(
     form_page(&state, &user, None, &input, &FieldErrors::default()).await
 }
 
-async fn edit_form(State(state): State<AppState>, user: CurrentUser, Path(id): Path<i64>) -> Result<Html<String>, PageError> {
+async fn edit_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+) -> Result<Html<String>, PageError> {
     let lead = state.store.get_lead(id).await.map_err(|e| PageError::from_store(e, user.locale()))?;
     form_page(&state, &user, Some(id), &lead.to_input(), &FieldErrors::default()).await
 }
@@ -268,7 +275,9 @@ fn input_from_form(pairs: &[(String, String)]) -> (LeadInput, FieldErrors) {
         pairs.iter().filter(|(k, _)| k == "product_ids").filter_map(|(_, v)| v.parse().ok()).collect();
     let custom: serde_json::Map<String, serde_json::Value> = pairs
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("custom.").map(|key| (key.to_owned(), serde_json::Value::String(v.clone()))))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("custom.").map(|key| (key.to_owned(), serde_json::Value::String(v.clone())))
+        })
         .collect();
     let input = LeadInput {
         account_id,

@@ -106,7 +106,14 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     let now = now_millis();
     if !state.login_throttle.allows(&form.email, now) {
         tracing::warn!(email = %form.email, "sign-in throttled");
-        return login_response(&state, locale, &next, &form.email, LoginProblem::Throttled, StatusCode::TOO_MANY_REQUESTS);
+        return login_response(
+            &state,
+            locale,
+            &next,
+            &form.email,
+            LoginProblem::Throttled,
+            StatusCode::TOO_MANY_REQUESTS,
+        );
     }
     let user = match state.store.find_user_by_email(&form.email).await {
         Ok(user) => user,

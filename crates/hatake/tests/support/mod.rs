@@ -53,7 +53,13 @@ async fn add_user(store: &dyn Store, email: &str, name: &str, role: &str) -> Use
 async fn add_token(store: &dyn Store, user: &UserRow) -> String {
     let token = format!("{}{}", hatake_web::auth::API_TOKEN_PREFIX, hatake_web::auth::random_token());
     store
-        .create_api_token("test", &hatake_web::auth::token_hash(&token), &token[..10], user.id, hatake_web::now_millis())
+        .create_api_token(
+            "test",
+            &hatake_web::auth::token_hash(&token),
+            &token[..10],
+            user.id,
+            hatake_web::now_millis(),
+        )
         .await
         .expect("token");
     token
