@@ -184,6 +184,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("error.forbidden", "この操作を行う権限がありません。", "Your role may not do this."),
     ("error.csrf", "フォームの有効期限が切れました。もう一度お試しください。", "The form expired. Please try again."),
     ("error.internal", "サーバーでエラーが発生しました。", "Something went wrong on the server."),
+    ("error.too_large", "送信された内容が大きすぎます（上限1MB）。", "What was sent is too large (the limit is 1 MB)."),
     ("error.back", "戻る", "Go back"),
 ];
 

@@ -56,6 +56,18 @@ async fn start_driver() -> Driver {
     driver
 }
 
+/// Waits until the browser's URL contains `part` (a click's navigation has happened).
+async fn wait_for_url(browser: &fantoccini::Client, part: &str) -> Result<(), fantoccini::error::CmdError> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if browser.current_url().await?.as_str().contains(part) {
+            return Ok(());
+        }
+        assert!(Instant::now() < deadline, "the browser never reached a URL containing {part}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn sign_in_and_open_a_lead_in_headless_chromium() {
     let app = spawn_app(Backend::Sqlite).await;
@@ -117,14 +129,16 @@ async fn sign_in_and_open_a_lead_in_headless_chromium() {
         let search = browser.find(Locator::Css("input[name=q]")).await?;
         search.send_keys("ひまわり").await?;
         browser.find(Locator::Css("#lead-filters button[type=submit]")).await?.click().await?;
+        // Wait for the results page itself (the unfiltered list has the same link).
+        wait_for_url(&browser, "q=").await?;
         browser.wait().for_element(Locator::LinkText("山田 花子")).await?.click().await?;
+        wait_for_url(&browser, "/leads/").await?;
         browser.wait().for_element(Locator::Id("lead-name")).await?;
 
-        // Switch to English.
+        // Switch to English: wait for an element only the English page has.
         browser.find(Locator::Id("switch-language")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("logout")).await?;
-        let nav = browser.find(Locator::Css(".mainnav")).await?.text().await?;
-        assert!(nav.contains("Leads"), "{nav}");
+        browser.wait().for_element(Locator::LinkText("Leads")).await?;
+        assert!(browser.current_url().await?.path().starts_with("/leads/"), "back on the same page");
         let png = browser.screenshot().await?;
         let shot = std::env::temp_dir().join("hatake-browser-test.png");
         std::fs::write(&shot, png).ok();

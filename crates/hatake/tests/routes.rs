@@ -103,3 +103,15 @@ async fn forms_without_the_csrf_token_are_refused() {
         .unwrap();
     assert_eq!(response.status(), 403);
 }
+
+#[tokio::test]
+async fn an_oversized_form_is_refused_with_413_and_stores_nothing() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("admin@example.jp").await;
+    let huge = "x".repeat(hatake_web::MAX_BODY_BYTES + 1);
+    let form = [("_csrf", csrf.as_str()), ("family_name", huge.as_str())];
+    let response = client.post(app.url("/leads")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(response.text().await.unwrap().contains("大きすぎます"));
+    assert_eq!(app.store.overview().await.unwrap().leads, 0);
+}

@@ -141,7 +141,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for PageForm<T> {
         let locale = user.locale();
         let bytes = axum::body::to_bytes(body, crate::MAX_BODY_BYTES)
             .await
-            .map_err(|_| PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "error.internal", locale).into_response())?;
+            .map_err(|_| PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "error.too_large", locale).into_response())?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
         let token = pairs.iter().find(|(k, _)| k == "_csrf").map_or("", |(_, v)| v.as_str());
         if !same_secret(token, &user.csrf_token) {
