@@ -16,7 +16,7 @@ use axum::Router;
 use hatake_store::Store;
 use std::sync::Arc;
 
-pub use render::Templates;
+pub use render::{format_number, Templates};
 
 /// Requests larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -61,7 +61,7 @@ fn format_time(millis: i64, zone: &jiff::tz::TimeZone) -> String {
 }
 
 /// 1234567 → "1,234,567".
-fn format_number(value: i64) -> String {
+pub fn format_number(value: i64) -> String {
     let digits = value.unsigned_abs().to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
