@@ -21,6 +21,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("accounts/form.html", include_str!("../templates/accounts/form.html")),
     ("products.html", include_str!("../templates/products.html")),
     ("settings.html", include_str!("../templates/settings.html")),
+    ("me.html", include_str!("../templates/me.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
 ];

@@ -85,6 +85,17 @@ pub enum UserCommand {
         #[arg(long, env = "HATAKE_PASSWORD", hide_env_values = true)]
         password: Option<String>,
     },
+    /// Set a user's password (e.g. when they have forgotten it); signs them out everywhere.
+    SetPassword {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The new password (at least 10 characters); without it a strong one is generated and printed once.
+        #[arg(long, env = "HATAKE_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+    },
     /// List users.
     List {
         #[command(flatten)]

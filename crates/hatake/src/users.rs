@@ -31,6 +31,22 @@ pub async fn run(command: UserCommand) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        UserCommand::SetPassword { store, email, password } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(|| hatake_web::auth::random_token()[..20].to_owned());
+            hatake_domain::user::check_password(&password).map_err(|e| anyhow!("--password: {}", e.message_en))?;
+            let store = crate::open_store(&settings.database).await?;
+            let user = store.find_user_by_email(&email).await?.ok_or_else(|| anyhow!("no user has e-mail {email}"))?;
+            let hash = hatake_web::auth::hash_password(&password).map_err(|e| anyhow!("hashing failed: {e}"))?;
+            store.set_user_password(user.id, &hash, hatake_web::now_millis()).await?;
+            store.delete_user_sessions(user.id).await?;
+            println!("Set the password of {} <{}>; their sessions are closed.", user.display_name, user.email);
+            if generated {
+                println!("Password (shown only now): {password}");
+            }
+            Ok(())
+        }
         UserCommand::List { store } => {
             let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
             let store = crate::open_store(&settings.database).await?;

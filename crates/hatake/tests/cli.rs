@@ -23,13 +23,14 @@ fn run(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn every_command_explains_itself() {
-    let commands: [&[&str]; 8] = [
+    let commands: [&[&str]; 9] = [
         &["--help"],
         &["serve", "--help"],
         &["migrate", "--help"],
         &["user", "--help"],
         &["user", "add", "--help"],
         &["user", "list", "--help"],
+        &["user", "set-password", "--help"],
         &["demo", "--help"],
         &["bench", "--help"],
     ];
@@ -67,6 +68,13 @@ fn migrate_and_users() {
     assert!(!ok && err.contains("already exists"), "{err}");
     let (ok, out, _) = run(&["user", "list", "--data-dir", data]);
     assert!(ok && out.contains("boss@example.jp") && out.contains("admin") && out.contains("社長"), "{out}");
+    let (ok, out, err) = run(&["user", "set-password", "--data-dir", data, "--email", "boss@example.jp"]);
+    assert!(ok && out.contains("Password (shown only now): "), "{err}");
+    let (ok, _, err) = run(&["user", "set-password", "--data-dir", data, "--email", "nobody@example.jp"]);
+    assert!(!ok && err.contains("no user has e-mail"), "{err}");
+    let (ok, _, err) =
+        run(&["user", "set-password", "--data-dir", data, "--email", "boss@example.jp", "--password", "short"]);
+    assert!(!ok && err.contains("at least 10"), "{err}");
     let (ok, _, err) = run(&["migrate", "--database-url", "mysql://root:hunter2@db/x"]);
     assert!(!ok && err.contains("postgres://") && !err.contains("hunter2"), "{err}");
 }

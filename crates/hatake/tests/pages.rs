@@ -214,3 +214,59 @@ async fn repeated_wrong_passwords_lock_the_account_for_a_while() {
     // Other accounts are not affected.
     let (_, _) = app.sign_in("admin@example.jp").await;
 }
+
+async fn try_sign_in(app: &TestApp, email: &str, password: &str) -> u16 {
+    let client = app.browser();
+    let page = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+    let csrf = hidden_value(&page, "_csrf").unwrap();
+    let form = [("email", email), ("password", password), ("_csrf", csrf.as_str())];
+    client.post(app.url("/login")).form(&form).send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn users_change_their_password_and_admins_reset_others() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("sales@example.jp").await;
+    assert!(client.get(app.url("/me")).send().await.unwrap().text().await.unwrap().contains("sales@example.jp"));
+    let wrong = [("_csrf", csrf.as_str()), ("current", "not it"), ("new", "short"), ("confirm", "different")];
+    let response = client.post(app.url("/me/password")).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    for field in ["current", "new", "confirm"] {
+        assert!(html.contains(&format!("data-field=\"{field}\"")), "{field}");
+    }
+    let good = [
+        ("_csrf", csrf.as_str()),
+        ("current", PASSWORD),
+        ("new", "a brand new secret"),
+        ("confirm", "a brand new secret"),
+    ];
+    let response = client.post(app.url("/me/password")).form(&good).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(try_sign_in(&app, "sales@example.jp", PASSWORD).await, 401);
+    assert_eq!(try_sign_in(&app, "sales@example.jp", "a brand new secret").await, 303);
+
+    // An admin resets the password: the user is signed out and the new one works.
+    let (admin, admin_csrf) = app.sign_in("admin@example.jp").await;
+    let id = app.field_sales.id.to_string();
+    let reset = [
+        ("_csrf", admin_csrf.as_str()),
+        ("display_name", "営業 次郎"),
+        ("role", "field_sales"),
+        ("active", "1"),
+        ("new_password", "reset by the admin"),
+    ];
+    let response = admin.post(app.url(&format!("/admin/users/{id}"))).form(&reset).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(client.get(app.url("/leads")).send().await.unwrap().status(), 303, "signed out");
+    assert_eq!(try_sign_in(&app, "sales@example.jp", "reset by the admin").await, 303);
+    let short = [
+        ("_csrf", admin_csrf.as_str()),
+        ("display_name", "営業 次郎"),
+        ("role", "field_sales"),
+        ("active", "1"),
+        ("new_password", "short"),
+    ];
+    let response = admin.post(app.url(&format!("/admin/users/{id}"))).form(&short).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+}

@@ -50,6 +50,9 @@ pub struct UserForm {
     role: String,
     /// A checkbox: absent means off.
     active: Option<String>,
+    /// Blank keeps the password; otherwise the admin sets a new one (and the user is signed out).
+    #[serde(skip_serializing)]
+    new_password: String,
 }
 
 #[derive(Deserialize, Serialize, Default, Debug)]
@@ -165,6 +168,11 @@ fn check_user_form(form: &UserForm, is_me: bool) -> Result<(String, Role, bool),
     }
     let role = errors.take(Role::parse(&form.role));
     let active = form.active.is_some();
+    if !form.new_password.is_empty() {
+        if let Err(error) = hatake_domain::user::check_password(&form.new_password) {
+            errors.push(error.under("new_password"));
+        }
+    }
     if is_me && role.is_some_and(|r| !r.can_manage_users()) {
         errors.push(FieldError::new(
             "role",
@@ -203,8 +211,18 @@ async fn update_user(State(state): State<AppState>, Path(id): Path<i64>, form: P
     if let Err(error) = store.update_user(id, &name, role, active, now_millis()).await {
         return PageError::from_store(error, locale).into_response();
     }
-    if !active {
-        // A deactivated user is signed out everywhere at once.
+    let new_password = !form.data.new_password.is_empty();
+    if new_password {
+        let hash = match crate::auth::hash_password(&form.data.new_password) {
+            Ok(hash) => hash,
+            Err(_) => return PageError::internal(locale).into_response(),
+        };
+        if let Err(error) = store.set_user_password(id, &hash, now_millis()).await {
+            return PageError::from_store(error, locale).into_response();
+        }
+    }
+    if !active || (new_password && id != form.user.user.id) {
+        // A deactivated user, or one whose password an admin reset, is signed out everywhere.
         if let Err(error) = store.delete_user_sessions(id).await {
             return PageError::from_store(error, locale).into_response();
         }
@@ -357,10 +375,16 @@ mod tests {
 
     #[test]
     fn admins_keep_themselves() {
-        let demote = UserForm { display_name: "管理".into(), role: "marketer".into(), active: Some("1".into()) };
+        let demote = UserForm {
+            display_name: "管理".into(),
+            role: "marketer".into(),
+            active: Some("1".into()),
+            new_password: String::new(),
+        };
         assert_eq!(check_user_form(&demote, true).unwrap_err().0[0].code, "cannot_demote_self");
         assert!(check_user_form(&demote, false).is_ok());
-        let off = UserForm { display_name: "管理".into(), role: "admin".into(), active: None };
+        let off =
+            UserForm { display_name: "管理".into(), role: "admin".into(), active: None, new_password: String::new() };
         assert_eq!(check_user_form(&off, true).unwrap_err().0[0].code, "cannot_deactivate_self");
         let users = [user(1, true), user(2, false)];
         let form = TokenForm { name: "CRM連携".into(), user_id: "2".into() };

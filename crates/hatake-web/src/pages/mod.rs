@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod leads;
+mod me;
 mod products;
 mod session;
 mod settings;
@@ -24,6 +25,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(products::routes());
     all.extend(settings::routes());
     all.extend(admin::routes());
+    all.extend(me::routes());
     all
 }
 
