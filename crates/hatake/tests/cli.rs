@@ -131,3 +131,24 @@ mod reqwest {
         runtime.block_on(async { ::reqwest::get(url).await.unwrap().text().await.unwrap() })
     }
 }
+
+#[test]
+fn postgres_is_chosen_by_flag_or_environment() {
+    let url = hatake_testkit::PgCluster::shared().fresh_database();
+    let (ok, out, err) = run(&["migrate", "--database-url", &url]);
+    assert!(ok, "{err}");
+    assert!(out.contains("PostgreSQL at postgres://") && out.contains("0001 init"), "{out}");
+    let output = hatake()
+        .args(["user", "add", "--email", "pg@example.jp", "--role", "admin"])
+        .env("HATAKE_DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = hatake().args(["user", "list"]).env("HATAKE_DATABASE_URL", &url).output().unwrap();
+    assert!(String::from_utf8_lossy(&output.stdout).contains("pg@example.jp"));
+    // A password in the URL is never printed.
+    let with_password = url.replacen("postgres@", "postgres:topsecret@", 1);
+    let (ok, out, err) = run(&["migrate", "--database-url", &with_password]);
+    assert!(ok, "{err}");
+    assert!(!out.contains("topsecret") && !err.contains("topsecret") && out.contains("postgres:***@"), "{out}");
+}
