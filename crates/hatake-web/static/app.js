@@ -6,3 +6,13 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+
+// Links marked data-back go back in history when there is somewhere to go (the content
+// security policy forbids javascript: URLs); otherwise they follow their href.
+document.addEventListener("click", function (event) {
+  var link = event.target.closest && event.target.closest("a[data-back]");
+  if (link && window.history.length > 1) {
+    event.preventDefault();
+    window.history.back();
+  }
+});

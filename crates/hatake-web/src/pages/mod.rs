@@ -83,9 +83,9 @@ impl IntoResponse for PageError {
         let back = crate::i18n::t(self.locale, "error.back");
         let body = format!(
             "<!doctype html><html lang=\"{locale}\"><head><meta charset=\"utf-8\"><title>{title}</title>\
-             <link rel=\"stylesheet\" href=\"/static/style.css\"></head><body class=\"error-page\"><main>\
-             <h1>{status} {title}</h1><p class=\"error-message\">{message}</p>\
-             <p><a href=\"javascript:history.back()\">{back}</a> · <a href=\"/\">hatake</a></p></main></body></html>",
+             <link rel=\"stylesheet\" href=\"/static/style.css\"><script src=\"/static/app.js\" defer></script>\
+             </head><body class=\"error-page\"><main><h1>{status} {title}</h1><p class=\"error-message\">{message}</p>\
+             <p><a href=\"/\" data-back>{back}</a> · <a href=\"/\">hatake</a></p></main></body></html>",
             locale = self.locale,
             status = self.status.as_u16(),
         );
