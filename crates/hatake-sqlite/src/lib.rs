@@ -80,7 +80,7 @@ impl SqliteStore {
     }
 
     async fn index_leads(conn: &mut SqliteConnection, docs: &[(i64, String)]) -> Result<(), StoreError> {
-        for chunk in docs.chunks(hatake_store::BULK_CHUNK) {
+        for chunk in docs.chunks(hatake_store::rows_per_statement(2)) {
             let placeholders: Vec<String> =
                 (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
             let sql = format!("INSERT INTO lead_search (rowid, doc) VALUES {}", placeholders.join(", "));

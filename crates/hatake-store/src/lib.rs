@@ -4,7 +4,7 @@
 mod common_records;
 mod common_system;
 mod common_users;
-pub use common_records::BULK_CHUNK;
+pub use common_records::{rows_per_statement, MAX_BINDS};
 mod query;
 mod rows;
 pub mod sql;
