@@ -33,6 +33,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("common.first", "先頭へ", "First"),
     ("common.all", "すべて", "All"),
     ("common.none", "なし", "None"),
+    ("common.result", "件", "result"),
     ("common.results", "件", "results"),
     ("common.more_than", "件以上", "or more"),
     ("common.no_results", "該当するデータがありません。", "Nothing matches."),
