@@ -138,17 +138,17 @@ macro_rules! impl_user_and_catalog_stores {
                 token_hash: &str,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<Option<$crate::SessionRow>> {
-                let found: Option<(i64, String, i64)> = sqlx::query_as::<$db, (i64, String, i64)>(
-                    "SELECT user_id, csrf_token, expires_at FROM sessions WHERE token_hash = $1 AND expires_at > $2",
+                // Every signed-in page asks this: one query for the session and its active user.
+                sqlx::query_as::<$db, $crate::SessionRow>(
+                    "SELECT u.id, u.email, u.display_name, u.role, u.locale, u.password_hash, u.active, u.created_at, \
+                     u.updated_at, s.csrf_token, s.expires_at FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.active = TRUE",
                 )
                 .bind(token_hash)
                 .bind(now)
                 .fetch_optional(&self.pool)
                 .await
-                .map_err(db_error)?;
-                let Some((user_id, csrf_token, expires_at)) = found else { return Ok(None) };
-                let user = self.get_user(user_id).await?;
-                Ok(user.active.then_some($crate::SessionRow { user, csrf_token, expires_at }))
+                .map_err(db_error)
             }
 
             async fn delete_session(&self, token_hash: &str) -> $crate::StoreResult<()> {

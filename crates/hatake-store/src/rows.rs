@@ -180,8 +180,9 @@ impl CustomFieldRow {
 }
 
 /// Session of a signed-in user.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SessionRow {
+    #[sqlx(flatten)]
     pub user: UserRow,
     pub csrf_token: String,
     pub expires_at: Millis,

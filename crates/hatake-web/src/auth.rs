@@ -50,9 +50,9 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-pub fn cookie_value<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+/// The value of a request cookie.
+pub fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -150,7 +150,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             let next = if parts.method == axum::http::Method::GET { next } else { "/" };
             AuthRejection::Redirect(format!("/login?next={}", crate::pages::url_encode(next)))
         };
-        let Some(token) = cookie_value(parts, SESSION_COOKIE) else { return Err(login()) };
+        let Some(token) = cookie_value(&parts.headers, SESSION_COOKIE) else { return Err(login()) };
         match state.store.get_session(&token_hash(token), now_millis()).await {
             Ok(Some(session)) => {
                 let current = CurrentUser { user: session.user, csrf_token: session.csrf_token };

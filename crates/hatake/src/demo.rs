@@ -81,32 +81,15 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     let hash = hatake_web::auth::hash_password(DEMO_PASSWORD).map_err(|e| anyhow!("hashing failed: {e}"))?;
     let mut owners = Vec::new();
     for (email, name, role) in DEMO_USERS {
-        let user = NewUser::parse(email, name, role, DEMO_PASSWORD).map_err(|e| anyhow!("demo user: {e}"))?;
-        let row = match store.find_user_by_email(email).await? {
-            Some(row) => row,
-            None => store.create_user(&user, &hash, now).await?,
-        };
+        let id = ensure_user(store, email, name, role, DEMO_PASSWORD, &hash, now).await?;
         if matches!(*role, "inside_sales" | "field_sales") {
-            owners.push(row.id);
+            owners.push(id);
         }
     }
     let existing = store.list_products().await?;
     let mut product_ids = Vec::new();
     for (code, name, description) in PRODUCTS {
-        let id = match existing.iter().find(|p| p.code == *code) {
-            Some(p) => p.id,
-            None => {
-                let input = ProductInput {
-                    code: Some((*code).into()),
-                    name: Some((*name).into()),
-                    description: Some((*description).into()),
-                    active: Some(true),
-                };
-                let data = input.validate().map_err(|e| anyhow!("demo product: {e}"))?;
-                store.create_product(&data, now).await?.id
-            }
-        };
-        product_ids.push(id);
+        product_ids.push(ensure_product(store, &existing, code, name, Some(description), now).await?);
     }
     let fields = store.list_custom_fields().await?;
     for (key, ja, en, kind, choices) in HEARING_ITEMS {
@@ -121,10 +104,8 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     let required = RequiredFieldSet::default();
     let mut batch = Vec::with_capacity(5_000);
     let total = data.leads.len();
-    for (index, mut lead) in data.leads.into_iter().enumerate() {
-        lead.data.account_id = lead.account_index.map(|i| account_ids[i]);
-        let is_lead = required.is_lead(&lead.data);
-        batch.push((lead.data, is_lead));
+    for (index, lead) in data.leads.into_iter().enumerate() {
+        batch.push(lead.into_stored(&account_ids, &required));
         if batch.len() == 5_000 || index + 1 == total {
             // Spread update times so "recently updated" has a meaningful order.
             store.bulk_insert_leads(&batch, now - i64::try_from(total - index).unwrap_or(0) * 60_000).await?;
@@ -134,4 +115,50 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     store.analyze().await?;
     store.put_setting(SEEDED_SETTING, &now.to_string(), now).await?;
     Ok(())
+}
+
+/// The id of the user with this e-mail, created with `role` if there is none (shared by the
+/// demo and the benchmark, which both seed an organisation).
+///
+/// # Errors
+/// An invalid user or a database error.
+pub(crate) async fn ensure_user(
+    store: &dyn Store,
+    email: &str,
+    name: &str,
+    role: &str,
+    password: &str,
+    password_hash: &str,
+    now: i64,
+) -> anyhow::Result<i64> {
+    if let Some(row) = store.find_user_by_email(email).await? {
+        return Ok(row.id);
+    }
+    let user = NewUser::parse(email, name, role, password).map_err(|e| anyhow!("user {email}: {e}"))?;
+    Ok(store.create_user(&user, password_hash, now).await?.id)
+}
+
+/// The id of the product with this code among `existing`, created if there is none.
+///
+/// # Errors
+/// An invalid product or a database error.
+pub(crate) async fn ensure_product(
+    store: &dyn Store,
+    existing: &[hatake_store::ProductRow],
+    code: &str,
+    name: &str,
+    description: Option<&str>,
+    now: i64,
+) -> anyhow::Result<i64> {
+    if let Some(product) = existing.iter().find(|p| p.code == code) {
+        return Ok(product.id);
+    }
+    let input = ProductInput {
+        code: Some(code.into()),
+        name: Some(name.into()),
+        description: description.map(str::to_owned),
+        active: Some(true),
+    };
+    let data = input.validate().map_err(|e| anyhow!("product {code}: {e}"))?;
+    Ok(store.create_product(&data, now).await?.id)
 }

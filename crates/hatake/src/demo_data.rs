@@ -38,6 +38,17 @@ pub struct DemoLead {
     pub data: LeadData,
 }
 
+impl DemoLead {
+    /// The lead as the store takes it: linked to the stored id of its company (`account_ids`
+    /// in the order the accounts were generated) and classified as lead or list entry.
+    pub fn into_stored(self, account_ids: &[i64], required: &hatake_domain::RequiredFieldSet) -> (LeadData, bool) {
+        let mut data = self.data;
+        data.account_id = self.account_index.map(|i| account_ids[i]);
+        let is_lead = required.is_lead(&data);
+        (data, is_lead)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DemoData {
     pub accounts: Vec<DemoAccount>,

@@ -2,7 +2,7 @@
 //! with the account's people, and the create/edit form.
 
 use super::leads::{lead_view, prefectures};
-use super::{blank_to_none, render, route, PageError, PageForm};
+use super::{blank_to_none, field_errors, render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::service::{self, SaveError};
 use crate::{now_millis, Access, AppState, RouteSpec};
@@ -34,17 +34,6 @@ pub struct ListParams {
     cursor: Option<String>,
     deleted: Option<String>,
     saved: Option<String>,
-}
-
-/// Field errors as a form shows them: the first message per field, in the user's language.
-/// Errors on list items (`domains[2]`) are shown at the list's field (`domains`).
-pub(crate) fn field_errors(errors: &FieldErrors, locale: &str) -> BTreeMap<String, String> {
-    let mut map = BTreeMap::new();
-    for error in &errors.0 {
-        let field = error.field.split('[').next().unwrap_or_default().to_owned();
-        map.entry(field).or_insert_with(|| error.message(locale).to_owned());
-    }
-    map
 }
 
 /// The ABM tiers for a select: (value, label).

@@ -1,7 +1,7 @@
 //! Admin pages: users (add, rename, change role, deactivate) and API tokens (create, shown
 //! once, revoke).
 
-use super::accounts::field_errors;
+use super::field_errors;
 use super::{render, route, PageError, PageForm};
 use crate::auth::{hash_password, random_token, token_hash, CurrentUser, API_TOKEN_PREFIX};
 use crate::service::SaveError;

@@ -218,8 +218,6 @@ async fn form_page(
             context! { key => def.key, label => def.label(locale), kind => def.kind.as_str(), choices => choices, value => value, error => error }
         })
         .collect();
-    let field_errors: std::collections::BTreeMap<&str, &str> =
-        errors.0.iter().map(|e| (e.field.as_str(), e.message(locale))).collect();
     // The form fields that the configured required-field set asks for, marked with *.
     let required: Vec<&str> = service::required_fields(store)
         .await
@@ -244,7 +242,7 @@ async fn form_page(
         context! {
             id => id,
             input => input,
-            errors => field_errors,
+            errors => super::field_errors(errors, locale),
             has_errors => !errors.is_empty(),
             products => products,
             users => users,

@@ -33,9 +33,8 @@ async fn page(
 
 fn show(state: &AppState, user: &CurrentUser, errors: &FieldErrors, changed: bool) -> Result<Html<String>, PageError> {
     let locale = user.locale();
-    let field_errors: std::collections::BTreeMap<&str, &str> =
-        errors.0.iter().map(|e| (e.field.as_str(), e.message(locale))).collect();
-    render(state, user, "me.html", "me", context! { errors => field_errors, changed => changed })
+    let errors = super::field_errors(errors, locale);
+    render(state, user, "me.html", "me", context! { errors => errors, changed => changed })
 }
 
 #[derive(Deserialize)]

@@ -268,6 +268,20 @@ pub async fn security_headers(mut response: Response) -> Response {
     response
 }
 
+/// Field errors as a form shows them: the first message per field, in the user's language.
+/// Errors on list items (`domains[2]`) are shown at the list's field (`domains`).
+pub(crate) fn field_errors(
+    errors: &hatake_domain::FieldErrors,
+    locale: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let mut map = std::collections::BTreeMap::new();
+    for error in &errors.0 {
+        let field = error.field.split('[').next().unwrap_or_default().to_owned();
+        map.entry(field).or_insert_with(|| error.message(locale).to_owned());
+    }
+    map
+}
+
 /// Empty form fields are absent, not empty strings.
 pub(crate) fn blank_to_none(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.trim().is_empty())

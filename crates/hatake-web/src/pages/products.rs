@@ -1,6 +1,6 @@
 //! Products (商材): everyone sees the list; admins and marketers create and edit on the same page.
 
-use super::accounts::field_errors;
+use super::field_errors;
 use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::service::{self, SaveError};

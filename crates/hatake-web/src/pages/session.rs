@@ -97,9 +97,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
     let locale = if form.lang.as_deref() == Some("en") { "en" } else { "ja" };
     let next = safe_next(form.next.as_deref());
     // Double-submit check: the form's token must equal the cookie set with the form.
-    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
-    parts.headers = headers;
-    let cookie = cookie_value(&parts, LOGIN_CSRF_COOKIE).unwrap_or("");
+    let cookie = cookie_value(&headers, LOGIN_CSRF_COOKIE).unwrap_or("");
     if cookie.is_empty() || !same_secret(cookie, &form.csrf) {
         return PageError::new(StatusCode::FORBIDDEN, "error.csrf", locale).into_response();
     }
@@ -153,9 +151,7 @@ async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form): Fo
 pub struct Empty {}
 
 async fn logout(State(state): State<AppState>, headers: HeaderMap, form: PageForm<Empty>) -> Response {
-    let (mut parts, ()) = axum::http::Request::new(()).into_parts();
-    parts.headers = headers;
-    if let Some(token) = cookie_value(&parts, SESSION_COOKIE) {
+    if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
         if let Err(error) = state.store.delete_session(&token_hash(token)).await {
             return PageError::from_store(error, form.user.locale()).into_response();
         }

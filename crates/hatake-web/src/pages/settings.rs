@@ -1,7 +1,7 @@
 //! Field settings for admins and marketers: the required-field set that decides lead vs list,
 //! and the custom field definitions (情報資産).
 
-use super::accounts::field_errors;
+use super::field_errors;
 use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::service::{self, SaveError};

@@ -13,8 +13,9 @@ mod load;
 mod report;
 mod scenarios;
 
+use crate::demo::{ensure_product, ensure_user};
 use anyhow::{anyhow, bail, Context};
-use hatake_domain::{NewUser, ProductInput, RequiredFieldSet};
+use hatake_domain::RequiredFieldSet;
 use hatake_store::Store;
 use load::{measure, Client};
 use report::{count, report, reproduce};
@@ -208,38 +209,15 @@ async fn prepare(store: &dyn Store, args: &UiBenchArgs) -> anyhow::Result<Ids> {
 
     let now = hatake_web::now_millis();
     let hash = hatake_web::auth::hash_password(PASSWORD).map_err(|e| anyhow!("hashing failed: {e}"))?;
-    let user = |email: &'static str, name: &'static str, role: &'static str| {
-        let hash = hash.clone();
-        async move {
-            if let Some(row) = store.find_user_by_email(email).await? {
-                return anyhow::Ok(row.id);
-            }
-            let new = NewUser::parse(email, name, role, PASSWORD).map_err(|e| anyhow!("bench user {email}: {e}"))?;
-            Ok(store.create_user(&new, &hash, now).await?.id)
-        }
-    };
-    let admin = user(ADMIN_EMAIL, "管理 太郎", "admin").await?;
+    let admin = ensure_user(store, ADMIN_EMAIL, "管理 太郎", "admin", PASSWORD, &hash, now).await?;
     let mut owners = Vec::new();
     for (email, name) in OWNERS {
-        owners.push(user(email, name, "field_sales").await?);
+        owners.push(ensure_user(store, email, name, "field_sales", PASSWORD, &hash, now).await?);
     }
     let existing = store.list_products().await?;
     let mut products = Vec::new();
     for (code, name) in PRODUCTS {
-        let id = match existing.iter().find(|p| p.code == *code) {
-            Some(p) => p.id,
-            None => {
-                let input = ProductInput {
-                    code: Some((*code).into()),
-                    name: Some((*name).into()),
-                    description: None,
-                    active: Some(true),
-                };
-                let data = input.validate().map_err(|e| anyhow!("bench product: {e}"))?;
-                store.create_product(&data, now).await?.id
-            }
-        };
-        products.push(id);
+        products.push(ensure_product(store, &existing, code, name, None, now).await?);
     }
 
     if reuse {
@@ -286,12 +264,7 @@ async fn load(store: &dyn Store, args: &UiBenchArgs, products: &[i64], owners: &
             let batch: Vec<(hatake_domain::LeadData, bool)> =
                 crate::demo_data::leads_batch(SEED, start, count, companies, &products, &owners)
                     .into_iter()
-                    .map(|lead| {
-                        let mut data = lead.data;
-                        data.account_id = lead.account_index.map(|i| account_ids[i]);
-                        let is_lead = required.is_lead(&data);
-                        (data, is_lead)
-                    })
+                    .map(|lead| lead.into_stored(&account_ids, &required))
                     .collect();
             (batch, started.elapsed())
         })
