@@ -506,38 +506,36 @@ pub fn update_by_id(table: &str, columns: &[&str]) -> String {
 
 /// The search document of a stored lead (its company as shown).
 pub fn lead_row_search_document(row: &crate::LeadRow) -> String {
-    hatake_domain::text::search_document(
-        [
-            row.family_name.as_deref(),
-            row.given_name.as_deref(),
-            row.family_name_kana.as_deref(),
-            row.given_name_kana.as_deref(),
-            row.company(),
-            row.email.as_deref(),
-            row.phone.as_deref(),
-            row.department.as_deref(),
-        ]
-        .into_iter()
-        .flatten(),
-    )
+    lead_document([
+        row.family_name.as_deref(),
+        row.given_name.as_deref(),
+        row.family_name_kana.as_deref(),
+        row.given_name_kana.as_deref(),
+        row.company(),
+        row.email.as_deref(),
+        row.phone.as_deref(),
+        row.department.as_deref(),
+    ])
 }
 
 /// The search document of a lead about to be stored, with its company as shown (as
 /// [`lead_row_search_document`] does): `account_name`, the name of the linked account, when
 /// there is one, else the company name as entered.
 pub fn lead_search_document_of(lead: &hatake_domain::LeadData, account_name: Option<&str>) -> String {
-    hatake_domain::text::search_document(
-        [
-            lead.family_name.as_deref(),
-            lead.given_name.as_deref(),
-            lead.family_name_kana.as_deref(),
-            lead.given_name_kana.as_deref(),
-            account_name.or(lead.company_name.as_deref()),
-            lead.email.as_ref().map(hatake_domain::Email::as_str),
-            lead.phone.as_ref().map(hatake_domain::Phone::as_str),
-            lead.department.as_deref(),
-        ]
-        .into_iter()
-        .flatten(),
-    )
+    lead_document([
+        lead.family_name.as_deref(),
+        lead.given_name.as_deref(),
+        lead.family_name_kana.as_deref(),
+        lead.given_name_kana.as_deref(),
+        account_name.or(lead.company_name.as_deref()),
+        lead.email.as_ref().map(hatake_domain::Email::as_str),
+        lead.phone.as_ref().map(hatake_domain::Phone::as_str),
+        lead.department.as_deref(),
+    ])
+}
+
+/// The indexed fields, in order: name, given name, their readings, company, e-mail, phone,
+/// department.
+fn lead_document(fields: [Option<&str>; 8]) -> String {
+    hatake_domain::text::search_document(fields.into_iter().flatten())
 }
