@@ -172,12 +172,21 @@ macro_rules! impl_account_and_lead_stores {
                 if let Some(owner) = account.owner_id {
                     exists(&mut *tx, "users", owner, "owner_id").await?;
                 }
+                let old_name: Option<(String,)> =
+                    sqlx::query_as::<$db, (String,)>("SELECT name FROM accounts WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                let Some((old_name,)) = old_name else { return Err($crate::StoreError::NotFound) };
                 let sql = $crate::sql::update_by_id("accounts", &$crate::sql::ACCOUNT_WRITE_COLUMNS);
                 let mut values = $crate::sql::account_write_values(account, now);
                 values.push($crate::sql::Value::Int(id));
-                let result = bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *tx).await.map_err(db_error)?;
-                $crate::one_row(result.rows_affected())?;
-                reindex_account_leads(&mut *tx, id).await?;
+                bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *tx).await.map_err(db_error)?;
+                // The account's name is part of its leads' search documents; nothing else is.
+                if old_name != account.name {
+                    reindex_account_leads(&mut *tx, id).await?;
+                }
                 tx.commit().await.map_err(db_error)?;
                 self.get_account(id).await
             }
