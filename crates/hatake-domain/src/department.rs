@@ -1,0 +1,1 @@
+//! Department classes: a configurable dictionary from free-text departments to classes.

@@ -1,0 +1,1 @@
+//! Identity resolution (名寄せ).
