@@ -1,0 +1,274 @@
+//! The lead matcher: which stored person an incoming record is.
+//!
+//! An e-mail address that belongs to one person (not `info@…`) is an exact key: the same
+//! address is the same person. Otherwise records are compared on name, reading (kana), company,
+//! phone, e-mail and prefecture, and the Fellegi–Sunter score decides: at
+//! [`MERGE_THRESHOLD`] or above the records are merged; from [`REVIEW_THRESHOLD`] a person
+//! decides in the review queue; below, the record is a new person.
+
+use super::engine::{compare, Comparator, Level, Pattern, Prepared, Record, Weights};
+use crate::company::normalise_company_name;
+use crate::text::search_key;
+use crate::LeadData;
+use serde::Serialize;
+use std::sync::OnceLock;
+
+/// Score from which two records are merged without asking.
+pub const MERGE_THRESHOLD: f64 = 15.0;
+/// Score from which a pair goes to the review queue.
+pub const REVIEW_THRESHOLD: f64 = 11.0;
+/// The organisation fields (company, landline, e-mail domain, prefecture) all say "works at
+/// the same place"; colleagues share them. Together they add at most this much.
+pub const ORGANISATION_CAP: f64 = 6.0;
+
+/// The compared fields, in schema order.
+pub const FIELDS: [&str; 10] =
+    ["family_name", "given_name", "kana", "kana_full", "company", "phone", "mobile", "email", "email_domain", "prefecture"];
+const FAMILY: usize = 0;
+const GIVEN: usize = 1;
+const KANA: usize = 2;
+const KANA_FULL: usize = 3;
+const COMPANY: usize = 4;
+const PHONE: usize = 5;
+const MOBILE: usize = 6;
+const EMAIL: usize = 7;
+const DOMAIN: usize = 8;
+const PREFECTURE: usize = 9;
+const ORGANISATION: [usize; 4] = [COMPANY, PHONE, DOMAIN, PREFECTURE];
+
+const SIMILAR: Comparator = Comparator::Similar { agree: 0.95, partial: 0.85 };
+const COMPARATORS: [Comparator; 10] = [
+    SIMILAR,
+    SIMILAR,
+    SIMILAR,
+    SIMILAR,
+    Comparator::Similar { agree: 0.95, partial: 0.88 },
+    Comparator::Exact,
+    Comparator::Exact,
+    Comparator::Exact,
+    Comparator::Exact,
+    Comparator::Exact,
+];
+
+/// m and u shares (disagree, partial, agree) per field. A landline is often a company's main
+/// number shared by colleagues, so it weighs little; a mobile number is personal.
+const M_U: [([f64; 3], [f64; 3]); 10] = [
+    ([0.03, 0.02, 0.95], [0.98, 0.01, 0.01]),
+    ([0.03, 0.07, 0.90], [0.985, 0.01, 0.005]),
+    ([0.05, 0.10, 0.85], [0.985, 0.012, 0.003]),
+    ([0.05, 0.10, 0.85], [0.985, 0.012, 0.003]),
+    ([0.10, 0.10, 0.80], [0.95, 0.02, 0.03]),
+    ([0.40, 1.0, 0.60], [0.94, 1.0, 0.06]),
+    ([0.30, 1.0, 0.70], [0.9995, 1.0, 0.0005]),
+    ([0.30, 1.0, 0.70], [0.9999, 1.0, 0.0001]),
+    ([0.15, 1.0, 0.85], [0.90, 1.0, 0.10]),
+    ([0.10, 1.0, 0.90], [0.85, 1.0, 0.15]),
+];
+
+fn weights() -> &'static Weights {
+    static WEIGHTS: OnceLock<Weights> = OnceLock::new();
+    WEIGHTS.get_or_init(|| Weights::from_m_u(&M_U))
+}
+
+/// Local parts that name a role, not a person: never an identity key.
+const ROLE_ADDRESSES: &[&str] = &[
+    "info", "information", "sales", "eigyo", "eigyou", "contact", "support", "office", "admin", "soumu", "somu",
+    "jinji", "saiyo", "saiyou", "recruit", "pr", "press", "koho", "kouhou", "marketing", "mail", "webmaster", "inquiry",
+    "toiawase", "otoiawase", "customer", "service", "help", "desk", "general", "hr", "it", "system", "noreply",
+    "no-reply",
+];
+
+/// Whether an address's local part names a role (`info@`, `sales@` …) rather than a person.
+pub fn is_role_address(email: &str) -> bool {
+    let local = email.split('@').next().unwrap_or("");
+    let stem = local.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-' || c == '_' || c == '.');
+    ROLE_ADDRESSES.contains(&stem)
+}
+
+// TODO(merge): replace with contact::is_free_mail_domain once it lands.
+fn is_free_mail(domain: &str) -> bool {
+    ["gmail.com", "yahoo.co.jp", "hotmail.com", "outlook.com", "icloud.com", "docomo.ne.jp"].contains(&domain)
+}
+
+/// Domestic digits of a phone number: `+81 3-1234-5678` → `0312345678`.
+pub fn phone_digits(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    match digits.strip_prefix("81") {
+        Some(rest) if phone.trim_start().starts_with('+') => format!("0{}", rest.trim_start_matches('0')),
+        _ => digits,
+    }
+}
+
+fn is_mobile(digits: &str) -> bool {
+    digits.len() == 11 && ["070", "080", "090"].iter().any(|p| digits.starts_with(p))
+}
+
+/// Reading as comparable katakana: hiragana folded to katakana, spaces and dots removed.
+pub fn kana_key(kana: &str) -> String {
+    search_key(kana).chars().map(|c| if ('ぁ'..='ゖ').contains(&c) { char::from_u32(c as u32 + 0x60).unwrap_or(c) } else { c }).collect()
+}
+
+/// A lead prepared for matching: its compared fields and blocking keys.
+#[derive(Debug, Clone)]
+pub struct LeadFeatures {
+    record: Record,
+    /// The identity e-mail (lower case), unless it is a role address.
+    pub email: Option<String>,
+    pub keys: Vec<String>,
+}
+
+impl LeadFeatures {
+    pub fn new(lead: &LeadData) -> Self {
+        let name = search_key(&lead.full_name());
+        let family = lead.family_name.as_deref().map(search_key).unwrap_or_default();
+        let given = lead.given_name.as_deref().map(search_key).unwrap_or_default();
+        let kana = kana_key(&crate::lead::join_name(lead.family_name_kana.as_deref(), lead.given_name_kana.as_deref()));
+        // The given name's reading, when the reading was given in two parts: it tells 太郎 (タロウ)
+        // from 次郎 (ジロウ) where the family names agree anyway.
+        let kana_given = match (&lead.family_name_kana, &lead.given_name_kana) {
+            (Some(_), Some(given)) => kana_key(given),
+            _ => String::new(),
+        };
+        let company = lead.company_name.as_deref().map(normalise_company_name).unwrap_or_default();
+        let phone = lead.phone.as_ref().map(|p| phone_digits(p.as_str())).unwrap_or_default();
+        let email = lead.email.as_ref().map(|e| e.as_str().to_owned()).filter(|e| !is_role_address(e));
+        let domain = lead
+            .email
+            .as_ref()
+            .map(|e| e.domain().to_owned())
+            .filter(|d| !is_free_mail(d))
+            .unwrap_or_default();
+        let mut record: Record = vec![None; FIELDS.len()];
+        record[FAMILY] = Prepared::new(&family);
+        record[GIVEN] = Prepared::new(&given);
+        record[KANA] = Prepared::new(&kana_given);
+        record[KANA_FULL] = Prepared::new(&kana);
+        record[COMPANY] = Prepared::new(&company);
+        if is_mobile(&phone) {
+            record[MOBILE] = Prepared::new(&phone);
+        } else {
+            record[PHONE] = Prepared::new(&phone);
+        }
+        record[EMAIL] = email.as_deref().and_then(Prepared::new);
+        record[DOMAIN] = Prepared::new(&domain);
+        record[PREFECTURE] = lead.prefecture.as_deref().and_then(Prepared::new);
+
+        let mut keys = Vec::with_capacity(5);
+        if phone.len() >= 9 {
+            keys.push(format!("p:{phone}"));
+        }
+        if !company.is_empty() && !family.is_empty() {
+            keys.push(format!("n:{company}|{family}"));
+        }
+        if kana.chars().count() >= 3 {
+            keys.push(format!("k:{kana}"));
+        }
+        if name.chars().count() >= 2 {
+            keys.push(format!("f:{name}"));
+        }
+        if !domain.is_empty() && !family.is_empty() {
+            keys.push(format!("d:{domain}|{family}"));
+        }
+        Self { record, email, keys }
+    }
+
+    /// Whether there is enough to match on at all (a name, an e-mail or a phone).
+    pub fn is_matchable(&self) -> bool {
+        self.email.is_some() || !self.keys.is_empty()
+    }
+}
+
+/// One field's part in a score, for showing why two records were matched.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub field: &'static str,
+    pub level: Level,
+    pub weight: f64,
+}
+
+/// How alike two prepared leads are.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub score: f64,
+    /// The same personal e-mail address: the same person whatever the score.
+    pub same_email: bool,
+    pub evidence: Vec<Evidence>,
+}
+
+impl Comparison {
+    pub fn is_confident(&self) -> bool {
+        self.same_email || self.score >= MERGE_THRESHOLD
+    }
+
+    pub fn needs_review(&self) -> bool {
+        !self.is_confident() && self.score >= REVIEW_THRESHOLD
+    }
+}
+
+/// Compares two prepared leads.
+pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
+    let mut pattern: Pattern = compare(&COMPARATORS, &a.record, &b.record);
+    // Readings are compared once: by the given name's when both have it, else in full.
+    let kana = if pattern.level(KANA) == Level::Missing { KANA_FULL } else { KANA };
+    pattern = pattern.with(if kana == KANA { KANA_FULL } else { KANA }, Level::Missing);
+    let weights = weights();
+    let evidence: Vec<Evidence> = FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| pattern.level(*i) != Level::Missing)
+        .map(|(i, field)| Evidence { field, level: pattern.level(i), weight: weights.weight(i, pattern.level(i)) })
+        .collect();
+    let organisation: f64 = ORGANISATION.iter().map(|&f| weights.weight(f, pattern.level(f))).sum();
+    let person: f64 = (0..FIELDS.len())
+        .filter(|f| !ORGANISATION.contains(f))
+        .map(|f| weights.weight(f, pattern.level(f)))
+        .sum();
+    let mut score = person + organisation.min(ORGANISATION_CAP);
+    // A name alone (and a prefecture) is never enough to merge: common names repeat. Something
+    // that ties the two records to one place or one contact must agree too.
+    let agrees = |f: usize| pattern.level(f) == Level::Agree;
+    let anchored = agrees(kana)
+        || agrees(PHONE)
+        || agrees(MOBILE)
+        || agrees(EMAIL)
+        || agrees(DOMAIN)
+        || pattern.level(COMPANY) >= Level::Partial;
+    if !anchored {
+        score = score.min(MERGE_THRESHOLD - 0.5);
+    }
+    Comparison { score, same_email: a.email.is_some() && a.email == b.email, evidence }
+}
+
+/// What to do with an incoming record, given the stored candidates found by blocking.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// No candidate is close enough: a new person.
+    New,
+    /// The same person as candidate `index`.
+    Merge { index: usize, comparison: Comparison },
+    /// Possibly one of these candidates (best first); a person decides.
+    Review { candidates: Vec<(usize, Comparison)> },
+}
+
+/// Decides among candidates. The best confident candidate wins (a shared e-mail first, then
+/// the highest score); otherwise every candidate above the review threshold is listed.
+pub fn decide(incoming: &LeadFeatures, candidates: &[&LeadFeatures]) -> Decision {
+    let mut scored: Vec<(usize, Comparison)> =
+        candidates.iter().enumerate().map(|(i, c)| (i, compare_leads(incoming, c))).collect();
+    scored.sort_by(|(ia, a), (ib, b)| {
+        b.same_email.cmp(&a.same_email).then(b.score.total_cmp(&a.score)).then(ia.cmp(ib))
+    });
+    match scored.first() {
+        Some((index, comparison)) if comparison.is_confident() => {
+            Decision::Merge { index: *index, comparison: comparison.clone() }
+        }
+        _ => {
+            let candidates: Vec<_> = scored.into_iter().filter(|(_, c)| c.needs_review()).take(5).collect();
+            if candidates.is_empty() {
+                Decision::New
+            } else {
+                Decision::Review { candidates }
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Table tests of the lead matcher: pairs of records as they arrive from real sources, and
+//! what the matcher must decide for each.
+
+use super::lead::{decide, is_role_address, kana_key, phone_digits, Decision, LeadFeatures};
+use crate::LeadInput;
+
+/// company, family, given, kana (family given), email, phone, prefecture.
+type Row = (&'static str, &'static str, &'static str, &'static str, &'static str, &'static str, &'static str);
+
+fn features(row: &Row) -> LeadFeatures {
+    let (company, family, given, kana, email, phone, prefecture) = *row;
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_owned());
+    let (kana_family, kana_given) = kana.split_once(' ').unwrap_or((kana, ""));
+    let input = LeadInput {
+        company_name: some(company),
+        family_name: some(family),
+        given_name: some(given),
+        family_name_kana: some(kana_family),
+        given_name_kana: some(kana_given),
+        email: some(email),
+        phone: some(phone),
+        prefecture: some(prefecture),
+        ..LeadInput::default()
+    };
+    LeadFeatures::new(&input.validate(&[]).expect("test rows are valid"))
+}
+
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Merge,
+    Review,
+    New,
+}
+
+const BASE: Row = ("株式会社ひまわり商事", "佐藤", "太郎", "サトウ タロウ", "taro.sato@himawari.co.jp", "03-1234-5678", "東京都");
+
+#[test]
+fn decisions_on_realistic_variants() {
+    let cases: &[(&str, Row, Expect)] = &[
+        ("same e-mail, nothing else", ("", "", "", "", "TARO.SATO@HIMAWARI.CO.JP", "", ""), Expect::Merge),
+        ("same e-mail, other name (shared personal address is rare)", ("", "鈴木", "花子", "", "taro.sato@himawari.co.jp", "", ""), Expect::Merge),
+        ("legal form spelt (株), 全角 phone, no e-mail", ("(株)ひまわり商事", "佐藤", "太郎", "", "", "０３（１２３４）５６７８", "東京都"), Expect::Merge),
+        ("company written after, 半角 kana reading, no e-mail", ("ひまわり商事 株式会社", "佐藤", "太郎", "ｻﾄｳ ﾀﾛｳ", "", "", ""), Expect::Merge),
+        ("typo in the given name, same reading and company", ("株式会社ひまわり商事", "佐藤", "太朗", "サトウ タロウ", "", "", "東京都"), Expect::Merge),
+        ("hiragana reading, other e-mail at the same company", ("ひまわり商事", "佐藤", "太郎", "さとう たろう", "t-sato@himawari.co.jp", "", "東京都"), Expect::Merge),
+        ("same name, a mobile the stored record lacks", ("", "佐藤", "太郎", "", "", "090-1111-2222", ""), Expect::Review),
+        ("same name only, same prefecture", ("", "佐藤", "太郎", "", "", "", "東京都"), Expect::Review),
+        ("colleague: other given name, same switchboard", ("株式会社ひまわり商事", "佐藤", "次郎", "サトウ ジロウ", "jiro.sato@himawari.co.jp", "03-1234-5678", "東京都"), Expect::New),
+        ("other person, other company", ("株式会社あおぞら工業", "田中", "一郎", "タナカ イチロウ", "tanaka@aozora.co.jp", "06-1111-2222", "大阪府"), Expect::New),
+        ("same name at another company in another prefecture", ("株式会社あおぞら工業", "佐藤", "太郎", "サトウ タロウ", "sato@aozora.co.jp", "06-1111-2222", "大阪府"), Expect::New),
+        ("role address is not an identity", ("株式会社ひまわり商事", "鈴木", "花子", "スズキ ハナコ", "info@himawari.co.jp", "", ""), Expect::New),
+    ];
+    let mut base = features(&BASE);
+    // The stored person used for the role-address case also gave info@.
+    let role_stored = features(&("株式会社ひまわり商事", "佐藤", "太郎", "", "info@himawari.co.jp", "", ""));
+    for (what, row, expected) in cases {
+        let incoming = features(row);
+        let stored = if row.4.starts_with("info@") { &role_stored } else { &base };
+        let got = match decide(&incoming, &[stored]) {
+            Decision::Merge { .. } => Expect::Merge,
+            Decision::Review { .. } => Expect::Review,
+            Decision::New => Expect::New,
+        };
+        let comparison = super::compare_leads(&incoming, stored);
+        assert_eq!(&got, expected, "{what}: score {:.1} {:?}", comparison.score, comparison.evidence);
+    }
+    base.keys.sort();
+    assert!(base.keys.iter().any(|k| k.starts_with("n:ひまわり商事|佐藤")), "{:?}", base.keys);
+}
+
+#[test]
+fn the_best_confident_candidate_wins() {
+    let incoming = features(&("ひまわり商事", "佐藤", "太郎", "", "taro.sato@himawari.co.jp", "", ""));
+    let colleague = features(&("ひまわり商事", "佐藤", "次郎", "", "jiro@himawari.co.jp", "", ""));
+    let same = features(&BASE);
+    match decide(&incoming, &[&colleague, &same]) {
+        Decision::Merge { index, comparison } => {
+            assert_eq!(index, 1);
+            assert!(comparison.same_email);
+        }
+        other => panic!("expected a merge, got {other:?}"),
+    }
+}
+
+#[test]
+fn helpers() {
+    assert!(is_role_address("info@x.co.jp"));
+    assert!(is_role_address("sales2@x.co.jp"));
+    assert!(!is_role_address("taro.sato@x.co.jp"));
+    assert_eq!(phone_digits("+81 3-1234-5678"), "0312345678");
+    assert_eq!(phone_digits("+81 (0)3-1234-5678"), "0312345678");
+    assert_eq!(phone_digits("03-1234-5678"), "0312345678");
+    assert_eq!(kana_key("さとう たろう"), "サトウタロウ");
+    assert_eq!(kana_key("ｻﾄｳ ﾀﾛｳ"), "サトウタロウ");
+}
