@@ -64,6 +64,8 @@ pub enum Command {
 pub enum BenchCommand {
     /// Load many leads into SQLite and measure page latency under concurrent load (see BENCHMARKS.md).
     Ui(crate::bench::UiBenchArgs),
+    /// Link FEBRL4 with hatake's matcher next to Python's recordlinkage (see BENCHMARKS.md).
+    Match(crate::bench::febrl::MatchBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,5 +121,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::demo::run(&settings, companies, people, !no_serve).await
         }
         Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
+        Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
     }
 }

@@ -5,7 +5,7 @@
 //! The lead matcher ([`super::lead`]) is one configuration of this engine; the FEBRL benchmark
 //! is another. Both go through the same comparison, weighting and blocking code.
 
-use super::similarity::jaro_winkler;
+use super::similarity::{jaro_winkler, jaro_winkler_ascii};
 use std::collections::HashMap;
 
 /// How one field is compared.
@@ -44,7 +44,8 @@ impl Level {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     pub text: Box<str>,
-    chars: Box<[char]>,
+    /// The characters, kept only for non-ASCII text (ASCII compares on `text`'s bytes).
+    chars: Option<Box<[char]>>,
 }
 
 impl Prepared {
@@ -53,7 +54,8 @@ impl Prepared {
         if text.is_empty() {
             return None;
         }
-        Some(Self { text: text.into(), chars: text.chars().collect() })
+        let chars = (!text.is_ascii()).then(|| text.chars().collect());
+        Some(Self { text: text.into(), chars })
     }
 }
 
@@ -104,7 +106,15 @@ fn compare_values(comparator: Comparator, a: &Prepared, b: &Prepared) -> Level {
     match comparator {
         Comparator::Exact => Level::Disagree,
         Comparator::Similar { agree, partial } => {
-            let similarity = jaro_winkler(&a.chars, &b.chars);
+            let similarity = match (&a.chars, &b.chars) {
+                (None, None) => jaro_winkler_ascii(a.text.as_bytes(), b.text.as_bytes()),
+                (Some(x), Some(y)) => jaro_winkler(x, y),
+                _ => {
+                    let x: Vec<char> = a.text.chars().collect();
+                    let y: Vec<char> = b.text.chars().collect();
+                    jaro_winkler(&x, &y)
+                }
+            };
             if similarity >= agree {
                 Level::Agree
             } else if similarity >= partial {
