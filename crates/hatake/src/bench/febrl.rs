@@ -83,6 +83,9 @@ fn keys(record: &Record) -> impl Iterator<Item = String> + '_ {
     BLOCK_ON.iter().filter_map(move |&f| record[f].as_ref().map(|v| format!("{f}:{}", v.text)))
 }
 
+/// One comparison thread's pairs and its count of each pattern.
+type ThreadResult = (Vec<(u32, u32, Pattern)>, HashMap<Pattern, u64>);
+
 /// What one linkage run produced.
 struct Linkage {
     pairs_compared: usize,
@@ -104,7 +107,7 @@ fn link(a: &Dataset, b: &Dataset) -> Linkage {
     // Compare on every core: each thread takes a slice of list A.
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let chunk = a.records.len().div_ceil(threads).max(1);
-    let compared: Vec<(Vec<(u32, u32, Pattern)>, HashMap<Pattern, u64>)> = std::thread::scope(|scope| {
+    let compared: Vec<ThreadResult> = std::thread::scope(|scope| {
         let handles: Vec<_> = a
             .records
             .chunks(chunk)
