@@ -158,6 +158,9 @@ pub struct LeadData {
     pub owner_id: Option<i64>,
     pub product_ids: Vec<i64>,
     pub custom: serde_json::Map<String, serde_json::Value>,
+    /// The department's class (see [`crate::department`]): not entered but derived from
+    /// `department` with the organisation's dictionary by whoever stores the lead.
+    pub department_class: Option<String>,
 }
 
 impl LeadData {
@@ -255,6 +258,7 @@ impl LeadInput {
             owner_id: self.owner_id,
             product_ids,
             custom,
+            department_class: None,
         })
     }
 }

@@ -6,7 +6,10 @@ use crate::db_error;
 use hatake_store::StoreError;
 use sqlx::PgPool;
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "resolution", include_str!("../migrations/0002_resolution.sql")),
+];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;
 

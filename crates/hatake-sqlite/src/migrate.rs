@@ -5,7 +5,10 @@ use crate::db_error;
 use hatake_store::StoreError;
 use sqlx::{Connection, SqlitePool};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "resolution", include_str!("../migrations/0002_resolution.sql")),
+];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(db_error)?;

@@ -126,6 +126,115 @@ macro_rules! impl_account_and_lead_stores {
             Ok(())
         }
 
+        /// Inserts leads with their products, search documents and matching keys; returns the
+        /// new ids in input order.
+        async fn insert_leads(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            leads: &[(&hatake_domain::LeadData, bool)],
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<Vec<i64>> {
+            let mut all_ids = Vec::with_capacity(leads.len());
+            for chunk in leads.chunks($crate::rows_per_statement($crate::sql::LEAD_WRITE_COLUMNS.len() + 1)) {
+                let mut sql = $crate::sql::multi_insert("leads", &$crate::sql::LEAD_WRITE_COLUMNS, chunk.len());
+                sql.push_str(" RETURNING id");
+                let mut values = Vec::new();
+                for (lead, is_lead) in chunk {
+                    values.extend($crate::sql::lead_write_values(lead, *is_lead, now));
+                    values.push($crate::sql::Value::Int(now));
+                }
+                let mut ids: Vec<i64> = bind_values(sqlx::query::<$db>(&sql), values)
+                    .fetch_all(&mut *conn)
+                    .await
+                    .map_err(db_error)?
+                    .iter()
+                    .map(|row| sqlx::Row::get::<i64, _>(row, 0))
+                    .collect();
+                ids.sort_unstable();
+                // A linked lead is found by its account's name, as after any later write.
+                let mut account_ids: Vec<i64> = chunk.iter().filter_map(|(lead, _)| lead.account_id).collect();
+                account_ids.sort_unstable();
+                account_ids.dedup();
+                let mut account_names = std::collections::HashMap::new();
+                if !account_ids.is_empty() {
+                    let list: Vec<String> = account_ids.iter().map(i64::to_string).collect();
+                    let sql = format!("SELECT id, name FROM accounts WHERE id IN ({})", list.join(","));
+                    let rows: Vec<(i64, String)> =
+                        sqlx::query_as::<$db, (i64, String)>(&sql).fetch_all(&mut *conn).await.map_err(db_error)?;
+                    account_names.extend(rows);
+                }
+                let mut links = Vec::new();
+                let mut docs = Vec::with_capacity(chunk.len());
+                for (id, (lead, _)) in ids.iter().zip(chunk) {
+                    links.extend(lead.product_ids.iter().map(|p| (*p, *id)));
+                    let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
+                    docs.push((*id, $crate::sql::lead_search_document_of(lead, account_name)));
+                }
+                for part in links.chunks($crate::rows_per_statement(3)) {
+                    let sql = $crate::sql::multi_insert("lead_products", &["product_id", "lead_id"], part.len());
+                    let mut values = Vec::new();
+                    for (product, lead) in part {
+                        values.extend([
+                            $crate::sql::Value::Int(*product),
+                            $crate::sql::Value::Int(*lead),
+                            $crate::sql::Value::Int(now),
+                        ]);
+                    }
+                    bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+                }
+                <$store>::index_leads(&mut *conn, &docs).await?;
+                let keys: Vec<(i64, Vec<String>)> =
+                    ids.iter().zip(chunk).map(|(id, (lead, _))| (*id, $crate::sql::lead_match_keys(lead))).collect();
+                write_lead_keys(&mut *conn, &keys).await?;
+                all_ids.extend(ids);
+            }
+            Ok(all_ids)
+        }
+
+        /// Writes a lead's matching keys (see [`hatake_domain::matching::lead`]).
+        async fn write_lead_keys(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            keys: &[(i64, Vec<String>)],
+        ) -> $crate::StoreResult<()> {
+            let pairs: Vec<(i64, &String)> =
+                keys.iter().flat_map(|(id, keys)| keys.iter().map(move |k| (*id, k))).collect();
+            for part in pairs.chunks($crate::rows_per_statement(2)) {
+                let mut sql = $crate::sql::insert_rows("lead_keys", &["key", "lead_id"], part.len());
+                sql.push_str(" ON CONFLICT DO NOTHING");
+                let mut query = sqlx::query::<$db>(&sql);
+                for (id, key) in part {
+                    query = query.bind(key.as_str()).bind(*id);
+                }
+                query.execute(&mut *conn).await.map_err(db_error)?;
+            }
+            Ok(())
+        }
+
+        /// Overwrites a lead's values, products, search document and matching keys.
+        async fn rewrite_lead(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            id: i64,
+            lead: &hatake_domain::LeadData,
+            is_lead: bool,
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<$crate::LeadRow> {
+            let sql = $crate::sql::update_by_id("leads", &$crate::sql::LEAD_WRITE_COLUMNS);
+            let mut values = $crate::sql::lead_write_values(lead, is_lead, now);
+            values.push($crate::sql::Value::Int(id));
+            let result = bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+            $crate::one_row(result.rows_affected())?;
+            write_lead_products(&mut *conn, id, &lead.product_ids, now).await?;
+            let stored = fetch_lead(&mut *conn, id).await?;
+            <$store>::unindex_lead(&mut *conn, id).await?;
+            <$store>::index_leads(&mut *conn, &[(id, $crate::sql::lead_row_search_document(&stored))]).await?;
+            sqlx::query::<$db>("DELETE FROM lead_keys WHERE lead_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+            write_lead_keys(&mut *conn, &[(id, $crate::sql::lead_match_keys(lead))]).await?;
+            Ok(stored)
+        }
+
         /// Re-indexes every lead of an account (its name is part of their search documents).
         async fn reindex_account_leads(
             conn: &mut <$db as sqlx::Database>::Connection,
@@ -284,15 +393,8 @@ macro_rules! impl_account_and_lead_stores {
             ) -> $crate::StoreResult<$crate::LeadRow> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 check_lead_links(&mut *tx, lead).await?;
-                let mut sql = $crate::sql::multi_insert("leads", &$crate::sql::LEAD_WRITE_COLUMNS, 1);
-                sql.push_str(" RETURNING id");
-                let mut values = $crate::sql::lead_write_values(lead, is_lead, now);
-                values.push($crate::sql::Value::Int(now));
-                let row = bind_values(sqlx::query::<$db>(&sql), values).fetch_one(&mut *tx).await.map_err(db_error)?;
-                let id: i64 = sqlx::Row::get(&row, 0);
-                write_lead_products(&mut *tx, id, &lead.product_ids, now).await?;
-                let stored = fetch_lead(&mut *tx, id).await?;
-                <$store>::index_leads(&mut *tx, &[(id, $crate::sql::lead_row_search_document(&stored))]).await?;
+                let ids = insert_leads(&mut *tx, &[(lead, is_lead)], now).await?;
+                let stored = fetch_lead(&mut *tx, ids[0]).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(stored)
             }
@@ -311,15 +413,7 @@ macro_rules! impl_account_and_lead_stores {
             ) -> $crate::StoreResult<$crate::LeadRow> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 check_lead_links(&mut *tx, lead).await?;
-                let sql = $crate::sql::update_by_id("leads", &$crate::sql::LEAD_WRITE_COLUMNS);
-                let mut values = $crate::sql::lead_write_values(lead, is_lead, now);
-                values.push($crate::sql::Value::Int(id));
-                let result = bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *tx).await.map_err(db_error)?;
-                $crate::one_row(result.rows_affected())?;
-                write_lead_products(&mut *tx, id, &lead.product_ids, now).await?;
-                let stored = fetch_lead(&mut *tx, id).await?;
-                <$store>::unindex_lead(&mut *tx, id).await?;
-                <$store>::index_leads(&mut *tx, &[(id, $crate::sql::lead_row_search_document(&stored))]).await?;
+                let stored = rewrite_lead(&mut *tx, id, lead, is_lead, now).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(stored)
             }
@@ -420,55 +514,8 @@ macro_rules! impl_account_and_lead_stores {
                 now: $crate::Millis,
             ) -> $crate::StoreResult<u64> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                for chunk in leads.chunks($crate::rows_per_statement($crate::sql::LEAD_WRITE_COLUMNS.len() + 1)) {
-                    let mut sql = $crate::sql::multi_insert("leads", &$crate::sql::LEAD_WRITE_COLUMNS, chunk.len());
-                    sql.push_str(" RETURNING id");
-                    let mut values = Vec::new();
-                    for (lead, is_lead) in chunk {
-                        values.extend($crate::sql::lead_write_values(lead, *is_lead, now));
-                        values.push($crate::sql::Value::Int(now));
-                    }
-                    let mut ids: Vec<i64> = bind_values(sqlx::query::<$db>(&sql), values)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db_error)?
-                        .iter()
-                        .map(|row| sqlx::Row::get::<i64, _>(row, 0))
-                        .collect();
-                    ids.sort_unstable();
-                    // A linked lead is found by its account's name, as after any later write.
-                    let mut account_ids: Vec<i64> = chunk.iter().filter_map(|(lead, _)| lead.account_id).collect();
-                    account_ids.sort_unstable();
-                    account_ids.dedup();
-                    let mut account_names = std::collections::HashMap::new();
-                    if !account_ids.is_empty() {
-                        let list: Vec<String> = account_ids.iter().map(i64::to_string).collect();
-                        let sql = format!("SELECT id, name FROM accounts WHERE id IN ({})", list.join(","));
-                        let rows: Vec<(i64, String)> =
-                            sqlx::query_as::<$db, (i64, String)>(&sql).fetch_all(&mut *tx).await.map_err(db_error)?;
-                        account_names.extend(rows);
-                    }
-                    let mut links = Vec::new();
-                    let mut docs = Vec::with_capacity(chunk.len());
-                    for (id, (lead, _)) in ids.iter().zip(chunk) {
-                        links.extend(lead.product_ids.iter().map(|p| (*p, *id)));
-                        let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
-                        docs.push((*id, $crate::sql::lead_search_document_of(lead, account_name)));
-                    }
-                    for part in links.chunks($crate::rows_per_statement(3)) {
-                        let sql = $crate::sql::multi_insert("lead_products", &["product_id", "lead_id"], part.len());
-                        let mut values = Vec::new();
-                        for (product, lead) in part {
-                            values.extend([
-                                $crate::sql::Value::Int(*product),
-                                $crate::sql::Value::Int(*lead),
-                                $crate::sql::Value::Int(now),
-                            ]);
-                        }
-                        bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *tx).await.map_err(db_error)?;
-                    }
-                    <$store>::index_leads(&mut *tx, &docs).await?;
-                }
+                let refs: Vec<(&hatake_domain::LeadData, bool)> = leads.iter().map(|(l, b)| (l, *b)).collect();
+                insert_leads(&mut *tx, &refs, now).await?;
                 tx.commit().await.map_err(db_error)?;
                 Ok(leads.len() as u64)
             }

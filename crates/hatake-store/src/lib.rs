@@ -4,12 +4,15 @@
 mod common_records;
 mod common_system;
 mod common_users;
+pub mod common_resolution;
 pub use common_records::{rows_per_statement, MAX_BINDS};
 mod query;
+mod resolution;
 mod rows;
 pub mod sql;
 
 pub use query::*;
+pub use resolution::*;
 pub use rows::*;
 
 use async_trait::async_trait;
@@ -58,9 +61,9 @@ pub struct Overview {
 pub const SETTING_REQUIRED_FIELDS: &str = "required_fields";
 
 /// Everything a backend provides. Split by area so each backend keeps one file per area.
-pub trait Store: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore {}
+pub trait Store: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore {}
 
-impl<T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore> Store for T {}
+impl<T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore> Store for T {}
 
 #[async_trait]
 pub trait SystemStore: Send + Sync + 'static {
@@ -156,4 +159,64 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn reclassify_leads(&self, required: &RequiredFieldSet) -> StoreResult<u64>;
     /// Bulk loading (see [`AccountStore::bulk_insert_accounts`]); returns the rows inserted.
     async fn bulk_insert_leads(&self, leads: &[(LeadData, bool)], now: Millis) -> StoreResult<u64>;
+}
+
+/// Name-matching and imports: candidates for the matcher, applying what it decided, the
+/// review queue, merges and undo.
+#[async_trait]
+pub trait ResolutionStore: Send + Sync + 'static {
+    /// Stored leads sharing a matching key or an e-mail address with the incoming records, at
+    /// most `limit` per key.
+    async fn match_candidates(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<LeadRow>>;
+    /// Writes one batch of resolved records in one transaction; returns the ids of the created
+    /// leads in plan order. `import_id` ties the sources and reviews to an import.
+    async fn apply_plan(&self, plan: &ResolutionPlan, import_id: Option<i64>, now: Millis) -> StoreResult<Vec<i64>>;
+
+    async fn create_import(&self, import: &NewImport, now: Millis) -> StoreResult<ImportRow>;
+    async fn get_import(&self, id: i64) -> StoreResult<ImportRow>;
+    /// Newest first.
+    async fn list_imports(&self, limit: i64) -> StoreResult<Vec<ImportRow>>;
+    /// Earlier imports of the same file (by content), newest first.
+    async fn imports_of_file(&self, sha256: &str) -> StoreResult<Vec<ImportRow>>;
+    async fn finish_import(
+        &self,
+        id: i64,
+        counts: &ImportCounts,
+        status: &str,
+        error: Option<&str>,
+        now: Millis,
+    ) -> StoreResult<()>;
+    async fn add_rejects(&self, import_id: i64, rejects: &[RejectRow]) -> StoreResult<()>;
+    async fn import_rejects(&self, import_id: i64) -> StoreResult<Vec<RejectRow>>;
+    /// Removes the leads an import created and restores those it changed, except leads
+    /// changed again since, which are kept and listed.
+    async fn undo_import(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<UndoReport>;
+
+    async fn lead_sources(&self, lead_id: i64) -> StoreResult<Vec<SourceRow>>;
+    /// The fingerprints of the records already taken into these leads.
+    async fn source_fingerprints(&self, lead_ids: &[i64]) -> StoreResult<Vec<(i64, String)>>;
+    /// Reviews by status (`open`, …), oldest first, after `after_id`.
+    async fn list_reviews(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<ReviewRow>>;
+    async fn count_reviews(&self, status: &str) -> StoreResult<i64>;
+    async fn get_review(&self, id: i64) -> StoreResult<ReviewRow>;
+    /// Open reviews that involve a lead (as either side).
+    async fn reviews_of_lead(&self, lead_id: i64) -> StoreResult<Vec<ReviewRow>>;
+    async fn decide_review(&self, id: i64, status: &str, by: Option<i64>, now: Millis) -> StoreResult<()>;
+    /// Merges `merged` into `survivor`, which takes `data`: sources, products and reviews move
+    /// to the survivor, the merged lead is removed, and the merge is recorded for undo.
+    async fn merge_leads(
+        &self,
+        survivor: i64,
+        merged: i64,
+        data: &LeadData,
+        is_lead: bool,
+        review_id: Option<i64>,
+        by: Option<i64>,
+        now: Millis,
+    ) -> StoreResult<MergeRow>;
+    /// Puts both leads back as they were. [`StoreError::Conflict`] (`survivor`) when the
+    /// surviving lead was changed after the merge.
+    async fn undo_merge(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<()>;
+    /// Merges in which a lead survived, newest first.
+    async fn merges_of_lead(&self, lead_id: i64) -> StoreResult<Vec<MergeRow>>;
 }

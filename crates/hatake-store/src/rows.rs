@@ -107,6 +107,7 @@ pub struct LeadRow {
     pub is_lead: bool,
     /// JSON object of custom values.
     pub custom: String,
+    pub department_class: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
     /// Filled by the store after the row is read.

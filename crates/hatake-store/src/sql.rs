@@ -48,7 +48,7 @@ impl Built {
 pub const LEAD_COLUMNS: &str = "l.id, l.account_id, a.name AS account_name, l.company_name, l.family_name, \
     l.given_name, l.family_name_kana, l.given_name_kana, l.email, l.phone, l.department, l.title, \
     l.prefecture, l.address, l.source, l.owner_id, u.display_name AS owner_name, l.is_lead, l.custom, \
-    l.created_at, l.updated_at";
+    l.department_class, l.created_at, l.updated_at";
 
 pub const LEAD_FROM: &str =
     "leads l LEFT JOIN accounts a ON a.id = l.account_id LEFT JOIN users u ON u.id = l.owner_id";
@@ -379,7 +379,7 @@ pub fn unique_field(text: &str) -> &'static str {
 }
 
 /// The lead columns written on insert and update, in bind order.
-pub const LEAD_WRITE_COLUMNS: [&str; 18] = [
+pub const LEAD_WRITE_COLUMNS: [&str; 19] = [
     "account_id",
     "company_name",
     "family_name",
@@ -397,6 +397,7 @@ pub const LEAD_WRITE_COLUMNS: [&str; 18] = [
     "is_lead",
     "custom",
     "sort_name",
+    "department_class",
     "updated_at",
 ];
 
@@ -428,6 +429,7 @@ pub fn lead_write_values(lead: &hatake_domain::LeadData, is_lead: bool, now: cra
             lead.given_name.as_deref(),
             lead.email.as_ref().map(hatake_domain::Email::as_str),
         )),
+        text(&lead.department_class),
         Int(now),
     ]
 }
@@ -484,8 +486,15 @@ pub enum Value {
 /// `INSERT INTO table (columns…, created_at) VALUES (…), (…)` for `rows` rows, numbering
 /// placeholders from 1.
 pub fn multi_insert(table: &str, columns: &[&str], rows: usize) -> String {
-    let width = columns.len() + 1;
-    let mut sql = format!("INSERT INTO {table} ({}, created_at) VALUES ", columns.join(", "));
+    let mut with_time = columns.to_vec();
+    with_time.push("created_at");
+    insert_rows(table, &with_time, rows)
+}
+
+/// `INSERT INTO table (columns) VALUES ($1, …), …` for `rows` rows, numbered row by row.
+pub fn insert_rows(table: &str, columns: &[&str], rows: usize) -> String {
+    let width = columns.len();
+    let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
@@ -538,4 +547,9 @@ pub fn lead_search_document_of(lead: &hatake_domain::LeadData, account_name: Opt
 /// department.
 fn lead_document(fields: [Option<&str>; 8]) -> String {
     hatake_domain::text::search_document(fields.into_iter().flatten())
+}
+
+/// The matcher's blocking keys of a lead (see [`hatake_domain::matching::LeadFeatures`]).
+pub fn lead_match_keys(lead: &hatake_domain::LeadData) -> Vec<String> {
+    hatake_domain::matching::LeadFeatures::new(lead).keys
 }

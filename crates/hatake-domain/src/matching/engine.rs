@@ -15,6 +15,9 @@ pub enum Comparator {
     Exact,
     /// Jaro–Winkler: agree at `agree` or above, partly agree at `partial` or above.
     Similar { agree: f64, partial: f64 },
+    /// As `Similar`, and two names of the same length that differ in one character partly
+    /// agree however short they are (太郎 / 太朗: Jaro–Winkler is crude on two characters).
+    Name { agree: f64, partial: f64 },
 }
 
 /// Agreement level of one field in a compared pair.
@@ -105,6 +108,14 @@ fn compare_values(comparator: Comparator, a: &Prepared, b: &Prepared) -> Level {
     }
     match comparator {
         Comparator::Exact => Level::Disagree,
+        Comparator::Name { agree, partial } => {
+            let level = compare_values(Comparator::Similar { agree, partial }, a, b);
+            if level == Level::Disagree && one_substitution(a, b) {
+                Level::Partial
+            } else {
+                level
+            }
+        }
         Comparator::Similar { agree, partial } => {
             let similarity = match (&a.chars, &b.chars) {
                 (None, None) => jaro_winkler_ascii(a.text.as_bytes(), b.text.as_bytes()),
@@ -124,6 +135,11 @@ fn compare_values(comparator: Comparator, a: &Prepared, b: &Prepared) -> Level {
             }
         }
     }
+}
+
+fn one_substitution(a: &Prepared, b: &Prepared) -> bool {
+    let (x, y): (Vec<char>, Vec<char>) = (a.text.chars().collect(), b.text.chars().collect());
+    x.len() == y.len() && x.len() >= 2 && x.iter().zip(&y).filter(|(p, q)| p != q).count() == 1
 }
 
 /// Log₂ likelihood-ratio weights per field and level (missing is always 0).

@@ -37,9 +37,10 @@ const PREFECTURE: usize = 9;
 const ORGANISATION: [usize; 4] = [COMPANY, PHONE, DOMAIN, PREFECTURE];
 
 const SIMILAR: Comparator = Comparator::Similar { agree: 0.95, partial: 0.85 };
+const NAME: Comparator = Comparator::Name { agree: 0.95, partial: 0.85 };
 const COMPARATORS: [Comparator; 10] = [
-    SIMILAR,
-    SIMILAR,
+    NAME,
+    NAME,
     SIMILAR,
     SIMILAR,
     Comparator::Similar { agree: 0.95, partial: 0.88 },
@@ -224,16 +225,19 @@ pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
         .map(|f| weights.weight(f, pattern.level(f)))
         .sum();
     let mut score = person + organisation.min(ORGANISATION_CAP);
-    // A name alone (and a prefecture) is never enough to merge: common names repeat. Something
-    // that ties the two records to one place or one contact must agree too.
+    // A merge needs two anchors. The person: the given name, the reading, the e-mail or the
+    // mobile agrees (a family name alone fits every colleague of the same name; 太郎 / 太朗
+    // may be a typo or another person). The place: something ties both records to one company
+    // or contact. A name and a prefecture alone are never enough: common names repeat.
     let agrees = |f: usize| pattern.level(f) == Level::Agree;
-    let anchored = agrees(kana)
+    let person = agrees(GIVEN) || agrees(kana) || agrees(EMAIL) || agrees(MOBILE);
+    let place = agrees(kana)
         || agrees(PHONE)
         || agrees(MOBILE)
         || agrees(EMAIL)
         || agrees(DOMAIN)
         || pattern.level(COMPANY) >= Level::Partial;
-    if !anchored {
+    if !(person && place) {
         score = score.min(MERGE_THRESHOLD - 0.5);
     }
     Comparison { score, same_email: a.email.is_some() && a.email == b.email, evidence }

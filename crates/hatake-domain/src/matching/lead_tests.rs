@@ -48,6 +48,8 @@ fn decisions_on_realistic_variants() {
         ("colleague: other given name, same switchboard", ("株式会社ひまわり商事", "佐藤", "次郎", "サトウ ジロウ", "jiro.sato@himawari.co.jp", "03-1234-5678", "東京都"), Expect::New),
         ("other person, other company", ("株式会社あおぞら工業", "田中", "一郎", "タナカ イチロウ", "tanaka@aozora.co.jp", "06-1111-2222", "大阪府"), Expect::New),
         ("same name at another company in another prefecture", ("株式会社あおぞら工業", "佐藤", "太郎", "サトウ タロウ", "sato@aozora.co.jp", "06-1111-2222", "大阪府"), Expect::New),
+        ("typo in the given name, no reading: a person decides", ("ひまわり商事", "佐藤", "太朗", "", "", "090-9999-0000", "東京都"), Expect::Review),
+        ("other given name, no reading: a person decides", ("ひまわり商事", "佐藤", "次郎", "", "", "", "東京都"), Expect::Review),
         ("role address is not an identity", ("株式会社ひまわり商事", "鈴木", "花子", "スズキ ハナコ", "info@himawari.co.jp", "", ""), Expect::New),
     ];
     let mut base = features(&BASE);

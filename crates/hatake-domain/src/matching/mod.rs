@@ -6,6 +6,7 @@
 
 pub mod engine;
 pub mod lead;
+pub mod merge;
 pub mod similarity;
 
 #[cfg(test)]

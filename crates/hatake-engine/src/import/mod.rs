@@ -1,0 +1,235 @@
+//! Importing leads from a CSV file: decode (UTF-8, UTF-8 with BOM, Shift_JIS/CP932, guessed
+//! or chosen), map the columns (guessed from the headers, or chosen), turn each row into a lead
+//! or a rejection with its line and reasons, match each lead against the stored people, and
+//! write batch by batch. Every row ends up created, merged, unchanged, queued for review or
+//! rejected, and the counts add up to the rows read.
+
+mod rows;
+
+pub use rows::{fields_json, lead_of_row, RowContext};
+
+use crate::resolve::{plan_batch, Incoming};
+use hatake_csv::{decode, Mapping, RowReader, TextEncoding};
+use hatake_domain::department::DepartmentDictionary;
+use hatake_domain::{FieldError, LeadData, RequiredFieldSet};
+use hatake_store::{ImportCounts, ImportKind, ImportRow, NewImport, RejectRow, Store, StoreError};
+use sha2::{Digest, Sha256};
+
+/// Records resolved and written per transaction.
+pub const BATCH_SIZE: usize = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be read as CSV at all (no header, a broken quote …).
+    #[error("{}", .0.message_en)]
+    File(FieldError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ImportError {
+    fn file(code: &'static str, ja: String, en: String) -> Self {
+        Self::File(FieldError::new("file", code, ja, en))
+    }
+}
+
+/// The whole file decoded, with the mapping to use.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub text: String,
+    pub encoding: TextEncoding,
+    /// Characters that could not be decoded (a wrong encoding shows here).
+    pub malformed: usize,
+    pub headers: Vec<String>,
+    pub mapping: Mapping,
+    pub sha256: String,
+}
+
+/// Decodes the file and settles the mapping (guessed from the headers unless given).
+///
+/// # Errors
+/// [`ImportError::File`] when the file has no header row or the given mapping does not fit.
+pub fn prepare(bytes: &[u8], encoding: Option<TextEncoding>, mapping: Option<Mapping>) -> Result<Prepared, ImportError> {
+    let decoded = decode(bytes, encoding);
+    let reader = RowReader::new(&decoded.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    let headers = reader.headers().unique_names("ja");
+    let mapping = mapping.unwrap_or_else(|| Mapping::guess(&headers));
+    if mapping.0.len() != headers.len() {
+        return Err(ImportError::file(
+            "mapping_mismatch",
+            format!("列の対応付けは{}列分ですが、ファイルは{}列です", mapping.0.len(), headers.len()),
+            format!("The mapping covers {} columns but the file has {}", mapping.0.len(), headers.len()),
+        ));
+    }
+    if let Err(errors) = mapping.validate() {
+        let first = errors.0.into_iter().next().expect("validate fails with an error");
+        return Err(ImportError::File(first));
+    }
+    let sha256 = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Prepared { text: decoded.text, encoding: decoded.encoding, malformed: decoded.malformed, headers, mapping, sha256 })
+}
+
+/// One row as the preview shows it.
+#[derive(Debug, Clone)]
+pub struct PreviewRow {
+    pub line: usize,
+    pub fields: Vec<String>,
+    pub result: Result<LeadData, Vec<FieldError>>,
+}
+
+/// The first rows of a prepared file, each with its problems, without writing anything.
+///
+/// # Errors
+/// [`ImportError::File`] for a CSV syntax error.
+pub fn preview(prepared: &Prepared, context: &RowContext, limit: usize) -> Result<(Vec<PreviewRow>, usize), ImportError> {
+    let mut reader =
+        RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    let mut rows = Vec::new();
+    let mut total = 0;
+    while let Some(row) = reader.next_row() {
+        let row = row.map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+        total += 1;
+        if rows.len() < limit {
+            rows.push(PreviewRow {
+                line: row.line,
+                fields: row.iter().map(str::to_owned).collect(),
+                result: lead_of_row(&row, &prepared.mapping, context).map_err(|e| e.0),
+            });
+        }
+    }
+    Ok((rows, total))
+}
+
+/// Progress of a running import, reported after every batch.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub rows_done: usize,
+    pub counts: ImportCounts,
+}
+
+/// What the import is for and who runs it.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub file_name: String,
+    pub created_by: Option<i64>,
+    pub required: RequiredFieldSet,
+    pub departments: DepartmentDictionary,
+}
+
+/// Runs an import of a prepared file to the end and returns the finished import.
+///
+/// # Errors
+/// A store error (the import is then marked failed with the rows written so far) or a CSV
+/// syntax error.
+pub async fn run<S: Store + ?Sized>(
+    store: &S,
+    prepared: &Prepared,
+    context: &RowContext,
+    options: &ImportOptions,
+    now: impl Fn() -> i64,
+    mut progress: impl FnMut(Progress),
+) -> Result<ImportRow, ImportError> {
+    let import = store
+        .create_import(
+            &NewImport {
+                kind: ImportKind::Leads,
+                file_name: options.file_name.clone(),
+                file_sha256: prepared.sha256.clone(),
+                encoding: prepared.encoding.as_str().to_owned(),
+                source: context.source.clone(),
+                product_id: context.product_id,
+                mapping: serde_json::to_string(&prepared.mapping).unwrap_or_default(),
+                created_by: options.created_by,
+            },
+            now(),
+        )
+        .await?;
+    let mut counts = ImportCounts::default();
+    let result = run_rows(store, import.id, prepared, context, options, &now, &mut counts, &mut progress).await;
+    let (status, error) = match &result {
+        Ok(()) => ("done", None),
+        Err(e) => ("failed", Some(e.to_string())),
+    };
+    store.finish_import(import.id, &counts, status, error.as_deref(), now()).await?;
+    result?;
+    Ok(store.get_import(import.id).await?)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_rows<S: Store + ?Sized>(
+    store: &S,
+    import_id: i64,
+    prepared: &Prepared,
+    context: &RowContext,
+    options: &ImportOptions,
+    now: &impl Fn() -> i64,
+    counts: &mut ImportCounts,
+    progress: &mut impl FnMut(Progress),
+) -> Result<(), ImportError> {
+    let mut reader =
+        RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    let mut batch: Vec<Incoming> = Vec::with_capacity(BATCH_SIZE);
+    let mut rejects: Vec<RejectRow> = Vec::new();
+    loop {
+        let next = reader.next_row();
+        let done = next.is_none();
+        if let Some(row) = next {
+            let row = match row {
+                Ok(row) => row,
+                Err(e) => {
+                    // A broken quote swallows the rest of the file: reject it by line, keep what came before.
+                    counts.total += 1;
+                    counts.rejected += 1;
+                    rejects.push(RejectRow {
+                        line: i64::try_from(e.line().unwrap_or(0)).unwrap_or(0),
+                        fields: "[]".to_owned(),
+                        problems: serde_json::to_string(&[FieldError::new("row", e.code(), e.message_ja(), e.message_en())])
+                            .unwrap_or_default(),
+                    });
+                    break;
+                }
+            };
+            counts.total += 1;
+            let line = i64::try_from(row.line).unwrap_or(i64::MAX);
+            match lead_of_row(&row, &prepared.mapping, context) {
+                Ok(mut data) => {
+                    data.department_class =
+                        data.department.as_deref().and_then(|d| options.departments.classify(d)).map(|c| c.key.clone());
+                    batch.push(Incoming {
+                        data,
+                        line: Some(line),
+                        channel: "import",
+                        source: context.source.clone(),
+                        fields: fields_json(&prepared.headers, &row),
+                    });
+                }
+                Err(problems) => {
+                    counts.rejected += 1;
+                    rejects.push(RejectRow {
+                        line,
+                        fields: serde_json::to_string(&row.iter().collect::<Vec<_>>()).unwrap_or_default(),
+                        problems: serde_json::to_string(&problems.0).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        if batch.len() >= BATCH_SIZE || (done && !batch.is_empty()) {
+            let (plan, resolved) = plan_batch(store, std::mem::take(&mut batch), &options.required).await?;
+            store.apply_plan(&plan, Some(import_id), now()).await?;
+            for r in &resolved {
+                counts.add(r.outcome);
+            }
+            if !rejects.is_empty() {
+                store.add_rejects(import_id, &std::mem::take(&mut rejects)).await?;
+            }
+            progress(Progress { rows_done: usize::try_from(counts.total).unwrap_or(0), counts: *counts });
+        }
+        if done {
+            break;
+        }
+    }
+    if !rejects.is_empty() {
+        store.add_rejects(import_id, &rejects).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,6 @@
+//! hatake's work beyond storage: importing files, matching incoming records against the
+//! stored people, and exporting. Pure rules live in `hatake-domain`; this crate drives them
+//! with a [`hatake_store::Store`].
+
+pub mod import;
+pub mod resolve;

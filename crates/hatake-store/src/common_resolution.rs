@@ -1,0 +1,654 @@
+//! The SQL of name-matching and imports, written once and instantiated by each backend with
+//! [`impl_resolution_store!`] next to [`crate::impl_account_and_lead_stores!`], whose private
+//! helpers (`insert_leads`, `rewrite_lead`, `fetch_lead`, `bind_values` …) it uses.
+
+/// Columns of `lead_sources` written by [`crate::ResolutionStore::apply_plan`].
+pub const SOURCE_COLUMNS: [&str; 10] =
+    ["lead_id", "import_id", "line", "channel", "source", "outcome", "fields", "fingerprint", "before", "created_at"];
+
+/// The values of one source row for [`SOURCE_COLUMNS`].
+pub fn source_values(
+    lead_id: i64,
+    import_id: Option<i64>,
+    source: &crate::SourceRecord,
+    now: crate::Millis,
+) -> Vec<crate::sql::Value> {
+    use crate::sql::Value;
+    vec![
+        Value::Int(lead_id),
+        import_id.map_or(Value::NullInt, Value::Int),
+        source.line.map_or(Value::NullInt, Value::Int),
+        Value::Text(source.channel.to_owned()),
+        source.source.clone().map_or(Value::NullText, Value::Text),
+        Value::Text(source.outcome.as_str().to_owned()),
+        Value::Text(source.fields.clone()),
+        Value::Text(source.fingerprint.clone()),
+        source.before.as_ref().map_or(Value::NullText, |b| Value::Text(b.to_json())),
+        Value::Int(now),
+    ]
+}
+
+pub const IMPORT_COLUMNS: &str = "id, kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
+    total_rows, created_rows, merged_rows, unchanged_rows, review_rows, rejected_rows, error, created_by, \
+    created_at, finished_at, undone_at, undone_by";
+pub const REVIEW_COLUMNS: &str =
+    "id, kind, lead_id, candidate_id, score, evidence, status, import_id, created_at, decided_by, decided_at";
+/// [`REVIEW_COLUMNS`] of `match_reviews r`.
+pub const REVIEW_COLUMNS_R: &str = "r.id, r.kind, r.lead_id, r.candidate_id, r.score, r.evidence, r.status, \
+    r.import_id, r.created_at, r.decided_by, r.decided_at";
+pub const MERGE_COLUMNS: &str =
+    "id, survivor_id, merged_id, review_id, score, decided_by, created_at, undone_at, undone_by";
+
+#[macro_export]
+macro_rules! impl_resolution_store {
+    ($store:ty, $db:ty) => {
+        async fn insert_sources(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            rows: &[(i64, &$crate::SourceRecord)],
+            import_id: Option<i64>,
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<()> {
+            let columns = &$crate::common_resolution::SOURCE_COLUMNS;
+            for part in rows.chunks($crate::rows_per_statement(columns.len())) {
+                let sql = $crate::sql::insert_rows("lead_sources", columns, part.len());
+                let values = part
+                    .iter()
+                    .flat_map(|(lead, source)| $crate::common_resolution::source_values(*lead, import_id, source, now))
+                    .collect();
+                bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+            }
+            Ok(())
+        }
+
+        async fn delete_lead_in(conn: &mut <$db as sqlx::Database>::Connection, id: i64) -> $crate::StoreResult<()> {
+            sqlx::query::<$db>("DELETE FROM lead_products WHERE lead_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
+            <$store>::unindex_lead(&mut *conn, id).await?;
+            sqlx::query::<$db>("DELETE FROM leads WHERE id = $1").bind(id).execute(&mut *conn).await.map_err(db_error)?;
+            Ok(())
+        }
+
+        /// Inserts a lead under a given id (to bring back a merged lead).
+        async fn insert_lead_with_id(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            snapshot: &$crate::LeadSnapshot,
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<()> {
+            let data = snapshot.data().map_err(|e| $crate::StoreError::Database(format!("snapshot: {e:?}")))?;
+            let mut columns = vec!["id"];
+            columns.extend($crate::sql::LEAD_WRITE_COLUMNS);
+            columns.push("created_at");
+            let sql = $crate::sql::insert_rows("leads", &columns, 1);
+            let mut values = vec![$crate::sql::Value::Int(snapshot.id)];
+            // The lead comes back as it was, down to its time of last change.
+            values.extend($crate::sql::lead_write_values(&data, snapshot.is_lead, snapshot.updated_at));
+            values.push($crate::sql::Value::Int(snapshot.created_at));
+            bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+            write_lead_products(&mut *conn, snapshot.id, &data.product_ids, now).await?;
+            let stored = fetch_lead(&mut *conn, snapshot.id).await?;
+            <$store>::index_leads(&mut *conn, &[(snapshot.id, $crate::sql::lead_row_search_document(&stored))])
+                .await?;
+            write_lead_keys(&mut *conn, &[(snapshot.id, $crate::sql::lead_match_keys(&data))]).await
+        }
+
+        async fn fetch_leads_by_ids(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            ids: &[i64],
+        ) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
+            let mut rows = Vec::new();
+            for part in ids.chunks($crate::MAX_BINDS) {
+                let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                let sql = format!(
+                    "SELECT {} FROM {} WHERE l.id IN ({})",
+                    $crate::sql::LEAD_COLUMNS,
+                    $crate::sql::LEAD_FROM,
+                    list.join(",")
+                );
+                let mut found =
+                    sqlx::query_as::<$db, $crate::LeadRow>(&sql).fetch_all(&mut *conn).await.map_err(db_error)?;
+                let sql = format!(
+                    "SELECT lead_id, product_id FROM lead_products WHERE lead_id IN ({}) ORDER BY product_id",
+                    list.join(",")
+                );
+                let links: Vec<(i64, i64)> =
+                    sqlx::query_as::<$db, (i64, i64)>(&sql).fetch_all(&mut *conn).await.map_err(db_error)?;
+                let mut by_lead: std::collections::HashMap<i64, Vec<i64>> = std::collections::HashMap::new();
+                for (lead, product) in links {
+                    by_lead.entry(lead).or_default().push(product);
+                }
+                for row in &mut found {
+                    row.product_ids = by_lead.remove(&row.id).unwrap_or_default();
+                }
+                rows.extend(found);
+            }
+            Ok(rows)
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::ResolutionStore for $store {
+            async fn match_candidates(
+                &self,
+                keys: &[String],
+                emails: &[String],
+                limit: usize,
+            ) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                let mut ids = Vec::new();
+                for part in keys.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT key, lead_id FROM lead_keys WHERE key IN ({}) ORDER BY key, lead_id",
+                        placeholders.join(",")
+                    );
+                    let mut query = sqlx::query_as::<$db, (String, i64)>(&sql);
+                    for key in part {
+                        query = query.bind(key.as_str());
+                    }
+                    let found = query.fetch_all(&mut *conn).await.map_err(db_error)?;
+                    // A key shared by very many leads (a common name) says little: skip it.
+                    for block in found.chunk_by(|a, b| a.0 == b.0) {
+                        if block.len() <= limit {
+                            ids.extend(block.iter().map(|(_, id)| *id));
+                        }
+                    }
+                }
+                for part in emails.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!("SELECT id FROM leads WHERE email IN ({})", placeholders.join(","));
+                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql);
+                    for email in part {
+                        query = query.bind(email.as_str());
+                    }
+                    ids.extend(query.fetch_all(&mut *conn).await.map_err(db_error)?.into_iter().map(|(id,)| id));
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                fetch_leads_by_ids(&mut *conn, &ids).await
+            }
+
+            async fn apply_plan(
+                &self,
+                plan: &$crate::ResolutionPlan,
+                import_id: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<i64>> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let creates: Vec<(&hatake_domain::LeadData, bool)> =
+                    plan.creates.iter().map(|c| (&c.data, c.is_lead)).collect();
+                let created = insert_leads(&mut *tx, &creates, now).await?;
+                let resolve = |lead: $crate::LeadRef| match lead {
+                    $crate::LeadRef::Existing(id) => id,
+                    $crate::LeadRef::Planned(index) => created[index],
+                };
+                for update in &plan.updates {
+                    rewrite_lead(&mut *tx, update.id, &update.data, update.is_lead, now).await?;
+                }
+                let mut sources: Vec<(i64, &$crate::SourceRecord)> = Vec::new();
+                for (id, create) in created.iter().zip(&plan.creates) {
+                    sources.extend(create.sources.iter().map(|s| (*id, s)));
+                }
+                for update in &plan.updates {
+                    sources.extend(update.sources.iter().map(|s| (update.id, s)));
+                }
+                sources.extend(plan.unchanged.iter().map(|(id, s)| (*id, s)));
+                insert_sources(&mut *tx, &sources, import_id, now).await?;
+                for review in &plan.reviews {
+                    let (lead, candidate) = (resolve(review.lead), resolve(review.candidate));
+                    sqlx::query::<$db>(
+                        "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
+                         VALUES ('lead', $1, $2, $3, $4, $5, $6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING",
+                    )
+                    .bind(lead)
+                    .bind(candidate)
+                    .bind(review.score)
+                    .bind(review.evidence.as_str())
+                    .bind(import_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(created)
+            }
+
+            async fn create_import(
+                &self,
+                import: &$crate::NewImport,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::ImportRow> {
+                let sql = format!(
+                    "INSERT INTO imports (kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
+                     created_by, created_at) VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
+                    $crate::common_resolution::IMPORT_COLUMNS
+                );
+                sqlx::query_as::<$db, $crate::ImportRow>(&sql)
+                    .bind(import.kind.as_str())
+                    .bind(import.file_name.as_str())
+                    .bind(import.file_sha256.as_str())
+                    .bind(import.encoding.as_str())
+                    .bind(import.source.as_deref())
+                    .bind(import.product_id)
+                    .bind(import.mapping.as_str())
+                    .bind(import.created_by)
+                    .bind(now)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+
+            async fn get_import(&self, id: i64) -> $crate::StoreResult<$crate::ImportRow> {
+                let sql = format!("SELECT {} FROM imports WHERE id = $1", $crate::common_resolution::IMPORT_COLUMNS);
+                sqlx::query_as::<$db, $crate::ImportRow>(&sql).bind(id).fetch_one(&self.pool).await.map_err(db_error)
+            }
+
+            async fn list_imports(&self, limit: i64) -> $crate::StoreResult<Vec<$crate::ImportRow>> {
+                let sql = format!(
+                    "SELECT {} FROM imports ORDER BY id DESC LIMIT $1",
+                    $crate::common_resolution::IMPORT_COLUMNS
+                );
+                sqlx::query_as::<$db, $crate::ImportRow>(&sql).bind(limit).fetch_all(&self.pool).await.map_err(db_error)
+            }
+
+            async fn imports_of_file(&self, sha256: &str) -> $crate::StoreResult<Vec<$crate::ImportRow>> {
+                let sql = format!(
+                    "SELECT {} FROM imports WHERE file_sha256 = $1 ORDER BY id DESC",
+                    $crate::common_resolution::IMPORT_COLUMNS
+                );
+                sqlx::query_as::<$db, $crate::ImportRow>(&sql).bind(sha256).fetch_all(&self.pool).await.map_err(db_error)
+            }
+
+            async fn finish_import(
+                &self,
+                id: i64,
+                counts: &$crate::ImportCounts,
+                status: &str,
+                error: Option<&str>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                let result = sqlx::query::<$db>(
+                    "UPDATE imports SET status = $1, total_rows = $2, created_rows = $3, merged_rows = $4, \
+                     unchanged_rows = $5, review_rows = $6, rejected_rows = $7, error = $8, finished_at = $9 \
+                     WHERE id = $10",
+                )
+                .bind(status)
+                .bind(counts.total)
+                .bind(counts.created)
+                .bind(counts.merged)
+                .bind(counts.unchanged)
+                .bind(counts.review)
+                .bind(counts.rejected)
+                .bind(error)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                $crate::one_row(result.rows_affected())
+            }
+
+            async fn add_rejects(&self, import_id: i64, rejects: &[$crate::RejectRow]) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for part in rejects.chunks($crate::rows_per_statement(4)) {
+                    let sql = $crate::sql::insert_rows(
+                        "import_rejects",
+                        &["import_id", "line", "fields", "problems"],
+                        part.len(),
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for reject in part {
+                        query = query
+                            .bind(import_id)
+                            .bind(reject.line)
+                            .bind(reject.fields.as_str())
+                            .bind(reject.problems.as_str());
+                    }
+                    query.execute(&mut *tx).await.map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn import_rejects(&self, import_id: i64) -> $crate::StoreResult<Vec<$crate::RejectRow>> {
+                sqlx::query_as::<$db, $crate::RejectRow>(
+                    "SELECT line, fields, problems FROM import_rejects WHERE import_id = $1 ORDER BY line",
+                )
+                .bind(import_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn undo_import(
+                &self,
+                id: i64,
+                by: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::UndoReport> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let sql = format!("SELECT {} FROM imports WHERE id = $1", $crate::common_resolution::IMPORT_COLUMNS);
+                let import = sqlx::query_as::<$db, $crate::ImportRow>(&sql)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if import.status != "done" {
+                    return Err($crate::StoreError::Conflict { field: "status" });
+                }
+                let finished = import.finished_at.unwrap_or(now);
+                let sources: Vec<(i64, i64, String, Option<String>)> = sqlx::query_as::<$db, (i64, i64, String, Option<String>)>(
+                    "SELECT id, lead_id, outcome, before FROM lead_sources WHERE import_id = $1 ORDER BY lead_id, id",
+                )
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                let mut report = $crate::UndoReport::default();
+                for group in sources.chunk_by(|a, b| a.1 == b.1) {
+                    let lead_id = group[0].1;
+                    let last_own = group.iter().map(|s| s.0).max().unwrap_or(0);
+                    let current: Option<(i64,)> =
+                        sqlx::query_as::<$db, (i64,)>("SELECT updated_at FROM leads WHERE id = $1")
+                            .bind(lead_id)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    let Some((updated_at,)) = current else { continue };
+                    let (later,): (i64,) = sqlx::query_as::<$db, (i64,)>(
+                        "SELECT count(*) FROM lead_sources WHERE lead_id = $1 AND id > $2",
+                    )
+                    .bind(lead_id)
+                    .bind(last_own)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if updated_at > finished || later > 0 {
+                        report.kept.push(lead_id);
+                        continue;
+                    }
+                    let created = group.iter().any(|s| s.2 == "created" || s.2 == "review");
+                    if created {
+                        delete_lead_in(&mut *tx, lead_id).await?;
+                        report.deleted += 1;
+                    } else if let Some(before) = group.iter().find_map(|s| s.3.as_deref()) {
+                        let snapshot: $crate::LeadSnapshot = serde_json::from_str(before)
+                            .map_err(|e| $crate::StoreError::Database(format!("snapshot: {e}")))?;
+                        let data = snapshot
+                            .data()
+                            .map_err(|e| $crate::StoreError::Database(format!("snapshot: {e:?}")))?;
+                        rewrite_lead(&mut *tx, lead_id, &data, snapshot.is_lead, now).await?;
+                        report.restored += 1;
+                    }
+                }
+                let kept: Vec<String> = report.kept.iter().map(i64::to_string).collect();
+                let keep_clause =
+                    if kept.is_empty() { String::new() } else { format!(" AND lead_id NOT IN ({})", kept.join(",")) };
+                sqlx::query::<$db>(&format!("DELETE FROM lead_sources WHERE import_id = $1{keep_clause}"))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query::<$db>("DELETE FROM match_reviews WHERE import_id = $1 AND status = 'open'")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query::<$db>("UPDATE imports SET status = 'undone', undone_at = $1, undone_by = $2 WHERE id = $3")
+                    .bind(now)
+                    .bind(by)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(report)
+            }
+
+            async fn source_fingerprints(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<(i64, String)>> {
+                let mut found = Vec::new();
+                for part in lead_ids.chunks($crate::MAX_BINDS) {
+                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                    let sql = format!(
+                        "SELECT lead_id, fingerprint FROM lead_sources WHERE lead_id IN ({})",
+                        list.join(",")
+                    );
+                    found.extend(
+                        sqlx::query_as::<$db, (i64, String)>(&sql).fetch_all(&self.pool).await.map_err(db_error)?,
+                    );
+                }
+                Ok(found)
+            }
+
+            async fn lead_sources(&self, lead_id: i64) -> $crate::StoreResult<Vec<$crate::SourceRow>> {
+                sqlx::query_as::<$db, $crate::SourceRow>(
+                    "SELECT id, lead_id, import_id, line, channel, source, outcome, fields, created_at \
+                     FROM lead_sources WHERE lead_id = $1 ORDER BY id DESC",
+                )
+                .bind(lead_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn list_reviews(
+                &self,
+                status: &str,
+                after_id: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::ReviewRow>> {
+                // A lead removed since (deleted, or merged by another decision) leaves its open
+                // questions moot: only pairs whose two leads exist are listed.
+                let sql = format!(
+                    "SELECT {} FROM match_reviews r WHERE r.status = $1 AND r.id > $2 \
+                     AND EXISTS (SELECT 1 FROM leads l WHERE l.id = r.lead_id) \
+                     AND (r.kind <> 'lead' OR EXISTS (SELECT 1 FROM leads c WHERE c.id = r.candidate_id)) \
+                     ORDER BY r.id LIMIT $3",
+                    $crate::common_resolution::REVIEW_COLUMNS_R
+                );
+                sqlx::query_as::<$db, $crate::ReviewRow>(&sql)
+                    .bind(status)
+                    .bind(after_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+
+            async fn count_reviews(&self, status: &str) -> $crate::StoreResult<i64> {
+                let (count,): (i64,) = sqlx::query_as::<$db, (i64,)>(
+                    "SELECT count(*) FROM match_reviews r WHERE r.status = $1 \
+                     AND EXISTS (SELECT 1 FROM leads l WHERE l.id = r.lead_id) \
+                     AND (r.kind <> 'lead' OR EXISTS (SELECT 1 FROM leads c WHERE c.id = r.candidate_id))",
+                )
+                .bind(status)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(count)
+            }
+
+            async fn get_review(&self, id: i64) -> $crate::StoreResult<$crate::ReviewRow> {
+                let sql =
+                    format!("SELECT {} FROM match_reviews WHERE id = $1", $crate::common_resolution::REVIEW_COLUMNS);
+                sqlx::query_as::<$db, $crate::ReviewRow>(&sql).bind(id).fetch_one(&self.pool).await.map_err(db_error)
+            }
+
+            async fn reviews_of_lead(&self, lead_id: i64) -> $crate::StoreResult<Vec<$crate::ReviewRow>> {
+                let sql = format!(
+                    "SELECT {} FROM match_reviews WHERE status = 'open' AND (lead_id = $1 OR \
+                     (kind = 'lead' AND candidate_id = $1)) ORDER BY id",
+                    $crate::common_resolution::REVIEW_COLUMNS
+                );
+                sqlx::query_as::<$db, $crate::ReviewRow>(&sql).bind(lead_id).fetch_all(&self.pool).await.map_err(db_error)
+            }
+
+            async fn decide_review(
+                &self,
+                id: i64,
+                status: &str,
+                by: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                let result = sqlx::query::<$db>(
+                    "UPDATE match_reviews SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4",
+                )
+                .bind(status)
+                .bind(by)
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                $crate::one_row(result.rows_affected())
+            }
+
+            async fn merge_leads(
+                &self,
+                survivor: i64,
+                merged: i64,
+                data: &hatake_domain::LeadData,
+                is_lead: bool,
+                review_id: Option<i64>,
+                by: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::MergeRow> {
+                if survivor == merged {
+                    return Err($crate::StoreError::Conflict { field: "merged_id" });
+                }
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let survivor_row = fetch_lead(&mut *tx, survivor).await?;
+                let merged_row = fetch_lead(&mut *tx, merged).await?;
+                let moved: Vec<(i64,)> =
+                    sqlx::query_as::<$db, (i64,)>("SELECT id FROM lead_sources WHERE lead_id = $1 ORDER BY id")
+                        .bind(merged)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                let moved: Vec<i64> = moved.into_iter().map(|(id,)| id).collect();
+                sqlx::query::<$db>("UPDATE lead_sources SET lead_id = $1 WHERE lead_id = $2")
+                    .bind(survivor)
+                    .bind(merged)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                // The merged lead goes first: its e-mail address may move to the survivor.
+                delete_lead_in(&mut *tx, merged).await?;
+                rewrite_lead(&mut *tx, survivor, data, is_lead, now).await?;
+                let score: Option<f64> = match review_id {
+                    Some(review) => sqlx::query_as::<$db, (f64,)>("SELECT score FROM match_reviews WHERE id = $1")
+                        .bind(review)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?
+                        .map(|(s,)| s),
+                    None => None,
+                };
+                let sql = format!(
+                    "INSERT INTO lead_merges (survivor_id, merged_id, survivor_before, merged_lead, moved_sources, \
+                     review_id, score, decided_by, created_at, survivor_updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {}",
+                    $crate::common_resolution::MERGE_COLUMNS
+                );
+                let row = sqlx::query_as::<$db, $crate::MergeRow>(&sql)
+                    .bind(survivor)
+                    .bind(merged)
+                    .bind($crate::LeadSnapshot::of(&survivor_row).to_json())
+                    .bind($crate::LeadSnapshot::of(&merged_row).to_json())
+                    .bind(serde_json::to_string(&moved).unwrap_or_default())
+                    .bind(review_id)
+                    .bind(score)
+                    .bind(by)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if let Some(review) = review_id {
+                    sqlx::query::<$db>(
+                        "UPDATE match_reviews SET status = 'merged', decided_by = $1, decided_at = $2 WHERE id = $3",
+                    )
+                    .bind(by)
+                    .bind(now)
+                    .bind(review)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(row)
+            }
+
+            async fn undo_merge(&self, id: i64, by: Option<i64>, now: $crate::Millis) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let (survivor, survivor_before, merged_lead, moved, review_id, survivor_updated_at, undone_at): (
+                    i64,
+                    String,
+                    String,
+                    String,
+                    Option<i64>,
+                    i64,
+                    Option<i64>,
+                ) = sqlx::query_as(
+                    "SELECT survivor_id, survivor_before, merged_lead, moved_sources, review_id, \
+                     survivor_updated_at, undone_at FROM lead_merges WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if undone_at.is_some() {
+                    return Err($crate::StoreError::Conflict { field: "merge" });
+                }
+                let current = fetch_lead(&mut *tx, survivor).await?;
+                if current.updated_at != survivor_updated_at {
+                    return Err($crate::StoreError::Conflict { field: "survivor" });
+                }
+                let parse = |text: &str| {
+                    serde_json::from_str::<$crate::LeadSnapshot>(text)
+                        .map_err(|e| $crate::StoreError::Database(format!("snapshot: {e}")))
+                };
+                let before = parse(&survivor_before)?;
+                let merged = parse(&merged_lead)?;
+                // The survivor first: it may hold the merged lead's e-mail address.
+                let data = before.data().map_err(|e| $crate::StoreError::Database(format!("snapshot: {e:?}")))?;
+                rewrite_lead(&mut *tx, survivor, &data, before.is_lead, before.updated_at).await?;
+                insert_lead_with_id(&mut *tx, &merged, now).await?;
+                let moved: Vec<i64> = serde_json::from_str(&moved).unwrap_or_default();
+                for part in moved.chunks($crate::MAX_BINDS) {
+                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                    sqlx::query::<$db>(&format!("UPDATE lead_sources SET lead_id = $1 WHERE id IN ({})", list.join(",")))
+                        .bind(merged.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                sqlx::query::<$db>("UPDATE lead_merges SET undone_at = $1, undone_by = $2 WHERE id = $3")
+                    .bind(now)
+                    .bind(by)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if let Some(review) = review_id {
+                    sqlx::query::<$db>(
+                        "UPDATE match_reviews SET status = 'open', decided_by = NULL, decided_at = NULL WHERE id = $1",
+                    )
+                    .bind(review)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn merges_of_lead(&self, lead_id: i64) -> $crate::StoreResult<Vec<$crate::MergeRow>> {
+                let sql = format!(
+                    "SELECT {} FROM lead_merges WHERE survivor_id = $1 ORDER BY id DESC",
+                    $crate::common_resolution::MERGE_COLUMNS
+                );
+                sqlx::query_as::<$db, $crate::MergeRow>(&sql).bind(lead_id).fetch_all(&self.pool).await.map_err(db_error)
+            }
+        }
+    };
+}
