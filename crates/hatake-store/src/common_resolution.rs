@@ -357,7 +357,7 @@ macro_rules! impl_resolution_store {
                             .map_err(db_error)?;
                     let Some((updated_at,)) = current else { continue };
                     let (later,): (i64,) = sqlx::query_as::<$db, (i64,)>(
-                        "SELECT count(*) FROM lead_sources WHERE lead_id = $1 AND id > $2",
+                        "SELECT count(*) FROM lead_sources WHERE lead_id = $1 AND id > $2 AND outcome <> 'unchanged'",
                     )
                     .bind(lead_id)
                     .bind(last_own)

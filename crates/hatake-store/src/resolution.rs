@@ -217,6 +217,35 @@ pub struct RejectRow {
     pub problems: String,
 }
 
+/// A stored problem of a rejected row, as read back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    pub field: String,
+    pub code: String,
+    pub message_ja: String,
+    pub message_en: String,
+}
+
+impl Problem {
+    pub fn message(&self, locale: &str) -> &str {
+        if locale == "en" {
+            &self.message_en
+        } else {
+            &self.message_ja
+        }
+    }
+}
+
+impl RejectRow {
+    pub fn problem_list(&self) -> Vec<Problem> {
+        serde_json::from_str(&self.problems).unwrap_or_default()
+    }
+
+    pub fn field_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.fields).unwrap_or_default()
+    }
+}
+
 /// What undoing an import did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UndoReport {

@@ -53,6 +53,11 @@ pub enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+    /// Import leads from CSV files; list and undo imports.
+    Import {
+        #[command(subcommand)]
+        command: crate::import_cli::ImportCommand,
+    },
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -120,6 +125,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let settings = config::resolve(&store, &serve, crate::demo::DEFAULT_DEMO_DIR)?;
             crate::demo::run(&settings, companies, people, !no_serve).await
         }
+        Command::Import { command } => crate::import_cli::run_command(command).await,
         Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
         Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
     }

@@ -6,6 +6,7 @@ mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_data;
+mod import_cli;
 mod serve;
 mod users;
 

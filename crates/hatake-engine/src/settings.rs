@@ -1,0 +1,63 @@
+//! The organisation's configuration that imports and matching read: the required-field set,
+//! the department dictionary, products and users by name.
+
+use crate::import::{ImportOptions, RowContext};
+use hatake_domain::department::DepartmentDictionary;
+use hatake_domain::text::search_key;
+use hatake_domain::RequiredFieldSet;
+use hatake_store::{Store, StoreResult, SETTING_REQUIRED_FIELDS};
+
+/// The setting holding the department dictionary in its text form.
+pub const SETTING_DEPARTMENTS: &str = "department_dictionary";
+
+/// # Errors
+/// On a database error.
+pub async fn required_fields(store: &dyn Store) -> StoreResult<RequiredFieldSet> {
+    Ok(store
+        .get_setting(SETTING_REQUIRED_FIELDS)
+        .await?
+        .and_then(|text| RequiredFieldSet::parse(&text).ok())
+        .unwrap_or_default())
+}
+
+/// The configured dictionary, or the shipped default.
+///
+/// # Errors
+/// On a database error.
+pub async fn departments(store: &dyn Store) -> StoreResult<DepartmentDictionary> {
+    Ok(store
+        .get_setting(SETTING_DEPARTMENTS)
+        .await?
+        .and_then(|text| DepartmentDictionary::parse(&text).ok())
+        .unwrap_or_default())
+}
+
+/// Everything an import of leads needs to know besides the file.
+///
+/// # Errors
+/// On a database error.
+pub async fn import_context(
+    store: &dyn Store,
+    source: Option<String>,
+    product_id: Option<i64>,
+    file_name: &str,
+    created_by: Option<i64>,
+) -> StoreResult<(RowContext, ImportOptions)> {
+    let mut context = RowContext { source, product_id, ..RowContext::default() };
+    for product in store.list_products().await? {
+        context.products.insert(search_key(&product.code), product.id);
+        context.products.insert(search_key(&product.name), product.id);
+    }
+    for user in store.list_users().await? {
+        context.users.insert(search_key(&user.email), user.id);
+        context.users.insert(search_key(&user.display_name), user.id);
+    }
+    context.custom_defs = store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect();
+    let options = ImportOptions {
+        file_name: file_name.to_owned(),
+        created_by,
+        required: required_fields(store).await?,
+        departments: departments(store).await?,
+    };
+    Ok((context, options))
+}

@@ -1,0 +1,196 @@
+//! `hatake import`: lead files from the command line, with a progress bar and a summary, and
+//! the list and undo of past imports.
+
+use crate::config::{self, ServeArgs, StoreArgs, DEFAULT_DATA_DIR};
+use anyhow::{anyhow, bail, Context};
+use hatake_csv::TextEncoding;
+use hatake_engine::import::{prepare, run, ImportError};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ImportCommand {
+    /// Import leads from a CSV file (UTF-8, UTF-8 with BOM or Shift_JIS/CP932, detected).
+    Leads {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The CSV file; its first row names the columns.
+        file: PathBuf,
+        /// Where these leads came from (an exhibition, a seminar …), kept with every record.
+        #[arg(long)]
+        source: Option<String>,
+        /// Product code (or name) every imported lead is interested in.
+        #[arg(long)]
+        product: Option<String>,
+        /// Override the detected encoding: utf-8, utf-8-bom, shift_jis (cp932), utf-16le.
+        #[arg(long)]
+        encoding: Option<String>,
+        /// Column keys in file order, comma-separated ("" or "-" skips a column); guessed from
+        /// the headers when not given.
+        #[arg(long)]
+        mapping: Option<String>,
+        /// Show the detected encoding, the mapping and the first rows' problems; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Write the rejected rows, with their reasons, to this CSV file.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+    },
+    /// List past imports, newest first.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Undo an import: remove the leads it created and restore those it changed (leads
+    /// changed again since are kept and listed).
+    Undo {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The import's id (see `hatake import list`).
+        id: i64,
+    },
+}
+
+pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
+    match command {
+        ImportCommand::Leads { store, file, source, product, encoding, mapping, dry_run, rejects } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let encoding = encoding
+                .map(|e| TextEncoding::parse(&e).map_err(|err| anyhow!("--encoding: {}", err.message_en)))
+                .transpose()?;
+            let mapping = mapping
+                .map(|text| {
+                    let keys: Vec<&str> = text.split(',').map(|k| if k.trim() == "-" { "" } else { k.trim() }).collect();
+                    hatake_csv::Mapping::parse_keys(&keys).map_err(|errors| {
+                        let lines: Vec<String> =
+                            errors.0.iter().map(|e| format!("  {}: {}", e.field, e.message_en)).collect();
+                        anyhow!("--mapping:\n{}", lines.join("\n"))
+                    })
+                })
+                .transpose()?;
+            let prepared = prepare(&bytes, encoding, mapping).map_err(describe)?;
+            let store = crate::open_store(&settings.database).await?;
+            let product_id = match product {
+                Some(code) => {
+                    let key = hatake_domain::text::search_key(&code);
+                    let products = store.list_products().await?;
+                    let found = products
+                        .iter()
+                        .find(|p| hatake_domain::text::search_key(&p.code) == key || hatake_domain::text::search_key(&p.name) == key)
+                        .ok_or_else(|| anyhow!("--product: no product has the code or name {code}"))?;
+                    Some(found.id)
+                }
+                None => None,
+            };
+            let file_name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let (context, options) =
+                hatake_engine::settings::import_context(&*store, source, product_id, &file_name, None).await?;
+            eprintln!("encoding: {} ({} undecodable characters)", prepared.encoding.label(), prepared.malformed);
+            for (header, column) in prepared.headers.iter().zip(&prepared.mapping.0) {
+                eprintln!("  {header} → {}", column.map_or("(not imported)", |c| c.as_str()));
+            }
+            for earlier in store.imports_of_file(&prepared.sha256).await? {
+                eprintln!(
+                    "note: this file was imported before as import {} ({}, {} rows); importing it again changes nothing",
+                    earlier.id, earlier.status, earlier.total_rows
+                );
+            }
+            if dry_run {
+                let (rows, total) = hatake_engine::import::preview(&prepared, &context, 20).map_err(describe)?;
+                for row in rows {
+                    match row.result {
+                        Ok(lead) => eprintln!("line {}: ok ({})", row.line, lead.full_name()),
+                        Err(problems) => {
+                            for p in problems {
+                                eprintln!("line {}: {}: {}", row.line, p.field, p.message_en);
+                            }
+                        }
+                    }
+                }
+                eprintln!("{total} data rows; nothing was written (--dry-run)");
+                return Ok(());
+            }
+            let total = prepared.text.lines().count().saturating_sub(1) as u64;
+            let bar = indicatif::ProgressBar::new(total);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let started = std::time::Instant::now();
+            let import = run(&*store, &prepared, &context, &options, hatake_web::now_millis, |p| {
+                bar.set_position(p.rows_done as u64);
+                bar.set_message(format!("{} new, {} merged, {} rejected", p.counts.created, p.counts.merged, p.counts.rejected));
+            })
+            .await
+            .map_err(describe)?;
+            bar.finish_and_clear();
+            println!(
+                "import {}: {} rows in {:.1} s — {} created, {} merged, {} unchanged, {} to review, {} rejected",
+                import.id,
+                import.total_rows,
+                started.elapsed().as_secs_f64(),
+                import.created_rows,
+                import.merged_rows,
+                import.unchanged_rows,
+                import.review_rows,
+                import.rejected_rows
+            );
+            let rejected = store.import_rejects(import.id).await?;
+            if !rejected.is_empty() {
+                for reject in rejected.iter().take(10) {
+                    let reasons: Vec<String> = reject.problem_list().iter().map(|p| format!("{}: {}", p.field, p.message_en)).collect();
+                    println!("  line {}: {}", reject.line, reasons.join("; "));
+                }
+                if rejected.len() > 10 {
+                    println!("  … and {} more", rejected.len() - 10);
+                }
+                if let Some(path) = rejects {
+                    let bytes = hatake_engine::export::rejects_csv(&prepared.headers, &rejected, hatake_csv::ExportEncoding::Utf8Bom);
+                    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+                    println!("rejected rows written to {}", path.display());
+                }
+            }
+            Ok(())
+        }
+        ImportCommand::List { store } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            let store = crate::open_store(&settings.database).await?;
+            for import in store.list_imports(100).await? {
+                println!(
+                    "{:>5}  {:<8} {:<30} {:>8} rows  {} created, {} merged, {} unchanged, {} review, {} rejected",
+                    import.id,
+                    import.status,
+                    import.file_name,
+                    import.total_rows,
+                    import.created_rows,
+                    import.merged_rows,
+                    import.unchanged_rows,
+                    import.review_rows,
+                    import.rejected_rows
+                );
+            }
+            Ok(())
+        }
+        ImportCommand::Undo { store, id } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            let store = crate::open_store(&settings.database).await?;
+            let report = match store.undo_import(id, None, hatake_web::now_millis()).await {
+                Err(hatake_store::StoreError::Conflict { .. }) => bail!("import {id} is not finished or was already undone"),
+                Err(hatake_store::StoreError::NotFound) => bail!("there is no import {id}"),
+                other => other?,
+            };
+            println!("import {id} undone: {} leads removed, {} restored", report.deleted, report.restored);
+            if !report.kept.is_empty() {
+                println!("kept because they changed after the import: {:?}", report.kept);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn describe(error: ImportError) -> anyhow::Error {
+    match error {
+        ImportError::File(e) => anyhow!("{}: {} / {}", e.field, e.message_en, e.message_ja),
+        ImportError::Store(e) => anyhow!(e),
+    }
+}
