@@ -61,3 +61,25 @@ pub async fn import_context(
     };
     Ok((context, options))
 }
+
+/// Stores a new department dictionary and classifies every lead's department with it.
+///
+/// # Errors
+/// On a database error.
+pub async fn save_departments(
+    store: &dyn Store,
+    dictionary: &DepartmentDictionary,
+    now: i64,
+) -> StoreResult<u64> {
+    store.put_setting(SETTING_DEPARTMENTS, &dictionary.to_text(), now).await?;
+    let classes: Vec<(String, Option<String>)> = store
+        .distinct_departments()
+        .await?
+        .into_iter()
+        .map(|d| {
+            let class = dictionary.classify(&d).map(|c| c.key.clone());
+            (d, class)
+        })
+        .collect();
+    store.set_department_classes(&classes).await
+}

@@ -642,6 +642,50 @@ macro_rules! impl_resolution_store {
                 tx.commit().await.map_err(db_error)
             }
 
+            async fn distinct_departments(&self) -> $crate::StoreResult<Vec<String>> {
+                let rows: Vec<(String,)> = sqlx::query_as::<$db, (String,)>(
+                    "SELECT DISTINCT department FROM leads WHERE department IS NOT NULL",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(|(d,)| d).collect())
+            }
+
+            async fn set_department_classes(
+                &self,
+                classes: &[(String, Option<String>)],
+            ) -> $crate::StoreResult<u64> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let mut changed = 0;
+                // One statement per 200 departments: each is one pass over the leads.
+                for part in classes.chunks(200) {
+                    let mut case = String::from("CASE department");
+                    let mut binds: Vec<$crate::sql::Value> = Vec::new();
+                    for (department, class) in part {
+                        binds.push($crate::sql::Value::Text(department.clone()));
+                        binds.push(class.clone().map_or($crate::sql::Value::NullText, $crate::sql::Value::Text));
+                        case.push_str(&format!(" WHEN ${} THEN ${}", binds.len() - 1, binds.len()));
+                    }
+                    case.push_str(" END");
+                    let list: Vec<String> = (0..part.len()).map(|i| format!("${}", i * 2 + 1)).collect();
+                    let sql = format!(
+                        "UPDATE leads SET department_class = {case} WHERE department IN ({}) \
+                         AND (department_class IS NULL OR department_class <> {case} OR {case} IS NULL) \
+                         AND NOT (department_class IS NULL AND {case} IS NULL)",
+                        list.join(",")
+                    );
+                    let result = bind_values(sqlx::query::<$db>(&sql), binds).execute(&mut *tx).await.map_err(db_error)?;
+                    changed += result.rows_affected();
+                }
+                sqlx::query::<$db>("UPDATE leads SET department_class = NULL WHERE department IS NULL AND department_class IS NOT NULL")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(changed)
+            }
+
             async fn merges_of_lead(&self, lead_id: i64) -> $crate::StoreResult<Vec<$crate::MergeRow>> {
                 let sql = format!(
                     "SELECT {} FROM lead_merges WHERE survivor_id = $1 ORDER BY id DESC",

@@ -217,6 +217,10 @@ pub trait ResolutionStore: Send + Sync + 'static {
     /// Puts both leads back as they were. [`StoreError::Conflict`] (`survivor`) when the
     /// surviving lead was changed after the merge.
     async fn undo_merge(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<()>;
+    /// The distinct department texts of all leads (to classify them again).
+    async fn distinct_departments(&self) -> StoreResult<Vec<String>>;
+    /// Sets each lead's department class from its department text; returns how many changed.
+    async fn set_department_classes(&self, classes: &[(String, Option<String>)]) -> StoreResult<u64>;
     /// Merges in which a lead survived, newest first.
     async fn merges_of_lead(&self, lead_id: i64) -> StoreResult<Vec<MergeRow>>;
 }

@@ -98,6 +98,8 @@ pub struct LeadQuery {
     pub account_id: Option<i64>,
     pub kind: LeadKind,
     pub prefecture: Option<String>,
+    /// A department class key (see `hatake_domain::department`).
+    pub department_class: Option<String>,
     pub sort: LeadSort,
     pub cursor: Option<Cursor>,
     pub limit: u32,
@@ -114,6 +116,7 @@ impl LeadQuery {
             && self.account_id.is_none()
             && self.kind == LeadKind::All
             && self.prefecture.is_none()
+            && self.department_class.is_none()
     }
 }
 

@@ -117,6 +117,10 @@ fn lead_filters(query: &LeadQuery, dialect: Dialect, built: &mut Built, plan: Se
         let p = built.push(Bind::Text(prefecture.clone()));
         clauses.push(format!("l.prefecture = {p}"));
     }
+    if let Some(class) = &query.department_class {
+        let p = built.push(Bind::Text(class.clone()));
+        clauses.push(format!("l.department_class = {p}"));
+    }
     clauses
 }
 

@@ -125,6 +125,7 @@ async fn list(
         cursor: parse_cursor(params.cursor.as_deref())?,
         limit: page_size(params.limit.unwrap_or(0)),
         count: false,
+        department_class: None,
     };
     let store = state.store.as_ref();
     let required = required_fields(store).await.map_err(|e| ApiError::from_store(e, "lead"))?;

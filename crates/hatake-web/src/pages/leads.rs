@@ -59,6 +59,7 @@ async fn list(
         account_id: id_param(params.account.as_ref()),
         kind: params.kind.as_deref().and_then(LeadKind::parse).unwrap_or_default(),
         prefecture: blank_to_none(params.prefecture.clone()),
+        department_class: None,
         sort,
         cursor: params.cursor.as_deref().and_then(Cursor::decode),
         limit: page_size(50),
