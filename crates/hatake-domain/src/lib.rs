@@ -20,6 +20,7 @@ pub use account::{AbmTier, AccountData, AccountInput};
 pub use contact::{Email, Phone};
 pub use corporate_number::CorporateNumber;
 pub use custom_field::{CustomFieldDef, FieldKind};
+pub use department::{DepartmentClass, DepartmentDictionary};
 pub use error::{FieldError, FieldErrors};
 pub use lead::{LeadData, LeadInput, RequiredField, RequiredFieldSet};
 pub use product::{ProductData, ProductInput};
