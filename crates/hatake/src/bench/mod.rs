@@ -10,6 +10,7 @@
 //! server's runtime workers are not shared with it (the CPU cores are).
 
 pub mod febrl;
+pub mod import;
 mod load;
 mod report;
 mod scenarios;
