@@ -21,6 +21,9 @@ pub const REVIEW_THRESHOLD: f64 = 11.0;
 /// the same place"; colleagues share them. Together they add at most this much.
 pub const ORGANISATION_CAP: f64 = 6.0;
 
+/// What an agreeing reading adds when the written names agree already.
+const KANA_WHEN_NAMES_AGREE: f64 = 1.0;
+
 /// The compared fields, in schema order.
 pub const FIELDS: [&str; 10] =
     ["family_name", "given_name", "kana", "kana_full", "company", "phone", "mobile", "email", "email_domain", "prefecture"];
@@ -210,10 +213,15 @@ pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
         .map(|(i, field)| Evidence { field, level: pattern.level(i), weight: weights.weight(i, pattern.level(i)) })
         .collect();
     let organisation: f64 = ORGANISATION.iter().map(|&f| weights.weight(f, pattern.level(f))).sum();
-    let person: f64 = (0..FIELDS.len())
+    let mut person: f64 = (0..FIELDS.len())
         .filter(|f| !ORGANISATION.contains(f))
         .map(|f| weights.weight(f, pattern.level(f)))
         .sum();
+    // A reading mostly follows from the written name: when the names agree, the same reading
+    // adds little (homonyms share it too). It counts fully where the written names differ.
+    if pattern.level(GIVEN) == Level::Agree && pattern.level(kana) == Level::Agree {
+        person += KANA_WHEN_NAMES_AGREE - weights.weight(kana, Level::Agree);
+    }
     let mut score = person + organisation.min(ORGANISATION_CAP);
     // A merge needs two anchors. The person: the given name, the reading, the e-mail or the
     // mobile agrees (a family name alone fits every colleague of the same name; 太郎 / 太朗
@@ -221,8 +229,7 @@ pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
     // or contact. A name and a prefecture alone are never enough: common names repeat.
     let agrees = |f: usize| pattern.level(f) == Level::Agree;
     let person = agrees(GIVEN) || agrees(kana) || agrees(EMAIL) || agrees(MOBILE);
-    let place = agrees(kana)
-        || agrees(PHONE)
+    let place = agrees(PHONE)
         || agrees(MOBILE)
         || agrees(EMAIL)
         || agrees(DOMAIN)

@@ -50,6 +50,7 @@ fn decisions_on_realistic_variants() {
         ("same name at another company in another prefecture", ("株式会社あおぞら工業", "佐藤", "太郎", "サトウ タロウ", "sato@aozora.co.jp", "06-1111-2222", "大阪府"), Expect::New),
         ("typo in the given name, no reading: a person decides", ("ひまわり商事", "佐藤", "太朗", "", "", "090-9999-0000", "東京都"), Expect::Review),
         ("other given name, no reading: a person decides", ("ひまわり商事", "佐藤", "次郎", "", "", "", "東京都"), Expect::Review),
+        ("homonym with the same reading elsewhere, free mail", ("", "佐藤", "太郎", "サトウ タロウ", "taro1234@gmail.com", "048-550-7945", "埼玉県"), Expect::New),
         ("role address is not an identity", ("株式会社ひまわり商事", "鈴木", "花子", "スズキ ハナコ", "info@himawari.co.jp", "", ""), Expect::New),
     ];
     let mut base = features(&BASE);

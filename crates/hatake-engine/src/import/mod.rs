@@ -16,7 +16,7 @@ use hatake_store::{ImportCounts, ImportKind, ImportRow, NewImport, RejectRow, St
 use sha2::{Digest, Sha256};
 
 /// Records resolved and written per transaction.
-pub const BATCH_SIZE: usize = 5_000;
+pub const BATCH_SIZE: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -170,6 +170,8 @@ async fn run_rows<S: Store + ?Sized>(
         RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
     let mut batch: Vec<Incoming> = Vec::with_capacity(BATCH_SIZE);
     let mut rejects: Vec<RejectRow> = Vec::new();
+    let (mut matching, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let started = std::time::Instant::now();
     loop {
         let next = reader.next_row();
         let done = next.is_none();
@@ -214,8 +216,12 @@ async fn run_rows<S: Store + ?Sized>(
             }
         }
         if batch.len() >= BATCH_SIZE || (done && !batch.is_empty()) {
+            let clock = std::time::Instant::now();
             let (plan, resolved) = plan_batch(store, std::mem::take(&mut batch), &options.required).await?;
+            matching += clock.elapsed();
+            let clock = std::time::Instant::now();
             store.apply_plan(&plan, Some(import_id), now()).await?;
+            writing += clock.elapsed();
             for r in &resolved {
                 counts.add(r.outcome);
             }
@@ -231,5 +237,13 @@ async fn run_rows<S: Store + ?Sized>(
     if !rejects.is_empty() {
         store.add_rejects(import_id, &rejects).await?;
     }
+    tracing::info!(
+        import_id,
+        rows = counts.total,
+        seconds = started.elapsed().as_secs_f64(),
+        matching_seconds = matching.as_secs_f64(),
+        writing_seconds = writing.as_secs_f64(),
+        "import finished"
+    );
     Ok(())
 }

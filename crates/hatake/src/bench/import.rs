@@ -35,6 +35,9 @@ pub struct ImportBenchArgs {
     /// Skip the raw-insert baseline.
     #[arg(long)]
     pub no_baseline: bool,
+    /// Keep the file and the data directories (to inspect the result).
+    #[arg(long)]
+    pub keep: bool,
 }
 
 const HEADERS: [&str; 10] =
@@ -207,7 +210,9 @@ pub async fn run_bench(args: &ImportBenchArgs) -> anyhow::Result<()> {
         }
         baseline = Some((leads.len(), started.elapsed().as_secs_f64()));
     }
-    let _ = std::fs::remove_dir_all(&args.dir);
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&args.dir);
+    }
 
     println!(
         "import bench: {} rows ({} people + {} repeats), {:.0} MB file, {cores} cores",
