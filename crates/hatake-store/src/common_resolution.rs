@@ -127,6 +127,30 @@ macro_rules! impl_resolution_store {
             Ok(rows)
         }
 
+        impl $store {
+            async fn accounts_where(
+                &self,
+                column: &str,
+                values: &[String],
+            ) -> $crate::StoreResult<Vec<$crate::AccountRow>> {
+                let mut rows = Vec::new();
+                for part in values.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT {} FROM accounts a WHERE {column} IN ({}) ORDER BY a.id",
+                        $crate::sql::ACCOUNT_COLUMNS,
+                        placeholders.join(",")
+                    );
+                    let mut query = sqlx::query_as::<$db, $crate::AccountRow>(&sql);
+                    for value in part {
+                        query = query.bind(value.as_str());
+                    }
+                    rows.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
+                }
+                Ok(rows)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::ResolutionStore for $store {
             async fn match_candidates(
@@ -635,6 +659,70 @@ macro_rules! impl_resolution_store {
                         "UPDATE match_reviews SET status = 'open', decided_by = NULL, decided_at = NULL WHERE id = $1",
                     )
                     .bind(review)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn accounts_by_name_keys(&self, keys: &[String]) -> $crate::StoreResult<Vec<$crate::AccountRow>> {
+                self.accounts_where("a.name_normalized", keys).await
+            }
+
+            async fn accounts_by_corporate_numbers(
+                &self,
+                numbers: &[String],
+            ) -> $crate::StoreResult<Vec<$crate::AccountRow>> {
+                self.accounts_where("a.corporate_number", numbers).await
+            }
+
+            async fn unlinked_leads(&self, after_id: i64, limit: i64) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
+                let sql = format!(
+                    "SELECT {} FROM {} WHERE l.account_id IS NULL AND l.company_name IS NOT NULL AND l.id > $1 \
+                     ORDER BY l.id LIMIT $2",
+                    $crate::sql::LEAD_COLUMNS,
+                    $crate::sql::LEAD_FROM
+                );
+                sqlx::query_as::<$db, $crate::LeadRow>(&sql)
+                    .bind(after_id)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+
+            async fn link_leads(
+                &self,
+                links: &[(i64, i64)],
+                reviews: &[(i64, i64, f64, String)],
+                import_id: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for (lead, account) in links {
+                    sqlx::query::<$db>("UPDATE leads SET account_id = $1, updated_at = $2 WHERE id = $3")
+                        .bind(account)
+                        .bind(now)
+                        .bind(lead)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    let stored = fetch_lead(&mut *tx, *lead).await?;
+                    <$store>::unindex_lead(&mut *tx, *lead).await?;
+                    <$store>::index_leads(&mut *tx, &[(*lead, $crate::sql::lead_row_search_document(&stored))]).await?;
+                }
+                for (lead, account, score, evidence) in reviews {
+                    sqlx::query::<$db>(
+                        "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
+                         VALUES ('account', $1, $2, $3, $4, $5, $6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING",
+                    )
+                    .bind(lead)
+                    .bind(account)
+                    .bind(score)
+                    .bind(evidence.as_str())
+                    .bind(import_id)
+                    .bind(now)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;

@@ -217,6 +217,21 @@ pub trait ResolutionStore: Send + Sync + 'static {
     /// Puts both leads back as they were. [`StoreError::Conflict`] (`survivor`) when the
     /// surviving lead was changed after the merge.
     async fn undo_merge(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<()>;
+    /// Companies whose normalised name is one of `keys`.
+    async fn accounts_by_name_keys(&self, keys: &[String]) -> StoreResult<Vec<AccountRow>>;
+    /// Companies with one of these corporate numbers.
+    async fn accounts_by_corporate_numbers(&self, numbers: &[String]) -> StoreResult<Vec<AccountRow>>;
+    /// Leads with a company name but no company link, by id after `after_id`.
+    async fn unlinked_leads(&self, after_id: i64, limit: i64) -> StoreResult<Vec<LeadRow>>;
+    /// Links leads to companies (and re-indexes them: the company name is searchable), and
+    /// queues the undecided ones for review as (lead, company, score, evidence JSON).
+    async fn link_leads(
+        &self,
+        links: &[(i64, i64)],
+        reviews: &[(i64, i64, f64, String)],
+        import_id: Option<i64>,
+        now: Millis,
+    ) -> StoreResult<()>;
     /// The distinct department texts of all leads (to classify them again).
     async fn distinct_departments(&self) -> StoreResult<Vec<String>>;
     /// Sets each lead's department class from its department text; returns how many changed.

@@ -35,6 +35,17 @@ pub enum ImportCommand {
         #[arg(long)]
         rejects: Option<PathBuf>,
     },
+    /// Import companies: the corporate-number bulk file (法人番号公表サイト 全件データ, UTF-8
+    /// or Shift_JIS) or any CSV of companies with a header; then link leads to them.
+    Companies {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The file.
+        file: PathBuf,
+        /// Override the detected encoding: utf-8, utf-8-bom, shift_jis (cp932), utf-16le.
+        #[arg(long)]
+        encoding: Option<String>,
+    },
     /// List past imports, newest first.
     List {
         #[command(flatten)]
@@ -150,6 +161,49 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                     println!("rejected rows written to {}", path.display());
                 }
             }
+            Ok(())
+        }
+        ImportCommand::Companies { store, file, encoding } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let encoding = encoding
+                .map(|e| TextEncoding::parse(&e).map_err(|err| anyhow!("--encoding: {}", err.message_en)))
+                .transpose()?;
+            let store = crate::open_store(&settings.database).await?;
+            let file_name =
+                file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let started = std::time::Instant::now();
+            let import = hatake_engine::companies::import_companies(
+                &*store,
+                &bytes,
+                encoding,
+                &file_name,
+                None,
+                hatake_web::now_millis,
+            )
+            .await?;
+            println!(
+                "import {} ({}): {} rows in {:.1} s — {} companies created, {} updated, {} unchanged or skipped \
+                 (history rows, closed companies), {} rejected",
+                import.id,
+                import.source.as_deref().unwrap_or(""),
+                import.total_rows,
+                started.elapsed().as_secs_f64(),
+                import.created_rows,
+                import.merged_rows,
+                import.unchanged_rows,
+                import.rejected_rows
+            );
+            for reject in store.import_rejects(import.id).await?.iter().take(10) {
+                let reasons: Vec<String> =
+                    reject.problem_list().iter().map(|p| format!("{}: {}", p.field, p.message_en)).collect();
+                println!("  line {}: {}", reject.line, reasons.join("; "));
+            }
+            let links = hatake_engine::companies::link_all(&*store, hatake_web::now_millis()).await?;
+            println!(
+                "leads linked to companies: {} linked, {} to review, {} without a company of that name",
+                links.linked, links.review, links.unmatched
+            );
             Ok(())
         }
         ImportCommand::List { store } => {

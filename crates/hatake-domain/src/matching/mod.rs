@@ -4,6 +4,7 @@
 //! weights with an expectation–maximisation fit, blocking, one-to-one assignment);
 //! [`lead`] configures it for Japanese B2B leads; [`similarity`] holds the string measures.
 
+pub mod company;
 pub mod engine;
 pub mod lead;
 pub mod merge;

@@ -171,6 +171,7 @@ async fn run_rows<S: Store + ?Sized>(
     let mut batch: Vec<Incoming> = Vec::with_capacity(BATCH_SIZE);
     let mut rejects: Vec<RejectRow> = Vec::new();
     let (mut matching, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let mut counts_links = crate::companies::LinkCounts::default();
     let started = std::time::Instant::now();
     loop {
         let next = reader.next_row();
@@ -220,7 +221,22 @@ async fn run_rows<S: Store + ?Sized>(
             let (plan, resolved) = plan_batch(store, std::mem::take(&mut batch), &options.required).await?;
             matching += clock.elapsed();
             let clock = std::time::Instant::now();
-            store.apply_plan(&plan, Some(import_id), now()).await?;
+            let created = store.apply_plan(&plan, Some(import_id), now()).await?;
+            // New people are linked to the company master where it knows their company.
+            let targets: Vec<crate::companies::LinkTarget> = created
+                .iter()
+                .zip(&plan.creates)
+                .filter(|(_, c)| c.data.account_id.is_none())
+                .map(|(id, c)| crate::companies::LinkTarget {
+                    id: *id,
+                    company_name: c.data.company_name.clone(),
+                    prefecture: c.data.prefecture.clone(),
+                    email: c.data.email.as_ref().map(|e| e.as_str().to_owned()),
+                })
+                .collect();
+            let links = crate::companies::link_leads(store, &targets, Some(import_id), now()).await?;
+            counts_links.linked += links.linked;
+            counts_links.review += links.review;
             writing += clock.elapsed();
             for r in &resolved {
                 counts.add(r.outcome);
@@ -243,6 +259,8 @@ async fn run_rows<S: Store + ?Sized>(
         seconds = started.elapsed().as_secs_f64(),
         matching_seconds = matching.as_secs_f64(),
         writing_seconds = writing.as_secs_f64(),
+        linked = counts_links.linked,
+        company_reviews = counts_links.review,
         "import finished"
     );
     Ok(())
