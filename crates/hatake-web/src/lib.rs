@@ -6,13 +6,16 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod i18n;
+mod multipart;
 pub mod pages;
 mod render;
 pub mod service;
+pub mod uploads;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::MethodRouter;
 use axum::Router;
+use hatake_domain::Role;
 use hatake_store::Store;
 use std::sync::Arc;
 
@@ -20,6 +23,9 @@ pub use render::{format_number, Templates};
 
 /// Requests larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The one exception: a CSV file uploaded for import (`POST /imports`) may be this large.
+pub const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct WebConfig {
@@ -35,6 +41,9 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub templates: Arc<Templates>,
     pub login_throttle: Arc<auth::LoginThrottle>,
+    /// Files uploaded for import, kept until they are imported or expire (per process; see
+    /// [`uploads`]).
+    pub uploads: Arc<uploads::PendingUploads>,
 }
 
 impl AppState {
@@ -47,6 +56,7 @@ impl AppState {
             config: Arc::new(config),
             templates: Arc::new(templates),
             login_throttle: Arc::new(auth::LoginThrottle::default()),
+            uploads: Arc::new(uploads::PendingUploads::default()),
         })
     }
 }
@@ -60,10 +70,40 @@ pub enum Access {
     SignedIn,
     /// Admins and marketers: the organisation's configuration (products, fields).
     Configure,
+    /// Admins and marketers: importing files and undoing imports (anyone signed in may look).
+    Import,
+    /// Admins, marketers and inside sales: deciding possible duplicates (名寄せ) and undoing
+    /// merges.
+    Review,
     /// Admins only: users and API tokens.
     Admin,
     /// A valid API token; otherwise 401. Per-role checks happen inside (e.g. deletes).
     Api,
+}
+
+impl Access {
+    /// Whether a signed-in user of this role passes the route's role check (routes that check
+    /// no role let every role pass).
+    pub fn allows(self, role: Role) -> bool {
+        match self {
+            Access::Public | Access::SignedIn | Access::Api => true,
+            Access::Configure => role.can_configure(),
+            Access::Import => can_import(role),
+            Access::Review => can_review(role),
+            Access::Admin => role.can_manage_users(),
+        }
+    }
+}
+
+/// Who may import files and undo imports: the people who acquire lists (marketing) and admins.
+pub fn can_import(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Marketer)
+}
+
+/// Who decides whether two records are one person: the people who work the leads before they
+/// go to field sales.
+pub fn can_review(role: Role) -> bool {
+    matches!(role, Role::Admin | Role::Marketer | Role::InsideSales)
 }
 
 /// One route: method, path (axum syntax) and access.
@@ -92,12 +132,8 @@ pub fn router(state: AppState) -> Router {
         // Role checks for configuration and administration are enforced here, from the table,
         // as well as in the handlers.
         let method_router = match spec.access {
-            Access::Configure => {
-                method_router.route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::require_configure))
-            }
-            Access::Admin => {
-                method_router.route_layer(axum::middleware::from_fn_with_state(state.clone(), pages::require_admin))
-            }
+            Access::Configure | Access::Import | Access::Review | Access::Admin => method_router
+                .route_layer(axum::middleware::from_fn_with_state((state.clone(), spec.access), pages::require_access)),
             Access::Public | Access::SignedIn | Access::Api => method_router,
         };
         router = router.route(spec.path, method_router);

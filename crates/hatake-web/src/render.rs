@@ -21,6 +21,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("accounts/form.html", include_str!("../templates/accounts/form.html")),
     ("products.html", include_str!("../templates/products.html")),
     ("settings.html", include_str!("../templates/settings.html")),
+    ("settings/tabs.html", include_str!("../templates/settings/tabs.html")),
+    ("settings/departments.html", include_str!("../templates/settings/departments.html")),
+    ("imports/steps.html", include_str!("../templates/imports/steps.html")),
+    ("imports/list.html", include_str!("../templates/imports/list.html")),
+    ("imports/mapping.html", include_str!("../templates/imports/mapping.html")),
+    ("imports/preview.html", include_str!("../templates/imports/preview.html")),
+    ("imports/detail.html", include_str!("../templates/imports/detail.html")),
+    ("reviews/queue.html", include_str!("../templates/reviews/queue.html")),
     ("me.html", include_str!("../templates/me.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
@@ -55,7 +63,8 @@ fn translate(state: &State, key: &str) -> String {
     crate::i18n::t(&locale, key).to_owned()
 }
 
-fn format_time(millis: i64, zone: &jiff::tz::TimeZone) -> String {
+/// Milliseconds since the epoch as "2026-03-15 12:00" in `zone`.
+pub(crate) fn format_time(millis: i64, zone: &jiff::tz::TimeZone) -> String {
     jiff::Timestamp::from_millisecond(millis)
         .map(|ts| ts.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
@@ -80,6 +89,25 @@ pub fn format_number(value: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    /// Every literal `t("key")` in a template names a key with both languages (a missing key
+    /// would show itself on the page).
+    #[test]
+    fn template_keys_exist() {
+        for (name, source) in super::TEMPLATES {
+            for quote in ['"', '\''] {
+                let opening = format!("t({quote}");
+                for (at, _) in source.match_indices(&opening) {
+                    let rest = &source[at + opening.len()..];
+                    let key = &rest[..rest.find(quote).expect("closing quote")];
+                    let closed = rest[key.len() + 1..].starts_with(')');
+                    if closed && !key.is_empty() {
+                        assert_ne!(crate::i18n::t("en", key), key, "{name}: no message for {key}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn numbers_and_times() {
         assert_eq!(super::format_number(1_234_567), "1,234,567");

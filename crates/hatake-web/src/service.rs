@@ -61,13 +61,16 @@ pub async fn custom_defs(store: &dyn Store) -> Result<Vec<CustomFieldDef>, Store
     Ok(store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect())
 }
 
-/// Creates (`id` None) or replaces a lead.
+/// Creates (`id` None) or replaces a lead. Its department class comes from the organisation's
+/// department dictionary (see `hatake_domain::department`).
 ///
 /// # Errors
 /// See [`SaveError`].
 pub async fn save_lead(store: &dyn Store, id: Option<i64>, input: &LeadInput, now: i64) -> Result<LeadRow, SaveError> {
     let defs = custom_defs(store).await?;
-    let lead = input.validate(&defs).map_err(SaveError::Invalid)?;
+    let mut lead = input.validate(&defs).map_err(SaveError::Invalid)?;
+    let dictionary = hatake_engine::settings::departments(store).await?;
+    lead.department_class = lead.department.as_deref().and_then(|d| dictionary.classify(d)).map(|c| c.key.clone());
     let is_lead = required_fields(store).await?.is_lead(&lead);
     Ok(match id {
         None => store.create_lead(&lead, is_lead, now).await?,

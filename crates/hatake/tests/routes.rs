@@ -1,9 +1,10 @@
 //! Walks every registered route and proves who may reach it: without a session pages redirect
-//! to sign-in and the API answers 401; field sales and marketers get 403 where their role may
-//! not go; an admin reaches every page.
+//! to sign-in and the API answers 401; field sales, marketers and inside sales get 403 where
+//! the table's access does not allow their role; an admin reaches every page.
 
 mod support;
 
+use hatake_domain::Role;
 use hatake_web::{route_table, Access};
 use reqwest::Method;
 use serde_json::json;
@@ -23,8 +24,19 @@ async fn seed(app: &TestApp) {
     app.store.create_custom_field(&def, 0).await.unwrap();
 }
 
-fn concrete(path: &str) -> String {
-    path.replace("{id}", "1")
+/// Imports a small file as the admin (import 1), and leaves a second upload waiting at its
+/// mapping step; returns that upload's token.
+async fn seed_import(app: &TestApp, admin: &reqwest::Client, csrf: &str) -> String {
+    let file = "会社名,氏名,メールアドレス\n東和精機,佐藤 花子,hanako@towa.example.jp\n".as_bytes();
+    let token = app.upload_token(admin, csrf, "seed.csv", file).await;
+    let response =
+        admin.post(app.url(&format!("/imports/uploads/{token}/commit"))).form(&[("_csrf", csrf)]).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/imports/1?done=1");
+    app.upload_token(admin, csrf, "waiting.csv", file).await
+}
+
+fn concrete(path: &str, token: &str) -> String {
+    path.replace("{id}", "1").replace("{token}", token)
 }
 
 #[tokio::test]
@@ -36,11 +48,13 @@ async fn every_route_is_guarded_as_its_table_says() {
     let anonymous = app.browser();
     let (field, field_csrf) = app.sign_in("sales@example.jp").await;
     let (marketer, marketer_csrf) = app.sign_in("marketing@example.jp").await;
-    let (admin, _) = app.sign_in("admin@example.jp").await;
+    let (inside, inside_csrf) = app.sign_in("is@example.jp").await;
+    let (admin, admin_csrf) = app.sign_in("admin@example.jp").await;
+    let token = seed_import(&app, &admin, &admin_csrf).await;
     let forbidden_ja = hatake_web::i18n::t("ja", "error.forbidden");
 
     for spec in &table {
-        let path = concrete(spec.path);
+        let path = concrete(spec.path, &token);
         let method = Method::from_bytes(spec.method.as_bytes()).unwrap();
         let url = app.url(&path);
         let response = anonymous.request(method.clone(), &url).send().await.unwrap();
@@ -48,7 +62,7 @@ async fn every_route_is_guarded_as_its_table_says() {
         match spec.access {
             Access::Public => assert!(status < 500, "{} {path}: {status}", spec.method),
             Access::Api => assert_eq!(status, 401, "{} {path} without a token", spec.method),
-            Access::SignedIn | Access::Configure | Access::Admin => {
+            Access::SignedIn | Access::Configure | Access::Import | Access::Review | Access::Admin => {
                 assert_eq!(status, 303, "{} {path} without a session", spec.method);
                 let location = response.headers()["location"].to_str().unwrap();
                 assert!(location.starts_with("/login"), "{path} redirects to {location}");
@@ -56,12 +70,12 @@ async fn every_route_is_guarded_as_its_table_says() {
         }
 
         // Roles: who must be refused.
-        let refused: Vec<(&reqwest::Client, &str)> = match spec.access {
-            Access::Admin => vec![(&field, field_csrf.as_str()), (&marketer, marketer_csrf.as_str())],
-            Access::Configure => vec![(&field, field_csrf.as_str())],
-            _ => Vec::new(),
-        };
-        for (client, csrf) in refused {
+        let roles = [
+            (Role::FieldSales, &field, field_csrf.as_str()),
+            (Role::Marketer, &marketer, marketer_csrf.as_str()),
+            (Role::InsideSales, &inside, inside_csrf.as_str()),
+        ];
+        for (_, client, csrf) in roles.into_iter().filter(|(role, _, _)| !spec.access.allows(*role)) {
             let request = client.request(method.clone(), &url);
             let request = if spec.method == "POST" { request.form(&[("_csrf", csrf)]) } else { request };
             let response = request.send().await.unwrap();

@@ -92,6 +92,7 @@ async fn list(
             deleted => params.deleted.is_some(),
         },
     )
+    .await
 }
 
 async fn detail(
@@ -131,6 +132,7 @@ async fn detail(
             saved => params.saved.is_some(),
         },
     )
+    .await
 }
 
 /// The form's values as text, from a stored account.
@@ -194,6 +196,7 @@ async fn form_page(
             tiers => tiers(locale),
         },
     )
+    .await
 }
 
 /// Domains typed into one box, separated by commas, spaces or 、.

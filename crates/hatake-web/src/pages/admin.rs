@@ -120,6 +120,7 @@ async fn users_page(
             saved => saved,
         },
     )
+    .await
 }
 
 /// A page re-rendered with 422 after a form failed.
@@ -276,6 +277,7 @@ async fn tokens_page(
             revoked => revoked,
         },
     )
+    .await
 }
 
 /// Checks the token form against the active users: (name, acting user id).

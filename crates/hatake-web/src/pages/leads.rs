@@ -32,9 +32,37 @@ pub struct ListParams {
     owner: Option<String>,
     kind: Option<String>,
     prefecture: Option<String>,
+    department_class: Option<String>,
     sort: Option<String>,
     cursor: Option<String>,
     account: Option<String>,
+}
+
+impl ListParams {
+    /// The list query these filters ask for (the export walks every page of it).
+    pub(crate) fn query(&self, limit: u32, count: bool) -> LeadQuery {
+        LeadQuery {
+            search: self.q.as_deref().and_then(SearchQuery::parse),
+            product_id: id_param(self.product.as_ref()),
+            owner_id: id_param(self.owner.as_ref()),
+            account_id: id_param(self.account.as_ref()),
+            kind: self.kind.as_deref().and_then(LeadKind::parse).unwrap_or_default(),
+            prefecture: blank_to_none(self.prefecture.clone()),
+            department_class: blank_to_none(self.department_class.clone()),
+            sort: self.sort.as_deref().and_then(LeadSort::parse).unwrap_or_default(),
+            cursor: self.cursor.as_deref().and_then(Cursor::decode),
+            limit,
+            count,
+        }
+    }
+}
+
+/// The dictionary's classes for a select: (key, label in the user's language).
+pub(crate) fn department_classes(
+    dictionary: &hatake_domain::department::DepartmentDictionary,
+    locale: &str,
+) -> Vec<(String, String)> {
+    dictionary.classes().iter().map(|c| (c.key.clone(), super::departments::class_label(c, locale))).collect()
 }
 
 /// An id from a query-string field; blank or garbage is "no filter".
@@ -50,22 +78,12 @@ async fn list(
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
-    let sort = params.sort.as_deref().and_then(LeadSort::parse).unwrap_or_default();
     let owner_param = params.owner.clone().unwrap_or_default();
-    let query = LeadQuery {
-        search: params.q.as_deref().and_then(SearchQuery::parse),
-        product_id: id_param(params.product.as_ref()),
-        owner_id: id_param(params.owner.as_ref()),
-        account_id: id_param(params.account.as_ref()),
-        kind: params.kind.as_deref().and_then(LeadKind::parse).unwrap_or_default(),
-        prefecture: blank_to_none(params.prefecture.clone()),
-        department_class: None,
-        sort,
-        cursor: params.cursor.as_deref().and_then(Cursor::decode),
-        limit: page_size(50),
-        count: true,
-    };
+    let query = params.query(page_size(50), true);
+    let sort = query.sort;
     let page = store.list_leads(&query).await.map_err(|e| PageError::from_store(e, locale))?;
+    let dictionary = hatake_engine::settings::departments(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let classes = department_classes(&dictionary, locale);
     let products = store.list_products().await.map_err(|e| PageError::from_store(e, locale))?;
     let users = store.list_users().await.map_err(|e| PageError::from_store(e, locale))?;
     let required = service::required_fields(store).await.map_err(|e| PageError::from_store(e, locale))?;
@@ -78,6 +96,7 @@ async fn list(
         ("owner", &params.owner),
         ("kind", &params.kind),
         ("prefecture", &params.prefecture),
+        ("department_class", &params.department_class),
         ("sort", &params.sort),
         ("account", &params.account),
     ] {
@@ -106,9 +125,13 @@ async fn list(
             products => products,
             users => users,
             prefectures => prefectures(locale),
+            department_class => params.department_class.unwrap_or_default(),
+            classes => classes.iter().map(|(k, l)| (k.as_str(), l.as_str())).collect::<Vec<_>>(),
+            class_labels => classes.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
             deleted => flash.deleted.is_some(),
         },
     )
+    .await
 }
 
 /// What a row shows: the stored fields plus the company, the kind and the missing fields.
@@ -133,6 +156,10 @@ pub(crate) fn prefectures(locale: &str) -> Vec<(&'static str, &'static str)> {
 pub struct Flash {
     saved: Option<String>,
     deleted: Option<String>,
+    /// A merge into this lead was undone.
+    unmerged: Option<String>,
+    /// Why a merge could not be undone (`changed`, `undone`).
+    merge_error: Option<String>,
 }
 
 async fn detail(
@@ -161,6 +188,9 @@ async fn detail(
         .collect();
     let interests: Vec<&hatake_store::ProductRow> =
         products.iter().filter(|p| lead.product_ids.contains(&p.id)).collect();
+    let dictionary = hatake_engine::settings::departments(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let class = lead.department_class.as_deref().and_then(|k| dictionary.class(k));
+    let history = super::lead_history::history(store, &lead, locale).await?;
     render(
         &state,
         &user,
@@ -171,9 +201,13 @@ async fn detail(
             account => account,
             custom => custom,
             interests => interests,
+            department_class => class.map(|c| super::departments::class_label(c, locale)),
+            history => history,
             saved => flash.saved.is_some(),
+            unmerged => flash.unmerged.is_some(),
+            merge_error => flash.merge_error.as_deref().map(|e| crate::i18n::t(locale, super::reviews::merge_error_key(e))),
         },
-    )
+    ).await
 }
 
 async fn new_form(
@@ -252,6 +286,7 @@ async fn form_page(
             required => required,
         },
     )
+    .await
 }
 
 /// A lead form's fields: repeated `product_ids`, `custom.KEY` inputs, blank means unset.

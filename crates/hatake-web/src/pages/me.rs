@@ -28,13 +28,18 @@ async fn page(
     user: CurrentUser,
     Query(done): Query<Done>,
 ) -> Result<Html<String>, PageError> {
-    show(&state, &user, &FieldErrors::default(), done.changed.is_some())
+    show(&state, &user, &FieldErrors::default(), done.changed.is_some()).await
 }
 
-fn show(state: &AppState, user: &CurrentUser, errors: &FieldErrors, changed: bool) -> Result<Html<String>, PageError> {
+async fn show(
+    state: &AppState,
+    user: &CurrentUser,
+    errors: &FieldErrors,
+    changed: bool,
+) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let errors = super::field_errors(errors, locale);
-    render(state, user, "me.html", "me", context! { errors => errors, changed => changed })
+    render(state, user, "me.html", "me", context! { errors => errors, changed => changed }).await
 }
 
 #[derive(Deserialize)]
@@ -73,7 +78,7 @@ async fn change_password(State(state): State<AppState>, form: PageForm<PasswordF
     let user = &form.user;
     let errors = check(&form.data, verify_password(&form.data.current, &user.user.password_hash));
     if !errors.is_empty() {
-        return match show(&state, user, &errors, false) {
+        return match show(&state, user, &errors, false).await {
             Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
             Err(error) => error.into_response(),
         };

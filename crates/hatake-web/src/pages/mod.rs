@@ -3,9 +3,14 @@
 
 mod accounts;
 mod admin;
+mod departments;
+mod imports;
+mod lead_export;
+mod lead_history;
 mod leads;
 mod me;
 mod products;
+mod reviews;
 mod session;
 mod settings;
 
@@ -21,9 +26,13 @@ use serde::de::DeserializeOwned;
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     let mut all = session::routes();
     all.extend(leads::routes());
+    all.extend(lead_export::routes());
     all.extend(accounts::routes());
     all.extend(products::routes());
     all.extend(settings::routes());
+    all.extend(departments::routes());
+    all.extend(imports::routes());
+    all.extend(reviews::routes());
     all.extend(admin::routes());
     all.extend(me::routes());
     all
@@ -93,9 +102,9 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Renders a template with the layout's context (user, locale, CSRF token, active section)
-/// added to `extra`.
-pub(crate) fn render(
+/// Renders a template with the layout's context (user, locale, CSRF token, active section, the
+/// number of open review questions for those who answer them) added to `extra`.
+pub(crate) async fn render(
     state: &AppState,
     user: &CurrentUser,
     template: &str,
@@ -103,6 +112,9 @@ pub(crate) fn render(
     extra: minijinja::Value,
 ) -> Result<Html<String>, PageError> {
     let role = user.user.role();
+    let can_review = crate::can_review(role);
+    // The navigation shows how many possible duplicates wait; a failure only hides the number.
+    let open_reviews = if can_review { state.store.count_reviews("open").await.ok() } else { None };
     let base = context! {
         locale => user.locale(),
         csrf => user.csrf_token,
@@ -116,7 +128,10 @@ pub(crate) fn render(
             can_configure => role.can_configure(),
             can_manage_users => role.can_manage_users(),
             can_delete => role.can_delete_records(),
+            can_import => crate::can_import(role),
+            can_review => can_review,
         },
+        open_reviews => open_reviews,
     };
     let merged = context! { ..extra, ..base };
     state.templates.render(template, merged).map(Html).map_err(|error| {
@@ -212,37 +227,21 @@ pub fn url_encode(value: &str) -> String {
     out
 }
 
-/// Route layer for [`Access::Configure`]: signed in, and a role that may configure.
-pub async fn require_configure(
-    axum::extract::State(state): axum::extract::State<AppState>,
+/// Route layer for the routes whose [`Access`] names roles: signed in, and a role the access
+/// allows (otherwise 403 in the user's language).
+pub async fn require_access(
+    axum::extract::State((state, access)): axum::extract::State<(AppState, Access)>,
     request: Request,
     next: axum::middleware::Next,
-) -> Response {
-    require_role(&state, request, next, hatake_domain::Role::can_configure).await
-}
-
-/// Route layer for [`Access::Admin`]: signed in as an admin.
-pub async fn require_admin(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    request: Request,
-    next: axum::middleware::Next,
-) -> Response {
-    require_role(&state, request, next, hatake_domain::Role::can_manage_users).await
-}
-
-async fn require_role(
-    state: &AppState,
-    request: Request,
-    next: axum::middleware::Next,
-    allowed: fn(hatake_domain::Role) -> bool,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    let user =
-        match <CurrentUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, state).await {
-            Ok(user) => user,
-            Err(rejection) => return rejection.into_response(),
-        };
-    if !allowed(user.user.role()) {
+    let user = match <CurrentUser as axum::extract::FromRequestParts<AppState>>::from_request_parts(&mut parts, &state)
+        .await
+    {
+        Ok(user) => user,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if !access.allows(user.user.role()) {
         return PageError::forbidden(user.locale()).into_response();
     }
     next.run(Request::from_parts(parts, body)).await

@@ -94,6 +94,7 @@ async fn page(
             saved => saved,
         },
     )
+    .await
 }
 
 async fn save(state: &AppState, form: PageForm<ProductForm>, id: Option<i64>) -> Response {

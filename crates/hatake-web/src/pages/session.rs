@@ -35,7 +35,7 @@ pub struct LoginQuery {
 }
 
 /// Only local paths may be returned to after sign-in (no open redirect).
-fn safe_next(next: Option<&str>) -> String {
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
         _ => "/".to_owned(),
@@ -163,7 +163,7 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, form: PageFor
 async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> Result<Html<String>, PageError> {
     let overview = state.store.overview().await.map_err(|e| PageError::from_store(e, user.locale()))?;
     let products = state.store.list_products().await.map_err(|e| PageError::from_store(e, user.locale()))?;
-    render(&state, &user, "dashboard.html", "dashboard", context! { overview => overview, products => products })
+    render(&state, &user, "dashboard.html", "dashboard", context! { overview => overview, products => products }).await
 }
 
 #[derive(Deserialize)]

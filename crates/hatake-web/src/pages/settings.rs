@@ -125,6 +125,7 @@ async fn page(state: &AppState, user: &CurrentUser, notice: Notice<'_>) -> Resul
             deleted => notice.deleted,
         },
     )
+    .await
 }
 
 /// The checked boxes of the required-field form, in the set's canonical order.

@@ -21,6 +21,7 @@ pub struct TestApp {
     pub admin: UserRow,
     pub field_sales: UserRow,
     pub marketer: UserRow,
+    pub inside_sales: UserRow,
     /// An API token acting as the admin.
     pub admin_token: String,
     /// An API token acting as a field-sales user.
@@ -70,6 +71,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let admin = add_user(store.as_ref(), "admin@example.jp", "管理 太郎", "admin").await;
     let field_sales = add_user(store.as_ref(), "sales@example.jp", "営業 次郎", "field_sales").await;
     let marketer = add_user(store.as_ref(), "marketing@example.jp", "真家 花子", "marketer").await;
+    let inside_sales = add_user(store.as_ref(), "is@example.jp", "内田 三郎", "inside_sales").await;
     let admin_token = add_token(store.as_ref(), &admin).await;
     let field_token = add_token(store.as_ref(), &field_sales).await;
     let config = hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() };
@@ -79,7 +81,18 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let server = tokio::spawn(async move {
         hatake_web::serve(listener, state, std::future::pending()).await.expect("server");
     });
-    TestApp { base, store, admin, field_sales, marketer, admin_token, field_token, _dir: dir, _server: server }
+    TestApp {
+        base,
+        store,
+        admin,
+        field_sales,
+        marketer,
+        inside_sales,
+        admin_token,
+        field_token,
+        _dir: dir,
+        _server: server,
+    }
 }
 
 impl TestApp {
@@ -116,6 +129,50 @@ impl TestApp {
 
     pub fn api(&self, method: reqwest::Method, path: &str, token: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new().request(method, self.url(path)).bearer_auth(token)
+    }
+}
+
+/// A `multipart/form-data` body as a browser sends it: the text fields, then one file in the
+/// field `file`. Returns the content type (with its boundary) and the body.
+pub fn multipart(fields: &[(&str, &str)], file_name: &str, file: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "----hatakeTestBoundary7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: text/csv\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+impl TestApp {
+    /// Sends a file through the import upload form (multipart, with the CSRF token).
+    pub async fn upload(
+        &self,
+        client: &reqwest::Client,
+        csrf: &str,
+        file_name: &str,
+        file: &[u8],
+    ) -> reqwest::Response {
+        let (content_type, body) = multipart(&[("_csrf", csrf)], file_name, file);
+        client.post(self.url("/imports")).header("content-type", content_type).body(body).send().await.expect("upload")
+    }
+
+    /// Uploads a file and returns the token of the pending upload (from the redirect to its
+    /// mapping step).
+    pub async fn upload_token(&self, client: &reqwest::Client, csrf: &str, file_name: &str, file: &[u8]) -> String {
+        let response = self.upload(client, csrf, file_name, file).await;
+        assert_eq!(response.status(), 303, "the upload is accepted");
+        let location = response.headers()["location"].to_str().expect("location").to_owned();
+        location.strip_prefix("/imports/uploads/").expect("redirect to the mapping step").to_owned()
     }
 }
 

@@ -1,0 +1,353 @@
+//! Lead imports: the list of past imports with the upload form, the steps of one upload
+//! (`upload.rs`: mapping, preview, commit), and one import's page with its counts, rejected
+//! rows (also as CSV), undo and the way to its review questions.
+
+mod upload;
+
+use super::{render, route, PageError, PageForm};
+use crate::auth::CurrentUser;
+use crate::i18n::t;
+use crate::{now_millis, Access, AppState, RouteSpec};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use hatake_csv::{ExportEncoding, LeadColumn, Mapping};
+use hatake_domain::FieldErrors;
+use hatake_store::{ImportRow, StoreError, UndoReport};
+use minijinja::context;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    vec![
+        route("GET", "/imports", Access::SignedIn, get(list)),
+        route(
+            "POST",
+            "/imports",
+            Access::Import,
+            post(upload::upload).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BYTES)),
+        ),
+        route("GET", "/imports/uploads/{token}", Access::Import, get(upload::mapping)),
+        route("POST", "/imports/uploads/{token}/preview", Access::Import, post(upload::preview)),
+        route("POST", "/imports/uploads/{token}/commit", Access::Import, post(upload::commit)),
+        route("GET", "/imports/{id}", Access::SignedIn, get(detail)),
+        route("GET", "/imports/{id}/rejects.csv", Access::SignedIn, get(rejects_csv)),
+        route("POST", "/imports/{id}/undo", Access::Import, post(undo)),
+    ]
+}
+
+#[derive(Deserialize, Default, Debug)]
+pub struct ListParams {
+    /// The upload asked for is gone (expired, or imported already).
+    expired: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<ListParams>,
+) -> Result<Html<String>, PageError> {
+    list_page(&state, &user, &FieldErrors::default(), params.expired.is_some()).await
+}
+
+/// The list of imports with the upload form; `errors` are the upload's (field `file`).
+pub(crate) async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    errors: &FieldErrors,
+    expired: bool,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let imports = store.list_imports(100).await.map_err(|e| PageError::from_store(e, locale))?;
+    let names = Names::load(state, locale).await?;
+    let rows: Vec<minijinja::Value> = imports.iter().map(|i| import_view(i, &names, locale)).collect();
+    render(
+        state,
+        user,
+        "imports/list.html",
+        "imports",
+        context! {
+            imports => rows,
+            errors => super::field_errors(errors, locale),
+            has_errors => !errors.is_empty(),
+            expired => expired,
+            max_mib => crate::MAX_UPLOAD_BYTES / (1024 * 1024),
+        },
+    )
+    .await
+}
+
+/// Users and products by id, for showing who imported what for which product.
+pub(crate) struct Names {
+    users: HashMap<i64, String>,
+    products: HashMap<i64, String>,
+}
+
+impl Names {
+    pub(crate) async fn load(state: &AppState, locale: &'static str) -> Result<Self, PageError> {
+        let store = state.store.as_ref();
+        let users = store.list_users().await.map_err(|e| PageError::from_store(e, locale))?;
+        let products = store.list_products().await.map_err(|e| PageError::from_store(e, locale))?;
+        Ok(Self {
+            users: users.into_iter().map(|u| (u.id, u.display_name)).collect(),
+            products: products.into_iter().map(|p| (p.id, p.name)).collect(),
+        })
+    }
+
+    pub(crate) fn user(&self, id: Option<i64>) -> Option<&str> {
+        id.and_then(|id| self.users.get(&id)).map(String::as_str)
+    }
+
+    fn product(&self, id: Option<i64>) -> Option<&str> {
+        id.and_then(|id| self.products.get(&id)).map(String::as_str)
+    }
+}
+
+/// One import as the list and its page show it.
+fn import_view(import: &ImportRow, names: &Names, locale: &str) -> minijinja::Value {
+    context! {
+        row => import,
+        status_label => t(locale, status_key(&import.status)),
+        by => names.user(import.created_by),
+        undone_by => names.user(import.undone_by),
+        product => names.product(import.product_id),
+    }
+}
+
+fn status_key(status: &str) -> &'static str {
+    match status {
+        "running" => "import.status.running",
+        "done" => "import.status.done",
+        "failed" => "import.status.failed",
+        "undone" => "import.status.undone",
+        _ => "common.none",
+    }
+}
+
+/// The name of a field a row problem is about, in the user's language: a lead column's label
+/// where there is one (`email` → メールアドレス), `row` for the row as a whole.
+pub(crate) fn field_label(field: &str, locale: &str) -> String {
+    let column = match field {
+        "row" => return t(locale, "import.field.row").to_owned(),
+        "product_ids" => Some(LeadColumn::Product),
+        "owner_id" => Some(LeadColumn::Owner),
+        other => LeadColumn::parse(other),
+    };
+    match column {
+        Some(column) => column.label(locale).to_owned(),
+        None => {
+            let key = format!("lead.{field}");
+            let label = t(locale, &key);
+            if label == key {
+                field.to_owned()
+            } else {
+                label.to_owned()
+            }
+        }
+    }
+}
+
+#[derive(Deserialize, Default, Debug)]
+pub struct DetailParams {
+    /// Just committed.
+    done: Option<String>,
+}
+
+/// Rejected rows shown on the page; the rest are in the CSV.
+const REJECTS_SHOWN: usize = 200;
+
+async fn detail(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(params): Query<DetailParams>,
+) -> Result<Html<String>, PageError> {
+    let notice = Notice { done: params.done.is_some(), ..Notice::default() };
+    detail_page(&state, &user, id, &notice).await
+}
+
+/// What one import's page says besides the import itself.
+#[derive(Default)]
+struct Notice {
+    done: bool,
+    undo: Option<UndoReport>,
+    undo_refused: bool,
+}
+
+async fn detail_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    notice: &Notice,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let import = store.get_import(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let rejects = store.import_rejects(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let names = Names::load(state, locale).await?;
+    let headers = column_headers(&import.mapping);
+    let shown: Vec<minijinja::Value> = rejects
+        .iter()
+        .take(REJECTS_SHOWN)
+        .map(|reject| {
+            let problems: Vec<minijinja::Value> = reject
+                .problem_list()
+                .iter()
+                .map(|p| context! { field => field_label(&p.field, locale), message => p.message(locale) })
+                .collect();
+            context! { line => reject.line, problems => problems, fields => reject.field_list() }
+        })
+        .collect();
+    let counts = [
+        ("created", import.created_rows),
+        ("merged", import.merged_rows),
+        ("unchanged", import.unchanged_rows),
+        ("review", import.review_rows),
+        ("rejected", import.rejected_rows),
+    ]
+    .map(|(key, value)| context! { key => key, value => value, label => t(locale, outcome_key(key)) });
+    render(
+        state,
+        user,
+        "imports/detail.html",
+        "imports",
+        context! {
+            import => import_view(&import, &names, locale),
+            counts => counts,
+            mapping => headers,
+            rejects => shown,
+            rejects_more => rejects.len().saturating_sub(REJECTS_SHOWN),
+            can_undo => import.status == "done" && crate::can_import(user.user.role()),
+            done => notice.done,
+            undo => notice.undo,
+            undo_refused => notice.undo_refused,
+        },
+    )
+    .await
+}
+
+pub(crate) fn outcome_key(outcome: &str) -> &'static str {
+    match outcome {
+        "created" => "import.outcome.created",
+        "merged" => "import.outcome.merged",
+        "unchanged" => "import.outcome.unchanged",
+        "review" => "import.outcome.review",
+        "rejected" => "import.outcome.rejected",
+        _ => "common.none",
+    }
+}
+
+/// Names for the file's columns, from the stored mapping (the file's own header row is not
+/// kept): the Japanese label of the field each column went to, 「列N」 for the others, and a
+/// number after a label used twice (住所, 住所 (2)). A file imported again reads them back to
+/// the same fields.
+fn column_headers(mapping_json: &str) -> Vec<String> {
+    let mapping: Mapping = serde_json::from_str(mapping_json).unwrap_or_default();
+    let mut headers: Vec<String> = Vec::with_capacity(mapping.0.len());
+    for (index, column) in mapping.0.iter().enumerate() {
+        let base = match column {
+            Some(column) if *column != LeadColumn::Ignore => column.label("ja").to_owned(),
+            _ => format!("列{}", index + 1),
+        };
+        let seen = headers.iter().filter(|h| **h == base || h.starts_with(&format!("{base} ("))).count();
+        headers.push(if seen == 0 { base } else { format!("{base} ({})", seen + 1) });
+    }
+    headers
+}
+
+#[derive(Deserialize, Default, Debug)]
+pub struct CsvParams {
+    encoding: Option<String>,
+}
+
+/// The export encoding a download link asks for (`utf8`, the default, or `cp932`).
+pub(crate) fn export_encoding(value: Option<&str>, locale: &'static str) -> Result<ExportEncoding, PageError> {
+    match value.map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(ExportEncoding::Utf8Bom),
+        Some(value) => ExportEncoding::parse(value)
+            .map_err(|_| PageError::new(StatusCode::BAD_REQUEST, "export.bad_encoding", locale)),
+    }
+}
+
+/// A CSV download: the right charset and an attachment name (ASCII, and the UTF-8 name for
+/// browsers that read `filename*`).
+pub(crate) fn csv_response(bytes: Vec<u8>, encoding: ExportEncoding, ascii_name: &str, utf8_name: &str) -> Response {
+    let charset = match encoding {
+        ExportEncoding::Utf8Bom => "utf-8",
+        ExportEncoding::Cp932 => "Shift_JIS",
+    };
+    let disposition = format!(
+        "attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{}",
+        super::url_encode(utf8_name).replace('/', "%2F")
+    );
+    (
+        [
+            (header::CONTENT_TYPE, format!("text/csv; charset={charset}")),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn rejects_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(params): Query<CsvParams>,
+) -> Result<Response, PageError> {
+    let locale = user.locale();
+    let encoding = export_encoding(params.encoding.as_deref(), locale)?;
+    let store = state.store.as_ref();
+    let import = store.get_import(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let rejects = store.import_rejects(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let bytes = hatake_engine::export::rejects_csv(&column_headers(&import.mapping), &rejects, encoding);
+    let stem = import.file_name.rsplit_once('.').map_or(import.file_name.as_str(), |(stem, _)| stem);
+    let suffix = if encoding == ExportEncoding::Cp932 { "-sjis" } else { "" };
+    Ok(csv_response(
+        bytes,
+        encoding,
+        &format!("import-{id}-rejects{suffix}.csv"),
+        &format!("{stem}_取り込めなかった行{suffix}.csv"),
+    ))
+}
+
+async fn undo(State(state): State<AppState>, Path(id): Path<i64>, form: PageForm<Vec<(String, String)>>) -> Response {
+    let user = &form.user;
+    let locale = user.locale();
+    let (notice, status) = match state.store.undo_import(id, Some(user.user.id), now_millis()).await {
+        Ok(report) => (Notice { undo: Some(report), ..Notice::default() }, StatusCode::OK),
+        // Not finished, or undone already: nothing changed.
+        Err(StoreError::Conflict { .. }) => (Notice { undo_refused: true, ..Notice::default() }, StatusCode::CONFLICT),
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    // The page is shown right away (not after a redirect): the report exists only now.
+    match detail_page(&state, user, id, &notice).await {
+        Ok(html) => (status, html).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_names_from_the_mapping() {
+        let json = r#"["company_name", null, "address", "address", "ignore", "email"]"#;
+        assert_eq!(column_headers(json), ["会社名", "列2", "住所", "住所 (2)", "列5", "メールアドレス"]);
+        assert!(column_headers("not json").is_empty());
+    }
+
+    #[test]
+    fn problem_fields_in_both_languages() {
+        assert_eq!(field_label("email", "ja"), "メールアドレス");
+        assert_eq!(field_label("email", "en"), "E-mail");
+        assert_eq!(field_label("row", "en"), "Row");
+        assert_eq!(field_label("family_name_kana", "ja"), "姓（フリガナ）");
+        assert_eq!(field_label("custom.budget", "en"), "custom.budget");
+    }
+}

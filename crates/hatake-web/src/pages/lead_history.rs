@@ -1,0 +1,106 @@
+//! What a lead's page shows about where it came from: its sources (each import row, form or
+//! API write that created, changed or confirmed it), the open review questions about it, and
+//! the merges it survived, with undo.
+
+use super::PageError;
+use crate::i18n::t;
+use hatake_store::{LeadRow, SourceRow, Store, StoreError};
+use minijinja::context;
+use std::collections::HashMap;
+
+fn channel_key(channel: &str) -> &'static str {
+    match channel {
+        "import" => "source.channel.import",
+        "form" => "source.channel.form",
+        "api" => "source.channel.api",
+        "ui" => "source.channel.ui",
+        _ => "common.none",
+    }
+}
+
+fn source_view(source: &SourceRow, locale: &str) -> minijinja::Value {
+    // The record's fields as they arrived, in their file's words (header → value).
+    let fields: Vec<(String, String)> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&source.fields)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .collect();
+    context! {
+        row => source,
+        channel => t(locale, channel_key(&source.channel)),
+        outcome => t(locale, super::imports::outcome_key(&source.outcome)),
+        fields => fields,
+    }
+}
+
+/// The sources, reviews and merges of a lead, for its page.
+pub(crate) async fn history(
+    store: &dyn Store,
+    lead: &LeadRow,
+    locale: &'static str,
+) -> Result<minijinja::Value, PageError> {
+    let page_error = |e| PageError::from_store(e, locale);
+    let sources = store.lead_sources(lead.id).await.map_err(page_error)?;
+    let reviews = store.reviews_of_lead(lead.id).await.map_err(page_error)?;
+    let merges = store.merges_of_lead(lead.id).await.map_err(page_error)?;
+    let users: HashMap<i64, String> =
+        store.list_users().await.map_err(page_error)?.into_iter().map(|u| (u.id, u.display_name)).collect();
+    let mut questions = Vec::with_capacity(reviews.len());
+    for review in &reviews {
+        let other_id = if review.lead_id == lead.id { review.candidate_id } else { review.lead_id };
+        let other = match store.get_lead(other_id).await {
+            Ok(other) => Some(other.full_name()).filter(|n| !n.is_empty()).or(other.email),
+            Err(StoreError::NotFound) => None,
+            Err(error) => return Err(page_error(error)),
+        };
+        questions.push(context! {
+            id => review.id,
+            other_id => other_id,
+            other => other,
+            score => format!("{:.1}", review.score),
+            // The queue starts right at this question.
+            href => format!("/reviews?after_id={}#review-{}", review.id - 1, review.id),
+        });
+    }
+    let merges: Vec<minijinja::Value> = merges
+        .iter()
+        .map(|m| {
+            context! {
+                row => m,
+                by => m.decided_by.and_then(|id| users.get(&id)),
+                undone_by => m.undone_by.and_then(|id| users.get(&id)),
+                score => m.score.map(|s| format!("{s:.1}")),
+            }
+        })
+        .collect();
+    Ok(context! {
+        sources => sources.iter().map(|s| source_view(s, locale)).collect::<Vec<_>>(),
+        questions => questions,
+        merges => merges,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_in_its_own_words() {
+        let source = SourceRow {
+            id: 1,
+            lead_id: 2,
+            import_id: Some(3),
+            line: Some(4),
+            channel: "import".into(),
+            source: Some("展示会2026".into()),
+            outcome: "merged".into(),
+            fields: r#"{"会社名":"ひまわり商事","従業員数":"120"}"#.into(),
+            created_at: 0,
+        };
+        let view = source_view(&source, "en");
+        assert_eq!(view.get_attr("channel").unwrap().to_string(), "File import");
+        assert_eq!(view.get_attr("outcome").unwrap().to_string(), "Merged");
+        assert_eq!(view.get_attr("fields").unwrap().len(), Some(2));
+    }
+}
