@@ -1,6 +1,7 @@
 //! A real headless Chromium, driven through chromedriver: sign in, find a lead in the list,
-//! open it, and switch the language. Needs Debian's `chromium` and `chromium-driver`
-//! (`.ci/run` installs them); without them this test fails with instructions — never skips.
+//! open it, and switch the language; import a file through upload, mapping, preview and
+//! commit. Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without
+//! them this test fails with instructions — never skips.
 
 mod support;
 
@@ -68,6 +69,29 @@ async fn wait_for_url(browser: &fantoccini::Client, part: &str) -> Result<(), fa
     }
 }
 
+/// A headless Chromium session on the driver, with a fresh profile (kept while it is alive).
+async fn open_browser(driver: &Driver) -> (fantoccini::Client, tempfile::TempDir) {
+    let chromium = find("chromium", "HATAKE_CHROMIUM");
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1280,900",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }),
+    );
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a Chromium session");
+    (browser, profile)
+}
+
 #[tokio::test]
 async fn sign_in_and_open_a_lead_in_headless_chromium() {
     let app = spawn_app(Backend::Sqlite).await;
@@ -92,24 +116,7 @@ async fn sign_in_and_open_a_lead_in_headless_chromium() {
         .unwrap();
 
     let driver = start_driver().await;
-    let chromium = find("chromium", "HATAKE_CHROMIUM");
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        json!({
-            "binary": chromium,
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                     "--disable-sync", "--window-size=1280,900",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }),
-    );
-    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{}", driver.port))
-        .await
-        .expect("a Chromium session");
+    let (browser, _profile) = open_browser(&driver).await;
 
     let result = async {
         browser.goto(&app.url(&format!("/leads/{}", lead["id"]))).await?;
@@ -147,4 +154,63 @@ async fn sign_in_and_open_a_lead_in_headless_chromium() {
     .await;
     browser.close().await.ok();
     result.expect("browser steps");
+}
+
+/// A list with one row the importer refuses (line 3: no usable e-mail, name or phone).
+const LIST: &str =
+    "会社名,氏名,メールアドレス,都道府県\n株式会社ひまわり商事,佐藤 太郎,taro@himawari.example.jp,東京都\n\
+                    あおぞら工業,,not-an-address,\n東和精機,山本 次郎,jiro@towa.example.jp,愛知県\n";
+
+#[tokio::test]
+async fn import_a_file_through_upload_mapping_preview_and_commit_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("セミナー参加者.csv");
+    std::fs::write(&file, LIST).unwrap();
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/imports")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("upload-form")).await?;
+
+        // The real file input and the browser's own multipart encoding.
+        let input = browser.find(Locator::Css("#upload-form input[type=file]")).await?;
+        input.send_keys(&file.display().to_string()).await?;
+        browser.find(Locator::Css("#upload-form button[type=submit]")).await?.click().await?;
+        wait_for_url(&browser, "/imports/uploads/").await?;
+        browser.wait().for_element(Locator::Id("mapping-table")).await?;
+        let heading = browser.find(Locator::Css("h1")).await?.text().await?;
+        assert!(heading.contains("セミナー参加者.csv"), "the file's name as the browser sent it: {heading}");
+        let email = browser.find(Locator::Css("select[data-column='2']")).await?.prop("value").await?;
+        assert_eq!(email.as_deref(), Some("email"), "the e-mail column is guessed");
+
+        // Preview: three rows, one with a problem, shown with its line.
+        browser.find(Locator::Id("to-preview")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("preview-table")).await?;
+        assert_eq!(browser.find(Locator::Id("valid-rows")).await?.text().await?, "2");
+        assert_eq!(browser.find(Locator::Id("invalid-rows")).await?.text().await?, "1");
+        let problem = browser.find(Locator::Css("tr.problems[data-line='3']")).await?.text().await?;
+        assert!(problem.contains("行 3"), "{problem}");
+
+        // Commit asks first (data-confirm); accepting runs the import and shows its page.
+        browser.find(Locator::Id("commit")).await?.click().await?;
+        browser.accept_alert().await?;
+        wait_for_url(&browser, "done=1").await?;
+        browser.wait().for_element(Locator::Id("import-counts")).await?;
+        let created = browser.find(Locator::Css("[data-count=created] .figure")).await?.text().await?;
+        let rejected = browser.find(Locator::Css("[data-count=rejected] .figure")).await?.text().await?;
+        assert_eq!((created.as_str(), rejected.as_str()), ("2", "1"));
+        let png = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-browser-import.png"), png).ok();
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+    let overview = app.store.overview().await.unwrap();
+    assert_eq!(overview.lead_records + overview.list_records, 2);
 }

@@ -270,3 +270,147 @@ async fn users_change_their_password_and_admins_reset_others() {
     let response = admin.post(app.url(&format!("/admin/users/{id}"))).form(&short).send().await.unwrap();
     assert_eq!(response.status(), 422);
 }
+
+#[tokio::test]
+async fn department_classes_are_edited_checked_line_by_line_and_reclassify_every_lead() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for (family, email, department) in [
+        ("井上", "inoue@example.jp", "情報システム部"),
+        ("木村", "kimura@example.jp", "DX推進室"),
+        ("林", "hayashi@example.jp", "経理部"),
+    ] {
+        api_post(&app, "/api/v1/leads", json!({"family_name": family, "email": email, "department": department})).await;
+    }
+    let class_of = |email: &'static str| {
+        let store = app.store.clone();
+        async move {
+            let query = hatake_store::LeadQuery {
+                search: hatake_domain::text::SearchQuery::parse(email),
+                limit: 10,
+                ..hatake_store::LeadQuery::default()
+            };
+            store.list_leads(&query).await.unwrap().items[0].department_class.clone()
+        }
+    };
+    // The API set the classes from the shipped dictionary.
+    assert_eq!(class_of("inoue@example.jp").await.as_deref(), Some("it"));
+    assert_eq!(class_of("kimura@example.jp").await.as_deref(), Some("dx"));
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let page = client.get(app.url("/settings/departments")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("class it | 情報システム | Information systems"), "the dictionary as text");
+
+    // A bad dictionary: a malformed line, a rule naming no class, no `other` class. Every
+    // problem is listed with its line, the text stays as typed, and nothing is stored.
+    let bad = "class it | 情報システム | IT\n情シス => nowhere\nthis is not a rule\n";
+    let response = client
+        .post(app.url("/settings/departments"))
+        .form(&[("_csrf", csrf.as_str()), ("text", bad)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("2行目") && html.contains("3行目"), "{html}");
+    assert!(html.contains("情シス =&gt; nowhere"), "the text is kept");
+    assert_eq!(app.store.get_setting(hatake_engine::settings::SETTING_DEPARTMENTS).await.unwrap(), None);
+    assert_eq!(class_of("inoue@example.jp").await.as_deref(), Some("it"), "no lead changed");
+    // The same mistakes in English.
+    client.post(app.url("/me/locale")).form(&[("_csrf", csrf.as_str()), ("locale", "en")]).send().await.unwrap();
+    let html = client
+        .post(app.url("/settings/departments"))
+        .form(&[("_csrf", csrf.as_str()), ("text", bad)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Line 2") && html.contains("Line 3"));
+    client.post(app.url("/me/locale")).form(&[("_csrf", csrf.as_str()), ("locale", "ja")]).send().await.unwrap();
+
+    // A good one: saved, every lead classified again, the count of changed leads shown.
+    let good =
+        "class digital | デジタル | Digital\nclass other | その他 | Other\n情報システム => digital\nDX => digital\n";
+    let response = client
+        .post(app.url("/settings/departments"))
+        .form(&[("_csrf", csrf.as_str()), ("text", good)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/settings/departments?changed=3");
+    let page = client.get(app.url("/settings/departments?changed=3")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"reclassified\"") && page.contains("<strong>3</strong>"));
+    assert_eq!(class_of("kimura@example.jp").await.as_deref(), Some("digital"));
+    assert_eq!(class_of("hayashi@example.jp").await.as_deref(), Some("other"));
+    // The tester uses the stored dictionary; the list filters by class and shows it.
+    let tried =
+        client.get(app.url("/settings/departments?try=情報システム本部")).send().await.unwrap().text().await.unwrap();
+    assert!(tried.contains("id=\"try-result\"") && tried.contains("<strong>デジタル</strong>"));
+    let list = client.get(app.url("/leads?department_class=digital")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("井上") && list.contains("木村") && !list.contains("林"));
+    assert!(list.contains("value=\"digital\" selected"));
+    // A lead saved through the form is classified with the dictionary in force.
+    let form =
+        [("_csrf", csrf.as_str()), ("family_name", "森"), ("email", "mori@example.jp"), ("department", "DX推進部")];
+    assert_eq!(client.post(app.url("/leads")).form(&form).send().await.unwrap().status(), 303);
+    assert_eq!(class_of("mori@example.jp").await.as_deref(), Some("digital"));
+
+    // Back to the default dictionary: the leads are classified as before.
+    let response =
+        client.post(app.url("/settings/departments/default")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/settings/departments?changed=4&restored=1");
+    assert_eq!(class_of("inoue@example.jp").await.as_deref(), Some("it"));
+    assert_eq!(class_of("hayashi@example.jp").await.as_deref(), Some("finance"));
+    // Field sales may not change the dictionary.
+    let (sales, sales_csrf) = app.sign_in("sales@example.jp").await;
+    let refused = sales
+        .post(app.url("/settings/departments"))
+        .form(&[("_csrf", sales_csrf.as_str()), ("text", good)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
+
+#[tokio::test]
+async fn the_lead_list_exports_as_csv_for_excel_with_formulas_neutralised() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = api_post(&app, "/api/v1/products", json!({"code": "erp", "name": "クラウドERP"})).await;
+    api_post(
+        &app,
+        "/api/v1/leads",
+        json!({"family_name": "山田", "email": "yamada@example.jp", "company_name": "=SUM(1)", "department": "情報システム部",
+               "product_ids": [product["id"]]}),
+    )
+    .await;
+    api_post(&app, "/api/v1/leads", json!({"family_name": "高橋", "email": "takahashi@example.jp", "title": "-"}))
+        .await;
+    let (client, _) = app.sign_in("sales@example.jp").await;
+    let list = client.get(app.url("/leads")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("/leads/export.csv?encoding=cp932"), "the list offers the export");
+
+    let response = client.get(app.url("/leads/export.csv")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let disposition = response.headers()["content-disposition"].to_str().unwrap().to_owned();
+    assert!(disposition.starts_with("attachment; filename=\"leads-") && disposition.contains(".csv"), "{disposition}");
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a byte-order mark for Excel");
+    let text = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("ID,会社名,企業（マスタ）,姓,名,セイ,メイ,メールアドレス"), "{header}");
+    assert!(text.contains(",'=SUM(1),"), "a formula is written as text: {text}");
+    assert!(text.contains(",'-,"), "so is a lone minus, which Excel would read as one");
+    assert!(text.contains("情報システム") && text.contains("クラウドERP"));
+    assert_eq!(text.lines().count(), 3);
+
+    // The list's filters apply; CP932 for double-clicking in Excel; a bad encoding is a 400.
+    let response = client.get(app.url("/leads/export.csv?q=高橋&encoding=cp932")).send().await.unwrap();
+    assert!(response.headers()["content-type"].to_str().unwrap().contains("Shift_JIS"));
+    let bytes = response.bytes().await.unwrap();
+    let decoded = hatake_csv::decode(&bytes, Some(hatake_csv::TextEncoding::ShiftJis));
+    assert_eq!(decoded.malformed, 0);
+    assert!(decoded.text.contains("高橋") && !decoded.text.contains("山田"));
+    let bad = client.get(app.url("/leads/export.csv?encoding=latin1")).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+}

@@ -48,16 +48,28 @@ pub(crate) async fn history(
         store.list_users().await.map_err(page_error)?.into_iter().map(|u| (u.id, u.display_name)).collect();
     let mut questions = Vec::with_capacity(reviews.len());
     for review in &reviews {
-        let other_id = if review.lead_id == lead.id { review.candidate_id } else { review.lead_id };
-        let other = match store.get_lead(other_id).await {
-            Ok(other) => Some(other.full_name()).filter(|n| !n.is_empty()).or(other.email),
-            Err(StoreError::NotFound) => None,
-            Err(error) => return Err(page_error(error)),
+        // A question about two leads names the other lead; one about a company names it.
+        let (other, other_href) = if review.kind == "account" {
+            let account = match store.get_account(review.candidate_id).await {
+                Ok(account) => Some(account.name),
+                Err(StoreError::NotFound) => None,
+                Err(error) => return Err(page_error(error)),
+            };
+            (account, format!("/accounts/{}", review.candidate_id))
+        } else {
+            let other_id = if review.lead_id == lead.id { review.candidate_id } else { review.lead_id };
+            let other = match store.get_lead(other_id).await {
+                Ok(other) => Some(other.full_name()).filter(|n| !n.is_empty()).or(other.email),
+                Err(StoreError::NotFound) => None,
+                Err(error) => return Err(page_error(error)),
+            };
+            (other, format!("/leads/{other_id}"))
         };
         questions.push(context! {
             id => review.id,
-            other_id => other_id,
+            kind => review.kind,
             other => other,
+            other_href => other_href,
             score => format!("{:.1}", review.score),
             // The queue starts right at this question.
             href => format!("/reviews?after_id={}#review-{}", review.id - 1, review.id),

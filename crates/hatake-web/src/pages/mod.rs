@@ -10,6 +10,7 @@ mod lead_history;
 mod leads;
 mod me;
 mod products;
+mod review_pairs;
 mod reviews;
 mod session;
 mod settings;

@@ -3,6 +3,7 @@
 //! merges them (the stored, older lead survives) or says they are two people; a merge can be
 //! undone until the surviving lead is changed.
 
+use super::review_pairs::{account_if_any, lead_if_any, merged_data, pair_view};
 use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::i18n::t;
@@ -10,9 +11,7 @@ use crate::{now_millis, Access, AppState, RouteSpec};
 use axum::extract::{Path, Query, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
-use hatake_domain::matching::merge::combine;
-use hatake_domain::LeadData;
-use hatake_store::{LeadRow, LeadSnapshot, ReviewRow, Store, StoreError, StoreResult};
+use hatake_store::{ReviewRow, Store, StoreError, StoreResult};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -21,6 +20,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("GET", "/reviews", Access::Review, get(queue)),
         route("POST", "/reviews/{id}/merge", Access::Review, post(merge)),
         route("POST", "/reviews/{id}/distinct", Access::Review, post(distinct)),
+        route("POST", "/reviews/{id}/link", Access::Review, post(link)),
         route("POST", "/merges/{id}/undo", Access::Review, post(undo_merge)),
     ]
 }
@@ -73,6 +73,7 @@ pub struct Flash {
     /// The merge just made (its undo button is offered).
     merged: Option<i64>,
     distinct: Option<String>,
+    linked: Option<String>,
     /// The pair was decided by someone else meanwhile, or one of its leads is gone.
     stale: Option<String>,
     unmerged: Option<String>,
@@ -146,6 +147,7 @@ async fn queue(
             first_url => Position { after_id: None, ..position.clone() }.url(""),
             merged => flash.merged,
             distinct => flash.distinct.is_some(),
+            linked => flash.linked.is_some(),
             stale => flash.stale.is_some(),
             unmerged => flash.unmerged.is_some(),
             merge_error => flash.merge_error.as_deref().map(|e| t(locale, merge_error_key(e))),
@@ -160,168 +162,6 @@ pub(crate) fn merge_error_key(error: &str) -> &'static str {
         "changed" => "merge.changed_since",
         _ => "merge.already_undone",
     }
-}
-
-/// A lead by id, or `None` when it no longer exists (merged away, deleted, undone).
-async fn lead_if_any(store: &dyn Store, id: i64) -> StoreResult<Option<LeadRow>> {
-    match store.get_lead(id).await {
-        Ok(lead) => Ok(Some(lead)),
-        Err(StoreError::NotFound) => Ok(None),
-        Err(error) => Err(error),
-    }
-}
-
-/// The two records of a review as lead data, and what merging them gives.
-fn merged_data(survivor: &LeadRow, merged: &LeadRow) -> Option<LeadData> {
-    let survivor = LeadSnapshot::of(survivor).data().ok()?;
-    let merged = LeadSnapshot::of(merged).data().ok()?;
-    Some(combine(&survivor, &merged))
-}
-
-/// A shown value of a stored lead.
-type Value = fn(&LeadRow) -> Option<String>;
-
-/// The compared fields: label key and the value of a stored lead.
-const FIELDS: [(&str, Value); 11] = [
-    ("lead.name", |l| Some(l.full_name()).filter(|n| !n.is_empty())),
-    ("lead.kana", |l| kana(l.family_name_kana.as_deref(), l.given_name_kana.as_deref())),
-    ("lead.company", |l| l.company().map(str::to_owned)),
-    ("lead.department", |l| l.department.clone()),
-    ("lead.title", |l| l.title.clone()),
-    ("lead.email", |l| l.email.clone()),
-    ("lead.phone", |l| l.phone.clone()),
-    ("lead.prefecture", |l| l.prefecture.clone()),
-    ("lead.address", |l| l.address.clone()),
-    ("lead.source", |l| l.source.clone()),
-    ("lead.owner", |l| l.owner_name.clone()),
-];
-
-fn kana(family: Option<&str>, given: Option<&str>) -> Option<String> {
-    Some(hatake_domain::lead::join_name(family, given)).filter(|k| !k.is_empty())
-}
-
-/// The same fields of the merged result (the company link and owner name come from the lead
-/// that holds them).
-fn merged_values(data: &LeadData, survivor: &LeadRow, merged: &LeadRow) -> [Option<String>; 11] {
-    let linked = |id: Option<i64>| {
-        [survivor, merged]
-            .into_iter()
-            .find(|l| l.account_id.is_some() && l.account_id == id)
-            .and_then(|l| l.account_name.clone())
-    };
-    let owner = [survivor, merged].into_iter().find(|l| l.owner_id.is_some() && l.owner_id == data.owner_id);
-    [
-        Some(hatake_domain::lead::join_name(data.family_name.as_deref(), data.given_name.as_deref()))
-            .filter(|n| !n.is_empty()),
-        kana(data.family_name_kana.as_deref(), data.given_name_kana.as_deref()),
-        linked(data.account_id).or_else(|| data.company_name.clone()),
-        data.department.clone(),
-        data.title.clone(),
-        data.email.as_ref().map(|e| e.as_str().to_owned()),
-        data.phone.as_ref().map(|p| p.as_str().to_owned()),
-        data.prefecture.clone(),
-        data.address.clone(),
-        data.source.clone(),
-        owner.and_then(|l| l.owner_name.clone()),
-    ]
-}
-
-/// Whether two shown values differ, ignoring case and spaces (so the page does not shout
-/// about 「ＴＥＬ」 versus "TEL").
-fn differs(a: Option<&str>, b: Option<&str>) -> bool {
-    let key = |v: &str| hatake_domain::text::search_key(v);
-    match (a, b) {
-        (Some(a), Some(b)) => key(a) != key(b),
-        _ => false,
-    }
-}
-
-#[derive(Deserialize)]
-struct Evidence {
-    field: String,
-    level: String,
-    weight: f64,
-}
-
-fn evidence_view(json: &str, locale: &str) -> Vec<minijinja::Value> {
-    let items: Vec<Evidence> = serde_json::from_str(json).unwrap_or_default();
-    items
-        .iter()
-        .map(|e| {
-            let level = match e.level.as_str() {
-                "agree" => "agree",
-                "partial" => "partial",
-                _ => "disagree",
-            };
-            context! {
-                field => t(locale, evidence_field_key(&e.field)),
-                level => level,
-                level_label => t(locale, &format!("review.level.{level}")),
-                weight => format!("{:+.1}", e.weight),
-            }
-        })
-        .collect()
-}
-
-fn evidence_field_key(field: &str) -> &'static str {
-    match field {
-        "family_name" => "lead.family_name",
-        "given_name" => "lead.given_name",
-        "kana" | "kana_full" => "lead.kana",
-        "company" => "lead.company",
-        "phone" => "lead.phone",
-        "mobile" => "review.field.mobile",
-        "email" => "lead.email",
-        "email_domain" => "review.field.email_domain",
-        "prefecture" => "lead.prefecture",
-        _ => "common.none",
-    }
-}
-
-/// One review as the queue (or a lead's page) shows it.
-async fn pair_view(
-    store: &dyn Store,
-    review: &ReviewRow,
-    dictionary: &hatake_domain::department::DepartmentDictionary,
-    locale: &str,
-) -> StoreResult<minijinja::Value> {
-    let survivor = lead_if_any(store, review.candidate_id).await?;
-    let merged = lead_if_any(store, review.lead_id).await?;
-    let result = match (&survivor, &merged) {
-        (Some(s), Some(m)) => merged_data(s, m).map(|data| merged_values(&data, s, m)),
-        _ => None,
-    };
-    let rows: Vec<minijinja::Value> = FIELDS
-        .iter()
-        .enumerate()
-        .map(|(i, (label, value))| {
-            let stored = survivor.as_ref().and_then(value);
-            let newer = merged.as_ref().and_then(value);
-            let after = result.as_ref().and_then(|r| r[i].clone());
-            context! { label => t(locale, label), stored => stored, newer => newer,
-            after => after, differs => differs(stored.as_deref(), newer.as_deref()) }
-        })
-        .collect();
-    let class = |lead: &Option<LeadRow>| {
-        lead.as_ref().and_then(|l| l.department_class.as_deref()).and_then(|k| dictionary.class(k)).map(|c| {
-            if locale == "en" {
-                c.label_en.clone()
-            } else {
-                c.label_ja.clone()
-            }
-        })
-    };
-    Ok(context! {
-        review => review,
-        score => format!("{:.1}", review.score),
-        survivor => survivor,
-        merged => merged,
-        survivor_class => class(&survivor),
-        merged_class => class(&merged),
-        complete => survivor.is_some() && merged.is_some(),
-        rows => rows,
-        evidence => evidence_view(&review.evidence, locale),
-    })
 }
 
 /// Reads the posted position (hidden fields) from a queue form.
@@ -392,6 +232,42 @@ async fn distinct(
     }
 }
 
+/// Links the lead of a company question to that company; the lead's other company questions
+/// are answered "not this one".
+async fn link(State(state): State<AppState>, Path(id): Path<i64>, form: PageForm<Vec<(String, String)>>) -> Response {
+    let user = &form.user;
+    let locale = user.locale();
+    let position = position_of(&form.data);
+    let store = state.store.as_ref();
+    let stale = || Redirect::to(&position.url("stale=1")).into_response();
+    let review = match store.get_review(id).await {
+        Ok(review) if review.status == "open" && review.kind == "account" => review,
+        Ok(_) => return stale(),
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    match (lead_if_any(store, review.lead_id).await, account_if_any(store, review.candidate_id).await) {
+        (Ok(Some(_)), Ok(Some(_))) => {}
+        (Ok(_), Ok(_)) => return stale(),
+        (Err(error), _) | (_, Err(error)) => return PageError::from_store(error, locale).into_response(),
+    }
+    let now = now_millis();
+    let by = Some(user.user.id);
+    let result = async {
+        store.link_leads(&[(review.lead_id, review.candidate_id)], &[], None, now).await?;
+        store.decide_review(review.id, "linked", by, now).await?;
+        for other in store.reviews_of_lead(review.lead_id).await? {
+            if other.kind == "account" && other.lead_id == review.lead_id && other.id != review.id {
+                store.decide_review(other.id, "distinct", by, now).await?;
+            }
+        }
+        Ok::<(), StoreError>(())
+    };
+    match result.await {
+        Ok(()) => Redirect::to(&position.url("linked=1")).into_response(),
+        Err(error) => PageError::from_store(error, locale).into_response(),
+    }
+}
+
 /// Undoes a merge and returns to `back` (a local path: the queue or a lead's page) with the
 /// outcome: `unmerged=1`, or `merge_error=changed` when the surviving lead was changed after
 /// the merge, `merge_error=undone` when it was undone already.
@@ -424,24 +300,5 @@ mod tests {
         assert_eq!(Position::default().url(""), "/reviews");
         let pairs = vec![("import".to_owned(), "4".to_owned())];
         assert_eq!(position_of(&pairs).url("distinct=1"), "/reviews?import=4&distinct=1");
-    }
-
-    #[test]
-    fn evidence_in_both_languages() {
-        let json = r#"[{"field":"family_name","level":"agree","weight":4.21},{"field":"email_domain","level":"disagree","weight":-1.5}]"#;
-        let ja = evidence_view(json, "ja");
-        assert_eq!(ja[0].get_attr("field").unwrap().to_string(), "姓");
-        assert_eq!(ja[0].get_attr("weight").unwrap().to_string(), "+4.2");
-        assert_eq!(ja[1].get_attr("level_label").unwrap().to_string(), "不一致");
-        let en = evidence_view(json, "en");
-        assert_eq!(en[1].get_attr("field").unwrap().to_string(), "E-mail domain");
-        assert!(evidence_view("not json", "en").is_empty());
-    }
-
-    #[test]
-    fn only_real_differences_are_marked() {
-        assert!(differs(Some("課長"), Some("部長")));
-        assert!(!differs(Some("ＴＥＬ"), Some("tel")));
-        assert!(!differs(None, Some("部長")), "a missing value is not a difference");
     }
 }

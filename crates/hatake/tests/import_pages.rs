@@ -1,0 +1,420 @@
+//! Imports and the review queue through the real pages: a Shift_JIS file sent as a browser
+//! sends it (multipart), the mapping and preview steps, commit, the import's page, its rejected
+//! rows as CSV, undo; then merging a pair of records and undoing it, and saying two records are
+//! different people. Each test says what happens to each kind of bad input.
+
+mod support;
+
+use hatake_csv::{CsvWriter, ExportEncoding, TextEncoding};
+use support::{spawn_app, Backend, TestApp};
+
+/// An exhibition list as Excel in Japan saves it, in CP932. Line 3 has a broken e-mail
+/// address; line 4 a company written as a formula and a prefecture that does not exist.
+const EXHIBITION: &str = "\
+会社名,部署名,役職,氏名,フリガナ,メールアドレス,電話番号,都道府県
+株式会社ひまわり商事,情報システム部,課長,佐藤 太郎,サトウ タロウ,taro.sato@himawari.example.jp,03-1234-5678,東京都
+あおぞら工業株式会社,営業部,主任,田中 一郎,タナカ イチロウ,not-an-address,06-1111-2222,大阪府
+=SUM(1),総務部,,鈴木 花子,スズキ ハナコ,hanako@example.jp,03-0000-0000,火星
+東和精機株式会社,DX推進室,部長,山本 次郎,ヤマモト ジロウ,jiro@towa.example.jp,052-111-2222,愛知県
+";
+
+/// The text as CP932 bytes. hatake-csv's writer does the encoding; it also writes `=SUM(1)`
+/// as `'=SUM(1)` (its formula guard), which is taken back out here so the file holds the
+/// formula as a careless export would (ASCII bytes never occur inside a CP932 character).
+fn shift_jis(text: &str) -> Vec<u8> {
+    let mut lines = text.lines();
+    let headers: Vec<&str> = lines.next().expect("header").split(',').collect();
+    let mut writer = CsvWriter::new(&headers, ExportEncoding::Cp932);
+    for line in lines {
+        writer.write_row(line.split(','));
+    }
+    let export = writer.finish();
+    assert_eq!(export.unmappable, 0, "the fixture is CP932-clean");
+    let guarded = b"'=SUM(1)";
+    let mut bytes = export.bytes;
+    if let Some(at) = bytes.windows(guarded.len()).position(|w| w == guarded) {
+        bytes.remove(at);
+    }
+    bytes
+}
+
+/// The selected option of every `<select name="mapping">`, in column order ("" when none).
+fn selected_mapping(html: &str) -> Vec<String> {
+    html.split("<select name=\"mapping\"")
+        .skip(1)
+        .map(|chunk| {
+            let select = &chunk[..chunk.find("</select>").expect("closed select")];
+            select
+                .split("<option value=\"")
+                .skip(1)
+                .find(|option| option.contains("\" selected"))
+                .map(|option| option[..option.find('"').expect("value")].to_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Every hidden input's value with this name, in order.
+fn hidden_values(html: &str, name: &str) -> Vec<String> {
+    let marker = format!("type=\"hidden\" name=\"{name}\" value=\"");
+    html.match_indices(&marker)
+        .map(|(at, _)| {
+            let rest = &html[at + marker.len()..];
+            rest[..rest.find('"').expect("closing quote")].to_owned()
+        })
+        .collect()
+}
+
+async fn lead_total(app: &TestApp) -> i64 {
+    let overview = app.store.overview().await.unwrap();
+    overview.lead_records + overview.list_records
+}
+
+async fn text(response: reqwest::Response) -> String {
+    response.text().await.unwrap()
+}
+
+/// Uploads a file and commits it with the guessed mapping; returns the import's id.
+async fn import_file(app: &TestApp, client: &reqwest::Client, csrf: &str, name: &str, file: &[u8]) -> i64 {
+    let token = app.upload_token(client, csrf, name, file).await;
+    let response = client
+        .post(app.url(&format!("/imports/uploads/{token}/commit")))
+        .form(&[("_csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap();
+    let id = location.strip_prefix("/imports/").and_then(|rest| rest.strip_suffix("?done=1")).expect("import page");
+    id.parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_shift_jis_file_is_uploaded_mapped_previewed_committed_and_undone() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let before = lead_total(&app).await;
+    let file = shift_jis(EXHIBITION);
+
+    // Bad uploads store nothing: no file → 422 at the file field; a file without a header row
+    // → 422 with the reader's reason; a form without the CSRF token → 403.
+    let (content_type, body) = support::multipart(&[("_csrf", &csrf)], "", b"");
+    let response =
+        client.post(app.url("/imports")).header("content-type", content_type).body(body).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(text(response).await.contains("data-field=\"file\""));
+    let response = app.upload(&client, &csrf, "blank.csv", b"\r\n\r\n").await;
+    assert_eq!(response.status(), 422);
+    assert!(text(response).await.contains("data-field=\"file\""));
+    let response = app.upload(&client, "forged", "list.csv", &file).await;
+    assert_eq!(response.status(), 403);
+    // A body that is not multipart at all is a bad request.
+    let response = client.post(app.url("/imports")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(app.store.list_imports(10).await.unwrap().is_empty());
+
+    // Upload: the mapping step shows Shift_JIS detected, each header with a sample, a guess.
+    let token = app.upload_token(&client, &csrf, "展示会リスト.csv", &file).await;
+    let mapping_url = app.url(&format!("/imports/uploads/{token}"));
+    let page = text(client.get(&mapping_url).send().await.unwrap()).await;
+    assert!(page.contains("展示会リスト.csv"), "the file's name");
+    assert!(page.contains("value=\"shift_jis\" selected"), "Shift_JIS detected");
+    assert!(page.contains("株式会社ひまわり商事"), "a sample value");
+    let guessed = selected_mapping(&page);
+    assert_eq!(guessed.len(), 8);
+    assert_eq!(guessed[0], "company_name");
+    assert_eq!(guessed[5], "email");
+    // Read as UTF-8 instead, the same bytes show as undecodable: the page says so.
+    let garbled = text(client.get(format!("{mapping_url}?encoding=utf-8")).send().await.unwrap()).await;
+    assert!(garbled.contains("id=\"malformed\""));
+
+    // Bad choices come back on the mapping step (422), each next to its field: the e-mail field
+    // chosen for two columns (the later one is marked), a product that does not exist, an
+    // unknown encoding.
+    let preview_url = app.url(&format!("/imports/uploads/{token}/preview"));
+    let mut form: Vec<(&str, String)> = vec![("_csrf", csrf.clone()), ("encoding", "shift_jis".into())];
+    let mut twice = guessed.clone();
+    twice[0] = "email".into();
+    form.extend(twice.iter().map(|k| ("mapping", k.clone())));
+    form.push(("product", "999".into()));
+    let response = client.post(&preview_url).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let html = text(response).await;
+    assert!(html.contains("data-field=\"mapping[5]\"") && html.contains("列1と列6"), "{html}");
+    assert!(html.contains("data-field=\"product\""));
+    let response =
+        client.post(&preview_url).form(&[("_csrf", csrf.as_str()), ("encoding", "ebcdic")]).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(text(response).await.contains("data-field=\"encoding\""));
+
+    // The preview: every row counted, the bad ones with their line and reason.
+    let mut form: Vec<(&str, String)> = vec![("_csrf", csrf.clone()), ("encoding", "shift_jis".into())];
+    form.extend(guessed.iter().map(|k| ("mapping", k.clone())));
+    form.push(("source", "展示会2026".into()));
+    form.push(("product", String::new()));
+    let response = client.post(&preview_url).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let preview = text(response).await;
+    assert!(preview.contains("id=\"valid-rows\">2<") && preview.contains("id=\"invalid-rows\">2<"), "{preview}");
+    assert!(preview.contains("class=\"bad\" id=\"line-3\""), "line 3 is marked");
+    assert!(preview.contains("行 3 · <strong>メールアドレス</strong>: メールアドレスの形式が正しくありません"));
+    assert!(preview.contains("行 4 · <strong>都道府県</strong>: 都道府県が分かりません: 火星"));
+    assert!(!preview.contains("id=\"imported-before\""), "a new file");
+
+    // Commit with what the preview carries.
+    let mut commit: Vec<(&str, String)> = vec![("_csrf", csrf.clone())];
+    for name in ["encoding", "source", "product"] {
+        commit.push((name, hidden_values(&preview, name)[0].clone()));
+    }
+    commit.extend(hidden_values(&preview, "mapping").into_iter().map(|k| ("mapping", k)));
+    let response =
+        client.post(app.url(&format!("/imports/uploads/{token}/commit"))).form(&commit).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let id: i64 = location["/imports/".len()..location.find('?').unwrap()].parse().unwrap();
+    assert_eq!(lead_total(&app).await, before + 2);
+    // The upload is gone: committing again, or going back to it, asks for the file again.
+    let again = client.post(app.url(&format!("/imports/uploads/{token}/commit"))).form(&commit).send().await.unwrap();
+    assert_eq!(again.headers()["location"], "/imports?expired=1");
+    assert_eq!(lead_total(&app).await, before + 2, "nothing imported twice");
+
+    // The import's page: counts, rejected rows with line and reason, download buttons.
+    let page = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    assert!(page.contains("id=\"import-done\""));
+    assert!(page.contains("data-count=\"created\"><span class=\"figure\">2<"));
+    assert!(page.contains("data-count=\"rejected\"><span class=\"figure\">2<"));
+    assert!(page.contains("id=\"reject-3\"") && page.contains("id=\"reject-4\""));
+    assert!(page.contains("展示会2026") && page.contains("真家 花子"), "source and who imported");
+    let leads = text(client.get(app.url("/leads?q=佐藤")).send().await.unwrap()).await;
+    assert!(leads.contains("情報システム"), "the department class is shown in the list");
+
+    // Rejected rows as CSV: CP932 without a byte-order mark, or UTF-8 with one; the formula
+    // is neutralised; an unknown encoding is a 400.
+    let csv = client.get(app.url(&format!("/imports/{id}/rejects.csv?encoding=cp932"))).send().await.unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(csv.headers()["content-type"].to_str().unwrap().contains("Shift_JIS"));
+    assert!(csv.headers()["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+    let bytes = csv.bytes().await.unwrap();
+    assert!(!bytes.starts_with(b"\xEF\xBB\xBF"));
+    let decoded = hatake_csv::decode(&bytes, Some(TextEncoding::ShiftJis));
+    assert_eq!(decoded.malformed, 0, "valid CP932");
+    assert!(decoded.text.starts_with("行 line,理由 reason,会社名"), "{}", decoded.text);
+    assert!(decoded.text.contains("\r\n3,") && decoded.text.contains("'=SUM(1)"), "{}", decoded.text);
+    let csv = client.get(app.url(&format!("/imports/{id}/rejects.csv?encoding=utf8"))).send().await.unwrap();
+    let bytes = csv.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 with a byte-order mark");
+    assert!(String::from_utf8_lossy(&bytes).contains("'=SUM(1)"));
+    let bad = client.get(app.url(&format!("/imports/{id}/rejects.csv?encoding=latin1"))).send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+
+    // The same file again: the preview warns that it was imported before.
+    let token = app.upload_token(&client, &csrf, "展示会リスト.csv", &file).await;
+    let preview = text(
+        client
+            .post(app.url(&format!("/imports/uploads/{token}/preview")))
+            .form(&[("_csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(preview.contains("id=\"imported-before\"") && preview.contains(&format!("/imports/{id}\"")));
+
+    // Field sales may look at imports but not import or undo (403, nothing changes), and see
+    // no upload form; nor may another user use this upload.
+    let (sales, sales_csrf) = app.sign_in("sales@example.jp").await;
+    assert!(!text(sales.get(app.url("/imports")).send().await.unwrap()).await.contains("id=\"upload-form\""));
+    assert_eq!(app.upload(&sales, &sales_csrf, "list.csv", &file).await.status(), 403);
+    let undo_url = app.url(&format!("/imports/{id}/undo"));
+    let refused = sales.post(&undo_url).form(&[("_csrf", sales_csrf.as_str())]).send().await.unwrap();
+    assert_eq!(refused.status(), 403);
+    let (admin, _) = app.sign_in("admin@example.jp").await;
+    let theirs = admin.get(app.url(&format!("/imports/uploads/{token}"))).send().await.unwrap();
+    assert_eq!(theirs.headers()["location"], "/imports?expired=1", "an upload is its uploader's");
+    assert_eq!(lead_total(&app).await, before + 2);
+
+    // Undo: the two created leads go; the report says so. Undoing twice is refused (409).
+    let response = client.post(&undo_url).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let page = text(response).await;
+    assert!(page.contains("id=\"undo-deleted\">2<") && page.contains("id=\"undo-restored\">0<"), "{page}");
+    assert_eq!(lead_total(&app).await, before);
+    let response = client.post(&undo_url).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), 409);
+    assert!(text(response).await.contains("id=\"undo-refused\""));
+    let list = text(client.get(app.url("/imports")).send().await.unwrap()).await;
+    assert!(list.contains("取り消し済み"), "the list shows the import as undone");
+}
+
+/// A stored person, then a business-card scan of the same person with a respelt given name
+/// and another phone: the matcher is unsure and asks.
+const STORED: &str = "会社名,部署名,役職,氏名,フリガナ,メールアドレス,電話番号,住所
+株式会社ひまわり商事,情報システム部,課長,佐藤 太郎,サトウ タロウ,taro.sato@himawari.co.jp,03-1234-5678,東京都千代田区千代田1-1
+";
+const CARDS: &str = "会社名,氏名,電話番号,都道府県\nひまわり商事,佐藤 太朗,090-9999-0000,東京都\n";
+
+/// Imports the stored person and the card scan; returns the review's id and the scan's import.
+async fn review_pair(app: &TestApp, client: &reqwest::Client, csrf: &str) -> (i64, i64) {
+    import_file(app, client, csrf, "stored.csv", STORED.as_bytes()).await;
+    let cards = import_file(app, client, csrf, "cards.csv", CARDS.as_bytes()).await;
+    let import = app.store.get_import(cards).await.unwrap();
+    assert_eq!(import.review_rows, 1, "{import:?}");
+    let reviews = app.store.list_reviews("open", 0, 10).await.unwrap();
+    let review = reviews.iter().find(|r| r.kind == "lead").expect("a question about two leads");
+    (review.id, cards)
+}
+
+#[tokio::test]
+async fn a_review_pair_is_merged_and_the_merge_undone_unless_the_lead_changed_since() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("is@example.jp").await;
+    let (marketer, marketer_csrf) = app.sign_in("marketing@example.jp").await;
+    let (review_id, cards) = review_pair(&app, &marketer, &marketer_csrf).await;
+    let review = app.store.get_review(review_id).await.unwrap();
+    assert_eq!(lead_total(&app).await, 2);
+
+    // The import's page leads to its questions; the queue shows the pair side by side, what
+    // differs, the evidence and the record a merge leaves. Field sales are refused the queue.
+    let page = text(client.get(app.url(&format!("/imports/{cards}"))).send().await.unwrap()).await;
+    assert!(page.contains(&format!("href=\"/reviews?import={cards}\"")));
+    let queue_url = app.url(&format!("/reviews?import={cards}"));
+    let queue = text(client.get(&queue_url).send().await.unwrap()).await;
+    assert!(queue.contains(&format!("id=\"review-{review_id}\"")));
+    assert!(queue.contains("class=\"differs\"") && queue.contains("090-9999-0000") && queue.contains("03-1234-5678"));
+    assert!(queue.contains("class=\"level-agree\""), "evidence");
+    assert!(queue.contains("id=\"nav-reviews\""), "the navigation counts open questions");
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    assert_eq!(sales.get(&queue_url).send().await.unwrap().status(), 403);
+    let other_import = text(client.get(app.url("/reviews?import=999")).send().await.unwrap()).await;
+    assert!(other_import.contains("id=\"no-reviews\""), "filtered to another import: nothing");
+
+    // Merge: the stored lead survives with the newer phone; the newer record is gone.
+    let merge_url = app.url(&format!("/reviews/{review_id}/merge"));
+    let form = [("_csrf", csrf.as_str()), ("after_id", "0"), ("import", &cards.to_string())];
+    let response = client.post(&merge_url).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(&format!("/reviews?import={cards}&merged=")), "{location}");
+    let merge_id: i64 = location.rsplit('=').next().unwrap().parse().unwrap();
+    assert_eq!(lead_total(&app).await, 1);
+    let survivor = app.store.get_lead(review.candidate_id).await.unwrap();
+    assert_eq!(survivor.phone.as_deref(), Some("090-9999-0000"));
+    assert_eq!(survivor.email.as_deref(), Some("taro.sato@himawari.co.jp"));
+    assert_eq!(survivor.department_class.as_deref(), Some("it"));
+    let flash = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    assert!(flash.contains("id=\"merged-flash\"") && flash.contains(&format!("/merges/{merge_id}/undo")));
+    // Merging again (a second click, another person) changes nothing and says why.
+    let response = client.post(&merge_url).form(&form).send().await.unwrap();
+    assert!(response.headers()["location"].to_str().unwrap().contains("stale=1"));
+    assert_eq!(lead_total(&app).await, 1);
+
+    // The survivor's page: both sources (with their import and line) and the merge.
+    let lead_url = app.url(&format!("/leads/{}", survivor.id));
+    let page = text(client.get(&lead_url).send().await.unwrap()).await;
+    assert_eq!(page.matches("class=\"source\"").count(), 2, "{page}");
+    assert!(page.contains(&format!("/imports/{cards}")) && page.contains("行 2"));
+    assert!(page.contains(&format!("id=\"merge-{merge_id}\"")) && page.contains("class=\"undo-merge\""));
+
+    // Undo from the queue's flash: both leads are back, the question is open again.
+    let back = format!("/reviews?import={cards}");
+    let undo_url = app.url(&format!("/merges/{merge_id}/undo"));
+    let response = client.post(&undo_url).form(&[("_csrf", csrf.as_str()), ("back", &back)]).send().await.unwrap();
+    assert_eq!(response.headers()["location"].to_str().unwrap(), format!("{back}&unmerged=1"));
+    assert_eq!(lead_total(&app).await, 2);
+    assert_eq!(app.store.get_review(review_id).await.unwrap().status, "open");
+    // A second undo is refused with a reason.
+    let response = client.post(&undo_url).form(&[("_csrf", csrf.as_str()), ("back", &back)]).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("merge_error=undone"));
+    assert!(text(client.get(app.url(&location)).send().await.unwrap()).await.contains("既に元に戻されています"));
+
+    // Merge again, then someone edits the survivor: the merge can no longer be undone, and the
+    // lead's page says so in the user's language. A `back` outside the app is not followed.
+    let response = client.post(&merge_url).form(&form).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let merge_id: i64 = location.rsplit('=').next().unwrap().parse().unwrap();
+    let edit =
+        [("_csrf", csrf.as_str()), ("family_name", "佐藤"), ("email", "taro.sato@himawari.co.jp"), ("title", "部長")];
+    let response = client.post(&lead_url).form(&edit).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let undo_url = app.url(&format!("/merges/{merge_id}/undo"));
+    let form = [("_csrf", csrf.as_str()), ("back", "//evil.example/")];
+    let response = client.post(&undo_url).form(&form).send().await.unwrap();
+    assert_eq!(response.headers()["location"].to_str().unwrap(), "/?merge_error=changed");
+    let form = [("_csrf", csrf.as_str()), ("back", &format!("/leads/{}", survivor.id))];
+    let location =
+        client.post(&undo_url).form(&form).send().await.unwrap().headers()["location"].to_str().unwrap().to_owned();
+    let page = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    assert!(page.contains("マージ後に変更されたため元に戻せません"), "{page}");
+    client.post(app.url("/me/locale")).form(&[("_csrf", csrf.as_str()), ("locale", "en")]).send().await.unwrap();
+    let page = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    assert!(page.contains("Changed since the merge; cannot be undone"));
+    assert_eq!(lead_total(&app).await, 1, "the merge stands");
+}
+
+#[tokio::test]
+async fn not_the_same_person_closes_the_question_and_keeps_both() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let (review_id, _) = review_pair(&app, &client, &csrf).await;
+    let queue = text(client.get(app.url("/reviews")).send().await.unwrap()).await;
+    assert!(queue.contains(&format!("id=\"review-{review_id}\"")));
+
+    // Without the CSRF token nothing is decided (403).
+    let url = app.url(&format!("/reviews/{review_id}/distinct"));
+    assert_eq!(client.post(&url).form(&[("after_id", "0")]).send().await.unwrap().status(), 403);
+    assert_eq!(app.store.get_review(review_id).await.unwrap().status, "open");
+
+    let response = client.post(&url).form(&[("_csrf", csrf.as_str()), ("after_id", "0")]).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/reviews?distinct=1");
+    assert_eq!(app.store.get_review(review_id).await.unwrap().status, "distinct");
+    assert_eq!(lead_total(&app).await, 2, "both records stay");
+    let queue = text(client.get(app.url("/reviews?distinct=1")).send().await.unwrap()).await;
+    assert!(queue.contains("id=\"distinct-flash\"") && !queue.contains(&format!("id=\"review-{review_id}\"")));
+    // Deciding a decided question again changes nothing and says so; an unknown one is a 404.
+    let response = client.post(&url).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/reviews?stale=1");
+    let missing = client.post(app.url("/reviews/999999/merge")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn a_company_question_links_the_lead_and_answers_the_others() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut accounts = Vec::new();
+    for address in ["大阪府大阪市北区1-1", "大阪府堺市2-2"] {
+        let response = app
+            .api(reqwest::Method::POST, "/api/v1/accounts", &app.admin_token)
+            .json(&serde_json::json!({"name": "株式会社サンライズ", "prefecture": "大阪府", "address": address}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        accounts.push(response.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap());
+    }
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let file = "会社名,氏名,メールアドレス,都道府県\nサンライズ株式会社,小林 誠,kobayashi.makoto@gmail.com,大阪府\n";
+    import_file(&app, &client, &csrf, "seminar.csv", file.as_bytes()).await;
+    let questions: Vec<_> =
+        app.store.list_reviews("open", 0, 10).await.unwrap().into_iter().filter(|r| r.kind == "account").collect();
+    assert_eq!(questions.len(), 2, "two companies of that name in Osaka: a person chooses");
+
+    // The queue shows each company against the lead, with why it asks.
+    let queue = text(client.get(app.url("/reviews")).send().await.unwrap()).await;
+    assert!(queue.contains("class=\"panel pair company\"") && queue.contains("同じ名前の企業が複数あります"));
+    assert!(queue.contains("大阪府堺市2-2") && queue.contains(&format!("/reviews/{}/link", questions[1].id)));
+
+    // Link to the second: the lead gets the company, the other question is answered "not this".
+    let url = app.url(&format!("/reviews/{}/link", questions[1].id));
+    let response = client.post(&url).form(&[("_csrf", csrf.as_str()), ("after_id", "0")]).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/reviews?linked=1");
+    let lead = app.store.get_lead(questions[1].lead_id).await.unwrap();
+    assert_eq!(lead.account_id, Some(accounts[1]));
+    assert_eq!(app.store.get_review(questions[0].id).await.unwrap().status, "distinct");
+    assert_eq!(app.store.get_review(questions[1].id).await.unwrap().status, "linked");
+    let queue = text(client.get(app.url("/reviews?linked=1")).send().await.unwrap()).await;
+    assert!(queue.contains("id=\"linked-flash\"") && queue.contains("id=\"no-reviews\""));
+    // Linking a lead pair, or a decided question, changes nothing.
+    let response = client.post(&url).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/reviews?stale=1");
+}
