@@ -295,6 +295,16 @@ async fn department_classes_are_edited_checked_line_by_line_and_reclassify_every
     // The API set the classes from the shipped dictionary.
     assert_eq!(class_of("inoue@example.jp").await.as_deref(), Some("it"));
     assert_eq!(class_of("kimura@example.jp").await.as_deref(), Some("dx"));
+    let listed: serde_json::Value = app
+        .api(Method::GET, "/api/v1/leads?department_class=it", &app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "the API filters by class too");
+    assert_eq!(listed["data"][0]["department_class"], "it");
     let (client, csrf) = app.sign_in("marketing@example.jp").await;
     let page = client.get(app.url("/settings/departments")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("class it | 情報システム | Information systems"), "the dictionary as text");

@@ -38,6 +38,8 @@ pub struct LeadView {
     email: Option<String>,
     phone: Option<String>,
     department: Option<String>,
+    /// The department's class key (see the organisation's department dictionary).
+    department_class: Option<String>,
     title: Option<String>,
     prefecture: Option<String>,
     address: Option<String>,
@@ -71,6 +73,7 @@ fn view(row: LeadRow, required: &RequiredFieldSet) -> LeadView {
         email: row.email,
         phone: row.phone,
         department: row.department,
+        department_class: row.department_class,
         title: row.title,
         prefecture: row.prefecture,
         address: row.address,
@@ -90,6 +93,7 @@ pub struct ListParams {
     account_id: Option<i64>,
     kind: Option<String>,
     prefecture: Option<String>,
+    department_class: Option<String>,
     sort: Option<String>,
 }
 
@@ -125,7 +129,7 @@ async fn list(
         cursor: parse_cursor(params.cursor.as_deref())?,
         limit: page_size(params.limit.unwrap_or(0)),
         count: false,
-        department_class: None,
+        department_class: params.department_class.filter(|c| !c.is_empty()),
     };
     let store = state.store.as_ref();
     let required = required_fields(store).await.map_err(|e| ApiError::from_store(e, "lead"))?;

@@ -55,6 +55,7 @@ fn schemas() -> Value {
             "id": {"type": "integer"}, "account_id": int, "account_name": text, "company_name": text,
             "family_name": text, "given_name": text, "family_name_kana": text, "given_name_kana": text,
             "email": text, "phone": text, "department": text, "title": text, "prefecture": text, "address": text,
+            "department_class": {"type": ["string", "null"], "description": "Class key from the department dictionary"},
             "source": text, "owner_id": int, "product_ids": {"type": "array", "items": {"type": "integer"}},
             "custom": {"type": "object"}, "kind": {"type": "string", "enum": ["lead", "list"]},
             "missing_fields": {"type": "array", "items": {"type": "string"}},
@@ -120,6 +121,7 @@ fn operation(method: &str, path: &str) -> Value {
                     parameters.push(json!({"name": param, "in": "query", "schema": {"type": "integer"}}));
                 }
                 parameters.push(json!({"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["lead", "list", "all"]}}));
+                parameters.push(json!({"name": "department_class", "in": "query", "schema": {"type": "string"}}));
                 parameters.push(json!({"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["updated", "created", "name"]}}));
             }
             responses.insert(
