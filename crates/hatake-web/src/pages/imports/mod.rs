@@ -1,7 +1,10 @@
 //! Lead imports: the list of past imports with the upload form, the steps of one upload
-//! (`upload.rs`: mapping, preview, commit), and one import's page with its counts, rejected
+//! (`upload.rs`: mapping, preview, commit; `choices.rs` checks what the mapping step posts,
+//! `scan.rs` reads the file for the preview), and one import's page with its counts, rejected
 //! rows (also as CSV), undo and the way to its review questions.
 
+mod choices;
+mod scan;
 mod upload;
 
 use super::{render, route, PageError, PageForm};

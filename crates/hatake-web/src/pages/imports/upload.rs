@@ -7,7 +7,9 @@
 //! field is trusted, and a bad choice comes back on the mapping step next to its column.
 
 use super::super::{render, PageError, PageForm};
-use super::{field_label, Names};
+use super::choices::{column_errors, settle, Choices};
+use super::scan::{row_view, scan};
+use super::Names;
 use crate::auth::{same_secret, CurrentUser};
 use crate::i18n::t;
 use crate::multipart;
@@ -17,19 +19,15 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use hatake_csv::{ColumnKey, LeadColumn, Mapping, RowReader, TextEncoding};
+use hatake_csv::{ColumnKey, LeadColumn, RowReader, TextEncoding};
 use hatake_domain::{FieldError, FieldErrors};
-use hatake_engine::import::{lead_of_row, prepare, ImportError, ImportOptions, Prepared, PreviewRow, RowContext};
-use hatake_store::ProductRow;
+use hatake_engine::import::{prepare, ImportError, ImportOptions, Prepared, RowContext};
 use minijinja::context;
-use std::collections::BTreeMap;
 
 /// Rows the preview shows.
 const PREVIEW_ROWS: usize = 50;
 /// Rows read to find each column's sample value.
 const SAMPLE_ROWS: usize = 20;
-/// The longest source label accepted.
-const MAX_SOURCE_CHARS: usize = 200;
 
 fn expired() -> Response {
     Redirect::to("/imports?expired=1").into_response()
@@ -98,82 +96,6 @@ async fn upload_again(state: &AppState, user: &CurrentUser, error: FieldError) -
     }
 }
 
-/// The choices of the mapping step as posted (or carried back from the preview in a link).
-#[derive(Debug, Default, Clone)]
-struct Choices {
-    /// An encoding key; blank means "as detected".
-    encoding: String,
-    /// One field key per column ("" for none); `None` means "as guessed".
-    mapping: Option<Vec<String>>,
-    source: String,
-    product: String,
-}
-
-impl Choices {
-    fn from_pairs(pairs: &[(String, String)]) -> Self {
-        let get = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default();
-        let mapping: Vec<String> = pairs.iter().filter(|(k, _)| k == "mapping").map(|(_, v)| v.clone()).collect();
-        Self {
-            encoding: get("encoding"),
-            mapping: (!mapping.is_empty()).then_some(mapping),
-            source: get("source"),
-            product: get("product"),
-        }
-    }
-
-    /// The choices as a query string, for the link from the preview back to the mapping.
-    fn query(&self) -> String {
-        let mut pairs: Vec<(&str, &str)> =
-            vec![("encoding", &self.encoding), ("source", &self.source), ("product", &self.product)];
-        for key in self.mapping.iter().flatten() {
-            pairs.push(("mapping", key));
-        }
-        serde_urlencoded::to_string(&pairs).unwrap_or_default()
-    }
-}
-
-/// The choices, checked.
-#[derive(Debug)]
-struct Settled {
-    encoding: Option<TextEncoding>,
-    mapping: Option<Mapping>,
-    source: Option<String>,
-    product_id: Option<i64>,
-}
-
-/// Checks the choices; every problem names its field (`mapping[i]` for a column).
-fn settle(choices: &Choices, products: &[ProductRow]) -> Result<Settled, FieldErrors> {
-    let mut errors = FieldErrors::default();
-    let encoding = match choices.encoding.trim() {
-        "" => None,
-        key => TextEncoding::parse(key).map_err(|e| errors.push(e)).ok(),
-    };
-    let mapping = choices.mapping.as_ref().and_then(|keys| {
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        Mapping::parse_keys(&keys).map_err(|e| errors.0.extend(e.0)).ok()
-    });
-    let source = hatake_domain::text::nfkc_trim(&choices.source);
-    if source.chars().count() > MAX_SOURCE_CHARS {
-        errors.push(FieldError::too_long("source", MAX_SOURCE_CHARS));
-    }
-    let product_id = match choices.product.trim() {
-        "" => None,
-        text => {
-            let id = text.parse::<i64>().ok().filter(|id| products.iter().any(|p| p.id == *id));
-            if id.is_none() {
-                errors.push(FieldError::new(
-                    "product",
-                    "unknown_product",
-                    "選ばれた商材がありません。",
-                    "There is no such product.",
-                ));
-            }
-            id
-        }
-    };
-    errors.into_result(|| Settled { encoding, mapping, source: (!source.is_empty()).then_some(source), product_id })
-}
-
 /// `GET /imports/uploads/{token}`: the mapping step (the query may carry earlier choices).
 pub(super) async fn mapping(
     State(state): State<AppState>,
@@ -228,18 +150,6 @@ fn read_for_mapping(bytes: &[u8], encoding: Option<TextEncoding>) -> Result<File
         malformed: prepared.malformed,
         samples,
     })
-}
-
-/// The per-column errors (`mapping[i]`) by column index.
-fn column_errors(errors: &FieldErrors, locale: &str) -> BTreeMap<usize, String> {
-    let mut map = BTreeMap::new();
-    for error in &errors.0 {
-        let index = error.field.strip_prefix("mapping[").and_then(|rest| rest.strip_suffix(']'));
-        if let Some(index) = index.and_then(|i| i.parse().ok()) {
-            map.entry(index).or_insert_with(|| error.message(locale).to_owned());
-        }
-    }
-    map
 }
 
 async fn mapping_page(
@@ -357,94 +267,6 @@ async fn ready(
     Ok((prepared, context, options))
 }
 
-/// The first rows with their problems, and counts over the whole file.
-struct Scan {
-    rows: Vec<PreviewRow>,
-    total: usize,
-    valid: usize,
-    invalid: usize,
-    /// A quote that never closes: the rows from its line on cannot be read.
-    syntax: Option<FieldError>,
-}
-
-/// Reads every row once: checks each as the importer will (without matching against stored
-/// leads, so merges and duplicates show only after the import) and keeps the first `limit`.
-fn scan(prepared: &Prepared, context: &RowContext, limit: usize) -> Scan {
-    let mut scan = Scan { rows: Vec::new(), total: 0, valid: 0, invalid: 0, syntax: None };
-    let syntax = |e: hatake_csv::ReadError| FieldError::new("row", e.code(), e.message_ja(), e.message_en());
-    let mut reader = match RowReader::new(&prepared.text) {
-        Ok(reader) => reader,
-        Err(error) => {
-            scan.syntax = Some(syntax(error));
-            return scan;
-        }
-    };
-    while let Some(next) = reader.next_row() {
-        match next {
-            Ok(row) => {
-                scan.total += 1;
-                let result = lead_of_row(&row, &prepared.mapping, context).map_err(|e| e.0);
-                if result.is_ok() {
-                    scan.valid += 1;
-                } else {
-                    scan.invalid += 1;
-                }
-                if scan.rows.len() < limit {
-                    scan.rows.push(PreviewRow {
-                        line: row.line,
-                        fields: row.iter().map(str::to_owned).collect(),
-                        result,
-                    });
-                }
-            }
-            Err(error) => {
-                scan.syntax = Some(syntax(error));
-                break;
-            }
-        }
-    }
-    scan
-}
-
-/// The CSV columns a problem's field comes from.
-fn columns_of_field(mapping: &Mapping, field: &str) -> Vec<usize> {
-    let column = match field {
-        "product_ids" => Some(LeadColumn::Product),
-        "owner_id" => Some(LeadColumn::Owner),
-        "family_name" => Some(LeadColumn::FamilyName),
-        other => LeadColumn::parse(other),
-    };
-    let mut columns = column.map(|c| mapping.columns_of(c)).unwrap_or_default();
-    // A name may come from the full-name column, a phone from the mobile column.
-    let also = match field {
-        "family_name" | "given_name" => Some(LeadColumn::FullName),
-        "family_name_kana" | "given_name_kana" => Some(LeadColumn::FullNameKana),
-        "phone" => Some(LeadColumn::Mobile),
-        _ => None,
-    };
-    if let Some(also) = also {
-        columns.extend(mapping.columns_of(also));
-    }
-    columns
-}
-
-fn row_view(row: &PreviewRow, mapping: &Mapping, locale: &str) -> minijinja::Value {
-    let problems: &[FieldError] = row.result.as_ref().err().map_or(&[], Vec::as_slice);
-    let whole_row = problems.iter().any(|p| p.field == "row");
-    let bad: Vec<usize> = problems.iter().flat_map(|p| columns_of_field(mapping, &p.field)).collect();
-    let cells: Vec<minijinja::Value> = row
-        .fields
-        .iter()
-        .enumerate()
-        .map(|(i, value)| context! { value => value, bad => whole_row || bad.contains(&i) })
-        .collect();
-    let problems: Vec<minijinja::Value> = problems
-        .iter()
-        .map(|p| context! { field => field_label(&p.field, locale), message => p.message(locale) })
-        .collect();
-    context! { line => row.line, ok => row.result.is_ok(), cells => cells, problems => problems }
-}
-
 /// `POST /imports/uploads/{token}/preview`.
 pub(super) async fn preview(
     State(state): State<AppState>,
@@ -555,92 +377,5 @@ pub(super) async fn commit(
             PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "import.unreadable", locale).into_response()
         }
         Err(ImportError::Store(error)) => PageError::from_store(error, locale).into_response(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
-    }
-
-    fn product(id: i64) -> ProductRow {
-        ProductRow {
-            id,
-            code: "erp".into(),
-            name: "ERP".into(),
-            description: None,
-            active: true,
-            created_at: 0,
-            updated_at: 0,
-        }
-    }
-
-    #[test]
-    fn choices_are_checked_field_by_field() {
-        let good = Choices::from_pairs(&pairs(&[
-            ("encoding", "shift_jis"),
-            ("mapping", "company_name"),
-            ("mapping", ""),
-            ("mapping", "email"),
-            ("source", " 展示会2026 "),
-            ("product", "3"),
-        ]));
-        let settled = settle(&good, &[product(3)]).expect("valid");
-        assert_eq!(settled.encoding, Some(TextEncoding::ShiftJis));
-        assert_eq!(settled.mapping.expect("mapping").keys(), ["company_name", "", "email"]);
-        assert_eq!((settled.source.as_deref(), settled.product_id), (Some("展示会2026"), Some(3)));
-
-        // Each kind of bad choice is named: an unknown encoding, an unknown field, a field
-        // mapped twice (on the later column), a product that does not exist.
-        let bad = Choices::from_pairs(&pairs(&[
-            ("encoding", "ebcdic"),
-            ("mapping", "email"),
-            ("mapping", "nonsense"),
-            ("mapping", "email"),
-            ("product", "9"),
-        ]));
-        let errors = settle(&bad, &[product(3)]).expect_err("invalid");
-        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["encoding", "mapping[1]", "mapping[2]", "product"]);
-        let by_column = column_errors(&errors, "en");
-        assert!(by_column[&2].contains("column 1 and column 3"), "{by_column:?}");
-
-        // Blank means "as detected", "as guessed", no source, no product.
-        let blank = settle(&Choices::default(), &[]).expect("valid");
-        assert!(blank.encoding.is_none() && blank.mapping.is_none() && blank.source.is_none());
-    }
-
-    #[test]
-    fn the_link_back_carries_the_choices() {
-        let choices = Choices::from_pairs(&pairs(&[
-            ("encoding", "utf-8"),
-            ("mapping", "email"),
-            ("mapping", ""),
-            ("source", "展示会"),
-        ]));
-        assert_eq!(
-            choices.query(),
-            "encoding=utf-8&source=%E5%B1%95%E7%A4%BA%E4%BC%9A&product=&mapping=email&mapping="
-        );
-        assert_eq!(Choices::from_pairs(&pairs(&[])).mapping, None);
-    }
-
-    #[test]
-    fn scanning_counts_every_row_and_finds_a_broken_quote() {
-        let text = "会社名,氏名,メールアドレス\nA社,山田 太郎,taro@example.jp\nB社,佐藤 花子,not-an-address\nC社,\"田中,x@example.jp\n";
-        let prepared = prepare(text.as_bytes(), None, None).expect("prepared");
-        let scanned = scan(&prepared, &RowContext::default(), 1);
-        assert_eq!((scanned.total, scanned.valid, scanned.invalid, scanned.rows.len()), (2, 1, 1, 1));
-        let syntax = scanned.syntax.expect("the open quote is reported");
-        assert!(syntax.message_en.contains('4'), "names its line: {}", syntax.message_en);
-        let view = row_view(&scan(&prepared, &RowContext::default(), 2).rows[1], &prepared.mapping, "ja");
-        assert!(!view.get_attr("ok").unwrap().is_true());
-        let cells = view.get_attr("cells").unwrap();
-        let bad: Vec<bool> =
-            (0..3).map(|i| cells.get_item_by_index(i).unwrap().get_attr("bad").unwrap().is_true()).collect();
-        assert_eq!(bad, [false, false, true], "the e-mail cell is marked");
     }
 }
