@@ -1,18 +1,21 @@
-//! Name-matching against the store: a batch of incoming records becomes a
-//! [`ResolutionPlan`] (creates, merges, unchanged confirmations, review questions) that the
-//! store writes in one transaction.
+//! Name-matching against the store: batches of incoming records become
+//! [`ResolutionPlan`]s (creates, merges, unchanged confirmations, review questions) that the
+//! store writes one transaction per batch.
 //!
-//! Candidates come from the store by blocking key and e-mail for the whole batch at once;
-//! records of the same batch are matched against each other in memory, so a file that lists
-//! one person twice yields one lead.
+//! A [`Resolver`] lives for a whole import. It remembers the matching features of every lead
+//! it has seen (read from the store as a candidate, or written by an earlier batch), so later
+//! batches compare against them in memory instead of reading them again; the store is asked
+//! only for candidates it has not seen yet. Each batch is decided in two passes: first every
+//! record is compared (features only), then the stored leads that records merge into are read
+//! once and combined in file order.
 
 use hatake_domain::matching::lead::decide;
 use hatake_domain::matching::merge::combine;
-use hatake_domain::matching::{Decision, LeadFeatures};
+use hatake_domain::matching::{Comparison, Decision, LeadFeatures};
 use hatake_domain::{LeadData, RequiredFieldSet};
 use hatake_store::{
-    LeadRef, LeadSnapshot, Outcome, PlannedCreate, PlannedReview, PlannedUpdate, ResolutionPlan, SourceRecord, Store,
-    StoreResult,
+    fingerprint, LeadRef, LeadSnapshot, Outcome, PlannedCreate, PlannedReview, PlannedUpdate, ResolutionPlan,
+    SourceRecord, Store, StoreResult,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -38,194 +41,305 @@ pub struct Resolved {
     pub lead: LeadRef,
 }
 
-struct Target {
-    /// Fingerprints of the records this lead has taken already.
-    fingerprints: HashSet<String>,
-    data: LeadData,
+/// A stored lead as the resolver remembers it.
+struct Known {
     features: LeadFeatures,
-    /// For a stored lead: the index of its planned update once it has one.
-    update: Option<usize>,
-    snapshot: Option<LeadSnapshot>,
+    fingerprints: HashSet<String>,
 }
 
-/// Resolves a batch against the store and returns the plan to write with each record's fate.
-///
-/// # Errors
-/// A store error while looking up candidates.
-pub async fn plan_batch<S: Store + ?Sized>(
-    store: &S,
-    incoming: Vec<Incoming>,
-    required: &RequiredFieldSet,
-) -> StoreResult<(ResolutionPlan, Vec<Resolved>)> {
-    let features: Vec<LeadFeatures> = incoming.iter().map(|i| LeadFeatures::new(&i.data)).collect();
-    let mut keys: Vec<String> = features.iter().flat_map(|f| f.keys.iter().cloned()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    let mut emails: Vec<String> = features.iter().filter_map(|f| f.email.clone()).collect();
-    emails.sort_unstable();
-    emails.dedup();
-    let stored = store.match_candidates(&keys, &emails, MAX_CANDIDATES_PER_KEY).await?;
-    let ids: Vec<i64> = stored.iter().map(|r| r.id).collect();
-    let mut fingerprints: HashMap<i64, HashSet<String>> = HashMap::new();
-    for (lead, print) in store.source_fingerprints(&ids).await? {
-        fingerprints.entry(lead).or_default().insert(print);
+/// A lead this batch will create.
+struct Planned {
+    features: LeadFeatures,
+    fingerprints: HashSet<String>,
+}
+
+/// What pass one decided for a record.
+enum Step {
+    Unchanged(LeadRef),
+    /// Merge into a lead this batch creates (already combined in pass one).
+    MergedPlanned(usize),
+    /// Merge into a stored lead (combined in pass two).
+    MergeStored(i64, LeadData),
+    Created(usize),
+    Review(usize),
+}
+
+/// Matches records against the store and against each other, batch after batch.
+pub struct Resolver {
+    required: RequiredFieldSet,
+    known: HashMap<i64, Known>,
+    by_key: HashMap<String, Vec<i64>>,
+    by_email: HashMap<String, i64>,
+    /// The features of the last batch's creates, until the store has given them ids.
+    pending: Vec<(LeadFeatures, HashSet<String>)>,
+}
+
+impl Resolver {
+    pub fn new(required: RequiredFieldSet) -> Self {
+        Self {
+            required,
+            known: HashMap::new(),
+            by_key: HashMap::new(),
+            by_email: HashMap::new(),
+            pending: Vec::new(),
+        }
     }
 
-    let mut targets: HashMap<LeadRef, Target> = HashMap::new();
-    let mut by_key: HashMap<String, Vec<LeadRef>> = HashMap::new();
-    let mut by_email: HashMap<String, LeadRef> = HashMap::new();
-    let remember = |lead: LeadRef,
-                    features: &LeadFeatures,
-                    by_key: &mut HashMap<String, Vec<LeadRef>>,
-                    by_email: &mut HashMap<String, LeadRef>| {
-        for key in &features.keys {
-            let list = by_key.entry(key.clone()).or_default();
-            if !list.contains(&lead) {
-                list.push(lead);
+    fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<String>) {
+        for key in std::mem::take(&mut features.keys) {
+            let list = self.by_key.entry(key).or_default();
+            if !list.contains(&id) {
+                list.push(id);
             }
         }
         if let Some(email) = &features.email {
-            by_email.entry(email.clone()).or_insert(lead);
+            self.by_email.entry(email.clone()).or_insert(id);
         }
-    };
-    for row in stored {
-        let Ok(data) = LeadSnapshot::of(&row).data() else { continue };
-        let lead = LeadRef::Existing(row.id);
-        let features = LeadFeatures::new(&data);
-        remember(lead, &features, &mut by_key, &mut by_email);
-        let prints = fingerprints.remove(&row.id).unwrap_or_default();
-        targets.insert(
-            lead,
-            Target { fingerprints: prints, data, features, update: None, snapshot: Some(LeadSnapshot::of(&row)) },
-        );
+        let entry = self.known.entry(id).or_insert(Known { features: features.clone(), fingerprints: HashSet::new() });
+        entry.features = features;
+        entry.fingerprints.extend(fingerprints);
     }
 
-    let mut plan = ResolutionPlan::default();
-    let mut resolved = Vec::with_capacity(incoming.len());
-    for (record, features) in incoming.into_iter().zip(features) {
-        let mut candidates: Vec<LeadRef> = Vec::new();
-        if let Some(lead) = features.email.as_ref().and_then(|e| by_email.get(e)) {
-            candidates.push(*lead);
+    /// Reads the stored candidates of a batch that the resolver has not seen yet.
+    async fn load_candidates<S: Store + ?Sized>(&mut self, store: &S, features: &[LeadFeatures]) -> StoreResult<()> {
+        let mut keys: Vec<String> = features.iter().flat_map(|f| f.keys.iter().cloned()).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let mut emails: Vec<String> = features.iter().filter_map(|f| f.email.clone()).collect();
+        emails.sort_unstable();
+        emails.dedup();
+        let ids = store.match_candidate_ids(&keys, &emails, MAX_CANDIDATES_PER_KEY).await?;
+        let unseen: Vec<i64> = ids.into_iter().filter(|id| !self.known.contains_key(id)).collect();
+        if unseen.is_empty() {
+            return Ok(());
         }
-        for key in &features.keys {
-            for lead in by_key.get(key).map(Vec::as_slice).unwrap_or_default() {
-                if !candidates.contains(lead) {
-                    candidates.push(*lead);
+        let mut prints: HashMap<i64, HashSet<String>> = HashMap::new();
+        for (lead, print) in store.source_fingerprints(&unseen).await? {
+            prints.entry(lead).or_default().insert(print);
+        }
+        for row in store.leads_by_ids(&unseen).await? {
+            let Ok(data) = LeadSnapshot::of(&row).data() else { continue };
+            self.remember(row.id, LeadFeatures::new(&data), prints.remove(&row.id).unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// Resolves one batch: the plan to write and each record's fate, in input order.
+    ///
+    /// # Errors
+    /// A store error while reading candidates.
+    pub async fn plan<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+        incoming: Vec<Incoming>,
+    ) -> StoreResult<(ResolutionPlan, Vec<Resolved>)> {
+        let features: Vec<LeadFeatures> = incoming.iter().map(|i| LeadFeatures::new(&i.data)).collect();
+        self.load_candidates(store, &features).await?;
+
+        // Pass one: compare, on features only.
+        let mut plan = ResolutionPlan::default();
+        let mut planned: Vec<Planned> = Vec::new();
+        let mut planned_by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut planned_by_email: HashMap<String, usize> = HashMap::new();
+        let mut steps: Vec<(Step, SourceRecord)> = Vec::with_capacity(incoming.len());
+        for (record, features) in incoming.into_iter().zip(features) {
+            let print = fingerprint(record.channel, record.source.as_deref(), &record.fields);
+            let mut candidates: Vec<LeadRef> = Vec::new();
+            let mut add = |lead: LeadRef| {
+                if !candidates.contains(&lead) {
+                    candidates.push(lead);
+                }
+            };
+            if let Some(email) = &features.email {
+                if let Some(id) = self.by_email.get(email) {
+                    add(LeadRef::Existing(*id));
+                }
+                if let Some(index) = planned_by_email.get(email) {
+                    add(LeadRef::Planned(*index));
                 }
             }
-        }
-        let print = hatake_store::fingerprint(record.channel, record.source.as_deref(), &record.fields);
-        // The very same record taken before (a file imported twice): nothing to do.
-        if let Some(lead) = candidates.iter().find(|c| targets[*c].fingerprints.contains(&print)) {
-            let outcome = SourceRecord {
+            for key in &features.keys {
+                for id in self.by_key.get(key).map(Vec::as_slice).unwrap_or_default() {
+                    add(LeadRef::Existing(*id));
+                }
+                for index in planned_by_key.get(key).map(Vec::as_slice).unwrap_or_default() {
+                    add(LeadRef::Planned(*index));
+                }
+            }
+            let source = |outcome: Outcome| SourceRecord {
                 line: record.line,
                 channel: record.channel,
                 source: record.source.clone(),
-                outcome: Outcome::Unchanged,
+                outcome,
                 fields: record.fields.clone(),
-                fingerprint: print,
+                fingerprint: print.clone(),
                 before: None,
             };
-            match *lead {
-                LeadRef::Existing(id) => plan.unchanged.push((id, outcome)),
-                LeadRef::Planned(index) => plan.creates[index].sources.push(outcome),
+            let seen_before = candidates.iter().find(|c| match c {
+                LeadRef::Existing(id) => self.known[id].fingerprints.contains(&print),
+                LeadRef::Planned(index) => planned[*index].fingerprints.contains(&print),
+            });
+            // The very same record taken before (a file imported twice): nothing to do.
+            if let Some(lead) = seen_before {
+                steps.push((Step::Unchanged(*lead), source(Outcome::Unchanged)));
+                continue;
             }
-            resolved.push(Resolved { outcome: Outcome::Unchanged, lead: *lead });
-            continue;
-        }
-        let candidate_features: Vec<&LeadFeatures> = candidates.iter().map(|c| &targets[c].features).collect();
-        let decision = decide(&features, &candidate_features);
-        let source = |outcome: Outcome, before: Option<LeadSnapshot>| SourceRecord {
-            line: record.line,
-            channel: record.channel,
-            source: record.source.clone(),
-            outcome,
-            fields: record.fields.clone(),
-            fingerprint: print.clone(),
-            before,
-        };
-        match decision {
-            Decision::Merge { index, .. } => {
-                let lead = candidates[index];
-                let target = targets.get_mut(&lead).expect("candidates are targets");
-                target.fingerprints.insert(print.clone());
-                let combined = combine(&target.data, &record.data);
-                if combined == target.data {
-                    let outcome = source(Outcome::Unchanged, None);
-                    match lead {
-                        LeadRef::Existing(id) => plan.unchanged.push((id, outcome)),
-                        LeadRef::Planned(index) => plan.creates[index].sources.push(outcome),
+            let candidate_features: Vec<&LeadFeatures> = candidates
+                .iter()
+                .map(|c| match c {
+                    LeadRef::Existing(id) => &self.known[id].features,
+                    LeadRef::Planned(index) => &planned[*index].features,
+                })
+                .collect();
+            let decision = decide(&features, &candidate_features);
+            let mut index_planned = |index: usize, features: &LeadFeatures| {
+                for key in &features.keys {
+                    let list = planned_by_key.entry(key.clone()).or_default();
+                    if !list.contains(&index) {
+                        list.push(index);
                     }
-                    resolved.push(Resolved { outcome: Outcome::Unchanged, lead });
+                }
+                if let Some(email) = &features.email {
+                    planned_by_email.entry(email.clone()).or_insert(index);
+                }
+            };
+            match decision {
+                Decision::Merge { index, .. } => match candidates[index] {
+                    LeadRef::Planned(target) => {
+                        let create = &mut plan.creates[target];
+                        let combined = combine(&create.data, &record.data);
+                        let outcome = if combined == create.data { Outcome::Unchanged } else { Outcome::Merged };
+                        create.is_lead = self.required.is_lead(&combined);
+                        let combined_features = LeadFeatures::new(&combined);
+                        index_planned(target, &combined_features);
+                        create.data = combined;
+                        planned[target].features = combined_features;
+                        planned[target].fingerprints.insert(print.clone());
+                        steps.push((Step::MergedPlanned(target), source(outcome)));
+                    }
+                    LeadRef::Existing(id) => {
+                        if let Some(known) = self.known.get_mut(&id) {
+                            known.fingerprints.insert(print.clone());
+                        }
+                        steps.push((Step::MergeStored(id, record.data), source(Outcome::Merged)));
+                    }
+                },
+                Decision::Review { candidates: similar } => {
+                    let index = create(&mut plan, &mut planned, record.data, &features, &self.required, &print);
+                    index_planned(index, &features);
+                    for (candidate, comparison) in similar {
+                        plan.reviews.push(review(LeadRef::Planned(index), candidates[candidate], &comparison));
+                    }
+                    steps.push((Step::Review(index), source(Outcome::Review)));
+                }
+                Decision::New => {
+                    let index = create(&mut plan, &mut planned, record.data, &features, &self.required, &print);
+                    index_planned(index, &features);
+                    steps.push((Step::Created(index), source(Outcome::Created)));
+                }
+            }
+        }
+
+        // Pass two: read the stored leads that records merge into, and combine in file order.
+        let mut merge_ids: Vec<i64> =
+            steps.iter().filter_map(|(s, _)| if let Step::MergeStored(id, _) = s { Some(*id) } else { None }).collect();
+        merge_ids.sort_unstable();
+        merge_ids.dedup();
+        let mut current: HashMap<i64, (LeadData, LeadSnapshot)> = HashMap::new();
+        for row in store.leads_by_ids(&merge_ids).await? {
+            let snapshot = LeadSnapshot::of(&row);
+            if let Ok(data) = snapshot.data() {
+                current.insert(row.id, (data, snapshot));
+            }
+        }
+        let mut update_of: HashMap<i64, usize> = HashMap::new();
+        let mut resolved = Vec::with_capacity(steps.len());
+        for (step, mut source) in steps {
+            let (outcome, lead) = match step {
+                Step::Unchanged(lead) => (Outcome::Unchanged, lead),
+                Step::MergedPlanned(index) => (source.outcome, LeadRef::Planned(index)),
+                Step::Created(index) => (Outcome::Created, LeadRef::Planned(index)),
+                Step::Review(index) => (Outcome::Review, LeadRef::Planned(index)),
+                Step::MergeStored(id, incoming) => {
+                    let lead = LeadRef::Existing(id);
+                    let Some((existing, snapshot)) = current.get_mut(&id) else {
+                        // The lead was deleted since it was read: the record becomes a new lead.
+                        let features = LeadFeatures::new(&incoming);
+                        let print = source.fingerprint.clone();
+                        let index = create(&mut plan, &mut planned, incoming, &features, &self.required, &print);
+                        source.outcome = Outcome::Created;
+                        plan.creates[index].sources.push(source);
+                        resolved.push(Resolved { outcome: Outcome::Created, lead: LeadRef::Planned(index) });
+                        continue;
+                    };
+                    let combined = combine(existing, &incoming);
+                    if combined == *existing {
+                        source.outcome = Outcome::Unchanged;
+                        plan.unchanged.push((id, source));
+                        resolved.push(Resolved { outcome: Outcome::Unchanged, lead });
+                        continue;
+                    }
+                    let is_lead = self.required.is_lead(&combined);
+                    *existing = combined.clone();
+                    match update_of.get(&id) {
+                        Some(&index) => {
+                            let update = &mut plan.updates[index];
+                            update.data = combined;
+                            update.is_lead = is_lead;
+                            update.sources.push(source);
+                        }
+                        None => {
+                            source.before = Some(snapshot.clone());
+                            update_of.insert(id, plan.updates.len());
+                            plan.updates.push(PlannedUpdate { id, data: combined, is_lead, sources: vec![source] });
+                        }
+                    }
+                    resolved.push(Resolved { outcome: Outcome::Merged, lead });
                     continue;
                 }
-                let is_lead = required.is_lead(&combined);
-                match (lead, target.update) {
-                    (LeadRef::Planned(index), _) => {
-                        let create = &mut plan.creates[index];
-                        create.data = combined.clone();
-                        create.is_lead = is_lead;
-                        create.sources.push(source(Outcome::Merged, None));
-                    }
-                    (LeadRef::Existing(_), Some(index)) => {
-                        let update = &mut plan.updates[index];
-                        update.data = combined.clone();
-                        update.is_lead = is_lead;
-                        update.sources.push(source(Outcome::Merged, None));
-                    }
-                    (LeadRef::Existing(id), None) => {
-                        target.update = Some(plan.updates.len());
-                        plan.updates.push(PlannedUpdate {
-                            id,
-                            data: combined.clone(),
-                            is_lead,
-                            sources: vec![source(Outcome::Merged, target.snapshot.clone())],
-                        });
-                    }
-                }
-                target.features = LeadFeatures::new(&combined);
-                target.data = combined;
-                let features = target.features.clone();
-                remember(lead, &features, &mut by_key, &mut by_email);
-                resolved.push(Resolved { outcome: Outcome::Merged, lead });
+            };
+            match lead {
+                LeadRef::Planned(index) => plan.creates[index].sources.push(source),
+                LeadRef::Existing(id) => plan.unchanged.push((id, source)),
             }
-            Decision::Review { candidates: similar } => {
-                let lead = LeadRef::Planned(plan.creates.len());
-                for (index, comparison) in similar {
-                    plan.reviews.push(PlannedReview {
-                        lead,
-                        candidate: candidates[index],
-                        score: comparison.score,
-                        evidence: serde_json::to_string(&comparison.evidence).unwrap_or_default(),
-                    });
-                }
-                create(&mut plan, &mut targets, record.data, features, required, source(Outcome::Review, None));
-                let features = targets[&lead].features.clone();
-                remember(lead, &features, &mut by_key, &mut by_email);
-                resolved.push(Resolved { outcome: Outcome::Review, lead });
-            }
-            Decision::New => {
-                let lead = LeadRef::Planned(plan.creates.len());
-                create(&mut plan, &mut targets, record.data, features, required, source(Outcome::Created, None));
-                let features = targets[&lead].features.clone();
-                remember(lead, &features, &mut by_key, &mut by_email);
-                resolved.push(Resolved { outcome: Outcome::Created, lead });
-            }
+            resolved.push(Resolved { outcome, lead });
+        }
+        // The merged leads' features follow their new values for the next batches.
+        for update in &plan.updates {
+            let features = LeadFeatures::new(&update.data);
+            self.remember(update.id, features, HashSet::new());
+        }
+        self.pending = planned.into_iter().map(|p| (p.features, p.fingerprints)).collect();
+        Ok((plan, resolved))
+    }
+
+    /// Records the ids the store gave to the batch's new leads, so later batches find them.
+    pub fn committed(&mut self, created: &[i64]) {
+        let pending = std::mem::take(&mut self.pending);
+        for (id, (features, fingerprints)) in created.iter().zip(pending) {
+            self.remember(*id, features, fingerprints);
         }
     }
-    Ok((plan, resolved))
 }
 
 fn create(
     plan: &mut ResolutionPlan,
-    targets: &mut HashMap<LeadRef, Target>,
+    planned: &mut Vec<Planned>,
     data: LeadData,
-    features: LeadFeatures,
+    features: &LeadFeatures,
     required: &RequiredFieldSet,
-    source: SourceRecord,
-) {
-    let lead = LeadRef::Planned(plan.creates.len());
-    let fingerprints = HashSet::from([source.fingerprint.clone()]);
-    plan.creates.push(PlannedCreate { is_lead: required.is_lead(&data), data: data.clone(), sources: vec![source] });
-    targets.insert(lead, Target { fingerprints, data, features, update: None, snapshot: None });
+    print: &str,
+) -> usize {
+    plan.creates.push(PlannedCreate { is_lead: required.is_lead(&data), data, sources: Vec::new() });
+    planned.push(Planned { features: features.clone(), fingerprints: HashSet::from([print.to_owned()]) });
+    plan.creates.len() - 1
+}
+
+fn review(lead: LeadRef, candidate: LeadRef, comparison: &Comparison) -> PlannedReview {
+    PlannedReview {
+        lead,
+        candidate,
+        score: comparison.score,
+        evidence: serde_json::to_string(&comparison.evidence).unwrap_or_default(),
+    }
 }

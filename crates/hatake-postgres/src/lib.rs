@@ -57,6 +57,15 @@ impl PostgresStore {
         Ok(())
     }
 
+    async fn unindex_leads(conn: &mut PgConnection, ids: &[i64]) -> Result<(), StoreError> {
+        sqlx::query::<Postgres>("UPDATE leads SET search_tsv = NULL WHERE id = ANY($1)")
+            .bind(ids.to_vec())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
+        Ok(())
+    }
+
     async fn unindex_lead(conn: &mut PgConnection, id: i64) -> Result<(), StoreError> {
         sqlx::query::<Postgres>("UPDATE leads SET search_tsv = NULL WHERE id = $1")
             .bind(id)

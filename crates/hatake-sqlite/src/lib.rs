@@ -80,16 +80,32 @@ impl SqliteStore {
     }
 
     async fn index_leads(conn: &mut SqliteConnection, docs: &[(i64, String)]) -> Result<(), StoreError> {
-        for chunk in docs.chunks(hatake_store::rows_per_statement(2)) {
-            let placeholders: Vec<String> =
-                (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-            let sql = format!("INSERT INTO lead_search (rowid, doc) VALUES {}", placeholders.join(", "));
-            let mut query = sqlx::query::<Sqlite>(&sql);
-            for (id, doc) in chunk {
-                query = query.bind(*id).bind(doc.as_str());
-            }
-            query.execute(&mut *conn).await.map_err(db_error)?;
+        // One statement for the lot: FTS5 flushes its pending terms to disk at every statement,
+        // so many small inserts leave many small segments to merge.
+        if docs.is_empty() {
+            return Ok(());
         }
+        let rows: Vec<serde_json::Value> = docs.iter().map(|(id, doc)| serde_json::json!([id, doc])).collect();
+        sqlx::query::<Sqlite>(
+            "INSERT INTO lead_search (rowid, doc) SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') \
+             FROM json_each($1)",
+        )
+        .bind(serde_json::Value::Array(rows).to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn unindex_leads(conn: &mut SqliteConnection, ids: &[i64]) -> Result<(), StoreError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query::<Sqlite>("DELETE FROM lead_search WHERE rowid IN (SELECT value FROM json_each($1))")
+            .bind(serde_json::Value::from(ids.to_vec()).to_string())
+            .execute(&mut *conn)
+            .await
+            .map_err(db_error)?;
         Ok(())
     }
 

@@ -10,6 +10,9 @@
 /// on both backends.
 pub const MAX_BINDS: usize = 500;
 
+/// Rows per statement in bulk writes that pass their rows as one JSON value.
+pub const BULK_ROWS: usize = 5_000;
+
 /// Rows per multi-row statement for rows of `width` bound values.
 pub const fn rows_per_statement(width: usize) -> usize {
     let rows = MAX_BINDS / width;
@@ -134,15 +137,21 @@ macro_rules! impl_account_and_lead_stores {
             now: $crate::Millis,
         ) -> $crate::StoreResult<Vec<i64>> {
             let mut all_ids = Vec::with_capacity(leads.len());
-            for chunk in leads.chunks($crate::rows_per_statement($crate::sql::LEAD_WRITE_COLUMNS.len() + 1)) {
-                let mut sql = $crate::sql::multi_insert("leads", &$crate::sql::LEAD_WRITE_COLUMNS, chunk.len());
-                sql.push_str(" RETURNING id");
-                let mut values = Vec::new();
-                for (lead, is_lead) in chunk {
-                    values.extend($crate::sql::lead_write_values(lead, *is_lead, now));
-                    values.push($crate::sql::Value::Int(now));
-                }
-                let mut ids: Vec<i64> = bind_values(sqlx::query::<$db>(&sql), values)
+            let insert = format!(
+                "{} RETURNING id",
+                $crate::sql::insert_json("leads", &$crate::sql::lead_json_columns(), <$store>::DIALECT)
+            );
+            for chunk in leads.chunks($crate::BULK_ROWS) {
+                let rows: Vec<serde_json::Value> = chunk
+                    .iter()
+                    .map(|(lead, is_lead)| {
+                        let mut values = $crate::sql::lead_write_values(lead, *is_lead, now);
+                        values.push($crate::sql::Value::Int(now));
+                        $crate::sql::json_row(values)
+                    })
+                    .collect();
+                let mut ids: Vec<i64> = sqlx::query::<$db>(&insert)
+                    .bind(serde_json::Value::Array(rows).to_string())
                     .fetch_all(&mut *conn)
                     .await
                     .map_err(db_error)?
@@ -155,8 +164,8 @@ macro_rules! impl_account_and_lead_stores {
                 account_ids.sort_unstable();
                 account_ids.dedup();
                 let mut account_names = std::collections::HashMap::new();
-                if !account_ids.is_empty() {
-                    let list: Vec<String> = account_ids.iter().map(i64::to_string).collect();
+                for part in account_ids.chunks($crate::MAX_BINDS) {
+                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
                     let sql = format!("SELECT id, name FROM accounts WHERE id IN ({})", list.join(","));
                     let rows: Vec<(i64, String)> =
                         sqlx::query_as::<$db, (i64, String)>(&sql).fetch_all(&mut *conn).await.map_err(db_error)?;
@@ -164,26 +173,33 @@ macro_rules! impl_account_and_lead_stores {
                 }
                 let mut links = Vec::new();
                 let mut docs = Vec::with_capacity(chunk.len());
+                let mut keys = Vec::with_capacity(chunk.len());
                 for (id, (lead, _)) in ids.iter().zip(chunk) {
-                    links.extend(lead.product_ids.iter().map(|p| (*p, *id)));
+                    links.extend(lead.product_ids.iter().map(|p| {
+                        $crate::sql::json_row(vec![
+                            $crate::sql::Value::Int(*p),
+                            $crate::sql::Value::Int(*id),
+                            $crate::sql::Value::Int(now),
+                        ])
+                    }));
                     let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
                     docs.push((*id, $crate::sql::lead_search_document_of(lead, account_name)));
+                    keys.push((*id, $crate::sql::lead_match_keys(lead)));
                 }
-                for part in links.chunks($crate::rows_per_statement(3)) {
-                    let sql = $crate::sql::multi_insert("lead_products", &["product_id", "lead_id"], part.len());
-                    let mut values = Vec::new();
-                    for (product, lead) in part {
-                        values.extend([
-                            $crate::sql::Value::Int(*product),
-                            $crate::sql::Value::Int(*lead),
-                            $crate::sql::Value::Int(now),
-                        ]);
-                    }
-                    bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+                if !links.is_empty() {
+                    use $crate::sql::JsonType::Int;
+                    let sql = $crate::sql::insert_json(
+                        "lead_products",
+                        &[("product_id", Int), ("lead_id", Int), ("created_at", Int)],
+                        <$store>::DIALECT,
+                    );
+                    sqlx::query::<$db>(&sql)
+                        .bind(serde_json::Value::Array(links).to_string())
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
                 }
                 <$store>::index_leads(&mut *conn, &docs).await?;
-                let keys: Vec<(i64, Vec<String>)> =
-                    ids.iter().zip(chunk).map(|(id, (lead, _))| (*id, $crate::sql::lead_match_keys(lead))).collect();
                 write_lead_keys(&mut *conn, &keys).await?;
                 all_ids.extend(ids);
             }
@@ -195,18 +211,100 @@ macro_rules! impl_account_and_lead_stores {
             conn: &mut <$db as sqlx::Database>::Connection,
             keys: &[(i64, Vec<String>)],
         ) -> $crate::StoreResult<()> {
-            let pairs: Vec<(i64, &String)> =
-                keys.iter().flat_map(|(id, keys)| keys.iter().map(move |k| (*id, k))).collect();
-            for part in pairs.chunks($crate::rows_per_statement(2)) {
-                let mut sql = $crate::sql::insert_rows("lead_keys", &["key", "lead_id"], part.len());
-                sql.push_str(" ON CONFLICT DO NOTHING");
-                let mut query = sqlx::query::<$db>(&sql);
-                for (id, key) in part {
-                    query = query.bind(key.as_str()).bind(*id);
-                }
-                query.execute(&mut *conn).await.map_err(db_error)?;
+            let rows: Vec<serde_json::Value> = keys
+                .iter()
+                .flat_map(|(id, keys)| keys.iter().map(move |k| serde_json::json!([k, id])))
+                .collect();
+            if rows.is_empty() {
+                return Ok(());
             }
+            let sql = format!(
+                // `WHERE true`: SQLite reads `ON CONFLICT` after a bare `FROM …` as a join clause.
+                "{} WHERE true ON CONFLICT DO NOTHING",
+                $crate::sql::insert_json(
+                    "lead_keys",
+                    &[("key", $crate::sql::JsonType::Text), ("lead_id", $crate::sql::JsonType::Int)],
+                    <$store>::DIALECT,
+                )
+            );
+            sqlx::query::<$db>(&sql)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&mut *conn)
+                .await
+                .map_err(db_error)?;
             Ok(())
+        }
+
+        /// [`rewrite_lead`] for many leads, with the search documents, products and keys written
+        /// in a few statements for the lot.
+        async fn rewrite_leads(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            updates: &[(i64, &hatake_domain::LeadData, bool)],
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<()> {
+            if updates.is_empty() {
+                return Ok(());
+            }
+            let sql = $crate::sql::update_by_id("leads", &$crate::sql::LEAD_WRITE_COLUMNS);
+            for (id, lead, is_lead) in updates {
+                let mut values = $crate::sql::lead_write_values(lead, *is_lead, now);
+                values.push($crate::sql::Value::Int(*id));
+                let result =
+                    bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+                $crate::one_row(result.rows_affected())?;
+            }
+            let ids: Vec<i64> = updates.iter().map(|(id, _, _)| *id).collect();
+            for part in ids.chunks($crate::BULK_ROWS) {
+                let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                for table in ["lead_products", "lead_keys"] {
+                    sqlx::query::<$db>(&format!("DELETE FROM {table} WHERE lead_id IN ({})", list.join(",")))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                }
+            }
+            <$store>::unindex_leads(&mut *conn, &ids).await?;
+            let mut account_ids: Vec<i64> = updates.iter().filter_map(|(_, lead, _)| lead.account_id).collect();
+            account_ids.sort_unstable();
+            account_ids.dedup();
+            let mut account_names = std::collections::HashMap::new();
+            for part in account_ids.chunks($crate::MAX_BINDS) {
+                let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                let sql = format!("SELECT id, name FROM accounts WHERE id IN ({})", list.join(","));
+                let rows: Vec<(i64, String)> =
+                    sqlx::query_as::<$db, (i64, String)>(&sql).fetch_all(&mut *conn).await.map_err(db_error)?;
+                account_names.extend(rows);
+            }
+            let mut links = Vec::new();
+            let mut docs = Vec::with_capacity(updates.len());
+            let mut keys = Vec::with_capacity(updates.len());
+            for (id, lead, _) in updates {
+                links.extend(lead.product_ids.iter().map(|p| {
+                    $crate::sql::json_row(vec![
+                        $crate::sql::Value::Int(*p),
+                        $crate::sql::Value::Int(*id),
+                        $crate::sql::Value::Int(now),
+                    ])
+                }));
+                let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
+                docs.push((*id, $crate::sql::lead_search_document_of(lead, account_name)));
+                keys.push((*id, $crate::sql::lead_match_keys(lead)));
+            }
+            if !links.is_empty() {
+                use $crate::sql::JsonType::Int;
+                let sql = $crate::sql::insert_json(
+                    "lead_products",
+                    &[("product_id", Int), ("lead_id", Int), ("created_at", Int)],
+                    <$store>::DIALECT,
+                );
+                sqlx::query::<$db>(&sql)
+                    .bind(serde_json::Value::Array(links).to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+            }
+            <$store>::index_leads(&mut *conn, &docs).await?;
+            write_lead_keys(&mut *conn, &keys).await
         }
 
         /// Overwrites a lead's values, products, search document and matching keys.

@@ -48,14 +48,24 @@ macro_rules! impl_resolution_store {
             import_id: Option<i64>,
             now: $crate::Millis,
         ) -> $crate::StoreResult<()> {
-            let columns = &$crate::common_resolution::SOURCE_COLUMNS;
-            for part in rows.chunks($crate::rows_per_statement(columns.len())) {
-                let sql = $crate::sql::insert_rows("lead_sources", columns, part.len());
-                let values = part
+            use $crate::sql::JsonType::{Int, Text};
+            let columns: Vec<(&str, $crate::sql::JsonType)> = $crate::common_resolution::SOURCE_COLUMNS
+                .iter()
+                .map(|c| (*c, if matches!(*c, "lead_id" | "import_id" | "line" | "created_at") { Int } else { Text }))
+                .collect();
+            let sql = $crate::sql::insert_json("lead_sources", &columns, <$store>::DIALECT);
+            for part in rows.chunks($crate::BULK_ROWS) {
+                let values: Vec<serde_json::Value> = part
                     .iter()
-                    .flat_map(|(lead, source)| $crate::common_resolution::source_values(*lead, import_id, source, now))
+                    .map(|(lead, source)| {
+                        $crate::sql::json_row($crate::common_resolution::source_values(*lead, import_id, source, now))
+                    })
                     .collect();
-                bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+                sqlx::query::<$db>(&sql)
+                    .bind(serde_json::Value::Array(values).to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
             }
             Ok(())
         }
@@ -159,6 +169,16 @@ macro_rules! impl_resolution_store {
                 emails: &[String],
                 limit: usize,
             ) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
+                let ids = self.match_candidate_ids(keys, emails, limit).await?;
+                self.leads_by_ids(&ids).await
+            }
+
+            async fn match_candidate_ids(
+                &self,
+                keys: &[String],
+                emails: &[String],
+                limit: usize,
+            ) -> $crate::StoreResult<Vec<i64>> {
                 let mut conn = self.pool.acquire().await.map_err(db_error)?;
                 let mut ids = Vec::new();
                 for part in keys.chunks($crate::MAX_BINDS) {
@@ -190,7 +210,12 @@ macro_rules! impl_resolution_store {
                 }
                 ids.sort_unstable();
                 ids.dedup();
-                fetch_leads_by_ids(&mut *conn, &ids).await
+                Ok(ids)
+            }
+
+            async fn leads_by_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
+                let mut conn = self.pool.acquire().await.map_err(db_error)?;
+                fetch_leads_by_ids(&mut *conn, ids).await
             }
 
             async fn apply_plan(
@@ -207,9 +232,9 @@ macro_rules! impl_resolution_store {
                     $crate::LeadRef::Existing(id) => id,
                     $crate::LeadRef::Planned(index) => created[index],
                 };
-                for update in &plan.updates {
-                    rewrite_lead(&mut *tx, update.id, &update.data, update.is_lead, now).await?;
-                }
+                let updates: Vec<(i64, &hatake_domain::LeadData, bool)> =
+                    plan.updates.iter().map(|u| (u.id, &u.data, u.is_lead)).collect();
+                rewrite_leads(&mut *tx, &updates, now).await?;
                 let mut sources: Vec<(i64, &$crate::SourceRecord)> = Vec::new();
                 for (id, create) in created.iter().zip(&plan.creates) {
                     sources.extend(create.sources.iter().map(|s| (*id, s)));

@@ -5,7 +5,7 @@ mod common_records;
 mod common_system;
 mod common_users;
 pub mod common_resolution;
-pub use common_records::{rows_per_statement, MAX_BINDS};
+pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 mod query;
 mod resolution;
 mod rows;
@@ -168,6 +168,10 @@ pub trait ResolutionStore: Send + Sync + 'static {
     /// Stored leads sharing a matching key or an e-mail address with the incoming records, at
     /// most `limit` per key.
     async fn match_candidates(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<LeadRow>>;
+    /// The ids of [`ResolutionStore::match_candidates`], without reading the leads.
+    async fn match_candidate_ids(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<i64>>;
+    /// Leads by id (missing ids are skipped), with their products.
+    async fn leads_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<LeadRow>>;
     /// Writes one batch of resolved records in one transaction; returns the ids of the created
     /// leads in plan order. `import_id` ties the sources and reviews to an import.
     async fn apply_plan(&self, plan: &ResolutionPlan, import_id: Option<i64>, now: Millis) -> StoreResult<Vec<i64>>;

@@ -557,3 +557,67 @@ fn lead_document(fields: [Option<&str>; 8]) -> String {
 pub fn lead_match_keys(lead: &hatake_domain::LeadData) -> Vec<String> {
     hatake_domain::matching::LeadFeatures::new(lead).keys
 }
+
+/// The SQL type of a column filled from JSON by [`insert_json`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    Int,
+    Bool,
+    Text,
+}
+
+/// `INSERT INTO table (columns) SELECT … FROM <each element of the JSON array $1>`: many rows
+/// in one statement with one bound value. Binding is the cost that grows with the number of
+/// bound values, and SQLite's full-text index flushes its pending terms at every statement, so
+/// bulk writes go through here. Each element is an array of the row's values in column order
+/// (see [`json_row`]).
+pub fn insert_json(table: &str, columns: &[(&str, JsonType)], dialect: Dialect) -> String {
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    let values: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, kind))| match (dialect, kind) {
+            (Dialect::Sqlite, _) => format!("json_extract(value, '$[{i}]')"),
+            (Dialect::Postgres, JsonType::Int) => format!("(value->>{i})::bigint"),
+            (Dialect::Postgres, JsonType::Bool) => format!("(value->>{i})::boolean"),
+            (Dialect::Postgres, JsonType::Text) => format!("(value->>{i})"),
+        })
+        .collect();
+    let from = match dialect {
+        Dialect::Sqlite => "json_each($1)",
+        Dialect::Postgres => "jsonb_array_elements($1::jsonb)",
+    };
+    format!("INSERT INTO {table} ({}) SELECT {} FROM {from}", names.join(", "), values.join(", "))
+}
+
+/// One row's values as a JSON array for [`insert_json`].
+pub fn json_row(values: Vec<Value>) -> serde_json::Value {
+    serde_json::Value::Array(
+        values
+            .into_iter()
+            .map(|value| match value {
+                Value::NullInt | Value::NullText => serde_json::Value::Null,
+                Value::Int(v) => serde_json::Value::from(v),
+                Value::Bool(v) => serde_json::Value::Bool(v),
+                Value::Text(v) => serde_json::Value::String(v),
+            })
+            .collect(),
+    )
+}
+
+/// The JSON type of each of [`LEAD_WRITE_COLUMNS`], then `created_at`.
+pub fn lead_json_columns() -> Vec<(&'static str, JsonType)> {
+    let mut columns: Vec<(&'static str, JsonType)> = LEAD_WRITE_COLUMNS
+        .iter()
+        .map(|name| {
+            let kind = match *name {
+                "account_id" | "owner_id" | "updated_at" => JsonType::Int,
+                "is_lead" => JsonType::Bool,
+                _ => JsonType::Text,
+            };
+            (*name, kind)
+        })
+        .collect();
+    columns.push(("created_at", JsonType::Int));
+    columns
+}

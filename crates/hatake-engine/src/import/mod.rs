@@ -8,7 +8,7 @@ mod rows;
 
 pub use rows::{fields_json, lead_of_row, RowContext};
 
-use crate::resolve::{plan_batch, Incoming};
+use crate::resolve::{Incoming, Resolver};
 use hatake_csv::{decode, Mapping, RowReader, TextEncoding};
 use hatake_domain::department::DepartmentDictionary;
 use hatake_domain::{FieldError, LeadData, RequiredFieldSet};
@@ -172,6 +172,7 @@ async fn run_rows<S: Store + ?Sized>(
     let mut rejects: Vec<RejectRow> = Vec::new();
     let (mut matching, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();
+    let mut resolver = Resolver::new(options.required.clone());
     let started = std::time::Instant::now();
     loop {
         let next = reader.next_row();
@@ -218,10 +219,11 @@ async fn run_rows<S: Store + ?Sized>(
         }
         if batch.len() >= BATCH_SIZE || (done && !batch.is_empty()) {
             let clock = std::time::Instant::now();
-            let (plan, resolved) = plan_batch(store, std::mem::take(&mut batch), &options.required).await?;
+            let (plan, resolved) = resolver.plan(store, std::mem::take(&mut batch)).await?;
             matching += clock.elapsed();
             let clock = std::time::Instant::now();
             let created = store.apply_plan(&plan, Some(import_id), now()).await?;
+            resolver.committed(&created);
             // New people are linked to the company master where it knows their company.
             let targets: Vec<crate::companies::LinkTarget> = created
                 .iter()
