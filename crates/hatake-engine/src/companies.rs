@@ -167,6 +167,12 @@ pub async fn import_companies<S: Store + ?Sized>(
                 source: Some(if bulk { "corporate-number bulk file" } else { "company CSV" }.to_owned()),
                 product_id: None,
                 mapping: serde_json::to_string(&mapping).unwrap_or_default(),
+                headers: serde_json::to_string(&if bulk {
+                    hatake_csv::corporate::codes::COLUMNS.iter().map(|(ja, _)| (*ja).to_owned()).collect::<Vec<_>>()
+                } else {
+                    first_row.clone()
+                })
+                .unwrap_or_default(),
                 created_by,
             },
             now(),

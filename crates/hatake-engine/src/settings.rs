@@ -62,16 +62,20 @@ pub async fn import_context(
     Ok((context, options))
 }
 
-/// Stores a new department dictionary and classifies every lead's department with it.
+/// Stores a new department dictionary and classifies every lead's department with it. `text`
+/// is the dictionary as a person wrote it (comments and order kept); without it the
+/// dictionary's own text form is stored.
 ///
 /// # Errors
 /// On a database error.
 pub async fn save_departments(
     store: &dyn Store,
     dictionary: &DepartmentDictionary,
+    text: Option<&str>,
     now: i64,
 ) -> StoreResult<u64> {
-    store.put_setting(SETTING_DEPARTMENTS, &dictionary.to_text(), now).await?;
+    let text = text.map_or_else(|| dictionary.to_text(), str::to_owned);
+    store.put_setting(SETTING_DEPARTMENTS, &text, now).await?;
     let classes: Vec<(String, Option<String>)> = store
         .distinct_departments()
         .await?

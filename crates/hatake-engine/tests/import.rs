@@ -78,6 +78,7 @@ async fn exhibition_import(store: &dyn Store) {
 
     let first = import(store, &bytes, "exhibition.csv", "展示会2026").await;
     assert_eq!(first.status, "done");
+    assert_eq!(first.header_list()[0], "会社名", "the header row is kept for the rejected-rows file");
     // Six data rows (the blank one is skipped): 佐藤 and 鈴木 created, the second 佐藤 merged;
     // rejected: the bad e-mail (line 5), the short row (line 6, 6 of 8 columns) and the row
     // with neither name, e-mail nor phone (line 8).
@@ -141,6 +142,12 @@ async fn exhibition_import(store: &dyn Store) {
     // Two rows of each exhibition import (the second confirmed nothing new) and the moved card.
     assert_eq!(store.lead_sources(survivor.id).await.expect("sources").len(), 5, "the merged lead's source moved");
     assert_eq!(store.get_review(review.id).await.expect("review").status, "merged");
+    // A decided question cannot be decided again (two people at once: the second is told).
+    assert!(matches!(store.decide_review(review.id, "distinct", None, now()).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        store.merge_leads(survivor.id, merged.id, &combined, true, Some(review.id), None, now()).await,
+        Err(StoreError::Conflict { .. } | StoreError::NotFound)
+    ));
     store.undo_merge(merge.id, None, now()).await.expect("undo merge");
     assert_eq!(lead_count(store).await, 3);
     let back = store.get_lead(merged.id).await.expect("the merged lead is back under its id");

@@ -23,6 +23,8 @@ CREATE TABLE imports (
     source TEXT,
     product_id BIGINT REFERENCES products(id) ON DELETE SET NULL,
     mapping TEXT NOT NULL,
+    -- The file's header row (JSON array), for the rejected-rows download.
+    headers TEXT NOT NULL DEFAULT '[]',
     total_rows BIGINT NOT NULL DEFAULT 0,
     created_rows BIGINT NOT NULL DEFAULT 0,
     merged_rows BIGINT NOT NULL DEFAULT 0,

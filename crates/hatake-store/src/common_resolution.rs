@@ -29,7 +29,7 @@ pub fn source_values(
 }
 
 pub const IMPORT_COLUMNS: &str = "id, kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
-    total_rows, created_rows, merged_rows, unchanged_rows, review_rows, rejected_rows, error, created_by, \
+    headers, total_rows, created_rows, merged_rows, unchanged_rows, review_rows, rejected_rows, error, created_by, \
     created_at, finished_at, undone_at, undone_by";
 pub const REVIEW_COLUMNS: &str =
     "id, kind, lead_id, candidate_id, score, evidence, status, import_id, created_at, decided_by, decided_at";
@@ -271,7 +271,8 @@ macro_rules! impl_resolution_store {
             ) -> $crate::StoreResult<$crate::ImportRow> {
                 let sql = format!(
                     "INSERT INTO imports (kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
-                     created_by, created_at) VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
+                     headers, created_by, created_at) VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     RETURNING {}",
                     $crate::common_resolution::IMPORT_COLUMNS
                 );
                 sqlx::query_as::<$db, $crate::ImportRow>(&sql)
@@ -282,6 +283,7 @@ macro_rules! impl_resolution_store {
                     .bind(import.source.as_deref())
                     .bind(import.product_id)
                     .bind(import.mapping.as_str())
+                    .bind(import.headers.as_str())
                     .bind(import.created_by)
                     .bind(now)
                     .fetch_one(&self.pool)
@@ -540,8 +542,10 @@ macro_rules! impl_resolution_store {
                 by: Option<i64>,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<()> {
+                // Only an open question is decided: two people deciding at once cannot both win.
                 let result = sqlx::query::<$db>(
-                    "UPDATE match_reviews SET status = $1, decided_by = $2, decided_at = $3 WHERE id = $4",
+                    "UPDATE match_reviews SET status = $1, decided_by = $2, decided_at = $3 \
+                     WHERE id = $4 AND status = 'open'",
                 )
                 .bind(status)
                 .bind(by)
@@ -550,7 +554,11 @@ macro_rules! impl_resolution_store {
                 .execute(&self.pool)
                 .await
                 .map_err(db_error)?;
-                $crate::one_row(result.rows_affected())
+                if result.rows_affected() == 1 {
+                    return Ok(());
+                }
+                self.get_review(id).await?;
+                Err($crate::StoreError::Conflict { field: "status" })
             }
 
             async fn merge_leads(
@@ -567,6 +575,21 @@ macro_rules! impl_resolution_store {
                     return Err($crate::StoreError::Conflict { field: "merged_id" });
                 }
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                if let Some(review) = review_id {
+                    let status: Option<(String,)> =
+                        sqlx::query_as::<$db, (String,)>("SELECT status FROM match_reviews WHERE id = $1")
+                            .bind(review)
+                            .fetch_optional(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    match status {
+                        None => return Err($crate::StoreError::NotFound),
+                        Some((status,)) if status != "open" => {
+                            return Err($crate::StoreError::Conflict { field: "status" })
+                        }
+                        Some(_) => {}
+                    }
+                }
                 let survivor_row = fetch_lead(&mut *tx, survivor).await?;
                 let merged_row = fetch_lead(&mut *tx, merged).await?;
                 let moved: Vec<(i64,)> =

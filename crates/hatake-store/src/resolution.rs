@@ -156,6 +156,8 @@ pub struct NewImport {
     pub product_id: Option<i64>,
     /// JSON array of column keys (or null) in file order.
     pub mapping: String,
+    /// JSON array of the file's header row.
+    pub headers: String,
     pub created_by: Option<i64>,
 }
 
@@ -171,6 +173,7 @@ pub struct ImportRow {
     pub source: Option<String>,
     pub product_id: Option<i64>,
     pub mapping: String,
+    pub headers: String,
     pub total_rows: i64,
     pub created_rows: i64,
     pub merged_rows: i64,
@@ -233,6 +236,13 @@ impl Problem {
         } else {
             &self.message_ja
         }
+    }
+}
+
+impl ImportRow {
+    /// The file's header row, when it was recorded.
+    pub fn header_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.headers).unwrap_or_default()
     }
 }
 

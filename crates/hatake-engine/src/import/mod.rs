@@ -139,6 +139,7 @@ pub async fn run<S: Store + ?Sized>(
                 source: context.source.clone(),
                 product_id: context.product_id,
                 mapping: serde_json::to_string(&prepared.mapping).unwrap_or_default(),
+                headers: serde_json::to_string(&prepared.headers).unwrap_or_default(),
                 created_by: options.created_by,
             },
             now(),

@@ -111,7 +111,7 @@ async fn save(State(state): State<AppState>, form: PageForm<DictionaryForm>) -> 
     let locale = form.user.locale();
     let store = state.store.as_ref();
     match DepartmentDictionary::parse(&form.data.text) {
-        Ok(dictionary) => stored_and_reclassified(&state, &dictionary, false)
+        Ok(dictionary) => stored_and_reclassified(&state, &dictionary, Some(&form.data.text), false)
             .await
             .unwrap_or_else(|e| PageError::from_store(e, locale).into_response()),
         Err(lines) => {
@@ -130,7 +130,7 @@ async fn save(State(state): State<AppState>, form: PageForm<DictionaryForm>) -> 
 }
 
 async fn restore_default(State(state): State<AppState>, form: PageForm<Vec<(String, String)>>) -> Response {
-    stored_and_reclassified(&state, &DepartmentDictionary::default(), true)
+    stored_and_reclassified(&state, &DepartmentDictionary::default(), None, true)
         .await
         .unwrap_or_else(|e| PageError::from_store(e, form.user.locale()).into_response())
 }
@@ -139,9 +139,11 @@ async fn restore_default(State(state): State<AppState>, form: PageForm<Vec<(Stri
 async fn stored_and_reclassified(
     state: &AppState,
     dictionary: &DepartmentDictionary,
+    text: Option<&str>,
     restored: bool,
 ) -> Result<Response, hatake_store::StoreError> {
-    let changed = hatake_engine::settings::save_departments(state.store.as_ref(), dictionary, now_millis()).await?;
+    let changed =
+        hatake_engine::settings::save_departments(state.store.as_ref(), dictionary, text, now_millis()).await?;
     let restored = if restored { "&restored=1" } else { "" };
     Ok(Redirect::to(&format!("/settings/departments?changed={changed}{restored}")).into_response())
 }

@@ -307,7 +307,10 @@ async fn rejects_csv(
     let store = state.store.as_ref();
     let import = store.get_import(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let rejects = store.import_rejects(id).await.map_err(|e| PageError::from_store(e, locale))?;
-    let bytes = hatake_engine::export::rejects_csv(&column_headers(&import.mapping), &rejects, encoding);
+    // The file's own header row when it was recorded; else names from the mapping.
+    let recorded = import.header_list();
+    let headers = if recorded.is_empty() { column_headers(&import.mapping) } else { recorded };
+    let bytes = hatake_engine::export::rejects_csv(&headers, &rejects, encoding);
     let stem = import.file_name.rsplit_once('.').map_or(import.file_name.as_str(), |(stem, _)| stem);
     let suffix = if encoding == ExportEncoding::Cp932 { "-sjis" } else { "" };
     Ok(csv_response(
