@@ -5,11 +5,15 @@
 //! prefecture. Leads are linked by [`hatake_domain::matching::company::decide_company`]:
 //! confident links are made, uncertain ones go to the review queue (kind `account`).
 
-use hatake_csv::{decode, is_corporate_bulk_file, read_corporate, CompanyColumn, CompanyMapping, RowReader, TextEncoding};
+use hatake_csv::{
+    decode, is_corporate_bulk_file, read_corporate, CompanyColumn, CompanyMapping, RowReader, TextEncoding,
+};
 use hatake_domain::company::normalise_company_name;
 use hatake_domain::matching::company::{decide_company, CompanyCandidate, CompanyDecision, LeadCompany};
 use hatake_domain::{AccountData, AccountInput, FieldError};
-use hatake_store::{AccountRow, ImportCounts, ImportKind, ImportRow, LeadRow, NewImport, RejectRow, Store, StoreResult};
+use hatake_store::{
+    AccountRow, ImportCounts, ImportKind, ImportRow, LeadRow, NewImport, RejectRow, Store, StoreResult,
+};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -227,10 +231,19 @@ pub async fn import_companies<S: Store + ?Sized>(
             let Ok(row) = row else { break };
             let fields: Vec<String> = row.iter().map(str::to_owned).collect();
             let text = |column| {
-                mapping.columns_of(column).into_iter().map(|c| row.get(c).trim()).find(|v| !v.is_empty()).map(str::to_owned)
+                mapping
+                    .columns_of(column)
+                    .into_iter()
+                    .map(|c| row.get(c).trim())
+                    .find(|v| !v.is_empty())
+                    .map(str::to_owned)
             };
-            let address: Vec<&str> =
-                mapping.columns_of(CompanyColumn::Address).into_iter().map(|c| row.get(c).trim()).filter(|v| !v.is_empty()).collect();
+            let address: Vec<&str> = mapping
+                .columns_of(CompanyColumn::Address)
+                .into_iter()
+                .map(|c| row.get(c).trim())
+                .filter(|v| !v.is_empty())
+                .collect();
             let number = |column| text(column).and_then(|v| v.replace([',', '，'], "").parse::<i64>().ok());
             let input = AccountInput {
                 name: text(CompanyColumn::Name),
@@ -278,7 +291,8 @@ async fn write_batch<S: Store + ?Sized>(
     }
     let numbers: Vec<String> =
         batch.iter().filter_map(|i| i.data.corporate_number.as_ref().map(|n| n.as_str().to_owned())).collect();
-    let keys: Vec<String> = batch.iter().filter(|i| i.data.corporate_number.is_none()).map(|i| i.data.name_normalized.clone()).collect();
+    let keys: Vec<String> =
+        batch.iter().filter(|i| i.data.corporate_number.is_none()).map(|i| i.data.name_normalized.clone()).collect();
     let mut by_number: HashMap<String, AccountRow> = HashMap::new();
     for row in store.accounts_by_corporate_numbers(&numbers).await? {
         if let Some(n) = row.corporate_number.clone() {

@@ -11,9 +11,8 @@ pub fn rejects_csv(headers: &[String], rejects: &[RejectRow], encoding: ExportEn
     let mut writer = CsvWriter::new(&columns, encoding);
     for reject in rejects {
         let fields = reject.field_list();
-        let reasons: Vec<String> = reject
-            .problem_list()
-            .iter().map(|p| format!("{}: {} / {}", p.field, p.message_ja, p.message_en)).collect();
+        let reasons: Vec<String> =
+            reject.problem_list().iter().map(|p| format!("{}: {} / {}", p.field, p.message_ja, p.message_en)).collect();
         let mut row = vec![reject.line.to_string(), reasons.join("; ")];
         row.extend(fields);
         writer.write_row(row);

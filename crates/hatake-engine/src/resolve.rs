@@ -59,7 +59,7 @@ enum Step {
     /// Merge into a lead this batch creates (already combined in pass one).
     MergedPlanned(usize),
     /// Merge into a stored lead (combined in pass two).
-    MergeStored(i64, LeadData),
+    MergeStored(i64, Box<LeadData>),
     Created(usize),
     Review(usize),
 }
@@ -76,13 +76,7 @@ pub struct Resolver {
 
 impl Resolver {
     pub fn new(required: RequiredFieldSet) -> Self {
-        Self {
-            required,
-            known: HashMap::new(),
-            by_key: HashMap::new(),
-            by_email: HashMap::new(),
-            pending: Vec::new(),
-        }
+        Self { required, known: HashMap::new(), by_key: HashMap::new(), by_email: HashMap::new(), pending: Vec::new() }
     }
 
     fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<String>) {
@@ -221,7 +215,7 @@ impl Resolver {
                         if let Some(known) = self.known.get_mut(&id) {
                             known.fingerprints.insert(print.clone());
                         }
-                        steps.push((Step::MergeStored(id, record.data), source(Outcome::Merged)));
+                        steps.push((Step::MergeStored(id, Box::new(record.data)), source(Outcome::Merged)));
                     }
                 },
                 Decision::Review { candidates: similar } => {
@@ -261,6 +255,7 @@ impl Resolver {
                 Step::Created(index) => (Outcome::Created, LeadRef::Planned(index)),
                 Step::Review(index) => (Outcome::Review, LeadRef::Planned(index)),
                 Step::MergeStored(id, incoming) => {
+                    let incoming = *incoming;
                     let lead = LeadRef::Existing(id);
                     let Some((existing, snapshot)) = current.get_mut(&id) else {
                         // The lead was deleted since it was read: the record becomes a new lead.

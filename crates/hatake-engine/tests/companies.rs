@@ -65,7 +65,11 @@ async fn company_master(store: &dyn Store) {
     let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(BULK);
     let first = import_companies(store, &sjis, None, "00_zenkoku_all.csv", None, now).await.expect("bulk import");
     assert_eq!(first.encoding, "shift_jis");
-    assert_eq!((first.total_rows, first.created_rows, first.unchanged_rows, first.rejected_rows), (9, 6, 3, 0), "{first:?}");
+    assert_eq!(
+        (first.total_rows, first.created_rows, first.unchanged_rows, first.rejected_rows),
+        (9, 6, 3, 0),
+        "{first:?}"
+    );
     assert_eq!(accounts(store).await, 6);
     let found = store
         .list_accounts(&AccountQuery { search: Some("7999901000001".into()), limit: 10, ..AccountQuery::default() })
@@ -101,7 +105,9 @@ async fn company_master(store: &dyn Store) {
     )
     .await;
     let leads = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("leads").items;
-    let account_of = |email: &str| leads.iter().find(|l| l.email.as_deref() == Some(email)).and_then(|l| l.account_name.clone().zip(l.account_id));
+    let account_of = |email: &str| {
+        leads.iter().find(|l| l.email.as_deref() == Some(email)).and_then(|l| l.account_name.clone().zip(l.account_id))
+    };
     assert_eq!(account_of("taro@himawari.co.jp").map(|a| a.0), Some("株式会社ひまわり商事".to_owned()));
     let tokyo = account_of("hanako@example-a.jp").expect("linked by name and prefecture");
     let osaka = account_of("jiro@hatake-osaka.co.jp").expect("linked by domain");

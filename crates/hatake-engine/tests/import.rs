@@ -87,7 +87,10 @@ async fn exhibition_import(store: &dyn Store) {
         (6, 2, 1, 3),
         "{first:?}"
     );
-    assert_eq!(first.total_rows, first.created_rows + first.merged_rows + first.unchanged_rows + first.review_rows + first.rejected_rows);
+    assert_eq!(
+        first.total_rows,
+        first.created_rows + first.merged_rows + first.unchanged_rows + first.review_rows + first.rejected_rows
+    );
     assert_eq!(lead_count(store).await, 2);
 
     // Rejected rows keep their line and a reason in both languages.
@@ -101,7 +104,14 @@ async fn exhibition_import(store: &dyn Store) {
     assert!(reasons[2][0]["message_ja"].as_str().is_some_and(|m| !m.is_empty()));
 
     // The merged person: one lead with the newer title-less values kept, the department class set.
-    let page = store.list_leads(&LeadQuery { search: hatake_domain::text::SearchQuery::parse("佐藤"), limit: 50, ..LeadQuery::default() }).await.expect("list");
+    let page = store
+        .list_leads(&LeadQuery {
+            search: hatake_domain::text::SearchQuery::parse("佐藤"),
+            limit: 50,
+            ..LeadQuery::default()
+        })
+        .await
+        .expect("list");
     assert_eq!(page.items.len(), 1);
     let sato = &page.items[0];
     assert_eq!(sato.email.as_deref(), Some("taro.sato@himawari.co.jp"));
@@ -114,7 +124,11 @@ async fn exhibition_import(store: &dyn Store) {
 
     // The same file again changes nothing.
     let again = import(store, &bytes, "exhibition.csv", "展示会2026").await;
-    assert_eq!((again.created_rows, again.merged_rows, again.unchanged_rows, again.rejected_rows), (0, 0, 3, 3), "{again:?}");
+    assert_eq!(
+        (again.created_rows, again.merged_rows, again.unchanged_rows, again.rejected_rows),
+        (0, 0, 3, 3),
+        "{again:?}"
+    );
     assert_eq!(lead_count(store).await, 2);
     assert_eq!(store.imports_of_file(&first.file_sha256).await.expect("history").len(), 2);
 
@@ -134,10 +148,15 @@ async fn exhibition_import(store: &dyn Store) {
     let survivor_data = hatake_store::LeadSnapshot::of(&survivor).data().expect("data");
     let merged_data = hatake_store::LeadSnapshot::of(&merged).data().expect("data");
     let combined = hatake_domain::matching::merge::combine(&survivor_data, &merged_data);
-    let merge = store
-        .merge_leads(survivor.id, merged.id, &combined, true, Some(review.id), None, now())
-        .await
-        .expect("merge");
+    let request = hatake_store::MergeRequest {
+        survivor: survivor.id,
+        merged: merged.id,
+        data: &combined,
+        is_lead: true,
+        review_id: Some(review.id),
+        by: None,
+    };
+    let merge = store.merge_leads(&request, now()).await.expect("merge");
     assert_eq!(lead_count(store).await, 2);
     // Two rows of each exhibition import (the second confirmed nothing new) and the moved card.
     assert_eq!(store.lead_sources(survivor.id).await.expect("sources").len(), 5, "the merged lead's source moved");
@@ -145,7 +164,7 @@ async fn exhibition_import(store: &dyn Store) {
     // A decided question cannot be decided again (two people at once: the second is told).
     assert!(matches!(store.decide_review(review.id, "distinct", None, now()).await, Err(StoreError::Conflict { .. })));
     assert!(matches!(
-        store.merge_leads(survivor.id, merged.id, &combined, true, Some(review.id), None, now()).await,
+        store.merge_leads(&request, now()).await,
         Err(StoreError::Conflict { .. } | StoreError::NotFound)
     ));
     store.undo_merge(merge.id, None, now()).await.expect("undo merge");
@@ -165,7 +184,11 @@ async fn exhibition_import(store: &dyn Store) {
 
     // A lead changed by a person after the import is kept by the undo; the rest goes.
     let hanako = store
-        .list_leads(&LeadQuery { search: hatake_domain::text::SearchQuery::parse("鈴木"), limit: 50, ..LeadQuery::default() })
+        .list_leads(&LeadQuery {
+            search: hatake_domain::text::SearchQuery::parse("鈴木"),
+            limit: 50,
+            ..LeadQuery::default()
+        })
         .await
         .expect("list")
         .items

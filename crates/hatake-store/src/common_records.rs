@@ -211,10 +211,8 @@ macro_rules! impl_account_and_lead_stores {
             conn: &mut <$db as sqlx::Database>::Connection,
             keys: &[(i64, Vec<String>)],
         ) -> $crate::StoreResult<()> {
-            let rows: Vec<serde_json::Value> = keys
-                .iter()
-                .flat_map(|(id, keys)| keys.iter().map(move |k| serde_json::json!([k, id])))
-                .collect();
+            let rows: Vec<serde_json::Value> =
+                keys.iter().flat_map(|(id, keys)| keys.iter().map(move |k| serde_json::json!([k, id]))).collect();
             if rows.is_empty() {
                 return Ok(());
             }

@@ -563,14 +563,10 @@ macro_rules! impl_resolution_store {
 
             async fn merge_leads(
                 &self,
-                survivor: i64,
-                merged: i64,
-                data: &hatake_domain::LeadData,
-                is_lead: bool,
-                review_id: Option<i64>,
-                by: Option<i64>,
+                merge: &$crate::MergeRequest<'_>,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<$crate::MergeRow> {
+                let $crate::MergeRequest { survivor, merged, data, is_lead, review_id, by } = *merge;
                 if survivor == merged {
                     return Err($crate::StoreError::Conflict { field: "merged_id" });
                 }

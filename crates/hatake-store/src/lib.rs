@@ -2,9 +2,9 @@
 //! return, and the errors they raise. Web handlers and the CLI see only this crate.
 
 mod common_records;
+pub mod common_resolution;
 mod common_system;
 mod common_users;
-pub mod common_resolution;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 mod query;
 mod resolution;
@@ -207,17 +207,9 @@ pub trait ResolutionStore: Send + Sync + 'static {
     async fn reviews_of_lead(&self, lead_id: i64) -> StoreResult<Vec<ReviewRow>>;
     async fn decide_review(&self, id: i64, status: &str, by: Option<i64>, now: Millis) -> StoreResult<()>;
     /// Merges `merged` into `survivor`, which takes `data`: sources, products and reviews move
-    /// to the survivor, the merged lead is removed, and the merge is recorded for undo.
-    async fn merge_leads(
-        &self,
-        survivor: i64,
-        merged: i64,
-        data: &LeadData,
-        is_lead: bool,
-        review_id: Option<i64>,
-        by: Option<i64>,
-        now: Millis,
-    ) -> StoreResult<MergeRow>;
+    /// to the survivor, the merged lead is removed, and the merge is recorded for undo. With a
+    /// review, only an open one: [`StoreError::Conflict`] (`status`) when it was decided.
+    async fn merge_leads(&self, merge: &MergeRequest<'_>, now: Millis) -> StoreResult<MergeRow>;
     /// Puts both leads back as they were. [`StoreError::Conflict`] (`survivor`) when the
     /// surviving lead was changed after the merge.
     async fn undo_merge(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<()>;

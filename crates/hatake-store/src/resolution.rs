@@ -298,6 +298,19 @@ pub struct ReviewRow {
     pub decided_at: Option<Millis>,
 }
 
+/// Two leads to make one: `merged` goes into `survivor`, which takes `data`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MergeRequest<'a> {
+    pub survivor: i64,
+    pub merged: i64,
+    pub data: &'a hatake_domain::LeadData,
+    pub is_lead: bool,
+    /// The review question this merge answers, if any.
+    pub review_id: Option<i64>,
+    /// The user who decided.
+    pub by: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct MergeRow {
     pub id: i64,

@@ -71,7 +71,8 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 .transpose()?;
             let mapping = mapping
                 .map(|text| {
-                    let keys: Vec<&str> = text.split(',').map(|k| if k.trim() == "-" { "" } else { k.trim() }).collect();
+                    let keys: Vec<&str> =
+                        text.split(',').map(|k| if k.trim() == "-" { "" } else { k.trim() }).collect();
                     hatake_csv::Mapping::parse_keys(&keys).map_err(|errors| {
                         let lines: Vec<String> =
                             errors.0.iter().map(|e| format!("  {}: {}", e.field, e.message_en)).collect();
@@ -87,13 +88,17 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                     let products = store.list_products().await?;
                     let found = products
                         .iter()
-                        .find(|p| hatake_domain::text::search_key(&p.code) == key || hatake_domain::text::search_key(&p.name) == key)
+                        .find(|p| {
+                            hatake_domain::text::search_key(&p.code) == key
+                                || hatake_domain::text::search_key(&p.name) == key
+                        })
                         .ok_or_else(|| anyhow!("--product: no product has the code or name {code}"))?;
                     Some(found.id)
                 }
                 None => None,
             };
-            let file_name = file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let file_name =
+                file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
             let (context, options) =
                 hatake_engine::settings::import_context(&*store, source, product_id, &file_name, None).await?;
             eprintln!("encoding: {} ({} undecodable characters)", prepared.encoding.label(), prepared.malformed);
@@ -130,7 +135,10 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let import = run(&*store, &prepared, &context, &options, hatake_web::now_millis, |p| {
                 bar.set_position(p.rows_done as u64);
-                bar.set_message(format!("{} new, {} merged, {} rejected", p.counts.created, p.counts.merged, p.counts.rejected));
+                bar.set_message(format!(
+                    "{} new, {} merged, {} rejected",
+                    p.counts.created, p.counts.merged, p.counts.rejected
+                ));
             })
             .await
             .map_err(describe)?;
@@ -149,14 +157,19 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             let rejected = store.import_rejects(import.id).await?;
             if !rejected.is_empty() {
                 for reject in rejected.iter().take(10) {
-                    let reasons: Vec<String> = reject.problem_list().iter().map(|p| format!("{}: {}", p.field, p.message_en)).collect();
+                    let reasons: Vec<String> =
+                        reject.problem_list().iter().map(|p| format!("{}: {}", p.field, p.message_en)).collect();
                     println!("  line {}: {}", reject.line, reasons.join("; "));
                 }
                 if rejected.len() > 10 {
                     println!("  … and {} more", rejected.len() - 10);
                 }
                 if let Some(path) = rejects {
-                    let bytes = hatake_engine::export::rejects_csv(&prepared.headers, &rejected, hatake_csv::ExportEncoding::Utf8Bom);
+                    let bytes = hatake_engine::export::rejects_csv(
+                        &prepared.headers,
+                        &rejected,
+                        hatake_csv::ExportEncoding::Utf8Bom,
+                    );
                     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
                     println!("rejected rows written to {}", path.display());
                 }
@@ -229,7 +242,9 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
             let store = crate::open_store(&settings.database).await?;
             let report = match store.undo_import(id, None, hatake_web::now_millis()).await {
-                Err(hatake_store::StoreError::Conflict { .. }) => bail!("import {id} is not finished or was already undone"),
+                Err(hatake_store::StoreError::Conflict { .. }) => {
+                    bail!("import {id} is not finished or was already undone")
+                }
                 Err(hatake_store::StoreError::NotFound) => bail!("there is no import {id}"),
                 other => other?,
             };

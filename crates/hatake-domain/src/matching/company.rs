@@ -43,9 +43,15 @@ pub enum LinkReason {
 pub enum CompanyDecision {
     /// No company of that name.
     None,
-    Link { id: i64, reason: LinkReason },
+    Link {
+        id: i64,
+        reason: LinkReason,
+    },
     /// A person chooses among these (at most five).
-    Review { ids: Vec<i64>, reason: LinkReason },
+    Review {
+        ids: Vec<i64>,
+        reason: LinkReason,
+    },
 }
 
 /// Decides which company a lead works for. Candidates should be the companies whose
@@ -59,8 +65,10 @@ pub fn decide_company(lead: &LeadCompany, candidates: &[CompanyCandidate]) -> Co
         return CompanyDecision::None;
     }
     if let Some(domain) = &lead.domain {
-        let by_domain: Vec<&&CompanyCandidate> =
-            same_name.iter().filter(|c| c.domains.iter().any(|d| d == domain || domain.ends_with(&format!(".{d}")))).collect();
+        let by_domain: Vec<&&CompanyCandidate> = same_name
+            .iter()
+            .filter(|c| c.domains.iter().any(|d| d == domain || domain.ends_with(&format!(".{d}"))))
+            .collect();
         if by_domain.len() == 1 {
             return CompanyDecision::Link { id: by_domain[0].id, reason: LinkReason::DomainAndName };
         }
@@ -122,15 +130,51 @@ mod tests {
             company(5, "あおぞら工業", "", &[]),
         ];
         let cases: &[(&str, LeadCompany, CompanyDecision)] = &[
-            ("unique name", lead("ひまわり商事", "東京都", ""), CompanyDecision::Link { id: 1, reason: LinkReason::UniqueName }),
-            ("unique name, lead without prefecture", lead("ひまわり商事", "", ""), CompanyDecision::Link { id: 1, reason: LinkReason::UniqueName }),
-            ("unique name, company without prefecture", lead("あおぞら工業", "北海道", ""), CompanyDecision::Link { id: 5, reason: LinkReason::UniqueName }),
-            ("unique name in another prefecture", lead("ひまわり商事", "大阪府", ""), CompanyDecision::Review { ids: vec![1], reason: LinkReason::NameOtherPrefecture }),
-            ("the one of that name in the prefecture", lead("サンライズ", "東京都", ""), CompanyDecision::Link { id: 2, reason: LinkReason::NameAndPrefecture }),
-            ("two in the prefecture, the domain decides", lead("サンライズ", "大阪府", "sunrise-osaka.jp"), CompanyDecision::Link { id: 4, reason: LinkReason::DomainAndName }),
-            ("a subdomain counts", lead("サンライズ", "", "mail.sunrise-osaka.jp"), CompanyDecision::Link { id: 4, reason: LinkReason::DomainAndName }),
-            ("two in the prefecture, nothing else", lead("サンライズ", "大阪府", ""), CompanyDecision::Review { ids: vec![3, 4], reason: LinkReason::AmbiguousName }),
-            ("three, no prefecture", lead("サンライズ", "", ""), CompanyDecision::Review { ids: vec![2, 3, 4], reason: LinkReason::AmbiguousName }),
+            (
+                "unique name",
+                lead("ひまわり商事", "東京都", ""),
+                CompanyDecision::Link { id: 1, reason: LinkReason::UniqueName },
+            ),
+            (
+                "unique name, lead without prefecture",
+                lead("ひまわり商事", "", ""),
+                CompanyDecision::Link { id: 1, reason: LinkReason::UniqueName },
+            ),
+            (
+                "unique name, company without prefecture",
+                lead("あおぞら工業", "北海道", ""),
+                CompanyDecision::Link { id: 5, reason: LinkReason::UniqueName },
+            ),
+            (
+                "unique name in another prefecture",
+                lead("ひまわり商事", "大阪府", ""),
+                CompanyDecision::Review { ids: vec![1], reason: LinkReason::NameOtherPrefecture },
+            ),
+            (
+                "the one of that name in the prefecture",
+                lead("サンライズ", "東京都", ""),
+                CompanyDecision::Link { id: 2, reason: LinkReason::NameAndPrefecture },
+            ),
+            (
+                "two in the prefecture, the domain decides",
+                lead("サンライズ", "大阪府", "sunrise-osaka.jp"),
+                CompanyDecision::Link { id: 4, reason: LinkReason::DomainAndName },
+            ),
+            (
+                "a subdomain counts",
+                lead("サンライズ", "", "mail.sunrise-osaka.jp"),
+                CompanyDecision::Link { id: 4, reason: LinkReason::DomainAndName },
+            ),
+            (
+                "two in the prefecture, nothing else",
+                lead("サンライズ", "大阪府", ""),
+                CompanyDecision::Review { ids: vec![3, 4], reason: LinkReason::AmbiguousName },
+            ),
+            (
+                "three, no prefecture",
+                lead("サンライズ", "", ""),
+                CompanyDecision::Review { ids: vec![2, 3, 4], reason: LinkReason::AmbiguousName },
+            ),
             ("no company of that name", lead("だいち建設", "東京都", ""), CompanyDecision::None),
             ("no name", lead("", "東京都", "himawari.co.jp"), CompanyDecision::None),
         ];

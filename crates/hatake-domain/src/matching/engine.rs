@@ -150,11 +150,7 @@ impl Weights {
     /// Weights from m (share among true matches) and u (share among non-matches) for the
     /// disagree, partial and agree levels of each field.
     pub fn from_m_u(m_u: &[([f64; 3], [f64; 3])]) -> Self {
-        Self(
-            m_u.iter()
-                .map(|(m, u)| [0.0, (m[0] / u[0]).log2(), (m[1] / u[1]).log2(), (m[2] / u[2]).log2()])
-                .collect(),
-        )
+        Self(m_u.iter().map(|(m, u)| [0.0, (m[0] / u[0]).log2(), (m[1] / u[1]).log2(), (m[2] / u[2]).log2()]).collect())
     }
 
     pub fn score(&self, pattern: Pattern) -> f64 {
@@ -221,7 +217,10 @@ pub fn estimate(fields: usize, patterns: &HashMap<Pattern, u64>, iterations: usi
         p = (matches / total).clamp(1e-9, 1.0 - 1e-9);
     }
     let weights = Weights(
-        m.iter().zip(&u).map(|(m, u)| [0.0, (m[1] / u[1]).log2(), (m[2] / u[2]).log2(), (m[3] / u[3]).log2()]).collect(),
+        m.iter()
+            .zip(&u)
+            .map(|(m, u)| [0.0, (m[1] / u[1]).log2(), (m[2] / u[2]).log2(), (m[3] / u[3]).log2()])
+            .collect(),
     );
     Estimate { weights, match_share: p, threshold: ((1.0 - p) / p).log2() }
 }

@@ -25,8 +25,18 @@ pub const ORGANISATION_CAP: f64 = 6.0;
 const KANA_WHEN_NAMES_AGREE: f64 = 1.0;
 
 /// The compared fields, in schema order.
-pub const FIELDS: [&str; 10] =
-    ["family_name", "given_name", "kana", "kana_full", "company", "phone", "mobile", "email", "email_domain", "prefecture"];
+pub const FIELDS: [&str; 10] = [
+    "family_name",
+    "given_name",
+    "kana",
+    "kana_full",
+    "company",
+    "phone",
+    "mobile",
+    "email",
+    "email_domain",
+    "prefecture",
+];
 const FAMILY: usize = 0;
 const GIVEN: usize = 1;
 const KANA: usize = 2;
@@ -76,9 +86,40 @@ fn weights() -> &'static Weights {
 
 /// Local parts that name a role, not a person: never an identity key.
 const ROLE_ADDRESSES: &[&str] = &[
-    "info", "information", "sales", "eigyo", "eigyou", "contact", "support", "office", "admin", "soumu", "somu",
-    "jinji", "saiyo", "saiyou", "recruit", "pr", "press", "koho", "kouhou", "marketing", "mail", "webmaster", "inquiry",
-    "toiawase", "otoiawase", "customer", "service", "help", "desk", "general", "hr", "it", "system", "noreply",
+    "info",
+    "information",
+    "sales",
+    "eigyo",
+    "eigyou",
+    "contact",
+    "support",
+    "office",
+    "admin",
+    "soumu",
+    "somu",
+    "jinji",
+    "saiyo",
+    "saiyou",
+    "recruit",
+    "pr",
+    "press",
+    "koho",
+    "kouhou",
+    "marketing",
+    "mail",
+    "webmaster",
+    "inquiry",
+    "toiawase",
+    "otoiawase",
+    "customer",
+    "service",
+    "help",
+    "desk",
+    "general",
+    "hr",
+    "it",
+    "system",
+    "noreply",
     "no-reply",
 ];
 
@@ -104,7 +145,10 @@ fn is_mobile(digits: &str) -> bool {
 
 /// Reading as comparable katakana: hiragana folded to katakana, spaces and dots removed.
 pub fn kana_key(kana: &str) -> String {
-    search_key(kana).chars().map(|c| if ('ぁ'..='ゖ').contains(&c) { char::from_u32(c as u32 + 0x60).unwrap_or(c) } else { c }).collect()
+    search_key(kana)
+        .chars()
+        .map(|c| if ('ぁ'..='ゖ').contains(&c) { char::from_u32(c as u32 + 0x60).unwrap_or(c) } else { c })
+        .collect()
 }
 
 /// A lead prepared for matching: its compared fields and blocking keys.
@@ -213,10 +257,8 @@ pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
         .map(|(i, field)| Evidence { field, level: pattern.level(i), weight: weights.weight(i, pattern.level(i)) })
         .collect();
     let organisation: f64 = ORGANISATION.iter().map(|&f| weights.weight(f, pattern.level(f))).sum();
-    let mut person: f64 = (0..FIELDS.len())
-        .filter(|f| !ORGANISATION.contains(f))
-        .map(|f| weights.weight(f, pattern.level(f)))
-        .sum();
+    let mut person: f64 =
+        (0..FIELDS.len()).filter(|f| !ORGANISATION.contains(f)).map(|f| weights.weight(f, pattern.level(f))).sum();
     // A reading mostly follows from the written name: when the names agree, the same reading
     // adds little (homonyms share it too). It counts fully where the written names differ.
     if pattern.level(GIVEN) == Level::Agree && pattern.level(kana) == Level::Agree {
@@ -229,11 +271,8 @@ pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
     // or contact. A name and a prefecture alone are never enough: common names repeat.
     let agrees = |f: usize| pattern.level(f) == Level::Agree;
     let person = agrees(GIVEN) || agrees(kana) || agrees(EMAIL) || agrees(MOBILE);
-    let place = agrees(PHONE)
-        || agrees(MOBILE)
-        || agrees(EMAIL)
-        || agrees(DOMAIN)
-        || pattern.level(COMPANY) >= Level::Partial;
+    let place =
+        agrees(PHONE) || agrees(MOBILE) || agrees(EMAIL) || agrees(DOMAIN) || pattern.level(COMPANY) >= Level::Partial;
     if !(person && place) {
         score = score.min(MERGE_THRESHOLD - 0.5);
     }
@@ -256,9 +295,8 @@ pub enum Decision {
 pub fn decide(incoming: &LeadFeatures, candidates: &[&LeadFeatures]) -> Decision {
     let mut scored: Vec<(usize, Comparison)> =
         candidates.iter().enumerate().map(|(i, c)| (i, compare_leads(incoming, c))).collect();
-    scored.sort_by(|(ia, a), (ib, b)| {
-        b.same_email.cmp(&a.same_email).then(b.score.total_cmp(&a.score)).then(ia.cmp(ib))
-    });
+    scored
+        .sort_by(|(ia, a), (ib, b)| b.same_email.cmp(&a.same_email).then(b.score.total_cmp(&a.score)).then(ia.cmp(ib)));
     match scored.first() {
         Some((index, comparison)) if comparison.is_confident() => {
             Decision::Merge { index: *index, comparison: comparison.clone() }

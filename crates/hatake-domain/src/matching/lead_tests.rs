@@ -32,26 +32,95 @@ enum Expect {
     New,
 }
 
-const BASE: Row = ("株式会社ひまわり商事", "佐藤", "太郎", "サトウ タロウ", "taro.sato@himawari.co.jp", "03-1234-5678", "東京都");
+const BASE: Row =
+    ("株式会社ひまわり商事", "佐藤", "太郎", "サトウ タロウ", "taro.sato@himawari.co.jp", "03-1234-5678", "東京都");
 
 #[test]
 fn decisions_on_realistic_variants() {
     let cases: &[(&str, Row, Expect)] = &[
         ("same e-mail, nothing else", ("", "", "", "", "TARO.SATO@HIMAWARI.CO.JP", "", ""), Expect::Merge),
-        ("same e-mail, other name (shared personal address is rare)", ("", "鈴木", "花子", "", "taro.sato@himawari.co.jp", "", ""), Expect::Merge),
-        ("legal form spelt (株), 全角 phone, no e-mail", ("(株)ひまわり商事", "佐藤", "太郎", "", "", "０３（１２３４）５６７８", "東京都"), Expect::Merge),
-        ("company written after, 半角 kana reading, no e-mail", ("ひまわり商事 株式会社", "佐藤", "太郎", "ｻﾄｳ ﾀﾛｳ", "", "", ""), Expect::Merge),
-        ("typo in the given name, same reading and company", ("株式会社ひまわり商事", "佐藤", "太朗", "サトウ タロウ", "", "", "東京都"), Expect::Merge),
-        ("hiragana reading, other e-mail at the same company", ("ひまわり商事", "佐藤", "太郎", "さとう たろう", "t-sato@himawari.co.jp", "", "東京都"), Expect::Merge),
-        ("same name, a mobile the stored record lacks", ("", "佐藤", "太郎", "", "", "090-1111-2222", ""), Expect::Review),
+        (
+            "same e-mail, other name (shared personal address is rare)",
+            ("", "鈴木", "花子", "", "taro.sato@himawari.co.jp", "", ""),
+            Expect::Merge,
+        ),
+        (
+            "legal form spelt (株), 全角 phone, no e-mail",
+            ("(株)ひまわり商事", "佐藤", "太郎", "", "", "０３（１２３４）５６７８", "東京都"),
+            Expect::Merge,
+        ),
+        (
+            "company written after, 半角 kana reading, no e-mail",
+            ("ひまわり商事 株式会社", "佐藤", "太郎", "ｻﾄｳ ﾀﾛｳ", "", "", ""),
+            Expect::Merge,
+        ),
+        (
+            "typo in the given name, same reading and company",
+            ("株式会社ひまわり商事", "佐藤", "太朗", "サトウ タロウ", "", "", "東京都"),
+            Expect::Merge,
+        ),
+        (
+            "hiragana reading, other e-mail at the same company",
+            ("ひまわり商事", "佐藤", "太郎", "さとう たろう", "t-sato@himawari.co.jp", "", "東京都"),
+            Expect::Merge,
+        ),
+        (
+            "same name, a mobile the stored record lacks",
+            ("", "佐藤", "太郎", "", "", "090-1111-2222", ""),
+            Expect::Review,
+        ),
         ("same name only, same prefecture", ("", "佐藤", "太郎", "", "", "", "東京都"), Expect::Review),
-        ("colleague: other given name, same switchboard", ("株式会社ひまわり商事", "佐藤", "次郎", "サトウ ジロウ", "jiro.sato@himawari.co.jp", "03-1234-5678", "東京都"), Expect::New),
-        ("other person, other company", ("株式会社あおぞら工業", "田中", "一郎", "タナカ イチロウ", "tanaka@aozora.co.jp", "06-1111-2222", "大阪府"), Expect::New),
-        ("same name at another company in another prefecture", ("株式会社あおぞら工業", "佐藤", "太郎", "サトウ タロウ", "sato@aozora.co.jp", "06-1111-2222", "大阪府"), Expect::New),
-        ("typo in the given name, no reading: a person decides", ("ひまわり商事", "佐藤", "太朗", "", "", "090-9999-0000", "東京都"), Expect::Review),
-        ("other given name, no reading: a person decides", ("ひまわり商事", "佐藤", "次郎", "", "", "", "東京都"), Expect::Review),
-        ("homonym with the same reading elsewhere, free mail", ("", "佐藤", "太郎", "サトウ タロウ", "taro1234@gmail.com", "048-550-7945", "埼玉県"), Expect::New),
-        ("role address is not an identity", ("株式会社ひまわり商事", "鈴木", "花子", "スズキ ハナコ", "info@himawari.co.jp", "", ""), Expect::New),
+        (
+            "colleague: other given name, same switchboard",
+            (
+                "株式会社ひまわり商事",
+                "佐藤",
+                "次郎",
+                "サトウ ジロウ",
+                "jiro.sato@himawari.co.jp",
+                "03-1234-5678",
+                "東京都",
+            ),
+            Expect::New,
+        ),
+        (
+            "other person, other company",
+            (
+                "株式会社あおぞら工業",
+                "田中",
+                "一郎",
+                "タナカ イチロウ",
+                "tanaka@aozora.co.jp",
+                "06-1111-2222",
+                "大阪府",
+            ),
+            Expect::New,
+        ),
+        (
+            "same name at another company in another prefecture",
+            ("株式会社あおぞら工業", "佐藤", "太郎", "サトウ タロウ", "sato@aozora.co.jp", "06-1111-2222", "大阪府"),
+            Expect::New,
+        ),
+        (
+            "typo in the given name, no reading: a person decides",
+            ("ひまわり商事", "佐藤", "太朗", "", "", "090-9999-0000", "東京都"),
+            Expect::Review,
+        ),
+        (
+            "other given name, no reading: a person decides",
+            ("ひまわり商事", "佐藤", "次郎", "", "", "", "東京都"),
+            Expect::Review,
+        ),
+        (
+            "homonym with the same reading elsewhere, free mail",
+            ("", "佐藤", "太郎", "サトウ タロウ", "taro1234@gmail.com", "048-550-7945", "埼玉県"),
+            Expect::New,
+        ),
+        (
+            "role address is not an identity",
+            ("株式会社ひまわり商事", "鈴木", "花子", "スズキ ハナコ", "info@himawari.co.jp", "", ""),
+            Expect::New,
+        ),
     ];
     let mut base = features(&BASE);
     // The stored person used for the role-address case also gave info@.

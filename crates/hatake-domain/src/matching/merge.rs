@@ -84,7 +84,11 @@ mod tests {
         let cases: &[(&str, Option<String>, &str)] = &[
             ("given name filled from the newer record", merged.given_name.clone(), "太郎"),
             ("title updated to the newer value", merged.title.clone(), "部長"),
-            ("phone kept where the newer record has none", merged.phone.as_ref().map(|p| p.as_str().to_owned()), "03-1234-5678"),
+            (
+                "phone kept where the newer record has none",
+                merged.phone.as_ref().map(|p| p.as_str().to_owned()),
+                "03-1234-5678",
+            ),
             ("e-mail stays the first", merged.email.as_ref().map(|e| e.as_str().to_owned()), "taro@himawari.co.jp"),
             ("source stays the first", merged.source.clone(), "展示会2026"),
         ];

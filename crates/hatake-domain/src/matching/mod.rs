@@ -13,4 +13,6 @@ pub mod similarity;
 #[cfg(test)]
 mod lead_tests;
 
-pub use lead::{compare_leads, decide, Comparison, Decision, Evidence, LeadFeatures, MERGE_THRESHOLD, REVIEW_THRESHOLD};
+pub use lead::{
+    compare_leads, decide, Comparison, Decision, Evidence, LeadFeatures, MERGE_THRESHOLD, REVIEW_THRESHOLD,
+};

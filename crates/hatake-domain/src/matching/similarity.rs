@@ -190,9 +190,24 @@ mod tests {
 
     #[test]
     fn the_ascii_path_agrees_with_the_general_one() {
-        let words = ["martha", "marhta", "dwayne", "duane", "dixon", "dicksonx", "", "a", "jones", "johnson",
-            "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl", "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijlk",
-            "stanley street", "stanley sreet", "aaaaabbbbb", "bbbbbaaaaa"];
+        let words = [
+            "martha",
+            "marhta",
+            "dwayne",
+            "duane",
+            "dixon",
+            "dicksonx",
+            "",
+            "a",
+            "jones",
+            "johnson",
+            "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl",
+            "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijlk",
+            "stanley street",
+            "stanley sreet",
+            "aaaaabbbbb",
+            "bbbbbaaaaa",
+        ];
         for a in words {
             for b in words {
                 let general = jaro_winkler(&chars(a), &chars(b));

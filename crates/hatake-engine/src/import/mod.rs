@@ -49,9 +49,14 @@ pub struct Prepared {
 ///
 /// # Errors
 /// [`ImportError::File`] when the file has no header row or the given mapping does not fit.
-pub fn prepare(bytes: &[u8], encoding: Option<TextEncoding>, mapping: Option<Mapping>) -> Result<Prepared, ImportError> {
+pub fn prepare(
+    bytes: &[u8],
+    encoding: Option<TextEncoding>,
+    mapping: Option<Mapping>,
+) -> Result<Prepared, ImportError> {
     let decoded = decode(bytes, encoding);
-    let reader = RowReader::new(&decoded.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    let reader =
+        RowReader::new(&decoded.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
     let headers = reader.headers().unique_names("ja");
     let mapping = mapping.unwrap_or_else(|| Mapping::guess(&headers));
     if mapping.0.len() != headers.len() {
@@ -66,7 +71,14 @@ pub fn prepare(bytes: &[u8], encoding: Option<TextEncoding>, mapping: Option<Map
         return Err(ImportError::File(first));
     }
     let sha256 = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Prepared { text: decoded.text, encoding: decoded.encoding, malformed: decoded.malformed, headers, mapping, sha256 })
+    Ok(Prepared {
+        text: decoded.text,
+        encoding: decoded.encoding,
+        malformed: decoded.malformed,
+        headers,
+        mapping,
+        sha256,
+    })
 }
 
 /// One row as the preview shows it.
@@ -81,7 +93,11 @@ pub struct PreviewRow {
 ///
 /// # Errors
 /// [`ImportError::File`] for a CSV syntax error.
-pub fn preview(prepared: &Prepared, context: &RowContext, limit: usize) -> Result<(Vec<PreviewRow>, usize), ImportError> {
+pub fn preview(
+    prepared: &Prepared,
+    context: &RowContext,
+    limit: usize,
+) -> Result<(Vec<PreviewRow>, usize), ImportError> {
     let mut reader =
         RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
     let mut rows = Vec::new();
@@ -188,8 +204,13 @@ async fn run_rows<S: Store + ?Sized>(
                     rejects.push(RejectRow {
                         line: i64::try_from(e.line().unwrap_or(0)).unwrap_or(0),
                         fields: "[]".to_owned(),
-                        problems: serde_json::to_string(&[FieldError::new("row", e.code(), e.message_ja(), e.message_en())])
-                            .unwrap_or_default(),
+                        problems: serde_json::to_string(&[FieldError::new(
+                            "row",
+                            e.code(),
+                            e.message_ja(),
+                            e.message_en(),
+                        )])
+                        .unwrap_or_default(),
                     });
                     break;
                 }

@@ -204,7 +204,17 @@ async fn merge(State(state): State<AppState>, Path(id): Path<i64>, form: PageFor
     data.department_class = data.department.as_deref().and_then(|d| dictionary.classify(d)).map(|c| c.key.clone());
     let is_lead = required.is_lead(&data);
     match store
-        .merge_leads(survivor.id, merged.id, &data, is_lead, Some(review.id), Some(user.user.id), now_millis())
+        .merge_leads(
+            &hatake_store::MergeRequest {
+                survivor: survivor.id,
+                merged: merged.id,
+                data: &data,
+                is_lead,
+                review_id: Some(review.id),
+                by: Some(user.user.id),
+            },
+            now_millis(),
+        )
         .await
     {
         Ok(row) => Redirect::to(&position.url(&format!("merged={}", row.id))).into_response(),

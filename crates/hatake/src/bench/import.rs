@@ -63,11 +63,15 @@ fn row_of(lead: &LeadData) -> Vec<String> {
 }
 
 fn to_fullwidth_digits(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_digit() { char::from_u32(c as u32 - 0x30 + 0xFF10).unwrap_or(c) } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_ascii_digit() { char::from_u32(c as u32 - 0x30 + 0xFF10).unwrap_or(c) } else { c })
+        .collect()
 }
 
 fn to_hiragana(text: &str) -> String {
-    text.chars().map(|c| if ('ァ'..='ヶ').contains(&c) { char::from_u32(c as u32 - 0x60).unwrap_or(c) } else { c }).collect()
+    text.chars()
+        .map(|c| if ('ァ'..='ヶ').contains(&c) { char::from_u32(c as u32 - 0x60).unwrap_or(c) } else { c })
+        .collect()
 }
 
 /// The same person written differently; `variant` picks how.
@@ -174,7 +178,8 @@ pub async fn run_bench(args: &ImportBenchArgs) -> anyhow::Result<()> {
     let data = args.dir.join("data-import");
     let _ = std::fs::remove_dir_all(&data);
     let store = hatake_sqlite::SqliteStore::open(&data).await?;
-    let (context, options) = hatake_engine::settings::import_context(&store, Some("bench".into()), None, "leads.csv", None).await?;
+    let (context, options) =
+        hatake_engine::settings::import_context(&store, Some("bench".into()), None, "leads.csv", None).await?;
     let started = Instant::now();
     let import = run(&store, &prepared, &context, &ImportOptions { ..options }, hatake_web::now_millis, |p| {
         eprint!("\r  {} rows …", p.rows_done);
@@ -221,7 +226,11 @@ pub async fn run_bench(args: &ImportBenchArgs) -> anyhow::Result<()> {
         rows.saturating_sub(args.people),
         bytes.len() as f64 / 1e6
     );
-    println!("  CSV stage (decode, split, map, validate): {:.2} s = {:.0} rows/s ({valid} valid)", csv_seconds, rows as f64 / csv_seconds);
+    println!(
+        "  CSV stage (decode, split, map, validate): {:.2} s = {:.0} rows/s ({valid} valid)",
+        csv_seconds,
+        rows as f64 / csv_seconds
+    );
     println!(
         "  import + name-matching, end to end:      {:.2} s = {:.0} rows/s (target < 60 s)",
         import_seconds,
@@ -237,7 +246,11 @@ pub async fn run_bench(args: &ImportBenchArgs) -> anyhow::Result<()> {
         overview.lead_records + overview.list_records
     );
     if let Some((count, seconds)) = baseline {
-        println!("  baseline: raw bulk insert, no matching:  {:.2} s = {:.0} rows/s ({count} leads)", seconds, count as f64 / seconds);
+        println!(
+            "  baseline: raw bulk insert, no matching:  {:.2} s = {:.0} rows/s ({count} leads)",
+            seconds,
+            count as f64 / seconds
+        );
     }
     if let Some(peak) = peak_memory_mib() {
         println!("  peak memory (VmHWM): {peak:.0} MiB");
