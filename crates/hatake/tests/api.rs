@@ -226,6 +226,103 @@ async fn postgres_bad_input_is_refused_and_changes_nothing() {
     bad_input_is_refused_and_changes_nothing(Backend::Postgres).await;
 }
 
+/// `POST /api/v1/leads/resolve` goes through name-matching like an import row: a new person,
+/// the same body again, a respelt record of the same person, a fuzzy one for a person to
+/// decide, and bad input that stores nothing.
+async fn resolve_matches_names(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let resolve = |body: Value| send(&app, Method::POST, "/api/v1/leads/resolve", Some(body));
+    let mut first = lead_body("taro.yamada@himawari.co.jp");
+    first["source"] = json!("展示会2026春");
+    let (status, created) = resolve(first.clone()).await;
+    assert_eq!((status, created["outcome"].as_str()), (201, Some("created")), "{created}");
+    assert_eq!(created["lead"]["department_class"], "it");
+    assert_eq!(created["reviews"], json!([]));
+    let lead_id = created["lead"]["id"].as_i64().unwrap();
+
+    // The very same body again changes nothing.
+    let (status, again) = resolve(first.clone()).await;
+    assert_eq!((status, again["outcome"].as_str()), (200, Some("unchanged")), "{again}");
+    assert_eq!(again["lead"]["id"], lead_id);
+    assert_eq!(again["lead"]["updated_at"], created["lead"]["updated_at"]);
+
+    // The same person respelt, from another channel, with a new title.
+    let respelt = json!({
+        "company_name": "(株)ひまわり商事", "family_name": "山田", "given_name": "太郎",
+        "email": "TARO.YAMADA@HIMAWARI.CO.JP", "phone": "０３－１２３４－５６７８",
+        "title": "部長", "source": "資料請求フォーム"
+    });
+    let (status, merged) = resolve(respelt).await;
+    assert_eq!((status, merged["outcome"].as_str()), (200, Some("merged")), "{merged}");
+    assert_eq!(merged["lead"]["id"], lead_id);
+    assert_eq!(merged["lead"]["title"], "部長");
+    assert_eq!(merged["lead"]["company_name"], "(株)ひまわり商事");
+    assert_eq!(merged["lead"]["email"], "taro.yamada@himawari.co.jp");
+    assert_eq!(merged["lead"]["source"], "展示会2026春", "the first source stays the lead's source");
+    let sources = app.store.lead_sources(lead_id).await.unwrap();
+    let named: Vec<(&str, Option<&str>, &str)> =
+        sources.iter().map(|s| (s.channel.as_str(), s.source.as_deref(), s.outcome.as_str())).collect();
+    assert!(named.contains(&("api", Some("展示会2026春"), "created")), "{named:?}");
+    assert!(named.contains(&("api", Some("展示会2026春"), "unchanged")), "{named:?}");
+    assert!(named.contains(&("api", Some("資料請求フォーム"), "merged")), "{named:?}");
+    let (_, shown) = send(&app, Method::GET, &format!("/api/v1/leads/{lead_id}"), None).await;
+    assert_eq!(shown["title"], "部長");
+
+    // No e-mail, a typo in the given name, no reading: a new lead and a question.
+    let fuzzy = json!({
+        "company_name": "株式会社ひまわり商事", "family_name": "山田", "given_name": "太朗",
+        "phone": "03-1234-5678", "prefecture": "東京都", "source": "名刺交換"
+    });
+    let (status, review) = resolve(fuzzy).await;
+    assert_eq!((status, review["outcome"].as_str()), (201, Some("review")), "{review}");
+    let new_id = review["lead"]["id"].as_i64().unwrap();
+    assert_ne!(new_id, lead_id);
+    let questions = review["reviews"].as_array().unwrap();
+    let question = questions.iter().find(|q| q["kind"] == "lead").expect("a question about the person");
+    assert_eq!(question["candidate_id"], lead_id);
+    let review_id = question["id"].as_i64().unwrap();
+    let (client, _) = app.sign_in("admin@example.jp").await;
+    let queue = client.get(app.url("/reviews")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains(&format!("id=\"review-{review_id}\"")), "the question waits in the queue");
+    assert!(queue.contains(&format!("/leads/{new_id}")) && queue.contains(&format!("/leads/{lead_id}")));
+
+    // Bad input: refused with its code, and nothing is stored.
+    let before = (app.store.overview().await.unwrap(), app.store.lead_sources(lead_id).await.unwrap().len());
+    let reviews_before = app.store.count_reviews("open").await.unwrap();
+    let mut bad = first.clone();
+    bad["email"] = json!("not-an-email");
+    let (status, error) = resolve(bad).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("validation_failed")), "{error}");
+    assert_eq!(error["error"]["fields"][0]["code"], "invalid_email");
+    let mut unknown = first.clone();
+    unknown["shoe_size"] = json!(27);
+    let (status, error) = resolve(unknown).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (422, Some("invalid_field")), "{error}");
+    let mut dangling = lead_body("someone@himawari.co.jp");
+    dangling["product_ids"] = json!([999_999]);
+    let (status, error) = resolve(dangling).await;
+    assert_eq!((status, error["error"]["fields"][0]["field"].as_str()), (422, Some("product_ids")), "{error}");
+    let response =
+        app.api(Method::POST, "/api/v1/leads/resolve", &app.admin_token).body(first.to_string()).send().await.unwrap();
+    assert_eq!(response.status(), 415);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], "unsupported_media_type");
+    let response = app.api(Method::POST, "/api/v1/leads/resolve", "hk_wrong").json(&first).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    let after = (app.store.overview().await.unwrap(), app.store.lead_sources(lead_id).await.unwrap().len());
+    assert_eq!(format!("{before:?}"), format!("{after:?}"), "bad input stored something");
+    assert_eq!(app.store.count_reviews("open").await.unwrap(), reviews_before);
+}
+
+#[tokio::test]
+async fn sqlite_resolve_matches_names() {
+    resolve_matches_names(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_resolve_matches_names() {
+    resolve_matches_names(Backend::Postgres).await;
+}
+
 #[tokio::test]
 async fn openapi_document_is_public_and_lists_the_routes() {
     let app = spawn_app(Backend::Sqlite).await;
@@ -233,4 +330,13 @@ async fn openapi_document_is_public_and_lists_the_routes() {
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/leads/{id}"]["patch"].is_object());
     assert!(doc["paths"]["/api/v1/accounts"]["get"].is_object());
+    let resolve = &doc["paths"]["/api/v1/leads/resolve"]["post"];
+    assert_eq!(
+        resolve["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Resolution"
+    );
+    assert_eq!(
+        doc["components"]["schemas"]["Resolution"]["properties"]["outcome"]["enum"],
+        json!(["created", "merged", "unchanged", "review"])
+    );
 }

@@ -54,7 +54,7 @@ pub struct LeadView {
     updated_at: String,
 }
 
-fn view(row: LeadRow, required: &RequiredFieldSet) -> LeadView {
+pub(crate) fn view(row: LeadRow, required: &RequiredFieldSet) -> LeadView {
     let missing = row.missing(required);
     LeadView {
         custom: row.custom_map(),

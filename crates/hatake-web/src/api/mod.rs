@@ -6,6 +6,7 @@ mod accounts;
 mod leads;
 pub mod openapi;
 mod products;
+mod resolve;
 
 use crate::auth::ApiUser;
 use crate::error::ApiError;
@@ -31,6 +32,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     ];
     all.extend(accounts::routes());
     all.extend(leads::routes());
+    all.extend(resolve::routes());
     all.extend(products::routes());
     all
 }

@@ -48,7 +48,9 @@ fn schemas() -> Value {
         "LeadInput": {"type": "object", "additionalProperties": false, "properties": {
             "account_id": int, "company_name": text, "family_name": text, "given_name": text,
             "family_name_kana": text, "given_name_kana": text, "email": text, "phone": text, "department": text,
-            "title": text, "prefecture": text, "address": text, "source": text, "owner_id": int,
+            "title": text, "prefecture": text, "address": text,
+            "source": {"type": ["string", "null"], "description": "Where the record came from (展示会, セミナー, a form…); POST /api/v1/leads/resolve also keeps it with the record's history"},
+            "owner_id": int,
             "product_ids": {"type": ["array", "null"], "items": {"type": "integer"}},
             "custom": {"type": ["object", "null"], "description": "Values keyed by custom field key"}}},
         "Lead": {"type": "object", "properties": {
@@ -66,6 +68,15 @@ fn schemas() -> Value {
             "id": {"type": "integer"}, "code": {"type": "string"}, "name": {"type": "string"}, "description": text,
             "active": {"type": "boolean"},
             "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"}}},
+        "Resolution": {"type": "object", "required": ["outcome", "lead", "reviews"], "properties": {
+            "outcome": {"type": "string", "enum": ["created", "merged", "unchanged", "review"], "description": RESOLUTION_OUTCOMES},
+            "lead": {"$ref": "#/components/schemas/Lead"},
+            "reviews": {"type": "array", "description": "Open review questions about the lead (name-matching 名寄せ, or which company it works for).", "items": {
+                "type": "object", "properties": {
+                    "id": {"type": "integer", "description": "The question's id (answered in the review queue, /reviews)"},
+                    "kind": {"type": "string", "enum": ["lead", "account"]},
+                    "candidate_id": {"type": "integer", "description": "The other lead (kind lead) or the company (kind account)"},
+                    "score": {"type": "number"}}}}}},
         "Me": {"type": "object", "properties": {
             "id": {"type": "integer"}, "email": {"type": "string"}, "display_name": {"type": "string"}, "role": {"type": "string"}}}
     })
@@ -84,6 +95,42 @@ fn resource(path: &str) -> (&'static str, bool) {
         "Me"
     };
     (name, one)
+}
+
+/// What each outcome of `POST /api/v1/leads/resolve` means.
+const RESOLUTION_OUTCOMES: &str = "created: a new person, stored as a new lead (201). merged: the same person as a stored lead; the record's values were taken into it (200). unchanged: the same person and nothing new, e.g. the very same body sent again (200). review: stored as a new lead (201), but it may be the same person as other leads; the questions are listed in reviews and wait in the review queue.";
+
+/// `POST /api/v1/leads/resolve`: a lead write through name-matching.
+fn resolve_operation() -> Value {
+    let mut responses = Map::new();
+    let resolution = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Resolution"}}}});
+    for (status, description) in [
+        ("200", "The record was the same person as a stored lead: outcome merged or unchanged"),
+        ("201", "A new lead was stored: outcome created or review"),
+    ] {
+        let mut response = resolution.clone();
+        response["description"] = json!(description);
+        responses.insert(status.into(), response);
+    }
+    for (status, text) in [
+        ("400", "Malformed JSON"),
+        ("401", "No valid API token"),
+        ("409", "A unique value is taken"),
+        ("413", "Body too large"),
+        ("415", "Not JSON"),
+        ("422", "Validation failed (nothing was stored)"),
+    ] {
+        responses.insert(status.into(), error_response(text));
+    }
+    json!({
+        "operationId": "post_api_v1_leads_resolve",
+        "tags": ["Lead"],
+        "summary": "Create or update a lead through name-matching (名寄せ)",
+        "description": format!("Takes a lead like POST /api/v1/leads, but first looks for the same person among the stored leads, as an import does: by e-mail address, else by name, reading, company and phone. `source` names where the record came from; sending the same body twice changes nothing the second time. Outcomes: {RESOLUTION_OUTCOMES}"),
+        "security": [{"bearer": []}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/LeadInput"}}}},
+        "responses": responses,
+    })
 }
 
 fn error_response(description: &str) -> Value {
@@ -178,7 +225,9 @@ pub fn build() -> Value {
     for spec in route_table().into_iter().filter(|s| s.access == Access::Api) {
         let entry = paths.entry(spec.path.to_owned()).or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(methods) = entry {
-            methods.insert(spec.method.to_lowercase(), operation(spec.method, spec.path));
+            let op =
+                if spec.path.ends_with("/resolve") { resolve_operation() } else { operation(spec.method, spec.path) };
+            methods.insert(spec.method.to_lowercase(), op);
         }
     }
     json!({
@@ -218,7 +267,9 @@ mod tests {
         assert!(documented.len() >= 16, "{documented:?}");
         // Every reference resolves.
         let text = doc.to_string();
-        for name in ["Account", "Lead", "Product", "AccountInput", "LeadInput", "ProductInput", "Error", "Me"] {
+        for name in
+            ["Account", "Lead", "Product", "AccountInput", "LeadInput", "ProductInput", "Error", "Me", "Resolution"]
+        {
             assert!(doc["components"]["schemas"].get(name).is_some(), "{name}");
         }
         assert!(!text.contains("#/components/schemas/MeInput"));
