@@ -1,5 +1,6 @@
-//! The real `hatake` binary in a temp directory: help texts, migrate, user management, the
-//! demo's create-then-reuse, and serve answering on the address it prints.
+//! The real `hatake` binary in a temp directory: help texts (imports and benchmarks included),
+//! migrate, user management, the demo's create-then-reuse, and serve answering on the address
+//! it prints. The import commands at work are in `cli_import.rs`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -23,7 +24,7 @@ fn run(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn every_command_explains_itself() {
-    let commands: [&[&str]; 9] = [
+    let commands: &[&[&str]] = &[
         &["--help"],
         &["serve", "--help"],
         &["migrate", "--help"],
@@ -33,6 +34,14 @@ fn every_command_explains_itself() {
         &["user", "set-password", "--help"],
         &["demo", "--help"],
         &["bench", "--help"],
+        &["bench", "ui", "--help"],
+        &["bench", "match", "--help"],
+        &["bench", "import", "--help"],
+        &["import", "--help"],
+        &["import", "leads", "--help"],
+        &["import", "companies", "--help"],
+        &["import", "list", "--help"],
+        &["import", "undo", "--help"],
     ];
     for args in commands {
         let (ok, out, err) = run(args);
@@ -42,6 +51,14 @@ fn every_command_explains_itself() {
     let (_, out, _) = run(&["serve", "--help"]);
     for flag in ["--listen", "--data-dir", "--database-url", "--config", "HATAKE_LISTEN"] {
         assert!(out.contains(flag), "serve --help lacks {flag}");
+    }
+    let (_, out, _) = run(&["import", "leads", "--help"]);
+    for flag in ["--source", "--product", "--encoding", "--mapping", "--dry-run", "--rejects", "--data-dir"] {
+        assert!(out.contains(flag), "import leads --help lacks {flag}");
+    }
+    let (_, out, _) = run(&["import", "companies", "--help"]);
+    for flag in ["--encoding", "--data-dir", "--database-url"] {
+        assert!(out.contains(flag), "import companies --help lacks {flag}");
     }
     let (ok, _, err) = run(&["frobnicate"]);
     assert!(!ok && err.contains("unrecognized subcommand"));
