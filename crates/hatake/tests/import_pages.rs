@@ -185,6 +185,7 @@ async fn a_shift_jis_file_is_uploaded_mapped_previewed_committed_and_undone() {
     assert!(page.contains("data-count=\"rejected\"><span class=\"figure\">2<"));
     assert!(page.contains("id=\"reject-3\"") && page.contains("id=\"reject-4\""));
     assert!(page.contains("展示会2026") && page.contains("真家 花子"), "source and who imported");
+    assert!(page.contains("部署名 → 部署") && page.contains("フリガナ → "), "the file's headers and their fields");
     let leads = text(client.get(app.url("/leads?q=佐藤")).send().await.unwrap()).await;
     assert!(leads.contains("情報システム"), "the department class is shown in the list");
 
@@ -322,6 +323,12 @@ async fn a_review_pair_is_merged_and_the_merge_undone_unless_the_lead_changed_si
     assert_eq!(response.headers()["location"].to_str().unwrap(), format!("{back}&unmerged=1"));
     assert_eq!(lead_total(&app).await, 2);
     assert_eq!(app.store.get_review(review_id).await.unwrap().status, "open");
+    // Both leads' pages say a question waits, name the other lead and lead to the question.
+    for (this, other) in [(review.lead_id, review.candidate_id), (review.candidate_id, review.lead_id)] {
+        let page = text(client.get(app.url(&format!("/leads/{this}"))).send().await.unwrap()).await;
+        assert!(page.contains("id=\"open-questions\"") && page.contains("同一人物の可能性"), "{page}");
+        assert!(page.contains(&format!(" #{other}</a>")) && page.contains(&format!("#review-{review_id}")));
+    }
     // A second undo is refused with a reason.
     let response = client.post(&undo_url).form(&[("_csrf", csrf.as_str()), ("back", &back)]).send().await.unwrap();
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -356,9 +363,14 @@ async fn a_review_pair_is_merged_and_the_merge_undone_unless_the_lead_changed_si
 async fn not_the_same_person_closes_the_question_and_keeps_both() {
     let app = spawn_app(Backend::Sqlite).await;
     let (client, csrf) = app.sign_in("marketing@example.jp").await;
-    let (review_id, _) = review_pair(&app, &client, &csrf).await;
+    let (review_id, cards) = review_pair(&app, &client, &csrf).await;
     let queue = text(client.get(app.url("/reviews")).send().await.unwrap()).await;
     assert!(queue.contains(&format!("id=\"review-{review_id}\"")));
+    // The dashboard shows the open questions to those who answer them, not to field sales.
+    let dashboard = text(client.get(app.url("/")).send().await.unwrap()).await;
+    assert!(dashboard.contains("id=\"dashboard-reviews\""));
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    assert!(!text(sales.get(app.url("/")).send().await.unwrap()).await.contains("id=\"dashboard-reviews\""));
 
     // Without the CSRF token nothing is decided (403).
     let url = app.url(&format!("/reviews/{review_id}/distinct"));
@@ -376,6 +388,15 @@ async fn not_the_same_person_closes_the_question_and_keeps_both() {
     assert_eq!(response.headers()["location"], "/reviews?stale=1");
     let missing = client.post(app.url("/reviews/999999/merge")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(missing.status(), 404);
+
+    // Once the import is undone its page and the list no longer send anyone to its questions.
+    let import_url = app.url(&format!("/imports/{cards}"));
+    assert!(text(client.get(&import_url).send().await.unwrap()).await.contains("id=\"import-reviews\""));
+    let response = client.post(format!("{import_url}/undo")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(!text(client.get(&import_url).send().await.unwrap()).await.contains("id=\"import-reviews\""));
+    let list = text(client.get(app.url("/imports")).send().await.unwrap()).await;
+    assert!(!list.contains(&format!("/reviews?import={cards}")));
 }
 
 #[tokio::test]
@@ -498,6 +519,45 @@ async fn the_queue_pages_oldest_first_by_id_and_filters_by_import() {
     assert_eq!(ids(&page).len(), 1);
     // A cursor or filter that is not a number is ignored, not an error.
     assert_eq!(client.get(app.url("/reviews?after_id=x&import=y")).send().await.unwrap().status(), 200);
+}
+
+/// A survey column of "interested products" that names no product of the organisation: the
+/// preview sums the problem up once, says how to get past it, and offers no import while no
+/// row can be taken; with the column left out, every row can.
+#[tokio::test]
+async fn a_preview_sums_up_problems_and_offers_no_import_when_no_row_can_be_taken() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let mut file = String::from("会社名,氏名,メールアドレス,興味のある製品,備考\n");
+    for i in 0..25 {
+        file.push_str(&format!("株式会社ひまわり商事,佐藤 太郎{i},t{i}@himawari.co.jp,勤怠管理,\n"));
+    }
+    file.push_str("株式会社ひまわり商事,鈴木 花子,hanako@,勤怠管理,ブースで名刺交換\n");
+    let token = app.upload_token(&client, &csrf, "survey.csv", file.as_bytes()).await;
+    let mapping_page = text(client.get(app.url(&format!("/imports/uploads/{token}"))).send().await.unwrap()).await;
+    let guessed = selected_mapping(&mapping_page);
+    assert_eq!(guessed[3], "product", "the survey column is taken for products");
+    assert!(mapping_page.contains("（先頭20行は空欄）"), "the note column has no sample in the first rows");
+
+    let preview_url = app.url(&format!("/imports/uploads/{token}/preview"));
+    let mut form: Vec<(&str, String)> = vec![("_csrf", csrf.clone())];
+    form.extend(guessed.iter().map(|k| ("mapping", k.clone())));
+    let preview = text(client.post(&preview_url).form(&form).send().await.unwrap()).await;
+    assert!(preview.contains("id=\"nothing-valid\""), "{preview}");
+    assert!(preview.contains("id=\"commit\" disabled"));
+    let kinds = &preview[preview.find("id=\"problem-kinds\"").expect("a summary")..];
+    let kinds = &kinds[..kinds.find("</section>").unwrap()];
+    assert!(kinds.contains("<strong class=\"bad-count\">26</strong>") && kinds.contains("登録されていない製品です"));
+    assert!(kinds.contains("<strong class=\"bad-count\">1</strong>") && kinds.contains("href=\"#line-27\""));
+    assert!(kinds.contains("「取り込まない」") && kinds.contains(&format!("/imports/uploads/{token}?")));
+
+    // Without the product column: 25 rows can be imported, one cannot; the import is offered.
+    let mut form: Vec<(&str, String)> = vec![("_csrf", csrf.clone())];
+    form.extend(guessed.iter().enumerate().map(|(i, k)| ("mapping", if i == 3 { String::new() } else { k.clone() })));
+    let preview = text(client.post(&preview_url).form(&form).send().await.unwrap()).await;
+    assert!(preview.contains("id=\"valid-rows\">25<") && !preview.contains("id=\"nothing-valid\""));
+    assert!(preview.contains("id=\"commit\">") && !preview.contains("登録されていない製品です"));
+    assert!(app.store.list_imports(10).await.unwrap().is_empty(), "a preview imports nothing");
 }
 
 #[tokio::test]

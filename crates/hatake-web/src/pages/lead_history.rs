@@ -19,12 +19,18 @@ fn channel_key(channel: &str) -> &'static str {
 }
 
 fn source_view(source: &SourceRow, locale: &str) -> minijinja::Value {
-    // The record's fields as they arrived, in their file's words (header → value).
+    // The record's fields as they arrived: a file's in its own words (header → value), those
+    // of a form or the API by their field names in the user's language.
+    let named = source.channel != "import";
     let fields: Vec<(String, String)> =
         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&source.fields)
             .unwrap_or_default()
             .into_iter()
-            .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                let key = if named { super::imports::field_label(&k, locale) } else { k };
+                (key, v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+            })
             .collect();
     context! {
         row => source,
@@ -49,15 +55,16 @@ pub(crate) async fn history(
     let mut questions = Vec::with_capacity(reviews.len());
     for review in &reviews {
         // A question about two leads names the other lead; one about a company names it.
-        let (other, other_href) = if review.kind == "account" {
-            let account = match store.get_account(review.candidate_id).await {
+        let account = review.kind == "account";
+        let other_id = if account || review.lead_id == lead.id { review.candidate_id } else { review.lead_id };
+        let (other, other_href) = if account {
+            let account = match store.get_account(other_id).await {
                 Ok(account) => Some(account.name),
                 Err(StoreError::NotFound) => None,
                 Err(error) => return Err(page_error(error)),
             };
-            (account, format!("/accounts/{}", review.candidate_id))
+            (account, format!("/accounts/{other_id}"))
         } else {
-            let other_id = if review.lead_id == lead.id { review.candidate_id } else { review.lead_id };
             let other = match store.get_lead(other_id).await {
                 Ok(other) => Some(other.full_name()).filter(|n| !n.is_empty()).or(other.email),
                 Err(StoreError::NotFound) => None,
@@ -70,6 +77,7 @@ pub(crate) async fn history(
             kind => review.kind,
             other => other,
             other_href => other_href,
+            other_id => other_id,
             score => format!("{:.1}", review.score),
             // The queue starts right at this question.
             href => format!("/reviews?after_id={}#review-{}", review.id - 1, review.id),
@@ -114,5 +122,16 @@ mod tests {
         assert_eq!(view.get_attr("channel").unwrap().to_string(), "File import");
         assert_eq!(view.get_attr("outcome").unwrap().to_string(), "Merged");
         assert_eq!(view.get_attr("fields").unwrap().len(), Some(2));
+        // The API's fields by their names; nulls are left out.
+        let api = SourceRow {
+            channel: "api".into(),
+            import_id: None,
+            line: None,
+            fields: r#"{"company_name":"ひまわり商事","email":"a@example.jp","title":null}"#.into(),
+            ..source
+        };
+        let fields = source_view(&api, "ja").get_attr("fields").unwrap();
+        assert_eq!(fields.len(), Some(2));
+        assert_eq!(fields.get_item_by_index(0).unwrap().get_item_by_index(0).unwrap().to_string(), "会社名");
     }
 }

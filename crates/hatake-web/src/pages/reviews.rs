@@ -152,6 +152,8 @@ async fn queue(
             unmerged => flash.unmerged.is_some(),
             merge_error => flash.merge_error.as_deref().map(|e| t(locale, merge_error_key(e))),
             back => position.url(""),
+            merge_threshold => format!("{}", hatake_domain::matching::lead::MERGE_THRESHOLD),
+            review_threshold => format!("{}", hatake_domain::matching::lead::REVIEW_THRESHOLD),
         },
     )
     .await

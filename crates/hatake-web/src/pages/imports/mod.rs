@@ -190,7 +190,7 @@ async fn detail_page(
     let import = store.get_import(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let rejects = store.import_rejects(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let names = Names::load(state, locale).await?;
-    let headers = column_headers(&import.mapping);
+    let mapping = mapping_view(&import, locale);
     let shown: Vec<minijinja::Value> = rejects
         .iter()
         .take(REJECTS_SHOWN)
@@ -219,7 +219,7 @@ async fn detail_page(
         context! {
             import => import_view(&import, &names, locale),
             counts => counts,
-            mapping => headers,
+            mapping => mapping,
             rejects => shown,
             rejects_more => rejects.len().saturating_sub(REJECTS_SHOWN),
             can_undo => import.status == "done" && crate::can_import(user.user.role()),
@@ -258,6 +258,24 @@ fn column_headers(mapping_json: &str) -> Vec<String> {
         headers.push(if seen == 0 { base } else { format!("{base} ({})", seen + 1) });
     }
     headers
+}
+
+/// Each column of the file as the import page lists it: the file's own header (when it was
+/// recorded) and the field it went to, or none.
+fn mapping_view(import: &ImportRow, locale: &str) -> Vec<minijinja::Value> {
+    let mapping: Mapping = serde_json::from_str(&import.mapping).unwrap_or_default();
+    let recorded = import.header_list();
+    mapping
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, column)| {
+            let field = column.filter(|c| *c != LeadColumn::Ignore).map(|c| c.label(locale));
+            let header =
+                recorded.get(i).cloned().unwrap_or_else(|| format!("{} {}", t(locale, "import.column"), i + 1));
+            context! { header => header, field => field }
+        })
+        .collect()
 }
 
 #[derive(Deserialize, Default, Debug)]

@@ -8,7 +8,7 @@
 
 use super::super::{render, PageError, PageForm};
 use super::choices::{column_errors, settle, Choices};
-use super::scan::{row_view, scan};
+use super::scan::{kinds_view, row_view, scan};
 use super::Names;
 use crate::auth::{same_secret, CurrentUser};
 use crate::i18n::t;
@@ -198,6 +198,7 @@ async fn mapping_page(
             token => token,
             file_name => upload.file_name,
             size_kib => upload.bytes.len().div_ceil(1024),
+            sample_rows => SAMPLE_ROWS.to_string(),
             encodings => encodings,
             encoding => encoding.as_str(),
             detected => detected.label(),
@@ -334,6 +335,7 @@ pub(super) async fn preview(
             total => scanned.total,
             valid => scanned.valid,
             invalid => scanned.invalid,
+            kinds => kinds_view(&scanned.kinds, locale),
             syntax => scanned.syntax.as_ref().map(|e| e.message(locale).to_owned()),
             earlier => earlier,
             back_query => choices.query(),
