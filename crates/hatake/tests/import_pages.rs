@@ -245,6 +245,10 @@ async fn a_shift_jis_file_is_uploaded_mapped_previewed_committed_and_undone() {
     assert!(text(response).await.contains("id=\"undo-refused\""));
     let list = text(client.get(app.url("/imports")).send().await.unwrap()).await;
     assert!(list.contains("取り消し済み"), "the list shows the import as undone");
+    // Undone, the file is new again: its preview no longer warns.
+    let preview_url = app.url(&format!("/imports/uploads/{token}/preview"));
+    let preview = text(client.post(&preview_url).form(&[("_csrf", csrf.as_str())]).send().await.unwrap()).await;
+    assert!(preview.contains("id=\"valid-rows\"") && !preview.contains("id=\"imported-before\""));
 }
 
 /// A stored person, then a business-card scan of the same person with a respelt given name

@@ -129,27 +129,23 @@ fn status_key(status: &str) -> &'static str {
     }
 }
 
-/// The name of a field a row problem is about, in the user's language: a lead column's label
-/// where there is one (`email` → メールアドレス), `row` for the row as a whole.
+/// The name of a field a row problem is about, in the user's language and in the words the
+/// rest of the app uses (`source` → 獲得経路, `product` → 関心商材); otherwise a lead column's
+/// label (`full_name` → 氏名), `row` for the row as a whole.
 pub(crate) fn field_label(field: &str, locale: &str) -> String {
-    let column = match field {
+    let key = match field {
         "row" => return t(locale, "import.field.row").to_owned(),
-        "product_ids" => Some(LeadColumn::Product),
-        "owner_id" => Some(LeadColumn::Owner),
-        other => LeadColumn::parse(other),
+        "product" | "product_ids" => "lead.products".to_owned(),
+        "owner_id" => "lead.owner".to_owned(),
+        "company_name" => "lead.company".to_owned(),
+        "account_id" => "lead.account".to_owned(),
+        other => format!("lead.{other}"),
     };
-    match column {
-        Some(column) => column.label(locale).to_owned(),
-        None => {
-            let key = format!("lead.{field}");
-            let label = t(locale, &key);
-            if label == key {
-                field.to_owned()
-            } else {
-                label.to_owned()
-            }
-        }
+    let label = t(locale, &key);
+    if label != key {
+        return label.to_owned();
     }
+    LeadColumn::parse(field).map_or_else(|| field.to_owned(), |column| column.label(locale).to_owned())
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -371,7 +367,12 @@ mod tests {
         assert_eq!(field_label("email", "ja"), "メールアドレス");
         assert_eq!(field_label("email", "en"), "E-mail");
         assert_eq!(field_label("row", "en"), "Row");
-        assert_eq!(field_label("family_name_kana", "ja"), "姓（フリガナ）");
+        assert_eq!(field_label("family_name_kana", "ja"), "セイ");
+        assert_eq!(field_label("full_name", "ja"), "氏名");
+        // The app's own words, whatever the column list calls them.
+        assert_eq!(field_label("source", "ja"), "獲得経路");
+        assert_eq!(field_label("product", "ja"), "関心商材");
+        assert_eq!(field_label("company_name", "en"), "Company");
         assert_eq!(field_label("custom.budget", "en"), "custom.budget");
     }
 }

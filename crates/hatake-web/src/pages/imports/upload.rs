@@ -307,8 +307,10 @@ pub(super) async fn preview(
         .zip(&prepared.mapping.0)
         .map(|(name, column)| context! { name => name, field => column.map(|c| c.label(locale)) })
         .collect();
+    // An undone import left nothing behind: importing the file again is a first import.
     let earlier: Vec<minijinja::Value> = earlier
         .iter()
+        .filter(|i| i.status != "undone")
         .map(|i| {
             context! { id => i.id, created_at => i.created_at, status => t(locale, super::status_key(&i.status)),
             by => names.user(i.created_by) }
