@@ -14,7 +14,6 @@ use hatake_domain::{AccountData, AccountInput, FieldError};
 use hatake_store::{
     AccountRow, ImportCounts, ImportKind, ImportRow, LeadRow, NewImport, RejectRow, Store, StoreResult,
 };
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// Companies written per batch.
@@ -157,7 +156,7 @@ pub async fn import_companies<S: Store + ?Sized>(
     now: impl Fn() -> i64,
 ) -> StoreResult<ImportRow> {
     let decoded = decode(bytes, encoding);
-    let sha256: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = crate::import::sha256_hex(bytes);
     let first_row: Vec<String> = RowReader::new(&decoded.text).map(|r| r.headers().raw.clone()).unwrap_or_default();
     let bulk = is_corporate_bulk_file(&first_row);
     let mapping = if bulk { CompanyMapping::default() } else { CompanyMapping::guess(&first_row) };

@@ -127,7 +127,27 @@ impl Resolver {
         store: &S,
         incoming: Vec<Incoming>,
     ) -> StoreResult<(ResolutionPlan, Vec<Resolved>)> {
-        let features: Vec<LeadFeatures> = incoming.iter().map(|i| LeadFeatures::new(&i.data)).collect();
+        let prepared = incoming
+            .into_iter()
+            .map(|i| {
+                let features = LeadFeatures::new(&i.data);
+                (i, features)
+            })
+            .collect();
+        self.plan_prepared(store, prepared).await
+    }
+
+    /// [`Resolver::plan`] for records whose features are computed already (by the import's
+    /// reading thread).
+    ///
+    /// # Errors
+    /// A store error while reading candidates.
+    pub async fn plan_prepared<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+        prepared: Vec<(Incoming, LeadFeatures)>,
+    ) -> StoreResult<(ResolutionPlan, Vec<Resolved>)> {
+        let (incoming, features): (Vec<Incoming>, Vec<LeadFeatures>) = prepared.into_iter().unzip();
         self.load_candidates(store, &features).await?;
 
         // Pass one: compare, on features only.

@@ -80,7 +80,13 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                     })
                 })
                 .transpose()?;
-            let prepared = prepare(&bytes, encoding, mapping).map_err(describe)?;
+            let mapping_given = mapping.is_some();
+            let prepared = prepare(&bytes, encoding, mapping).map_err(|e| match e {
+                ImportError::File(error) if mapping_given && error.code == "mapping_mismatch" => {
+                    anyhow!("--mapping: {} / {}", error.message_en, error.message_ja)
+                }
+                other => describe(other),
+            })?;
             let store = crate::open_store(&settings.database).await?;
             let product_id = match product {
                 Some(code) => {
@@ -185,6 +191,14 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             let store = crate::open_store(&settings.database).await?;
             let file_name =
                 file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let sha256 = hatake_engine::import::sha256_hex(&bytes);
+            for earlier in store.imports_of_file(&sha256).await? {
+                eprintln!(
+                    "note: this file was imported before as import {} ({}, {} rows); companies already \
+                     stored are only updated where the file differs",
+                    earlier.id, earlier.status, earlier.total_rows
+                );
+            }
             let started = std::time::Instant::now();
             let import = hatake_engine::companies::import_companies(
                 &*store,
@@ -248,7 +262,7 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 Err(hatake_store::StoreError::NotFound) => bail!("there is no import {id}"),
                 other => other?,
             };
-            println!("import {id} undone: {} leads removed, {} restored", report.deleted, report.restored);
+            println!("import {id} undone: {} removed, {} restored (leads)", report.deleted, report.restored);
             if !report.kept.is_empty() {
                 println!("kept because they changed after the import: {:?}", report.kept);
             }

@@ -282,7 +282,7 @@ fn bad_input_is_refused_and_leaves_the_imports_as_they_were() {
     check(&["import", "leads", text(&file), "--mapping", unknown_key], &["--mapping", "Column 5", "furigana"]);
     check(
         &["import", "leads", text(&file), "--mapping", "company_name,department"],
-        &["The mapping covers 2 columns but the file has 8"],
+        &["--mapping", "The mapping covers 2 columns but the file has 8"],
     );
     check(&["import", "leads", text(&file), "--product", "nope"], &["--product", "nope"]);
     check(&["import", "undo", "999"], &["there is no import 999"]);
@@ -292,7 +292,7 @@ fn bad_input_is_refused_and_leaves_the_imports_as_they_were() {
     // finds just the two people of the import, so the refused commands wrote no leads either.
     let undo = with_store(&["import", "undo", &id]);
     let undo: Vec<&str> = undo.iter().map(String::as_str).collect();
-    assert_eq!(run_ok(&undo).out, format!("import {id} undone: 2 leads removed, 0 restored\n"));
+    assert_eq!(run_ok(&undo).out, format!("import {id} undone: 2 removed, 0 restored (leads)\n"));
     let undone = import_list(&store);
     assert_ne!(undone, before);
     let err = run_fails(&undo);
@@ -313,7 +313,7 @@ fn undo_removes_created_leads_and_restores_merged_ones() {
     let mut args = vec!["import", "undo", &id];
     args.extend_from_slice(&store);
     let undo = run_ok(&args);
-    assert_eq!(undo.out, format!("import {id} undone: 2 leads removed, 0 restored\n"));
+    assert_eq!(undo.out, format!("import {id} undone: 2 removed, 0 restored (leads)\n"));
     let list = import_list(&store);
     assert!(list.lines().next().unwrap().split_whitespace().take(2).eq([id.as_str(), "undone"]), "{list}");
 
@@ -338,7 +338,7 @@ fn undo_removes_created_leads_and_restores_merged_ones() {
     let mut args = vec!["import", "undo", &second_id];
     args.extend_from_slice(&store);
     let undo = run_ok(&args);
-    assert_eq!(undo.out, format!("import {second_id} undone: 1 leads removed, 1 restored\n"));
+    assert_eq!(undo.out, format!("import {second_id} undone: 1 removed, 1 restored (leads)\n"));
     let list = import_list(&store);
     let statuses: Vec<(String, String)> = list
         .lines()
@@ -440,7 +440,7 @@ fn lead_import_and_undo_on_postgres() {
     let mut args = vec!["import", "undo", &id];
     args.extend_from_slice(&store);
     let undo = run_ok(&args);
-    assert_eq!(undo.out, format!("import {id} undone: 2 leads removed, 0 restored\n"));
+    assert_eq!(undo.out, format!("import {id} undone: 2 removed, 0 restored (leads)\n"));
     let list = import_list(&store);
     let first_line = list.lines().find(|l| l.split_whitespace().next() == Some(id.as_str())).unwrap();
     assert_eq!(first_line.split_whitespace().nth(1), Some("undone"), "{list}");

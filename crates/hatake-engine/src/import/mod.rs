@@ -4,19 +4,21 @@
 //! write batch by batch. Every row ends up created, merged, unchanged, queued for review or
 //! rejected, and the counts add up to the rows read.
 
+mod producer;
 mod rows;
 
 pub use rows::{fields_json, lead_of_row, RowContext};
 
-use crate::resolve::{Incoming, Resolver};
+use crate::resolve::Resolver;
 use hatake_csv::{decode, Mapping, RowReader, TextEncoding};
 use hatake_domain::department::DepartmentDictionary;
 use hatake_domain::{FieldError, LeadData, RequiredFieldSet};
-use hatake_store::{ImportCounts, ImportKind, ImportRow, NewImport, RejectRow, Store, StoreError};
+use hatake_store::{ImportCounts, ImportKind, ImportRow, NewImport, Store, StoreError};
 use sha2::{Digest, Sha256};
 
-/// Records resolved and written per transaction.
-pub const BATCH_SIZE: usize = 10_000;
+/// Records resolved and written per transaction. Larger batches dirty each index page for more
+/// rows (measured on 100,000 rows: 10,000 per batch 19 s, 25,000–50,000 per batch 15–16 s).
+pub const BATCH_SIZE: usize = 25_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -36,7 +38,8 @@ impl ImportError {
 /// The whole file decoded, with the mapping to use.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    pub text: String,
+    /// Shared with the thread that reads the rows during an import.
+    pub text: std::sync::Arc<str>,
     pub encoding: TextEncoding,
     /// Characters that could not be decoded (a wrong encoding shows here).
     pub malformed: usize,
@@ -70,15 +73,20 @@ pub fn prepare(
         let first = errors.0.into_iter().next().expect("validate fails with an error");
         return Err(ImportError::File(first));
     }
-    let sha256 = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let sha256 = sha256_hex(bytes);
     Ok(Prepared {
-        text: decoded.text,
+        text: decoded.text.into(),
         encoding: decoded.encoding,
         malformed: decoded.malformed,
         headers,
         mapping,
         sha256,
     })
+}
+
+/// The hex SHA-256 of a file: how an import recognises a file it has seen.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// One row as the preview shows it.
@@ -183,65 +191,19 @@ async fn run_rows<S: Store + ?Sized>(
     counts: &mut ImportCounts,
     progress: &mut impl FnMut(Progress),
 ) -> Result<(), ImportError> {
-    let mut reader =
-        RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
-    let mut batch: Vec<Incoming> = Vec::with_capacity(BATCH_SIZE);
-    let mut rejects: Vec<RejectRow> = Vec::new();
+    // The header row must be readable before anything starts.
+    RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    let mut batches = producer::spawn(prepared, context.clone(), options.departments.clone());
     let (mut matching, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();
     let mut resolver = Resolver::new(options.required.clone());
     let started = std::time::Instant::now();
-    loop {
-        let next = reader.next_row();
-        let done = next.is_none();
-        if let Some(row) = next {
-            let row = match row {
-                Ok(row) => row,
-                Err(e) => {
-                    // A broken quote swallows the rest of the file: reject it by line, keep what came before.
-                    counts.total += 1;
-                    counts.rejected += 1;
-                    rejects.push(RejectRow {
-                        line: i64::try_from(e.line().unwrap_or(0)).unwrap_or(0),
-                        fields: "[]".to_owned(),
-                        problems: serde_json::to_string(&[FieldError::new(
-                            "row",
-                            e.code(),
-                            e.message_ja(),
-                            e.message_en(),
-                        )])
-                        .unwrap_or_default(),
-                    });
-                    break;
-                }
-            };
-            counts.total += 1;
-            let line = i64::try_from(row.line).unwrap_or(i64::MAX);
-            match lead_of_row(&row, &prepared.mapping, context) {
-                Ok(mut data) => {
-                    data.department_class =
-                        data.department.as_deref().and_then(|d| options.departments.classify(d)).map(|c| c.key.clone());
-                    batch.push(Incoming {
-                        data,
-                        line: Some(line),
-                        channel: "import",
-                        source: context.source.clone(),
-                        fields: fields_json(&prepared.headers, &row),
-                    });
-                }
-                Err(problems) => {
-                    counts.rejected += 1;
-                    rejects.push(RejectRow {
-                        line,
-                        fields: serde_json::to_string(&row.iter().collect::<Vec<_>>()).unwrap_or_default(),
-                        problems: serde_json::to_string(&problems.0).unwrap_or_default(),
-                    });
-                }
-            }
-        }
-        if batch.len() >= BATCH_SIZE || (done && !batch.is_empty()) {
+    while let Some(parsed) = batches.recv().await {
+        counts.total += parsed.rows;
+        counts.rejected += i64::try_from(parsed.rejects.len()).unwrap_or(0);
+        if !parsed.leads.is_empty() {
             let clock = std::time::Instant::now();
-            let (plan, resolved) = resolver.plan(store, std::mem::take(&mut batch)).await?;
+            let (plan, resolved) = resolver.plan_prepared(store, parsed.leads).await?;
             matching += clock.elapsed();
             let clock = std::time::Instant::now();
             let created = store.apply_plan(&plan, Some(import_id), now()).await?;
@@ -265,17 +227,11 @@ async fn run_rows<S: Store + ?Sized>(
             for r in &resolved {
                 counts.add(r.outcome);
             }
-            if !rejects.is_empty() {
-                store.add_rejects(import_id, &std::mem::take(&mut rejects)).await?;
-            }
-            progress(Progress { rows_done: usize::try_from(counts.total).unwrap_or(0), counts: *counts });
         }
-        if done {
-            break;
+        if !parsed.rejects.is_empty() {
+            store.add_rejects(import_id, &parsed.rejects).await?;
         }
-    }
-    if !rejects.is_empty() {
-        store.add_rejects(import_id, &rejects).await?;
+        progress(Progress { rows_done: usize::try_from(counts.total).unwrap_or(0), counts: *counts });
     }
     tracing::info!(
         import_id,
