@@ -220,6 +220,7 @@ async fn a_shift_jis_file_is_uploaded_mapped_previewed_committed_and_undone() {
     )
     .await;
     assert!(preview.contains("id=\"imported-before\"") && preview.contains(&format!("/imports/{id}\"")));
+    assert!(preview.contains("新規 2 · 統合 0 · 取り込めず 2"), "what the earlier import did");
 
     // Field sales may look at imports but not import or undo (403, nothing changes), and see
     // no upload form; nor may another user use this upload.

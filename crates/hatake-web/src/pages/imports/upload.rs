@@ -313,7 +313,8 @@ pub(super) async fn preview(
         .filter(|i| i.status != "undone")
         .map(|i| {
             context! { id => i.id, created_at => i.created_at, status => t(locale, super::status_key(&i.status)),
-            by => names.user(i.created_by) }
+            by => names.user(i.created_by), created => i.created_rows, merged => i.merged_rows,
+            rejected => i.rejected_rows }
         })
         .collect();
     let product = context.product_id.and_then(|id| names.product(Some(id)).map(str::to_owned));
