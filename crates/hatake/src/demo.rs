@@ -102,10 +102,14 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     let accounts: Vec<hatake_domain::AccountData> = data.accounts.into_iter().map(|a| a.data).collect();
     let account_ids = store.bulk_insert_accounts(&accounts, now).await.context("storing demo companies")?;
     let required = RequiredFieldSet::default();
+    let departments = hatake_engine::settings::departments(store).await?;
     let mut batch = Vec::with_capacity(5_000);
     let total = data.leads.len();
     for (index, lead) in data.leads.into_iter().enumerate() {
-        batch.push(lead.into_stored(&account_ids, &required));
+        let (mut data, is_lead) = lead.into_stored(&account_ids, &required);
+        // As every write does: the department's class from the organisation's dictionary.
+        data.department_class = data.department.as_deref().and_then(|d| departments.classify(d)).map(|c| c.key.clone());
+        batch.push((data, is_lead));
         if batch.len() == 5_000 || index + 1 == total {
             // Spread update times so "recently updated" has a meaningful order.
             store.bulk_insert_leads(&batch, now - i64::try_from(total - index).unwrap_or(0) * 60_000).await?;
@@ -161,4 +165,23 @@ pub(crate) async fn ensure_product(
     };
     let data = input.validate().map_err(|e| anyhow!("product {code}: {e}"))?;
     Ok(store.create_product(&data, now).await?.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use hatake_store::{LeadQuery, LeadStore};
+
+    #[tokio::test]
+    async fn seeded_leads_carry_their_department_class() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open");
+        super::seed(&store, 20, 300).await.expect("seed");
+        let query = LeadQuery { department_class: Some("it".into()), limit: 500, ..LeadQuery::default() };
+        let it = store.list_leads(&query).await.expect("list").items;
+        assert!(!it.is_empty(), "the filter finds information-systems people in the demo");
+        assert!(it.iter().all(|l| l.department_class.as_deref() == Some("it")));
+        let all = store.list_leads(&LeadQuery { limit: 500, ..LeadQuery::default() }).await.expect("list").items;
+        let classified = all.iter().filter(|l| l.department.is_some() && l.department_class.is_some()).count();
+        assert_eq!(classified, all.iter().filter(|l| l.department.is_some()).count());
+    }
 }

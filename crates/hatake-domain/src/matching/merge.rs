@@ -1,7 +1,9 @@
 //! Combining two records of one person into one.
 //!
 //! The newer record's filled values win for contact details (people change titles, phones and
-//! departments); values the newer record lacks are kept. Some fields are anchored to the first
+//! departments); values the newer record lacks are kept, and so are values the newer record
+//! only repeats in part (a card with 「東京都」 does not replace a full address, nor
+//! 「情報システム部」 the 「情報システム部 インフラ課」 already known). Some fields are anchored to the first
 //! record instead: the e-mail address (the identity key other systems use), the company link,
 //! the owner and the first source ("where did this lead come from"). Nothing is lost either
 //! way: every incoming record is kept as a source of the lead with its own values.
@@ -10,7 +12,10 @@ use crate::LeadData;
 
 /// `existing` updated with `incoming`, by the rules above.
 pub fn combine(existing: &LeadData, incoming: &LeadData) -> LeadData {
-    let newer = |old: &Option<String>, new: &Option<String>| new.clone().or_else(|| old.clone());
+    let newer = |old: &Option<String>, new: &Option<String>| match (old, new) {
+        (Some(old), Some(new)) if old != new && less_specific(new, old) => Some(old.clone()),
+        _ => new.clone().or_else(|| old.clone()),
+    };
     let first = |old: &Option<String>, new: &Option<String>| old.clone().or_else(|| new.clone());
     let mut product_ids: Vec<i64> = existing.product_ids.iter().chain(&incoming.product_ids).copied().collect();
     product_ids.sort_unstable();
@@ -41,6 +46,12 @@ pub fn combine(existing: &LeadData, incoming: &LeadData) -> LeadData {
             existing.department_class.clone()
         },
     }
+}
+
+/// Whether `new` says less than `old`: its compared form is a part of `old`'s.
+fn less_specific(new: &str, old: &str) -> bool {
+    let (new, old) = (crate::text::search_key(new), crate::text::search_key(old));
+    !new.is_empty() && new.len() < old.len() && old.contains(&new)
 }
 
 #[cfg(test)]
@@ -96,6 +107,45 @@ mod tests {
             assert_eq!(got.as_deref(), Some(*expected), "{what}");
         }
         assert_eq!(merged.product_ids, vec![1, 2], "products are the union");
+    }
+
+    #[test]
+    fn a_partial_repeat_does_not_replace_what_is_known() {
+        let existing = lead(
+            &[
+                ("family_name", "佐藤"),
+                ("address", "東京都千代田区丸の内1-2-3"),
+                ("department", "情報システム部 インフラ課"),
+            ],
+            &[],
+        );
+        let cases: &[(&str, (&str, &str), &str, &str)] = &[
+            ("a prefecture only", ("address", "東京都"), "東京都千代田区丸の内1-2-3", "情報システム部 インフラ課"),
+            (
+                "the department without its section",
+                ("department", "情報システム部"),
+                "東京都千代田区丸の内1-2-3",
+                "情報システム部 インフラ課",
+            ),
+            (
+                "a new address",
+                ("address", "大阪府大阪市北区梅田1-1"),
+                "大阪府大阪市北区梅田1-1",
+                "情報システム部 インフラ課",
+            ),
+            (
+                "a more specific department",
+                ("department", "情報システム部 インフラ課 基盤係"),
+                "東京都千代田区丸の内1-2-3",
+                "情報システム部 インフラ課 基盤係",
+            ),
+        ];
+        for (what, field, address, department) in cases {
+            let incoming = lead(&[("family_name", "佐藤"), *field], &[]);
+            let merged = combine(&existing, &incoming);
+            assert_eq!(merged.address.as_deref(), Some(*address), "{what}");
+            assert_eq!(merged.department.as_deref(), Some(*department), "{what}");
+        }
     }
 
     #[test]
