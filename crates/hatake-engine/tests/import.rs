@@ -138,6 +138,11 @@ async fn exhibition_import(store: &dyn Store) {
     assert_eq!((scan.created_rows, scan.review_rows), (0, 1), "{scan:?}");
     let reviews = store.list_reviews("open", 0, 50).await.expect("reviews");
     assert_eq!(reviews.len(), 1);
+    // Each import's leads can be listed: the card import touched one, the exhibition two.
+    let of_import = |id: i64| LeadQuery { import_id: Some(id), limit: 50, ..LeadQuery::default() };
+    let card_leads = store.list_leads(&of_import(scan.id)).await.expect("list").items;
+    assert_eq!(card_leads.iter().map(|l| l.id).collect::<Vec<_>>(), vec![reviews[0].lead_id]);
+    assert_eq!(store.list_leads(&of_import(first.id)).await.expect("list").items.len(), 2);
     assert_eq!(reviews[0].candidate_id, sato.id);
     assert_eq!(lead_count(store).await, 3);
 

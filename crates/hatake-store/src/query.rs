@@ -100,6 +100,8 @@ pub struct LeadQuery {
     pub prefecture: Option<String>,
     /// A department class key (see `hatake_domain::department`).
     pub department_class: Option<String>,
+    /// Only leads an import created, changed or confirmed.
+    pub import_id: Option<i64>,
     pub sort: LeadSort,
     pub cursor: Option<Cursor>,
     pub limit: u32,
@@ -117,6 +119,7 @@ impl LeadQuery {
             && self.kind == LeadKind::All
             && self.prefecture.is_none()
             && self.department_class.is_none()
+            && self.import_id.is_none()
     }
 }
 

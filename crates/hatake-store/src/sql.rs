@@ -121,6 +121,10 @@ fn lead_filters(query: &LeadQuery, dialect: Dialect, built: &mut Built, plan: Se
         let p = built.push(Bind::Text(class.clone()));
         clauses.push(format!("l.department_class = {p}"));
     }
+    if let Some(import) = query.import_id {
+        let p = built.push(Bind::Int(import));
+        clauses.push(format!("l.id IN (SELECT s.lead_id FROM lead_sources s WHERE s.import_id = {p})"));
+    }
     clauses
 }
 

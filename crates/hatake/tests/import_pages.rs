@@ -188,6 +188,12 @@ async fn a_shift_jis_file_is_uploaded_mapped_previewed_committed_and_undone() {
     assert!(page.contains("部署名 → 部署") && page.contains("フリガナ → "), "the file's headers and their fields");
     let leads = text(client.get(app.url("/leads?q=佐藤")).send().await.unwrap()).await;
     assert!(leads.contains("情報システム"), "the department class is shown in the list");
+    // From the import to its leads: the list shows only the people this import touched.
+    assert!(page.contains(&format!("href=\"/leads?import={id}\"")));
+    let imported = text(client.get(app.url(&format!("/leads?import={id}"))).send().await.unwrap()).await;
+    assert!(imported.contains("id=\"import-filter\"") && imported.contains("佐藤"));
+    let rows = imported.matches("<tr").count();
+    assert_eq!(rows, 1 + 2, "a header row and the two leads the import created: {imported}");
 
     // Rejected rows as CSV: CP932 without a byte-order mark, or UTF-8 with one; the formula
     // is neutralised; an unknown encoding is a 400.

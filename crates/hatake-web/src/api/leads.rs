@@ -130,6 +130,7 @@ async fn list(
         limit: page_size(params.limit.unwrap_or(0)),
         count: false,
         department_class: params.department_class.filter(|c| !c.is_empty()),
+        import_id: None,
     };
     let store = state.store.as_ref();
     let required = required_fields(store).await.map_err(|e| ApiError::from_store(e, "lead"))?;

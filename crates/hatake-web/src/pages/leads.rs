@@ -36,6 +36,8 @@ pub struct ListParams {
     sort: Option<String>,
     cursor: Option<String>,
     account: Option<String>,
+    /// Only the leads an import created, changed or confirmed (linked from the import page).
+    import: Option<String>,
 }
 
 impl ListParams {
@@ -49,6 +51,7 @@ impl ListParams {
             kind: self.kind.as_deref().and_then(LeadKind::parse).unwrap_or_default(),
             prefecture: blank_to_none(self.prefecture.clone()),
             department_class: blank_to_none(self.department_class.clone()),
+            import_id: id_param(self.import.as_ref()),
             sort: self.sort.as_deref().and_then(LeadSort::parse).unwrap_or_default(),
             cursor: self.cursor.as_deref().and_then(Cursor::decode),
             limit,
@@ -99,6 +102,7 @@ async fn list(
         ("department_class", &params.department_class),
         ("sort", &params.sort),
         ("account", &params.account),
+        ("import", &params.import),
     ] {
         if let Some(v) = value.as_ref().filter(|v| !v.is_empty()) {
             filters.push((key, v.clone()));
@@ -129,6 +133,7 @@ async fn list(
             classes => classes.iter().map(|(k, l)| (k.as_str(), l.as_str())).collect::<Vec<_>>(),
             class_labels => classes.iter().cloned().collect::<std::collections::BTreeMap<String, String>>(),
             deleted => flash.deleted.is_some(),
+            import_filter => id_param(params.import.as_ref()),
         },
     )
     .await
