@@ -112,9 +112,13 @@ const FREE_MAIL_DOMAINS: &str = "126.com 163.com aim.com aol.com aol.jp asahi-ne
 /// Whether a domain (any case, with or without a trailing dot) is free mail or a consumer
 /// carrier or ISP address, itself or as a subdomain of one (`mail.goo.ne.jp`, `t.vodafone.ne.jp`).
 pub fn is_free_mail_domain(domain: &str) -> bool {
-    let mut candidate = domain.trim().trim_end_matches('.');
+    // The list is sorted (a test checks), so a binary search finds a domain; it is split once.
+    static LISTED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    let listed = LISTED.get_or_init(|| FREE_MAIL_DOMAINS.split_whitespace().collect());
+    let lower = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let mut candidate = lower.as_str();
     loop {
-        if FREE_MAIL_DOMAINS.split_whitespace().any(|listed| listed.eq_ignore_ascii_case(candidate)) {
+        if listed.binary_search(&candidate).is_ok() {
             return true;
         }
         match candidate.split_once('.') {

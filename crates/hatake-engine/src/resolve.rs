@@ -172,11 +172,18 @@ impl Resolver {
                     add(LeadRef::Planned(*index));
                 }
             }
+            // As in the store, a key shared by very many leads is no block: comparing with all
+            // of them would make a large import quadratic.
             for key in &features.keys {
-                for id in self.by_key.get(key).map(Vec::as_slice).unwrap_or_default() {
+                let known = self.by_key.get(key).map(Vec::as_slice).unwrap_or_default();
+                let planned_here = planned_by_key.get(key).map(Vec::as_slice).unwrap_or_default();
+                if known.len() + planned_here.len() > MAX_CANDIDATES_PER_KEY {
+                    continue;
+                }
+                for id in known {
                     add(LeadRef::Existing(*id));
                 }
-                for index in planned_by_key.get(key).map(Vec::as_slice).unwrap_or_default() {
+                for index in planned_here {
                     add(LeadRef::Planned(*index));
                 }
             }

@@ -1,38 +1,15 @@
 //! The company master on both backends: the corporate-number bulk file (UTF-8 and Shift_JIS),
 //! a simple company CSV, re-import, and linking leads to companies with the review split.
 
+#[macro_use]
+mod support;
+
 use hatake_domain::department::DepartmentDictionary;
 use hatake_domain::RequiredFieldSet;
 use hatake_engine::companies::{import_companies, link_all};
 use hatake_engine::import::{prepare, run, ImportOptions, RowContext};
-use hatake_postgres::PostgresStore;
-use hatake_sqlite::SqliteStore;
 use hatake_store::{AccountQuery, LeadQuery, Store};
-use hatake_testkit::PgCluster;
-use std::sync::atomic::{AtomicI64, Ordering};
-
-macro_rules! both {
-    ($scenario:ident, $sqlite:ident, $postgres:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let store = SqliteStore::open(dir.path()).await.expect("open SQLite");
-            $scenario(&store).await;
-        }
-
-        #[tokio::test]
-        async fn $postgres() {
-            let url = PgCluster::shared().fresh_database();
-            let store = PostgresStore::connect(&url).await.expect("connect PostgreSQL");
-            $scenario(&store).await;
-        }
-    };
-}
-
-static CLOCK: AtomicI64 = AtomicI64::new(1_790_000_000_000);
-fn now() -> i64 {
-    CLOCK.fetch_add(1, Ordering::SeqCst)
-}
+use support::now;
 
 const BULK: &str = include_str!("../../hatake-csv/tests/fixtures/corporate_sample_utf8.csv");
 

@@ -2,39 +2,15 @@
 //! for, name-matching within a file and against stored leads, the review queue, idempotent
 //! re-import, undo of imports and merges.
 
+#[macro_use]
+mod support;
+
 use hatake_csv::TextEncoding;
 use hatake_domain::department::DepartmentDictionary;
 use hatake_domain::RequiredFieldSet;
 use hatake_engine::import::{prepare, run, ImportOptions, RowContext};
-use hatake_postgres::PostgresStore;
-use hatake_sqlite::SqliteStore;
 use hatake_store::{ImportRow, LeadQuery, Store, StoreError};
-use hatake_testkit::PgCluster;
-use std::sync::atomic::{AtomicI64, Ordering};
-
-macro_rules! both {
-    ($scenario:ident, $sqlite:ident, $postgres:ident) => {
-        #[tokio::test]
-        async fn $sqlite() {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let store = SqliteStore::open(dir.path()).await.expect("open SQLite");
-            $scenario(&store).await;
-        }
-
-        #[tokio::test]
-        async fn $postgres() {
-            let url = PgCluster::shared().fresh_database();
-            let store = PostgresStore::connect(&url).await.expect("connect PostgreSQL");
-            $scenario(&store).await;
-        }
-    };
-}
-
-/// A clock that moves one millisecond per reading, so "changed after the import" is visible.
-static CLOCK: AtomicI64 = AtomicI64::new(1_790_000_000_000);
-fn now() -> i64 {
-    CLOCK.fetch_add(1, Ordering::SeqCst)
-}
+use support::now;
 
 /// An exhibition list as Excel in Japan saves it: Shift_JIS, Japanese headers, messy values.
 const EXHIBITION: &str = "\

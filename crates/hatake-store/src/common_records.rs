@@ -159,48 +159,9 @@ macro_rules! impl_account_and_lead_stores {
                     .map(|row| sqlx::Row::get::<i64, _>(row, 0))
                     .collect();
                 ids.sort_unstable();
-                // A linked lead is found by its account's name, as after any later write.
-                let mut account_ids: Vec<i64> = chunk.iter().filter_map(|(lead, _)| lead.account_id).collect();
-                account_ids.sort_unstable();
-                account_ids.dedup();
-                let mut account_names = std::collections::HashMap::new();
-                for part in account_ids.chunks($crate::MAX_BINDS) {
-                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
-                    let sql = format!("SELECT id, name FROM accounts WHERE id IN ({})", list.join(","));
-                    let rows: Vec<(i64, String)> =
-                        sqlx::query_as::<$db, (i64, String)>(&sql).fetch_all(&mut *conn).await.map_err(db_error)?;
-                    account_names.extend(rows);
-                }
-                let mut links = Vec::new();
-                let mut docs = Vec::with_capacity(chunk.len());
-                let mut keys = Vec::with_capacity(chunk.len());
-                for (id, (lead, _)) in ids.iter().zip(chunk) {
-                    links.extend(lead.product_ids.iter().map(|p| {
-                        $crate::sql::json_row(vec![
-                            $crate::sql::Value::Int(*p),
-                            $crate::sql::Value::Int(*id),
-                            $crate::sql::Value::Int(now),
-                        ])
-                    }));
-                    let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
-                    docs.push((*id, $crate::sql::lead_search_document_of(lead, account_name)));
-                    keys.push((*id, $crate::sql::lead_match_keys(lead)));
-                }
-                if !links.is_empty() {
-                    use $crate::sql::JsonType::Int;
-                    let sql = $crate::sql::insert_json(
-                        "lead_products",
-                        &[("product_id", Int), ("lead_id", Int), ("created_at", Int)],
-                        <$store>::DIALECT,
-                    );
-                    sqlx::query::<$db>(&sql)
-                        .bind(serde_json::Value::Array(links).to_string())
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_error)?;
-                }
-                <$store>::index_leads(&mut *conn, &docs).await?;
-                write_lead_keys(&mut *conn, &keys).await?;
+                let written: Vec<(i64, &hatake_domain::LeadData)> =
+                    ids.iter().zip(chunk).map(|(id, (lead, _))| (*id, *lead)).collect();
+                write_lead_extras(&mut *conn, &written, now).await?;
                 all_ids.extend(ids);
             }
             Ok(all_ids)
@@ -262,7 +223,20 @@ macro_rules! impl_account_and_lead_stores {
                 }
             }
             <$store>::unindex_leads(&mut *conn, &ids).await?;
-            let mut account_ids: Vec<i64> = updates.iter().filter_map(|(_, lead, _)| lead.account_id).collect();
+            let written: Vec<(i64, &hatake_domain::LeadData)> =
+                updates.iter().map(|(id, lead, _)| (*id, *lead)).collect();
+            write_lead_extras(&mut *conn, &written, now).await
+        }
+
+        /// What goes with a lead's row: its products, its search document (which holds its
+        /// company's name, as after any later write) and its matching keys, for many leads in
+        /// a few statements.
+        async fn write_lead_extras(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            leads: &[(i64, &hatake_domain::LeadData)],
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<()> {
+            let mut account_ids: Vec<i64> = leads.iter().filter_map(|(_, lead)| lead.account_id).collect();
             account_ids.sort_unstable();
             account_ids.dedup();
             let mut account_names = std::collections::HashMap::new();
@@ -274,9 +248,9 @@ macro_rules! impl_account_and_lead_stores {
                 account_names.extend(rows);
             }
             let mut links = Vec::new();
-            let mut docs = Vec::with_capacity(updates.len());
-            let mut keys = Vec::with_capacity(updates.len());
-            for (id, lead, _) in updates {
+            let mut docs = Vec::with_capacity(leads.len());
+            let mut keys = Vec::with_capacity(leads.len());
+            for (id, lead) in leads {
                 links.extend(lead.product_ids.iter().map(|p| {
                     $crate::sql::json_row(vec![
                         $crate::sql::Value::Int(*p),

@@ -268,12 +268,16 @@ pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
     // A merge needs two anchors. The person: the given name, the reading, the e-mail or the
     // mobile agrees (a family name alone fits every colleague of the same name; 太郎 / 太朗
     // may be a typo or another person). The place: something ties both records to one company
-    // or contact. A name and a prefecture alone are never enough: common names repeat.
+    // or contact. A name and a prefecture alone are not even a question: common names repeat.
     let agrees = |f: usize| pattern.level(f) == Level::Agree;
     let person = agrees(GIVEN) || agrees(kana) || agrees(EMAIL) || agrees(MOBILE);
     let place =
         agrees(PHONE) || agrees(MOBILE) || agrees(EMAIL) || agrees(DOMAIN) || pattern.level(COMPANY) >= Level::Partial;
-    if !(person && place) {
+    if !place {
+        // Nothing ties the two to one company or contact: a namesake, not a question worth a
+        // person's time (with a million leads, common names would flood the review queue).
+        score = score.min(REVIEW_THRESHOLD - 0.5);
+    } else if !person {
         score = score.min(MERGE_THRESHOLD - 0.5);
     }
     Comparison { score, same_email: a.email.is_some() && a.email == b.email, evidence }

@@ -65,11 +65,16 @@ fn decisions_on_realistic_variants() {
             Expect::Merge,
         ),
         (
-            "same name, a mobile the stored record lacks",
+            "same name, a mobile the stored record lacks: a namesake",
             ("", "佐藤", "太郎", "", "", "090-1111-2222", ""),
-            Expect::Review,
+            Expect::New,
         ),
-        ("same name only, same prefecture", ("", "佐藤", "太郎", "", "", "", "東京都"), Expect::Review),
+        ("same name only, same prefecture: a namesake", ("", "佐藤", "太郎", "", "", "", "東京都"), Expect::New),
+        (
+            "same name, same company domain, no company name",
+            ("", "佐藤", "太郎", "", "t.sato@himawari.co.jp", "", ""),
+            Expect::Merge,
+        ),
         (
             "colleague: other given name, same switchboard",
             (

@@ -45,7 +45,11 @@ fn jaro_small<T: PartialEq + Copy>(a: &[T], b: &[T]) -> f64 {
     if matches == 0 {
         return 0.0;
     }
-    // Transpositions: walk the matched characters of both strings in order.
+    score(matches, transpositions(a, b, a_flags, b_flags), a.len(), b.len())
+}
+
+/// Half the matched characters that stand in another order, walking both strings' match flags.
+fn transpositions<T: PartialEq>(a: &[T], b: &[T], a_flags: u64, b_flags: u64) -> usize {
     let mut transposed = 0usize;
     let mut rest = b_flags;
     let mut flags = a_flags;
@@ -58,7 +62,7 @@ fn jaro_small<T: PartialEq + Copy>(a: &[T], b: &[T]) -> f64 {
             transposed += 1;
         }
     }
-    score(matches, transposed / 2, a.len(), b.len())
+    transposed / 2
 }
 
 fn jaro_large<T: PartialEq + Copy>(a: &[T], b: &[T]) -> f64 {
@@ -126,19 +130,7 @@ pub fn jaro_ascii(a: &[u8], b: &[u8]) -> f64 {
     if matches == 0 {
         return 0.0;
     }
-    let mut transposed = 0usize;
-    let mut rest = b_flags;
-    let mut flags = a_flags;
-    while flags != 0 {
-        let i = flags.trailing_zeros() as usize;
-        flags &= flags - 1;
-        let j = rest.trailing_zeros() as usize;
-        rest &= rest - 1;
-        if a[i] != b[j] {
-            transposed += 1;
-        }
-    }
-    score(matches, transposed / 2, a.len(), b.len())
+    score(matches, transpositions(a, b, a_flags, b_flags), a.len(), b.len())
 }
 
 /// [`jaro_winkler`] for ASCII strings through [`jaro_ascii`].
