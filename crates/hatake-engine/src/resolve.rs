@@ -72,11 +72,33 @@ pub struct Resolver {
     by_email: HashMap<String, i64>,
     /// The features of the last batch's creates, until the store has given them ids.
     pending: Vec<(LeadFeatures, HashSet<String>)>,
+    /// Whether the store held no lead when the resolver started: then every candidate is one
+    /// the resolver wrote itself and remembers, and the store need not be asked.
+    started_empty: bool,
 }
 
 impl Resolver {
     pub fn new(required: RequiredFieldSet) -> Self {
-        Self { required, known: HashMap::new(), by_key: HashMap::new(), by_email: HashMap::new(), pending: Vec::new() }
+        Self {
+            required,
+            known: HashMap::new(),
+            by_key: HashMap::new(),
+            by_email: HashMap::new(),
+            pending: Vec::new(),
+            started_empty: false,
+        }
+    }
+
+    /// A resolver for a long run of batches (an import). It notes whether the store is empty,
+    /// which spares it every candidate query when it is (leads other writers add during the
+    /// run are then not matched against; the import is their only writer in practice).
+    ///
+    /// # Errors
+    /// A store error.
+    pub async fn for_import<S: Store + ?Sized>(store: &S, required: RequiredFieldSet) -> StoreResult<Self> {
+        let mut resolver = Self::new(required);
+        resolver.started_empty = store.max_lead_id().await? == 0;
+        Ok(resolver)
     }
 
     fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<String>) {
@@ -96,6 +118,9 @@ impl Resolver {
 
     /// Reads the stored candidates of a batch that the resolver has not seen yet.
     async fn load_candidates<S: Store + ?Sized>(&mut self, store: &S, features: &[LeadFeatures]) -> StoreResult<()> {
+        if self.started_empty {
+            return Ok(());
+        }
         let mut keys: Vec<String> = features.iter().flat_map(|f| f.keys.iter().cloned()).collect();
         keys.sort_unstable();
         keys.dedup();

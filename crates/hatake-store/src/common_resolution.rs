@@ -213,6 +213,14 @@ macro_rules! impl_resolution_store {
                 Ok(ids)
             }
 
+            async fn max_lead_id(&self) -> $crate::StoreResult<i64> {
+                let (max,): (Option<i64>,) = sqlx::query_as::<$db, (Option<i64>,)>("SELECT max(id) FROM leads")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(max.unwrap_or(0))
+            }
+
             async fn leads_by_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
                 let mut conn = self.pool.acquire().await.map_err(db_error)?;
                 fetch_leads_by_ids(&mut *conn, ids).await

@@ -170,6 +170,8 @@ pub trait ResolutionStore: Send + Sync + 'static {
     async fn match_candidates(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<LeadRow>>;
     /// The ids of [`ResolutionStore::match_candidates`], without reading the leads.
     async fn match_candidate_ids(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<i64>>;
+    /// The highest lead id so far (0 when there is no lead).
+    async fn max_lead_id(&self) -> StoreResult<i64>;
     /// Leads by id (missing ids are skipped), with their products.
     async fn leads_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<LeadRow>>;
     /// Writes one batch of resolved records in one transaction; returns the ids of the created

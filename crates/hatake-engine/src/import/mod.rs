@@ -196,7 +196,7 @@ async fn run_rows<S: Store + ?Sized>(
     let mut batches = producer::spawn(prepared, context.clone(), options.departments.clone());
     let (mut matching, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();
-    let mut resolver = Resolver::new(options.required.clone());
+    let mut resolver = Resolver::for_import(store, options.required.clone()).await?;
     let started = std::time::Instant::now();
     while let Some(parsed) = batches.recv().await {
         counts.total += parsed.rows;
