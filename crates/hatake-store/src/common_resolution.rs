@@ -349,6 +349,28 @@ macro_rules! impl_resolution_store {
                 $crate::one_row(result.rows_affected())
             }
 
+            async fn record_import_progress(
+                &self,
+                id: i64,
+                counts: &$crate::ImportCounts,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query::<$db>(
+                    "UPDATE imports SET total_rows = $1, created_rows = $2, merged_rows = $3, unchanged_rows = $4, \
+                     review_rows = $5, rejected_rows = $6 WHERE id = $7 AND status = 'running'",
+                )
+                .bind(counts.total)
+                .bind(counts.created)
+                .bind(counts.merged)
+                .bind(counts.unchanged)
+                .bind(counts.review)
+                .bind(counts.rejected)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
             async fn add_rejects(&self, import_id: i64, rejects: &[$crate::RejectRow]) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 for part in rejects.chunks($crate::rows_per_statement(4)) {

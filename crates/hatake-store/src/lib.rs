@@ -192,6 +192,8 @@ pub trait ResolutionStore: Send + Sync + 'static {
         error: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
+    /// The counts of a running import so far.
+    async fn record_import_progress(&self, id: i64, counts: &ImportCounts) -> StoreResult<()>;
     async fn add_rejects(&self, import_id: i64, rejects: &[RejectRow]) -> StoreResult<()>;
     async fn import_rejects(&self, import_id: i64) -> StoreResult<Vec<RejectRow>>;
     /// Removes the leads an import created and restores those it changed, except leads

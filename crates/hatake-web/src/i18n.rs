@@ -215,6 +215,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("lead.import_filter", "このインポートで作成・更新・確認されたリードだけを表示しています:", "Showing only the leads this import created, changed or confirmed:"),
     ("lead.import_filter_clear", "すべてのリードを表示", "Show all leads"),
     ("import.leads", "リード", "Leads"),
+    ("import.running", "取り込み中です。このページは自動で更新されます。これまでに", "Importing; this page refreshes itself. So far"),
+    ("import.rows_so_far", "行を処理しました。", "rows done."),
     ("import.leads_link", "このインポートのリードを一覧で見る", "See this import's leads in the list"),
     ("lead.sources", "データの出どころ", "Where the data came from"),
     ("lead.sources_empty", "記録はまだありません。", "Nothing recorded yet."),

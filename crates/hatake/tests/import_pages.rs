@@ -591,3 +591,38 @@ async fn an_upload_may_be_larger_than_any_other_form_but_not_without_limit() {
     assert!(text(response).await.contains("上限50MB"));
     assert!(app.store.list_imports(10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_large_file_is_imported_in_the_background_with_its_progress_on_the_import_page() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let mut file = String::from("会社名,氏名,メールアドレス,都道府県\n");
+    for i in 0..6_000 {
+        file.push_str(&format!("株式会社テスト{i},試験 太郎{i},person{i}@test{i}.co.jp,東京都\n"));
+    }
+    let token = app.upload_token(&client, &csrf, "large.csv", file.as_bytes()).await;
+    let response = client
+        .post(app.url(&format!("/imports/uploads/{token}/commit")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    // The answer comes before the import is done: straight to the import's page, which shows
+    // the progress and refreshes itself while the import runs.
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(!location.contains("done=1"), "{location}");
+    let mut page = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    let started = std::time::Instant::now();
+    while page.contains("id=\"import-running\"") {
+        assert!(page.contains("http-equiv=\"refresh\""), "a running import's page refreshes itself");
+        assert!(started.elapsed() < std::time::Duration::from_secs(120), "the import never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        page = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    }
+    assert!(!page.contains("http-equiv=\"refresh\""), "a finished import's page stays still");
+    let id: i64 = location.trim_start_matches("/imports/").parse().unwrap();
+    let import = app.store.get_import(id).await.unwrap();
+    assert_eq!((import.status.as_str(), import.total_rows, import.created_rows), ("done", 6_000, 6_000));
+    assert!(page.contains("data-count=\"created\"><span class=\"figure\">6,000<"));
+}

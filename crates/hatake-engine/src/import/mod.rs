@@ -151,9 +151,25 @@ pub async fn run<S: Store + ?Sized>(
     context: &RowContext,
     options: &ImportOptions,
     now: impl Fn() -> i64,
-    mut progress: impl FnMut(Progress),
+    progress: impl FnMut(Progress),
 ) -> Result<ImportRow, ImportError> {
-    let import = store
+    let import = start(store, prepared, context, options, now()).await?;
+    finish(store, import.id, prepared, context, options, now, progress).await
+}
+
+/// Records a new import as running (the first half of [`run`], for callers that continue it
+/// in the background and show its progress meanwhile).
+///
+/// # Errors
+/// A store error.
+pub async fn start<S: Store + ?Sized>(
+    store: &S,
+    prepared: &Prepared,
+    context: &RowContext,
+    options: &ImportOptions,
+    now: i64,
+) -> Result<ImportRow, ImportError> {
+    Ok(store
         .create_import(
             &NewImport {
                 kind: ImportKind::Leads,
@@ -166,18 +182,34 @@ pub async fn run<S: Store + ?Sized>(
                 headers: serde_json::to_string(&prepared.headers).unwrap_or_default(),
                 created_by: options.created_by,
             },
-            now(),
+            now,
         )
-        .await?;
+        .await?)
+}
+
+/// Imports the rows of a started import and records the outcome; the counts so far are
+/// stored after every batch, so a page can show the progress.
+///
+/// # Errors
+/// As [`run`].
+pub async fn finish<S: Store + ?Sized>(
+    store: &S,
+    import_id: i64,
+    prepared: &Prepared,
+    context: &RowContext,
+    options: &ImportOptions,
+    now: impl Fn() -> i64,
+    mut progress: impl FnMut(Progress),
+) -> Result<ImportRow, ImportError> {
     let mut counts = ImportCounts::default();
-    let result = run_rows(store, import.id, prepared, context, options, &now, &mut counts, &mut progress).await;
+    let result = run_rows(store, import_id, prepared, context, options, &now, &mut counts, &mut progress).await;
     let (status, error) = match &result {
         Ok(()) => ("done", None),
         Err(e) => ("failed", Some(e.to_string())),
     };
-    store.finish_import(import.id, &counts, status, error.as_deref(), now()).await?;
+    store.finish_import(import_id, &counts, status, error.as_deref(), now()).await?;
     result?;
-    Ok(store.get_import(import.id).await?)
+    Ok(store.get_import(import_id).await?)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -231,6 +263,7 @@ async fn run_rows<S: Store + ?Sized>(
         if !parsed.rejects.is_empty() {
             store.add_rejects(import_id, &parsed.rejects).await?;
         }
+        store.record_import_progress(import_id, counts).await?;
         progress(Progress { rows_done: usize::try_from(counts.total).unwrap_or(0), counts: *counts });
     }
     tracing::info!(

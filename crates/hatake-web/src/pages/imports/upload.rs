@@ -352,6 +352,9 @@ pub(super) async fn preview(
     }
 }
 
+/// Files with more lines than this are imported in the background.
+pub(crate) const BACKGROUND_ROWS: usize = 5_000;
+
 /// `POST /imports/uploads/{token}/commit`: imports the file and shows the import.
 pub(super) async fn commit(
     State(state): State<AppState>,
@@ -372,6 +375,26 @@ pub(super) async fn commit(
         return expired();
     }
     let store = state.store.as_ref();
+    // A large file is imported in the background: the import's page shows its progress and
+    // refreshes itself until it is done. A small one is done before the answer.
+    if prepared.text.lines().count() > BACKGROUND_ROWS {
+        let import = match hatake_engine::import::start(store, &prepared, &context, &options, now_millis()).await {
+            Ok(import) => import,
+            Err(ImportError::Store(error)) => return PageError::from_store(error, locale).into_response(),
+            Err(ImportError::File(_)) => {
+                return PageError::new(StatusCode::UNPROCESSABLE_ENTITY, "import.unreadable", locale).into_response()
+            }
+        };
+        let store = std::sync::Arc::clone(&state.store);
+        let (id, by) = (import.id, user.user.id);
+        tokio::spawn(async move {
+            match hatake_engine::import::finish(&*store, id, &prepared, &context, &options, now_millis, |_| {}).await {
+                Ok(done) => tracing::info!(import = id, rows = done.total_rows, user = by, "import finished"),
+                Err(error) => tracing::error!(import = id, %error, "import failed"),
+            }
+        });
+        return Redirect::to(&format!("/imports/{id}")).into_response();
+    }
     match hatake_engine::import::run(store, &prepared, &context, &options, now_millis, |_| {}).await {
         Ok(import) => {
             tracing::info!(import = import.id, rows = import.total_rows, user = user.user.id, "import committed");
