@@ -184,3 +184,26 @@ async fn exhibition_import(store: &dyn Store) {
 }
 
 both!(exhibition_import, sqlite_exhibition_import, postgres_exhibition_import);
+
+/// An import that failed half-way keeps the batches it wrote; they can be undone like a
+/// finished import's, and a running import cannot be undone.
+async fn failed_import_undo(store: &dyn Store) {
+    let file = "会社名,氏名,メールアドレス\nひまわり商事,佐藤 太郎,taro@himawari.co.jp\nあおぞら工業,田中 一郎,ichiro@aozora.co.jp\n";
+    let prepared = prepare(file.as_bytes(), None, None).expect("prepare");
+    let options = ImportOptions { file_name: "half.csv".into(), ..ImportOptions::default() };
+    let context = RowContext::default();
+    let started = hatake_engine::import::start(store, &prepared, &context, &options, now()).await.expect("start");
+    assert!(matches!(store.undo_import(started.id, None, now()).await, Err(StoreError::Conflict { .. })), "running");
+    let done = hatake_engine::import::finish(store, started.id, &prepared, &context, &options, now, |_| {})
+        .await
+        .expect("finish");
+    assert_eq!(done.created_rows, 2);
+    // As if the process had failed after writing: the import is marked failed.
+    let counts = hatake_store::ImportCounts { total: 2, created: 2, ..Default::default() };
+    store.finish_import(done.id, &counts, "failed", Some("disk full"), now()).await.expect("mark failed");
+    let report = store.undo_import(done.id, None, now()).await.expect("undo a failed import");
+    assert_eq!(report.deleted, 2);
+    assert_eq!(lead_count(store).await, 0);
+}
+
+both!(failed_import_undo, sqlite_failed_import_undo, postgres_failed_import_undo);

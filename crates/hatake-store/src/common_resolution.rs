@@ -415,7 +415,8 @@ macro_rules! impl_resolution_store {
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                if import.status != "done" {
+                // A failed import may have written some batches: those can be undone too.
+                if import.status != "done" && import.status != "failed" {
                     return Err($crate::StoreError::Conflict { field: "status" });
                 }
                 let finished = import.finished_at.unwrap_or(now);

@@ -197,7 +197,8 @@ pub trait ResolutionStore: Send + Sync + 'static {
     async fn add_rejects(&self, import_id: i64, rejects: &[RejectRow]) -> StoreResult<()>;
     async fn import_rejects(&self, import_id: i64) -> StoreResult<Vec<RejectRow>>;
     /// Removes the leads an import created and restores those it changed, except leads
-    /// changed again since, which are kept and listed.
+    /// changed again since, which are kept and listed. A finished or failed import can be
+    /// undone; a running or undone one is [`StoreError::Conflict`] (`status`).
     async fn undo_import(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<UndoReport>;
 
     async fn lead_sources(&self, lead_id: i64) -> StoreResult<Vec<SourceRow>>;

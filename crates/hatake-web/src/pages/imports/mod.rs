@@ -218,7 +218,7 @@ async fn detail_page(
             mapping => mapping,
             rejects => shown,
             rejects_more => rejects.len().saturating_sub(REJECTS_SHOWN),
-            can_undo => import.status == "done" && crate::can_import(user.user.role()),
+            can_undo => matches!(import.status.as_str(), "done" | "failed") && crate::can_import(user.user.role()),
             done => notice.done,
             undo => notice.undo,
             undo_refused => notice.undo_refused,
