@@ -5,5 +5,6 @@
 pub mod companies;
 pub mod export;
 pub mod import;
+pub mod maintenance;
 pub mod resolve;
 pub mod settings;

@@ -213,6 +213,37 @@ macro_rules! impl_resolution_store {
                 Ok(ids)
             }
 
+            async fn rekey_leads(&self, after_id: i64, limit: i64) -> $crate::StoreResult<Option<i64>> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let sql = format!(
+                    "SELECT {} FROM {} WHERE l.id > $1 ORDER BY l.id LIMIT $2",
+                    $crate::sql::LEAD_COLUMNS,
+                    $crate::sql::LEAD_FROM
+                );
+                let rows = sqlx::query_as::<$db, $crate::LeadRow>(&sql)
+                    .bind(after_id)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let Some(last) = rows.last().map(|r| r.id) else { return Ok(None) };
+                let list: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
+                sqlx::query::<$db>(&format!("DELETE FROM lead_keys WHERE lead_id IN ({})", list.join(",")))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let keys: Vec<(i64, Vec<String>)> = rows
+                    .iter()
+                    .filter_map(|row| {
+                        let data = $crate::LeadSnapshot::of(row).data().ok()?;
+                        Some((row.id, $crate::sql::lead_match_keys(&data)))
+                    })
+                    .collect();
+                write_lead_keys(&mut *tx, &keys).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(Some(last))
+            }
+
             async fn max_lead_id(&self) -> $crate::StoreResult<i64> {
                 let (max,): (Option<i64>,) = sqlx::query_as::<$db, (Option<i64>,)>("SELECT max(id) FROM leads")
                     .fetch_one(&self.pool)

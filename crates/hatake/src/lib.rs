@@ -47,6 +47,23 @@ fn init_tracing() {
 /// When the database cannot be opened or migrated.
 pub async fn open_store(database: &config::Database) -> anyhow::Result<Arc<dyn hatake_store::Store>> {
     use anyhow::Context;
+    let store = open_database(database).await?;
+    // Derived data an older version did not write (matching keys, department classes).
+    let upgraded = hatake_engine::maintenance::bring_up_to_date(&*store, hatake_web::now_millis())
+        .await
+        .context("bringing stored leads up to date")?;
+    if upgraded.rekeyed || upgraded.reclassified.is_some_and(|n| n > 0) {
+        tracing::info!(
+            rekeyed = upgraded.rekeyed,
+            reclassified = upgraded.reclassified.unwrap_or(0),
+            "stored leads brought up to date"
+        );
+    }
+    Ok(store)
+}
+
+async fn open_database(database: &config::Database) -> anyhow::Result<Arc<dyn hatake_store::Store>> {
+    use anyhow::Context;
     Ok(match database {
         config::Database::Sqlite { data_dir } => Arc::new(
             hatake_sqlite::SqliteStore::open(data_dir)
