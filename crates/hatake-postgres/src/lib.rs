@@ -84,4 +84,5 @@ pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
 hatake_store::impl_user_and_catalog_stores!(PostgresStore, Postgres);
 hatake_store::impl_account_and_lead_stores!(PostgresStore, Postgres);
 hatake_store::impl_resolution_store!(PostgresStore, Postgres);
+hatake_store::impl_import_store!(PostgresStore, Postgres);
 hatake_store::impl_system_store!(PostgresStore, Postgres, "postgres", ["ANALYZE"]);

@@ -1,6 +1,7 @@
 //! hatake's storage boundary: the [`Store`] trait both backends implement, the rows they
 //! return, and the errors they raise. Web handlers and the CLI see only this crate.
 
+pub mod common_imports;
 mod common_records;
 pub mod common_resolution;
 mod common_system;
@@ -61,9 +62,12 @@ pub struct Overview {
 pub const SETTING_REQUIRED_FIELDS: &str = "required_fields";
 
 /// Everything a backend provides. Split by area so each backend keeps one file per area.
-pub trait Store: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore {}
+pub trait Store:
+    SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore
+{
+}
 
-impl<T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore> Store for T {}
+impl<T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore> Store for T {}
 
 #[async_trait]
 pub trait SystemStore: Send + Sync + 'static {
@@ -182,6 +186,31 @@ pub trait ResolutionStore: Send + Sync + 'static {
     /// leads in plan order. `import_id` ties the sources and reviews to an import.
     async fn apply_plan(&self, plan: &ResolutionPlan, import_id: Option<i64>, now: Millis) -> StoreResult<Vec<i64>>;
 
+    async fn lead_sources(&self, lead_id: i64) -> StoreResult<Vec<SourceRow>>;
+    /// The fingerprints of the records already taken into these leads.
+    async fn source_fingerprints(&self, lead_ids: &[i64]) -> StoreResult<Vec<(i64, String)>>;
+    /// Reviews by status (`open`, …), oldest first, after `after_id`.
+    async fn list_reviews(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<ReviewRow>>;
+    async fn count_reviews(&self, status: &str) -> StoreResult<i64>;
+    async fn get_review(&self, id: i64) -> StoreResult<ReviewRow>;
+    /// Open reviews that involve a lead (as either side).
+    async fn reviews_of_lead(&self, lead_id: i64) -> StoreResult<Vec<ReviewRow>>;
+    async fn decide_review(&self, id: i64, status: &str, by: Option<i64>, now: Millis) -> StoreResult<()>;
+    /// Merges `merged` into `survivor`, which takes `data`: sources, products and reviews move
+    /// to the survivor, the merged lead is removed, and the merge is recorded for undo. With a
+    /// review, only an open one: [`StoreError::Conflict`] (`status`) when it was decided.
+    async fn merge_leads(&self, merge: &MergeRequest<'_>, now: Millis) -> StoreResult<MergeRow>;
+    /// Puts both leads back as they were. [`StoreError::Conflict`] (`survivor`) when the
+    /// surviving lead was changed after the merge.
+    async fn undo_merge(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<()>;
+    /// Merges in which a lead survived, newest first.
+    async fn merges_of_lead(&self, lead_id: i64) -> StoreResult<Vec<MergeRow>>;
+}
+
+/// Imports, the company master and department classes: import runs and their rejected rows,
+/// undo, companies by name or corporate number, linking leads to companies.
+#[async_trait]
+pub trait ImportStore: Send + Sync + 'static {
     async fn create_import(&self, import: &NewImport, now: Millis) -> StoreResult<ImportRow>;
     async fn get_import(&self, id: i64) -> StoreResult<ImportRow>;
     /// Newest first.
@@ -204,24 +233,6 @@ pub trait ResolutionStore: Send + Sync + 'static {
     /// changed again since, which are kept and listed. A finished or failed import can be
     /// undone; a running or undone one is [`StoreError::Conflict`] (`status`).
     async fn undo_import(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<UndoReport>;
-
-    async fn lead_sources(&self, lead_id: i64) -> StoreResult<Vec<SourceRow>>;
-    /// The fingerprints of the records already taken into these leads.
-    async fn source_fingerprints(&self, lead_ids: &[i64]) -> StoreResult<Vec<(i64, String)>>;
-    /// Reviews by status (`open`, …), oldest first, after `after_id`.
-    async fn list_reviews(&self, status: &str, after_id: i64, limit: i64) -> StoreResult<Vec<ReviewRow>>;
-    async fn count_reviews(&self, status: &str) -> StoreResult<i64>;
-    async fn get_review(&self, id: i64) -> StoreResult<ReviewRow>;
-    /// Open reviews that involve a lead (as either side).
-    async fn reviews_of_lead(&self, lead_id: i64) -> StoreResult<Vec<ReviewRow>>;
-    async fn decide_review(&self, id: i64, status: &str, by: Option<i64>, now: Millis) -> StoreResult<()>;
-    /// Merges `merged` into `survivor`, which takes `data`: sources, products and reviews move
-    /// to the survivor, the merged lead is removed, and the merge is recorded for undo. With a
-    /// review, only an open one: [`StoreError::Conflict`] (`status`) when it was decided.
-    async fn merge_leads(&self, merge: &MergeRequest<'_>, now: Millis) -> StoreResult<MergeRow>;
-    /// Puts both leads back as they were. [`StoreError::Conflict`] (`survivor`) when the
-    /// surviving lead was changed after the merge.
-    async fn undo_merge(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<()>;
     /// Companies whose normalised name is one of `keys`.
     async fn accounts_by_name_keys(&self, keys: &[String]) -> StoreResult<Vec<AccountRow>>;
     /// Companies with one of these corporate numbers.
@@ -241,6 +252,4 @@ pub trait ResolutionStore: Send + Sync + 'static {
     async fn distinct_departments(&self) -> StoreResult<Vec<String>>;
     /// Sets each lead's department class from its department text; returns how many changed.
     async fn set_department_classes(&self, classes: &[(String, Option<String>)]) -> StoreResult<u64>;
-    /// Merges in which a lead survived, newest first.
-    async fn merges_of_lead(&self, lead_id: i64) -> StoreResult<Vec<MergeRow>>;
 }
