@@ -87,6 +87,24 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 }
                 other => describe(other),
             })?;
+            // A dry run on a data directory that holds no database yet creates none.
+            if let (true, crate::config::Database::Sqlite { data_dir }) = (dry_run, &settings.database) {
+                if !data_dir.join(hatake_sqlite::DATABASE_FILE).exists() {
+                    eprintln!(
+                        "encoding: {} ({} undecodable characters)",
+                        prepared.encoding.label(),
+                        prepared.malformed
+                    );
+                    for (header, column) in prepared.headers.iter().zip(&prepared.mapping.0) {
+                        eprintln!("  {header} → {}", column.map_or("(not imported)", |c| c.as_str()));
+                    }
+                    eprintln!(
+                        "note: {} holds no database yet; products and owners are not checked",
+                        data_dir.display()
+                    );
+                    return dry_run_rows(&prepared, &hatake_engine::import::RowContext::default());
+                }
+            }
             let store = crate::open_store(&settings.database).await?;
             let product_id = match product {
                 Some(code) => {
@@ -118,19 +136,7 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 );
             }
             if dry_run {
-                let (rows, total) = hatake_engine::import::preview(&prepared, &context, 20).map_err(describe)?;
-                for row in rows {
-                    match row.result {
-                        Ok(lead) => eprintln!("line {}: ok ({})", row.line, lead.full_name()),
-                        Err(problems) => {
-                            for p in problems {
-                                eprintln!("line {}: {}: {}", row.line, p.field, p.message_en);
-                            }
-                        }
-                    }
-                }
-                eprintln!("{total} data rows; nothing was written (--dry-run)");
-                return Ok(());
+                return dry_run_rows(&prepared, &context);
             }
             let total = prepared.text.lines().count().saturating_sub(1) as u64;
             let bar = indicatif::ProgressBar::new(total);
@@ -269,6 +275,26 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The first rows' problems, and how many rows there are; nothing is written.
+fn dry_run_rows(
+    prepared: &hatake_engine::import::Prepared,
+    context: &hatake_engine::import::RowContext,
+) -> anyhow::Result<()> {
+    let (rows, total) = hatake_engine::import::preview(prepared, context, 20).map_err(describe)?;
+    for row in rows {
+        match row.result {
+            Ok(lead) => eprintln!("line {}: ok ({})", row.line, lead.full_name()),
+            Err(problems) => {
+                for p in problems {
+                    eprintln!("line {}: {}: {}", row.line, p.field, p.message_en);
+                }
+            }
+        }
+    }
+    eprintln!("{total} data rows; nothing was written (--dry-run)");
+    Ok(())
 }
 
 fn describe(error: ImportError) -> anyhow::Error {

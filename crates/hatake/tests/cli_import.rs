@@ -221,6 +221,8 @@ fn dry_run_shows_encoding_and_mapping_and_writes_nothing() {
     args.extend_from_slice(&store);
     let dry = run_ok(&args);
     assert!(dry.err.contains("encoding: Shift_JIS (CP932) (0 undecodable characters)"), "{}", dry.err);
+    assert!(!data.join("hatake.db").exists(), "a dry run on a new data directory creates no database");
+    assert!(dry.err.contains("holds no database yet"), "{}", dry.err);
     let mapping = [
         ("会社名", "company_name"),
         ("部署", "department"),
