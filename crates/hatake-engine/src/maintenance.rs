@@ -11,11 +11,17 @@ pub const KEYS_VERSION: &str = "1";
 /// Where the store records the key version its leads have.
 pub const SETTING_KEYS_VERSION: &str = "matching.keys_version";
 
+/// An import that wrote no batch for this long was stopped with its process (a batch takes
+/// seconds).
+pub const STALLED_AFTER_MS: i64 = 15 * 60 * 1000;
+
 /// What [`bring_up_to_date`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Upgraded {
     pub rekeyed: bool,
     pub reclassified: Option<u64>,
+    /// Imports found stopped half-way and marked failed.
+    pub stalled_imports: u64,
 }
 
 /// Keys and classifies what needs it; cheap (two settings reads) when nothing does.
@@ -23,7 +29,10 @@ pub struct Upgraded {
 /// # Errors
 /// On a database error.
 pub async fn bring_up_to_date(store: &dyn Store, now: i64) -> StoreResult<Upgraded> {
-    let mut upgraded = Upgraded::default();
+    let mut upgraded = Upgraded {
+        stalled_imports: store.fail_stalled_imports(now - STALLED_AFTER_MS, now).await?,
+        ..Upgraded::default()
+    };
     if store.get_setting(SETTING_KEYS_VERSION).await?.as_deref() != Some(KEYS_VERSION) {
         let mut after = 0;
         while let Some(last) = store.rekey_leads(after, 5_000).await? {

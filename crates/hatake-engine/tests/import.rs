@@ -204,6 +204,17 @@ async fn failed_import_undo(store: &dyn Store) {
     let report = store.undo_import(done.id, None, now()).await.expect("undo a failed import");
     assert_eq!(report.deleted, 2);
     assert_eq!(lead_count(store).await, 0);
+
+    // An import whose process stopped stays running until found stalled; one that made
+    // progress recently is left alone.
+    let stopped = hatake_engine::import::start(store, &prepared, &context, &options, now()).await.expect("start");
+    let cutoff = now();
+    let alive = hatake_engine::import::start(store, &prepared, &context, &options, now()).await.expect("start");
+    assert_eq!(store.fail_stalled_imports(cutoff, now()).await.expect("sweep"), 1);
+    let stopped = store.get_import(stopped.id).await.expect("import");
+    assert_eq!(stopped.status, "failed");
+    assert!(stopped.error.as_deref().is_some_and(|e| e.contains("stopped")));
+    assert_eq!(store.get_import(alive.id).await.expect("import").status, "running");
 }
 
 both!(failed_import_undo, sqlite_failed_import_undo, postgres_failed_import_undo);

@@ -34,6 +34,8 @@ CREATE TABLE imports (
     error TEXT,
     created_by BIGINT REFERENCES users(id),
     created_at BIGINT NOT NULL,
+    -- When the running import last wrote a batch: one with no progress for long was stopped.
+    progress_at BIGINT,
     finished_at BIGINT,
     undone_at BIGINT,
     undone_by BIGINT REFERENCES users(id)

@@ -34,6 +34,8 @@ CREATE TABLE imports (
     error TEXT,
     created_by INTEGER REFERENCES users(id),
     created_at INTEGER NOT NULL,
+    -- When the running import last wrote a batch: one with no progress for long was stopped.
+    progress_at INTEGER,
     finished_at INTEGER,
     undone_at INTEGER,
     undone_by INTEGER REFERENCES users(id)

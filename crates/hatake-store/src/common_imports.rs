@@ -39,8 +39,8 @@ macro_rules! impl_import_store {
             ) -> $crate::StoreResult<$crate::ImportRow> {
                 let sql = format!(
                     "INSERT INTO imports (kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
-                     headers, created_by, created_at) VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     RETURNING {}",
+                     headers, created_by, created_at, progress_at) \
+                     VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {}",
                     $crate::common_resolution::IMPORT_COLUMNS
                 );
                 sqlx::query_as::<$db, $crate::ImportRow>(&sql)
@@ -113,10 +113,11 @@ macro_rules! impl_import_store {
                 &self,
                 id: i64,
                 counts: &$crate::ImportCounts,
+                now: $crate::Millis,
             ) -> $crate::StoreResult<()> {
                 sqlx::query::<$db>(
                     "UPDATE imports SET total_rows = $1, created_rows = $2, merged_rows = $3, unchanged_rows = $4, \
-                     review_rows = $5, rejected_rows = $6 WHERE id = $7 AND status = 'running'",
+                     review_rows = $5, rejected_rows = $6, progress_at = $8 WHERE id = $7 AND status = 'running'",
                 )
                 .bind(counts.total)
                 .bind(counts.created)
@@ -125,10 +126,29 @@ macro_rules! impl_import_store {
                 .bind(counts.review)
                 .bind(counts.rejected)
                 .bind(id)
+                .bind(now)
                 .execute(&self.pool)
                 .await
                 .map_err(db_error)?;
                 Ok(())
+            }
+
+            async fn fail_stalled_imports(
+                &self,
+                stalled_before: $crate::Millis,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<u64> {
+                let result = sqlx::query::<$db>(
+                    "UPDATE imports SET status = 'failed', finished_at = $1, \
+                     error = 'stopped: no progress since the server stopped / サーバー停止のため中断' \
+                     WHERE status = 'running' AND progress_at < $2",
+                )
+                .bind(now)
+                .bind(stalled_before)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected())
             }
 
             async fn add_rejects(&self, import_id: i64, rejects: &[$crate::RejectRow]) -> $crate::StoreResult<()> {

@@ -225,8 +225,11 @@ pub trait ImportStore: Send + Sync + 'static {
         error: Option<&str>,
         now: Millis,
     ) -> StoreResult<()>;
-    /// The counts of a running import so far.
-    async fn record_import_progress(&self, id: i64, counts: &ImportCounts) -> StoreResult<()>;
+    /// The counts of a running import so far, and that it is alive at `now`.
+    async fn record_import_progress(&self, id: i64, counts: &ImportCounts, now: Millis) -> StoreResult<()>;
+    /// Marks running imports without progress since `stalled_before` as failed (their process
+    /// stopped); returns how many. Their written batches can then be undone.
+    async fn fail_stalled_imports(&self, stalled_before: Millis, now: Millis) -> StoreResult<u64>;
     async fn add_rejects(&self, import_id: i64, rejects: &[RejectRow]) -> StoreResult<()>;
     async fn import_rejects(&self, import_id: i64) -> StoreResult<Vec<RejectRow>>;
     /// Removes the leads an import created and restores those it changed, except leads

@@ -59,6 +59,12 @@ pub async fn open_store(database: &config::Database) -> anyhow::Result<Arc<dyn h
             "stored leads brought up to date"
         );
     }
+    if upgraded.stalled_imports > 0 {
+        tracing::warn!(
+            imports = upgraded.stalled_imports,
+            "imports stopped half-way marked failed; they can be undone"
+        );
+    }
     Ok(store)
 }
 

@@ -263,7 +263,7 @@ async fn run_rows<S: Store + ?Sized>(
         if !parsed.rejects.is_empty() {
             store.add_rejects(import_id, &parsed.rejects).await?;
         }
-        store.record_import_progress(import_id, counts).await?;
+        store.record_import_progress(import_id, counts, now()).await?;
         progress(Progress { rows_done: usize::try_from(counts.total).unwrap_or(0), counts: *counts });
     }
     tracing::info!(
