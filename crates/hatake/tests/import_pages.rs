@@ -626,3 +626,83 @@ async fn a_large_file_is_imported_in_the_background_with_its_progress_on_the_imp
     assert_eq!((import.status.as_str(), import.total_rows, import.created_rows), ("done", 6_000, 6_000));
     assert!(page.contains("data-count=\"created\"><span class=\"figure\">6,000<"));
 }
+
+/// Sends a file through the company master form (multipart, with these text fields).
+async fn upload_companies(
+    app: &TestApp,
+    client: &reqwest::Client,
+    fields: &[(&str, &str)],
+    file_name: &str,
+    file: &[u8],
+) -> reqwest::Response {
+    let (content_type, body) = support::multipart(fields, file_name, file);
+    client.post(app.url("/imports/companies")).header("content-type", content_type).body(body).send().await.unwrap()
+}
+
+/// The figure of one count card on an import's page.
+fn count_card(html: &str, key: &str) -> String {
+    let marker = format!("data-count=\"{key}\"><span class=\"figure\">");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {key} card")) + marker.len();
+    html[start..start + html[start..].find('<').unwrap()].to_owned()
+}
+
+#[tokio::test]
+async fn the_company_master_is_imported_from_the_imports_page() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let list = text(client.get(app.url("/imports")).send().await.unwrap()).await;
+    assert!(list.contains("企業マスタの取り込み"), "the form is on the page");
+    assert!(list.contains("action=\"/imports/companies\""));
+
+    // The corporate-number bulk file: 6 companies, 1 history row and 2 closed companies.
+    let bulk =
+        std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../hatake-csv/tests/fixtures/corporate_sample_utf8.csv"))
+            .unwrap();
+    let response = upload_companies(&app, &client, &[("_csrf", &csrf)], "corporate_sample_utf8.csv", &bulk).await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/imports/1?done=1&linked=0&link_reviews=0"), "{location}");
+    let page = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    assert_eq!(count_card(&page, "created"), "6");
+    assert_eq!(count_card(&page, "unchanged"), "3");
+    assert!(page.contains("企業を新規登録"));
+    assert!(page.contains("変更なし・対象外（履歴行・閉鎖法人）"));
+    assert!(page.contains("id=\"import-links\""), "the linking counts are shown");
+    assert!(!page.contains("data-count=\"review\""), "no review count for companies");
+    assert!(!page.contains("id=\"undo-form\""), "a company import cannot be undone");
+    assert!(!page.contains("id=\"import-leads\""), "no leads link for companies");
+    assert!(page.contains("id=\"import-no-undo\""));
+    let import = app.store.get_import(1).await.unwrap();
+    assert_eq!((import.kind.as_str(), import.created_rows, import.unchanged_rows), ("companies", 6, 3));
+    // Posting to its undo anyway is refused: undo is for lead imports.
+    let response = client.post(app.url("/imports/1/undo")).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
+    assert_eq!(response.status(), 409);
+    assert_eq!(app.store.get_import(1).await.unwrap().status, "done");
+
+    // A company CSV with a broken corporate number on line 3.
+    let csv = "会社名,法人番号\n株式会社こだま精工,\n株式会社やまびこ,12345\n".as_bytes();
+    let response = upload_companies(&app, &client, &[("_csrf", &csrf)], "companies.csv", csv).await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/imports/2?done=1"), "{location}");
+    let page = text(client.get(app.url(&location)).send().await.unwrap()).await;
+    assert_eq!(count_card(&page, "created"), "1");
+    assert_eq!(count_card(&page, "rejected"), "1");
+    assert!(page.contains("id=\"reject-3\""), "the rejected row with its line: {page}");
+    assert!(page.contains("株式会社やまびこ"));
+
+    // Field sales may not import: 403, nothing stored.
+    let (field, field_csrf) = app.sign_in("sales@example.jp").await;
+    let response = upload_companies(&app, &field, &[("_csrf", &field_csrf)], "companies.csv", csv).await;
+    assert_eq!(response.status(), 403);
+    // No CSRF token: 403.
+    let response = upload_companies(&app, &client, &[], "companies.csv", csv).await;
+    assert_eq!(response.status(), 403);
+    // No file: 422 at the company form's file field.
+    let response = upload_companies(&app, &client, &[("_csrf", &csrf)], "", b"").await;
+    assert_eq!(response.status(), 422);
+    let page = text(response).await;
+    assert!(page.contains("data-field=\"company_file\""), "{page}");
+    assert!(page.contains("企業マスタのファイルを選んでください。"));
+    assert_eq!(app.store.list_imports(100).await.unwrap().len(), 2, "nothing more stored");
+}

@@ -1,9 +1,11 @@
 //! Lead imports: the list of past imports with the upload form, the steps of one upload
 //! (`upload.rs`: mapping, preview, commit; `choices.rs` checks what the mapping step posts,
 //! `scan.rs` reads the file for the preview), and one import's page with its counts, rejected
-//! rows (also as CSV), undo and the way to its review questions.
+//! rows (also as CSV), undo and the way to its review questions. `companies.rs` imports the
+//! company master from the same page.
 
 mod choices;
+mod companies;
 mod scan;
 mod upload;
 
@@ -30,6 +32,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
             "/imports",
             Access::Import,
             post(upload::upload).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BYTES)),
+        ),
+        route(
+            "POST",
+            "/imports/companies",
+            Access::Import,
+            post(companies::upload).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BYTES)),
         ),
         route("GET", "/imports/uploads/{token}", Access::Import, get(upload::mapping)),
         route("POST", "/imports/uploads/{token}/preview", Access::Import, post(upload::preview)),
@@ -152,6 +160,9 @@ pub(crate) fn field_label(field: &str, locale: &str) -> String {
 pub struct DetailParams {
     /// Just committed.
     done: Option<String>,
+    /// After a company master import: leads linked to a company, and links left to review.
+    linked: Option<u64>,
+    link_reviews: Option<u64>,
 }
 
 /// Rejected rows shown on the page; the rest are in the CSV.
@@ -163,7 +174,8 @@ async fn detail(
     Path(id): Path<i64>,
     Query(params): Query<DetailParams>,
 ) -> Result<Html<String>, PageError> {
-    let notice = Notice { done: params.done.is_some(), ..Notice::default() };
+    let links = params.linked.zip(params.link_reviews).map(|(linked, review)| Links { linked, review });
+    let notice = Notice { done: params.done.is_some(), links, ..Notice::default() };
     detail_page(&state, &user, id, &notice).await
 }
 
@@ -173,6 +185,14 @@ struct Notice {
     done: bool,
     undo: Option<UndoReport>,
     undo_refused: bool,
+    /// What linking leads to companies did after a company master import.
+    links: Option<Links>,
+}
+
+#[derive(serde::Serialize, Clone, Copy, Debug)]
+struct Links {
+    linked: u64,
+    review: u64,
 }
 
 async fn detail_page(
@@ -199,14 +219,30 @@ async fn detail_page(
             context! { line => reject.line, problems => problems, fields => reject.field_list() }
         })
         .collect();
-    let counts = [
-        ("created", import.created_rows),
-        ("merged", import.merged_rows),
-        ("unchanged", import.unchanged_rows),
-        ("review", import.review_rows),
-        ("rejected", import.rejected_rows),
-    ]
-    .map(|(key, value)| context! { key => key, value => value, label => t(locale, outcome_key(key)) });
+    let companies = import.kind == "companies";
+    let counts: Vec<minijinja::Value> = if companies {
+        vec![
+            ("created", import.created_rows, "import.company.created"),
+            ("merged", import.merged_rows, "import.company.merged"),
+            ("unchanged", import.unchanged_rows, "import.company.unchanged"),
+            ("rejected", import.rejected_rows, "import.outcome.rejected"),
+        ]
+    } else {
+        ["created", "merged", "unchanged", "review", "rejected"]
+            .into_iter()
+            .zip([
+                import.created_rows,
+                import.merged_rows,
+                import.unchanged_rows,
+                import.review_rows,
+                import.rejected_rows,
+            ])
+            .map(|(key, value)| (key, value, outcome_key(key)))
+            .collect()
+    }
+    .into_iter()
+    .map(|(key, value, label)| context! { key => key, value => value, label => t(locale, label) })
+    .collect();
     render(
         state,
         user,
@@ -218,7 +254,11 @@ async fn detail_page(
             mapping => mapping,
             rejects => shown,
             rejects_more => rejects.len().saturating_sub(REJECTS_SHOWN),
-            can_undo => matches!(import.status.as_str(), "done" | "failed") && crate::can_import(user.user.role()),
+            can_undo => !companies
+                && matches!(import.status.as_str(), "done" | "failed")
+                && crate::can_import(user.user.role()),
+            companies => companies,
+            links => notice.links,
             done => notice.done,
             undo => notice.undo,
             undo_refused => notice.undo_refused,
@@ -338,7 +378,17 @@ async fn rejects_csv(
 async fn undo(State(state): State<AppState>, Path(id): Path<i64>, form: PageForm<Vec<(String, String)>>) -> Response {
     let user = &form.user;
     let locale = user.locale();
-    let (notice, status) = match state.store.undo_import(id, Some(user.user.id), now_millis()).await {
+    // Undo is for lead imports: a company master import is refused as nothing to undo.
+    let kind = match state.store.get_import(id).await {
+        Ok(import) => import.kind,
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    let undone = if kind == "companies" {
+        Err(StoreError::Conflict { field: "kind" })
+    } else {
+        state.store.undo_import(id, Some(user.user.id), now_millis()).await
+    };
+    let (notice, status) = match undone {
         Ok(report) => (Notice { undo: Some(report), ..Notice::default() }, StatusCode::OK),
         // Not finished, or undone already: nothing changed.
         Err(StoreError::Conflict { .. }) => (Notice { undo_refused: true, ..Notice::default() }, StatusCode::CONFLICT),

@@ -89,7 +89,7 @@ pub(super) async fn upload(
     Redirect::to(&format!("/imports/uploads/{token}")).into_response()
 }
 
-async fn upload_again(state: &AppState, user: &CurrentUser, error: FieldError) -> Response {
+pub(super) async fn upload_again(state: &AppState, user: &CurrentUser, error: FieldError) -> Response {
     match super::list_page(state, user, &error.into(), false).await {
         Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
         Err(error) => error.into_response(),
