@@ -145,7 +145,9 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let started = std::time::Instant::now();
+            let mut links = hatake_engine::companies::LinkCounts::default();
             let import = run(&*store, &prepared, &context, &options, hatake_web::now_millis, |p| {
+                links = p.links;
                 bar.set_position(p.rows_done as u64);
                 bar.set_message(format!(
                     "{} new, {} merged, {} rejected",
@@ -166,6 +168,12 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 import.review_rows,
                 import.rejected_rows
             );
+            if links.linked + links.review > 0 {
+                println!(
+                    "  new leads linked to companies: {} linked, {} with a company question to review",
+                    links.linked, links.review
+                );
+            }
             let rejected = store.import_rejects(import.id).await?;
             if !rejected.is_empty() {
                 for reject in rejected.iter().take(10) {

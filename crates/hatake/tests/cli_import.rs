@@ -400,6 +400,11 @@ fn company_master_import_links_leads_already_stored_and_those_imported_later() {
     args.extend_from_slice(&store);
     let imported = run_ok(&args);
     assert!(imported.out.contains("2 created, 0 merged, 0 unchanged, 0 to review, 0 rejected"), "{}", imported.out);
+    assert!(
+        imported.out.contains("new leads linked to companies: 1 linked, 0 with a company question"),
+        "the lead import says it linked はたけ商事's person: {}",
+        imported.out
+    );
     let again = companies("0 companies created, 0 updated, 9 unchanged or skipped");
     assert!(
         again.out.contains("leads linked to companies: 0 linked, 0 to review, 1 without a company of that name"),

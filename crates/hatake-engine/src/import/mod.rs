@@ -129,6 +129,8 @@ pub fn preview(
 pub struct Progress {
     pub rows_done: usize,
     pub counts: ImportCounts,
+    /// New leads linked to the company master so far, and those with a company question.
+    pub links: crate::companies::LinkCounts,
 }
 
 /// What the import is for and who runs it.
@@ -264,7 +266,11 @@ async fn run_rows<S: Store + ?Sized>(
             store.add_rejects(import_id, &parsed.rejects).await?;
         }
         store.record_import_progress(import_id, counts, now()).await?;
-        progress(Progress { rows_done: usize::try_from(counts.total).unwrap_or(0), counts: *counts });
+        progress(Progress {
+            rows_done: usize::try_from(counts.total).unwrap_or(0),
+            counts: *counts,
+            links: counts_links,
+        });
     }
     tracing::info!(
         import_id,
