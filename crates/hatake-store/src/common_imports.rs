@@ -310,10 +310,16 @@ macro_rules! impl_import_store {
                         .execute(&mut *tx)
                         .await
                         .map_err(db_error)?;
-                    let stored = fetch_lead(&mut *tx, *lead).await?;
-                    <$store>::unindex_lead(&mut *tx, *lead).await?;
-                    <$store>::index_leads(&mut *tx, &[(*lead, $crate::sql::lead_row_search_document(&stored))]).await?;
                 }
+                // The company's name is part of each search document: re-index the lot at once.
+                let ids: Vec<i64> = links.iter().map(|(lead, _)| *lead).collect();
+                let docs: Vec<(i64, String)> = fetch_leads_by_ids(&mut *tx, &ids)
+                    .await?
+                    .iter()
+                    .map(|row| (row.id, $crate::sql::lead_row_search_document(row)))
+                    .collect();
+                <$store>::unindex_leads(&mut *tx, &ids).await?;
+                <$store>::index_leads(&mut *tx, &docs).await?;
                 for (lead, account, score, evidence) in reviews {
                     sqlx::query::<$db>(
                         "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \

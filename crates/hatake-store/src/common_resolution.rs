@@ -139,16 +139,6 @@ macro_rules! impl_resolution_store {
 
         #[async_trait::async_trait]
         impl $crate::ResolutionStore for $store {
-            async fn match_candidates(
-                &self,
-                keys: &[String],
-                emails: &[String],
-                limit: usize,
-            ) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
-                let ids = self.match_candidate_ids(keys, emails, limit).await?;
-                self.leads_by_ids(&ids).await
-            }
-
             async fn match_candidate_ids(
                 &self,
                 keys: &[String],

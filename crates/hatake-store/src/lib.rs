@@ -169,10 +169,8 @@ pub trait LeadStore: Send + Sync + 'static {
 /// review queue, merges and undo.
 #[async_trait]
 pub trait ResolutionStore: Send + Sync + 'static {
-    /// Stored leads sharing a matching key or an e-mail address with the incoming records, at
-    /// most `limit` per key.
-    async fn match_candidates(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<LeadRow>>;
-    /// The ids of [`ResolutionStore::match_candidates`], without reading the leads.
+    /// The ids of stored leads sharing a matching key or an e-mail address with the incoming
+    /// records; a key shared by more than `limit` leads is skipped.
     async fn match_candidate_ids(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<i64>>;
     /// Computes the matching keys again for the leads after `after_id` (at most `limit`);
     /// returns the last id done, `None` past the end. For data written before the keys existed

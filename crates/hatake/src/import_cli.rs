@@ -66,9 +66,7 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Leads { store, file, source, product, encoding, mapping, dry_run, rejects } => {
             let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let encoding = encoding
-                .map(|e| TextEncoding::parse(&e).map_err(|err| anyhow!("--encoding: {}", err.message_en)))
-                .transpose()?;
+            let encoding = encoding_flag(encoding)?;
             let mapping = mapping
                 .map(|text| {
                     let keys: Vec<&str> =
@@ -87,17 +85,13 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 }
                 other => describe(other),
             })?;
+            eprintln!("encoding: {} ({} undecodable characters)", prepared.encoding.label(), prepared.malformed);
+            for (header, column) in prepared.headers.iter().zip(&prepared.mapping.0) {
+                eprintln!("  {header} → {}", column.map_or("(not imported)", |c| c.as_str()));
+            }
             // A dry run on a data directory that holds no database yet creates none.
             if let (true, crate::config::Database::Sqlite { data_dir }) = (dry_run, &settings.database) {
                 if !data_dir.join(hatake_sqlite::DATABASE_FILE).exists() {
-                    eprintln!(
-                        "encoding: {} ({} undecodable characters)",
-                        prepared.encoding.label(),
-                        prepared.malformed
-                    );
-                    for (header, column) in prepared.headers.iter().zip(&prepared.mapping.0) {
-                        eprintln!("  {header} → {}", column.map_or("(not imported)", |c| c.as_str()));
-                    }
                     eprintln!(
                         "note: {} holds no database yet; products and owners are not checked",
                         data_dir.display()
@@ -125,10 +119,6 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
             let (context, options) =
                 hatake_engine::settings::import_context(&*store, source, product_id, &file_name, None).await?;
-            eprintln!("encoding: {} ({} undecodable characters)", prepared.encoding.label(), prepared.malformed);
-            for (header, column) in prepared.headers.iter().zip(&prepared.mapping.0) {
-                eprintln!("  {header} → {}", column.map_or("(not imported)", |c| c.as_str()));
-            }
             for earlier in store.imports_of_file(&prepared.sha256).await? {
                 eprintln!(
                     "note: this file was imported before as import {} ({}, {} rows); importing it again changes nothing",
@@ -199,9 +189,7 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
         ImportCommand::Companies { store, file, encoding } => {
             let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
-            let encoding = encoding
-                .map(|e| TextEncoding::parse(&e).map_err(|err| anyhow!("--encoding: {}", err.message_en)))
-                .transpose()?;
+            let encoding = encoding_flag(encoding)?;
             let store = crate::open_store(&settings.database).await?;
             let file_name =
                 file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -283,6 +271,11 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--encoding` as a text encoding.
+fn encoding_flag(flag: Option<String>) -> anyhow::Result<Option<TextEncoding>> {
+    flag.map(|e| TextEncoding::parse(&e).map_err(|err| anyhow!("--encoding: {}", err.message_en))).transpose()
 }
 
 /// The first rows' problems, and how many rows there are; nothing is written.

@@ -130,15 +130,6 @@ pub fn is_role_address(email: &str) -> bool {
     ROLE_ADDRESSES.contains(&stem)
 }
 
-/// Domestic digits of a phone number: `+81 3-1234-5678` → `0312345678`.
-pub fn phone_digits(phone: &str) -> String {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
-    match digits.strip_prefix("81") {
-        Some(rest) if phone.trim_start().starts_with('+') => format!("0{}", rest.trim_start_matches('0')),
-        _ => digits,
-    }
-}
-
 fn is_mobile(digits: &str) -> bool {
     digits.len() == 11 && ["070", "080", "090"].iter().any(|p| digits.starts_with(p))
 }

@@ -29,6 +29,12 @@ pub enum ImportError {
     Store(#[from] StoreError),
 }
 
+impl From<hatake_csv::ReadError> for ImportError {
+    fn from(error: hatake_csv::ReadError) -> Self {
+        Self::file(error.code(), error.message_ja(), error.message_en())
+    }
+}
+
 impl ImportError {
     fn file(code: &'static str, ja: String, en: String) -> Self {
         Self::File(FieldError::new("file", code, ja, en))
@@ -58,8 +64,7 @@ pub fn prepare(
     mapping: Option<Mapping>,
 ) -> Result<Prepared, ImportError> {
     let decoded = decode(bytes, encoding);
-    let reader =
-        RowReader::new(&decoded.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    let reader = RowReader::new(&decoded.text)?;
     let headers = reader.headers().unique_names("ja");
     let mapping = mapping.unwrap_or_else(|| Mapping::guess(&headers));
     if mapping.0.len() != headers.len() {
@@ -106,12 +111,11 @@ pub fn preview(
     context: &RowContext,
     limit: usize,
 ) -> Result<(Vec<PreviewRow>, usize), ImportError> {
-    let mut reader =
-        RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    let mut reader = RowReader::new(&prepared.text)?;
     let mut rows = Vec::new();
     let mut total = 0;
     while let Some(row) = reader.next_row() {
-        let row = row.map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+        let row = row?;
         total += 1;
         if rows.len() < limit {
             rows.push(PreviewRow {
@@ -226,7 +230,7 @@ async fn run_rows<S: Store + ?Sized>(
     progress: &mut impl FnMut(Progress),
 ) -> Result<(), ImportError> {
     // The header row must be readable before anything starts.
-    RowReader::new(&prepared.text).map_err(|e| ImportError::file(e.code(), e.message_ja(), e.message_en()))?;
+    RowReader::new(&prepared.text)?;
     let mut batches = producer::spawn(prepared, context.clone(), options.departments.clone());
     let (mut matching, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();

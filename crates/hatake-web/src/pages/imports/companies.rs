@@ -3,14 +3,13 @@
 //! company is linked where the master now knows its company. The import's page shows the
 //! counts, the rejected rows and what linking did.
 
-use super::upload::upload_again;
-use crate::auth::{same_secret, CurrentUser};
-use crate::multipart;
+use super::upload::{upload_again, uploaded_file};
+use crate::auth::CurrentUser;
 use crate::uploads::base_name;
 use crate::{now_millis, AppState};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use hatake_domain::FieldError;
 
@@ -23,23 +22,11 @@ pub(super) async fn upload(
     body: Body,
 ) -> Response {
     let locale = user.locale();
-    let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_UPLOAD_BYTES).await else {
-        return PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "error.upload_too_large", locale).into_response();
+    let file = match uploaded_file(&user, &headers, body).await {
+        Ok(file) => file,
+        Err(refused) => return refused,
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let parts = match multipart::parse(content_type, &bytes) {
-        Ok(parts) => parts,
-        Err(error) => {
-            tracing::warn!(%error, "malformed company upload");
-            return PageError::new(StatusCode::BAD_REQUEST, "import.bad_form", locale).into_response();
-        }
-    };
-    let csrf = parts.iter().find(|p| p.name == "_csrf").map(multipart::Part::text).unwrap_or_default();
-    if !same_secret(&csrf, &user.csrf_token) {
-        return PageError::new(StatusCode::FORBIDDEN, "error.csrf", locale).into_response();
-    }
-    let file = parts.into_iter().find(|p| p.name == "file" && p.file_name.as_deref().is_some_and(|n| !n.is_empty()));
-    let Some(file) = file.filter(|f| !f.data.is_empty()) else {
+    let Some(file) = file else {
         let error = FieldError::new(
             "company_file",
             "no_file",

@@ -44,6 +44,34 @@ async fn blocking<T: Send + 'static>(
     })
 }
 
+/// The `file` part of a multipart form (multipart: `_csrf` and `file`), read up to
+/// [`crate::MAX_UPLOAD_BYTES`] with its CSRF token checked; `None` when no file was chosen or
+/// it is empty. A refused request (too large, not multipart, wrong token) is the response.
+pub(super) async fn uploaded_file(
+    user: &CurrentUser,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<multipart::Part>, Response> {
+    let locale = user.locale();
+    let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_UPLOAD_BYTES).await else {
+        return Err(PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "error.upload_too_large", locale).into_response());
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let parts = match multipart::parse(content_type, &bytes) {
+        Ok(parts) => parts,
+        Err(error) => {
+            tracing::warn!(%error, "malformed upload");
+            return Err(PageError::new(StatusCode::BAD_REQUEST, "import.bad_form", locale).into_response());
+        }
+    };
+    let csrf = parts.iter().find(|p| p.name == "_csrf").map(multipart::Part::text).unwrap_or_default();
+    if !same_secret(&csrf, &user.csrf_token) {
+        return Err(PageError::new(StatusCode::FORBIDDEN, "error.csrf", locale).into_response());
+    }
+    let file = parts.into_iter().find(|p| p.name == "file" && p.file_name.as_deref().is_some_and(|n| !n.is_empty()));
+    Ok(file.filter(|f| !f.data.is_empty()))
+}
+
 /// `POST /imports`: the upload form (multipart: `_csrf` and `file`).
 pub(super) async fn upload(
     State(state): State<AppState>,
@@ -52,23 +80,11 @@ pub(super) async fn upload(
     body: Body,
 ) -> Response {
     let locale = user.locale();
-    let Ok(bytes) = axum::body::to_bytes(body, crate::MAX_UPLOAD_BYTES).await else {
-        return PageError::new(StatusCode::PAYLOAD_TOO_LARGE, "error.upload_too_large", locale).into_response();
+    let file = match uploaded_file(&user, &headers, body).await {
+        Ok(file) => file,
+        Err(refused) => return refused,
     };
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let parts = match multipart::parse(content_type, &bytes) {
-        Ok(parts) => parts,
-        Err(error) => {
-            tracing::warn!(%error, "malformed upload");
-            return PageError::new(StatusCode::BAD_REQUEST, "import.bad_form", locale).into_response();
-        }
-    };
-    let csrf = parts.iter().find(|p| p.name == "_csrf").map(multipart::Part::text).unwrap_or_default();
-    if !same_secret(&csrf, &user.csrf_token) {
-        return PageError::new(StatusCode::FORBIDDEN, "error.csrf", locale).into_response();
-    }
-    let file = parts.into_iter().find(|p| p.name == "file" && p.file_name.as_deref().is_some_and(|n| !n.is_empty()));
-    let Some(file) = file.filter(|f| !f.data.is_empty()) else {
+    let Some(file) = file else {
         let error = FieldError::new("file", "no_file", "CSVファイルを選んでください。", "Choose a CSV file.");
         return upload_again(&state, &user, error).await;
     };
