@@ -26,6 +26,10 @@ pub fn non_empty(input: Option<&str>) -> Option<String> {
 
 /// The key used to search and compare loosely: NFKC, lower case, and only letters and digits.
 pub fn search_key(input: &str) -> String {
+    // Stored values are normalised already; the quick check spares composing them again.
+    if unicode_normalization::is_nfkc_quick(input.chars()) == unicode_normalization::IsNormalized::Yes {
+        return input.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect();
+    }
     input.nfkc().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
 }
 
@@ -43,19 +47,27 @@ pub fn bigrams(key: &str) -> Vec<String> {
 /// The text stored in the search index for a record: the bigrams of each part's search key,
 /// space-separated (parts are kept apart so no bigram spans two fields).
 pub fn search_document<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
-    let mut tokens: Vec<String> = Vec::new();
+    let mut document = String::new();
+    let token = |document: &mut String, chars: &[char]| {
+        if !document.is_empty() {
+            document.push(' ');
+        }
+        document.extend(chars);
+    };
     for part in parts {
-        let key = search_key(part);
-        if key.chars().count() >= 2 {
-            tokens.extend(bigrams(&key));
+        let key: Vec<char> = search_key(part).chars().collect();
+        if key.len() >= 2 {
+            for pair in key.windows(2) {
+                token(&mut document, pair);
+            }
             // The last character starts no bigram; as a token of its own it lets a one-character
             // query (a prefix query) find it too, e.g. 「藤」 in 佐藤.
-            tokens.extend(key.chars().last().map(String::from));
+            token(&mut document, &key[key.len() - 1..]);
         } else if !key.is_empty() {
-            tokens.push(key);
+            token(&mut document, &key);
         }
     }
-    tokens.join(" ")
+    document
 }
 
 /// A search query as a list of terms, each a list of bigrams that must occur in sequence.

@@ -8,6 +8,13 @@
 //! only for candidates it has not seen yet. Each batch is decided in two passes: first every
 //! record is compared (features only), then the stored leads that records merge into are read
 //! once and combined in file order.
+//!
+//! An import plans batch *n*+1 while batch *n* is being written ([`Resolver::plan_ahead`]):
+//! the leads a batch creates are known to the resolver under provisional ids (negative, in
+//! creation order) until the store has given them their ids, and a plan that refers to them is
+//! completed with [`Resolver::finalize`] once the batches before it are written. The values of
+//! every lead the import created or changed are kept, so a later batch merges into the newest
+//! values without reading them back.
 
 use hatake_domain::matching::lead::decide;
 use hatake_domain::matching::merge::combine;
@@ -15,7 +22,7 @@ use hatake_domain::matching::{Comparison, Decision, LeadFeatures};
 use hatake_domain::{LeadData, RequiredFieldSet};
 use hatake_store::{
     fingerprint, LeadRef, LeadSnapshot, Outcome, PlannedCreate, PlannedReview, PlannedUpdate, ResolutionPlan,
-    SourceRecord, Store, StoreResult,
+    SourceRecord, Store, StoreError, StoreResult,
 };
 use std::collections::{HashMap, HashSet};
 
@@ -70,8 +77,16 @@ pub struct Resolver {
     known: HashMap<i64, Known>,
     by_key: HashMap<String, Vec<i64>>,
     by_email: HashMap<String, i64>,
-    /// The features of the last batch's creates, until the store has given them ids.
-    pending: Vec<(LeadFeatures, HashSet<String>)>,
+    /// Creates planned in earlier batches: the next create's provisional id is
+    /// `provisional(created_before)`.
+    created_before: usize,
+    /// The store's ids of the creates written so far, by creation order.
+    real_ids: Vec<i64>,
+    /// The provisional id of each lead this resolver created, by its stored id (the store
+    /// reports them as candidates under their stored ids).
+    alias: HashMap<i64, i64>,
+    /// The current values of the leads this resolver created or changed, by resolver id.
+    latest: HashMap<i64, LeadData>,
     /// Whether the store held no lead when the resolver started: then every candidate is one
     /// the resolver wrote itself and remembers, and the store need not be asked.
     started_empty: bool,
@@ -84,7 +99,10 @@ impl Resolver {
             known: HashMap::new(),
             by_key: HashMap::new(),
             by_email: HashMap::new(),
-            pending: Vec::new(),
+            created_before: 0,
+            real_ids: Vec::new(),
+            alias: HashMap::new(),
+            latest: HashMap::new(),
             started_empty: false,
         }
     }
@@ -128,7 +146,9 @@ impl Resolver {
         emails.sort_unstable();
         emails.dedup();
         let ids = store.match_candidate_ids(&keys, &emails, MAX_CANDIDATES_PER_KEY).await?;
-        let unseen: Vec<i64> = ids.into_iter().filter(|id| !self.known.contains_key(id)).collect();
+        // A lead this resolver created is known under its provisional id.
+        let unseen: Vec<i64> =
+            ids.into_iter().filter(|id| !self.alias.contains_key(id) && !self.known.contains_key(id)).collect();
         if unseen.is_empty() {
             return Ok(());
         }
@@ -163,11 +183,27 @@ impl Resolver {
     }
 
     /// [`Resolver::plan`] for records whose features are computed already (by the import's
-    /// reading thread).
+    /// reading thread). The batches planned before must have been written.
     ///
     /// # Errors
     /// A store error while reading candidates.
     pub async fn plan_prepared<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+        prepared: Vec<(Incoming, LeadFeatures)>,
+    ) -> StoreResult<(ResolutionPlan, Vec<Resolved>)> {
+        let (mut plan, mut resolved) = self.plan_ahead(store, prepared).await?;
+        self.finalize(&mut plan, &mut resolved)?;
+        Ok((plan, resolved))
+    }
+
+    /// Plans a batch while the one before may still be being written: the plan can refer to
+    /// leads of earlier batches by provisional id, and must go through [`Resolver::finalize`]
+    /// once those batches are written ([`Resolver::committed`]).
+    ///
+    /// # Errors
+    /// A store error while reading candidates.
+    pub async fn plan_ahead<S: Store + ?Sized>(
         &mut self,
         store: &S,
         prepared: Vec<(Incoming, LeadFeatures)>,
@@ -287,15 +323,26 @@ impl Resolver {
         }
 
         // Pass two: read the stored leads that records merge into, and combine in file order.
-        let mut merge_ids: Vec<i64> =
-            steps.iter().filter_map(|(s, _)| if let Step::MergeStored(id, _) = s { Some(*id) } else { None }).collect();
+        // The leads this resolver created or changed before are current in memory (and may not
+        // be written yet); undoing the import restores them from their first change.
+        let mut current: HashMap<i64, (LeadData, Option<LeadSnapshot>)> = HashMap::new();
+        let mut merge_ids: Vec<i64> = Vec::new();
+        for (step, _) in &steps {
+            if let Step::MergeStored(id, _) = step {
+                match self.latest.get(id) {
+                    Some(data) => {
+                        current.entry(*id).or_insert_with(|| (data.clone(), None));
+                    }
+                    None => merge_ids.push(*id),
+                }
+            }
+        }
         merge_ids.sort_unstable();
         merge_ids.dedup();
-        let mut current: HashMap<i64, (LeadData, LeadSnapshot)> = HashMap::new();
         for row in store.leads_by_ids(&merge_ids).await? {
             let snapshot = LeadSnapshot::of(&row);
             if let Ok(data) = snapshot.data() {
-                current.insert(row.id, (data, snapshot));
+                current.insert(row.id, (data, Some(snapshot)));
             }
         }
         let mut update_of: HashMap<i64, usize> = HashMap::new();
@@ -336,9 +383,15 @@ impl Resolver {
                             update.sources.push(source);
                         }
                         None => {
-                            source.before = Some(snapshot.clone());
+                            source.before = snapshot.clone();
                             update_of.insert(id, plan.updates.len());
-                            plan.updates.push(PlannedUpdate { id, data: combined, is_lead, sources: vec![source] });
+                            plan.updates.push(PlannedUpdate {
+                                id,
+                                data: combined,
+                                is_lead,
+                                sources: vec![source],
+                                keys: None,
+                            });
                         }
                     }
                     resolved.push(Resolved { outcome: Outcome::Merged, lead });
@@ -352,21 +405,73 @@ impl Resolver {
             resolved.push(Resolved { outcome, lead });
         }
         // The merged leads' features follow their new values for the next batches.
-        for update in &plan.updates {
+        for update in &mut plan.updates {
             let features = LeadFeatures::new(&update.data);
+            update.keys = Some(features.keys.clone());
             self.remember(update.id, features, HashSet::new());
+            self.latest.insert(update.id, update.data.clone());
         }
-        self.pending = planned.into_iter().map(|p| (p.features, p.fingerprints)).collect();
+        // The new leads, under provisional ids until the store gives them theirs.
+        for (index, (planned, create)) in planned.into_iter().zip(&mut plan.creates).enumerate() {
+            let id = provisional(self.created_before + index);
+            create.keys = Some(planned.features.keys.clone());
+            self.remember(id, planned.features, planned.fingerprints);
+            self.latest.insert(id, create.data.clone());
+        }
+        self.created_before += plan.creates.len();
         Ok((plan, resolved))
     }
 
-    /// Records the ids the store gave to the batch's new leads, so later batches find them.
+    /// Records the ids the store gave to a written batch's new leads (in plan order).
     pub fn committed(&mut self, created: &[i64]) {
-        let pending = std::mem::take(&mut self.pending);
-        for (id, (features, fingerprints)) in created.iter().zip(pending) {
-            self.remember(*id, features, fingerprints);
+        for id in created {
+            self.alias.insert(*id, provisional(self.real_ids.len()));
+            self.real_ids.push(*id);
         }
     }
+
+    /// Replaces the provisional ids in a plan (and its records' fates) by the store's ids.
+    ///
+    /// # Errors
+    /// [`StoreError::Database`] when a batch the plan refers to has not been written (a bug of
+    /// the caller).
+    pub fn finalize(&self, plan: &mut ResolutionPlan, resolved: &mut [Resolved]) -> StoreResult<()> {
+        let real = |id: i64| -> StoreResult<i64> {
+            if id >= 0 {
+                return Ok(id);
+            }
+            let index = usize::try_from(-(id + 1)).unwrap_or(usize::MAX);
+            self.real_ids
+                .get(index)
+                .copied()
+                .ok_or_else(|| StoreError::Database(format!("lead {index} of this import is not written yet")))
+        };
+        let real_ref = |lead: &mut LeadRef| -> StoreResult<()> {
+            if let LeadRef::Existing(id) = lead {
+                *id = real(*id)?;
+            }
+            Ok(())
+        };
+        for update in &mut plan.updates {
+            update.id = real(update.id)?;
+        }
+        for (id, _) in &mut plan.unchanged {
+            *id = real(*id)?;
+        }
+        for review in &mut plan.reviews {
+            real_ref(&mut review.lead)?;
+            real_ref(&mut review.candidate)?;
+        }
+        for record in resolved {
+            real_ref(&mut record.lead)?;
+        }
+        Ok(())
+    }
+}
+
+/// The resolver's id of the `index`-th lead it created, until the store gives it one.
+fn provisional(index: usize) -> i64 {
+    -i64::try_from(index).unwrap_or(i64::MAX - 1) - 1
 }
 
 fn create(
@@ -377,7 +482,7 @@ fn create(
     required: &RequiredFieldSet,
     print: &str,
 ) -> usize {
-    plan.creates.push(PlannedCreate { is_lead: required.is_lead(&data), data, sources: Vec::new() });
+    plan.creates.push(PlannedCreate { is_lead: required.is_lead(&data), data, sources: Vec::new(), keys: None });
     planned.push(Planned { features: features.clone(), fingerprints: HashSet::from([print.to_owned()]) });
     plan.creates.len() - 1
 }

@@ -58,6 +58,7 @@ pub async fn import_context(
         created_by,
         required: required_fields(store).await?,
         departments: departments(store).await?,
+        batch_size: None,
     };
     Ok((context, options))
 }

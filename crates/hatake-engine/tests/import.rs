@@ -218,3 +218,57 @@ async fn failed_import_undo(store: &dyn Store) {
 }
 
 both!(failed_import_undo, sqlite_failed_import_undo, postgres_failed_import_undo);
+
+/// A file of repeats spread over many small batches gives what one batch gives: a batch is
+/// matched while the one before is still being written, so records merge into leads whose
+/// ids the store has not given yet (the resolver's provisional ids) and into leads a batch in
+/// flight has just changed. Undo then removes and restores exactly that.
+async fn batches_in_flight(store: &dyn Store) {
+    let stored = "会社名,氏名,メールアドレス,電話番号,役職\n\
+                  あおぞら工業株式会社,田中 一郎,ichiro@aozora.co.jp,06-1111-2222,主任\n";
+    import(store, stored.as_bytes(), "before.csv", "名刺").await;
+    let before = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("list").items;
+    let file = "\
+会社名,氏名,メールアドレス,電話番号,役職
+株式会社ひまわり商事,佐藤 太郎,taro.sato@himawari.co.jp,03-1234-5678,
+ひまわり商事,鈴木 花子,hanako@himawari.co.jp,03-1234-5679,
+(株)ひまわり商事,佐藤 太郎,TARO.SATO@HIMAWARI.CO.JP,,課長
+あおぞら工業,田中 一郎,ichiro@aozora.co.jp,,係長
+ひまわり商事㈱,佐藤 太郎,taro.sato@himawari.co.jp,03-1234-5678,部長
+あおぞら工業株式会社,田中 一郎,ichiro@aozora.co.jp,06-1111-2222,課長
+ひまわり商事,鈴木 花子,hanako@himawari.co.jp,03-1234-5679,
+株式会社ひまわり商事,佐藤 太郎,taro.sato@himawari.co.jp,03-1234-5678,
+";
+    let prepared = prepare(file.as_bytes(), None, None).expect("prepare");
+    let context = RowContext { source: Some("展示会".to_owned()), ..RowContext::default() };
+    let options = |batch_size| ImportOptions { file_name: "spread.csv".into(), batch_size, ..ImportOptions::default() };
+    let spread = run(store, &prepared, &context, &options(Some(2)), now, |_| {}).await.expect("import");
+    assert_eq!(spread.status, "done");
+    assert_eq!(
+        (spread.total_rows, spread.created_rows, spread.merged_rows, spread.unchanged_rows, spread.review_rows),
+        (8, 2, 4, 2, 0),
+        "佐藤 and 鈴木 created in batch 1; merged into in batches 2 and 3 while batch 1 or 2 was written"
+    );
+    let leads = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("list").items;
+    assert_eq!(leads.len(), 3, "one lead per person: {leads:?}");
+    let title =
+        |family: &str| leads.iter().find(|l| l.family_name.as_deref() == Some(family)).and_then(|l| l.title.clone());
+    assert_eq!(title("佐藤").as_deref(), Some("部長"), "the newest title, through two merges in different batches");
+    assert_eq!(title("田中").as_deref(), Some("課長"), "a stored lead changed by two batches keeps the newest");
+    let sato = leads.iter().find(|l| l.family_name.as_deref() == Some("佐藤")).expect("佐藤");
+    assert_eq!(store.lead_sources(sato.id).await.expect("sources").len(), 4, "every record of 佐藤 is a source");
+
+    // The same file in one batch comes out the same (all unchanged now: it was taken).
+    let again = run(store, &prepared, &context, &options(None), now, |_| {}).await.expect("import");
+    assert_eq!((again.unchanged_rows, again.created_rows, again.merged_rows), (8, 0, 0));
+
+    // Undo removes the two new people and puts 田中 back as before the first change.
+    store.undo_import(again.id, None, now()).await.expect("undo the re-import");
+    let report = store.undo_import(spread.id, None, now()).await.expect("undo");
+    assert_eq!((report.deleted, report.restored, report.kept.len()), (2, 1, 0));
+    let after = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("list").items;
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].title, before[0].title, "田中 is as he was before the import");
+}
+
+both!(batches_in_flight, sqlite_batches_in_flight, postgres_batches_in_flight);

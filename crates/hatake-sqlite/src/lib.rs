@@ -2,6 +2,7 @@
 //! migrations in `migrations/`. The SQL shared with PostgreSQL lives in `hatake-store`;
 //! this crate adds the connection set-up, migrations, and the FTS5 search index.
 
+mod bulk;
 mod migrate;
 
 use hatake_store::sql::Dialect;
@@ -18,6 +19,7 @@ pub const DATABASE_FILE: &str = "hatake.db";
 pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
+    bulk: bulk::BulkWriter,
 }
 
 impl SqliteStore {
@@ -60,7 +62,8 @@ impl SqliteStore {
             }
         };
         migrate::run(&pool).await?;
-        Ok(Self { pool, path })
+        let bulk = bulk::BulkWriter::new(&path);
+        Ok(Self { pool, path, bulk })
     }
 
     /// The database file.
@@ -78,6 +81,26 @@ impl SqliteStore {
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn write_plan(
+        &self,
+        plan: &hatake_store::ResolutionPlan,
+        import_id: Option<i64>,
+        now: hatake_store::Millis,
+    ) -> Result<Vec<i64>, StoreError> {
+        let plan = plan.clone();
+        self.bulk.run(move |conn| bulk::write(conn, &plan, import_id, now, None)).await
+    }
+
+    async fn write_import_batch(&self, batch: hatake_store::ImportBatch) -> Result<Vec<i64>, StoreError> {
+        self.bulk
+            .run(move |conn| {
+                let extras =
+                    bulk::BatchExtras { import_id: batch.import_id, rejects: &batch.rejects, counts: &batch.counts };
+                bulk::write(conn, &batch.plan, Some(batch.import_id), batch.now, Some(extras))
+            })
+            .await
     }
 
     async fn index_leads(conn: &mut SqliteConnection, docs: &[(i64, String)]) -> Result<(), StoreError> {

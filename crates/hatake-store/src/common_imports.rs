@@ -172,6 +172,10 @@ macro_rules! impl_import_store {
                 tx.commit().await.map_err(db_error)
             }
 
+            async fn apply_import_batch(&self, batch: $crate::ImportBatch) -> $crate::StoreResult<Vec<i64>> {
+                self.write_import_batch(batch).await
+            }
+
             async fn import_rejects(&self, import_id: i64) -> $crate::StoreResult<Vec<$crate::RejectRow>> {
                 sqlx::query_as::<$db, $crate::RejectRow>(
                     "SELECT line, fields, problems FROM import_rejects WHERE import_id = $1 ORDER BY line",

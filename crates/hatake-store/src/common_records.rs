@@ -194,40 +194,6 @@ macro_rules! impl_account_and_lead_stores {
             Ok(())
         }
 
-        /// [`rewrite_lead`] for many leads, with the search documents, products and keys written
-        /// in a few statements for the lot.
-        async fn rewrite_leads(
-            conn: &mut <$db as sqlx::Database>::Connection,
-            updates: &[(i64, &hatake_domain::LeadData, bool)],
-            now: $crate::Millis,
-        ) -> $crate::StoreResult<()> {
-            if updates.is_empty() {
-                return Ok(());
-            }
-            let sql = $crate::sql::update_by_id("leads", &$crate::sql::LEAD_WRITE_COLUMNS);
-            for (id, lead, is_lead) in updates {
-                let mut values = $crate::sql::lead_write_values(lead, *is_lead, now);
-                values.push($crate::sql::Value::Int(*id));
-                let result =
-                    bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
-                $crate::one_row(result.rows_affected())?;
-            }
-            let ids: Vec<i64> = updates.iter().map(|(id, _, _)| *id).collect();
-            for part in ids.chunks($crate::BULK_ROWS) {
-                let list: Vec<String> = part.iter().map(i64::to_string).collect();
-                for table in ["lead_products", "lead_keys"] {
-                    sqlx::query::<$db>(&format!("DELETE FROM {table} WHERE lead_id IN ({})", list.join(",")))
-                        .execute(&mut *conn)
-                        .await
-                        .map_err(db_error)?;
-                }
-            }
-            <$store>::unindex_leads(&mut *conn, &ids).await?;
-            let written: Vec<(i64, &hatake_domain::LeadData)> =
-                updates.iter().map(|(id, lead, _)| (*id, *lead)).collect();
-            write_lead_extras(&mut *conn, &written, now).await
-        }
-
         /// What goes with a lead's row: its products, its search document (which holds its
         /// company's name, as after any later write) and its matching keys, for many leads in
         /// a few statements.

@@ -42,34 +42,6 @@ pub const MERGE_COLUMNS: &str =
 #[macro_export]
 macro_rules! impl_resolution_store {
     ($store:ty, $db:ty) => {
-        async fn insert_sources(
-            conn: &mut <$db as sqlx::Database>::Connection,
-            rows: &[(i64, &$crate::SourceRecord)],
-            import_id: Option<i64>,
-            now: $crate::Millis,
-        ) -> $crate::StoreResult<()> {
-            use $crate::sql::JsonType::{Int, Text};
-            let columns: Vec<(&str, $crate::sql::JsonType)> = $crate::common_resolution::SOURCE_COLUMNS
-                .iter()
-                .map(|c| (*c, if matches!(*c, "lead_id" | "import_id" | "line" | "created_at") { Int } else { Text }))
-                .collect();
-            let sql = $crate::sql::insert_json("lead_sources", &columns, <$store>::DIALECT);
-            for part in rows.chunks($crate::BULK_ROWS) {
-                let values: Vec<serde_json::Value> = part
-                    .iter()
-                    .map(|(lead, source)| {
-                        $crate::sql::json_row($crate::common_resolution::source_values(*lead, import_id, source, now))
-                    })
-                    .collect();
-                sqlx::query::<$db>(&sql)
-                    .bind(serde_json::Value::Array(values).to_string())
-                    .execute(&mut *conn)
-                    .await
-                    .map_err(db_error)?;
-            }
-            Ok(())
-        }
-
         async fn delete_lead_in(conn: &mut <$db as sqlx::Database>::Connection, id: i64) -> $crate::StoreResult<()> {
             sqlx::query::<$db>("DELETE FROM lead_products WHERE lead_id = $1")
                 .bind(id)
@@ -229,44 +201,7 @@ macro_rules! impl_resolution_store {
                 import_id: Option<i64>,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<Vec<i64>> {
-                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let creates: Vec<(&hatake_domain::LeadData, bool)> =
-                    plan.creates.iter().map(|c| (&c.data, c.is_lead)).collect();
-                let created = insert_leads(&mut *tx, &creates, now).await?;
-                let resolve = |lead: $crate::LeadRef| match lead {
-                    $crate::LeadRef::Existing(id) => id,
-                    $crate::LeadRef::Planned(index) => created[index],
-                };
-                let updates: Vec<(i64, &hatake_domain::LeadData, bool)> =
-                    plan.updates.iter().map(|u| (u.id, &u.data, u.is_lead)).collect();
-                rewrite_leads(&mut *tx, &updates, now).await?;
-                let mut sources: Vec<(i64, &$crate::SourceRecord)> = Vec::new();
-                for (id, create) in created.iter().zip(&plan.creates) {
-                    sources.extend(create.sources.iter().map(|s| (*id, s)));
-                }
-                for update in &plan.updates {
-                    sources.extend(update.sources.iter().map(|s| (update.id, s)));
-                }
-                sources.extend(plan.unchanged.iter().map(|(id, s)| (*id, s)));
-                insert_sources(&mut *tx, &sources, import_id, now).await?;
-                for review in &plan.reviews {
-                    let (lead, candidate) = (resolve(review.lead), resolve(review.candidate));
-                    sqlx::query::<$db>(
-                        "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
-                         VALUES ('lead', $1, $2, $3, $4, $5, $6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING",
-                    )
-                    .bind(lead)
-                    .bind(candidate)
-                    .bind(review.score)
-                    .bind(review.evidence.as_str())
-                    .bind(import_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                }
-                tx.commit().await.map_err(db_error)?;
-                Ok(created)
+                self.write_plan(plan, import_id, now).await
             }
 
             async fn source_fingerprints(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<(i64, String)>> {
@@ -528,6 +463,132 @@ macro_rules! impl_resolution_store {
                     $crate::common_resolution::MERGE_COLUMNS
                 );
                 sqlx::query_as::<$db, $crate::MergeRow>(&sql).bind(lead_id).fetch_all(&self.pool).await.map_err(db_error)
+            }
+        }
+    };
+}
+
+/// The write side of name-matching in plain SQL through sqlx (PostgreSQL): a resolution plan
+/// and an import batch. SQLite writes them through its own bulk connection instead.
+#[macro_export]
+macro_rules! impl_sqlx_plan_writer {
+    ($store:ty, $db:ty) => {
+        /// [`rewrite_lead`] for many leads, with the search documents, products and keys written
+        /// in a few statements for the lot.
+        async fn rewrite_leads(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            updates: &[(i64, &hatake_domain::LeadData, bool)],
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<()> {
+            if updates.is_empty() {
+                return Ok(());
+            }
+            let sql = $crate::sql::update_by_id("leads", &$crate::sql::LEAD_WRITE_COLUMNS);
+            for (id, lead, is_lead) in updates {
+                let mut values = $crate::sql::lead_write_values(lead, *is_lead, now);
+                values.push($crate::sql::Value::Int(*id));
+                let result =
+                    bind_values(sqlx::query::<$db>(&sql), values).execute(&mut *conn).await.map_err(db_error)?;
+                $crate::one_row(result.rows_affected())?;
+            }
+            let ids: Vec<i64> = updates.iter().map(|(id, _, _)| *id).collect();
+            for part in ids.chunks($crate::BULK_ROWS) {
+                let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                for table in ["lead_products", "lead_keys"] {
+                    sqlx::query::<$db>(&format!("DELETE FROM {table} WHERE lead_id IN ({})", list.join(",")))
+                        .execute(&mut *conn)
+                        .await
+                        .map_err(db_error)?;
+                }
+            }
+            <$store>::unindex_leads(&mut *conn, &ids).await?;
+            let written: Vec<(i64, &hatake_domain::LeadData)> =
+                updates.iter().map(|(id, lead, _)| (*id, *lead)).collect();
+            write_lead_extras(&mut *conn, &written, now).await
+        }
+
+        async fn insert_sources(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            rows: &[(i64, &$crate::SourceRecord)],
+            import_id: Option<i64>,
+            now: $crate::Millis,
+        ) -> $crate::StoreResult<()> {
+            use $crate::sql::JsonType::{Int, Text};
+            let columns: Vec<(&str, $crate::sql::JsonType)> = $crate::common_resolution::SOURCE_COLUMNS
+                .iter()
+                .map(|c| (*c, if matches!(*c, "lead_id" | "import_id" | "line" | "created_at") { Int } else { Text }))
+                .collect();
+            let sql = $crate::sql::insert_json("lead_sources", &columns, <$store>::DIALECT);
+            for part in rows.chunks($crate::BULK_ROWS) {
+                let values: Vec<serde_json::Value> = part
+                    .iter()
+                    .map(|(lead, source)| {
+                        $crate::sql::json_row($crate::common_resolution::source_values(*lead, import_id, source, now))
+                    })
+                    .collect();
+                sqlx::query::<$db>(&sql)
+                    .bind(serde_json::Value::Array(values).to_string())
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(db_error)?;
+            }
+            Ok(())
+        }
+
+        impl $store {
+            async fn write_plan(
+                &self,
+                plan: &$crate::ResolutionPlan,
+                import_id: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<i64>> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let creates: Vec<(&hatake_domain::LeadData, bool)> =
+                    plan.creates.iter().map(|c| (&c.data, c.is_lead)).collect();
+                let created = insert_leads(&mut *tx, &creates, now).await?;
+                let resolve = |lead: $crate::LeadRef| match lead {
+                    $crate::LeadRef::Existing(id) => id,
+                    $crate::LeadRef::Planned(index) => created[index],
+                };
+                let updates: Vec<(i64, &hatake_domain::LeadData, bool)> =
+                    plan.updates.iter().map(|u| (u.id, &u.data, u.is_lead)).collect();
+                rewrite_leads(&mut *tx, &updates, now).await?;
+                let mut sources: Vec<(i64, &$crate::SourceRecord)> = Vec::new();
+                for (id, create) in created.iter().zip(&plan.creates) {
+                    sources.extend(create.sources.iter().map(|s| (*id, s)));
+                }
+                for update in &plan.updates {
+                    sources.extend(update.sources.iter().map(|s| (update.id, s)));
+                }
+                sources.extend(plan.unchanged.iter().map(|(id, s)| (*id, s)));
+                insert_sources(&mut *tx, &sources, import_id, now).await?;
+                for review in &plan.reviews {
+                    let (lead, candidate) = (resolve(review.lead), resolve(review.candidate));
+                    sqlx::query::<$db>(
+                        "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
+                         VALUES ('lead', $1, $2, $3, $4, $5, $6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING",
+                    )
+                    .bind(lead)
+                    .bind(candidate)
+                    .bind(review.score)
+                    .bind(review.evidence.as_str())
+                    .bind(import_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(created)
+            }
+
+            async fn write_import_batch(&self, batch: $crate::ImportBatch) -> $crate::StoreResult<Vec<i64>> {
+                let created = self.write_plan(&batch.plan, Some(batch.import_id), batch.now).await?;
+                if !batch.rejects.is_empty() {
+                    $crate::ImportStore::add_rejects(self, batch.import_id, &batch.rejects).await?;
+                }
+                $crate::ImportStore::record_import_progress(self, batch.import_id, &batch.counts, batch.now).await?;
+                Ok(created)
             }
         }
     };

@@ -229,6 +229,10 @@ pub trait ImportStore: Send + Sync + 'static {
     /// stopped); returns how many. Their written batches can then be undone.
     async fn fail_stalled_imports(&self, stalled_before: Millis, now: Millis) -> StoreResult<u64>;
     async fn add_rejects(&self, import_id: i64, rejects: &[RejectRow]) -> StoreResult<()>;
+    /// Writes one batch of an import ([`ResolutionStore::apply_plan`], its rejected rows and
+    /// [`ImportStore::record_import_progress`]); returns the ids of the created leads in plan
+    /// order. SQLite writes it in one transaction on a connection kept for bulk writes.
+    async fn apply_import_batch(&self, batch: ImportBatch) -> StoreResult<Vec<i64>>;
     async fn import_rejects(&self, import_id: i64) -> StoreResult<Vec<RejectRow>>;
     /// Removes the leads an import created and restores those it changed, except leads
     /// changed again since, which are kept and listed. A finished or failed import can be

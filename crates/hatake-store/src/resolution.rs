@@ -95,6 +95,8 @@ pub struct PlannedCreate {
     pub data: hatake_domain::LeadData,
     pub is_lead: bool,
     pub sources: Vec<SourceRecord>,
+    /// The lead's matching keys when the planner has them (else the store derives them).
+    pub keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +105,8 @@ pub struct PlannedUpdate {
     pub data: hatake_domain::LeadData,
     pub is_lead: bool,
     pub sources: Vec<SourceRecord>,
+    /// As [`PlannedCreate::keys`].
+    pub keys: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -208,6 +212,18 @@ impl ImportCounts {
             Outcome::Review => self.review += 1,
         }
     }
+}
+
+/// One batch of an import, written in one transaction: the resolved records, the rows it
+/// rejected, and the import's counts so far (so a page showing the progress never sees a
+/// batch without its counts).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImportBatch {
+    pub import_id: i64,
+    pub plan: ResolutionPlan,
+    pub rejects: Vec<RejectRow>,
+    pub counts: ImportCounts,
+    pub now: Millis,
 }
 
 /// A row an import could not take.

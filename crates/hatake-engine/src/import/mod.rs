@@ -13,8 +13,9 @@ use crate::resolve::Resolver;
 use hatake_csv::{decode, Mapping, RowReader, TextEncoding};
 use hatake_domain::department::DepartmentDictionary;
 use hatake_domain::{FieldError, LeadData, RequiredFieldSet};
-use hatake_store::{ImportCounts, ImportKind, ImportRow, NewImport, Store, StoreError};
+use hatake_store::{ImportBatch, ImportCounts, ImportKind, ImportRow, NewImport, Store, StoreError};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 /// Records resolved and written per transaction. Larger batches dirty each index page for more
 /// rows (measured on 100,000 rows: 10,000 per batch 19 s, 25,000–50,000 per batch 15–16 s).
@@ -144,6 +145,9 @@ pub struct ImportOptions {
     pub created_by: Option<i64>,
     pub required: RequiredFieldSet,
     pub departments: DepartmentDictionary,
+    /// Records per batch; [`BATCH_SIZE`] when not given (tests use small batches to cross
+    /// batch boundaries).
+    pub batch_size: Option<usize>,
 }
 
 /// Runs an import of a prepared file to the end and returns the finished import.
@@ -218,6 +222,18 @@ pub async fn finish<S: Store + ?Sized>(
     Ok(store.get_import(import_id).await?)
 }
 
+/// The write of a batch: the created leads' ids, and how long it took.
+type BatchWrite<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (Result<Vec<i64>, StoreError>, Duration)> + Send + 'a>>;
+
+/// A batch being written, with what to do once it is.
+struct InFlight<'a> {
+    write: BatchWrite<'a>,
+    /// The company-master link of each created lead (the id is filled in once written).
+    links: Vec<Option<crate::companies::LinkTarget>>,
+    counts: ImportCounts,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn run_rows<S: Store + ?Sized>(
     store: &S,
@@ -231,49 +247,89 @@ async fn run_rows<S: Store + ?Sized>(
 ) -> Result<(), ImportError> {
     // The header row must be readable before anything starts.
     RowReader::new(&prepared.text)?;
-    let mut batches = producer::spawn(prepared, context.clone(), options.departments.clone());
-    let (mut matching, mut writing) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+    let mut batches = producer::spawn(
+        prepared,
+        context.clone(),
+        options.departments.clone(),
+        options.batch_size.unwrap_or(BATCH_SIZE).max(1),
+    );
+    let (mut matching, mut writing) = (Duration::ZERO, Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();
     let mut resolver = Resolver::for_import(store, options.required.clone()).await?;
     let started = std::time::Instant::now();
-    while let Some(parsed) = batches.recv().await {
-        counts.total += parsed.rows;
-        counts.rejected += i64::try_from(parsed.rejects.len()).unwrap_or(0);
-        if !parsed.leads.is_empty() {
+    // Batch n is written (on the store's own thread for SQLite) while batch n+1 is read and
+    // matched; the counts of a batch become the import's once it is written.
+    let mut planned_counts = *counts;
+    let mut in_flight: Option<InFlight<'_>> = None;
+    loop {
+        let next_batch = async {
+            // Let the write of the batch before start first (it runs on its own thread).
+            tokio::task::yield_now().await;
+            let Some(parsed) = batches.recv().await else { return Ok::<_, ImportError>(None) };
             let clock = std::time::Instant::now();
-            let (plan, resolved) = resolver.plan_prepared(store, parsed.leads).await?;
-            matching += clock.elapsed();
-            let clock = std::time::Instant::now();
-            let created = store.apply_plan(&plan, Some(import_id), now()).await?;
+            let planned = if parsed.leads.is_empty() {
+                Default::default()
+            } else {
+                resolver.plan_ahead(store, parsed.leads).await?
+            };
+            Ok(Some((parsed.rows, parsed.rejects, planned, clock.elapsed())))
+        };
+        let (next, written) = match in_flight.take() {
+            Some(batch) => {
+                let (result, next) = tokio::join!(batch.write, next_batch);
+                (next, Some((result, batch.links, batch.counts)))
+            }
+            None => (next_batch.await, None),
+        };
+        if let Some(((result, took), links, batch_counts)) = written {
+            let created = result?;
+            writing += took;
             resolver.committed(&created);
+            *counts = batch_counts;
             // New people are linked to the company master where it knows their company.
             let targets: Vec<crate::companies::LinkTarget> = created
                 .iter()
-                .zip(&plan.creates)
-                .filter(|(_, c)| c.data.account_id.is_none())
-                .map(|(id, c)| crate::companies::LinkTarget {
-                    id: *id,
-                    company_name: c.data.company_name.clone(),
-                    prefecture: c.data.prefecture.clone(),
-                    email: c.data.email.as_ref().map(|e| e.as_str().to_owned()),
-                })
+                .zip(links)
+                .filter_map(|(id, target)| target.map(|t| crate::companies::LinkTarget { id: *id, ..t }))
                 .collect();
             let links = crate::companies::link_leads(store, &targets, Some(import_id), now()).await?;
             counts_links.linked += links.linked;
             counts_links.review += links.review;
-            writing += clock.elapsed();
-            for r in &resolved {
-                counts.add(r.outcome);
-            }
+            progress(Progress {
+                rows_done: usize::try_from(counts.total).unwrap_or(0),
+                counts: *counts,
+                links: counts_links,
+            });
         }
-        if !parsed.rejects.is_empty() {
-            store.add_rejects(import_id, &parsed.rejects).await?;
+        let Some((rows, rejects, (mut plan, mut resolved), took)) = next? else { break };
+        matching += took;
+        resolver.finalize(&mut plan, &mut resolved)?;
+        planned_counts.total += rows;
+        planned_counts.rejected += i64::try_from(rejects.len()).unwrap_or(0);
+        for r in &resolved {
+            planned_counts.add(r.outcome);
         }
-        store.record_import_progress(import_id, counts, now()).await?;
-        progress(Progress {
-            rows_done: usize::try_from(counts.total).unwrap_or(0),
-            counts: *counts,
-            links: counts_links,
+        let links = plan
+            .creates
+            .iter()
+            .map(|c| {
+                c.data.account_id.is_none().then(|| crate::companies::LinkTarget {
+                    id: 0,
+                    company_name: c.data.company_name.clone(),
+                    prefecture: c.data.prefecture.clone(),
+                    email: c.data.email.as_ref().map(|e| e.as_str().to_owned()),
+                })
+            })
+            .collect();
+        let batch = ImportBatch { import_id, plan, rejects, counts: planned_counts, now: now() };
+        in_flight = Some(InFlight {
+            write: Box::pin(async move {
+                let clock = std::time::Instant::now();
+                let result = store.apply_import_batch(batch).await;
+                (result, clock.elapsed())
+            }),
+            links,
+            counts: planned_counts,
         });
     }
     tracing::info!(

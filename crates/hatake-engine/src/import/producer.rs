@@ -3,7 +3,7 @@
 //! written. On a two-core machine the file's parsing and validation then cost no wall time.
 
 use super::rows::{fields_json, lead_of_row, RowContext};
-use super::{Prepared, BATCH_SIZE};
+use super::Prepared;
 use crate::resolve::Incoming;
 use hatake_csv::RowReader;
 use hatake_domain::department::DepartmentDictionary;
@@ -27,6 +27,7 @@ pub fn spawn(
     prepared: &Prepared,
     context: RowContext,
     departments: DepartmentDictionary,
+    batch_size: usize,
 ) -> tokio::sync::mpsc::Receiver<Parsed> {
     let (sender, receiver) = tokio::sync::mpsc::channel(2);
     let text = Arc::clone(&prepared.text);
@@ -36,7 +37,7 @@ pub fn spawn(
         let Ok(mut reader) = RowReader::new(&text) else { return };
         // Departments repeat: each distinct text is classified once.
         let mut classes: HashMap<String, Option<String>> = HashMap::new();
-        let mut parsed = Parsed { leads: Vec::with_capacity(BATCH_SIZE), rejects: Vec::new(), rows: 0 };
+        let mut parsed = Parsed { leads: Vec::with_capacity(batch_size), rejects: Vec::new(), rows: 0 };
         loop {
             let next = reader.next_row();
             let done = next.is_none();
@@ -86,10 +87,10 @@ pub fn spawn(
                 }
                 None => {}
             }
-            if parsed.leads.len() >= BATCH_SIZE || (done && parsed.rows > 0) {
+            if parsed.leads.len() >= batch_size || (done && parsed.rows > 0) {
                 let full = std::mem::replace(
                     &mut parsed,
-                    Parsed { leads: Vec::with_capacity(BATCH_SIZE), rejects: Vec::new(), rows: 0 },
+                    Parsed { leads: Vec::with_capacity(batch_size), rejects: Vec::new(), rows: 0 },
                 );
                 if sender.blocking_send(full).is_err() {
                     return; // The import stopped (a store error): nothing more to read for.

@@ -1,0 +1,300 @@
+//! The write side of name-matching on SQLite: resolution plans and import batches, written on
+//! one connection kept for them, with prepared statements (no per-statement round trip through
+//! the pool's worker thread, no JSON to build and parse).
+//!
+//! The connection checkpoints the write-ahead log only when it has grown to
+//! [`CHECKPOINT_PAGES`]: a large import dirties index pages all over the file, and the default
+//! (a checkpoint at every commit past 1,000 pages) copied the same hot pages back into the
+//! database after every batch. Readers see the log as before; the pool's connections keep the
+//! default and checkpoint at their next write.
+
+use hatake_store::sql::{lead_match_keys, lead_search_document_of, lead_write_values, Value, LEAD_WRITE_COLUMNS};
+use hatake_store::{ImportCounts, LeadRef, Millis, RejectRow, ResolutionPlan, SourceRecord, StoreError};
+use rusqlite::{params, params_from_iter, Connection, Transaction, TransactionBehavior};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Pages (4 KiB) the write-ahead log may hold before this connection checkpoints it.
+const CHECKPOINT_PAGES: i64 = 100_000;
+
+/// The bulk-write connection, opened on first use and shared by clones of the store.
+#[derive(Clone)]
+pub(crate) struct BulkWriter {
+    path: PathBuf,
+    conn: Arc<Mutex<Option<Connection>>>,
+}
+
+/// What an import batch adds to its plan.
+pub(crate) struct BatchExtras<'a> {
+    pub import_id: i64,
+    pub rejects: &'a [RejectRow],
+    pub counts: &'a ImportCounts,
+}
+
+impl BulkWriter {
+    pub(crate) fn new(path: &Path) -> Self {
+        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)) }
+    }
+
+    /// Runs `work` on the connection (opening it if needed) on a blocking thread.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic while writing leaves the transaction rolled back: the connection is fine.
+            let mut guard = this.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if guard.is_none() {
+                *guard = Some(open(&this.path)?);
+            }
+            let conn = guard.as_mut().expect("opened above");
+            work(conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("bulk writer stopped: {e}")))?
+    }
+}
+
+fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(error)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(error)?;
+    // Foreign keys are not enforced on this connection (checking them cost a tenth of an
+    // import): every reference it writes is to a row of the same transaction, a lead the
+    // update found, the running import, or a product it checks for (`LeadExtras::write`).
+    conn.execute_batch(&format!(
+        "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
+         PRAGMA cache_size = -262144; PRAGMA mmap_size = 4294967296; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES};"
+    ))
+    .map_err(error)?;
+    Ok(conn)
+}
+
+/// A SQLite error as the store reports it (see `hatake_store::sql::store_error`).
+pub(crate) fn error(error: rusqlite::Error) -> StoreError {
+    use rusqlite::ffi;
+    if let rusqlite::Error::SqliteFailure(failure, message) = &error {
+        let text = message.as_deref().unwrap_or_default();
+        match failure.extended_code {
+            ffi::SQLITE_CONSTRAINT_UNIQUE | ffi::SQLITE_CONSTRAINT_PRIMARYKEY => {
+                return StoreError::Conflict { field: hatake_store::sql::unique_field(text) };
+            }
+            ffi::SQLITE_CONSTRAINT_FOREIGNKEY => return StoreError::MissingReference { field: "id" },
+            _ => {}
+        }
+    }
+    tracing::error!(%error, backend = "sqlite", "database error");
+    StoreError::Database(error.to_string())
+}
+
+fn sql_value(value: Value) -> rusqlite::types::Value {
+    use rusqlite::types::Value as V;
+    match value {
+        Value::NullInt | Value::NullText => V::Null,
+        Value::Int(i) => V::Integer(i),
+        Value::Bool(b) => V::Integer(i64::from(b)),
+        Value::Text(s) => V::Text(s),
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Writes a plan (and an import batch's rejected rows and counts) in one transaction; returns
+/// the ids of the created leads in plan order.
+pub(crate) fn write(
+    conn: &mut Connection,
+    plan: &ResolutionPlan,
+    import_id: Option<i64>,
+    now: Millis,
+    extras: Option<BatchExtras<'_>>,
+) -> Result<Vec<i64>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    let account_names = account_names(&tx, plan)?;
+    let mut extras_of_leads = LeadExtras::default();
+
+    let mut columns: Vec<&str> = LEAD_WRITE_COLUMNS.to_vec();
+    columns.push("created_at");
+    let insert = format!("INSERT INTO leads ({}) VALUES ({})", columns.join(", "), placeholders(columns.len()));
+    let mut created = Vec::with_capacity(plan.creates.len());
+    {
+        let mut statement = tx.prepare_cached(&insert).map_err(error)?;
+        for create in &plan.creates {
+            let mut values = lead_write_values(&create.data, create.is_lead, now);
+            values.push(Value::Int(now));
+            let id = statement.insert(params_from_iter(values.into_iter().map(sql_value))).map_err(error)?;
+            created.push(id);
+            extras_of_leads.add(id, &create.data, create.keys.as_deref(), &account_names);
+        }
+    }
+    if !plan.updates.is_empty() {
+        let update = hatake_store::sql::update_by_id("leads", &LEAD_WRITE_COLUMNS);
+        let mut statement = tx.prepare_cached(&update).map_err(error)?;
+        for planned in &plan.updates {
+            let mut values = lead_write_values(&planned.data, planned.is_lead, now);
+            values.push(Value::Int(planned.id));
+            if statement.execute(params_from_iter(values.into_iter().map(sql_value))).map_err(error)? != 1 {
+                return Err(StoreError::NotFound);
+            }
+            for sql in [
+                "DELETE FROM lead_products WHERE lead_id = ?1",
+                "DELETE FROM lead_keys WHERE lead_id = ?1",
+                "DELETE FROM lead_search WHERE rowid = ?1",
+            ] {
+                tx.prepare_cached(sql).map_err(error)?.execute([planned.id]).map_err(error)?;
+            }
+            extras_of_leads.add(planned.id, &planned.data, planned.keys.as_deref(), &account_names);
+        }
+    }
+    extras_of_leads.write(&tx, now)?;
+
+    let resolve = |lead: LeadRef| match lead {
+        LeadRef::Existing(id) => id,
+        LeadRef::Planned(index) => created[index],
+    };
+    let mut sources: Vec<(i64, &SourceRecord)> = Vec::new();
+    for (id, create) in created.iter().zip(&plan.creates) {
+        sources.extend(create.sources.iter().map(|s| (*id, s)));
+    }
+    for update in &plan.updates {
+        sources.extend(update.sources.iter().map(|s| (update.id, s)));
+    }
+    sources.extend(plan.unchanged.iter().map(|(id, s)| (*id, s)));
+    if !sources.is_empty() {
+        let columns = hatake_store::common_resolution::SOURCE_COLUMNS;
+        let sql = format!("INSERT INTO lead_sources ({}) VALUES ({})", columns.join(", "), placeholders(columns.len()));
+        let mut statement = tx.prepare_cached(&sql).map_err(error)?;
+        for (lead, source) in sources {
+            let values = hatake_store::common_resolution::source_values(lead, import_id, source, now);
+            statement.execute(params_from_iter(values.into_iter().map(sql_value))).map_err(error)?;
+        }
+    }
+    if !plan.reviews.is_empty() {
+        let mut statement = tx
+            .prepare_cached(
+                "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
+                 VALUES ('lead', ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING",
+            )
+            .map_err(error)?;
+        for review in &plan.reviews {
+            let (lead, candidate) = (resolve(review.lead), resolve(review.candidate));
+            statement
+                .execute(params![lead, candidate, review.score, review.evidence, import_id, now])
+                .map_err(error)?;
+        }
+    }
+    if let Some(extras) = extras {
+        write_batch_extras(&tx, &extras, now)?;
+    }
+    tx.commit().map_err(error)?;
+    Ok(created)
+}
+
+/// The names of the companies the plan's leads are linked to (their search documents hold
+/// the company's name, as after any other write).
+fn account_names(tx: &Transaction<'_>, plan: &ResolutionPlan) -> Result<HashMap<i64, String>, StoreError> {
+    let mut names = HashMap::new();
+    let ids =
+        plan.creates.iter().map(|c| &c.data).chain(plan.updates.iter().map(|u| &u.data)).filter_map(|d| d.account_id);
+    let mut statement = tx.prepare_cached("SELECT name FROM accounts WHERE id = ?1").map_err(error)?;
+    for id in ids {
+        if names.contains_key(&id) {
+            continue;
+        }
+        let mut rows = statement.query([id]).map_err(error)?;
+        if let Some(row) = rows.next().map_err(error)? {
+            names.insert(id, row.get::<_, String>(0).map_err(error)?);
+        }
+    }
+    Ok(names)
+}
+
+/// What goes with the lead rows of a batch: products, search documents and matching keys,
+/// written after the rows, the keys sorted (neighbouring inserts touch the same pages).
+#[derive(Default)]
+struct LeadExtras {
+    products: Vec<(i64, i64)>,
+    documents: Vec<(i64, String)>,
+    keys: Vec<(String, i64)>,
+}
+
+impl LeadExtras {
+    fn add(
+        &mut self,
+        id: i64,
+        lead: &hatake_domain::LeadData,
+        keys: Option<&[String]>,
+        account_names: &HashMap<i64, String>,
+    ) {
+        self.products.extend(lead.product_ids.iter().map(|p| (*p, id)));
+        let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
+        self.documents.push((id, lead_search_document_of(lead, account_name)));
+        match keys {
+            Some(keys) => self.keys.extend(keys.iter().map(|k| (k.clone(), id))),
+            None => self.keys.extend(lead_match_keys(lead).into_iter().map(|k| (k, id))),
+        }
+    }
+
+    fn write(mut self, tx: &Transaction<'_>, now: Millis) -> Result<(), StoreError> {
+        if !self.products.is_empty() {
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO lead_products (product_id, lead_id, created_at) \
+                     SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM products WHERE id = ?1)",
+                )
+                .map_err(error)?;
+            for (product, lead) in &self.products {
+                statement.execute(params![product, lead, now]).map_err(error)?;
+            }
+        }
+        if !self.documents.is_empty() {
+            let mut statement =
+                tx.prepare_cached("INSERT INTO lead_search (rowid, doc) VALUES (?1, ?2)").map_err(error)?;
+            for (id, document) in &self.documents {
+                statement.execute(params![id, document]).map_err(error)?;
+            }
+        }
+        self.keys.sort_unstable();
+        self.keys.dedup();
+        if !self.keys.is_empty() {
+            let mut statement = tx
+                .prepare_cached("INSERT INTO lead_keys (key, lead_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING")
+                .map_err(error)?;
+            for (key, id) in &self.keys {
+                statement.execute(params![key, id]).map_err(error)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn write_batch_extras(tx: &Transaction<'_>, extras: &BatchExtras<'_>, now: Millis) -> Result<(), StoreError> {
+    if !extras.rejects.is_empty() {
+        let mut statement = tx
+            .prepare_cached("INSERT INTO import_rejects (import_id, line, fields, problems) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(error)?;
+        for reject in extras.rejects {
+            statement.execute(params![extras.import_id, reject.line, reject.fields, reject.problems]).map_err(error)?;
+        }
+    }
+    let counts = extras.counts;
+    tx.prepare_cached(
+        "UPDATE imports SET total_rows = ?1, created_rows = ?2, merged_rows = ?3, unchanged_rows = ?4, \
+         review_rows = ?5, rejected_rows = ?6, progress_at = ?8 WHERE id = ?7 AND status = 'running'",
+    )
+    .map_err(error)?
+    .execute(params![
+        counts.total,
+        counts.created,
+        counts.merged,
+        counts.unchanged,
+        counts.review,
+        counts.rejected,
+        extras.import_id,
+        now
+    ])
+    .map_err(error)?;
+    Ok(())
+}
