@@ -24,7 +24,9 @@ use hatake_store::{
     fingerprint, LeadRef, LeadSnapshot, Outcome, PlannedCreate, PlannedReview, PlannedUpdate, ResolutionPlan,
     SourceRecord, Store, StoreError, StoreResult,
 };
-use std::collections::{HashMap, HashSet};
+// The resolver hashes millions of short keys: a fast hasher (no protection against chosen
+// collisions is needed for an import's own data).
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 /// Stored leads sharing one key beyond this many are not candidates for it (a very common
 /// name alone says little, and comparing against all of them would be slow).
@@ -51,13 +53,13 @@ pub struct Resolved {
 /// A stored lead as the resolver remembers it.
 struct Known {
     features: LeadFeatures,
-    fingerprints: HashSet<String>,
+    fingerprints: HashSet<u64>,
 }
 
 /// A lead this batch will create.
 struct Planned {
     features: LeadFeatures,
-    fingerprints: HashSet<String>,
+    fingerprints: HashSet<u64>,
 }
 
 /// What pass one decided for a record.
@@ -119,7 +121,7 @@ impl Resolver {
         Ok(resolver)
     }
 
-    fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<String>) {
+    fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<u64>) {
         for key in std::mem::take(&mut features.keys) {
             let list = self.by_key.entry(key).or_default();
             if !list.contains(&id) {
@@ -152,9 +154,9 @@ impl Resolver {
         if unseen.is_empty() {
             return Ok(());
         }
-        let mut prints: HashMap<i64, HashSet<String>> = HashMap::new();
+        let mut prints: HashMap<i64, HashSet<u64>> = HashMap::new();
         for (lead, print) in store.source_fingerprints(&unseen).await? {
-            prints.entry(lead).or_default().insert(print);
+            prints.entry(lead).or_default().insert(print_key(&print));
         }
         for row in store.leads_by_ids(&unseen).await? {
             let Ok(data) = LeadSnapshot::of(&row).data() else { continue };
@@ -219,6 +221,7 @@ impl Resolver {
         let mut steps: Vec<(Step, SourceRecord)> = Vec::with_capacity(incoming.len());
         for (record, features) in incoming.into_iter().zip(features) {
             let print = fingerprint(record.channel, record.source.as_deref(), &record.fields);
+            let print_key = print_key(&print);
             let mut candidates: Vec<LeadRef> = Vec::new();
             let mut add = |lead: LeadRef| {
                 if !candidates.contains(&lead) {
@@ -258,8 +261,8 @@ impl Resolver {
                 before: None,
             };
             let seen_before = candidates.iter().find(|c| match c {
-                LeadRef::Existing(id) => self.known[id].fingerprints.contains(&print),
-                LeadRef::Planned(index) => planned[*index].fingerprints.contains(&print),
+                LeadRef::Existing(id) => self.known[id].fingerprints.contains(&print_key),
+                LeadRef::Planned(index) => planned[*index].fingerprints.contains(&print_key),
             });
             // The very same record taken before (a file imported twice): nothing to do.
             if let Some(lead) = seen_before {
@@ -296,12 +299,12 @@ impl Resolver {
                         index_planned(target, &combined_features);
                         create.data = combined;
                         planned[target].features = combined_features;
-                        planned[target].fingerprints.insert(print.clone());
+                        planned[target].fingerprints.insert(print_key);
                         steps.push((Step::MergedPlanned(target), source(outcome)));
                     }
                     LeadRef::Existing(id) => {
                         if let Some(known) = self.known.get_mut(&id) {
-                            known.fingerprints.insert(print.clone());
+                            known.fingerprints.insert(print_key);
                         }
                         steps.push((Step::MergeStored(id, Box::new(record.data)), source(Outcome::Merged)));
                     }
@@ -391,6 +394,7 @@ impl Resolver {
                                 is_lead,
                                 sources: vec![source],
                                 keys: None,
+                                document: None,
                             });
                         }
                     }
@@ -408,6 +412,7 @@ impl Resolver {
         for update in &mut plan.updates {
             let features = LeadFeatures::new(&update.data);
             update.keys = Some(features.keys.clone());
+            update.document = search_document(&update.data);
             self.remember(update.id, features, HashSet::new());
             self.latest.insert(update.id, update.data.clone());
         }
@@ -415,6 +420,7 @@ impl Resolver {
         for (index, (planned, create)) in planned.into_iter().zip(&mut plan.creates).enumerate() {
             let id = provisional(self.created_before + index);
             create.keys = Some(planned.features.keys.clone());
+            create.document = search_document(&create.data);
             self.remember(id, planned.features, planned.fingerprints);
             self.latest.insert(id, create.data.clone());
         }
@@ -469,6 +475,23 @@ impl Resolver {
     }
 }
 
+/// The search document of a lead without a company link (the store makes those of linked
+/// leads, which show the company's name). Made here, it is made on the planning thread
+/// instead of the writing one.
+fn search_document(lead: &LeadData) -> Option<String> {
+    lead.account_id.is_none().then(|| hatake_store::sql::lead_search_document_of(lead, None))
+}
+
+/// A record's fingerprint as the resolver remembers it: the first 64 bits of the hex SHA-256
+/// (two different records sharing them is a one-in-2⁶⁴ chance), or a hash of any other text.
+fn print_key(print: &str) -> u64 {
+    use std::hash::BuildHasher;
+    print
+        .get(..16)
+        .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+        .unwrap_or_else(|| foldhash::fast::FixedState::default().hash_one(print))
+}
+
 /// The resolver's id of the `index`-th lead it created, until the store gives it one.
 fn provisional(index: usize) -> i64 {
     -i64::try_from(index).unwrap_or(i64::MAX - 1) - 1
@@ -482,8 +505,16 @@ fn create(
     required: &RequiredFieldSet,
     print: &str,
 ) -> usize {
-    plan.creates.push(PlannedCreate { is_lead: required.is_lead(&data), data, sources: Vec::new(), keys: None });
-    planned.push(Planned { features: features.clone(), fingerprints: HashSet::from([print.to_owned()]) });
+    plan.creates.push(PlannedCreate {
+        is_lead: required.is_lead(&data),
+        data,
+        sources: Vec::new(),
+        keys: None,
+        document: None,
+    });
+    let mut fingerprints = HashSet::new();
+    fingerprints.insert(print_key(print));
+    planned.push(Planned { features: features.clone(), fingerprints });
     plan.creates.len() - 1
 }
 

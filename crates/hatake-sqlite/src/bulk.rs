@@ -6,7 +6,8 @@
 //! [`CHECKPOINT_PAGES`]: a large import dirties index pages all over the file, and the default
 //! (a checkpoint at every commit past 1,000 pages) copied the same hot pages back into the
 //! database after every batch. Readers see the log as before; the pool's connections keep the
-//! default and checkpoint at their next write.
+//! default and checkpoint at their next write. Its page cache (1 GiB at most, taken as used)
+//! holds the pages a batch of 100,000 rows dirties until it commits.
 
 use hatake_store::sql::{lead_match_keys, lead_search_document_of, lead_write_values, Value, LEAD_WRITE_COLUMNS};
 use hatake_store::{ImportCounts, LeadRef, Millis, RejectRow, ResolutionPlan, SourceRecord, StoreError};
@@ -15,8 +16,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Pages (4 KiB) the write-ahead log may hold before this connection checkpoints it.
-const CHECKPOINT_PAGES: i64 = 100_000;
+/// Pages (4 KiB, so about 1 GB) the write-ahead log may hold before this connection
+/// checkpoints it: a 1M-row import checkpoints three or four times instead of at every batch.
+/// A longer log makes page lookups of the writer and the readers slower.
+const CHECKPOINT_PAGES: i64 = 250_000;
 
 /// The bulk-write connection, opened on first use and shared by clones of the store.
 #[derive(Clone)]
@@ -65,7 +68,7 @@ fn open(path: &Path) -> Result<Connection, StoreError> {
     // update found, the running import, or a product it checks for (`LeadExtras::write`).
     conn.execute_batch(&format!(
         "PRAGMA foreign_keys = OFF; PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY; \
-         PRAGMA cache_size = -262144; PRAGMA mmap_size = 4294967296; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES};"
+         PRAGMA cache_size = -1048576; PRAGMA mmap_size = 4294967296; PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES};"
     ))
     .map_err(error)?;
     Ok(conn)
@@ -126,7 +129,7 @@ pub(crate) fn write(
             values.push(Value::Int(now));
             let id = statement.insert(params_from_iter(values.into_iter().map(sql_value))).map_err(error)?;
             created.push(id);
-            extras_of_leads.add(id, &create.data, create.keys.as_deref(), &account_names);
+            extras_of_leads.add(id, &create.data, (create.keys.as_deref(), create.document.as_deref()), &account_names);
         }
     }
     if !plan.updates.is_empty() {
@@ -145,7 +148,12 @@ pub(crate) fn write(
             ] {
                 tx.prepare_cached(sql).map_err(error)?.execute([planned.id]).map_err(error)?;
             }
-            extras_of_leads.add(planned.id, &planned.data, planned.keys.as_deref(), &account_names);
+            extras_of_leads.add(
+                planned.id,
+                &planned.data,
+                (planned.keys.as_deref(), planned.document.as_deref()),
+                &account_names,
+            );
         }
     }
     extras_of_leads.write(&tx, now)?;
@@ -225,12 +233,19 @@ impl LeadExtras {
         &mut self,
         id: i64,
         lead: &hatake_domain::LeadData,
-        keys: Option<&[String]>,
+        (keys, document): (Option<&[String]>, Option<&str>),
         account_names: &HashMap<i64, String>,
     ) {
         self.products.extend(lead.product_ids.iter().map(|p| (*p, id)));
-        let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
-        self.documents.push((id, lead_search_document_of(lead, account_name)));
+        // The planner's document is of a lead without a company link (see `PlannedCreate`).
+        let document = match (document, lead.account_id) {
+            (Some(document), None) => document.to_owned(),
+            _ => {
+                let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
+                lead_search_document_of(lead, account_name)
+            }
+        };
+        self.documents.push((id, document));
         match keys {
             Some(keys) => self.keys.extend(keys.iter().map(|k| (k.clone(), id))),
             None => self.keys.extend(lead_match_keys(lead).into_iter().map(|k| (k, id))),

@@ -97,6 +97,9 @@ pub struct PlannedCreate {
     pub sources: Vec<SourceRecord>,
     /// The lead's matching keys when the planner has them (else the store derives them).
     pub keys: Option<Vec<String>>,
+    /// The lead's search document when the planner made it (only for a lead without a
+    /// company link, whose document holds the company name as entered).
+    pub document: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,6 +110,8 @@ pub struct PlannedUpdate {
     pub sources: Vec<SourceRecord>,
     /// As [`PlannedCreate::keys`].
     pub keys: Option<Vec<String>>,
+    /// As [`PlannedCreate::document`].
+    pub document: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -348,5 +353,11 @@ pub fn fingerprint(channel: &str, source: Option<&str>, fields: &str) -> String 
         hash.update(part.as_bytes());
         hash.update([0u8]);
     }
-    hash.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect()
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut print = String::with_capacity(24);
+    for byte in hash.finalize().iter().take(12) {
+        print.push(char::from(HEX[usize::from(byte >> 4)]));
+        print.push(char::from(HEX[usize::from(byte & 15)]));
+    }
+    print
 }

@@ -17,9 +17,16 @@ use hatake_store::{ImportBatch, ImportCounts, ImportKind, ImportRow, NewImport, 
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-/// Records resolved and written per transaction. Larger batches dirty each index page for more
-/// rows (measured on 100,000 rows: 10,000 per batch 19 s, 25,000–50,000 per batch 15–16 s).
-pub const BATCH_SIZE: usize = 25_000;
+/// Most records resolved and written per transaction. Larger batches dirty each index page for
+/// more rows (BENCHMARKS.md has the figures of 25,000 and 100,000). Smaller files are cut into
+/// about ten batches (at least [`MIN_BATCH_SIZE`] rows each), so their progress shows.
+pub const BATCH_SIZE: usize = 100_000;
+pub const MIN_BATCH_SIZE: usize = 5_000;
+
+/// The batch size for a file of this many data lines (see [`BATCH_SIZE`]).
+pub fn batch_size_for(lines: usize) -> usize {
+    (lines / 10).clamp(MIN_BATCH_SIZE, BATCH_SIZE)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -226,6 +233,11 @@ pub async fn finish<S: Store + ?Sized>(
 type BatchWrite<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = (Result<Vec<i64>, StoreError>, Duration)> + Send + 'a>>;
 
+/// Lines of a text (a quoted field may hold some: an estimate of the rows, for batch sizes).
+fn bytecount_lines(text: &str) -> usize {
+    text.bytes().filter(|b| *b == b'\n').count()
+}
+
 /// A batch being written, with what to do once it is.
 struct InFlight<'a> {
     write: BatchWrite<'a>,
@@ -251,7 +263,7 @@ async fn run_rows<S: Store + ?Sized>(
         prepared,
         context.clone(),
         options.departments.clone(),
-        options.batch_size.unwrap_or(BATCH_SIZE).max(1),
+        options.batch_size.unwrap_or_else(|| batch_size_for(bytecount_lines(&prepared.text))).max(1),
     );
     let (mut matching, mut writing) = (Duration::ZERO, Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();
