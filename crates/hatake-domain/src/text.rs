@@ -2,11 +2,23 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+/// Whether a text is in NFKC already. Text of ASCII, hiragana, katakana (with ー) and common
+/// kanji is, character by character and as a whole (no two of them compose), which spares
+/// most records the general check's table lookups.
+pub fn is_nfkc(input: &str) -> bool {
+    let plain = |c: char| {
+        c.is_ascii()
+            || matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}' | 'ー' | '々' | '\u{4E00}'..='\u{9FFF}')
+    };
+    input.chars().all(plain)
+        || unicode_normalization::is_nfkc_quick(input.chars()) == unicode_normalization::IsNormalized::Yes
+}
+
 /// NFKC (全角 letters and digits to 半角, 半角 kana to 全角), with surrounding whitespace
 /// (including 全角 spaces) removed and inner runs of whitespace collapsed to one space.
 pub fn nfkc_trim(input: &str) -> String {
     // Most text is already normalised; the quick check avoids re-composing it.
-    let quick = unicode_normalization::is_nfkc_quick(input.chars()) == unicode_normalization::IsNormalized::Yes;
+    let quick = is_nfkc(input);
     let normalised: std::borrow::Cow<'_, str> =
         if quick { std::borrow::Cow::Borrowed(input) } else { std::borrow::Cow::Owned(input.nfkc().collect()) };
     let mut out = String::with_capacity(normalised.len());
@@ -27,7 +39,7 @@ pub fn non_empty(input: Option<&str>) -> Option<String> {
 /// The key used to search and compare loosely: NFKC, lower case, and only letters and digits.
 pub fn search_key(input: &str) -> String {
     // Stored values are normalised already; the quick check spares composing them again.
-    if unicode_normalization::is_nfkc_quick(input.chars()) == unicode_normalization::IsNormalized::Yes {
+    if is_nfkc(input) {
         return input.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect();
     }
     input.nfkc().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
@@ -154,6 +166,27 @@ fn quote_ts(token: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_nfkc_check_agrees_with_normalising() {
+        let cases = [
+            "佐藤 太郎",
+            "サトウ タロウ",
+            "さとう",
+            "ひまわり商事",
+            "taro@example.co.jp",
+            "ｶﾌﾞｼｷｶﾞｲｼｬ",
+            "ＡＢＣ",
+            "か\u{3099}",
+            "ヿ",
+            "\u{3000}",
+            "㈱",
+            "ー々",
+        ];
+        for case in cases {
+            assert_eq!(is_nfkc(case), case.nfkc().collect::<String>() == case, "{case:?}");
+        }
+    }
 
     #[test]
     fn nfkc_trim_cases() {

@@ -141,13 +141,11 @@ pub(crate) fn write(
             if statement.execute(params_from_iter(values.into_iter().map(sql_value))).map_err(error)? != 1 {
                 return Err(StoreError::NotFound);
             }
-            for sql in [
-                "DELETE FROM lead_products WHERE lead_id = ?1",
-                "DELETE FROM lead_keys WHERE lead_id = ?1",
-                "DELETE FROM lead_search WHERE rowid = ?1",
-            ] {
+            // The old search document goes with the new one (`LeadExtras::write`).
+            for sql in ["DELETE FROM lead_products WHERE lead_id = ?1", "DELETE FROM lead_keys WHERE lead_id = ?1"] {
                 tx.prepare_cached(sql).map_err(error)?.execute([planned.id]).map_err(error)?;
             }
+            extras_of_leads.replaced.push(planned.id);
             extras_of_leads.add(
                 planned.id,
                 &planned.data,
@@ -220,12 +218,16 @@ fn account_names(tx: &Transaction<'_>, plan: &ResolutionPlan) -> Result<HashMap<
 }
 
 /// What goes with the lead rows of a batch: products, search documents and matching keys,
-/// written after the rows, the keys sorted (neighbouring inserts touch the same pages).
+/// written after the rows, the keys sorted (neighbouring inserts touch the same pages) and the
+/// documents by id: FTS5 writes its pending terms out whenever a row id is lower than the one
+/// before, so out of order every changed lead made a small segment to merge later.
 #[derive(Default)]
 struct LeadExtras {
     products: Vec<(i64, i64)>,
     documents: Vec<(i64, String)>,
     keys: Vec<(String, i64)>,
+    /// Leads whose old search document is to be removed first.
+    replaced: Vec<i64>,
 }
 
 impl LeadExtras {
@@ -265,10 +267,16 @@ impl LeadExtras {
             }
         }
         if !self.documents.is_empty() {
-            let mut statement =
+            self.documents.sort_unstable_by_key(|(id, _)| *id);
+            self.replaced.sort_unstable();
+            let mut insert =
                 tx.prepare_cached("INSERT INTO lead_search (rowid, doc) VALUES (?1, ?2)").map_err(error)?;
+            let mut delete = tx.prepare_cached("DELETE FROM lead_search WHERE rowid = ?1").map_err(error)?;
             for (id, document) in &self.documents {
-                statement.execute(params![id, document]).map_err(error)?;
+                if self.replaced.binary_search(id).is_ok() {
+                    delete.execute([id]).map_err(error)?;
+                }
+                insert.execute(params![id, document]).map_err(error)?;
             }
         }
         self.keys.sort_unstable();
