@@ -26,6 +26,8 @@ const CHECKPOINT_PAGES: i64 = 250_000;
 pub(crate) struct BulkWriter {
     path: PathBuf,
     conn: Arc<Mutex<Option<Connection>>>,
+    /// Whether a background checkpoint is running ([`BulkWriter::checkpoint_in_background`]).
+    checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What an import batch adds to its plan.
@@ -37,7 +39,30 @@ pub(crate) struct BatchExtras<'a> {
 
 impl BulkWriter {
     pub(crate) fn new(path: &Path) -> Self {
-        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)) }
+        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)), checkpointing: Arc::default() }
+    }
+
+    /// Copies the write-ahead log into the database on a thread and connection of its own
+    /// (passive: it never waits for readers or writers). An import ends with a log of up to
+    /// about 1 GB; checkpointing it in the commit that records the end held that commit (and
+    /// whoever made it) for seconds.
+    pub(crate) fn checkpoint_in_background(&self) {
+        use std::sync::atomic::Ordering;
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (path, flag) = (self.path.clone(), Arc::clone(&self.checkpointing));
+        let spawned = std::thread::Builder::new().name("hatake-checkpoint".into()).spawn(move || {
+            let result = open(&path)
+                .and_then(|conn| conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(error));
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "background checkpoint failed; the next write checkpoints instead");
+            }
+            flag.store(false, Ordering::Release);
+        });
+        if spawned.is_err() {
+            self.checkpointing.store(false, Ordering::Release);
+        }
     }
 
     /// Runs `work` on the connection (opening it if needed) on a blocking thread.
@@ -291,6 +316,34 @@ impl LeadExtras {
         }
         Ok(())
     }
+}
+
+/// Records how an import ended (see `hatake_store::common_imports::FINISH_IMPORT_SQL`).
+pub(crate) fn finish_import(
+    conn: &mut Connection,
+    id: i64,
+    counts: &ImportCounts,
+    status: &str,
+    error_text: Option<&str>,
+    now: Millis,
+) -> Result<(), StoreError> {
+    let changed = conn
+        .prepare_cached(hatake_store::common_imports::FINISH_IMPORT_SQL)
+        .map_err(error)?
+        .execute(params![
+            status,
+            counts.total,
+            counts.created,
+            counts.merged,
+            counts.unchanged,
+            counts.review,
+            counts.rejected,
+            error_text,
+            now,
+            id
+        ])
+        .map_err(error)?;
+    hatake_store::one_row(u64::try_from(changed).unwrap_or(0))
 }
 
 fn write_batch_extras(tx: &Transaction<'_>, extras: &BatchExtras<'_>, now: Millis) -> Result<(), StoreError> {

@@ -93,6 +93,22 @@ impl SqliteStore {
         self.bulk.run(move |conn| bulk::write(conn, &plan, import_id, now, None)).await
     }
 
+    async fn write_finish_import(
+        &self,
+        id: i64,
+        counts: &hatake_store::ImportCounts,
+        status: &str,
+        error: Option<&str>,
+        now: hatake_store::Millis,
+    ) -> Result<(), StoreError> {
+        let (counts, status, error) = (*counts, status.to_owned(), error.map(str::to_owned));
+        self.bulk.run(move |conn| bulk::finish_import(conn, id, &counts, &status, error.as_deref(), now)).await?;
+        // The import's writes are committed; the log they left is copied into the database
+        // behind the scenes instead of in the caller's time.
+        self.bulk.checkpoint_in_background();
+        Ok(())
+    }
+
     async fn write_import_batch(&self, batch: hatake_store::ImportBatch) -> Result<Vec<i64>, StoreError> {
         self.bulk
             .run(move |conn| {

@@ -3,6 +3,11 @@
 //! [`crate::impl_resolution_store!`] and [`crate::impl_account_and_lead_stores!`], whose
 //! private helpers (`rewrite_lead`, `delete_lead_in`, `fetch_lead`, `bind_values` …) it uses.
 
+/// Records how an import ended (bind: status, the six counts, error, finished_at, id).
+pub const FINISH_IMPORT_SQL: &str = "UPDATE imports SET status = $1, total_rows = $2, created_rows = $3, \
+    merged_rows = $4, unchanged_rows = $5, review_rows = $6, rejected_rows = $7, error = $8, finished_at = $9 \
+    WHERE id = $10";
+
 #[macro_export]
 macro_rules! impl_import_store {
     ($store:ty, $db:ty) => {
@@ -88,25 +93,7 @@ macro_rules! impl_import_store {
                 error: Option<&str>,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<()> {
-                let result = sqlx::query::<$db>(
-                    "UPDATE imports SET status = $1, total_rows = $2, created_rows = $3, merged_rows = $4, \
-                     unchanged_rows = $5, review_rows = $6, rejected_rows = $7, error = $8, finished_at = $9 \
-                     WHERE id = $10",
-                )
-                .bind(status)
-                .bind(counts.total)
-                .bind(counts.created)
-                .bind(counts.merged)
-                .bind(counts.unchanged)
-                .bind(counts.review)
-                .bind(counts.rejected)
-                .bind(error)
-                .bind(now)
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-                $crate::one_row(result.rows_affected())
+                self.write_finish_import(id, counts, status, error, now).await
             }
 
             async fn record_import_progress(

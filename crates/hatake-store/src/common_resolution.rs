@@ -582,6 +582,31 @@ macro_rules! impl_sqlx_plan_writer {
                 Ok(created)
             }
 
+            async fn write_finish_import(
+                &self,
+                id: i64,
+                counts: &$crate::ImportCounts,
+                status: &str,
+                error: Option<&str>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                let result = sqlx::query::<$db>($crate::common_imports::FINISH_IMPORT_SQL)
+                    .bind(status)
+                    .bind(counts.total)
+                    .bind(counts.created)
+                    .bind(counts.merged)
+                    .bind(counts.unchanged)
+                    .bind(counts.review)
+                    .bind(counts.rejected)
+                    .bind(error)
+                    .bind(now)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                $crate::one_row(result.rows_affected())
+            }
+
             async fn write_import_batch(&self, batch: $crate::ImportBatch) -> $crate::StoreResult<Vec<i64>> {
                 let created = self.write_plan(&batch.plan, Some(batch.import_id), batch.now).await?;
                 if !batch.rejects.is_empty() {
