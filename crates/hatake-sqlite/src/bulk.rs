@@ -5,9 +5,9 @@
 //! The connection checkpoints the write-ahead log only when it has grown to
 //! [`CHECKPOINT_PAGES`]: a large import dirties index pages all over the file, and the default
 //! (a checkpoint at every commit past 1,000 pages) copied the same hot pages back into the
-//! database after every batch. Readers see the log as before; the pool's connections keep the
-//! default and checkpoint at their next write. Its page cache (1 GiB at most, taken as used)
-//! holds the pages a batch of 100,000 rows dirties until it commits.
+//! database after every batch. The checkpointing thread (`checkpoint.rs`) copies the log
+//! behind it meanwhile, so its own checkpoints find little left to copy. Its page cache (1 GiB
+//! at most, taken as used) holds the pages a batch of 100,000 rows dirties until it commits.
 
 use hatake_store::sql::{lead_match_keys, lead_search_document_of, lead_write_values, Value, LEAD_WRITE_COLUMNS};
 use hatake_store::{ImportCounts, LeadRef, Millis, RejectRow, ResolutionPlan, SourceRecord, StoreError};
@@ -27,8 +27,6 @@ const CHECKPOINT_PAGES: i64 = 500_000;
 pub(crate) struct BulkWriter {
     path: PathBuf,
     conn: Arc<Mutex<Option<Connection>>>,
-    /// Whether a background checkpoint is running ([`BulkWriter::checkpoint_in_background`]).
-    checkpointing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What an import batch adds to its plan.
@@ -40,30 +38,7 @@ pub(crate) struct BatchExtras<'a> {
 
 impl BulkWriter {
     pub(crate) fn new(path: &Path) -> Self {
-        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)), checkpointing: Arc::default() }
-    }
-
-    /// Copies the write-ahead log into the database on a thread and connection of its own
-    /// (passive: it never waits for readers or writers). An import ends with a log of up to
-    /// about 1 GB; checkpointing it in the commit that records the end held that commit (and
-    /// whoever made it) for seconds.
-    pub(crate) fn checkpoint_in_background(&self) {
-        use std::sync::atomic::Ordering;
-        if self.checkpointing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (path, flag) = (self.path.clone(), Arc::clone(&self.checkpointing));
-        let spawned = std::thread::Builder::new().name("hatake-checkpoint".into()).spawn(move || {
-            let result = open(&path)
-                .and_then(|conn| conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())).map_err(error));
-            if let Err(e) = result {
-                tracing::warn!(error = %e, "background checkpoint failed; the next write checkpoints instead");
-            }
-            flag.store(false, Ordering::Release);
-        });
-        if spawned.is_err() {
-            self.checkpointing.store(false, Ordering::Release);
-        }
+        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)) }
     }
 
     /// Runs `work` on the connection (opening it if needed) on a blocking thread.
@@ -86,7 +61,7 @@ impl BulkWriter {
     }
 }
 
-fn open(path: &Path) -> Result<Connection, StoreError> {
+pub(crate) fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(error)?;
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(error)?;
     // Foreign keys are not enforced on this connection (checking them cost a tenth of an

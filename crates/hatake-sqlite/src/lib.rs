@@ -3,6 +3,7 @@
 //! this crate adds the connection set-up, migrations, and the FTS5 search index.
 
 mod bulk;
+mod checkpoint;
 mod migrate;
 
 use hatake_store::sql::Dialect;
@@ -20,6 +21,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
     bulk: bulk::BulkWriter,
+    checkpoints: std::sync::Arc<checkpoint::Checkpointer>,
 }
 
 impl SqliteStore {
@@ -63,7 +65,8 @@ impl SqliteStore {
         };
         migrate::run(&pool).await?;
         let bulk = bulk::BulkWriter::new(&path);
-        Ok(Self { pool, path, bulk })
+        let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(&path));
+        Ok(Self { pool, path, bulk, checkpoints })
     }
 
     /// The database file.
@@ -104,8 +107,8 @@ impl SqliteStore {
         let (counts, status, error) = (*counts, status.to_owned(), error.map(str::to_owned));
         self.bulk.run(move |conn| bulk::finish_import(conn, id, &counts, &status, error.as_deref(), now)).await?;
         // The import's writes are committed; the log they left is copied into the database
-        // behind the scenes instead of in the caller's time.
-        self.bulk.checkpoint_in_background();
+        // behind the scenes instead of in the next committer's time.
+        self.checkpoints.now();
         Ok(())
     }
 
