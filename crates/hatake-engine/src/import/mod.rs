@@ -152,8 +152,8 @@ pub struct ImportOptions {
     pub created_by: Option<i64>,
     pub required: RequiredFieldSet,
     pub departments: DepartmentDictionary,
-    /// Records per batch; [`BATCH_SIZE`] when not given (tests use small batches to cross
-    /// batch boundaries).
+    /// Records per batch; when not given, [`batch_size_for`] the file's lines (tests use small
+    /// batches to cross batch boundaries).
     pub batch_size: Option<usize>,
 }
 
