@@ -107,10 +107,11 @@ fn placeholders(n: usize) -> String {
 }
 
 /// Writes a plan (and an import batch's rejected rows and counts) in one transaction; returns
-/// the ids of the created leads in plan order.
+/// the ids of the created leads in plan order. The planner's keys and documents are taken out
+/// of the plan.
 pub(crate) fn write(
     conn: &mut Connection,
-    plan: &ResolutionPlan,
+    plan: &mut ResolutionPlan,
     import_id: Option<i64>,
     now: Millis,
     extras: Option<BatchExtras<'_>>,
@@ -125,18 +126,18 @@ pub(crate) fn write(
     let mut created = Vec::with_capacity(plan.creates.len());
     {
         let mut statement = tx.prepare_cached(&insert).map_err(error)?;
-        for create in &plan.creates {
+        for create in &mut plan.creates {
             let mut values = lead_write_values(&create.data, create.is_lead, now);
             values.push(Value::Int(now));
             let id = statement.insert(params_from_iter(values.into_iter().map(sql_value))).map_err(error)?;
             created.push(id);
-            extras_of_leads.add(id, &create.data, (create.keys.as_deref(), create.document.as_deref()), &account_names);
+            extras_of_leads.add(id, &create.data, (create.keys.take(), create.document.take()), &account_names);
         }
     }
     if !plan.updates.is_empty() {
         let update = hatake_store::sql::update_by_id("leads", &LEAD_WRITE_COLUMNS);
         let mut statement = tx.prepare_cached(&update).map_err(error)?;
-        for planned in &plan.updates {
+        for planned in &mut plan.updates {
             let mut values = lead_write_values(&planned.data, planned.is_lead, now);
             values.push(Value::Int(planned.id));
             if statement.execute(params_from_iter(values.into_iter().map(sql_value))).map_err(error)? != 1 {
@@ -150,7 +151,7 @@ pub(crate) fn write(
             extras_of_leads.add(
                 planned.id,
                 &planned.data,
-                (planned.keys.as_deref(), planned.document.as_deref()),
+                (planned.keys.take(), planned.document.take()),
                 &account_names,
             );
         }
@@ -236,13 +237,13 @@ impl LeadExtras {
         &mut self,
         id: i64,
         lead: &hatake_domain::LeadData,
-        (keys, document): (Option<&[String]>, Option<&str>),
+        (keys, document): (Option<Vec<String>>, Option<String>),
         account_names: &HashMap<i64, String>,
     ) {
         self.products.extend(lead.product_ids.iter().map(|p| (*p, id)));
         // The planner's document is of a lead without a company link (see `PlannedCreate`).
         let document = match (document, lead.account_id) {
-            (Some(document), None) => document.to_owned(),
+            (Some(document), None) => document,
             _ => {
                 let account_name = lead.account_id.and_then(|a| account_names.get(&a)).map(String::as_str);
                 lead_search_document_of(lead, account_name)
@@ -250,7 +251,7 @@ impl LeadExtras {
         };
         self.documents.push((id, document));
         match keys {
-            Some(keys) => self.keys.extend(keys.iter().map(|k| (k.clone(), id))),
+            Some(keys) => self.keys.extend(keys.into_iter().map(|k| (k, id))),
             None => self.keys.extend(lead_match_keys(lead).into_iter().map(|k| (k, id))),
         }
     }

@@ -92,8 +92,8 @@ impl SqliteStore {
         import_id: Option<i64>,
         now: hatake_store::Millis,
     ) -> Result<Vec<i64>, StoreError> {
-        let plan = plan.clone();
-        self.bulk.run(move |conn| bulk::write(conn, &plan, import_id, now, None)).await
+        let mut plan = plan.clone();
+        self.bulk.run(move |conn| bulk::write(conn, &mut plan, import_id, now, None)).await
     }
 
     async fn write_finish_import(
@@ -115,9 +115,10 @@ impl SqliteStore {
     async fn write_import_batch(&self, batch: hatake_store::ImportBatch) -> Result<Vec<i64>, StoreError> {
         self.bulk
             .run(move |conn| {
+                let mut batch = batch;
                 let extras =
                     bulk::BatchExtras { import_id: batch.import_id, rejects: &batch.rejects, counts: &batch.counts };
-                bulk::write(conn, &batch.plan, Some(batch.import_id), batch.now, Some(extras))
+                bulk::write(conn, &mut batch.plan, Some(batch.import_id), batch.now, Some(extras))
             })
             .await
     }
