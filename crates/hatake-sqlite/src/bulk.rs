@@ -180,12 +180,8 @@ pub(crate) fn write(
         }
     }
     if !plan.reviews.is_empty() {
-        let mut statement = tx
-            .prepare_cached(
-                "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
-                 VALUES ('lead', ?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING",
-            )
-            .map_err(error)?;
+        let mut statement =
+            tx.prepare_cached(hatake_store::common_resolution::INSERT_LEAD_REVIEW_SQL).map_err(error)?;
         for review in &plan.reviews {
             let (lead, candidate) = (resolve(review.lead), resolve(review.candidate));
             statement
@@ -304,21 +300,14 @@ pub(crate) fn finish_import(
     error_text: Option<&str>,
     now: Millis,
 ) -> Result<(), StoreError> {
+    use rusqlite::types::Value as V;
+    let mut values = vec![V::Text(status.to_owned())];
+    values.extend(counts.as_row().map(V::Integer));
+    values.extend([error_text.map_or(V::Null, |e| V::Text(e.to_owned())), V::Integer(now), V::Integer(id)]);
     let changed = conn
         .prepare_cached(hatake_store::common_imports::FINISH_IMPORT_SQL)
         .map_err(error)?
-        .execute(params![
-            status,
-            counts.total,
-            counts.created,
-            counts.merged,
-            counts.unchanged,
-            counts.review,
-            counts.rejected,
-            error_text,
-            now,
-            id
-        ])
+        .execute(params_from_iter(values))
         .map_err(error)?;
     hatake_store::one_row(u64::try_from(changed).unwrap_or(0))
 }
@@ -332,22 +321,11 @@ fn write_batch_extras(tx: &Transaction<'_>, extras: &BatchExtras<'_>, now: Milli
             statement.execute(params![extras.import_id, reject.line, reject.fields, reject.problems]).map_err(error)?;
         }
     }
-    let counts = extras.counts;
-    tx.prepare_cached(
-        "UPDATE imports SET total_rows = ?1, created_rows = ?2, merged_rows = ?3, unchanged_rows = ?4, \
-         review_rows = ?5, rejected_rows = ?6, progress_at = ?8 WHERE id = ?7 AND status = 'running'",
-    )
-    .map_err(error)?
-    .execute(params![
-        counts.total,
-        counts.created,
-        counts.merged,
-        counts.unchanged,
-        counts.review,
-        counts.rejected,
-        extras.import_id,
-        now
-    ])
-    .map_err(error)?;
+    let mut values = extras.counts.as_row().to_vec();
+    values.extend([extras.import_id, now]);
+    tx.prepare_cached(hatake_store::common_imports::RECORD_PROGRESS_SQL)
+        .map_err(error)?
+        .execute(params_from_iter(values))
+        .map_err(error)?;
     Ok(())
 }

@@ -3,6 +3,11 @@
 //! [`crate::impl_resolution_store!`] and [`crate::impl_account_and_lead_stores!`], whose
 //! private helpers (`rewrite_lead`, `delete_lead_in`, `fetch_lead`, `bind_values` …) it uses.
 
+/// Records a running import's counts so far and that it is alive (bind: the six counts in
+/// [`crate::ImportCounts::as_row`] order, id, progress_at).
+pub const RECORD_PROGRESS_SQL: &str = "UPDATE imports SET total_rows = $1, created_rows = $2, merged_rows = $3, \
+    unchanged_rows = $4, review_rows = $5, rejected_rows = $6, progress_at = $8 WHERE id = $7 AND status = 'running'";
+
 /// Records how an import ended (bind: status, the six counts, error, finished_at, id).
 pub const FINISH_IMPORT_SQL: &str = "UPDATE imports SET status = $1, total_rows = $2, created_rows = $3, \
     merged_rows = $4, unchanged_rows = $5, review_rows = $6, rejected_rows = $7, error = $8, finished_at = $9 \
@@ -102,10 +107,7 @@ macro_rules! impl_import_store {
                 counts: &$crate::ImportCounts,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<()> {
-                sqlx::query::<$db>(
-                    "UPDATE imports SET total_rows = $1, created_rows = $2, merged_rows = $3, unchanged_rows = $4, \
-                     review_rows = $5, rejected_rows = $6, progress_at = $8 WHERE id = $7 AND status = 'running'",
-                )
+                sqlx::query::<$db>($crate::common_imports::RECORD_PROGRESS_SQL)
                 .bind(counts.total)
                 .bind(counts.created)
                 .bind(counts.merged)

@@ -39,6 +39,12 @@ pub const REVIEW_COLUMNS_R: &str = "r.id, r.kind, r.lead_id, r.candidate_id, r.s
 pub const MERGE_COLUMNS: &str =
     "id, survivor_id, merged_id, review_id, score, decided_by, created_at, undone_at, undone_by";
 
+/// Queues a question whether two leads are one person (bind: lead, candidate, score,
+/// evidence, import, created_at); a pair already asked is left as it is.
+pub const INSERT_LEAD_REVIEW_SQL: &str = "INSERT INTO match_reviews \
+    (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
+    VALUES ('lead', $1, $2, $3, $4, $5, $6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING";
+
 #[macro_export]
 macro_rules! impl_resolution_store {
     ($store:ty, $db:ty) => {
@@ -468,8 +474,9 @@ macro_rules! impl_resolution_store {
     };
 }
 
-/// The write side of name-matching in plain SQL through sqlx (PostgreSQL): a resolution plan
-/// and an import batch. SQLite writes them through its own bulk connection instead.
+/// The write side of name-matching and imports in plain SQL through sqlx (PostgreSQL): a
+/// resolution plan, an import batch and the end of an import. SQLite writes them through its
+/// own bulk connection instead.
 #[macro_export]
 macro_rules! impl_sqlx_plan_writer {
     ($store:ty, $db:ty) => {
@@ -564,19 +571,16 @@ macro_rules! impl_sqlx_plan_writer {
                 insert_sources(&mut *tx, &sources, import_id, now).await?;
                 for review in &plan.reviews {
                     let (lead, candidate) = (resolve(review.lead), resolve(review.candidate));
-                    sqlx::query::<$db>(
-                        "INSERT INTO match_reviews (kind, lead_id, candidate_id, score, evidence, import_id, created_at) \
-                         VALUES ('lead', $1, $2, $3, $4, $5, $6) ON CONFLICT (kind, lead_id, candidate_id) DO NOTHING",
-                    )
-                    .bind(lead)
-                    .bind(candidate)
-                    .bind(review.score)
-                    .bind(review.evidence.as_str())
-                    .bind(import_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                    sqlx::query::<$db>($crate::common_resolution::INSERT_LEAD_REVIEW_SQL)
+                        .bind(lead)
+                        .bind(candidate)
+                        .bind(review.score)
+                        .bind(review.evidence.as_str())
+                        .bind(import_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
                 }
                 tx.commit().await.map_err(db_error)?;
                 Ok(created)

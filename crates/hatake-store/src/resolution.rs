@@ -209,6 +209,12 @@ pub struct ImportCounts {
 }
 
 impl ImportCounts {
+    /// The counts in the order the imports table stores them: total, created, merged,
+    /// unchanged, review, rejected.
+    pub fn as_row(&self) -> [i64; 6] {
+        [self.total, self.created, self.merged, self.unchanged, self.review, self.rejected]
+    }
+
     pub fn add(&mut self, outcome: Outcome) {
         match outcome {
             Outcome::Created => self.created += 1,
