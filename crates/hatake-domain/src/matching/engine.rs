@@ -93,13 +93,17 @@ pub fn compare(comparators: &[Comparator], a: &Record, b: &Record) -> Pattern {
     debug_assert!(comparators.len() <= Pattern::MAX_FIELDS);
     let mut pattern = Pattern::default();
     for (field, comparator) in comparators.iter().enumerate() {
-        let level = match (&a[field], &b[field]) {
-            (Some(x), Some(y)) => compare_values(*comparator, x, y),
-            _ => Level::Missing,
-        };
-        pattern.set(field, level);
+        pattern.set(field, compare_field(*comparator, &a[field], &b[field]));
     }
     pattern
+}
+
+/// Compares one field of two records (missing when either lacks it).
+pub fn compare_field(comparator: Comparator, a: &Option<Prepared>, b: &Option<Prepared>) -> Level {
+    match (a, b) {
+        (Some(x), Some(y)) => compare_values(comparator, x, y),
+        _ => Level::Missing,
+    }
 }
 
 fn compare_values(comparator: Comparator, a: &Prepared, b: &Prepared) -> Level {
@@ -138,8 +142,18 @@ fn compare_values(comparator: Comparator, a: &Prepared, b: &Prepared) -> Level {
 }
 
 fn one_substitution(a: &Prepared, b: &Prepared) -> bool {
-    let (x, y): (Vec<char>, Vec<char>) = (a.text.chars().collect(), b.text.chars().collect());
-    x.len() == y.len() && x.len() >= 2 && x.iter().zip(&y).filter(|(p, q)| p != q).count() == 1
+    fn one<T: PartialEq>(x: &[T], y: &[T]) -> bool {
+        x.len() == y.len() && x.len() >= 2 && x.iter().zip(y).filter(|(p, q)| p != q).count() == 1
+    }
+    match (&a.chars, &b.chars) {
+        (None, None) => one(a.text.as_bytes(), b.text.as_bytes()),
+        (Some(x), Some(y)) => one(x, y),
+        // One ASCII and one not: compare characters.
+        _ => {
+            let (x, y): (Vec<char>, Vec<char>) = (a.text.chars().collect(), b.text.chars().collect());
+            one(&x, &y)
+        }
+    }
 }
 
 /// Log₂ likelihood-ratio weights per field and level (missing is always 0).

@@ -6,7 +6,7 @@
 //! [`MERGE_THRESHOLD`] or above the records are merged; from [`REVIEW_THRESHOLD`] a person
 //! decides in the review queue; below, the record is a new person.
 
-use super::engine::{compare, Comparator, Level, Pattern, Prepared, Record, Weights};
+use super::engine::{compare, compare_field, Comparator, Level, Pattern, Prepared, Record, Weights};
 use crate::company::normalise_company_name;
 use crate::text::search_key;
 use crate::LeadData;
@@ -236,17 +236,59 @@ impl Comparison {
 
 /// Compares two prepared leads.
 pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
+    score(a, b).comparison()
+}
+
+/// A compared pair before its evidence is spelt out (most candidates are dropped unexplained).
+struct Scored {
+    pattern: Pattern,
+    score: f64,
+    same_email: bool,
+}
+
+impl Scored {
+    fn is_confident(&self) -> bool {
+        self.same_email || self.score >= MERGE_THRESHOLD
+    }
+
+    fn needs_review(&self) -> bool {
+        !self.is_confident() && self.score >= REVIEW_THRESHOLD
+    }
+
+    fn comparison(&self) -> Comparison {
+        let weights = weights();
+        let evidence = FIELDS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.pattern.level(*i) != Level::Missing)
+            .map(|(i, field)| Evidence {
+                field,
+                level: self.pattern.level(i),
+                weight: weights.weight(i, self.pattern.level(i)),
+            })
+            .collect();
+        Comparison { score: self.score, same_email: self.same_email, evidence }
+    }
+}
+
+/// Whether anything ties two records to one company or contact: the same phone, mobile,
+/// e-mail or company domain, or a company name at least partly alike. Without it a pair is
+/// neither merged nor asked about (see [`score`]), so [`decide`] compares no further.
+pub(crate) fn share_a_place(a: &LeadFeatures, b: &LeadFeatures) -> bool {
+    let agrees = |f: usize| compare_field(COMPARATORS[f], &a.record[f], &b.record[f]) == Level::Agree;
+    agrees(PHONE)
+        || agrees(MOBILE)
+        || agrees(EMAIL)
+        || agrees(DOMAIN)
+        || compare_field(COMPARATORS[COMPANY], &a.record[COMPANY], &b.record[COMPANY]) >= Level::Partial
+}
+
+fn score(a: &LeadFeatures, b: &LeadFeatures) -> Scored {
     let mut pattern: Pattern = compare(&COMPARATORS, &a.record, &b.record);
     // Readings are compared once: by the given name's when both have it, else in full.
     let kana = if pattern.level(KANA) == Level::Missing { KANA_FULL } else { KANA };
     pattern = pattern.with(if kana == KANA { KANA_FULL } else { KANA }, Level::Missing);
     let weights = weights();
-    let evidence: Vec<Evidence> = FIELDS
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| pattern.level(*i) != Level::Missing)
-        .map(|(i, field)| Evidence { field, level: pattern.level(i), weight: weights.weight(i, pattern.level(i)) })
-        .collect();
     let organisation: f64 = ORGANISATION.iter().map(|&f| weights.weight(f, pattern.level(f))).sum();
     let mut person: f64 =
         (0..FIELDS.len()).filter(|f| !ORGANISATION.contains(f)).map(|f| weights.weight(f, pattern.level(f))).sum();
@@ -271,7 +313,7 @@ pub fn compare_leads(a: &LeadFeatures, b: &LeadFeatures) -> Comparison {
     } else if !person {
         score = score.min(MERGE_THRESHOLD - 0.5);
     }
-    Comparison { score, same_email: a.email.is_some() && a.email == b.email, evidence }
+    Scored { pattern, score, same_email: a.email.is_some() && a.email == b.email }
 }
 
 /// What to do with an incoming record, given the stored candidates found by blocking.
@@ -288,16 +330,23 @@ pub enum Decision {
 /// Decides among candidates. The best confident candidate wins (a shared e-mail first, then
 /// the highest score); otherwise every candidate above the review threshold is listed.
 pub fn decide(incoming: &LeadFeatures, candidates: &[&LeadFeatures]) -> Decision {
-    let mut scored: Vec<(usize, Comparison)> =
-        candidates.iter().enumerate().map(|(i, c)| (i, compare_leads(incoming, c))).collect();
+    // A candidate that shares no place with the record could be neither merged nor asked
+    // about: skipping it changes no decision and spares comparing names with every namesake.
+    let mut scored: Vec<(usize, Scored)> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| share_a_place(incoming, c))
+        .map(|(i, c)| (i, score(incoming, c)))
+        .collect();
     scored
         .sort_by(|(ia, a), (ib, b)| b.same_email.cmp(&a.same_email).then(b.score.total_cmp(&a.score)).then(ia.cmp(ib)));
     match scored.first() {
-        Some((index, comparison)) if comparison.is_confident() => {
-            Decision::Merge { index: *index, comparison: comparison.clone() }
+        Some((index, scored)) if scored.is_confident() => {
+            Decision::Merge { index: *index, comparison: scored.comparison() }
         }
         _ => {
-            let candidates: Vec<_> = scored.into_iter().filter(|(_, c)| c.needs_review()).take(5).collect();
+            let candidates: Vec<_> =
+                scored.iter().filter(|(_, c)| c.needs_review()).take(5).map(|(i, c)| (*i, c.comparison())).collect();
             if candidates.is_empty() {
                 Decision::New
             } else {

@@ -140,7 +140,25 @@ fn decisions_on_realistic_variants() {
         };
         let comparison = super::compare_leads(&incoming, stored);
         assert_eq!(&got, expected, "{what}: score {:.1} {:?}", comparison.score, comparison.evidence);
+        // `decide` skips candidates that share no place: such a pair must be one it would
+        // neither merge nor ask about.
+        if !super::lead::share_a_place(&incoming, stored) {
+            assert!(!comparison.is_confident() && !comparison.needs_review(), "{what}: {comparison:?}");
+        }
     }
+    // And every pair of the cases among themselves.
+    let all: Vec<LeadFeatures> = cases.iter().map(|(_, row, _)| features(row)).chain([base.clone()]).collect();
+    let mut skipped = 0;
+    for a in &all {
+        for b in &all {
+            if !super::lead::share_a_place(a, b) {
+                skipped += 1;
+                let comparison = super::lead::compare_leads(a, b);
+                assert!(!comparison.is_confident() && !comparison.needs_review(), "{comparison:?}");
+            }
+        }
+    }
+    assert!(skipped > 0, "the cases include pairs that share no place");
     base.keys.sort();
     assert!(base.keys.iter().any(|k| k.starts_with("n:ひまわり商事|佐藤")), "{:?}", base.keys);
 }
