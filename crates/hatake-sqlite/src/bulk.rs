@@ -22,6 +22,36 @@ use std::sync::{Arc, Mutex};
 /// page lookups slower and takes disk space until the checkpoint after the import.
 const CHECKPOINT_PAGES: i64 = 500_000;
 
+/// FTS5's own default for `automerge`: once four segments of one level exist, each write
+/// merges a little of them.
+const SEARCH_AUTOMERGE: i64 = 4;
+
+/// Sets how eagerly the search index merges its segments. An import turns merging off while
+/// it runs: each batch then adds one segment (of up to 100,000 documents) and no batch merges
+/// the ones before (merging took about 7 of 70 s of a 1M-row import, most of it merging the
+/// same documents again at each level). Writes after the import merge them a little at a time,
+/// and FTS5 merges at once wherever 16 segments of one level pile up, automerge or not.
+pub(crate) fn set_search_automerge(conn: &Connection, segments: i64) -> Result<(), StoreError> {
+    conn.prepare_cached("INSERT INTO lead_search (lead_search, rank) VALUES ('automerge', ?1)")
+        .map_err(error)?
+        .execute([segments])
+        .map_err(error)?;
+    Ok(())
+}
+
+/// Restores merging of the search index when no import is running: at the end of each import,
+/// and when the store is opened (an import that stopped with its process left it off; it is
+/// restored on the first start after that import was marked failed, and FTS5 merges piles of
+/// 16 segments meanwhile).
+pub(crate) fn restore_search_automerge(conn: &Connection) -> Result<(), StoreError> {
+    let running: i64 =
+        conn.query_row("SELECT count(*) FROM imports WHERE status = 'running'", [], |row| row.get(0)).map_err(error)?;
+    if running == 0 {
+        set_search_automerge(conn, SEARCH_AUTOMERGE)?;
+    }
+    Ok(())
+}
+
 /// The bulk-write connection, opened on first use and shared by clones of the store.
 #[derive(Clone)]
 pub(crate) struct BulkWriter {
@@ -117,6 +147,10 @@ pub(crate) fn write(
     extras: Option<BatchExtras<'_>>,
 ) -> Result<Vec<i64>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    if extras.is_some() {
+        // Every batch (another process may have restored it meanwhile); `finish_import` restores it.
+        set_search_automerge(&tx, 0)?;
+    }
     let account_names = account_names(&tx, plan)?;
     let mut extras_of_leads = LeadExtras::default();
 
@@ -304,12 +338,15 @@ pub(crate) fn finish_import(
     let mut values = vec![V::Text(status.to_owned())];
     values.extend(counts.as_row().map(V::Integer));
     values.extend([error_text.map_or(V::Null, |e| V::Text(e.to_owned())), V::Integer(now), V::Integer(id)]);
-    let changed = conn
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    let changed = tx
         .prepare_cached(hatake_store::common_imports::FINISH_IMPORT_SQL)
         .map_err(error)?
         .execute(params_from_iter(values))
         .map_err(error)?;
-    hatake_store::one_row(u64::try_from(changed).unwrap_or(0))
+    hatake_store::one_row(u64::try_from(changed).unwrap_or(0))?;
+    restore_search_automerge(&tx)?;
+    tx.commit().map_err(error)
 }
 
 fn write_batch_extras(tx: &Transaction<'_>, extras: &BatchExtras<'_>, now: Millis) -> Result<(), StoreError> {
@@ -328,4 +365,75 @@ fn write_batch_extras(tx: &Transaction<'_>, extras: &BatchExtras<'_>, now: Milli
         .execute(params_from_iter(values))
         .map_err(error)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hatake_store::{ImportBatch, ImportKind, ImportStore, NewImport};
+
+    fn automerge(path: &Path) -> i64 {
+        let conn = Connection::open(path).expect("open");
+        conn.query_row("SELECT v FROM lead_search_config WHERE k = 'automerge'", [], |row| row.get(0))
+            .expect("automerge is set")
+    }
+
+    /// An import's batches leave the search index's segments unmerged; its end (done or
+    /// failed) and the next start of a store restore merging.
+    #[test]
+    fn an_import_leaves_merging_the_search_index_until_it_ends() {
+        let dir = std::env::temp_dir().join(format!("hatake-automerge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+        runtime.block_on(async {
+            let store = crate::SqliteStore::open(&dir).await.expect("open");
+            let path = dir.join(crate::DATABASE_FILE);
+            assert_eq!(automerge(&path), SEARCH_AUTOMERGE);
+            let new_import = NewImport {
+                kind: ImportKind::Leads,
+                file_name: "leads.csv".into(),
+                file_sha256: "0".repeat(64),
+                encoding: "utf-8".into(),
+                source: None,
+                product_id: None,
+                mapping: "[]".into(),
+                headers: "[]".into(),
+                created_by: None,
+            };
+            for status in ["done", "failed"] {
+                let import = store.create_import(&new_import, 1).await.expect("import");
+                let batch = |now| ImportBatch {
+                    import_id: import.id,
+                    plan: ResolutionPlan::default(),
+                    rejects: Vec::new(),
+                    counts: ImportCounts::default(),
+                    now,
+                };
+                store.apply_import_batch(batch(2)).await.expect("batch");
+                assert_eq!(automerge(&path), 0, "off while the import runs");
+                // Another process opening the store meanwhile (a CLI command) leaves it off, and
+                // so would the next batch if it did not.
+                drop(crate::SqliteStore::open(&dir).await.expect("open again"));
+                assert_eq!(automerge(&path), 0, "still off: an import is running");
+                store.apply_import_batch(batch(3)).await.expect("batch");
+                store.finish_import(import.id, &ImportCounts::default(), status, None, 4).await.expect("finish");
+                assert_eq!(automerge(&path), SEARCH_AUTOMERGE, "restored when the import was {status}");
+            }
+            // An import whose process stopped: restored on the first start after it is marked
+            // failed.
+            let import = store.create_import(&new_import, 5).await.expect("import");
+            let batch = ImportBatch {
+                import_id: import.id,
+                plan: ResolutionPlan::default(),
+                rejects: Vec::new(),
+                counts: ImportCounts::default(),
+                now: 6,
+            };
+            store.apply_import_batch(batch).await.expect("batch");
+            assert_eq!(store.fail_stalled_imports(7, 8).await.expect("stalled"), 1);
+            drop(crate::SqliteStore::open(&dir).await.expect("open again"));
+            assert_eq!(automerge(&path), SEARCH_AUTOMERGE, "restored on the next start");
+        });
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

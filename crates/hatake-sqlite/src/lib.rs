@@ -65,6 +65,8 @@ impl SqliteStore {
         };
         migrate::run(&pool).await?;
         let bulk = bulk::BulkWriter::new(&path);
+        // An import that stopped with its process left the search index's merging off.
+        bulk.run(|conn| bulk::restore_search_automerge(conn)).await?;
         let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(&path));
         Ok(Self { pool, path, bulk, checkpoints })
     }
