@@ -77,7 +77,9 @@ enum Step {
 pub struct Resolver {
     required: RequiredFieldSet,
     known: HashMap<i64, Known>,
-    by_key: HashMap<String, Vec<i64>>,
+    /// Leads by blocking key, under the key's hash ([`key_hash`]): a million leads have five
+    /// million keys, and two keys sharing a hash only add a candidate that is compared anyway.
+    by_key: HashMap<u64, Vec<i64>>,
     by_email: HashMap<String, i64>,
     /// Creates planned in earlier batches: the next create's provisional id is
     /// `provisional(created_before)`.
@@ -121,19 +123,32 @@ impl Resolver {
         Ok(resolver)
     }
 
-    fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<u64>) {
-        for key in std::mem::take(&mut features.keys) {
-            let list = self.by_key.entry(key).or_default();
+    /// Remembers a lead's features and fingerprints; returns its keys (the resolver keeps
+    /// only their hashes).
+    fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<u64>) -> Vec<String> {
+        let keys = std::mem::take(&mut features.keys);
+        for key in &keys {
+            let list = self.by_key.entry(key_hash(key)).or_default();
             if !list.contains(&id) {
                 list.push(id);
             }
         }
         if let Some(email) = &features.email {
-            self.by_email.entry(email.clone()).or_insert(id);
+            if !self.by_email.contains_key(email) {
+                self.by_email.insert(email.clone(), id);
+            }
         }
-        let entry = self.known.entry(id).or_insert(Known { features: features.clone(), fingerprints: HashSet::new() });
-        entry.features = features;
-        entry.fingerprints.extend(fingerprints);
+        match self.known.entry(id) {
+            std::collections::hash_map::Entry::Occupied(mut known) => {
+                let known = known.get_mut();
+                known.features = features;
+                known.fingerprints.extend(fingerprints);
+            }
+            std::collections::hash_map::Entry::Vacant(vacant) => {
+                vacant.insert(Known { features, fingerprints });
+            }
+        }
+        keys
     }
 
     /// Reads the stored candidates of a batch that the resolver has not seen yet.
@@ -216,11 +231,12 @@ impl Resolver {
         // Pass one: compare, on features only.
         let mut plan = ResolutionPlan::default();
         let mut planned: Vec<Planned> = Vec::new();
-        let mut planned_by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut planned_by_key: HashMap<u64, Vec<usize>> = HashMap::new();
         let mut planned_by_email: HashMap<String, usize> = HashMap::new();
         let mut steps: Vec<(Step, SourceRecord)> = Vec::with_capacity(incoming.len());
         for (record, features) in incoming.into_iter().zip(features) {
-            let print = fingerprint(record.channel, record.source.as_deref(), &record.fields);
+            let Incoming { data, line, channel, source, fields } = record;
+            let print = fingerprint(channel, source.as_deref(), &fields);
             let print_key = print_key(&print);
             let mut candidates: Vec<LeadRef> = Vec::new();
             let mut add = |lead: LeadRef| {
@@ -239,8 +255,9 @@ impl Resolver {
             // As in the store, a key shared by very many leads is no block: comparing with all
             // of them would make a large import quadratic.
             for key in &features.keys {
-                let known = self.by_key.get(key).map(Vec::as_slice).unwrap_or_default();
-                let planned_here = planned_by_key.get(key).map(Vec::as_slice).unwrap_or_default();
+                let hash = key_hash(key);
+                let known = self.by_key.get(&hash).map(Vec::as_slice).unwrap_or_default();
+                let planned_here = planned_by_key.get(&hash).map(Vec::as_slice).unwrap_or_default();
                 if known.len() + planned_here.len() > MAX_CANDIDATES_PER_KEY {
                     continue;
                 }
@@ -251,15 +268,8 @@ impl Resolver {
                     add(LeadRef::Planned(*index));
                 }
             }
-            let source = |outcome: Outcome| SourceRecord {
-                line: record.line,
-                channel: record.channel,
-                source: record.source.clone(),
-                outcome,
-                fields: record.fields.clone(),
-                fingerprint: print.clone(),
-                before: None,
-            };
+            let source =
+                move |outcome: Outcome| SourceRecord { line, channel, source, outcome, fields, fingerprint: print, before: None };
             let seen_before = candidates.iter().find(|c| match c {
                 LeadRef::Existing(id) => self.known[id].fingerprints.contains(&print_key),
                 LeadRef::Planned(index) => planned[*index].fingerprints.contains(&print_key),
@@ -279,7 +289,7 @@ impl Resolver {
             let decision = decide(&features, &candidate_features);
             let mut index_planned = |index: usize, features: &LeadFeatures| {
                 for key in &features.keys {
-                    let list = planned_by_key.entry(key.clone()).or_default();
+                    let list = planned_by_key.entry(key_hash(key)).or_default();
                     if !list.contains(&index) {
                         list.push(index);
                     }
@@ -292,7 +302,7 @@ impl Resolver {
                 Decision::Merge { index, .. } => match candidates[index] {
                     LeadRef::Planned(target) => {
                         let create = &mut plan.creates[target];
-                        let combined = combine(&create.data, &record.data);
+                        let combined = combine(&create.data, &data);
                         let outcome = if combined == create.data { Outcome::Unchanged } else { Outcome::Merged };
                         create.is_lead = self.required.is_lead(&combined);
                         let combined_features = LeadFeatures::new(&combined);
@@ -306,20 +316,20 @@ impl Resolver {
                         if let Some(known) = self.known.get_mut(&id) {
                             known.fingerprints.insert(print_key);
                         }
-                        steps.push((Step::MergeStored(id, Box::new(record.data)), source(Outcome::Merged)));
+                        steps.push((Step::MergeStored(id, Box::new(data)), source(Outcome::Merged)));
                     }
                 },
                 Decision::Review { candidates: similar } => {
-                    let index = create(&mut plan, &mut planned, record.data, &features, &self.required, &print);
-                    index_planned(index, &features);
+                    let index = create(&mut plan, &mut planned, data, features, &self.required, print_key);
+                    index_planned(index, &planned[index].features);
                     for (candidate, comparison) in similar {
                         plan.reviews.push(review(LeadRef::Planned(index), candidates[candidate], &comparison));
                     }
                     steps.push((Step::Review(index), source(Outcome::Review)));
                 }
                 Decision::New => {
-                    let index = create(&mut plan, &mut planned, record.data, &features, &self.required, &print);
-                    index_planned(index, &features);
+                    let index = create(&mut plan, &mut planned, data, features, &self.required, print_key);
+                    index_planned(index, &planned[index].features);
                     steps.push((Step::Created(index), source(Outcome::Created)));
                 }
             }
@@ -362,8 +372,8 @@ impl Resolver {
                     let Some((existing, snapshot)) = current.get_mut(&id) else {
                         // The lead was deleted since it was read: the record becomes a new lead.
                         let features = LeadFeatures::new(&incoming);
-                        let print = source.fingerprint.clone();
-                        let index = create(&mut plan, &mut planned, incoming, &features, &self.required, &print);
+                        let print = print_key(&source.fingerprint);
+                        let index = create(&mut plan, &mut planned, incoming, features, &self.required, print);
                         source.outcome = Outcome::Created;
                         plan.creates[index].sources.push(source);
                         resolved.push(Resolved { outcome: Outcome::Created, lead: LeadRef::Planned(index) });
@@ -410,18 +420,15 @@ impl Resolver {
         }
         // The merged leads' features follow their new values for the next batches.
         for update in &mut plan.updates {
-            let features = LeadFeatures::new(&update.data);
-            update.keys = Some(features.keys.clone());
+            update.keys = Some(self.remember(update.id, LeadFeatures::new(&update.data), HashSet::new()));
             update.document = search_document(&update.data);
-            self.remember(update.id, features, HashSet::new());
             self.latest.insert(update.id, update.data.clone());
         }
         // The new leads, under provisional ids until the store gives them theirs.
         for (index, (planned, create)) in planned.into_iter().zip(&mut plan.creates).enumerate() {
             let id = provisional(self.created_before + index);
-            create.keys = Some(planned.features.keys.clone());
+            create.keys = Some(self.remember(id, planned.features, planned.fingerprints));
             create.document = search_document(&create.data);
-            self.remember(id, planned.features, planned.fingerprints);
             self.latest.insert(id, create.data.clone());
         }
         self.created_before += plan.creates.len();
@@ -492,6 +499,12 @@ fn print_key(print: &str) -> u64 {
         .unwrap_or_else(|| foldhash::fast::FixedState::default().hash_one(print))
 }
 
+/// A blocking key as the resolver indexes it.
+fn key_hash(key: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(key)
+}
+
 /// The resolver's id of the `index`-th lead it created, until the store gives it one.
 fn provisional(index: usize) -> i64 {
     -i64::try_from(index).unwrap_or(i64::MAX - 1) - 1
@@ -501,9 +514,9 @@ fn create(
     plan: &mut ResolutionPlan,
     planned: &mut Vec<Planned>,
     data: LeadData,
-    features: &LeadFeatures,
+    features: LeadFeatures,
     required: &RequiredFieldSet,
-    print: &str,
+    print: u64,
 ) -> usize {
     plan.creates.push(PlannedCreate {
         is_lead: required.is_lead(&data),
@@ -513,8 +526,8 @@ fn create(
         document: None,
     });
     let mut fingerprints = HashSet::new();
-    fingerprints.insert(print_key(print));
-    planned.push(Planned { features: features.clone(), fingerprints });
+    fingerprints.insert(print);
+    planned.push(Planned { features, fingerprints });
     plan.creates.len() - 1
 }
 
