@@ -18,7 +18,7 @@
 
 use hatake_domain::matching::lead::decide;
 use hatake_domain::matching::merge::combine;
-use hatake_domain::matching::{Comparison, Decision, LeadFeatures};
+use hatake_domain::matching::{key_hash, Comparison, Decision, LeadFeatures};
 use hatake_domain::{LeadData, RequiredFieldSet};
 use hatake_store::{
     fingerprint, LeadRef, LeadSnapshot, Outcome, PlannedCreate, PlannedReview, PlannedUpdate, ResolutionPlan,
@@ -77,9 +77,8 @@ enum Step {
 pub struct Resolver {
     required: RequiredFieldSet,
     known: HashMap<i64, Known>,
-    /// Leads by blocking key, under the key's hash ([`key_hash`]): a million leads have five
-    /// million keys, and two keys sharing a hash only add a candidate that is compared anyway.
-    by_key: HashMap<u64, Vec<i64>>,
+    /// Leads by blocking key, under the key's hash as the store keeps it ([`key_hash`]).
+    by_key: HashMap<i64, Vec<i64>>,
     by_email: HashMap<String, i64>,
     /// Creates planned in earlier batches: the next create's provisional id is
     /// `provisional(created_before)`.
@@ -123,12 +122,13 @@ impl Resolver {
         Ok(resolver)
     }
 
-    /// Remembers a lead's features and fingerprints; returns its keys (the resolver keeps
-    /// only their hashes).
-    fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<u64>) -> Vec<String> {
-        let keys = std::mem::take(&mut features.keys);
+    /// Remembers a lead's features and fingerprints; returns its keys' hashes (the resolver
+    /// and the store keep only those).
+    fn remember(&mut self, id: i64, mut features: LeadFeatures, fingerprints: HashSet<u64>) -> Vec<i64> {
+        let keys = features.key_hashes();
+        features.keys = Vec::new();
         for key in &keys {
-            let list = self.by_key.entry(key_hash(key)).or_default();
+            let list = self.by_key.entry(*key).or_default();
             if !list.contains(&id) {
                 list.push(id);
             }
@@ -156,7 +156,7 @@ impl Resolver {
         if self.started_empty {
             return Ok(());
         }
-        let mut keys: Vec<String> = features.iter().flat_map(|f| f.keys.iter().cloned()).collect();
+        let mut keys: Vec<i64> = features.iter().flat_map(LeadFeatures::key_hashes).collect();
         keys.sort_unstable();
         keys.dedup();
         let mut emails: Vec<String> = features.iter().filter_map(|f| f.email.clone()).collect();
@@ -231,7 +231,7 @@ impl Resolver {
         // Pass one: compare, on features only.
         let mut plan = ResolutionPlan::default();
         let mut planned: Vec<Planned> = Vec::new();
-        let mut planned_by_key: HashMap<u64, Vec<usize>> = HashMap::new();
+        let mut planned_by_key: HashMap<i64, Vec<usize>> = HashMap::new();
         let mut planned_by_email: HashMap<String, usize> = HashMap::new();
         let mut steps: Vec<(Step, SourceRecord)> = Vec::with_capacity(incoming.len());
         for (record, features) in incoming.into_iter().zip(features) {
@@ -268,8 +268,15 @@ impl Resolver {
                     add(LeadRef::Planned(*index));
                 }
             }
-            let source =
-                move |outcome: Outcome| SourceRecord { line, channel, source, outcome, fields, fingerprint: print, before: None };
+            let source = move |outcome: Outcome| SourceRecord {
+                line,
+                channel,
+                source,
+                outcome,
+                fields,
+                fingerprint: print,
+                before: None,
+            };
             let seen_before = candidates.iter().find(|c| match c {
                 LeadRef::Existing(id) => self.known[id].fingerprints.contains(&print_key),
                 LeadRef::Planned(index) => planned[*index].fingerprints.contains(&print_key),
@@ -497,12 +504,6 @@ fn print_key(print: &str) -> u64 {
         .get(..16)
         .and_then(|hex| u64::from_str_radix(hex, 16).ok())
         .unwrap_or_else(|| foldhash::fast::FixedState::default().hash_one(print))
-}
-
-/// A blocking key as the resolver indexes it.
-fn key_hash(key: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(key)
 }
 
 /// The resolver's id of the `index`-th lead it created, until the store gives it one.

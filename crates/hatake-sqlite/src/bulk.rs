@@ -257,7 +257,7 @@ fn account_names(tx: &Transaction<'_>, plan: &ResolutionPlan) -> Result<HashMap<
 struct LeadExtras {
     products: Vec<(i64, i64)>,
     documents: Vec<(i64, String)>,
-    keys: Vec<(String, i64)>,
+    keys: Vec<(i64, i64)>,
     /// Leads whose old search document is to be removed first.
     replaced: Vec<i64>,
 }
@@ -267,7 +267,7 @@ impl LeadExtras {
         &mut self,
         id: i64,
         lead: &hatake_domain::LeadData,
-        (keys, document): (Option<Vec<String>>, Option<String>),
+        (keys, document): (Option<Vec<i64>>, Option<String>),
         account_names: &HashMap<i64, String>,
     ) {
         self.products.extend(lead.product_ids.iter().map(|p| (*p, id)));

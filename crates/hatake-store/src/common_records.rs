@@ -170,7 +170,7 @@ macro_rules! impl_account_and_lead_stores {
         /// Writes a lead's matching keys (see [`hatake_domain::matching::lead`]).
         async fn write_lead_keys(
             conn: &mut <$db as sqlx::Database>::Connection,
-            keys: &[(i64, Vec<String>)],
+            keys: &[(i64, Vec<i64>)],
         ) -> $crate::StoreResult<()> {
             let rows: Vec<serde_json::Value> =
                 keys.iter().flat_map(|(id, keys)| keys.iter().map(move |k| serde_json::json!([k, id]))).collect();
@@ -182,7 +182,7 @@ macro_rules! impl_account_and_lead_stores {
                 "{} WHERE true ON CONFLICT DO NOTHING",
                 $crate::sql::insert_json(
                     "lead_keys",
-                    &[("key", $crate::sql::JsonType::Text), ("lead_id", $crate::sql::JsonType::Int)],
+                    &[("key", $crate::sql::JsonType::Int), ("lead_id", $crate::sql::JsonType::Int)],
                     <$store>::DIALECT,
                 )
             );

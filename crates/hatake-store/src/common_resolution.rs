@@ -119,7 +119,7 @@ macro_rules! impl_resolution_store {
         impl $crate::ResolutionStore for $store {
             async fn match_candidate_ids(
                 &self,
-                keys: &[String],
+                keys: &[i64],
                 emails: &[String],
                 limit: usize,
             ) -> $crate::StoreResult<Vec<i64>> {
@@ -131,9 +131,9 @@ macro_rules! impl_resolution_store {
                         "SELECT key, lead_id FROM lead_keys WHERE key IN ({}) ORDER BY key, lead_id",
                         placeholders.join(",")
                     );
-                    let mut query = sqlx::query_as::<$db, (String, i64)>(&sql);
+                    let mut query = sqlx::query_as::<$db, (i64, i64)>(&sql);
                     for key in part {
-                        query = query.bind(key.as_str());
+                        query = query.bind(*key);
                     }
                     let found = query.fetch_all(&mut *conn).await.map_err(db_error)?;
                     // A key shared by very many leads (a common name) says little: skip it.
@@ -176,7 +176,7 @@ macro_rules! impl_resolution_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                let keys: Vec<(i64, Vec<String>)> = rows
+                let keys: Vec<(i64, Vec<i64>)> = rows
                     .iter()
                     .filter_map(|row| {
                         let data = $crate::LeadSnapshot::of(row).data().ok()?;

@@ -171,7 +171,7 @@ pub trait LeadStore: Send + Sync + 'static {
 pub trait ResolutionStore: Send + Sync + 'static {
     /// The ids of stored leads sharing a matching key or an e-mail address with the incoming
     /// records; a key shared by more than `limit` leads is skipped.
-    async fn match_candidate_ids(&self, keys: &[String], emails: &[String], limit: usize) -> StoreResult<Vec<i64>>;
+    async fn match_candidate_ids(&self, keys: &[i64], emails: &[String], limit: usize) -> StoreResult<Vec<i64>>;
     /// Computes the matching keys again for the leads after `after_id` (at most `limit`);
     /// returns the last id done, `None` past the end. For data written before the keys existed
     /// or under another key scheme.

@@ -96,7 +96,7 @@ pub struct PlannedCreate {
     pub is_lead: bool,
     pub sources: Vec<SourceRecord>,
     /// The lead's matching keys when the planner has them (else the store derives them).
-    pub keys: Option<Vec<String>>,
+    pub keys: Option<Vec<i64>>,
     /// The lead's search document when the planner made it (only for a lead without a
     /// company link, whose document holds the company name as entered).
     pub document: Option<String>,
@@ -109,7 +109,7 @@ pub struct PlannedUpdate {
     pub is_lead: bool,
     pub sources: Vec<SourceRecord>,
     /// As [`PlannedCreate::keys`].
-    pub keys: Option<Vec<String>>,
+    pub keys: Option<Vec<i64>>,
     /// As [`PlannedCreate::document`].
     pub document: Option<String>,
 }

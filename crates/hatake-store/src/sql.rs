@@ -558,8 +558,8 @@ fn lead_document(fields: [Option<&str>; 8]) -> String {
 }
 
 /// The matcher's blocking keys of a lead (see [`hatake_domain::matching::LeadFeatures`]).
-pub fn lead_match_keys(lead: &hatake_domain::LeadData) -> Vec<String> {
-    hatake_domain::matching::LeadFeatures::new(lead).keys
+pub fn lead_match_keys(lead: &hatake_domain::LeadData) -> Vec<i64> {
+    hatake_domain::matching::LeadFeatures::new(lead).key_hashes()
 }
 
 /// The SQL type of a column filled from JSON by [`insert_json`].

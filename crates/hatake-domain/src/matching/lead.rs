@@ -142,6 +142,19 @@ pub fn kana_key(kana: &str) -> String {
         .collect()
 }
 
+/// A blocking key as the store keeps it: the 64-bit FNV-1a hash of its UTF-8 bytes. Stored,
+/// so it must never change (a new scheme needs new `KEYS_VERSION` in the engine, which keys
+/// every lead again). Two keys sharing a hash only make a lead a candidate that is then
+/// compared and found unlike.
+pub fn key_hash(key: &str) -> i64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
 /// A lead prepared for matching: its compared fields and blocking keys.
 #[derive(Debug, Clone)]
 pub struct LeadFeatures {
@@ -199,6 +212,11 @@ impl LeadFeatures {
             keys.push(format!("d:{domain}|{family}"));
         }
         Self { record, email, keys }
+    }
+
+    /// The blocking keys as the store keeps them ([`key_hash`]).
+    pub fn key_hashes(&self) -> Vec<i64> {
+        self.keys.iter().map(|key| key_hash(key)).collect()
     }
 
     /// Whether there is enough to match on at all (a name, an e-mail or a phone).

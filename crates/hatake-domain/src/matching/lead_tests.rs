@@ -178,6 +178,17 @@ fn the_best_confident_candidate_wins() {
 }
 
 #[test]
+fn key_hashes_are_fnv_1a() {
+    // The published FNV-1a 64-bit test vectors: stored hashes must never change.
+    assert_eq!(super::lead::key_hash(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
+    assert_eq!(super::lead::key_hash("a"), 0xaf63_dc4c_8601_ec8c_u64 as i64);
+    assert_eq!(super::lead::key_hash("foobar"), 0x8594_4171_f739_67e8_u64 as i64);
+    let lead = features(&BASE);
+    assert_eq!(lead.key_hashes().len(), lead.keys.len());
+    assert_eq!(lead.key_hashes()[0], super::lead::key_hash(&lead.keys[0]));
+}
+
+#[test]
 fn helpers() {
     assert!(is_role_address("info@x.co.jp"));
     assert!(is_role_address("sales2@x.co.jp"));

@@ -14,5 +14,5 @@ pub mod similarity;
 mod lead_tests;
 
 pub use lead::{
-    compare_leads, decide, Comparison, Decision, Evidence, LeadFeatures, MERGE_THRESHOLD, REVIEW_THRESHOLD,
+    compare_leads, decide, key_hash, Comparison, Decision, Evidence, LeadFeatures, MERGE_THRESHOLD, REVIEW_THRESHOLD,
 };
