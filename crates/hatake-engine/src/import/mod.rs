@@ -28,6 +28,34 @@ pub fn batch_size_for(lines: usize) -> usize {
     (lines / 10).clamp(MIN_BATCH_SIZE, BATCH_SIZE)
 }
 
+/// The sizes of an import's batches: the first ones smaller, doubling up to `size`, so the
+/// first write starts soon (nothing is written while the first batch is matched; a whole
+/// batch of 100,000 takes seconds to match).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSizes {
+    pub first: usize,
+    pub size: usize,
+}
+
+impl BatchSizes {
+    /// Batches of `size` records from the first.
+    pub fn fixed(size: usize) -> Self {
+        let size = size.max(1);
+        Self { first: size, size }
+    }
+
+    /// Starting at an eighth of `size` (at least [`MIN_BATCH_SIZE`] or `size`).
+    pub fn ramped(size: usize) -> Self {
+        let size = size.max(1);
+        Self { first: (size / 8).max(MIN_BATCH_SIZE).min(size), size }
+    }
+
+    /// The size of the batch after one of `previous` records.
+    pub fn next(self, previous: usize) -> usize {
+        previous.saturating_mul(2).clamp(self.first, self.size)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     /// The file cannot be read as CSV at all (no header, a broken quote …).
@@ -263,7 +291,10 @@ async fn run_rows<S: Store + ?Sized>(
         prepared,
         context.clone(),
         options.departments.clone(),
-        options.batch_size.unwrap_or_else(|| batch_size_for(bytecount_lines(&prepared.text))).max(1),
+        options.batch_size.map_or_else(
+            || BatchSizes::ramped(batch_size_for(bytecount_lines(&prepared.text))),
+            BatchSizes::fixed,
+        ),
     );
     let (mut matching, mut writing) = (Duration::ZERO, Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();
@@ -355,4 +386,25 @@ async fn run_rows<S: Store + ?Sized>(
         "import finished"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_ramp_up_to_their_size() {
+        let sizes = BatchSizes::ramped(BATCH_SIZE);
+        let mut size = sizes.first;
+        let mut seen = vec![size];
+        for _ in 0..4 {
+            size = sizes.next(size);
+            seen.push(size);
+        }
+        assert_eq!(seen, [12_500, 25_000, 50_000, 100_000, 100_000]);
+        // A small file's batches are all of one size; so are the ones asked for.
+        assert_eq!(BatchSizes::ramped(batch_size_for(20_000)), BatchSizes { first: 5_000, size: 5_000 });
+        assert_eq!(BatchSizes::fixed(2).next(2), 2);
+        assert_eq!(BatchSizes::fixed(0), BatchSizes { first: 1, size: 1 });
+    }
 }

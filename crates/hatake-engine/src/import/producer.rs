@@ -27,7 +27,7 @@ pub fn spawn(
     prepared: &Prepared,
     context: RowContext,
     departments: DepartmentDictionary,
-    batch_size: usize,
+    sizes: super::BatchSizes,
 ) -> tokio::sync::mpsc::Receiver<Parsed> {
     let (sender, receiver) = tokio::sync::mpsc::channel(2);
     let text = Arc::clone(&prepared.text);
@@ -37,6 +37,7 @@ pub fn spawn(
         let Ok(mut reader) = RowReader::new(&text) else { return };
         // Departments repeat: each distinct text is classified once.
         let mut classes: HashMap<String, Option<String>> = HashMap::new();
+        let mut batch_size = sizes.first;
         let mut parsed = Parsed { leads: Vec::with_capacity(batch_size), rejects: Vec::new(), rows: 0 };
         loop {
             let next = reader.next_row();
@@ -88,6 +89,7 @@ pub fn spawn(
                 None => {}
             }
             if parsed.leads.len() >= batch_size || (done && parsed.rows > 0) {
+                batch_size = sizes.next(batch_size);
                 let full = std::mem::replace(
                     &mut parsed,
                     Parsed { leads: Vec::with_capacity(batch_size), rejects: Vec::new(), rows: 0 },
