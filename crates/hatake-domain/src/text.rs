@@ -38,11 +38,34 @@ pub fn non_empty(input: Option<&str>) -> Option<String> {
 
 /// The key used to search and compare loosely: NFKC, lower case, and only letters and digits.
 pub fn search_key(input: &str) -> String {
+    let mut key = String::with_capacity(input.len());
     // Stored values are normalised already; the quick check spares composing them again.
     if is_nfkc(input) {
-        return input.chars().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect();
+        input.chars().for_each(|c| push_key_char(&mut key, c));
+    } else {
+        input.nfkc().for_each(|c| push_key_char(&mut key, c));
     }
-    input.nfkc().flat_map(char::to_lowercase).filter(|c| c.is_alphanumeric()).collect()
+    key
+}
+
+/// Appends a character to a search key: lower case, letters and digits only. ASCII, kana and
+/// the common CJK ideographs (no case, all letters) skip the Unicode tables.
+fn push_key_char(key: &mut String, c: char) {
+    if c.is_ascii() {
+        if c.is_ascii_alphanumeric() {
+            key.push(c.to_ascii_lowercase());
+        }
+    } else if is_caseless_letter(c) {
+        key.push(c);
+    } else {
+        key.extend(c.to_lowercase().filter(|c| c.is_alphanumeric()));
+    }
+}
+
+/// Hiragana, katakana (with ー and the iteration marks, without ・ and the voicing marks) and
+/// the CJK Unified Ideographs block: letters without case.
+fn is_caseless_letter(c: char) -> bool {
+    matches!(c, '\u{3041}'..='\u{3096}' | '\u{309D}'..='\u{309F}' | '\u{30A1}'..='\u{30FA}' | '\u{30FC}'..='\u{30FF}' | '\u{4E00}'..='\u{9FFF}')
 }
 
 /// Bigram tokens of a search key, for an n-gram index that finds substrings in Japanese
@@ -186,6 +209,17 @@ mod tests {
         for case in cases {
             assert_eq!(is_nfkc(case), case.nfkc().collect::<String>() == case, "{case:?}");
         }
+    }
+
+    #[test]
+    fn the_fast_search_key_agrees_with_the_unicode_tables() {
+        let general = |c: char| -> String { c.to_lowercase().filter(|c| c.is_alphanumeric()).collect() };
+        for c in ('\u{3000}'..='\u{30FF}').chain('\u{4E00}'..='\u{9FFF}').chain('\0'..='\u{7F}') {
+            let mut fast = String::new();
+            push_key_char(&mut fast, c);
+            assert_eq!(fast, general(c), "{c:?} U+{:04X}", c as u32);
+        }
+        assert_eq!(search_key("Ｓａｔｏ・タロウ ヿ 株式会社 Ä"), "satoタロウコト株式会社ä");
     }
 
     #[test]
