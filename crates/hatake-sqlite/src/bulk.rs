@@ -16,11 +16,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// Pages (4 KiB, so about 2 GB) the write-ahead log may hold before this connection
-/// checkpoints it: a 1M-row import checkpoints once or twice instead of at every batch (on
-/// 1M rows: 250,000 pages 76 s, 500,000 pages 72 s, 1,000,000 pages 70 s). A longer log makes
-/// page lookups slower and takes disk space until the checkpoint after the import.
-const CHECKPOINT_PAGES: i64 = 500_000;
+/// Pages the write-ahead log may hold before this connection checkpoints it (8 KiB pages, so
+/// about 2 GB; 1 GB in a database created with 4 KiB pages before version 3 of the schema): a
+/// 1M-row import checkpoints once or twice instead of at every batch (on 1M rows with 4 KiB
+/// pages: 1 GB of log 76 s, 2 GB 72 s, 4 GB 70 s). A longer log makes page lookups slower and
+/// takes disk space until the checkpoint after the import.
+const CHECKPOINT_PAGES: i64 = 250_000;
 
 /// FTS5's own default for `automerge`: once four segments of one level exist, each write
 /// merges a little of them.

@@ -291,10 +291,9 @@ async fn run_rows<S: Store + ?Sized>(
         prepared,
         context.clone(),
         options.departments.clone(),
-        options.batch_size.map_or_else(
-            || BatchSizes::ramped(batch_size_for(bytecount_lines(&prepared.text))),
-            BatchSizes::fixed,
-        ),
+        options
+            .batch_size
+            .map_or_else(|| BatchSizes::ramped(batch_size_for(bytecount_lines(&prepared.text))), BatchSizes::fixed),
     );
     let (mut matching, mut writing) = (Duration::ZERO, Duration::ZERO);
     let mut counts_links = crate::companies::LinkCounts::default();

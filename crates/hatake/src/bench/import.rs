@@ -183,7 +183,9 @@ pub async fn run_bench(args: &ImportBenchArgs) -> anyhow::Result<()> {
     let store = hatake_sqlite::SqliteStore::open(&data).await?;
     let (context, options) =
         hatake_engine::settings::import_context(&store, Some("bench".into()), None, "leads.csv", None).await?;
+    // From the file's bytes: decoding, hashing and guessing the columns count too.
     let started = Instant::now();
+    let prepared = prepare(&bytes, None, None).map_err(|e| anyhow::anyhow!("{e}"))?;
     let import = run(&store, &prepared, &context, &ImportOptions { ..options }, hatake_web::now_millis, |p| {
         eprint!("\r  {} rows …", p.rows_done);
     })
