@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "resolution", include_str!("../migrations/0002_resolution.sql")),
     (3, "key_hashes", include_str!("../migrations/0003_key_hashes.sql")),
+    (4, "events", include_str!("../migrations/0004_events.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -6,7 +6,9 @@ mod common_records;
 pub mod common_resolution;
 mod common_system;
 mod common_users;
+mod events;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
+pub use events::*;
 mod query;
 mod resolution;
 mod rows;
@@ -63,11 +65,15 @@ pub const SETTING_REQUIRED_FIELDS: &str = "required_fields";
 
 /// Everything a backend provides. Split by area so each backend keeps one file per area.
 pub trait Store:
-    SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore
+    SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore + EventStore
 {
 }
 
-impl<T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore> Store for T {}
+impl<
+        T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore + EventStore,
+    > Store for T
+{
+}
 
 #[async_trait]
 pub trait SystemStore: Send + Sync + 'static {

@@ -1415,7 +1415,12 @@ async fn scenario_bulk(store: &dyn Store) {
 // 7. Migrations
 
 async fn scenario_migrations(backend: &Backend) {
-    let expected = vec![(1, "init".to_owned()), (2, "resolution".to_owned()), (3, "key_hashes".to_owned())];
+    let expected = vec![
+        (1, "init".to_owned()),
+        (2, "resolution".to_owned()),
+        (3, "key_hashes".to_owned()),
+        (4, "events".to_owned()),
+    ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;
     drop(first);

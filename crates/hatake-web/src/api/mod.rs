@@ -3,6 +3,7 @@
 //! a test checks it against the route table.
 
 mod accounts;
+mod events;
 mod leads;
 pub mod openapi;
 mod products;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(accounts::routes());
     all.extend(leads::routes());
     all.extend(resolve::routes());
+    all.extend(events::routes());
     all.extend(products::routes());
     all
 }

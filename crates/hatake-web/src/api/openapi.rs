@@ -32,8 +32,23 @@ fn error_schema() -> Value {
 fn schemas() -> Value {
     let text = json!({"type": ["string", "null"]});
     let int = json!({"type": ["integer", "null"]});
+    let kinds: Vec<&str> = hatake_domain::EventKind::ALL.iter().map(|k| k.as_str()).collect();
     json!({
         "Error": error_schema(),
+        "EventInput": {"type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
+            "kind": {"type": "string", "enum": kinds},
+            "lead_id": {"type": ["integer", "null"], "description": "Whose event: lead_id, email (a stored lead's address) or visitor_id (web tracking's anonymous id)"},
+            "email": text, "visitor_id": {"type": ["string", "null"], "description": "Up to 64 letters, digits, - or _"},
+            "product_id": int,
+            "occurred_at": {"type": ["string", "null"], "description": "RFC 3339; the time received when missing; at most a day ahead"},
+            "source": text, "name": {"type": ["string", "null"], "description": "What happened; required for kind custom"},
+            "properties": {"type": ["object", "null"], "description": "URL, referrer, UTM parameters, campaign … (at most 16 KiB of JSON)"},
+            "idempotency_key": {"type": ["string", "null"], "description": "An event sent again with a key already taken is not stored again (status duplicate)"}}},
+        "EventReport": {"type": "object", "properties": {
+            "created": {"type": "integer"}, "duplicates": {"type": "integer"}, "rejected": {"type": "integer"},
+            "results": {"type": "array", "items": {"type": "object", "properties": {
+                "index": {"type": "integer"}, "status": {"type": "string", "enum": ["created", "duplicate", "rejected"]},
+                "id": {"type": "integer"}, "errors": {"type": "array", "items": {"type": "object"}}}}}}},
         "AccountInput": {"type": "object", "additionalProperties": false, "properties": {
             "name": text, "corporate_number": {"type": ["string", "null"], "description": "13 digits with a valid check digit"},
             "domains": {"type": ["array", "null"], "items": {"type": "string"}}, "industry": text,
@@ -133,6 +148,35 @@ fn resolve_operation() -> Value {
     })
 }
 
+/// `POST /api/v1/events`: a batch of behaviour events.
+fn events_operation() -> Value {
+    let mut responses = Map::new();
+    responses.insert(
+        "200".into(),
+        json!({"description": "The batch was read: each event's fate by its index (created, duplicate or rejected with field errors); the created ones are committed",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/EventReport"}}}}),
+    );
+    for (status, text) in [
+        ("400", "Malformed JSON (the whole body)"),
+        ("401", "No valid API token"),
+        ("413", "Body over 16 MiB or more than 10,000 events"),
+        ("415", "Neither JSON nor NDJSON"),
+    ] {
+        responses.insert(status.into(), error_response(text));
+    }
+    let array = json!({"schema": {"type": "array", "items": {"$ref": "#/components/schemas/EventInput"}}});
+    let ndjson = json!({"schema": {"type": "string", "description": "One EventInput object per line"}});
+    json!({
+        "operationId": "post_api_v1_events",
+        "tags": ["Event"],
+        "summary": "Append behaviour events (a JSON array or NDJSON)",
+        "description": "Up to 10,000 events per request. Each is checked on its own; a bad one is answered with its index and field errors and does not stop the others. The stored events are committed before the response.",
+        "security": [{"bearer": []}],
+        "requestBody": {"required": true, "content": {"application/json": array, "application/x-ndjson": ndjson}},
+        "responses": responses,
+    })
+}
+
 fn error_response(description: &str) -> Value {
     json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
 }
@@ -225,8 +269,13 @@ pub fn build() -> Value {
     for spec in route_table().into_iter().filter(|s| s.access == Access::Api) {
         let entry = paths.entry(spec.path.to_owned()).or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(methods) = entry {
-            let op =
-                if spec.path.ends_with("/resolve") { resolve_operation() } else { operation(spec.method, spec.path) };
+            let op = if spec.path.ends_with("/resolve") {
+                resolve_operation()
+            } else if spec.path == "/api/v1/events" {
+                events_operation()
+            } else {
+                operation(spec.method, spec.path)
+            };
             methods.insert(spec.method.to_lowercase(), op);
         }
     }

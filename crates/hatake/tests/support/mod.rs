@@ -45,13 +45,13 @@ async fn open(backend: Backend) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
     }
 }
 
-async fn add_user(store: &dyn Store, email: &str, name: &str, role: &str) -> UserRow {
+pub async fn add_user(store: &dyn Store, email: &str, name: &str, role: &str) -> UserRow {
     let user = NewUser::parse(email, name, role, PASSWORD).expect("valid user");
     let hash = hatake_web::auth::hash_password(PASSWORD).expect("hash");
     store.create_user(&user, &hash, hatake_web::now_millis()).await.expect("create user")
 }
 
-async fn add_token(store: &dyn Store, user: &UserRow) -> String {
+pub async fn add_token(store: &dyn Store, user: &UserRow) -> String {
     let token = format!("{}{}", hatake_web::auth::API_TOKEN_PREFIX, hatake_web::auth::random_token());
     store
         .create_api_token(

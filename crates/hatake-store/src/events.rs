@@ -1,0 +1,178 @@
+//! The event log: rows appended, never changed ([`EventStore`]), and its SQL, written once and
+//! instantiated by each backend with [`impl_event_store!`].
+
+use crate::{Millis, StoreResult};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// An event to append, its lead found already.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub kind: &'static str,
+    pub lead_id: Option<i64>,
+    pub visitor_id: Option<String>,
+    pub product_id: Option<i64>,
+    pub occurred_at: Millis,
+    pub source: Option<String>,
+    pub name: Option<String>,
+    /// A JSON object.
+    pub properties: String,
+    pub idempotency_key: Option<String>,
+}
+
+/// What became of one appended event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    Created(i64),
+    /// An event with the same idempotency key was taken before (this id).
+    Duplicate(i64),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct EventRow {
+    pub id: i64,
+    pub kind: String,
+    pub lead_id: Option<i64>,
+    pub visitor_id: Option<String>,
+    pub product_id: Option<i64>,
+    pub occurred_at: Millis,
+    pub received_at: Millis,
+    pub source: Option<String>,
+    pub name: Option<String>,
+    pub properties: String,
+    pub idempotency_key: Option<String>,
+}
+
+/// Which of a lead's events to read, newest first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EventQuery {
+    pub kind: Option<String>,
+    pub product_id: Option<i64>,
+    /// Only events older than this (occurred_at, id): the next page.
+    pub before: Option<(Millis, i64)>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
+    /// Appends the events in one transaction, which is committed (durable) when this returns;
+    /// returns each event's fate in order. An event whose idempotency key is stored already,
+    /// or came earlier in the same call, is not appended again.
+    async fn append_events(&self, events: &[NewEvent], now: Millis) -> StoreResult<Vec<Appended>>;
+    /// A lead's events, newest first.
+    async fn lead_events(&self, lead_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
+    /// The leads with these e-mail addresses (as stored: lower-case domain).
+    async fn lead_ids_by_email(&self, emails: &[String]) -> StoreResult<Vec<(String, i64)>>;
+    /// Which of these leads exist.
+    async fn existing_lead_ids(&self, ids: &[i64]) -> StoreResult<Vec<i64>>;
+}
+
+/// The columns of [`EventRow`], in order.
+pub const EVENT_COLUMNS: &str =
+    "id, kind, lead_id, visitor_id, product_id, occurred_at, received_at, source, name, properties, idempotency_key";
+
+#[macro_export]
+macro_rules! impl_event_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::EventStore for $store {
+            async fn append_events(
+                &self,
+                events: &[$crate::NewEvent],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<$crate::Appended>> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let mut fates = Vec::with_capacity(events.len());
+                for event in events {
+                    // The key's unique index is partial: the conflict target names its predicate.
+                    let inserted: Option<(i64,)> = sqlx::query_as::<$db, (i64,)>(
+                        "INSERT INTO events (kind, lead_id, visitor_id, product_id, occurred_at, received_at, \
+                         source, name, properties, idempotency_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING id",
+                    )
+                    .bind(event.kind)
+                    .bind(event.lead_id)
+                    .bind(event.visitor_id.as_deref())
+                    .bind(event.product_id)
+                    .bind(event.occurred_at)
+                    .bind(now)
+                    .bind(event.source.as_deref())
+                    .bind(event.name.as_deref())
+                    .bind(event.properties.as_str())
+                    .bind(event.idempotency_key.as_deref())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    let fate = match inserted {
+                        Some((id,)) => $crate::Appended::Created(id),
+                        None => {
+                            let (id,): (i64,) =
+                                sqlx::query_as::<$db, (i64,)>("SELECT id FROM events WHERE idempotency_key = $1")
+                                    .bind(event.idempotency_key.as_deref())
+                                    .fetch_one(&mut *tx)
+                                    .await
+                                    .map_err(db_error)?;
+                            $crate::Appended::Duplicate(id)
+                        }
+                    };
+                    fates.push(fate);
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(fates)
+            }
+
+            async fn lead_events(
+                &self,
+                lead_id: i64,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+                let (before_at, before_id) = query.before.unwrap_or((i64::MAX, i64::MAX));
+                let sql = format!(
+                    "SELECT {} FROM events WHERE lead_id = $1 \
+                     AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR product_id = $3) \
+                     AND (occurred_at < $4 OR (occurred_at = $4 AND id < $5)) \
+                     ORDER BY occurred_at DESC, id DESC LIMIT $6",
+                    $crate::EVENT_COLUMNS
+                );
+                sqlx::query_as::<$db, $crate::EventRow>(&sql)
+                    .bind(lead_id)
+                    .bind(query.kind.as_deref())
+                    .bind(query.product_id)
+                    .bind(before_at)
+                    .bind(before_id)
+                    .bind(query.limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+
+            async fn lead_ids_by_email(&self, emails: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
+                let mut found = Vec::new();
+                for part in emails.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!("SELECT email, id FROM leads WHERE email IN ({})", placeholders.join(","));
+                    let mut query = sqlx::query_as::<$db, (String, i64)>(&sql);
+                    for email in part {
+                        query = query.bind(email.as_str());
+                    }
+                    found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
+                }
+                Ok(found)
+            }
+
+            async fn existing_lead_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<i64>> {
+                let mut found = Vec::new();
+                for part in ids.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!("SELECT id FROM leads WHERE id IN ({})", placeholders.join(","));
+                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql);
+                    for id in part {
+                        query = query.bind(*id);
+                    }
+                    found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?.into_iter().map(|(id,)| id));
+                }
+                Ok(found)
+            }
+        }
+    };
+}

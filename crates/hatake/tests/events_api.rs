@@ -1,0 +1,284 @@
+//! `POST /api/v1/events` over real HTTP on both backends: batches as a JSON array and as NDJSON,
+//! idempotency keys, per-item errors, and what each kind of bad input gets.
+
+mod support;
+
+use hatake_store::{EventQuery, EventStore};
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::{spawn_app, Backend, TestApp};
+
+async fn post(app: &TestApp, token: &str, content_type: &str, body: String) -> (u16, Value) {
+    let response = app
+        .api(Method::POST, "/api/v1/events", token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+async fn post_json(app: &TestApp, body: &Value) -> (u16, Value) {
+    post(app, &app.admin_token, "application/json", body.to_string()).await
+}
+
+async fn stored(app: &TestApp, lead_id: i64) -> Vec<hatake_store::EventRow> {
+    app.store.lead_events(lead_id, &EventQuery { limit: 100, ..EventQuery::default() }).await.expect("events")
+}
+
+async fn events_are_taken_once_and_bad_ones_alone_are_refused(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let created = |path: &'static str, body: Value| {
+        let request = app.api(Method::POST, path, &app.admin_token).json(&body);
+        async move {
+            let response = request.send().await.expect("request");
+            assert_eq!(response.status().as_u16(), 201);
+            response.json::<Value>().await.expect("json")
+        }
+    };
+    let lead =
+        created("/api/v1/leads", json!({"family_name": "山田", "given_name": "太郎", "email": "taro@himawari.co.jp"}))
+            .await;
+    let lead_id = lead["id"].as_i64().unwrap();
+    let product = created("/api/v1/products", json!({"code": "erp", "name": "クラウドERP"})).await;
+    let product_id = product["id"].as_i64().unwrap();
+
+    let batch = json!([
+        {"kind": "page_view", "lead_id": lead_id, "occurred_at": "2026-11-20T10:00:00+09:00",
+         "properties": {"url": "https://example.jp/erp", "utm_source": "mail"}, "idempotency_key": "pv-1"},
+        {"kind": "download", "email": "TARO@HIMAWARI.CO.JP", "product_id": product_id, "idempotency_key": "dl-1",
+         "occurred_at": "2026-11-21T09:00:00Z"},
+        {"kind": "page_view", "visitor_id": "v_123", "properties": {"url": "https://example.jp/"}},
+        {"kind": "pageview", "lead_id": lead_id},
+        {"kind": "call", "lead_id": 999999},
+        {"kind": "call", "email": "nobody@example.jp"},
+        {"kind": "meeting", "lead_id": lead_id, "product_id": 424242},
+        {"kind": "page_view", "lead_id": lead_id, "idempotency_key": "pv-1"},
+        {"kind": "call", "lead": lead_id},
+        {"kind": "custom", "lead_id": lead_id, "name": "価格表を印刷", "occurred_at": "2026-11-19T12:00:00Z"}
+    ]);
+    let (status, report) = post_json(&app, &batch).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(
+        (report["created"].as_u64(), report["duplicates"].as_u64(), report["rejected"].as_u64()),
+        (Some(4), Some(1), Some(5)),
+        "{report}"
+    );
+    let results = report["results"].as_array().unwrap();
+    let statuses: Vec<&str> = results.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(
+        statuses,
+        [
+            "created",
+            "created",
+            "created",
+            "rejected",
+            "rejected",
+            "rejected",
+            "rejected",
+            "duplicate",
+            "rejected",
+            "created"
+        ]
+    );
+    // Each rejected event says which field and why, in both languages.
+    let first_error = |i: usize| {
+        (results[i]["errors"][0]["field"].as_str().unwrap(), results[i]["errors"][0]["code"].as_str().unwrap())
+    };
+    assert_eq!(first_error(3), ("kind", "unknown_event_kind"));
+    assert_eq!(first_error(4), ("lead_id", "not_found"));
+    assert_eq!(first_error(5), ("email", "not_found"));
+    assert_eq!(first_error(6), ("product_id", "not_found"));
+    assert_eq!(first_error(8), ("event", "invalid_field"));
+    assert!(results[4]["errors"][0]["message_ja"].as_str().unwrap().contains("999999"));
+    // The repeated key answers with the event stored first.
+    assert_eq!(results[7]["id"], results[0]["id"]);
+
+    let events = stored(&app, lead_id).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["download", "page_view", "custom"], "newest first");
+    assert_eq!(events[0].product_id, Some(product_id));
+    assert!(events[1].properties.contains("utm_source"));
+    assert_eq!(events[2].name.as_deref(), Some("価格表を印刷"));
+    // Filters by kind and product, and the next page.
+    let only = |kind: Option<&str>, product: Option<i64>| EventQuery {
+        kind: kind.map(str::to_owned),
+        product_id: product,
+        limit: 10,
+        ..EventQuery::default()
+    };
+    assert_eq!(app.store.lead_events(lead_id, &only(Some("page_view"), None)).await.unwrap().len(), 1);
+    assert_eq!(app.store.lead_events(lead_id, &only(None, Some(product_id))).await.unwrap().len(), 1);
+    let next = EventQuery { before: Some((events[0].occurred_at, events[0].id)), limit: 10, ..EventQuery::default() };
+    assert_eq!(app.store.lead_events(lead_id, &next).await.unwrap().len(), 2);
+
+    // The same batch again: the keyed events are duplicates, the unkeyed ones new.
+    let (_, again) = post_json(&app, &batch).await;
+    assert_eq!((again["created"].as_u64(), again["duplicates"].as_u64()), (Some(2), Some(3)), "{again}");
+
+    // NDJSON, with an unreadable line that fails alone.
+    let ndjson = format!(
+        "{}\n\n{{not json\n{}\n",
+        json!({"kind": "mail_open", "lead_id": lead_id, "idempotency_key": "mo-1"}),
+        json!({"kind": "mail_click", "lead_id": lead_id, "properties": {"url": "https://example.jp/erp"}})
+    );
+    let (status, report) = post(&app, &app.admin_token, "application/x-ndjson", ndjson).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!((report["created"].as_u64(), report["rejected"].as_u64()), (Some(2), Some(1)), "{report}");
+    assert_eq!(report["results"][1]["errors"][0]["code"], "malformed_json");
+    assert!(report["results"][1]["errors"][0]["message_en"].as_str().unwrap().contains("Line 3"));
+
+    // Whole-request errors store nothing.
+    let before = stored(&app, lead_id).await.len();
+    let (status, error) = post(&app, &app.admin_token, "application/json", "[{".into()).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("malformed_json")), "{error}");
+    let (status, error) = post(&app, &app.admin_token, "text/plain", "[]".into()).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (415, Some("unsupported_media_type")));
+    let (status, error) = post(&app, &app.admin_token, "application/json", "42".into()).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (400, Some("malformed_json")));
+    let too_many: Vec<Value> = (0..10_001).map(|_| json!({"kind": "call", "lead_id": lead_id})).collect();
+    let (status, error) = post_json(&app, &Value::Array(too_many)).await;
+    assert_eq!((status, error["error"]["code"].as_str()), (413, Some("too_many_events")), "{error}");
+    let (status, _) = post(&app, "hk_not_a_token", "application/json", "[]".into()).await;
+    assert_eq!(status, 401);
+    assert_eq!(stored(&app, lead_id).await.len(), before, "nothing stored by refused requests");
+
+    // A deleted lead takes its events with it.
+    let response = app.api(Method::DELETE, &format!("/api/v1/leads/{lead_id}"), &app.admin_token).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    assert!(stored(&app, lead_id).await.is_empty());
+}
+
+#[tokio::test]
+async fn sqlite_events_are_taken_once_and_bad_ones_alone_are_refused() {
+    events_are_taken_once_and_bad_ones_alone_are_refused(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_events_are_taken_once_and_bad_ones_alone_are_refused() {
+    events_are_taken_once_and_bad_ones_alone_are_refused(Backend::Postgres).await;
+}
+
+/// An event the server acknowledged survives `kill -9` of the server right after the response.
+#[tokio::test]
+async fn acknowledged_events_survive_a_kill_of_the_server() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (token, lead_id) = {
+        let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("store");
+        let admin = support::add_user(&store, "admin@example.jp", "管理 太郎", "admin").await;
+        let token = support::add_token(&store, &admin).await;
+        let lead = hatake_domain::LeadInput { family_name: Some("山田".into()), ..Default::default() }
+            .validate(&[])
+            .expect("lead");
+        let lead = hatake_store::LeadStore::create_lead(&store, &lead, false, 1).await.expect("create");
+        (token, lead.id)
+    };
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_hatake"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", dir.path().to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("server");
+    // The server logs to its standard output: read it to the end on a thread of its own.
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let stdout = server.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split_whitespace().find(|w| w.starts_with("http://")) {
+                let _ = url_tx.send(url.to_owned());
+            }
+        }
+    });
+    let url = url_rx.recv_timeout(std::time::Duration::from_secs(30)).expect("URL printed");
+    let client = reqwest::Client::new();
+    let mut acknowledged = 0;
+    for batch in 0..5 {
+        let events: Vec<Value> = (0..200)
+            .map(|i| json!({"kind": "page_view", "lead_id": lead_id, "idempotency_key": format!("{batch}-{i}")}))
+            .collect();
+        let response =
+            client.post(format!("{url}api/v1/events")).bearer_auth(&token).json(&events).send().await.expect("post");
+        assert_eq!(response.status().as_u16(), 200);
+        let report: Value = response.json().await.expect("report");
+        acknowledged += report["created"].as_u64().unwrap();
+    }
+    server.kill().expect("kill -9"); // SIGKILL: no shutdown, no flush
+    server.wait().expect("reaped");
+    assert_eq!(acknowledged, 1000);
+    let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("reopen");
+    let events =
+        store.lead_events(lead_id, &EventQuery { limit: 5000, ..EventQuery::default() }).await.expect("events");
+    assert_eq!(events.len(), 1000, "every acknowledged event is stored");
+}
+
+/// The lead page shows the lead's events newest first, filtered by kind and product, 50 a page.
+#[tokio::test]
+async fn the_lead_page_shows_its_timeline_filtered_and_paged() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let lead: Value = app
+        .api(Method::POST, "/api/v1/leads", &app.admin_token)
+        .json(&json!({"family_name": "山田", "email": "taro@himawari.co.jp"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lead_id = lead["id"].as_i64().unwrap();
+    let product: Value = app
+        .api(Method::POST, "/api/v1/products", &app.admin_token)
+        .json(&json!({"code": "erp", "name": "クラウドERP"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut events: Vec<Value> = (0..55)
+        .map(|i| {
+            json!({"kind": "page_view", "lead_id": lead_id, "occurred_at": format!("2026-11-01T10:{i:02}:00+09:00"),
+                        "properties": {"url": format!("https://example.jp/p{i}")}})
+        })
+        .collect();
+    events.push(json!({"kind": "download", "lead_id": lead_id, "product_id": product["id"], "source": "資料請求LP",
+                       "occurred_at": "2026-11-20T09:00:00+09:00", "properties": {"utm_campaign": "autumn"}}));
+    let (status, report) = post_json(&app, &Value::Array(events)).await;
+    assert_eq!((status, report["created"].as_u64()), (200, Some(56)), "{report}");
+
+    let (client, _) = app.sign_in("sales@example.jp").await;
+    let get = |path: String| {
+        let client = client.clone();
+        let url = app.url(&path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let page = get(format!("/leads/{lead_id}")).await;
+    let timeline = &page[page.find("id=\"timeline\"").expect("timeline")..];
+    // Newest first: the download (2026-11-20 09:00 JST) heads the list, with its product and source.
+    let first = &timeline[timeline.find("<li class=\"event").unwrap()..];
+    assert!(first.starts_with("<li class=\"event event-download\""), "{}", &first[..200]);
+    for expected in ["資料ダウンロード", "クラウドERP", "資料請求LP", "utm_campaign", "2026-11-20 09:00"]
+    {
+        assert!(timeline.contains(expected), "{expected} missing");
+    }
+    assert_eq!(timeline.matches("<li class=\"event ").count(), 50, "50 a page");
+    let next = timeline.split("href=\"/leads/").find(|s| s.contains("events_before")).expect("older link");
+    let next = next.split('"').next().unwrap().replace("&amp;", "&");
+    let older = get(format!("/leads/{next}")).await;
+    let older = &older[older.find("id=\"timeline\"").unwrap()..];
+    assert_eq!(older.matches("<li class=\"event ").count(), 6, "the rest on the next page");
+    assert!(older.contains("p0</dd>") && !older.contains("さらに古い活動"), "the oldest event, no further page");
+
+    // Filters: by kind, by product, and one that matches nothing.
+    let downloads = get(format!("/leads/{lead_id}?event_kind=download")).await;
+    assert_eq!(downloads.matches("<li class=\"event ").count(), 1);
+    let by_product = get(format!("/leads/{lead_id}?event_product={}", product["id"])).await;
+    assert_eq!(by_product.matches("<li class=\"event event-download").count(), 1);
+    let none = get(format!("/leads/{lead_id}?event_kind=meeting")).await;
+    assert!(none.contains("条件に合う活動はありません"));
+    // A filter value that means nothing is ignored rather than failing the page.
+    let odd = get(format!("/leads/{lead_id}?event_kind=nope&event_product=x&events_before=y")).await;
+    assert_eq!(odd.matches("<li class=\"event ").count(), 50);
+}
