@@ -61,6 +61,8 @@ pub trait EventStore: Send + Sync + 'static {
     async fn append_events(&self, events: &[NewEvent], now: Millis) -> StoreResult<Vec<Appended>>;
     /// A lead's events, newest first.
     async fn lead_events(&self, lead_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
+    /// The events of an account's people, newest first.
+    async fn account_events(&self, account_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
     /// The leads with these e-mail addresses (as stored: lower-case domain).
     async fn lead_ids_by_email(&self, emails: &[String]) -> StoreResult<Vec<(String, i64)>>;
     /// Which of these leads exist.
@@ -74,6 +76,36 @@ pub const EVENT_COLUMNS: &str =
 #[macro_export]
 macro_rules! impl_event_store {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// Events whose owner matches `owner` (binding `$1` to `id`), filtered and paged as
+            /// `query` asks, newest first.
+            async fn events_where(
+                &self,
+                owner: &str,
+                id: i64,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+                let (before_at, before_id) = query.before.unwrap_or((i64::MAX, i64::MAX));
+                let sql = format!(
+                    "SELECT {} FROM events WHERE {owner} \
+                     AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR product_id = $3) \
+                     AND (occurred_at < $4 OR (occurred_at = $4 AND id < $5)) \
+                     ORDER BY occurred_at DESC, id DESC LIMIT $6",
+                    $crate::EVENT_COLUMNS
+                );
+                sqlx::query_as::<$db, $crate::EventRow>(&sql)
+                    .bind(id)
+                    .bind(query.kind.as_deref())
+                    .bind(query.product_id)
+                    .bind(before_at)
+                    .bind(before_id)
+                    .bind(query.limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::EventStore for $store {
             async fn append_events(
@@ -126,24 +158,15 @@ macro_rules! impl_event_store {
                 lead_id: i64,
                 query: &$crate::EventQuery,
             ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
-                let (before_at, before_id) = query.before.unwrap_or((i64::MAX, i64::MAX));
-                let sql = format!(
-                    "SELECT {} FROM events WHERE lead_id = $1 \
-                     AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR product_id = $3) \
-                     AND (occurred_at < $4 OR (occurred_at = $4 AND id < $5)) \
-                     ORDER BY occurred_at DESC, id DESC LIMIT $6",
-                    $crate::EVENT_COLUMNS
-                );
-                sqlx::query_as::<$db, $crate::EventRow>(&sql)
-                    .bind(lead_id)
-                    .bind(query.kind.as_deref())
-                    .bind(query.product_id)
-                    .bind(before_at)
-                    .bind(before_id)
-                    .bind(query.limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)
+                self.events_where("lead_id = $1", lead_id, query).await
+            }
+
+            async fn account_events(
+                &self,
+                account_id: i64,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+                self.events_where("lead_id IN (SELECT id FROM leads WHERE account_id = $1)", account_id, query).await
             }
 
             async fn lead_ids_by_email(&self, emails: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {

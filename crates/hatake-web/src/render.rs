@@ -15,6 +15,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("dashboard.html", include_str!("../templates/dashboard.html")),
     ("leads/list.html", include_str!("../templates/leads/list.html")),
     ("leads/detail.html", include_str!("../templates/leads/detail.html")),
+    ("timeline.html", include_str!("../templates/timeline.html")),
     ("leads/form.html", include_str!("../templates/leads/form.html")),
     ("accounts/list.html", include_str!("../templates/accounts/list.html")),
     ("accounts/detail.html", include_str!("../templates/accounts/detail.html")),

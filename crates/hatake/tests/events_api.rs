@@ -282,3 +282,50 @@ async fn the_lead_page_shows_its_timeline_filtered_and_paged() {
     let odd = get(format!("/leads/{lead_id}?event_kind=nope&event_product=x&events_before=y")).await;
     assert_eq!(odd.matches("<li class=\"event ").count(), 50);
 }
+
+/// The account page shows its people's combined activity, each event naming its person.
+#[tokio::test]
+async fn the_account_page_shows_its_peoples_activity() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let post_api = |path: &'static str, body: Value| {
+        let request = app.api(Method::POST, path, &app.admin_token).json(&body);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let account = post_api("/api/v1/accounts", json!({"name": "株式会社ひまわり商事"})).await;
+    let other = post_api("/api/v1/accounts", json!({"name": "あおぞら工業株式会社"})).await;
+    let taro =
+        post_api("/api/v1/leads", json!({"family_name": "山田", "given_name": "太郎", "account_id": account["id"]}))
+            .await;
+    let hanako =
+        post_api("/api/v1/leads", json!({"family_name": "鈴木", "given_name": "花子", "account_id": account["id"]}))
+            .await;
+    let outsider = post_api("/api/v1/leads", json!({"family_name": "佐藤", "account_id": other["id"]})).await;
+    let (status, report) = post_json(
+        &app,
+        &json!([
+            {"kind": "seminar_attendance", "lead_id": taro["id"], "occurred_at": "2026-11-10T14:00:00+09:00", "name": "DXセミナー"},
+            {"kind": "meeting", "lead_id": hanako["id"], "occurred_at": "2026-11-15T10:00:00+09:00"},
+            {"kind": "call", "lead_id": outsider["id"], "occurred_at": "2026-11-16T10:00:00+09:00"}
+        ]),
+    )
+    .await;
+    assert_eq!((status, report["created"].as_u64()), (200, Some(3)), "{report}");
+    let (client, _) = app.sign_in("sales@example.jp").await;
+    let page = client.get(app.url(&format!("/accounts/{}", account["id"]))).send().await.unwrap().text().await.unwrap();
+    let timeline = &page[page.find("id=\"timeline\"").expect("timeline")..];
+    assert_eq!(timeline.matches("<li class=\"event ").count(), 2, "only this account's people");
+    let meeting = timeline.find("event-meeting").unwrap();
+    let seminar = timeline.find("event-seminar_attendance").unwrap();
+    assert!(meeting < seminar, "newest first");
+    assert!(timeline.contains(&format!("<a href=\"/leads/{}\">鈴木 花子</a>", hanako["id"])), "names its person");
+    assert!(timeline.contains("DXセミナー") && timeline.contains("セミナー参加") && !timeline.contains("event-call"));
+    let filtered = client
+        .get(app.url(&format!("/accounts/{}?event_kind=meeting", account["id"])))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(filtered.matches("<li class=\"event ").count(), 1);
+}

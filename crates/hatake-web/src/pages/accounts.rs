@@ -100,10 +100,15 @@ async fn detail(
     user: CurrentUser,
     Path(id): Path<i64>,
     Query(params): Query<ListParams>,
+    Query(events): Query<super::timeline::TimelineParams>,
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
     let account = store.get_account(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let products = store.list_products().await.map_err(|e| PageError::from_store(e, locale))?;
+    let timeline = super::timeline::timeline(store, super::timeline::Of::Account(id), &events, &products, locale)
+        .await
+        .map_err(|e| PageError::from_store(e, locale))?;
     let users = store.list_users().await.map_err(|e| PageError::from_store(e, locale))?;
     let required = service::required_fields(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let query = LeadQuery {
@@ -129,6 +134,7 @@ async fn detail(
             owner => owner,
             people => people_rows,
             people_total => people.total,
+            timeline => timeline,
             saved => params.saved.is_some(),
         },
     )

@@ -165,83 +165,6 @@ pub struct Flash {
     unmerged: Option<String>,
     /// Why a merge could not be undone (`changed`, `undone`).
     merge_error: Option<String>,
-    /// The timeline's filters and page: an event kind, a product id, and `occurred_at.id` of
-    /// the last event shown.
-    event_kind: Option<String>,
-    event_product: Option<String>,
-    events_before: Option<String>,
-}
-
-/// Events shown per timeline page.
-const TIMELINE_PAGE: usize = 50;
-
-/// The lead's events, newest first, filtered and paged as the query asks.
-async fn timeline(
-    store: &dyn hatake_store::Store,
-    lead_id: i64,
-    flash: &Flash,
-    products: &[hatake_store::ProductRow],
-    locale: &str,
-) -> Result<minijinja::Value, hatake_store::StoreError> {
-    use hatake_domain::EventKind;
-    let label = |kind: EventKind| if locale == "en" { kind.label_en() } else { kind.label_ja() };
-    let kind = flash.event_kind.as_deref().and_then(EventKind::parse);
-    let product = flash.event_product.as_deref().and_then(|p| p.parse::<i64>().ok());
-    let before = flash.events_before.as_deref().and_then(|b| {
-        let (at, id) = b.split_once('.')?;
-        Some((at.parse().ok()?, id.parse().ok()?))
-    });
-    let query = hatake_store::EventQuery {
-        kind: kind.map(|k| k.as_str().to_owned()),
-        product_id: product,
-        before,
-        limit: i64::try_from(TIMELINE_PAGE + 1).unwrap_or(i64::MAX),
-    };
-    let mut rows = store.lead_events(lead_id, &query).await?;
-    let more = rows.len() > TIMELINE_PAGE;
-    rows.truncate(TIMELINE_PAGE);
-    let next = rows.last().filter(|_| more).map(|last| {
-        let mut next = format!("events_before={}.{}", last.occurred_at, last.id);
-        if let Some(kind) = kind {
-            next.push_str(&format!("&event_kind={}", kind.as_str()));
-        }
-        if let Some(product) = product {
-            next.push_str(&format!("&event_product={product}"));
-        }
-        next
-    });
-    let events: Vec<minijinja::Value> = rows
-        .iter()
-        .map(|e| {
-            let kind = EventKind::parse(&e.kind);
-            let properties: Vec<(String, String)> =
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&e.properties)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-                    .collect();
-            context! {
-                at => e.occurred_at,
-                kind => e.kind,
-                label => kind.map_or(e.kind.as_str(), label),
-                name => e.name,
-                source => e.source,
-                product => e.product_id.and_then(|p| products.iter().find(|row| row.id == p)).map(|row| row.name.clone()),
-                properties => properties,
-            }
-        })
-        .collect();
-    let kinds: Vec<minijinja::Value> =
-        EventKind::ALL.iter().map(|k| context! { key => k.as_str(), label => label(*k) }).collect();
-    Ok(context! {
-        events => events,
-        kinds => kinds,
-        kind => kind.map(EventKind::as_str),
-        products => products.iter().map(|p| context! { id => p.id, name => p.name }).collect::<Vec<_>>(),
-        product => product,
-        filtered => kind.is_some() || product.is_some() || before.is_some(),
-        next => next,
-    })
 }
 
 async fn detail(
@@ -249,6 +172,7 @@ async fn detail(
     user: CurrentUser,
     Path(id): Path<i64>,
     Query(flash): Query<Flash>,
+    Query(events): Query<super::timeline::TimelineParams>,
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
@@ -273,8 +197,9 @@ async fn detail(
     let dictionary = hatake_engine::settings::departments(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let class = lead.department_class.as_deref().and_then(|k| dictionary.class(k));
     let history = super::lead_history::history(store, &lead, locale).await?;
-    let timeline =
-        timeline(store, id, &flash, &products, locale).await.map_err(|e| PageError::from_store(e, locale))?;
+    let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
+        .await
+        .map_err(|e| PageError::from_store(e, locale))?;
     render(
         &state,
         &user,

@@ -14,6 +14,7 @@ mod review_pairs;
 mod reviews;
 mod session;
 mod settings;
+mod timeline;
 
 use crate::auth::{same_secret, CurrentUser};
 use crate::{Access, AppState, RouteSpec};
