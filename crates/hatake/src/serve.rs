@@ -2,6 +2,7 @@
 
 use crate::config::{Database, Settings};
 use anyhow::Context;
+use std::io::Write;
 
 /// Serves until Ctrl-C or SIGTERM. `banner` is printed once the server listens.
 ///
@@ -24,35 +25,48 @@ pub(crate) async fn serve_store(
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let address = listener.local_addr()?;
+    // The signal handlers are in place before anyone is told where to connect: a SIGTERM right
+    // after the banner stops the server gracefully instead of killing it.
+    let shutdown = shutdown_signal();
     tracing::info!(%address, database = %settings.database, "hatake is serving");
     println!("hatake is running at http://{address}/  ({})", settings.database);
     if let Some(banner) = banner {
         println!("{banner}");
     }
     println!("Press Ctrl-C to stop.");
-    hatake_web::serve(listener, state, shutdown_signal()).await.context("the server failed")?;
-    println!("hatake stopped.");
+    hatake_web::serve(listener, state, shutdown).await.context("the server failed")?;
+    // Whoever started the server may have stopped reading its output: no panic over that.
+    let _ = writeln!(std::io::stdout(), "hatake stopped.");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Resolves on Ctrl-C or SIGTERM; the handlers are installed when this is called, not when the
+/// future is first polled.
+#[cfg(unix)]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    let terminate = signal(SignalKind::terminate()).ok();
+    async move {
+        let wait = |signal: Option<tokio::signal::unix::Signal>| async move {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        tokio::select! {
+            () = wait(interrupt) => {},
+            () = wait(terminate) => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    }
+}
+
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
