@@ -15,6 +15,7 @@ pub mod matching;
 pub mod prefecture;
 pub mod product;
 pub mod text;
+pub mod tracking;
 pub mod user;
 
 pub use account::{AbmTier, AccountData, AccountInput};

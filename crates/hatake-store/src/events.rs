@@ -63,6 +63,8 @@ pub trait EventStore: Send + Sync + 'static {
     async fn lead_events(&self, lead_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
     /// The events of an account's people, newest first.
     async fn account_events(&self, account_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
+    /// A web visitor's events (by the visitor id of web tracking), newest first.
+    async fn visitor_events(&self, visitor_id: &str, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
     /// The leads with these e-mail addresses (as stored: lower-case domain).
     async fn lead_ids_by_email(&self, emails: &[String]) -> StoreResult<Vec<(String, i64)>>;
     /// Which of these leads exist.
@@ -79,12 +81,15 @@ macro_rules! impl_event_store {
         impl $store {
             /// Events whose owner matches `owner` (binding `$1` to `id`), filtered and paged as
             /// `query` asks, newest first.
-            async fn events_where(
+            async fn events_where<T>(
                 &self,
                 owner: &str,
-                id: i64,
+                id: T,
                 query: &$crate::EventQuery,
-            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>>
+            where
+                T: Send + for<'e> sqlx::Encode<'e, $db> + sqlx::Type<$db>,
+            {
                 let (before_at, before_id) = query.before.unwrap_or((i64::MAX, i64::MAX));
                 let sql = format!(
                     "SELECT {} FROM events WHERE {owner} \
@@ -167,6 +172,14 @@ macro_rules! impl_event_store {
                 query: &$crate::EventQuery,
             ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
                 self.events_where("lead_id IN (SELECT id FROM leads WHERE account_id = $1)", account_id, query).await
+            }
+
+            async fn visitor_events(
+                &self,
+                visitor_id: &str,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+                self.events_where("visitor_id = $1", visitor_id.to_owned(), query).await
             }
 
             async fn lead_ids_by_email(&self, emails: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {

@@ -10,6 +10,7 @@ mod multipart;
 pub mod pages;
 mod render;
 pub mod service;
+pub mod tracking;
 pub mod uploads;
 
 use axum::extract::DefaultBodyLimit;
@@ -118,6 +119,7 @@ pub struct RouteSpec {
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     let mut all = pages::routes();
     all.extend(api::routes());
+    all.extend(tracking::routes());
     all
 }
 
@@ -166,5 +168,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    // The peer's address is for web tracking's internal IP ranges.
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

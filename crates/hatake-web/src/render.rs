@@ -24,6 +24,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings.html", include_str!("../templates/settings.html")),
     ("settings/tabs.html", include_str!("../templates/settings/tabs.html")),
     ("settings/departments.html", include_str!("../templates/settings/departments.html")),
+    ("settings/tracking.html", include_str!("../templates/settings/tracking.html")),
     ("imports/steps.html", include_str!("../templates/imports/steps.html")),
     ("imports/list.html", include_str!("../templates/imports/list.html")),
     ("imports/mapping.html", include_str!("../templates/imports/mapping.html")),

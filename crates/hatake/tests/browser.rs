@@ -81,6 +81,8 @@ async fn open_browser(driver: &Driver) -> (fantoccini::Client, tempfile::TempDir
             "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                      "--no-first-run", "--disable-background-networking", "--disable-component-update",
                      "--disable-sync", "--window-size=1280,900",
+                     // A person's browser to web tracking (it does not count HeadlessChrome).
+                     "--user-agent=Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
                      format!("--user-data-dir={}", profile.path().display())]
         }),
     );
@@ -213,4 +215,79 @@ async fn import_a_file_through_upload_mapping_preview_and_commit_in_headless_chr
     result.expect("browser steps");
     let overview = app.store.overview().await.unwrap();
     assert_eq!(overview.lead_records + overview.list_records, 2);
+}
+
+/// The tracking script on a page of another origin (the organisation's own site): the page view
+/// is recorded with the visitor id the script put in that site's cookie, the URL's campaign and
+/// the title; a second view keeps the id.
+#[tokio::test]
+async fn the_tracking_script_records_page_views_from_another_site() {
+    use hatake_store::EventQuery;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app(Backend::Sqlite).await;
+    // The organisation's site: another port, so another origin; every path serves one page.
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let site_port = site.local_addr().unwrap().port();
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>クラウドERP 製品詳細</title></head>\
+         <body><h1>クラウドERP</h1><script src=\"{}/t.js\" async></script></body></html>",
+        app.base
+    );
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = site.accept().await else { return };
+            let page = page.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let url = format!("http://127.0.0.1:{site_port}/products/erp?utm_source=pdf&utm_campaign=catalog");
+    browser.goto(&url).await.expect("the site's page");
+    let visitor = |browser: fantoccini::Client| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let cookie = browser.execute("return document.cookie", vec![]).await.expect("cookie");
+            if let Some(id) = cookie.as_str().and_then(|c| c.split("hk_vid=").nth(1)) {
+                return id.split(';').next().unwrap_or_default().to_owned();
+            }
+            assert!(Instant::now() < deadline, "the script set no visitor id");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    let id = visitor(browser.clone()).await;
+    let views = |count: usize| {
+        let store = app.store.clone();
+        let id = id.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let events =
+                    store.visitor_events(&id, &EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
+                if events.len() >= count {
+                    return events;
+                }
+                assert!(Instant::now() < deadline, "{} of {count} page views recorded", events.len());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let events = views(1).await;
+    let properties: serde_json::Value = serde_json::from_str(&events[0].properties).unwrap();
+    assert_eq!(properties["url"], url.as_str());
+    assert_eq!(properties["utm_source"], "pdf");
+    assert_eq!(properties["utm_campaign"], "catalog");
+    assert_eq!(properties["title"], "クラウドERP 製品詳細");
+    browser.refresh().await.expect("reload");
+    assert_eq!(views(2).await.len(), 2, "the same visitor id on the second view");
+    assert_eq!(visitor(browser.clone()).await, id);
+    browser.close().await.expect("close");
 }

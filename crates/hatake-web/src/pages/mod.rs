@@ -15,6 +15,7 @@ mod reviews;
 mod session;
 mod settings;
 mod timeline;
+mod tracking_settings;
 
 use crate::auth::{same_secret, CurrentUser};
 use crate::{Access, AppState, RouteSpec};
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(products::routes());
     all.extend(settings::routes());
     all.extend(departments::routes());
+    all.extend(tracking_settings::routes());
     all.extend(imports::routes());
     all.extend(reviews::routes());
     all.extend(admin::routes());

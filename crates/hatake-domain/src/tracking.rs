@@ -1,0 +1,180 @@
+//! Web tracking rules: which hits are not counted — known bots by their user agent, and the
+//! organisation's own network by IP range.
+
+use crate::{FieldError, FieldErrors};
+use std::net::IpAddr;
+
+/// Fragments of user agents that belong to crawlers, link previews, monitors and headless
+/// browsers (compared in lower case).
+const BOT_MARKERS: &[&str] = &[
+    "bot",
+    "crawler",
+    "spider",
+    "slurp",
+    "crawl",
+    "headlesschrome",
+    "phantomjs",
+    "lighthouse",
+    "pingdom",
+    "uptime",
+    "monitor",
+    "preview",
+    "facebookexternalhit",
+    "embedly",
+    "curl/",
+    "wget/",
+    "python-requests",
+    "python-urllib",
+    "go-http-client",
+    "java/",
+    "okhttp",
+    "libwww",
+    "httpclient",
+    "scrapy",
+    "feedfetcher",
+    "mediapartners",
+];
+
+/// Whether a hit with this user agent is a machine's, not a person's (a missing user agent is
+/// a machine's too).
+pub fn is_bot(user_agent: Option<&str>) -> bool {
+    let Some(agent) = user_agent.map(str::trim).filter(|a| !a.is_empty()) else { return true };
+    let agent = agent.to_ascii_lowercase();
+    BOT_MARKERS.iter().any(|marker| agent.contains(marker))
+}
+
+/// One range: an address and a prefix length (`192.168.0.0/16`, `2001:db8::/32`, or one
+/// address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpRange {
+    pub network: IpAddr,
+    pub prefix: u8,
+}
+
+impl IpRange {
+    pub fn contains(&self, address: IpAddr) -> bool {
+        match (self.network, address) {
+            (IpAddr::V4(network), IpAddr::V4(address)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(network) & mask == u32::from(address) & mask
+            }
+            (IpAddr::V6(network), IpAddr::V6(address)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(network) & mask == u128::from(address) & mask
+            }
+            // An IPv4 address reached over IPv6 (::ffff:a.b.c.d) is the IPv4 address.
+            (IpAddr::V4(_), IpAddr::V6(v6)) => v6.to_ipv4_mapped().is_some_and(|v4| self.contains(IpAddr::V4(v4))),
+            (IpAddr::V6(_), IpAddr::V4(_)) => false,
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address.trim().parse().ok()?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.trim().parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(Self { network, prefix })
+    }
+}
+
+impl std::fmt::Display for IpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+/// The ranges whose hits are not counted (the organisation's own offices and VPN).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpRanges(pub Vec<IpRange>);
+
+impl IpRanges {
+    /// One range per line; blank lines and `#` comments are skipped.
+    ///
+    /// # Errors
+    /// Each line that is not a range, by its number.
+    pub fn parse(text: &str) -> Result<Self, FieldErrors> {
+        let mut ranges = Vec::new();
+        let mut errors = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            match IpRange::parse(line) {
+                Some(range) => ranges.push(range),
+                None => errors.push(FieldError::new(
+                    "internal_ranges",
+                    "invalid_ip_range",
+                    format!("{}行目「{line}」はIPアドレスの範囲ではありません（例 192.168.0.0/16）。", number + 1),
+                    format!("Line {}: \"{line}\" is not an IP range (e.g. 192.168.0.0/16).", number + 1),
+                )),
+            }
+        }
+        if errors.is_empty() {
+            Ok(Self(ranges))
+        } else {
+            Err(FieldErrors(errors))
+        }
+    }
+
+    pub fn contains(&self, address: IpAddr) -> bool {
+        self.0.iter().any(|range| range.contains(address))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bots_are_told_from_browsers() {
+        let cases = [
+            (Some("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36"), false),
+            (Some("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"), false),
+            (Some("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"), true),
+            (Some("Mozilla/5.0 (compatible; bingbot/2.0)"), true),
+            (Some("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 HeadlessChrome/131.0 Safari/537.36"), true),
+            (Some("facebookexternalhit/1.1"), true),
+            (Some("Slackbot-LinkExpanding 1.0"), true),
+            (Some("curl/8.5.0"), true),
+            (Some("python-requests/2.32"), true),
+            (Some("  "), true),
+            (None, true),
+        ];
+        for (agent, bot) in cases {
+            assert_eq!(is_bot(agent), bot, "{agent:?}");
+        }
+    }
+
+    #[test]
+    fn ip_ranges() {
+        let ranges = IpRanges::parse("# 本社\n192.168.0.0/16\n\n10.1.2.3  # VPN\n2001:db8::/32\n").expect("valid");
+        assert_eq!(ranges.0.len(), 3);
+        assert_eq!(ranges.0[1].to_string(), "10.1.2.3/32");
+        for (address, inside) in [
+            ("192.168.10.20", true),
+            ("192.169.0.1", false),
+            ("10.1.2.3", true),
+            ("10.1.2.4", false),
+            ("2001:db8::1", true),
+            ("2001:db9::1", false),
+            ("::ffff:192.168.1.1", true),
+        ] {
+            assert_eq!(ranges.contains(address.parse().unwrap()), inside, "{address}");
+        }
+        let all = IpRanges::parse("0.0.0.0/0").unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let errors = IpRanges::parse("192.168.0.0/16\n192.168.0.0/33\nhonsha\n10.0.0.0/8").unwrap_err().0;
+        let lines: Vec<&str> = errors.iter().map(|e| e.message_en.as_str()).collect();
+        assert_eq!(errors.len(), 2);
+        assert!(lines[0].starts_with("Line 2:") && lines[1].starts_with("Line 3:"), "{lines:?}");
+        assert!(errors.iter().all(|e| e.field == "internal_ranges" && e.message_ja.contains("行目")));
+        assert_eq!(IpRanges::parse("").unwrap(), IpRanges::default());
+    }
+}

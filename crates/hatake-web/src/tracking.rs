@@ -1,0 +1,188 @@
+//! Web tracking for the organisation's own site: `GET /t.js`, a small script (written here, no
+//! third-party code) that gives each browser a first-party visitor id (a cookie of the site it
+//! runs on) and reports each page view with its URL, referrer and title; and `GET /t/p.gif`,
+//! the 1×1 pixel it reports to, which also works alone (`<noscript><img …>`). Hits from known
+//! bots and from the organisation's own IP ranges (settings: `tracking.internal_ranges`) are
+//! not counted. The pixel always answers with the image, whatever it recorded.
+
+use crate::pages::route;
+use crate::{now_millis, Access, AppState, RouteSpec};
+use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, MethodRouter};
+use hatake_domain::tracking::{is_bot, IpRanges};
+use hatake_domain::EventKind;
+use hatake_store::NewEvent;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// Where the organisation's own IP ranges are kept (one per line, see [`IpRanges::parse`]).
+pub const SETTING_INTERNAL_RANGES: &str = "tracking.internal_ranges";
+
+/// The cookie that carries the visitor id where the pixel is used without the script.
+const VISITOR_COOKIE: &str = "hk_vid";
+
+const SCRIPT: &str = include_str!("../static/t.js");
+
+/// A transparent 1×1 GIF.
+const PIXEL: [u8; 43] = [
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+    0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x02,
+    0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+
+/// Longest URL, referrer or title kept.
+const MAX_TEXT: usize = 2_000;
+
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    vec![route("GET", "/t.js", Access::Public, get(script)), route("GET", "/t/p.gif", Access::Public, get(pixel))]
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// What the script (or a hand-written pixel) sends.
+#[derive(Debug, Default, Deserialize)]
+pub struct Hit {
+    /// The visitor id.
+    v: Option<String>,
+    /// The page's URL.
+    u: Option<String>,
+    /// Its referrer.
+    r: Option<String>,
+    /// Its title.
+    t: Option<String>,
+}
+
+fn clip(text: Option<String>) -> Option<String> {
+    text.map(|t| t.chars().take(MAX_TEXT).collect::<String>()).filter(|t| !t.is_empty())
+}
+
+/// The page view's properties: url, referrer, title and the URL's `utm_*` parameters.
+fn properties(hit: &Hit) -> serde_json::Map<String, serde_json::Value> {
+    let mut properties = serde_json::Map::new();
+    for (key, value) in [("url", &hit.u), ("referrer", &hit.r), ("title", &hit.t)] {
+        if let Some(value) = clip(value.clone()) {
+            properties.insert(key.into(), value.into());
+        }
+    }
+    if let Some(query) = hit.u.as_deref().and_then(|u| u.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or(q))
+    {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
+        for (key, value) in pairs {
+            if key.starts_with("utm_") && key.len() <= 40 && !properties.contains_key(&key) {
+                properties.insert(key, clip(Some(value)).unwrap_or_default().into());
+            }
+        }
+    }
+    properties
+}
+
+fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
+        let (name, value) = c.trim().split_once('=')?;
+        (name == VISITOR_COOKIE && hatake_domain::event::is_visitor_id(value)).then(|| value.to_owned())
+    })
+}
+
+fn new_visitor_id() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn pixel(State(state): State<AppState>, Query(hit): Query<Hit>, request: Request) -> Response {
+    let headers = request.headers();
+    let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
+    // Without the script, the pixel keeps its own visitor id in a cookie of hatake's site.
+    let (visitor, set_cookie) = match hit.v.as_deref().filter(|v| hatake_domain::event::is_visitor_id(v)) {
+        Some(v) => (Some(v.to_owned()), None),
+        None if hit.v.is_some() => (None, None),
+        None => match visitor_cookie(headers) {
+            Some(v) => (Some(v), None),
+            None => {
+                let v = new_visitor_id();
+                (Some(v.clone()), Some(v))
+            }
+        },
+    };
+    let counted = !is_bot(agent) && !is_internal(&state, address).await;
+    if let (Some(visitor), true) = (visitor, counted) {
+        let event = NewEvent {
+            kind: EventKind::PageView.as_str(),
+            lead_id: None,
+            visitor_id: Some(visitor),
+            product_id: None,
+            occurred_at: now_millis(),
+            source: Some("web".into()),
+            name: None,
+            properties: serde_json::Value::Object(properties(&hit)).to_string(),
+            idempotency_key: None,
+        };
+        if let Err(error) = state.store.append_events(&[event], now_millis()).await {
+            tracing::warn!(%error, "a page view was not recorded");
+        }
+    }
+    let mut response = (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store, max-age=0")),
+        ],
+        PIXEL.as_slice(),
+    )
+        .into_response();
+    if let Some(v) = set_cookie.and_then(|v| {
+        HeaderValue::from_str(&format!("{VISITOR_COOKIE}={v}; Path=/t/; Max-Age=63072000; SameSite=None; Secure")).ok()
+    }) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// Whether the hit comes from the organisation's own network.
+async fn is_internal(state: &AppState, address: Option<std::net::IpAddr>) -> bool {
+    let Some(address) = address else { return false };
+    match state.store.get_setting(SETTING_INTERNAL_RANGES).await {
+        Ok(Some(text)) => IpRanges::parse(&text).is_ok_and(|ranges| ranges.contains(address)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_keep_the_page_and_its_campaign() {
+        let hit = Hit {
+            v: None,
+            u: Some("https://example.jp/erp?utm_source=mail&utm_campaign=%E7%A7%8B&x=1#top".into()),
+            r: Some("https://www.google.com/".into()),
+            t: Some("クラウドERP".into()),
+        };
+        let p = properties(&hit);
+        assert_eq!(p["utm_source"], "mail");
+        assert_eq!(p["utm_campaign"], "秋");
+        assert_eq!(p["title"], "クラウドERP");
+        assert!(!p.contains_key("x"));
+        assert_eq!(properties(&Hit::default()), serde_json::Map::new());
+    }
+
+    #[test]
+    fn the_script_is_small_and_the_pixel_a_gif() {
+        assert!(SCRIPT.len() < 4096, "{} bytes", SCRIPT.len());
+        assert!(PIXEL.starts_with(b"GIF89a") && PIXEL.ends_with(b";"));
+        assert_eq!(new_visitor_id().len(), 32);
+        assert!(hatake_domain::event::is_visitor_id(&new_visitor_id()));
+    }
+}

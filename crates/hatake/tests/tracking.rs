@@ -1,0 +1,119 @@
+//! Web tracking over real HTTP: the script, the pixel (visitor ids, UTM parameters, bots and
+//! internal IP ranges not counted), and its settings page.
+
+mod support;
+
+use hatake_store::EventQuery;
+use support::{spawn_app, Backend, TestApp};
+
+const BROWSER: &str =
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+
+async fn hit(app: &TestApp, query: &str, agent: &str, cookie: Option<&str>) -> reqwest::Response {
+    let mut request = reqwest::Client::new().get(app.url(&format!("/t/p.gif{query}"))).header("user-agent", agent);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    let response = request.send().await.expect("pixel");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "image/gif");
+    response
+}
+
+async fn visits(app: &TestApp, visitor: &str) -> Vec<hatake_store::EventRow> {
+    app.store.visitor_events(visitor, &EventQuery { limit: 100, ..EventQuery::default() }).await.expect("events")
+}
+
+#[tokio::test]
+async fn page_views_are_recorded_except_bots_and_the_own_network() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let script = reqwest::get(app.url("/t.js")).await.unwrap();
+    assert_eq!(script.headers()["content-type"], "application/javascript; charset=utf-8");
+    let script = script.text().await.unwrap();
+    assert!(script.contains("hk_vid") && script.contains("/t/p.gif") && script.len() < 4096);
+
+    // A page view from the script: visitor id, URL with its campaign, referrer and title.
+    let url = "https%3A%2F%2Fexample.jp%2Ferp%3Futm_source%3Dpdf%26utm_campaign%3Dcatalog";
+    let body = hit(&app, &format!("?v=abc123&u={url}&r=https%3A%2F%2Fwww.google.com%2F&t=ERP"), BROWSER, None)
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(body.starts_with(b"GIF89a"));
+    let events = visits(&app, "abc123").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!((events[0].kind.as_str(), events[0].lead_id), ("page_view", None));
+    let properties: serde_json::Value = serde_json::from_str(&events[0].properties).unwrap();
+    assert_eq!(properties["utm_source"], "pdf");
+    assert_eq!(properties["utm_campaign"], "catalog");
+    assert_eq!(properties["referrer"], "https://www.google.com/");
+    assert_eq!(properties["url"], "https://example.jp/erp?utm_source=pdf&utm_campaign=catalog");
+
+    // Bots are not counted; a visitor id that cannot be one is not either — the image comes anyway.
+    hit(&app, "?v=abc123&u=https%3A%2F%2Fexample.jp%2F", "Mozilla/5.0 (compatible; Googlebot/2.1)", None).await;
+    hit(&app, "?v=abc123&u=https%3A%2F%2Fexample.jp%2F", "", None).await;
+    hit(&app, "?v=not%20an%20id&u=https%3A%2F%2Fexample.jp%2F", BROWSER, None).await;
+    assert_eq!(visits(&app, "abc123").await.len(), 1);
+
+    // The pixel alone (no script): it gives the browser an id in its own cookie and keeps it.
+    let first = hit(&app, "", BROWSER, None).await;
+    let cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.starts_with("hk_vid=") && cookie.contains("SameSite=None"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let visitor = pair.trim_start_matches("hk_vid=").to_owned();
+    let second = hit(&app, "", BROWSER, Some(&pair)).await;
+    assert!(second.headers().get("set-cookie").is_none(), "the same id is kept");
+    assert_eq!(visits(&app, &visitor).await.len(), 2);
+
+    // Hits from the organisation's own network (here: this machine) are not counted.
+    app.store.put_setting("tracking.internal_ranges", "# 本社\n127.0.0.0/8", 1).await.unwrap();
+    hit(&app, "?v=abc123", BROWSER, None).await;
+    assert_eq!(visits(&app, "abc123").await.len(), 1);
+    app.store.put_setting("tracking.internal_ranges", "10.0.0.0/8", 2).await.unwrap();
+    hit(&app, "?v=abc123", BROWSER, None).await;
+    assert_eq!(visits(&app, "abc123").await.len(), 2);
+}
+
+#[tokio::test]
+async fn the_tracking_settings_show_the_tag_and_check_each_range() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let page = client.get(app.url("/settings/tracking")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("t.js") && page.contains("p.gif") && page.contains("計測から除くIPアドレス範囲"));
+
+    // A wrong line: nothing is stored, every wrong line is named, the text is kept as typed.
+    let response = client
+        .post(app.url("/settings/tracking"))
+        .form(&[("_csrf", csrf.as_str()), ("internal_ranges", "192.168.0.0/16\nhonsha\n10.0.0.0/99")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("2行目") && page.contains("3行目") && page.contains("honsha"), "line errors");
+    assert_eq!(app.store.get_setting("tracking.internal_ranges").await.unwrap(), None);
+
+    let response = client
+        .post(app.url("/settings/tracking"))
+        .form(&[("_csrf", csrf.as_str()), ("internal_ranges", "192.168.0.0/16 # 本社\r\n203.0.113.5\r\n")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        app.store.get_setting("tracking.internal_ranges").await.unwrap().as_deref(),
+        Some("192.168.0.0/16 # 本社\n203.0.113.5")
+    );
+    let page = client.get(app.url("/settings/tracking?saved=1")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("203.0.113.5"));
+
+    // Field sales may not change it.
+    let (sales, csrf) = app.sign_in("sales@example.jp").await;
+    let response = sales
+        .post(app.url("/settings/tracking"))
+        .form(&[("_csrf", csrf.as_str()), ("internal_ranges", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+}
