@@ -57,11 +57,12 @@ pub struct EventQuery {
 pub trait EventStore: Send + Sync + 'static {
     /// Appends the events in one transaction, which is committed (durable) when this returns;
     /// returns each event's fate in order. An event whose idempotency key is stored already,
-    /// or came earlier in the same call, is not appended again.
+    /// or came earlier in the same call, is not appended again. An event that names both a
+    /// lead and a visitor links the visitor to the lead (the first link stays).
     async fn append_events(&self, events: &[NewEvent], now: Millis) -> StoreResult<Vec<Appended>>;
-    /// A lead's events, newest first.
+    /// A lead's events, and the anonymous ones of the web visitors linked to it, newest first.
     async fn lead_events(&self, lead_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
-    /// The events of an account's people, newest first.
+    /// The events of an account's people (and their linked visitors), newest first.
     async fn account_events(&self, account_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
     /// A web visitor's events (by the visitor id of web tracking), newest first.
     async fn visitor_events(&self, visitor_id: &str, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
@@ -153,6 +154,20 @@ macro_rules! impl_event_store {
                         }
                     };
                     fates.push(fate);
+                    if let (Some(lead), Some(visitor), $crate::Appended::Created(_)) =
+                        (event.lead_id, event.visitor_id.as_deref(), fate)
+                    {
+                        sqlx::query::<$db>(
+                            "INSERT INTO visitor_leads (visitor_id, lead_id, linked_at) VALUES ($1, $2, $3) \
+                             ON CONFLICT (visitor_id) DO NOTHING",
+                        )
+                        .bind(visitor)
+                        .bind(lead)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    }
                 }
                 tx.commit().await.map_err(db_error)?;
                 Ok(fates)
@@ -163,7 +178,13 @@ macro_rules! impl_event_store {
                 lead_id: i64,
                 query: &$crate::EventQuery,
             ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
-                self.events_where("lead_id = $1", lead_id, query).await
+                self.events_where(
+                    "(lead_id = $1 OR (lead_id IS NULL AND visitor_id IN \
+                     (SELECT visitor_id FROM visitor_leads WHERE lead_id = $1)))",
+                    lead_id,
+                    query,
+                )
+                .await
             }
 
             async fn account_events(
@@ -171,7 +192,13 @@ macro_rules! impl_event_store {
                 account_id: i64,
                 query: &$crate::EventQuery,
             ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
-                self.events_where("lead_id IN (SELECT id FROM leads WHERE account_id = $1)", account_id, query).await
+                self.events_where(
+                    "(lead_id IN (SELECT id FROM leads WHERE account_id = $1) OR (lead_id IS NULL AND visitor_id IN \
+                     (SELECT v.visitor_id FROM visitor_leads v JOIN leads l ON l.id = v.lead_id WHERE l.account_id = $1)))",
+                    account_id,
+                    query,
+                )
+                .await
             }
 
             async fn visitor_events(

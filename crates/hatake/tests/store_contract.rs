@@ -1420,6 +1420,7 @@ async fn scenario_migrations(backend: &Backend) {
         (2, "resolution".to_owned()),
         (3, "key_hashes".to_owned()),
         (4, "events".to_owned()),
+        (5, "visitor_leads".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

@@ -117,3 +117,45 @@ async fn the_tracking_settings_show_the_tag_and_check_each_range() {
         .unwrap();
     assert_eq!(response.status(), 403);
 }
+
+/// When a visitor identifies (an event naming both the lead and the visitor, such as a form
+/// sent from a tracked browser), the visitor's earlier and later page views join the lead's
+/// timeline; the events themselves are not changed.
+#[tokio::test]
+async fn an_identified_visitors_history_joins_the_lead() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let lead = |email: &'static str| {
+        let request = app
+            .api(reqwest::Method::POST, "/api/v1/leads", &app.admin_token)
+            .json(&serde_json::json!({"family_name": "山田", "email": email}));
+        async move { request.send().await.unwrap().json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap() }
+    };
+    let taro = lead("taro@himawari.co.jp").await;
+    let jiro = lead("jiro@himawari.co.jp").await;
+    let timeline = |id: i64| {
+        let store = app.store.clone();
+        async move { store.lead_events(id, &EventQuery { limit: 100, ..EventQuery::default() }).await.unwrap() }
+    };
+    hit(&app, "?v=visitor1&u=https%3A%2F%2Fexample.jp%2Fpricing", BROWSER, None).await;
+    hit(&app, "?v=visitor1&u=https%3A%2F%2Fexample.jp%2Fcase-studies", BROWSER, None).await;
+    assert!(timeline(taro).await.is_empty(), "anonymous so far");
+
+    let identify = |lead_id: i64| {
+        let request = app
+            .api(reqwest::Method::POST, "/api/v1/events", &app.admin_token)
+            .json(&serde_json::json!([{"kind": "form_submit", "lead_id": lead_id, "visitor_id": "visitor1"}]));
+        async move { assert_eq!(request.send().await.unwrap().status(), 200) }
+    };
+    identify(taro).await;
+    let events = timeline(taro).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["form_submit", "page_view", "page_view"], "the earlier visits joined");
+    assert!(events[1..].iter().all(|e| e.lead_id.is_none()), "the stored events are unchanged");
+    hit(&app, "?v=visitor1&u=https%3A%2F%2Fexample.jp%2Fcontact", BROWSER, None).await;
+    assert_eq!(timeline(taro).await.len(), 4, "and the later ones");
+
+    // The first link stays: another lead naming the same browser gets only its own event.
+    identify(jiro).await;
+    assert_eq!(timeline(jiro).await.len(), 1);
+    assert_eq!(timeline(taro).await.len(), 4);
+}
