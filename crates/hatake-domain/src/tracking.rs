@@ -128,9 +128,113 @@ impl IpRanges {
     }
 }
 
+/// Longest target URL of a tracked link.
+pub const MAX_URL_CHARS: usize = 2_000;
+
+/// A tracked link as a person enters it.
+#[derive(Debug, Clone, Default)]
+pub struct TrackedLinkInput {
+    pub name: String,
+    pub target_url: String,
+}
+
+impl TrackedLinkInput {
+    /// The trimmed name and URL.
+    ///
+    /// # Errors
+    /// A missing or too long name; a target that is not an absolute http(s) URL.
+    pub fn validate(&self) -> Result<(String, String), FieldErrors> {
+        let mut errors = Vec::new();
+        let name = self.name.trim();
+        if name.is_empty() {
+            errors.push(FieldError::new("name", "required", "名前を入力してください。", "Give the link a name."));
+        } else if name.chars().count() > 100 {
+            errors.push(FieldError::new(
+                "name",
+                "too_long",
+                "100文字以内で入力してください。",
+                "At most 100 characters.",
+            ));
+        }
+        let url = self.target_url.trim();
+        let lower = url.to_ascii_lowercase();
+        let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
+        let host = url.split("://").nth(1).unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
+        if !scheme_ok || host.is_empty() || url.chars().any(char::is_whitespace) || url.chars().count() > MAX_URL_CHARS
+        {
+            errors.push(FieldError::new(
+                "target_url",
+                "invalid_url",
+                "リンク先は http:// か https:// で始まるURLにしてください（空白なし、2000文字以内）。",
+                "The target must be an http:// or https:// URL (no spaces, at most 2,000 characters).",
+            ));
+        }
+        if errors.is_empty() {
+            Ok((name.to_owned(), url.to_owned()))
+        } else {
+            Err(FieldErrors(errors))
+        }
+    }
+}
+
+/// The target of a tracked link with the parameters the link was called with added (they
+/// survive the redirect: `?utm_source=pdf` reaches the page), before any `#fragment`.
+pub fn redirect_target(target: &str, query: Option<&str>) -> String {
+    let Some(query) = query.map(|q| q.trim_start_matches('?')).filter(|q| !q.is_empty()) else {
+        return target.to_owned();
+    };
+    let (base, fragment) = match target.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (target, None),
+    };
+    let joiner = if base.contains('?') {
+        if base.ends_with('?') || base.ends_with('&') {
+            ""
+        } else {
+            "&"
+        }
+    } else {
+        "?"
+    };
+    let mut url = format!("{base}{joiner}{query}");
+    if let Some(fragment) = fragment {
+        url.push('#');
+        url.push_str(fragment);
+    }
+    url
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tracked_links() {
+        let ok =
+            TrackedLinkInput { name: " 製品カタログPDF ".into(), target_url: " https://example.jp/erp ".into() };
+        assert_eq!(ok.validate().unwrap(), ("製品カタログPDF".to_owned(), "https://example.jp/erp".to_owned()));
+        for (name, url, fields) in [
+            ("", "https://example.jp/", vec!["name"]),
+            ("x", "javascript:alert(1)", vec!["target_url"]),
+            ("x", "example.jp/erp", vec!["target_url"]),
+            ("x", "https://", vec!["target_url"]),
+            ("x", "https://example.jp/a b", vec!["target_url"]),
+            ("", "", vec!["name", "target_url"]),
+        ] {
+            let errors = TrackedLinkInput { name: name.into(), target_url: url.into() }.validate().unwrap_err().0;
+            let got: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(got, fields, "{name:?} {url:?}");
+        }
+        for (target, query, expected) in [
+            ("https://example.jp/erp", Some("utm_source=pdf"), "https://example.jp/erp?utm_source=pdf"),
+            ("https://example.jp/erp?lang=ja", Some("utm_source=pdf"), "https://example.jp/erp?lang=ja&utm_source=pdf"),
+            ("https://example.jp/erp#price", Some("utm_source=pdf"), "https://example.jp/erp?utm_source=pdf#price"),
+            ("https://example.jp/erp", None, "https://example.jp/erp"),
+            ("https://example.jp/erp", Some(""), "https://example.jp/erp"),
+        ] {
+            assert_eq!(redirect_target(target, query), expected);
+        }
+    }
 
     #[test]
     fn bots_are_told_from_browsers() {

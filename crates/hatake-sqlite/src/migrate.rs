@@ -11,6 +11,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "key_hashes", include_str!("../migrations/0003_key_hashes.sql")),
     (4, "events", include_str!("../migrations/0004_events.sql")),
     (5, "visitor_leads", include_str!("../migrations/0005_visitor_leads.sql")),
+    (6, "tracked_links", include_str!("../migrations/0006_tracked_links.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -70,6 +70,29 @@ pub trait EventStore: Send + Sync + 'static {
     async fn lead_ids_by_email(&self, emails: &[String]) -> StoreResult<Vec<(String, i64)>>;
     /// Which of these leads exist.
     async fn existing_lead_ids(&self, ids: &[i64]) -> StoreResult<Vec<i64>>;
+    /// [`crate::StoreError::Conflict`] (`code`) when the code is taken.
+    async fn create_tracked_link(
+        &self,
+        code: &str,
+        name: &str,
+        target_url: &str,
+        product_id: Option<i64>,
+        now: Millis,
+    ) -> StoreResult<TrackedLinkRow>;
+    async fn tracked_link(&self, code: &str) -> StoreResult<Option<TrackedLinkRow>>;
+    /// Newest first.
+    async fn list_tracked_links(&self) -> StoreResult<Vec<TrackedLinkRow>>;
+}
+
+/// A tracked link: `/t/l/{code}` records a visit and redirects to `target_url`.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct TrackedLinkRow {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub target_url: String,
+    pub product_id: Option<i64>,
+    pub created_at: Millis,
 }
 
 /// The columns of [`EventRow`], in order.
@@ -221,6 +244,47 @@ macro_rules! impl_event_store {
                     found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
                 }
                 Ok(found)
+            }
+
+            async fn create_tracked_link(
+                &self,
+                code: &str,
+                name: &str,
+                target_url: &str,
+                product_id: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::TrackedLinkRow> {
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
+                    "INSERT INTO tracked_links (code, name, target_url, product_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id, code, name, target_url, product_id, created_at",
+                )
+                .bind(code)
+                .bind(name)
+                .bind(target_url)
+                .bind(product_id)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn tracked_link(&self, code: &str) -> $crate::StoreResult<Option<$crate::TrackedLinkRow>> {
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
+                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn list_tracked_links(&self) -> $crate::StoreResult<Vec<$crate::TrackedLinkRow>> {
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
+                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links ORDER BY id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
             }
 
             async fn existing_lead_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<i64>> {

@@ -88,6 +88,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Paste this before </body> on each page of your site. Each visitor gets an id in a cookie of your site, and page views are recorded.",
     ),
     ("tracking.internal_ranges", "計測から除くIPアドレス範囲", "IP ranges not counted"),
+    ("tracking.links", "計測リンク", "Tracked links"),
+    (
+        "tracking.links_help",
+        "PDF・QRコード・他社サイトに載せるリンクです。開かれると記録してからリンク先へ移動します。付けたパラメータ（utm_source など）はリンク先に引き継がれます。",
+        "Links for PDFs, QR codes and other sites: a visit is recorded, then the browser goes on to the target, keeping the parameters the link carried (utm_source …).",
+    ),
+    ("tracking.link_name", "名前", "Name"),
+    ("tracking.link_url", "計測リンク", "Tracked link"),
+    ("tracking.target_url", "リンク先URL", "Target URL"),
+    ("tracking.no_links", "計測リンクはまだありません。", "No tracked links yet."),
     (
         "tracking.internal_ranges_help",
         "社内・VPNなど自社からのアクセスを計測しません。1行に1つ（例 192.168.0.0/16、203.0.113.5）。# 以降はコメントです。ボットのアクセスは常に除外されます。",

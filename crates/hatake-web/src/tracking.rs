@@ -36,7 +36,11 @@ const PIXEL: [u8; 43] = [
 const MAX_TEXT: usize = 2_000;
 
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
-    vec![route("GET", "/t.js", Access::Public, get(script)), route("GET", "/t/p.gif", Access::Public, get(pixel))]
+    vec![
+        route("GET", "/t.js", Access::Public, get(script)),
+        route("GET", "/t/p.gif", Access::Public, get(pixel)),
+        route("GET", "/t/l/{code}", Access::Public, get(link)),
+    ]
 }
 
 async fn script() -> Response {
@@ -100,14 +104,12 @@ fn new_visitor_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-async fn pixel(State(state): State<AppState>, Query(hit): Query<Hit>, request: Request) -> Response {
-    let headers = request.headers();
-    let address = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-    let agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok());
-    // Without the script, the pixel keeps its own visitor id in a cookie of hatake's site.
-    let (visitor, set_cookie) = match hit.v.as_deref().filter(|v| hatake_domain::event::is_visitor_id(v)) {
+/// The visitor of a hit: the id the script sent, else the one in hatake's own cookie, else a
+/// new one (returned second, to be set as that cookie). An id that cannot be one: none.
+fn visitor_of(sent: Option<&str>, headers: &HeaderMap) -> (Option<String>, Option<String>) {
+    match sent.filter(|v| hatake_domain::event::is_visitor_id(v)) {
         Some(v) => (Some(v.to_owned()), None),
-        None if hit.v.is_some() => (None, None),
+        None if sent.is_some() => (None, None),
         None => match visitor_cookie(headers) {
             Some(v) => (Some(v), None),
             None => {
@@ -115,25 +117,103 @@ async fn pixel(State(state): State<AppState>, Query(hit): Query<Hit>, request: R
                 (Some(v.clone()), Some(v))
             }
         },
+    }
+}
+
+/// Records a page view unless it comes from a bot or the organisation's own network.
+async fn record_view(
+    state: &AppState,
+    from: Origin,
+    visitor: Option<String>,
+    product_id: Option<i64>,
+    properties: serde_json::Map<String, serde_json::Value>,
+) {
+    let Some(visitor) = visitor else { return };
+    if is_bot(from.agent.as_deref()) || is_internal(state, from.address).await {
+        return;
+    }
+    let event = NewEvent {
+        kind: EventKind::PageView.as_str(),
+        lead_id: None,
+        visitor_id: Some(visitor),
+        product_id,
+        occurred_at: now_millis(),
+        source: Some("web".into()),
+        name: None,
+        properties: serde_json::Value::Object(properties).to_string(),
+        idempotency_key: None,
     };
-    let counted = !is_bot(agent) && !is_internal(&state, address).await;
-    if let (Some(visitor), true) = (visitor, counted) {
-        let event = NewEvent {
-            kind: EventKind::PageView.as_str(),
-            lead_id: None,
-            visitor_id: Some(visitor),
-            product_id: None,
-            occurred_at: now_millis(),
-            source: Some("web".into()),
-            name: None,
-            properties: serde_json::Value::Object(properties(&hit)).to_string(),
-            idempotency_key: None,
-        };
-        if let Err(error) = state.store.append_events(&[event], now_millis()).await {
-            tracing::warn!(%error, "a page view was not recorded");
+    if let Err(error) = state.store.append_events(&[event], now_millis()).await {
+        tracing::warn!(%error, "a page view was not recorded");
+    }
+}
+
+/// Where a hit came from: the peer's address and the user agent.
+struct Origin {
+    address: Option<std::net::IpAddr>,
+    agent: Option<String>,
+}
+
+impl Origin {
+    fn of(request: &Request) -> Self {
+        Self {
+            address: request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()),
+            agent: request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
         }
     }
-    let mut response = (
+}
+
+fn with_visitor_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
+    if let Some(v) = set_cookie.and_then(|v| {
+        HeaderValue::from_str(&format!("{VISITOR_COOKIE}={v}; Path=/t/; Max-Age=63072000; SameSite=None; Secure")).ok()
+    }) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `/t/l/{code}`: records the visit (with the link's product) and redirects to the link's
+/// target, adding the parameters the link was called with.
+async fn link(
+    State(state): State<AppState>,
+    axum::extract::Path(code): axum::extract::Path<String>,
+    request: Request,
+) -> Response {
+    let link = match state.store.tracked_link(&code).await {
+        Ok(Some(link)) => link,
+        Ok(None) => return (axum::http::StatusCode::NOT_FOUND, "no such link / リンクがありません\n").into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "a tracked link could not be read");
+            return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try again / 再度お試しください\n").into_response();
+        }
+    };
+    let target = hatake_domain::tracking::redirect_target(&link.target_url, request.uri().query());
+    let (visitor, set_cookie) = visitor_of(None, request.headers());
+    let referrer = request.headers().get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let mut view = properties(&Hit { v: None, u: Some(target.clone()), r: referrer, t: None });
+    view.insert("link".into(), link.code.clone().into());
+    view.insert("link_name".into(), link.name.clone().into());
+    let from = Origin::of(&request);
+    drop(request);
+    record_view(&state, from, visitor, link.product_id, view).await;
+    let response = match HeaderValue::from_str(&target) {
+        Ok(location) => (
+            axum::http::StatusCode::FOUND,
+            [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        )
+            .into_response(),
+        Err(_) => (axum::http::StatusCode::BAD_REQUEST, "bad target / リンク先が不正です\n").into_response(),
+    };
+    with_visitor_cookie(response, set_cookie)
+}
+
+async fn pixel(State(state): State<AppState>, Query(hit): Query<Hit>, request: Request) -> Response {
+    // Without the script, the pixel keeps its own visitor id in a cookie of hatake's site.
+    let (visitor, set_cookie) = visitor_of(hit.v.as_deref(), request.headers());
+    let from = Origin::of(&request);
+    drop(request);
+    record_view(&state, from, visitor, None, properties(&hit)).await;
+    let response = (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store, max-age=0")),
@@ -141,12 +221,7 @@ async fn pixel(State(state): State<AppState>, Query(hit): Query<Hit>, request: R
         PIXEL.as_slice(),
     )
         .into_response();
-    if let Some(v) = set_cookie.and_then(|v| {
-        HeaderValue::from_str(&format!("{VISITOR_COOKIE}={v}; Path=/t/; Max-Age=63072000; SameSite=None; Secure")).ok()
-    }) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    response
+    with_visitor_cookie(response, set_cookie)
 }
 
 /// Whether the hit comes from the organisation's own network.

@@ -1421,6 +1421,7 @@ async fn scenario_migrations(backend: &Backend) {
         (3, "key_hashes".to_owned()),
         (4, "events".to_owned()),
         (5, "visitor_leads".to_owned()),
+        (6, "tracked_links".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

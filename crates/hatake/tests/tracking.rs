@@ -159,3 +159,74 @@ async fn an_identified_visitors_history_joins_the_lead() {
     assert_eq!(timeline(jiro).await.len(), 1);
     assert_eq!(timeline(taro).await.len(), 4);
 }
+
+/// A tracked link made under settings records the visit with its product and redirects to its
+/// target, keeping the parameters it was called with; bad input to the form is refused by field.
+#[tokio::test]
+async fn tracked_links_record_and_redirect_keeping_their_parameters() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product: serde_json::Value = app
+        .api(reqwest::Method::POST, "/api/v1/products", &app.admin_token)
+        .json(&serde_json::json!({"code": "erp", "name": "クラウドERP"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let create = |name: &str, url: &str, product: String| {
+        client.post(app.url("/settings/tracking/links")).form(&[
+            ("_csrf", csrf.as_str()),
+            ("name", name),
+            ("target_url", url),
+            ("product_id", product.as_str()),
+        ])
+    };
+    let refused = create("", "javascript:alert(1)", String::new()).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("data-field=\"name\"") && page.contains("data-field=\"target_url\""), "each field named");
+    assert!(page.contains("javascript:alert(1)"), "the input is kept");
+    assert_eq!(create("x", "https://example.jp/", "999".into()).send().await.unwrap().status(), 422);
+    assert!(app.store.list_tracked_links().await.unwrap().is_empty(), "nothing stored");
+
+    let made = create("製品カタログPDF", "https://example.jp/erp?lang=ja#price", product["id"].to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status(), 303);
+    let links = app.store.list_tracked_links().await.unwrap();
+    assert_eq!(links.len(), 1);
+    let code = links[0].code.clone();
+    let page = client.get(app.url("/settings/tracking")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains(&code) && page.contains("製品カタログPDF"));
+
+    let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let visit = no_redirects
+        .get(app.url(&format!("/t/l/{code}?utm_source=pdf&utm_medium=print")))
+        .header("user-agent", BROWSER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(visit.status(), 302);
+    assert_eq!(
+        visit.headers()["location"],
+        "https://example.jp/erp?lang=ja&utm_source=pdf&utm_medium=print#price",
+        "the parameters survive the redirect"
+    );
+    let cookie = visit.headers()["set-cookie"].to_str().unwrap();
+    let visitor = cookie.split(';').next().unwrap().trim_start_matches("hk_vid=").to_owned();
+    let events = visits(&app, &visitor).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].product_id, product["id"].as_i64());
+    let properties: serde_json::Value = serde_json::from_str(&events[0].properties).unwrap();
+    assert_eq!((properties["link"].as_str(), properties["utm_source"].as_str()), (Some(code.as_str()), Some("pdf")));
+
+    // A bot is redirected too, and not counted; an unknown code is a 404.
+    let bot = no_redirects.get(app.url(&format!("/t/l/{code}"))).header("user-agent", "curl/8.5").send().await.unwrap();
+    assert_eq!(bot.status(), 302);
+    assert_eq!(app.store.list_tracked_links().await.unwrap().len(), 1);
+    let unknown = no_redirects.get(app.url("/t/l/nosuchcode")).header("user-agent", BROWSER).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+}
