@@ -12,6 +12,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "events", include_str!("../migrations/0004_events.sql")),
     (5, "visitor_leads", include_str!("../migrations/0005_visitor_leads.sql")),
     (6, "tracked_links", include_str!("../migrations/0006_tracked_links.sql")),
+    (7, "merge_moves_events", include_str!("../migrations/0007_merge_moves_events.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -354,6 +354,30 @@ macro_rules! impl_resolution_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
+                // Its behaviour moves too (deleting the lead would take its events with it).
+                let moved_events: Vec<(i64,)> =
+                    sqlx::query_as::<$db, (i64,)>("SELECT id FROM events WHERE lead_id = $1 ORDER BY id")
+                        .bind(merged)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                let moved_visitors: Vec<(String,)> = sqlx::query_as::<$db, (String,)>(
+                    "SELECT visitor_id FROM visitor_leads WHERE lead_id = $1 ORDER BY visitor_id",
+                )
+                .bind(merged)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                for sql in [
+                    "UPDATE events SET lead_id = $1 WHERE lead_id = $2",
+                    "UPDATE visitor_leads SET lead_id = $1 WHERE lead_id = $2",
+                ] {
+                    sqlx::query::<$db>(sql).bind(survivor).bind(merged).execute(&mut *tx).await.map_err(db_error)?;
+                }
+                let moved_events = serde_json::json!({
+                    "events": moved_events.into_iter().map(|(id,)| id).collect::<Vec<_>>(),
+                    "visitors": moved_visitors.into_iter().map(|(id,)| id).collect::<Vec<_>>(),
+                });
                 // The merged lead goes first: its e-mail address may move to the survivor.
                 delete_lead_in(&mut *tx, merged).await?;
                 rewrite_lead(&mut *tx, survivor, data, is_lead, now).await?;
@@ -368,8 +392,8 @@ macro_rules! impl_resolution_store {
                 };
                 let sql = format!(
                     "INSERT INTO lead_merges (survivor_id, merged_id, survivor_before, merged_lead, moved_sources, \
-                     review_id, score, decided_by, created_at, survivor_updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING {}",
+                     review_id, score, decided_by, created_at, survivor_updated_at, moved_events) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10) RETURNING {}",
                     $crate::common_resolution::MERGE_COLUMNS
                 );
                 let row = sqlx::query_as::<$db, $crate::MergeRow>(&sql)
@@ -382,6 +406,7 @@ macro_rules! impl_resolution_store {
                     .bind(score)
                     .bind(by)
                     .bind(now)
+                    .bind(moved_events.to_string())
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(db_error)?;
@@ -402,7 +427,8 @@ macro_rules! impl_resolution_store {
 
             async fn undo_merge(&self, id: i64, by: Option<i64>, now: $crate::Millis) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let (survivor, survivor_before, merged_lead, moved, review_id, survivor_updated_at, undone_at): (
+                #[allow(clippy::type_complexity)]
+                let (survivor, survivor_before, merged_lead, moved, review_id, survivor_updated_at, undone_at, moved_events): (
                     i64,
                     String,
                     String,
@@ -410,9 +436,10 @@ macro_rules! impl_resolution_store {
                     Option<i64>,
                     i64,
                     Option<i64>,
+                    String,
                 ) = sqlx::query_as(
                     "SELECT survivor_id, survivor_before, merged_lead, moved_sources, review_id, \
-                     survivor_updated_at, undone_at FROM lead_merges WHERE id = $1",
+                     survivor_updated_at, undone_at, moved_events FROM lead_merges WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_one(&mut *tx)
@@ -440,6 +467,25 @@ macro_rules! impl_resolution_store {
                     let list: Vec<String> = part.iter().map(i64::to_string).collect();
                     sqlx::query::<$db>(&format!("UPDATE lead_sources SET lead_id = $1 WHERE id IN ({})", list.join(",")))
                         .bind(merged.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                // The events and web visitors the merge moved go back.
+                let moved_events: serde_json::Value = serde_json::from_str(&moved_events).unwrap_or_default();
+                let ids: Vec<i64> = moved_events["events"].as_array().map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect()).unwrap_or_default();
+                for part in ids.chunks($crate::MAX_BINDS) {
+                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                    sqlx::query::<$db>(&format!("UPDATE events SET lead_id = $1 WHERE id IN ({})", list.join(",")))
+                        .bind(merged.id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                for visitor in moved_events["visitors"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_str) {
+                    sqlx::query::<$db>("UPDATE visitor_leads SET lead_id = $1 WHERE visitor_id = $2")
+                        .bind(merged.id)
+                        .bind(visitor)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_error)?;

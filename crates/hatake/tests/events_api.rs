@@ -329,3 +329,51 @@ async fn the_account_page_shows_its_peoples_activity() {
         .unwrap();
     assert_eq!(filtered.matches("<li class=\"event ").count(), 1);
 }
+
+/// Merging two leads moves the merged one's events and web visitors to the survivor (nothing is
+/// lost with the merged lead), and undoing the merge moves them back.
+async fn a_merge_moves_behaviour_and_its_undo_moves_it_back(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let lead = |email: &'static str| {
+        let request = app
+            .api(Method::POST, "/api/v1/leads", &app.admin_token)
+            .json(&json!({"family_name": "山田", "given_name": "太郎", "email": email}));
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap()["id"].as_i64().unwrap() }
+    };
+    let survivor = lead("taro@himawari.co.jp").await;
+    let merged = lead("yamada.t@himawari.co.jp").await;
+    let (status, report) = post_json(
+        &app,
+        &json!([
+            {"kind": "meeting", "lead_id": survivor, "occurred_at": "2026-11-01T10:00:00Z"},
+            {"kind": "download", "lead_id": merged, "occurred_at": "2026-11-02T10:00:00Z", "visitor_id": "browser-9"},
+            {"kind": "page_view", "visitor_id": "browser-9", "occurred_at": "2026-11-03T10:00:00Z"}
+        ]),
+    )
+    .await;
+    assert_eq!((status, report["created"].as_u64()), (200, Some(3)), "{report}");
+    assert_eq!(stored(&app, merged).await.len(), 2, "its download and its browser's page view");
+
+    let data = hatake_store::LeadSnapshot::of(&app.store.get_lead(survivor).await.unwrap()).data().unwrap();
+    let request =
+        hatake_store::MergeRequest { survivor, merged, data: &data, is_lead: false, review_id: None, by: None };
+    let merge = app.store.merge_leads(&request, 1).await.expect("merge");
+    let kinds: Vec<String> = stored(&app, survivor).await.into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["page_view", "download", "meeting"], "all three on the survivor");
+
+    app.store.undo_merge(merge.id, None, 2).await.expect("undo");
+    let kinds: Vec<String> = stored(&app, survivor).await.into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["meeting"]);
+    let kinds: Vec<String> = stored(&app, merged).await.into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["page_view", "download"], "back with the lead, its browser too");
+}
+
+#[tokio::test]
+async fn sqlite_a_merge_moves_behaviour_and_its_undo_moves_it_back() {
+    a_merge_moves_behaviour_and_its_undo_moves_it_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_merge_moves_behaviour_and_its_undo_moves_it_back() {
+    a_merge_moves_behaviour_and_its_undo_moves_it_back(Backend::Postgres).await;
+}
