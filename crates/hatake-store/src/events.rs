@@ -70,6 +70,8 @@ pub trait EventStore: Send + Sync + 'static {
     async fn lead_ids_by_email(&self, emails: &[String]) -> StoreResult<Vec<(String, i64)>>;
     /// Which of these leads exist.
     async fn existing_lead_ids(&self, ids: &[i64]) -> StoreResult<Vec<i64>>;
+    /// The leads these web visitors were linked to.
+    async fn visitor_leads(&self, visitor_ids: &[String]) -> StoreResult<Vec<(String, i64)>>;
     /// [`crate::StoreError::Conflict`] (`code`) when the code is taken.
     async fn create_tracked_link(
         &self,
@@ -285,6 +287,23 @@ macro_rules! impl_event_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)
+            }
+
+            async fn visitor_leads(&self, visitor_ids: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
+                let mut found = Vec::new();
+                for part in visitor_ids.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "SELECT visitor_id, lead_id FROM visitor_leads WHERE visitor_id IN ({})",
+                        placeholders.join(",")
+                    );
+                    let mut query = sqlx::query_as::<$db, (String, i64)>(&sql);
+                    for id in part {
+                        query = query.bind(id.as_str());
+                    }
+                    found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
+                }
+                Ok(found)
             }
 
             async fn existing_lead_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<i64>> {

@@ -305,15 +305,22 @@ async fn the_account_page_shows_its_peoples_activity() {
         &json!([
             {"kind": "seminar_attendance", "lead_id": taro["id"], "occurred_at": "2026-11-10T14:00:00+09:00", "name": "DXセミナー"},
             {"kind": "meeting", "lead_id": hanako["id"], "occurred_at": "2026-11-15T10:00:00+09:00"},
-            {"kind": "call", "lead_id": outsider["id"], "occurred_at": "2026-11-16T10:00:00+09:00"}
+            {"kind": "call", "lead_id": outsider["id"], "occurred_at": "2026-11-16T10:00:00+09:00"},
+            {"kind": "page_view", "visitor_id": "web-1", "occurred_at": "2026-11-12T10:00:00+09:00",
+             "properties": {"url": "https://example.jp/pricing"}},
+            {"kind": "form_submit", "lead_id": hanako["id"], "visitor_id": "web-1", "occurred_at": "2026-11-12T10:05:00+09:00"}
         ]),
     )
     .await;
-    assert_eq!((status, report["created"].as_u64()), (200, Some(3)), "{report}");
+    assert_eq!((status, report["created"].as_u64()), (200, Some(5)), "{report}");
     let (client, _) = app.sign_in("sales@example.jp").await;
     let page = client.get(app.url(&format!("/accounts/{}", account["id"]))).send().await.unwrap().text().await.unwrap();
     let timeline = &page[page.find("id=\"timeline\"").expect("timeline")..];
-    assert_eq!(timeline.matches("<li class=\"event ").count(), 2, "only this account's people");
+    assert_eq!(timeline.matches("<li class=\"event ").count(), 4, "only this account's people");
+    // The anonymous visit names the person the visitor turned out to be.
+    let visit = &timeline[timeline.find("event-page_view").unwrap()..];
+    let visit = &visit[..visit.find("</li>").unwrap()];
+    assert!(visit.contains(&format!("<a href=\"/leads/{}\">鈴木 花子</a>", hanako["id"])), "{visit}");
     let meeting = timeline.find("event-meeting").unwrap();
     let seminar = timeline.find("event-seminar_attendance").unwrap();
     assert!(meeting < seminar, "newest first");

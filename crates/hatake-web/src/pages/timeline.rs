@@ -66,16 +66,26 @@ pub async fn timeline(
         }
         next
     });
-    // On an account's timeline each event names its person.
-    let names: std::collections::HashMap<i64, String> = match of {
-        Of::Lead(_) => std::collections::HashMap::new(),
-        Of::Account(_) => {
-            let mut ids: Vec<i64> = rows.iter().filter_map(|e| e.lead_id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            store.leads_by_ids(&ids).await?.into_iter().map(|lead| (lead.id, lead.full_name())).collect()
+    // On an account's timeline each event names its person (an anonymous visit: the person the
+    // visitor turned out to be).
+    let mut person_of: std::collections::HashMap<i64, i64> = std::collections::HashMap::new();
+    let mut names: std::collections::HashMap<i64, String> = std::collections::HashMap::new();
+    if let Of::Account(_) = of {
+        let visitors: Vec<String> =
+            rows.iter().filter(|e| e.lead_id.is_none()).filter_map(|e| e.visitor_id.clone()).collect();
+        let linked: std::collections::HashMap<String, i64> =
+            store.visitor_leads(&visitors).await?.into_iter().collect();
+        for event in &rows {
+            let lead = event.lead_id.or_else(|| event.visitor_id.as_ref().and_then(|v| linked.get(v).copied()));
+            if let Some(lead) = lead {
+                person_of.insert(event.id, lead);
+            }
         }
-    };
+        let mut ids: Vec<i64> = person_of.values().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        names = store.leads_by_ids(&ids).await?.into_iter().map(|lead| (lead.id, lead.full_name())).collect();
+    }
     let events: Vec<minijinja::Value> = rows
         .iter()
         .map(|e| {
@@ -94,8 +104,8 @@ pub async fn timeline(
                 source => e.source,
                 product => e.product_id.and_then(|p| products.iter().find(|row| row.id == p)).map(|row| row.name.clone()),
                 properties => properties,
-                lead_id => e.lead_id.filter(|_| matches!(of, Of::Account(_))),
-                lead_name => e.lead_id.and_then(|id| names.get(&id)),
+                lead_id => person_of.get(&e.id),
+                lead_name => person_of.get(&e.id).and_then(|id| names.get(id)),
             }
         })
         .collect();
