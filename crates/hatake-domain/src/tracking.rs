@@ -160,8 +160,8 @@ impl TrackedLinkInput {
         let lower = url.to_ascii_lowercase();
         let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
         let host = url.split("://").nth(1).unwrap_or_default().split(['/', '?', '#']).next().unwrap_or_default();
-        if !scheme_ok || host.is_empty() || url.chars().any(char::is_whitespace) || url.chars().count() > MAX_URL_CHARS
-        {
+        let bad_char = url.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !scheme_ok || host.is_empty() || bad_char || url.chars().count() > MAX_URL_CHARS {
             errors.push(FieldError::new(
                 "target_url",
                 "invalid_url",
@@ -219,6 +219,7 @@ mod tests {
             ("x", "example.jp/erp", vec!["target_url"]),
             ("x", "https://", vec!["target_url"]),
             ("x", "https://example.jp/a b", vec!["target_url"]),
+            ("x", "https://example.jp/a\u{1}b", vec!["target_url"]),
             ("", "", vec!["name", "target_url"]),
         ] {
             let errors = TrackedLinkInput { name: name.into(), target_url: url.into() }.validate().unwrap_err().0;

@@ -354,26 +354,23 @@ macro_rules! impl_resolution_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                // Its behaviour moves too (deleting the lead would take its events with it).
+                // Its behaviour moves too (deleting the lead would take its events with it); the
+                // statements that move them say which they moved.
                 let moved_events: Vec<(i64,)> =
-                    sqlx::query_as::<$db, (i64,)>("SELECT id FROM events WHERE lead_id = $1 ORDER BY id")
+                    sqlx::query_as::<$db, (i64,)>("UPDATE events SET lead_id = $1 WHERE lead_id = $2 RETURNING id")
+                        .bind(survivor)
                         .bind(merged)
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_error)?;
                 let moved_visitors: Vec<(String,)> = sqlx::query_as::<$db, (String,)>(
-                    "SELECT visitor_id FROM visitor_leads WHERE lead_id = $1 ORDER BY visitor_id",
+                    "UPDATE visitor_leads SET lead_id = $1 WHERE lead_id = $2 RETURNING visitor_id",
                 )
+                .bind(survivor)
                 .bind(merged)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(db_error)?;
-                for sql in [
-                    "UPDATE events SET lead_id = $1 WHERE lead_id = $2",
-                    "UPDATE visitor_leads SET lead_id = $1 WHERE lead_id = $2",
-                ] {
-                    sqlx::query::<$db>(sql).bind(survivor).bind(merged).execute(&mut *tx).await.map_err(db_error)?;
-                }
                 let moved_events = serde_json::json!({
                     "events": moved_events.into_iter().map(|(id,)| id).collect::<Vec<_>>(),
                     "visitors": moved_visitors.into_iter().map(|(id,)| id).collect::<Vec<_>>(),
@@ -472,7 +469,8 @@ macro_rules! impl_resolution_store {
                         .map_err(db_error)?;
                 }
                 // The events and web visitors the merge moved go back.
-                let moved_events: serde_json::Value = serde_json::from_str(&moved_events).unwrap_or_default();
+                let moved_events: serde_json::Value = serde_json::from_str(&moved_events)
+                    .map_err(|e| $crate::StoreError::Database(format!("moved events: {e}")))?;
                 let ids: Vec<i64> = moved_events["events"].as_array().map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect()).unwrap_or_default();
                 for part in ids.chunks($crate::MAX_BINDS) {
                     let list: Vec<String> = part.iter().map(i64::to_string).collect();

@@ -7,14 +7,13 @@
 
 use crate::pages::route;
 use crate::{now_millis, Access, AppState, RouteSpec};
-use axum::extract::{ConnectInfo, Query, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use hatake_domain::tracking::{is_bot, IpRanges};
 use hatake_domain::EventKind;
 use hatake_store::NewEvent;
-use serde::Deserialize;
 use std::net::SocketAddr;
 
 /// Where the organisation's own IP ranges are kept (one per line, see [`IpRanges::parse`]).
@@ -35,6 +34,9 @@ const PIXEL: [u8; 43] = [
 /// Longest URL, referrer or title kept.
 const MAX_TEXT: usize = 2_000;
 
+/// The campaign parameters kept from a page's URL.
+const UTM_KEYS: [&str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     vec![
         route("GET", "/t.js", Access::Public, get(script)),
@@ -54,8 +56,9 @@ async fn script() -> Response {
         .into_response()
 }
 
-/// What the script (or a hand-written pixel) sends.
-#[derive(Debug, Default, Deserialize)]
+/// What the script (or a hand-written pixel) sends. Read leniently (the first of a repeated
+/// parameter counts): the pixel answers with its image whatever it was sent.
+#[derive(Debug, Default)]
 pub struct Hit {
     /// The visitor id.
     v: Option<String>,
@@ -79,11 +82,11 @@ fn properties(hit: &Hit) -> serde_json::Map<String, serde_json::Value> {
             properties.insert(key.into(), value.into());
         }
     }
-    if let Some(query) = hit.u.as_deref().and_then(|u| u.split_once('?')).map(|(_, q)| q.split('#').next().unwrap_or(q))
-    {
+    let url = clip(hit.u.clone()).unwrap_or_default();
+    if let Some(query) = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q)) {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
         for (key, value) in pairs {
-            if key.starts_with("utm_") && key.len() <= 40 && !properties.contains_key(&key) {
+            if UTM_KEYS.contains(&key.as_str()) && !properties.contains_key(&key) {
                 properties.insert(key, clip(Some(value)).unwrap_or_default().into());
             }
         }
@@ -163,11 +166,14 @@ impl Origin {
     }
 }
 
-fn with_visitor_cookie(mut response: Response, set_cookie: Option<String>) -> Response {
-    if let Some(v) = set_cookie.and_then(|v| {
-        HeaderValue::from_str(&format!("{VISITOR_COOKIE}={v}; Path=/t/; Max-Age=63072000; SameSite=None; Secure")).ok()
-    }) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
+/// Sets hatake's own visitor cookie. Over HTTPS (`secure_cookies`) it is sent along with the
+/// organisation's pages (`SameSite=None; Secure`); over plain HTTP browsers keep only a `Lax`
+/// cookie, which a tracked link's click still carries.
+fn with_visitor_cookie(state: &AppState, mut response: Response, set_cookie: Option<String>) -> Response {
+    let attributes = if state.config.secure_cookies { "SameSite=None; Secure" } else { "SameSite=Lax" };
+    let cookie = set_cookie.map(|v| format!("{VISITOR_COOKIE}={v}; Path=/t/; Max-Age=63072000; {attributes}"));
+    if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
 }
@@ -204,10 +210,19 @@ async fn link(
             .into_response(),
         Err(_) => (axum::http::StatusCode::BAD_REQUEST, "bad target / リンク先が不正です\n").into_response(),
     };
-    with_visitor_cookie(response, set_cookie)
+    with_visitor_cookie(&state, response, set_cookie)
 }
 
-async fn pixel(State(state): State<AppState>, Query(hit): Query<Hit>, request: Request) -> Response {
+impl Hit {
+    fn from_query(query: Option<&str>) -> Self {
+        let pairs: Vec<(String, String)> = query.and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
+        let first = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        Self { v: first("v"), u: first("u"), r: first("r"), t: first("t") }
+    }
+}
+
+async fn pixel(State(state): State<AppState>, request: Request) -> Response {
+    let hit = Hit::from_query(request.uri().query());
     // Without the script, the pixel keeps its own visitor id in a cookie of hatake's site.
     let (visitor, set_cookie) = visitor_of(hit.v.as_deref(), request.headers());
     let from = Origin::of(&request);
@@ -221,7 +236,7 @@ async fn pixel(State(state): State<AppState>, Query(hit): Query<Hit>, request: R
         PIXEL.as_slice(),
     )
         .into_response();
-    with_visitor_cookie(response, set_cookie)
+    with_visitor_cookie(&state, response, set_cookie)
 }
 
 /// Whether the hit comes from the organisation's own network.

@@ -54,11 +54,18 @@ async fn page_views_are_recorded_except_bots_and_the_own_network() {
     hit(&app, "?v=abc123&u=https%3A%2F%2Fexample.jp%2F", "", None).await;
     hit(&app, "?v=not%20an%20id&u=https%3A%2F%2Fexample.jp%2F", BROWSER, None).await;
     assert_eq!(visits(&app, "abc123").await.len(), 1);
+    // A repeated parameter still gets the image (the first counts), and only the campaign
+    // parameters of the URL are kept.
+    hit(&app, "?v=abc123&v=zzz&u=https%3A%2F%2Fexample.jp%2F%3Futm_source%3Da%26utm_x%3Db", BROWSER, None).await;
+    let events = visits(&app, "abc123").await;
+    assert_eq!(events.len(), 2);
+    let properties: serde_json::Value = serde_json::from_str(&events[0].properties).unwrap();
+    assert_eq!((properties["utm_source"].as_str(), properties.get("utm_x")), (Some("a"), None));
 
     // The pixel alone (no script): it gives the browser an id in its own cookie and keeps it.
     let first = hit(&app, "", BROWSER, None).await;
     let cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("hk_vid=") && cookie.contains("SameSite=None"), "{cookie}");
+    assert!(cookie.starts_with("hk_vid=") && cookie.contains("SameSite=Lax"), "{cookie}");
     let pair = cookie.split(';').next().unwrap().to_owned();
     let visitor = pair.trim_start_matches("hk_vid=").to_owned();
     let second = hit(&app, "", BROWSER, Some(&pair)).await;
@@ -68,10 +75,10 @@ async fn page_views_are_recorded_except_bots_and_the_own_network() {
     // Hits from the organisation's own network (here: this machine) are not counted.
     app.store.put_setting("tracking.internal_ranges", "# 本社\n127.0.0.0/8", 1).await.unwrap();
     hit(&app, "?v=abc123", BROWSER, None).await;
-    assert_eq!(visits(&app, "abc123").await.len(), 1);
+    assert_eq!(visits(&app, "abc123").await.len(), 2);
     app.store.put_setting("tracking.internal_ranges", "10.0.0.0/8", 2).await.unwrap();
     hit(&app, "?v=abc123", BROWSER, None).await;
-    assert_eq!(visits(&app, "abc123").await.len(), 2);
+    assert_eq!(visits(&app, "abc123").await.len(), 3);
 }
 
 #[tokio::test]
@@ -189,6 +196,11 @@ async fn tracked_links_record_and_redirect_keeping_their_parameters() {
     assert!(page.contains("data-field=\"name\"") && page.contains("data-field=\"target_url\""), "each field named");
     assert!(page.contains("javascript:alert(1)"), "the input is kept");
     assert_eq!(create("x", "https://example.jp/", "999".into()).send().await.unwrap().status(), 422);
+    assert_eq!(
+        create("x", "https://example.jp/", "abc".into()).send().await.unwrap().status(),
+        422,
+        "not a product id"
+    );
     assert!(app.store.list_tracked_links().await.unwrap().is_empty(), "nothing stored");
 
     let made = create("製品カタログPDF", "https://example.jp/erp?lang=ja#price", product["id"].to_string())

@@ -153,19 +153,31 @@ async fn create_link(State(state): State<AppState>, headers: HeaderMap, form: Pa
         name: form.data.name.clone(),
         target_url: form.data.target_url.clone(),
     };
-    let product_id = form.data.product_id.trim().parse::<i64>().ok();
-    let checked = match input.validate() {
-        Ok(valid) => match product_id {
-            Some(id) if store.get_product(id).await.is_err() => Err(FieldErrors(vec![hatake_domain::FieldError::new(
-                "product_id",
-                "not_found",
-                "その商材はありません。",
-                "There is no such product.",
-            )])),
-            _ => Ok(valid),
-        },
-        Err(errors) => Err(errors),
+    let no_product = || {
+        FieldErrors(vec![hatake_domain::FieldError::new(
+            "product_id",
+            "not_found",
+            "その商材はありません。",
+            "There is no such product.",
+        )])
     };
+    let product = form.data.product_id.trim();
+    let product_id =
+        if product.is_empty() { Ok(None) } else { product.parse::<i64>().map(Some).map_err(|_| no_product()) };
+    let checked = match (input.validate(), product_id) {
+        (Ok(valid), Ok(Some(id))) => match store.get_product(id).await {
+            Ok(_) => Ok(valid),
+            Err(hatake_store::StoreError::NotFound) => Err(no_product()),
+            Err(error) => return PageError::from_store(error, locale).into_response(),
+        },
+        (Ok(valid), Ok(None)) => Ok(valid),
+        (Err(mut errors), Err(product)) => {
+            errors.0.extend(product.0);
+            Err(errors)
+        }
+        (Err(errors), _) | (_, Err(errors)) => Err(errors),
+    };
+    let product_id = product.parse::<i64>().ok();
     match checked {
         Ok((name, url)) => {
             // A taken code (one in a trillion) is drawn again.
