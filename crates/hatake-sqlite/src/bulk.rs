@@ -11,7 +11,7 @@
 
 use hatake_store::sql::{lead_match_keys, lead_search_document_of, lead_write_values, Value, LEAD_WRITE_COLUMNS};
 use hatake_store::{ImportCounts, LeadRef, Millis, RejectRow, ResolutionPlan, SourceRecord, StoreError};
-use rusqlite::{params, params_from_iter, Connection, Transaction, TransactionBehavior};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -47,7 +47,12 @@ pub(crate) fn set_search_automerge(conn: &Connection, segments: i64) -> Result<(
 pub(crate) fn restore_search_automerge(conn: &Connection) -> Result<(), StoreError> {
     let running: i64 =
         conn.query_row("SELECT count(*) FROM imports WHERE status = 'running'", [], |row| row.get(0)).map_err(error)?;
-    if running == 0 {
+    // Only a write when it is off: every start (a CLI command too) passes here.
+    let current: Option<i64> = conn
+        .query_row("SELECT v FROM lead_search_config WHERE k = 'automerge'", [], |row| row.get(0))
+        .optional()
+        .map_err(error)?;
+    if running == 0 && current != Some(SEARCH_AUTOMERGE) {
         set_search_automerge(conn, SEARCH_AUTOMERGE)?;
     }
     Ok(())

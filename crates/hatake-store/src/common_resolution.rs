@@ -459,26 +459,23 @@ macro_rules! impl_resolution_store {
                 let data = before.data().map_err(|e| $crate::StoreError::Database(format!("snapshot: {e:?}")))?;
                 rewrite_lead(&mut *tx, survivor, &data, before.is_lead, before.updated_at).await?;
                 insert_lead_with_id(&mut *tx, &merged, now).await?;
+                // The sources, events and web visitors the merge moved go back.
                 let moved: Vec<i64> = serde_json::from_str(&moved).unwrap_or_default();
-                for part in moved.chunks($crate::MAX_BINDS) {
-                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
-                    sqlx::query::<$db>(&format!("UPDATE lead_sources SET lead_id = $1 WHERE id IN ({})", list.join(",")))
-                        .bind(merged.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
-                }
-                // The events and web visitors the merge moved go back.
                 let moved_events: serde_json::Value = serde_json::from_str(&moved_events)
                     .map_err(|e| $crate::StoreError::Database(format!("moved events: {e}")))?;
-                let ids: Vec<i64> = moved_events["events"].as_array().map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect()).unwrap_or_default();
-                for part in ids.chunks($crate::MAX_BINDS) {
-                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
-                    sqlx::query::<$db>(&format!("UPDATE events SET lead_id = $1 WHERE id IN ({})", list.join(",")))
-                        .bind(merged.id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
+                let events: Vec<i64> = moved_events["events"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect())
+                    .unwrap_or_default();
+                for (table, ids) in [("lead_sources", &moved), ("events", &events)] {
+                    for part in ids.chunks($crate::MAX_BINDS) {
+                        let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                        sqlx::query::<$db>(&format!("UPDATE {table} SET lead_id = $1 WHERE id IN ({})", list.join(",")))
+                            .bind(merged.id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
                 }
                 for visitor in moved_events["visitors"].as_array().into_iter().flatten().filter_map(serde_json::Value::as_str) {
                     sqlx::query::<$db>("UPDATE visitor_leads SET lead_id = $1 WHERE visitor_id = $2")

@@ -105,6 +105,26 @@ pub const EVENT_COLUMNS: &str =
 macro_rules! impl_event_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Rows of `sql` (whose `IN ({})` is filled with one placeholder per value), for
+            /// any number of values, a chunk of binds at a time.
+            async fn rows_in<V, R>(&self, sql: &str, values: &[V]) -> $crate::StoreResult<Vec<R>>
+            where
+                V: Clone + Send + Sync + for<'e> sqlx::Encode<'e, $db> + sqlx::Type<$db>,
+                R: Send + Unpin + for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row>,
+            {
+                let mut found = Vec::new();
+                for part in values.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = sql.replace("{}", &placeholders.join(","));
+                    let mut query = sqlx::query_as::<$db, R>(&sql);
+                    for value in part {
+                        query = query.bind(value.clone());
+                    }
+                    found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
+                }
+                Ok(found)
+            }
+
             /// Events whose owner matches `owner` (binding `$1` to `id`), filtered and paged as
             /// `query` asks, newest first.
             async fn events_where<T>(
@@ -235,17 +255,7 @@ macro_rules! impl_event_store {
             }
 
             async fn lead_ids_by_email(&self, emails: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
-                let mut found = Vec::new();
-                for part in emails.chunks($crate::MAX_BINDS) {
-                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
-                    let sql = format!("SELECT email, id FROM leads WHERE email IN ({})", placeholders.join(","));
-                    let mut query = sqlx::query_as::<$db, (String, i64)>(&sql);
-                    for email in part {
-                        query = query.bind(email.as_str());
-                    }
-                    found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
-                }
-                Ok(found)
+                self.rows_in("SELECT email, id FROM leads WHERE email IN ({})", emails).await
             }
 
             async fn create_tracked_link(
@@ -290,34 +300,12 @@ macro_rules! impl_event_store {
             }
 
             async fn visitor_leads(&self, visitor_ids: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
-                let mut found = Vec::new();
-                for part in visitor_ids.chunks($crate::MAX_BINDS) {
-                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
-                    let sql = format!(
-                        "SELECT visitor_id, lead_id FROM visitor_leads WHERE visitor_id IN ({})",
-                        placeholders.join(",")
-                    );
-                    let mut query = sqlx::query_as::<$db, (String, i64)>(&sql);
-                    for id in part {
-                        query = query.bind(id.as_str());
-                    }
-                    found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
-                }
-                Ok(found)
+                self.rows_in("SELECT visitor_id, lead_id FROM visitor_leads WHERE visitor_id IN ({})", visitor_ids).await
             }
 
             async fn existing_lead_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<i64>> {
-                let mut found = Vec::new();
-                for part in ids.chunks($crate::MAX_BINDS) {
-                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
-                    let sql = format!("SELECT id FROM leads WHERE id IN ({})", placeholders.join(","));
-                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql);
-                    for id in part {
-                        query = query.bind(*id);
-                    }
-                    found.extend(query.fetch_all(&self.pool).await.map_err(db_error)?.into_iter().map(|(id,)| id));
-                }
-                Ok(found)
+                let found: Vec<(i64,)> = self.rows_in("SELECT id FROM leads WHERE id IN ({})", ids).await?;
+                Ok(found.into_iter().map(|(id,)| id).collect())
             }
         }
     };
