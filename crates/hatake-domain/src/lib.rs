@@ -2,6 +2,7 @@
 //! file system or clock — so every rule here is tested with plain tables of cases.
 
 pub mod account;
+pub mod booking;
 pub mod company;
 pub mod contact;
 pub mod corporate_number;
@@ -10,6 +11,8 @@ pub mod department;
 mod error;
 pub mod event;
 pub mod fields;
+pub mod form;
+pub mod holidays;
 pub mod lead;
 pub mod matching;
 pub mod prefecture;
