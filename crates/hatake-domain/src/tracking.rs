@@ -177,6 +177,48 @@ impl TrackedLinkInput {
     }
 }
 
+/// The standard campaign parameters a page's address carries.
+pub const UTM_KEYS: [&str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
+
+/// Decodes one `application/x-www-form-urlencoded` component (`+` is a space; a malformed
+/// escape stays as it is; bytes that are not UTF-8 become U+FFFD).
+fn decode_component(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(text.get(i + 1..i + 3).unwrap_or(""), 16) {
+                Ok(byte) => {
+                    out.push(byte);
+                    i += 2;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `utm_*` parameters of a URL's query (the first of each), decoded.
+pub fn utm_parameters(url: &str) -> Vec<(String, String)> {
+    let Some(query) = url.split('#').next().and_then(|u| u.split_once('?')).map(|(_, q)| q) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, String)> = Vec::new();
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let key = decode_component(key);
+        if UTM_KEYS.contains(&key.as_str()) && !found.iter().any(|(k, _)| *k == key) {
+            found.push((key, decode_component(value)));
+        }
+    }
+    found
+}
+
 /// The target of a tracked link with the parameters the link was called with added (they
 /// survive the redirect: `?utm_source=pdf` reaches the page), before any `#fragment`.
 pub fn redirect_target(target: &str, query: Option<&str>) -> String {
@@ -207,6 +249,21 @@ pub fn redirect_target(target: &str, query: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utm_parameters_are_read_from_a_url() {
+        let url = "https://example.jp/erp?x=1&utm_source=mail&utm_campaign=%E7%A7%8B+%E3%82%BB&utm_source=again&utm_term=50%#top?utm_medium=no";
+        assert_eq!(
+            utm_parameters(url),
+            [
+                ("utm_source".to_owned(), "mail".to_owned()),
+                ("utm_campaign".to_owned(), "秋 セ".to_owned()),
+                ("utm_term".to_owned(), "50%".to_owned()),
+            ]
+        );
+        assert!(utm_parameters("https://example.jp/").is_empty());
+        assert_eq!(utm_parameters("/?utm_content=%ZZ")[0].1, "%ZZ", "a malformed escape stays");
+    }
 
     #[test]
     fn tracked_links() {

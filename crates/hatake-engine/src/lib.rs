@@ -4,6 +4,7 @@
 
 pub mod companies;
 pub mod export;
+pub mod forms;
 pub mod import;
 pub mod maintenance;
 pub mod resolve;

@@ -540,3 +540,42 @@ fn review(lead: LeadRef, candidate: LeadRef, comparison: &Comparison) -> Planned
         evidence: serde_json::to_string(&comparison.evidence).unwrap_or_default(),
     }
 }
+
+/// One record resolved and written on its own (an API call, a form submission): the lead it
+/// became or merged into, and how. A new lead is linked to the company master where it knows
+/// the company.
+///
+/// # Errors
+/// A store error; nothing of the record is written then.
+pub async fn resolve_one<S: Store + ?Sized>(
+    store: &S,
+    required: RequiredFieldSet,
+    record: Incoming,
+    now: i64,
+) -> StoreResult<(Outcome, i64)> {
+    let mut resolver = Resolver::new(required);
+    let (plan, resolved) = resolver.plan(store, vec![record]).await?;
+    let created = store.apply_plan(&plan, None, now).await?;
+    resolver.committed(&created);
+    let resolved =
+        resolved.first().ok_or_else(|| StoreError::Database("the resolver answered no record".to_owned()))?;
+    let id = match resolved.lead {
+        LeadRef::Existing(id) => id,
+        LeadRef::Planned(index) => *created
+            .get(index)
+            .ok_or_else(|| StoreError::Database("the store returned no id for a new lead".to_owned()))?,
+    };
+    if let LeadRef::Planned(index) = resolved.lead {
+        let new = &plan.creates[index].data;
+        if new.account_id.is_none() {
+            let target = crate::companies::LinkTarget {
+                id,
+                company_name: new.company_name.clone(),
+                prefecture: new.prefecture.clone(),
+                email: new.email.as_ref().map(|e| e.as_str().to_owned()),
+            };
+            crate::companies::link_leads(store, &[target], None, now).await?;
+        }
+    }
+    Ok((resolved.outcome, id))
+}

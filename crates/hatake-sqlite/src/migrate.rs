@@ -13,6 +13,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (5, "visitor_leads", include_str!("../migrations/0005_visitor_leads.sql")),
     (6, "tracked_links", include_str!("../migrations/0006_tracked_links.sql")),
     (7, "merge_moves_events", include_str!("../migrations/0007_merge_moves_events.sql")),
+    (8, "forms", include_str!("../migrations/0008_forms.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -7,8 +7,10 @@ pub mod common_resolution;
 mod common_system;
 mod common_users;
 mod events;
+mod forms;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
+pub use forms::*;
 mod query;
 mod resolution;
 mod rows;
@@ -65,12 +67,28 @@ pub const SETTING_REQUIRED_FIELDS: &str = "required_fields";
 
 /// Everything a backend provides. Split by area so each backend keeps one file per area.
 pub trait Store:
-    SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore + EventStore
+    SystemStore
+    + UserStore
+    + CatalogStore
+    + AccountStore
+    + LeadStore
+    + ResolutionStore
+    + ImportStore
+    + EventStore
+    + FormStore
 {
 }
 
 impl<
-        T: SystemStore + UserStore + CatalogStore + AccountStore + LeadStore + ResolutionStore + ImportStore + EventStore,
+        T: SystemStore
+            + UserStore
+            + CatalogStore
+            + AccountStore
+            + LeadStore
+            + ResolutionStore
+            + ImportStore
+            + EventStore
+            + FormStore,
     > Store for T
 {
 }

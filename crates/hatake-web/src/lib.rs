@@ -6,8 +6,10 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod i18n;
+pub mod limits;
 mod multipart;
 pub mod pages;
+pub mod public_forms;
 mod render;
 pub mod service;
 pub mod tracking;
@@ -42,6 +44,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     pub templates: Arc<Templates>,
     pub login_throttle: Arc<auth::LoginThrottle>,
+    /// Submissions per address and form ([`public_forms`]).
+    pub form_limiter: Arc<limits::RateLimiter>,
     /// Files uploaded for import, kept until they are imported or expire (per process; see
     /// [`uploads`]).
     pub uploads: Arc<uploads::PendingUploads>,
@@ -57,6 +61,7 @@ impl AppState {
             config: Arc::new(config),
             templates: Arc::new(templates),
             login_throttle: Arc::new(auth::LoginThrottle::default()),
+            form_limiter: Arc::new(public_forms::limiter()),
             uploads: Arc::new(uploads::PendingUploads::default()),
         })
     }
@@ -120,6 +125,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     let mut all = pages::routes();
     all.extend(api::routes());
     all.extend(tracking::routes());
+    all.extend(public_forms::routes());
     all
 }
 

@@ -34,9 +34,6 @@ const PIXEL: [u8; 43] = [
 /// Longest URL, referrer or title kept.
 const MAX_TEXT: usize = 2_000;
 
-/// The campaign parameters kept from a page's URL.
-const UTM_KEYS: [&str; 5] = ["utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"];
-
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     vec![
         route("GET", "/t.js", Access::Public, get(script)),
@@ -83,18 +80,13 @@ fn properties(hit: &Hit) -> serde_json::Map<String, serde_json::Value> {
         }
     }
     let url = clip(hit.u.clone()).unwrap_or_default();
-    if let Some(query) = url.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q)) {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).unwrap_or_default();
-        for (key, value) in pairs {
-            if UTM_KEYS.contains(&key.as_str()) && !properties.contains_key(&key) {
-                properties.insert(key, clip(Some(value)).unwrap_or_default().into());
-            }
-        }
+    for (key, value) in hatake_domain::tracking::utm_parameters(&url) {
+        properties.insert(key, clip(Some(value)).unwrap_or_default().into());
     }
     properties
 }
 
-fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|c| {
         let (name, value) = c.trim().split_once('=')?;
         (name == VISITOR_COOKIE && hatake_domain::event::is_visitor_id(value)).then(|| value.to_owned())

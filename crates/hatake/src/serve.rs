@@ -20,7 +20,7 @@ pub(crate) async fn serve_store(
 ) -> anyhow::Result<()> {
     let config =
         hatake_web::WebConfig { secure_cookies: settings.secure_cookies, time_zone: settings.time_zone.clone() };
-    let state = hatake_web::AppState::new(store, config).context("templates failed to load")?;
+    let state = hatake_web::AppState::new(store.clone(), config).context("templates failed to load")?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -34,10 +34,34 @@ pub(crate) async fn serve_store(
         println!("{banner}");
     }
     println!("Press Ctrl-C to stop.");
+    let retries = tokio::spawn(retry_form_submissions(store));
     hatake_web::serve(listener, state, shutdown).await.context("the server failed")?;
+    retries.abort();
     // Whoever started the server may have stopped reading its output: no panic over that.
     let _ = writeln!(std::io::stdout(), "hatake stopped.");
     Ok(())
+}
+
+/// How often stored form submissions that are due (failed earlier, or left pending by a stop)
+/// are processed again.
+const FORM_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Processes due form submissions every [`FORM_RETRY_INTERVAL`] while the server runs.
+async fn retry_form_submissions(store: std::sync::Arc<dyn hatake_store::Store>) {
+    let mut ticks = tokio::time::interval(FORM_RETRY_INTERVAL);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        // A submission stored a moment ago is being processed by its request: leave it a minute.
+        let now = hatake_web::now_millis();
+        match hatake_engine::forms::process_due(store.as_ref(), now - 60_000, now, 100).await {
+            Ok(counts) if counts.done + counts.failed > 0 => {
+                tracing::info!(done = counts.done, failed = counts.failed, "form submissions retried");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "form submissions could not be retried"),
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM; the handlers are installed when this is called, not when the

@@ -13,6 +13,9 @@ use support::{spawn_app, Backend, TestApp};
 /// Creates one record of each kind, so `{id}` = 1 names something everywhere.
 async fn seed(app: &TestApp) {
     app.store.create_tracked_link("seedlink", "カタログ", "https://example.jp/", None, 1).await.expect("link");
+    let form = r#"{"name":"資料請求","fields":[{"target":"email","label_ja":"メール","label_en":"E-mail","required":true}],
+        "thank_you_ja":"ありがとうございました","thank_you_en":"Thank you"}"#;
+    app.store.create_form("seedform", "資料請求", form, None, 1).await.expect("form");
     for (path, body) in [
         ("/api/v1/products", json!({"code": "erp", "name": "ERP"})),
         ("/api/v1/accounts", json!({"name": "東和精機"})),
@@ -37,7 +40,7 @@ async fn seed_import(app: &TestApp, admin: &reqwest::Client, csrf: &str) -> Stri
 }
 
 fn concrete(path: &str, token: &str) -> String {
-    path.replace("{id}", "1").replace("{token}", token).replace("{code}", "seedlink")
+    path.replace("{id}", "1").replace("{token}", token).replace("{code}", "seedlink").replace("{slug}", "seedform")
 }
 
 #[tokio::test]

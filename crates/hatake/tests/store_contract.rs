@@ -1423,6 +1423,7 @@ async fn scenario_migrations(backend: &Backend) {
         (5, "visitor_leads".to_owned()),
         (6, "tracked_links".to_owned()),
         (7, "merge_moves_events".to_owned()),
+        (8, "forms".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

@@ -15,9 +15,8 @@ use axum::http::StatusCode;
 use axum::routing::{post, MethodRouter};
 use axum::Json;
 use hatake_domain::{LeadData, LeadInput};
-use hatake_engine::companies::{link_leads, LinkTarget};
-use hatake_engine::resolve::{Incoming, Resolver};
-use hatake_store::{LeadRef, Outcome, Store, StoreError};
+use hatake_engine::resolve::{resolve_one, Incoming};
+use hatake_store::{Outcome, Store, StoreError};
 use serde::Serialize;
 
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
@@ -91,31 +90,7 @@ async fn resolve(
 
     // The body as it arrived (keys sorted): sending it again is the same record, "unchanged".
     let record = Incoming { data, line: None, channel: "api", source: input.source.clone(), fields: body.to_string() };
-    let now = now_millis();
-    let mut resolver = Resolver::new(required.clone());
-    let (plan, resolved) = resolver.plan(store, vec![record]).await.map_err(store_error)?;
-    let created = store.apply_plan(&plan, None, now).await.map_err(store_error)?;
-    resolver.committed(&created);
-    let Some(resolved) = resolved.first() else {
-        return Err(ApiError::internal());
-    };
-    let id = match resolved.lead {
-        LeadRef::Existing(id) => id,
-        LeadRef::Planned(index) => *created.get(index).ok_or_else(ApiError::internal)?,
-    };
-    // A new person is linked to the company master where it knows their company.
-    if let LeadRef::Planned(index) = resolved.lead {
-        let new = &plan.creates[index].data;
-        if new.account_id.is_none() {
-            let target = LinkTarget {
-                id,
-                company_name: new.company_name.clone(),
-                prefecture: new.prefecture.clone(),
-                email: new.email.as_ref().map(|e| e.as_str().to_owned()),
-            };
-            link_leads(store, &[target], None, now).await.map_err(store_error)?;
-        }
-    }
+    let (outcome, id) = resolve_one(store, required.clone(), record, now_millis()).await.map_err(store_error)?;
     let row = store.get_lead(id).await.map_err(store_error)?;
     let reviews = store
         .reviews_of_lead(id)
@@ -129,10 +104,7 @@ async fn resolve(
             score: r.score,
         })
         .collect();
-    let status = if matches!(resolved.outcome, Outcome::Created | Outcome::Review) {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(Resolution { outcome: resolved.outcome.as_str(), lead: view(row, &required), reviews })))
+    let status =
+        if matches!(outcome, Outcome::Created | Outcome::Review) { StatusCode::CREATED } else { StatusCode::OK };
+    Ok((status, Json(Resolution { outcome: outcome.as_str(), lead: view(row, &required), reviews })))
 }

@@ -197,6 +197,17 @@ async fn detail(
     let dictionary = hatake_engine::settings::departments(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let class = lead.department_class.as_deref().and_then(|k| dictionary.class(k));
     let history = super::lead_history::history(store, &lead, locale).await?;
+    // Consents to mail given on forms, newest per product.
+    let consents: Vec<minijinja::Value> = hatake_engine::forms::lead_consents(store, id)
+        .await
+        .map_err(|e| PageError::from_store(e, locale))?
+        .into_iter()
+        .map(|(product, at, form)| {
+            let name =
+                products.iter().find(|p| p.id == product).map_or_else(|| format!("#{product}"), |p| p.name.clone());
+            context! { product => name, at => at, form => form }
+        })
+        .collect();
     let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
         .await
         .map_err(|e| PageError::from_store(e, locale))?;
@@ -210,6 +221,7 @@ async fn detail(
             account => account,
             custom => custom,
             interests => interests,
+            consents => consents,
             department_class => class.map(|c| super::departments::class_label(c, locale)),
             history => history,
             timeline => timeline,

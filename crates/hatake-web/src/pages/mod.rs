@@ -4,6 +4,7 @@
 mod accounts;
 mod admin;
 mod departments;
+mod forms;
 mod imports;
 mod lead_export;
 mod lead_history;
@@ -33,6 +34,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(accounts::routes());
     all.extend(products::routes());
     all.extend(settings::routes());
+    all.extend(forms::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
     all.extend(imports::routes());
@@ -43,6 +45,14 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
 }
 
 /// Shorthand for a route table entry.
+/// The server's own address as the browser reached it (for snippets and embedded forms).
+pub(crate) fn origin(headers: &axum::http::HeaderMap) -> String {
+    use axum::http::header;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
 pub(crate) fn route(
     method: &'static str,
     path: &'static str,

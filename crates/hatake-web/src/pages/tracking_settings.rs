@@ -2,12 +2,12 @@
 //! ranges of its own network, whose hits are not counted (edited as text, one range a line;
 //! nothing is stored while a line is wrong).
 
-use super::{render, route, PageError, PageForm};
+use super::{origin, render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::tracking::SETTING_INTERNAL_RANGES;
 use crate::{now_millis, Access, AppState, RouteSpec};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
 use hatake_domain::tracking::IpRanges;
@@ -42,13 +42,6 @@ pub struct LinkForm {
 pub struct RangesForm {
     #[serde(default)]
     internal_ranges: String,
-}
-
-/// The server's own address as the browser reached it, for the snippet.
-fn origin(headers: &HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
-    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
-    format!("{scheme}://{host}")
 }
 
 /// What the page shows besides the stored settings: the ranges as typed and their errors, or

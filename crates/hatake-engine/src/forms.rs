@@ -1,0 +1,197 @@
+//! Processing form submissions: a stored submission becomes a lead (created or merged through
+//! name-matching) and a `form_submit` event, which carries the consents given and links the
+//! web visitor who sent it to the lead (their earlier anonymous visits join the lead's history).
+//!
+//! Each step can be repeated without doing it twice — the record's fingerprint makes a second
+//! resolution "unchanged", the event's idempotency key makes a second append a duplicate — so a
+//! submission whose processing failed half-way is simply processed again. Failed submissions are
+//! retried after [`BACKOFF_MINUTES`]; after the last one they wait for a person's retry.
+
+use crate::resolve::{resolve_one, Incoming};
+use hatake_domain::form::FormDefinition;
+use hatake_domain::tracking::utm_parameters;
+use hatake_store::{Appended, NewEvent, Store, StoreError, SubmissionDone, SubmissionRow};
+use serde_json::{Map, Value};
+
+/// Minutes to wait before each automatic retry of a failed submission.
+pub const BACKOFF_MINUTES: [i64; 8] = [1, 5, 15, 60, 180, 360, 720, 1_440];
+
+/// Why a submission could not be processed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProcessError {
+    /// The answers no longer make a valid lead (e.g. the form fills a custom field that was
+    /// deleted since): fixable by a person, then retried.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The event source of a form's submissions.
+pub fn source_of(slug: &str) -> String {
+    format!("form:{slug}")
+}
+
+/// Processes one submission and records the outcome on it.
+///
+/// # Errors
+/// Why it failed; the caller records the failure ([`process_and_record`] does).
+pub async fn process(store: &dyn Store, submission: &SubmissionRow, now: i64) -> Result<SubmissionDone, ProcessError> {
+    let form = store.get_form(submission.form_id).await?;
+    let definition_text = store.form_version(submission.form_id, submission.form_version).await?;
+    let definition: FormDefinition = serde_json::from_str(&definition_text)
+        .map_err(|e| ProcessError::Invalid(format!("the form's definition cannot be read: {e}")))?;
+    let payload: Map<String, Value> = serde_json::from_str(&submission.payload)
+        .map_err(|e| ProcessError::Invalid(format!("the submission cannot be read: {e}")))?;
+
+    let source = source_of(&form.slug);
+    let mut input = definition.lead_input(&payload);
+    input.source = Some(source.clone());
+    let custom_defs: Vec<_> = store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect();
+    let mut data = input.validate(&custom_defs).map_err(|e| ProcessError::Invalid(e.to_string()))?;
+    let dictionary = crate::settings::departments(store).await?;
+    data.department_class = data.department.as_deref().and_then(|d| dictionary.classify(d)).map(|c| c.key.clone());
+    if let Some(product) = definition.product_id {
+        // A product deleted since the form was saved is left off rather than failing.
+        if store.get_product(product).await.is_err() {
+            data.product_ids.retain(|id| *id != product);
+        }
+    }
+    let required = crate::settings::required_fields(store).await?;
+    let record = Incoming {
+        data,
+        line: None,
+        channel: "form",
+        source: Some(source.clone()),
+        fields: submission.payload.clone(),
+    };
+    let (outcome, lead_id) = resolve_one(store, required, record, now).await?;
+
+    let mut properties = Map::new();
+    properties.insert("form_id".into(), form.id.into());
+    properties.insert("form_version".into(), submission.form_version.into());
+    properties.insert("submission_id".into(), submission.id.into());
+    if let Some(url) = &submission.page_url {
+        properties.insert("url".into(), url.clone().into());
+        for (key, value) in utm_parameters(url) {
+            properties.insert(key, value.into());
+        }
+    }
+    if let Some(referrer) = &submission.referrer {
+        properties.insert("referrer".into(), referrer.clone().into());
+    }
+    properties.insert("consents".into(), FormDefinition::consents_of(&payload).into());
+    let answers = FormDefinition::extras_of(&payload);
+    if !answers.is_empty() {
+        properties.insert("answers".into(), Value::Object(answers));
+    }
+    let mut product_id = definition.product_id;
+    if let Some(product) = product_id {
+        if store.get_product(product).await.is_err() {
+            product_id = None;
+        }
+    }
+    let event = NewEvent {
+        kind: "form_submit",
+        lead_id: Some(lead_id),
+        visitor_id: submission.visitor_id.clone(),
+        product_id,
+        occurred_at: submission.received_at,
+        source: Some(source),
+        name: Some(definition.name.clone()),
+        properties: Value::Object(properties).to_string(),
+        idempotency_key: Some(format!("form-submission:{}", submission.id)),
+    };
+    let appended = store.append_events(&[event], now).await?;
+    let event_id = match appended.first() {
+        Some(Appended::Created(id) | Appended::Duplicate(id)) => *id,
+        None => return Err(ProcessError::Store(StoreError::Database("no event was appended".to_owned()))),
+    };
+    let done = SubmissionDone { lead_id, outcome: outcome.as_str(), event_id };
+    store.finish_submission(submission.id, &done, now).await?;
+    Ok(done)
+}
+
+/// When a submission that has failed `attempts` times is tried next (none: no more automatic
+/// retries).
+pub fn next_attempt(attempts: i64, now: i64) -> Option<i64> {
+    let index = usize::try_from(attempts.max(1) - 1).ok()?;
+    BACKOFF_MINUTES.get(index).map(|minutes| now + minutes * 60_000)
+}
+
+/// [`process`], recording a failure on the submission (with when to retry it).
+///
+/// # Errors
+/// A store error while recording the failure.
+pub async fn process_and_record(
+    store: &dyn Store,
+    submission: &SubmissionRow,
+    now: i64,
+) -> Result<Result<SubmissionDone, String>, StoreError> {
+    match process(store, submission, now).await {
+        Ok(done) => Ok(Ok(done)),
+        Err(error) => {
+            let message = error.to_string();
+            tracing::warn!(submission = submission.id, error = %message, "form submission failed");
+            let next = next_attempt(submission.attempts + 1, now);
+            store.fail_submission(submission.id, &message, next, now).await?;
+            Ok(Err(message))
+        }
+    }
+}
+
+/// What a retry pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RetryCounts {
+    pub done: usize,
+    pub failed: usize,
+}
+
+/// Processes the submissions that were due by `due_by` (pending, or failed and due for a
+/// retry), oldest first.
+///
+/// # Errors
+/// A store error while reading them or recording a failure.
+pub async fn process_due(store: &dyn Store, due_by: i64, now: i64, limit: i64) -> Result<RetryCounts, StoreError> {
+    let mut counts = RetryCounts::default();
+    for submission in store.due_submissions(due_by, limit).await? {
+        match process_and_record(store, &submission, now).await? {
+            Ok(_) => counts.done += 1,
+            Err(_) => counts.failed += 1,
+        }
+    }
+    Ok(counts)
+}
+
+/// The products a lead agreed to receive mail about through forms, with when (the newest
+/// consent per product).
+///
+/// # Errors
+/// A store error.
+pub async fn lead_consents(store: &dyn Store, lead_id: i64) -> Result<Vec<(i64, i64, String)>, StoreError> {
+    let query = hatake_store::EventQuery { kind: Some("form_submit".to_owned()), limit: 500, ..Default::default() };
+    let mut consents: Vec<(i64, i64, String)> = Vec::new();
+    for event in store.lead_events(lead_id, &query).await? {
+        let Ok(properties) = serde_json::from_str::<Map<String, Value>>(&event.properties) else { continue };
+        for product in FormDefinition::consents_of(&properties) {
+            if !consents.iter().any(|(p, _, _)| *p == product) {
+                consents.push((product, event.occurred_at, event.name.clone().unwrap_or_default()));
+            }
+        }
+    }
+    Ok(consents)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_then_stop() {
+        let now = 1_000_000;
+        assert_eq!(next_attempt(1, now), Some(now + 60_000));
+        assert_eq!(next_attempt(2, now), Some(now + 300_000));
+        assert_eq!(next_attempt(8, now), Some(now + 1_440 * 60_000));
+        assert_eq!(next_attempt(9, now), None, "after the last wait a person retries it");
+    }
+}

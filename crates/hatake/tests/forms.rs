@@ -1,0 +1,396 @@
+//! Forms over real HTTP on both backends: the builder (checked drafts, versions), the hosted page
+//! (field errors in both languages, nothing stored for a wrong submission), a submission becoming
+//! a lead through name-matching with a form-submit event that carries the consents and stitches
+//! the visitor's earlier visits, the honeypot, the rate limit, CORS for embedding, and a
+//! submission whose processing fails being kept and retried.
+
+mod support;
+
+use hatake_store::EventQuery;
+use support::{spawn_app, Backend, TestApp};
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+    items.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// The builder's fields of a catalogue-request form about product 1.
+fn builder(slug: &str, csrf: &str) -> Vec<(String, String)> {
+    pairs(&[
+        ("_csrf", csrf),
+        ("name", "資料請求"),
+        ("slug", slug),
+        ("product_id", "1"),
+        ("field.0.target", "company_name"),
+        ("field.0.required", "1"),
+        ("field.1.target", "family_name"),
+        ("field.1.required", "1"),
+        ("field.2.target", "given_name"),
+        ("field.3.target", "email"),
+        ("field.3.required", "1"),
+        ("field.4.target", "custom.budget"),
+        ("field.5.target", "extra.topic"),
+        ("field.5.label_ja", "ご興味"),
+        ("field.5.choices", "価格\n導入事例"),
+        ("consent.1.on", "1"),
+        ("consent.1.label_ja", "ERPのご案内を受け取る"),
+        ("allowed_origins", "https://www.example.co.jp"),
+    ])
+}
+
+async fn setup(backend: Backend) -> (TestApp, reqwest::Client, String) {
+    let app = spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    let budget = hatake_domain::CustomFieldDef::parse("budget", "予算", "Budget", "number", "").unwrap();
+    app.store.create_custom_field(&budget, 0).await.unwrap();
+    let (admin, csrf) = app.sign_in("admin@example.jp").await;
+    (app, admin, csrf)
+}
+
+async fn create_form(app: &TestApp, admin: &reqwest::Client, csrf: &str, slug: &str) -> i64 {
+    let response = admin.post(app.url("/forms")).form(&builder(slug, csrf)).send().await.unwrap();
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    location.trim_start_matches("/forms/").split('?').next().unwrap().parse().unwrap()
+}
+
+/// A page's text with the escapes templates write undone (`/` is written `&#x2f;`).
+fn unescaped(html: &str) -> String {
+    html.replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// A visitor's anonymous client (no cookies kept, redirects not followed).
+fn visitor() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+async fn builds_checks_and_versions_forms(backend: Backend) {
+    let (app, admin, csrf) = setup(backend).await;
+    // A wrong draft: every problem by its field, nothing stored.
+    let mut wrong = builder("資料", &csrf);
+    wrong.push(("field.6.target".into(), "fax".into()));
+    wrong.retain(|(k, _)| k != "name");
+    let response = admin.post(app.url("/forms")).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    for message in ["必須項目です。", "URL名は英小文字", "7行目: 項目「fax」はありません。"] {
+        assert!(page.contains(message), "{message} missing");
+    }
+    assert!(page.contains("value=\"fax\""), "the builder comes back as typed");
+    assert!(app.store.list_forms().await.unwrap().is_empty(), "nothing stored");
+
+    let id = create_form(&app, &admin, &csrf, "catalog").await;
+    let page = unescaped(&admin.get(app.url(&format!("/forms/{id}"))).send().await.unwrap().text().await.unwrap());
+    assert!(page.contains("/f/catalog") && page.contains("data-hatake-form=\"catalog\""), "links and snippet");
+    assert!(page.contains("value=\"custom.budget\""));
+    // The same URL name for another form is refused.
+    let response = admin.post(app.url("/forms")).form(&builder("catalog", &csrf)).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("このURL名は他のフォームで使われています。"));
+    // A change is a new version; the old one stays readable.
+    let mut changed = builder("catalog", &csrf);
+    changed.push(("field.2.remove".into(), "1".into()));
+    let response = admin.post(app.url(&format!("/forms/{id}"))).form(&changed).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let form = app.store.get_form(id).await.unwrap();
+    assert_eq!(form.version, 2);
+    assert!(!form.definition.contains("given_name"));
+    assert!(app.store.form_version(id, 1).await.unwrap().contains("given_name"));
+    // Field sales may not build forms.
+    let (sales, sales_csrf) = app.sign_in("sales@example.jp").await;
+    let response = sales.post(app.url("/forms")).form(&builder("other", &sales_csrf)).send().await.unwrap();
+    assert_eq!(response.status(), 403);
+}
+
+#[tokio::test]
+async fn builds_checks_and_versions_forms_sqlite() {
+    builds_checks_and_versions_forms(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn builds_checks_and_versions_forms_postgres() {
+    builds_checks_and_versions_forms(Backend::Postgres).await;
+}
+
+async fn a_submission_becomes_a_lead_with_its_history(backend: Backend) {
+    let (app, admin, csrf) = setup(backend).await;
+    create_form(&app, &admin, &csrf, "catalog").await;
+    let client = visitor();
+    // The visitor browsed the site anonymously before.
+    let view = "/t/p.gif?v=visitor42&u=https%3A%2F%2Fwww.example.co.jp%2Ferp";
+    client.get(app.url(view)).header("user-agent", "Mozilla/5.0 Chrome/131.0").send().await.unwrap();
+
+    let page = client.get(app.url("/f/catalog?utm_source=mail")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = unescaped(&page.text().await.unwrap());
+    for part in ["会社名", "ご興味", "ERPのご案内を受け取る", "name=\"hk_website\"", "必須", "utm_source=mail"]
+    {
+        assert!(html.contains(part), "{part} missing from the hosted page");
+    }
+    let english = client.get(app.url("/f/catalog?lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(english.contains("Company") && english.contains("Required"));
+
+    // Wrong answers: errors by field, in the person's language, and nothing stored.
+    let wrong = pairs(&[
+        ("company_name", ""),
+        ("family_name", "山田"),
+        ("email", "yamada@"),
+        ("custom.budget", "たくさん"),
+        ("extra.topic", "その他"),
+    ]);
+    let response = client.post(app.url("/f/catalog")).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    for message in
+        ["必須項目です。", "選択肢から選んでください。", "数値を入力してください", "入力内容をご確認ください。"]
+    {
+        assert!(html.contains(message), "{message} missing");
+    }
+    assert!(html.contains("value=\"山田\""), "answers are kept");
+    let mut english = wrong.clone();
+    english.push(("lang".into(), "en".into()));
+    let html = client.post(app.url("/f/catalog")).form(&english).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("This field is required.") && html.contains("Choose one of the choices."));
+    assert_eq!(app.store.overview().await.unwrap().leads + app.store.overview().await.unwrap().list_records, 0);
+    assert!(app.store.list_submissions(1, None, None, 10).await.unwrap().is_empty());
+
+    // A right one: a lead (through name-matching), a form-submit event with the consents, and
+    // the visitor's earlier visit on the lead's timeline.
+    let right = pairs(&[
+        ("company_name", "株式会社東和精機"),
+        ("family_name", "山田"),
+        ("given_name", "太郎"),
+        ("email", "Yamada@Towa.example.jp"),
+        ("custom.budget", "1,000,000"),
+        ("extra.topic", "価格"),
+        ("consent.1", "1"),
+        ("hk_vid", "visitor42"),
+        ("hk_url", "https://www.example.co.jp/catalog?utm_source=mail&utm_campaign=autumn"),
+        ("hk_ref", "https://www.google.com/"),
+    ]);
+    let response = client.post(app.url("/f/catalog")).form(&right).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.text().await.unwrap().contains("お問い合わせありがとうございました"));
+    let submissions = app.store.list_submissions(1, None, None, 10).await.unwrap();
+    assert_eq!(submissions.len(), 1);
+    let submission = &submissions[0];
+    assert_eq!((submission.status.as_str(), submission.outcome.as_deref()), ("done", Some("created")));
+    let lead_id = submission.lead_id.unwrap();
+    let lead = app.store.get_lead(lead_id).await.unwrap();
+    assert_eq!(lead.email.as_deref(), Some("yamada@towa.example.jp"));
+    assert_eq!(lead.product_ids, [1]);
+    assert_eq!(lead.source.as_deref(), Some("form:catalog"));
+    let events = app.store.lead_events(lead_id, &EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["form_submit", "page_view"], "the earlier anonymous visit is stitched to the lead");
+    let properties: serde_json::Value = serde_json::from_str(&events[0].properties).unwrap();
+    assert_eq!(properties["consents"], serde_json::json!([1]));
+    assert_eq!(properties["answers"]["topic"], "価格");
+    assert_eq!(properties["utm_campaign"], "autumn");
+    assert_eq!(events[0].product_id, Some(1));
+    let page = admin.get(app.url(&format!("/leads/{lead_id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"mail-consents\"><span class=\"tag consent\""), "the consent shows on the lead");
+
+    // The same person again, from another visitor id: the same lead (merged, or unchanged when
+    // nothing is new), a second event.
+    let mut again = right.clone();
+    again.retain(|(k, _)| k != "hk_vid" && k != "given_name");
+    again.push(("hk_vid".into(), "visitor43".into()));
+    client.post(app.url("/f/catalog")).form(&again).send().await.unwrap();
+    let submissions = app.store.list_submissions(1, None, None, 10).await.unwrap();
+    assert_eq!(submissions[0].lead_id, Some(lead_id), "name-matching found the person");
+    let count = app.store.lead_events(lead_id, &EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
+    assert_eq!(count.iter().filter(|e| e.kind == "form_submit").count(), 2);
+
+    // A robot that fills the hidden field sees a success; nothing becomes a lead.
+    let mut robot = right.clone();
+    robot.push(("hk_website".into(), "http://spam.example".into()));
+    robot.retain(|(k, _)| k != "email");
+    robot.push(("email".into(), "robot@spam.example".into()));
+    let response = client.post(app.url("/f/catalog")).form(&robot).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let spam = app.store.list_submissions(1, Some("spam"), None, 10).await.unwrap();
+    assert_eq!(spam.len(), 1);
+    assert_eq!(spam[0].lead_id, None);
+    assert!(app.store.lead_ids_by_email(&["robot@spam.example".into()]).await.unwrap().is_empty());
+
+    // A closed form takes nothing.
+    let form_id = submission.form_id;
+    let response = admin.post(app.url(&format!("/forms/{form_id}/active"))).form(&[("_csrf", &csrf)]).send().await;
+    assert_eq!(response.unwrap().status(), 303);
+    assert_eq!(client.get(app.url("/f/catalog")).send().await.unwrap().status(), 410);
+    assert_eq!(client.post(app.url("/f/catalog")).form(&right).send().await.unwrap().status(), 410);
+    assert_eq!(client.get(app.url("/f/nothing")).send().await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn a_submission_becomes_a_lead_with_its_history_sqlite() {
+    a_submission_becomes_a_lead_with_its_history(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_submission_becomes_a_lead_with_its_history_postgres() {
+    a_submission_becomes_a_lead_with_its_history(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn embedding_is_allowed_only_for_the_listed_sites() {
+    let (app, admin, csrf) = setup(Backend::Sqlite).await;
+    create_form(&app, &admin, &csrf, "catalog").await;
+    let client = visitor();
+    let allowed = "https://www.example.co.jp";
+    let script = client.get(app.url("/f/embed.js")).send().await.unwrap();
+    assert_eq!(script.headers()["content-type"], "application/javascript; charset=utf-8");
+
+    let embed = client.get(app.url("/f/catalog/embed?lang=ja&url=https%3A%2F%2Fwww.example.co.jp%2Ferp"));
+    let response = embed.header("origin", allowed).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], allowed);
+    assert_eq!(response.headers()["vary"], "Origin");
+    let html = unescaped(&response.text().await.unwrap());
+    assert!(html.contains(&format!("action=\"{}/f/catalog/submit\"", app.base)), "posts back to hatake");
+    assert!(html.contains("value=\"https://www.example.co.jp/erp\""), "the embedding page is recorded");
+
+    let preflight = client.request(reqwest::Method::OPTIONS, app.url("/f/catalog/submit"));
+    let response = preflight.header("origin", allowed).header("access-control-request-method", "POST").send().await;
+    let response = response.unwrap();
+    assert_eq!(response.status(), 204);
+    assert_eq!(response.headers()["access-control-allow-origin"], allowed);
+    assert_eq!(response.headers()["access-control-allow-methods"], "POST");
+
+    let answers = pairs(&[("company_name", "東和精機"), ("family_name", "佐藤"), ("email", "sato@towa.example.jp")]);
+    let response =
+        client.post(app.url("/f/catalog/submit")).header("origin", allowed).form(&answers).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], allowed);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["ok"], true);
+    assert!(body["message"].as_str().unwrap().contains("ありがとう"));
+
+    let mut wrong = answers.clone();
+    wrong[2].1 = "sato@".into();
+    let response = client.post(app.url("/f/catalog/submit")).header("origin", allowed).form(&wrong).send().await;
+    let response = response.unwrap();
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["errors"][0]["field"], "email");
+    assert!(!body["errors"][0]["message_en"].as_str().unwrap().is_empty());
+
+    // Any other site: refused, no CORS header, nothing stored.
+    let evil = "https://evil.example";
+    for response in [
+        client.get(app.url("/f/catalog/embed")).header("origin", evil).send().await.unwrap(),
+        client
+            .request(reqwest::Method::OPTIONS, app.url("/f/catalog/submit"))
+            .header("origin", evil)
+            .send()
+            .await
+            .unwrap(),
+        client.post(app.url("/f/catalog/submit")).header("origin", evil).form(&answers).send().await.unwrap(),
+    ] {
+        assert_eq!(response.status(), 403);
+        assert!(response.headers().get("access-control-allow-origin").is_none());
+    }
+    assert_eq!(app.store.list_submissions(1, None, None, 10).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn one_address_cannot_flood_a_form() {
+    let (app, admin, csrf) = setup(Backend::Sqlite).await;
+    create_form(&app, &admin, &csrf, "catalog").await;
+    let client = visitor();
+    let limit = hatake_web::public_forms::FORM_SUBMISSIONS_PER_WINDOW;
+    for i in 0..limit {
+        let email = format!("p{i}@example.jp");
+        let answers = pairs(&[("company_name", "東和精機"), ("family_name", "佐藤"), ("email", &email)]);
+        let response = client.post(app.url("/f/catalog")).form(&answers).send().await.unwrap();
+        assert_eq!(response.status(), 200, "submission {i}");
+    }
+    let answers = pairs(&[("company_name", "東和精機"), ("family_name", "佐藤"), ("email", "last@example.jp")]);
+    let response = client.post(app.url("/f/catalog")).form(&answers).send().await.unwrap();
+    assert_eq!(response.status(), 429);
+    assert!(response.headers()["retry-after"].to_str().unwrap().parse::<i64>().unwrap() > 0);
+    assert!(response.text().await.unwrap().contains("しばらくしてから"));
+    assert_eq!(app.store.list_submissions(1, None, None, 100).await.unwrap().len(), limit as usize);
+}
+
+async fn a_failed_submission_is_kept_and_retried(backend: Backend) {
+    let (app, admin, csrf) = setup(backend).await;
+    create_form(&app, &admin, &csrf, "catalog").await;
+    // The form fills custom.budget, which is deleted after the form was saved: the submission
+    // passes the form's check (an unknown custom field is not checked there) but its lead
+    // cannot be stored.
+    let fields = app.store.list_custom_fields().await.unwrap();
+    app.store.delete_custom_field(fields[0].id).await.unwrap();
+    let answers = pairs(&[
+        ("company_name", "東和精機"),
+        ("family_name", "佐藤"),
+        ("email", "sato@towa.example.jp"),
+        ("custom.budget", "500"),
+    ]);
+    let response = visitor().post(app.url("/f/catalog")).form(&answers).send().await.unwrap();
+    assert_eq!(response.status(), 200, "the person is thanked: the submission is kept");
+    let failed = app.store.list_submissions(1, Some("failed"), None, 10).await.unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0].last_error.as_deref().unwrap().contains("budget"), "{:?}", failed[0].last_error);
+    assert_eq!(failed[0].attempts, 1);
+    assert!(failed[0].next_attempt_at.is_some(), "an automatic retry is planned");
+    let page = unescaped(&admin.get(app.url("/forms/1?status=failed")).send().await.unwrap().text().await.unwrap());
+    assert!(page.contains("submission-error") && page.contains("/forms/submissions/1/retry"));
+
+    // The automatic retry fails again while the cause stays; it backs off.
+    let due = failed[0].next_attempt_at.unwrap();
+    let counts = hatake_engine::forms::process_due(app.store.as_ref(), due, due, 10).await.unwrap();
+    assert_eq!((counts.done, counts.failed), (0, 1));
+    let again = app.store.get_submission(1).await.unwrap();
+    assert_eq!(again.attempts, 2);
+    assert!(again.next_attempt_at.unwrap() > due);
+
+    // The field defined again, a person retries: the lead is made from the kept answers.
+    let budget = hatake_domain::CustomFieldDef::parse("budget", "予算", "Budget", "number", "").unwrap();
+    app.store.create_custom_field(&budget, 0).await.unwrap();
+    let response = admin.post(app.url("/forms/submissions/1/retry")).form(&[("_csrf", &csrf)]).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let done = app.store.get_submission(1).await.unwrap();
+    assert_eq!(done.status, "done");
+    let lead = app.store.get_lead(done.lead_id.unwrap()).await.unwrap();
+    assert_eq!(lead.custom_map()["budget"], serde_json::json!(500.0));
+    // Retrying a done submission changes nothing.
+    admin.post(app.url("/forms/submissions/1/retry")).form(&[("_csrf", &csrf)]).send().await.unwrap();
+    let events = app.store.lead_events(lead.id, &EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
+    assert_eq!(events.len(), 1);
+
+    // A submission left pending (the server stopped before processing it) is picked up.
+    let pending = hatake_store::NewSubmission {
+        form_id: 1,
+        form_version: 1,
+        status: "pending",
+        payload: r#"{"company_name":"東和精機","family_name":"鈴木","email":"suzuki@towa.example.jp","consents":[]}"#
+            .into(),
+        visitor_id: None,
+        page_url: None,
+        referrer: None,
+        ip: None,
+        user_agent: None,
+    };
+    let id = app.store.insert_submission(&pending, 10).await.unwrap();
+    let counts = hatake_engine::forms::process_due(app.store.as_ref(), 10, 20, 10).await.unwrap();
+    assert_eq!(counts.done, 1);
+    assert_eq!(app.store.get_submission(id).await.unwrap().status, "done");
+}
+
+#[tokio::test]
+async fn a_failed_submission_is_kept_and_retried_sqlite() {
+    a_failed_submission_is_kept_and_retried(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_failed_submission_is_kept_and_retried_postgres() {
+    a_failed_submission_is_kept_and_retried(Backend::Postgres).await;
+}
