@@ -107,6 +107,8 @@ pub async fn process(store: &dyn Store, submission: &SubmissionRow, now: i64) ->
         Some(Appended::Created(id) | Appended::Duplicate(id)) => *id,
         None => return Err(ProcessError::Store(StoreError::Database("no event was appended".to_owned()))),
     };
+    // A meeting booked before the submission became a lead gets the lead now.
+    crate::booking::link_submission(store, submission.id, lead_id, now).await?;
     let done = SubmissionDone { lead_id, outcome: outcome.as_str(), event_id };
     store.finish_submission(submission.id, &done, now).await?;
     Ok(done)

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "tracked_links", include_str!("../migrations/0006_tracked_links.sql")),
     (7, "merge_moves_events", include_str!("../migrations/0007_merge_moves_events.sql")),
     (8, "forms", include_str!("../migrations/0008_forms.sql")),
+    (9, "booking", include_str!("../migrations/0009_booking.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

@@ -179,4 +179,5 @@ hatake_store::impl_resolution_store!(SqliteStore, Sqlite);
 hatake_store::impl_import_store!(SqliteStore, Sqlite);
 hatake_store::impl_event_store!(SqliteStore, Sqlite);
 hatake_store::impl_form_store!(SqliteStore, Sqlite);
+hatake_store::impl_booking_store!(SqliteStore, Sqlite);
 hatake_store::impl_system_store!(SqliteStore, Sqlite, "sqlite", ["ANALYZE", "PRAGMA optimize"]);

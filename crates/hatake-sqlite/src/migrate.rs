@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "tracked_links", include_str!("../migrations/0006_tracked_links.sql")),
     (7, "merge_moves_events", include_str!("../migrations/0007_merge_moves_events.sql")),
     (8, "forms", include_str!("../migrations/0008_forms.sql")),
+    (9, "booking", include_str!("../migrations/0009_booking.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -48,6 +48,8 @@ pub struct NewSubmission {
     pub referrer: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The secret that lets the sender book a meeting for this submission (forms with booking).
+    pub booking_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -72,6 +74,8 @@ pub struct SubmissionRow {
     pub event_id: Option<i64>,
     pub received_at: Millis,
     pub processed_at: Option<Millis>,
+    #[serde(skip)]
+    pub booking_token: Option<String>,
 }
 
 /// How a processed submission ended.
@@ -114,6 +118,7 @@ pub trait FormStore: Send + Sync + 'static {
     /// Stores a submission (committed when this returns); a `pending` one is due at once.
     async fn insert_submission(&self, submission: &NewSubmission, now: Millis) -> StoreResult<i64>;
     async fn get_submission(&self, id: i64) -> StoreResult<SubmissionRow>;
+    async fn submission_by_booking_token(&self, token: &str) -> StoreResult<Option<SubmissionRow>>;
     /// A form's submissions, newest first, optionally of one status, older than `before`.
     async fn list_submissions(
         &self,
@@ -140,7 +145,8 @@ pub trait FormStore: Send + Sync + 'static {
 
 /// The columns of [`SubmissionRow`], in order.
 pub const SUBMISSION_COLUMNS: &str = "id, form_id, form_version, status, payload, visitor_id, page_url, referrer, ip, \
-     user_agent, attempts, last_error, next_attempt_at, lead_id, outcome, event_id, received_at, processed_at";
+     user_agent, attempts, last_error, next_attempt_at, lead_id, outcome, event_id, received_at, processed_at, \
+     booking_token";
 /// The columns of [`FormRow`], in order.
 pub const FORM_COLUMNS: &str = "id, slug, name, version, definition, active, created_at, updated_at";
 
@@ -294,8 +300,8 @@ macro_rules! impl_form_store {
                 let due = (s.status == "pending").then_some(now);
                 let (id,): (i64,) = sqlx::query_as::<$db, (i64,)>(
                     "INSERT INTO form_submissions (form_id, form_version, status, payload, visitor_id, page_url, \
-                     referrer, ip, user_agent, next_attempt_at, received_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                     referrer, ip, user_agent, next_attempt_at, received_at, booking_token) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
                 )
                 .bind(s.form_id)
                 .bind(s.form_version)
@@ -308,6 +314,7 @@ macro_rules! impl_form_store {
                 .bind(s.user_agent.as_deref())
                 .bind(due)
                 .bind(now)
+                .bind(s.booking_token.as_deref())
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db_error)?;
@@ -321,6 +328,20 @@ macro_rules! impl_form_store {
                 ))
                 .bind(id)
                 .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn submission_by_booking_token(
+                &self,
+                token: &str,
+            ) -> $crate::StoreResult<Option<$crate::SubmissionRow>> {
+                sqlx::query_as::<$db, $crate::SubmissionRow>(&format!(
+                    "SELECT {} FROM form_submissions WHERE booking_token = $1",
+                    $crate::SUBMISSION_COLUMNS
+                ))
+                .bind(token)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(db_error)
             }

@@ -1,6 +1,7 @@
 //! hatake's storage boundary: the [`Store`] trait both backends implement, the rows they
 //! return, and the errors they raise. Web handlers and the CLI see only this crate.
 
+mod booking;
 pub mod common_imports;
 mod common_records;
 pub mod common_resolution;
@@ -8,6 +9,7 @@ mod common_system;
 mod common_users;
 mod events;
 mod forms;
+pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
 pub use forms::*;
@@ -76,6 +78,7 @@ pub trait Store:
     + ImportStore
     + EventStore
     + FormStore
+    + BookingStore
 {
 }
 
@@ -88,7 +91,8 @@ impl<
             + ResolutionStore
             + ImportStore
             + EventStore
-            + FormStore,
+            + FormStore
+            + BookingStore,
     > Store for T
 {
 }

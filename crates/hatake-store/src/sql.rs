@@ -382,7 +382,7 @@ pub fn store_error(error: sqlx::Error, backend: &'static str) -> crate::StoreErr
 
 /// Which unique value a constraint-violation message or constraint name is about.
 pub fn unique_field(text: &str) -> &'static str {
-    const FIELDS: [&str; 7] = ["corporate_number", "email", "token_hash", "code", "key", "token", "slug"];
+    const FIELDS: [&str; 8] = ["corporate_number", "email", "token_hash", "code", "key", "token", "slug", "slot"];
     FIELDS.into_iter().find(|f| text.contains(f)).unwrap_or("id")
 }
 

@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod limits;
 mod multipart;
 pub mod pages;
+pub mod public_booking;
 pub mod public_forms;
 mod render;
 pub mod service;

@@ -40,6 +40,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("GET", "/f/{slug}/embed", Access::Public, get(embed)),
         route("POST", "/f/{slug}/submit", Access::Public, post(submit_json)),
         route("OPTIONS", "/f/{slug}/submit", Access::Public, options(preflight)),
+        route("GET", "/f/{slug}/book", Access::Public, get(crate::public_booking::show)),
+        route("POST", "/f/{slug}/book", Access::Public, post(crate::public_booking::book)),
     ]
 }
 
@@ -55,7 +57,7 @@ async fn embed_script() -> Response {
 }
 
 /// A text in the submitter's language.
-fn say(locale: &str, ja: &'static str, en: &'static str) -> &'static str {
+pub(crate) fn say(locale: &str, ja: &'static str, en: &'static str) -> &'static str {
     if locale == "en" {
         en
     } else {
@@ -64,7 +66,7 @@ fn say(locale: &str, ja: &'static str, en: &'static str) -> &'static str {
 }
 
 /// The submitter's language: `lang` if given, else the browser's first choice, else Japanese.
-fn locale_of(lang: Option<&str>, headers: &HeaderMap) -> &'static str {
+pub(crate) fn locale_of(lang: Option<&str>, headers: &HeaderMap) -> &'static str {
     let wanted = lang.map(str::to_owned).or_else(|| {
         headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(|v| v.trim().to_lowercase())
     });
@@ -76,7 +78,7 @@ fn locale_of(lang: Option<&str>, headers: &HeaderMap) -> &'static str {
 }
 
 /// The active form of a slug with its definition, or the page to answer instead.
-async fn load(state: &AppState, slug: &str, locale: &str) -> Result<(FormRow, FormDefinition), Response> {
+pub(crate) async fn load(state: &AppState, slug: &str, locale: &str) -> Result<(FormRow, FormDefinition), Response> {
     let gone = |status: StatusCode, ja: &'static str, en: &'static str| {
         (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{}\n", say(locale, ja, en)))
             .into_response()
@@ -160,7 +162,7 @@ fn form_context(
 }
 
 /// A rendered page with its status (500 when a template fails: a bug).
-fn rendered(state: &AppState, status: StatusCode, template: &str, context: minijinja::Value) -> Response {
+pub(crate) fn rendered(state: &AppState, status: StatusCode, template: &str, context: minijinja::Value) -> Response {
     match state.templates.render(template, context) {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => {
@@ -235,9 +237,15 @@ impl Sender {
 
 /// The outcome of a submission, for either kind of answer.
 enum Outcome {
-    Accepted,
+    /// Stored (and processed, or kept for a retry); with the secret to book a meeting by when
+    /// the form ends with booking.
+    Accepted {
+        booking_token: Option<String>,
+    },
     Invalid(FieldErrors),
-    Limited { retry_after_secs: i64 },
+    Limited {
+        retry_after_secs: i64,
+    },
     NotStored,
 }
 
@@ -272,6 +280,7 @@ async fn accept(
             Err(errors) => return Outcome::Invalid(errors),
         }
     };
+    let booking_token = (definition.booking.is_some() && definition.product_id.is_some() && !spam).then(new_token);
     let visitor_id =
         answer("hk_vid").filter(|v| hatake_domain::event::is_visitor_id(v)).or_else(|| sender.visitor_cookie.clone());
     let submission = NewSubmission {
@@ -284,6 +293,7 @@ async fn accept(
         referrer: clip(answer("hk_ref")),
         ip: sender.ip.clone(),
         user_agent: clip(sender.user_agent.clone()),
+        booking_token: booking_token.clone(),
     };
     let id = match state.store.insert_submission(&submission, now).await {
         Ok(id) => id,
@@ -303,7 +313,14 @@ async fn accept(
             Err(error) => tracing::error!(%error, submission = id, "a stored submission could not be read"),
         }
     }
-    Outcome::Accepted
+    Outcome::Accepted { booking_token }
+}
+
+/// A secret of 32 hex digits.
+fn new_token() -> String {
+    use rand::Rng;
+    let bytes: [u8; 16] = rand::thread_rng().gen();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn not_stored_text(locale: &str) -> &'static str {
@@ -347,7 +364,10 @@ async fn submit_page(State(state): State<AppState>, Path(slug): Path<String>, re
         (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{text}\n")).into_response()
     };
     match accept(&state, &form, &definition, &pairs, &sender).await {
-        Outcome::Accepted => match &definition.redirect_url {
+        Outcome::Accepted { booking_token: Some(token) } => {
+            Redirect::to(&format!("/f/{}/book?token={token}&lang={locale}", form.slug)).into_response()
+        }
+        Outcome::Accepted { booking_token: None } => match &definition.redirect_url {
             Some(url) => Redirect::to(url).into_response(),
             None => {
                 let message = if locale == "en" { &definition.thank_you_en } else { &definition.thank_you_ja };
@@ -508,10 +528,16 @@ async fn submit_json(State(state): State<AppState>, Path(slug): Path<String>, re
         allowed => allowed.origin(),
     };
     let response = match accept(&state, &form, &definition, &pairs, &sender).await {
-        Outcome::Accepted => {
+        Outcome::Accepted { booking_token } => {
             let message = if locale == "en" { &definition.thank_you_en } else { &definition.thank_you_ja };
-            axum::Json(serde_json::json!({ "ok": true, "message": message, "redirect": definition.redirect_url }))
-                .into_response()
+            // With booking, the person goes on to the booking page on hatake.
+            let redirect = match booking_token {
+                Some(token) => {
+                    Some(format!("{}/f/{}/book?token={token}&lang={locale}", crate::pages::origin(&headers), form.slug))
+                }
+                None => definition.redirect_url.clone(),
+            };
+            axum::Json(serde_json::json!({ "ok": true, "message": message, "redirect": redirect })).into_response()
         }
         Outcome::Invalid(errors) => {
             let fields: Vec<serde_json::Value> = errors

@@ -378,6 +378,7 @@ async fn a_failed_submission_is_kept_and_retried(backend: Backend) {
         referrer: None,
         ip: None,
         user_agent: None,
+        booking_token: None,
     };
     let id = app.store.insert_submission(&pending, 10).await.unwrap();
     let counts = hatake_engine::forms::process_due(app.store.as_ref(), 10, 20, 10).await.unwrap();

@@ -208,6 +208,7 @@ async fn detail(
             context! { product => name, at => at, form => form }
         })
         .collect();
+    let meetings = store.lead_meetings(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
         .await
         .map_err(|e| PageError::from_store(e, locale))?;
@@ -222,6 +223,7 @@ async fn detail(
             custom => custom,
             interests => interests,
             consents => consents,
+            meetings => meetings,
             department_class => class.map(|c| super::departments::class_label(c, locale)),
             history => history,
             timeline => timeline,

@@ -10,6 +10,7 @@ mod lead_export;
 mod lead_history;
 mod leads;
 mod me;
+mod meetings;
 mod products;
 mod review_pairs;
 mod reviews;
@@ -35,6 +36,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(products::routes());
     all.extend(settings::routes());
     all.extend(forms::routes());
+    all.extend(meetings::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
     all.extend(imports::routes());
