@@ -326,9 +326,103 @@ impl EventInput {
     }
 }
 
+/// The kinds a list of people can record (a seminar's attendance list, an exhibition's scans, a
+/// call list …); web and mail behaviour comes from tracking, not from files.
+pub const OFFLINE_KINDS: [EventKind; 7] = [
+    EventKind::SeminarRegistration,
+    EventKind::SeminarAttendance,
+    EventKind::ExhibitionVisit,
+    EventKind::Call,
+    EventKind::Meeting,
+    EventKind::Download,
+    EventKind::Custom,
+];
+
+/// What an imported list records for each of its people: an event of one kind, name and day
+/// (a seminar's attendance list: seminar attendance, "DX推進セミナー 2026秋", 2026-11-20).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct OfflineEvent {
+    pub kind: String,
+    pub name: String,
+    /// When it happened, ms since the epoch.
+    pub occurred_at: i64,
+}
+
+/// Checks an offline event as typed: kind, name, and a day (`2026-11-20`, `2026/11/20`, with an
+/// optional `14:00`) read in `zone`. All blank: none.
+///
+/// # Errors
+/// Each problem by field (`event_kind`, `event_name`, `event_date`).
+pub fn parse_offline_event(
+    kind: &str,
+    name: &str,
+    date: &str,
+    zone: &jiff::tz::TimeZone,
+) -> Result<Option<OfflineEvent>, FieldErrors> {
+    let (kind, name, date) = (kind.trim(), crate::text::nfkc_trim(name), crate::text::nfkc_trim(date));
+    if kind.is_empty() && name.is_empty() && date.is_empty() {
+        return Ok(None);
+    }
+    let mut errors = FieldErrors::default();
+    let parsed = EventKind::parse(kind).filter(|k| OFFLINE_KINDS.contains(k));
+    if parsed.is_none() {
+        errors.push(FieldError::new(
+            "event_kind",
+            "unknown_kind",
+            "記録する行動の種類を選んでください。",
+            "Choose the kind of event to record.",
+        ));
+    }
+    if name.is_empty() {
+        errors.push(FieldError::new(
+            "event_name",
+            "required",
+            "行動の名前（セミナー名・展示会名など）を入力してください。",
+            "Name the event (the seminar, the exhibition …).",
+        ));
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        errors.push(FieldError::too_long("event_name", MAX_NAME_CHARS));
+    }
+    let text = date.replace('/', "-");
+    let civil = jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M", &text).or_else(|_| {
+        jiff::civil::Date::strptime("%Y-%m-%d", &text).map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+    });
+    let occurred_at = match civil.ok().and_then(|c| c.to_zoned(zone.clone()).ok()) {
+        Some(zoned) => zoned.timestamp().as_millisecond(),
+        None => {
+            errors.push(FieldError::new(
+                "event_date",
+                "invalid_date",
+                format!("日付は 2026-11-20 の形で入力してください（時刻 14:00 は任意）: {date}"),
+                format!("Write the day as 2026-11-20 (a time such as 14:00 is optional): {date}"),
+            ));
+            0
+        }
+    };
+    errors.into_result(|| {
+        Some(OfflineEvent { kind: parsed.map(EventKind::as_str).unwrap_or_default().to_owned(), name, occurred_at })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn offline_events_are_checked_by_field() {
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        let ok =
+            parse_offline_event("seminar_attendance", " DXセミナー ", "2026/11/20 14:00", &tokyo).unwrap().unwrap();
+        assert_eq!(ok.kind, "seminar_attendance");
+        assert_eq!(ok.name, "DXセミナー");
+        assert_eq!(ok.occurred_at, "2026-11-20T05:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        let day = parse_offline_event("exhibition_visit", "展示会", "2026-11-20", &tokyo).unwrap().unwrap();
+        assert_eq!(day.occurred_at, "2026-11-19T15:00:00Z".parse::<jiff::Timestamp>().unwrap().as_millisecond());
+        assert_eq!(parse_offline_event("", " ", "", &tokyo), Ok(None), "nothing asked, nothing recorded");
+        let errors = parse_offline_event("page_view", "", "20 Nov", &tokyo).unwrap_err();
+        let got: Vec<(&str, &str)> = errors.0.iter().map(|e| (e.field.as_str(), e.code)).collect();
+        assert_eq!(got, [("event_kind", "unknown_kind"), ("event_name", "required"), ("event_date", "invalid_date")]);
+    }
 
     // 2026-11-22T12:00:00Z
     const NOW: i64 = 1_795_348_800_000;

@@ -177,6 +177,7 @@ pub async fn import_companies<S: Store + ?Sized>(
                 })
                 .unwrap_or_default(),
                 created_by,
+                event: None,
             },
             now(),
         )

@@ -59,6 +59,7 @@ pub async fn import_context(
         required: required_fields(store).await?,
         departments: departments(store).await?,
         batch_size: None,
+        event: None,
     };
     Ok((context, options))
 }

@@ -272,3 +272,68 @@ async fn batches_in_flight(store: &dyn Store) {
 }
 
 both!(batches_in_flight, sqlite_batches_in_flight, postgres_batches_in_flight);
+
+/// A seminar's attendance list records an attendance for each person it names, through
+/// name-matching: a known person gets it on their lead, a new one on their new lead; a rejected
+/// row gets none; batches in flight do not lose or double any; undo takes them back.
+async fn attendance_list(store: &dyn Store) {
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    let product = store.create_product(&product.validate().expect("product"), now()).await.expect("product");
+    let known =
+        import(store, "氏名,メールアドレス\n田中 一郎,ichiro@aozora.co.jp\n".as_bytes(), "crm.csv", "CRM").await;
+    assert_eq!(known.created_rows, 1);
+    let list = "\
+氏名,会社名,メールアドレス
+田中 一郎,あおぞら工業,ICHIRO@aozora.co.jp
+佐藤 太郎,ひまわり商事,taro@himawari.co.jp
+鈴木 花子,ひまわり商事,hanako@himawari.co.jp
+佐藤 太郎,ひまわり商事,taro@himawari.co.jp
+,,not-an-address
+";
+    let prepared = prepare(list.as_bytes(), None, None).expect("prepare");
+    let context =
+        RowContext { source: Some("DXセミナー".into()), product_id: Some(product.id), ..RowContext::default() };
+    let event = hatake_domain::event::parse_offline_event(
+        "seminar_attendance",
+        "DX推進セミナー 2026秋",
+        "2026-11-20",
+        &jiff::tz::TimeZone::get("Asia/Tokyo").expect("zone"),
+    )
+    .expect("event")
+    .expect("asked");
+    let options = ImportOptions {
+        file_name: "seminar.csv".into(),
+        batch_size: Some(2),
+        event: Some(event.clone()),
+        ..ImportOptions::default()
+    };
+    let done = run(store, &prepared, &context, &options, now, |_| {}).await.expect("import");
+    assert_eq!((done.total_rows, done.rejected_rows, done.event_rows), (5, 1, 4), "{done:?}");
+    assert!(done.event.as_deref().is_some_and(|e| e.contains("DX推進セミナー")));
+
+    let query = hatake_store::EventQuery { limit: 10, ..Default::default() };
+    let leads = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("list").items;
+    assert_eq!(leads.len(), 3);
+    let id_of = |family: &str| leads.iter().find(|l| l.family_name.as_deref() == Some(family)).expect(family).id;
+    let tanaka = store.lead_events(id_of("田中"), &query).await.expect("events");
+    assert_eq!(tanaka.len(), 1, "the known person got the attendance on their lead");
+    assert_eq!(tanaka[0].kind, "seminar_attendance");
+    assert_eq!(tanaka[0].name.as_deref(), Some("DX推進セミナー 2026秋"));
+    assert_eq!((tanaka[0].product_id, tanaka[0].occurred_at), (Some(product.id), event.occurred_at));
+    assert_eq!(
+        store.lead_events(id_of("佐藤"), &query).await.expect("events").len(),
+        2,
+        "one per row: 佐藤 is on the list twice"
+    );
+    assert_eq!(store.lead_events(id_of("鈴木"), &query).await.expect("events").len(), 1);
+
+    let report = store.undo_import(done.id, None, now()).await.expect("undo");
+    assert_eq!(report.deleted, 2, "the two new people");
+    assert!(
+        store.lead_events(id_of("田中"), &query).await.expect("events").is_empty(),
+        "the known person's attendance is taken back too"
+    );
+}
+
+both!(attendance_list, sqlite_attendance_list, postgres_attendance_list);

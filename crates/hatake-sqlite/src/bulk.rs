@@ -405,6 +405,7 @@ mod tests {
                 mapping: "[]".into(),
                 headers: "[]".into(),
                 created_by: None,
+                event: None,
             };
             for status in ["done", "failed"] {
                 let import = store.create_import(&new_import, 1).await.expect("import");

@@ -49,8 +49,8 @@ macro_rules! impl_import_store {
             ) -> $crate::StoreResult<$crate::ImportRow> {
                 let sql = format!(
                     "INSERT INTO imports (kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
-                     headers, created_by, created_at, progress_at) \
-                     VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING {}",
+                     headers, created_by, created_at, progress_at, event) \
+                     VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING {}",
                     $crate::common_resolution::IMPORT_COLUMNS
                 );
                 sqlx::query_as::<$db, $crate::ImportRow>(&sql)
@@ -64,9 +64,20 @@ macro_rules! impl_import_store {
                     .bind(import.headers.as_str())
                     .bind(import.created_by)
                     .bind(now)
+                    .bind(import.event.as_deref())
                     .fetch_one(&self.pool)
                     .await
                     .map_err(db_error)
+            }
+
+            async fn add_import_events(&self, import_id: i64, count: i64) -> $crate::StoreResult<()> {
+                sqlx::query::<$db>("UPDATE imports SET event_rows = event_rows + $2 WHERE id = $1")
+                    .bind(import_id)
+                    .bind(count)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(())
             }
 
             async fn get_import(&self, id: i64) -> $crate::StoreResult<$crate::ImportRow> {
@@ -242,6 +253,13 @@ macro_rules! impl_import_store {
                     if kept.is_empty() { String::new() } else { format!(" AND lead_id NOT IN ({})", kept.join(",")) };
                 sqlx::query::<$db>(&format!("DELETE FROM lead_sources WHERE import_id = $1{keep_clause}"))
                     .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                // The events the import recorded for its people ("import:{id}:{line}").
+                sqlx::query::<$db>("DELETE FROM events WHERE idempotency_key >= $1 AND idempotency_key < $2")
+                    .bind(format!("import:{id}:"))
+                    .bind(format!("import:{id};"))
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;

@@ -262,8 +262,11 @@ pub trait ImportStore: Send + Sync + 'static {
     /// order. SQLite writes it in one transaction on a connection kept for bulk writes.
     async fn apply_import_batch(&self, batch: ImportBatch) -> StoreResult<Vec<i64>>;
     async fn import_rejects(&self, import_id: i64) -> StoreResult<Vec<RejectRow>>;
+    /// Counts events an import recorded for its people.
+    async fn add_import_events(&self, import_id: i64, count: i64) -> StoreResult<()>;
     /// Removes the leads an import created and restores those it changed, except leads
-    /// changed again since, which are kept and listed. A finished or failed import can be
+    /// changed again since, which are kept and listed; removes the events it recorded (their
+    /// idempotency keys start `import:{id}:`). A finished or failed import can be
     /// undone; a running or undone one is [`StoreError::Conflict`] (`status`).
     async fn undo_import(&self, id: i64, by: Option<i64>, now: Millis) -> StoreResult<UndoReport>;
     /// Companies whose normalised name is one of `keys`.

@@ -168,6 +168,8 @@ pub struct NewImport {
     /// JSON array of the file's header row.
     pub headers: String,
     pub created_by: Option<i64>,
+    /// JSON of the event to record for each person (`hatake_domain::event::OfflineEvent`).
+    pub event: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -195,6 +197,10 @@ pub struct ImportRow {
     pub finished_at: Option<Millis>,
     pub undone_at: Option<Millis>,
     pub undone_by: Option<i64>,
+    /// JSON of the event recorded for each person (`hatake_domain::event::OfflineEvent`).
+    pub event: Option<String>,
+    /// How many events it recorded.
+    pub event_rows: i64,
 }
 
 /// What an import did, row by row, summed.

@@ -34,6 +34,17 @@ pub enum ImportCommand {
         /// Write the rejected rows, with their reasons, to this CSV file.
         #[arg(long)]
         rejects: Option<PathBuf>,
+        /// Record an event for each person of the file (a seminar's attendance list):
+        /// seminar_registration, seminar_attendance, exhibition_visit, call, meeting, download or
+        /// custom. Needs --event-name and --event-date.
+        #[arg(long)]
+        event: Option<String>,
+        /// The event's name (the seminar, the exhibition …).
+        #[arg(long)]
+        event_name: Option<String>,
+        /// The day it happened, 2026-11-20 (optionally "2026-11-20 14:00"), in the time zone.
+        #[arg(long)]
+        event_date: Option<String>,
     },
     /// Import companies: the corporate-number bulk file (法人番号公表サイト 全件データ, UTF-8
     /// or Shift_JIS) or any CSV of companies with a header; then link leads to them.
@@ -63,8 +74,38 @@ pub enum ImportCommand {
 
 pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
     match command {
-        ImportCommand::Leads { store, file, source, product, encoding, mapping, dry_run, rejects } => {
+        ImportCommand::Leads {
+            store,
+            file,
+            source,
+            product,
+            encoding,
+            mapping,
+            dry_run,
+            rejects,
+            event,
+            event_name,
+            event_date,
+        } => {
             let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            let zone = jiff::tz::TimeZone::get(&settings.time_zone)?;
+            let event = hatake_domain::event::parse_offline_event(
+                event.as_deref().unwrap_or_default(),
+                event_name.as_deref().unwrap_or_default(),
+                event_date.as_deref().unwrap_or_default(),
+                &zone,
+            )
+            .map_err(|errors| {
+                let lines: Vec<String> = errors
+                    .0
+                    .iter()
+                    .map(|e| {
+                        let flag = if e.field == "event_kind" { "event".to_owned() } else { e.field.replace('_', "-") };
+                        format!("  --{flag}: {} / {}", e.message_en, e.message_ja)
+                    })
+                    .collect();
+                anyhow!("the event to record:\n{}", lines.join("\n"))
+            })?;
             let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
             let encoding = encoding_flag(encoding)?;
             let mapping = mapping
@@ -117,8 +158,9 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             };
             let file_name =
                 file.file_name().map_or_else(|| file.display().to_string(), |n| n.to_string_lossy().into_owned());
-            let (context, options) =
+            let (context, mut options) =
                 hatake_engine::settings::import_context(&*store, source, product_id, &file_name, None).await?;
+            options.event = event;
             for earlier in store.imports_of_file(&prepared.sha256).await? {
                 eprintln!(
                     "note: this file was imported before as import {} ({}, {} rows); importing it again changes nothing",
@@ -158,6 +200,11 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
                 import.review_rows,
                 import.rejected_rows
             );
+            if let Some(event) =
+                import.event.as_deref().and_then(|e| serde_json::from_str::<hatake_domain::event::OfflineEvent>(e).ok())
+            {
+                println!("  events recorded: {} × {} 「{}」", import.event_rows, event.kind, event.name);
+            }
             if links.linked + links.review > 0 {
                 println!(
                     "  new leads linked to companies: {} linked, {} with a company question to review",

@@ -458,3 +458,36 @@ fn lead_import_and_undo_on_postgres() {
     assert!(run_fails(&args).contains("there is no import 999"));
     assert_eq!(import_list(&store), list);
 }
+
+#[test]
+fn an_exhibition_list_records_a_visit_for_each_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_shift_jis_leads(dir.path());
+    let data = dir.path().join("data");
+    let store = ["--data-dir", text(&data)];
+    // A wrong event is refused before anything is read into the store: each flag named.
+    let mut wrong = vec!["import", "leads", text(&file), "--event", "page_view", "--event-date", "昨日"];
+    wrong.extend_from_slice(&store);
+    let err = run_fails(&wrong);
+    for flag in ["--event:", "--event-name:", "--event-date:"] {
+        assert!(err.contains(flag), "{flag} missing from: {err}");
+    }
+    assert!(err.contains("Write the day as 2026-11-20"), "{err}");
+    assert!(!data.join(hatake_sqlite::DATABASE_FILE).exists() || import_list(&store).trim().is_empty());
+
+    let mut args = vec![
+        "import",
+        "leads",
+        text(&file),
+        "--event",
+        "exhibition_visit",
+        "--event-name",
+        "ものづくり展2026",
+        "--event-date",
+        "2026-10-07",
+    ];
+    args.extend_from_slice(&store);
+    let done = run_ok(&args);
+    // Three rows name a person (two of them the same one); the two rejected rows get nothing.
+    assert!(done.out.contains("events recorded: 3 × exhibition_visit 「ものづくり展2026」"), "{}", done.out);
+}

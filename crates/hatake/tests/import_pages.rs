@@ -706,3 +706,51 @@ async fn the_company_master_is_imported_from_the_imports_page() {
     assert!(page.contains("企業マスタのファイルを選んでください。"));
     assert_eq!(app.store.list_imports(100).await.unwrap().len(), 2, "nothing more stored");
 }
+
+#[tokio::test]
+async fn an_attendance_list_records_an_event_for_each_person() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let file = "氏名,会社名,メールアドレス\n佐藤 太郎,ひまわり商事,taro@himawari.co.jp\n鈴木 花子,ひまわり商事,hanako@himawari.co.jp\n";
+    let token = app.upload_token(&client, &csrf, "seminar.csv", file.as_bytes()).await;
+    let mapping = client.get(app.url(&format!("/imports/uploads/{token}"))).send().await.unwrap().text().await.unwrap();
+    assert!(mapping.contains("name=\"event_kind\"") && mapping.contains("セミナー参加"));
+
+    // A wrong event: the mapping step again with each problem by field, nothing imported.
+    let preview_url = app.url(&format!("/imports/uploads/{token}/preview"));
+    let wrong = [
+        ("_csrf", csrf.as_str()),
+        ("event_kind", "seminar_attendance"),
+        ("event_name", ""),
+        ("event_date", "11月20日"),
+    ];
+    let response = client.post(&preview_url).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("data-field=\"event_name\"") && page.contains("data-field=\"event_date\""), "{page}");
+    assert!(page.contains("2026-11-20 の形"));
+
+    let right = [
+        ("_csrf", csrf.as_str()),
+        ("event_kind", "seminar_attendance"),
+        ("event_name", "DXセミナー"),
+        ("event_date", "2026-11-20"),
+    ];
+    let page = client.post(&preview_url).form(&right).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("id=\"preview-event\">セミナー参加「DXセミナー」 2026-11-20 00:00"),
+        "the preview says what is recorded"
+    );
+    assert_eq!(hidden_values(&page, "event_name"), ["DXセミナー"], "carried to the commit");
+    let response = client.post(app.url(&format!("/imports/uploads/{token}/commit"))).form(&right).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let detail = client.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(detail.contains("id=\"import-event\">セミナー参加「DXセミナー」"), "{detail}");
+    let leads = app.store.list_leads(&hatake_store::LeadQuery { limit: 10, ..Default::default() }).await.unwrap();
+    for lead in leads.items {
+        let events = app.store.lead_events(lead.id, &hatake_store::EventQuery { limit: 5, ..Default::default() }).await;
+        let events = events.unwrap();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].kind, "seminar_attendance");
+    }
+}

@@ -183,6 +183,9 @@ pub struct ImportOptions {
     /// Records per batch; when not given, [`batch_size_for`] the file's lines (tests use small
     /// batches to cross batch boundaries).
     pub batch_size: Option<usize>,
+    /// An event to record for each person the file names (a seminar's attendance list), with
+    /// the import's product.
+    pub event: Option<hatake_domain::event::OfflineEvent>,
 }
 
 /// Runs an import of a prepared file to the end and returns the finished import.
@@ -226,6 +229,7 @@ pub async fn start<S: Store + ?Sized>(
                 mapping: serde_json::to_string(&prepared.mapping).unwrap_or_default(),
                 headers: serde_json::to_string(&prepared.headers).unwrap_or_default(),
                 created_by: options.created_by,
+                event: options.event.as_ref().and_then(|e| serde_json::to_string(e).ok()),
             },
             now,
         )
@@ -272,6 +276,40 @@ struct InFlight<'a> {
     /// The company-master link of each created lead (the id is filled in once written).
     links: Vec<Option<crate::companies::LinkTarget>>,
     counts: ImportCounts,
+    /// Each record's lead and line, for the events the import records.
+    people: Vec<(hatake_store::LeadRef, Option<i64>)>,
+}
+
+/// The events an import records for the people of one written batch: one per row, keyed
+/// `import:{id}:{line}` (so an undo finds them, and a retried batch adds none twice).
+fn offline_events(
+    import_id: i64,
+    event: &hatake_domain::event::OfflineEvent,
+    product_id: Option<i64>,
+    people: &[(hatake_store::LeadRef, Option<i64>)],
+    created: &[i64],
+) -> Vec<hatake_store::NewEvent> {
+    let kind = hatake_domain::EventKind::parse(&event.kind).unwrap_or(hatake_domain::EventKind::Custom).as_str();
+    people
+        .iter()
+        .filter_map(|(lead, line)| {
+            let lead_id = match lead {
+                hatake_store::LeadRef::Existing(id) => *id,
+                hatake_store::LeadRef::Planned(index) => *created.get(*index)?,
+            };
+            Some(hatake_store::NewEvent {
+                kind,
+                lead_id: Some(lead_id),
+                visitor_id: None,
+                product_id,
+                occurred_at: event.occurred_at,
+                source: Some(format!("import:{import_id}")),
+                name: Some(event.name.clone()),
+                properties: serde_json::json!({ "import_id": import_id, "line": line }).to_string(),
+                idempotency_key: Some(format!("import:{import_id}:{}", line.unwrap_or_default())),
+            })
+        })
+        .collect()
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -309,24 +347,32 @@ async fn run_rows<S: Store + ?Sized>(
             tokio::task::yield_now().await;
             let Some(parsed) = batches.recv().await else { return Ok::<_, ImportError>(None) };
             let clock = std::time::Instant::now();
+            let lines: Vec<Option<i64>> = parsed.leads.iter().map(|(incoming, _)| incoming.line).collect();
             let planned = if parsed.leads.is_empty() {
                 Default::default()
             } else {
                 resolver.plan_ahead(store, parsed.leads).await?
             };
-            Ok(Some((parsed.rows, parsed.rejects, planned, clock.elapsed())))
+            Ok(Some((parsed.rows, parsed.rejects, planned, lines, clock.elapsed())))
         };
         let (next, written) = match in_flight.take() {
             Some(batch) => {
                 let (result, next) = tokio::join!(batch.write, next_batch);
-                (next, Some((result, batch.links, batch.counts)))
+                (next, Some((result, batch.links, batch.counts, batch.people)))
             }
             None => (next_batch.await, None),
         };
-        if let Some(((result, took), links, batch_counts)) = written {
+        if let Some(((result, took), links, batch_counts, people)) = written {
             let created = result?;
             writing += took;
             resolver.committed(&created);
+            if let Some(event) = &options.event {
+                let events = offline_events(import_id, event, context.product_id, &people, &created);
+                if !events.is_empty() {
+                    store.append_events(&events, now()).await?;
+                    store.add_import_events(import_id, i64::try_from(events.len()).unwrap_or(0)).await?;
+                }
+            }
             *counts = batch_counts;
             // New people are linked to the company master where it knows their company.
             let targets: Vec<crate::companies::LinkTarget> = created
@@ -343,9 +389,14 @@ async fn run_rows<S: Store + ?Sized>(
                 links: counts_links,
             });
         }
-        let Some((rows, rejects, (mut plan, mut resolved), took)) = next? else { break };
+        let Some((rows, rejects, (mut plan, mut resolved), lines, took)) = next? else { break };
         matching += took;
         resolver.finalize(&mut plan, &mut resolved)?;
+        let people: Vec<(hatake_store::LeadRef, Option<i64>)> = if options.event.is_some() {
+            resolved.iter().zip(&lines).map(|(r, line)| (r.lead, *line)).collect()
+        } else {
+            Vec::new()
+        };
         planned_counts.total += rows;
         planned_counts.rejected += i64::try_from(rejects.len()).unwrap_or(0);
         for r in &resolved {
@@ -372,6 +423,7 @@ async fn run_rows<S: Store + ?Sized>(
             }),
             links,
             counts: planned_counts,
+            people,
         });
     }
     tracing::info!(

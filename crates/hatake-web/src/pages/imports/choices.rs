@@ -18,6 +18,10 @@ pub(super) struct Choices {
     pub(super) mapping: Option<Vec<String>>,
     pub(super) source: String,
     pub(super) product: String,
+    /// The event to record for each person (all blank: none).
+    pub(super) event_kind: String,
+    pub(super) event_name: String,
+    pub(super) event_date: String,
 }
 
 impl Choices {
@@ -29,13 +33,22 @@ impl Choices {
             mapping: (!mapping.is_empty()).then_some(mapping),
             source: get("source"),
             product: get("product"),
+            event_kind: get("event_kind"),
+            event_name: get("event_name"),
+            event_date: get("event_date"),
         }
     }
 
     /// The choices as a query string, for the link from the preview back to the mapping.
     pub(super) fn query(&self) -> String {
-        let mut pairs: Vec<(&str, &str)> =
-            vec![("encoding", &self.encoding), ("source", &self.source), ("product", &self.product)];
+        let mut pairs: Vec<(&str, &str)> = vec![
+            ("encoding", &self.encoding),
+            ("source", &self.source),
+            ("product", &self.product),
+            ("event_kind", &self.event_kind),
+            ("event_name", &self.event_name),
+            ("event_date", &self.event_date),
+        ];
         for key in self.mapping.iter().flatten() {
             pairs.push(("mapping", key));
         }
@@ -50,10 +63,15 @@ pub(super) struct Settled {
     pub(super) mapping: Option<Mapping>,
     pub(super) source: Option<String>,
     pub(super) product_id: Option<i64>,
+    pub(super) event: Option<hatake_domain::event::OfflineEvent>,
 }
 
 /// Checks the choices; every problem names its field (`mapping[i]` for a column).
-pub(super) fn settle(choices: &Choices, products: &[ProductRow]) -> Result<Settled, FieldErrors> {
+pub(super) fn settle(
+    choices: &Choices,
+    products: &[ProductRow],
+    zone: &jiff::tz::TimeZone,
+) -> Result<Settled, FieldErrors> {
     let mut errors = FieldErrors::default();
     let encoding = match choices.encoding.trim() {
         "" => None,
@@ -82,7 +100,18 @@ pub(super) fn settle(choices: &Choices, products: &[ProductRow]) -> Result<Settl
             id
         }
     };
-    errors.into_result(|| Settled { encoding, mapping, source: (!source.is_empty()).then_some(source), product_id })
+    let event =
+        hatake_domain::event::parse_offline_event(&choices.event_kind, &choices.event_name, &choices.event_date, zone)
+            .map_err(|e| errors.0.extend(e.0))
+            .ok()
+            .flatten();
+    errors.into_result(|| Settled {
+        encoding,
+        mapping,
+        source: (!source.is_empty()).then_some(source),
+        product_id,
+        event,
+    })
 }
 
 /// The per-column errors (`mapping[i]`) by column index.
@@ -127,7 +156,7 @@ mod tests {
             ("source", " 展示会2026 "),
             ("product", "3"),
         ]));
-        let settled = settle(&good, &[product(3)]).expect("valid");
+        let settled = settle(&good, &[product(3)], &jiff::tz::TimeZone::UTC).expect("valid");
         assert_eq!(settled.encoding, Some(TextEncoding::ShiftJis));
         assert_eq!(settled.mapping.expect("mapping").keys(), ["company_name", "", "email"]);
         assert_eq!((settled.source.as_deref(), settled.product_id), (Some("展示会2026"), Some(3)));
@@ -141,14 +170,14 @@ mod tests {
             ("mapping", "email"),
             ("product", "9"),
         ]));
-        let errors = settle(&bad, &[product(3)]).expect_err("invalid");
+        let errors = settle(&bad, &[product(3)], &jiff::tz::TimeZone::UTC).expect_err("invalid");
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["encoding", "mapping[1]", "mapping[2]", "product"]);
         let by_column = column_errors(&errors, "en");
         assert!(by_column[&2].contains("column 1 and column 3"), "{by_column:?}");
 
         // Blank means "as detected", "as guessed", no source, no product.
-        let blank = settle(&Choices::default(), &[]).expect("valid");
+        let blank = settle(&Choices::default(), &[], &jiff::tz::TimeZone::UTC).expect("valid");
         assert!(blank.encoding.is_none() && blank.mapping.is_none() && blank.source.is_none());
     }
 
@@ -159,10 +188,12 @@ mod tests {
             ("mapping", "email"),
             ("mapping", ""),
             ("source", "展示会"),
+            ("event_name", "展示会"),
         ]));
         assert_eq!(
             choices.query(),
-            "encoding=utf-8&source=%E5%B1%95%E7%A4%BA%E4%BC%9A&product=&mapping=email&mapping="
+            "encoding=utf-8&source=%E5%B1%95%E7%A4%BA%E4%BC%9A&product=&event_kind=\
+             &event_name=%E5%B1%95%E7%A4%BA%E4%BC%9A&event_date=&mapping=email&mapping="
         );
         assert_eq!(Choices::from_pairs(&pairs(&[])).mapping, None);
     }

@@ -124,6 +124,11 @@ fn import_view(import: &ImportRow, names: &Names, locale: &str) -> minijinja::Va
         by => names.user(import.created_by),
         undone_by => names.user(import.undone_by),
         product => names.product(import.product_id),
+        event => import
+            .event
+            .as_deref()
+            .and_then(|e| serde_json::from_str::<hatake_domain::event::OfflineEvent>(e).ok())
+            .map(|e| upload::event_view(&e, locale)),
     }
 }
 

@@ -225,6 +225,10 @@ async fn mapping_page(
             source => choices.source,
             product => choices.product,
             products => products,
+            event_kind => choices.event_kind,
+            event_name => choices.event_name,
+            event_date => choices.event_date,
+            event_kinds => offline_kinds(locale),
             errors => super::super::field_errors(&general, locale),
             has_errors => !errors.is_empty(),
         },
@@ -263,7 +267,9 @@ async fn ready(
     let locale = user.locale();
     let store = state.store.as_ref();
     let products = store.list_products().await.map_err(|e| NotReady::Page(PageError::from_store(e, locale)))?;
-    let settled = settle(choices, &products).map_err(NotReady::Again)?;
+    let zone = jiff::tz::TimeZone::get(&state.config.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let settled = settle(choices, &products, &zone).map_err(NotReady::Again)?;
+    let event = settled.event;
     let bytes = upload.bytes.clone();
     let (encoding, mapping) = (settled.encoding, settled.mapping);
     let prepared = match blocking(locale, move || prepare(&bytes, encoding, mapping)).await {
@@ -272,7 +278,7 @@ async fn ready(
         Ok(Err(ImportError::Store(error))) => return Err(NotReady::Page(PageError::from_store(error, locale))),
         Err(error) => return Err(NotReady::Page(error)),
     };
-    let (context, options) = hatake_engine::settings::import_context(
+    let (context, mut options) = hatake_engine::settings::import_context(
         store,
         settled.source,
         settled.product_id,
@@ -281,6 +287,7 @@ async fn ready(
     )
     .await
     .map_err(|e| NotReady::Page(PageError::from_store(e, locale)))?;
+    options.event = event;
     Ok((prepared, context, options))
 }
 
@@ -349,6 +356,10 @@ pub(super) async fn preview(
             source => context.source,
             product_id => context.product_id,
             product => product,
+            event => options.event.as_ref().map(|e| event_view(e, locale)),
+            event_kind => choices.event_kind,
+            event_name => choices.event_name,
+            event_date => choices.event_date,
             headers => headers,
             rows => scanned.rows.iter().map(|r| row_view(r, &prepared.mapping, locale)).collect::<Vec<_>>(),
             total => scanned.total,
@@ -365,6 +376,24 @@ pub(super) async fn preview(
     match page {
         Ok(html) => html.into_response(),
         Err(error) => error.into_response(),
+    }
+}
+
+/// The kinds a list can record, with their labels.
+fn offline_kinds(locale: &str) -> Vec<(&'static str, &'static str)> {
+    hatake_domain::event::OFFLINE_KINDS
+        .iter()
+        .map(|k| (k.as_str(), if locale == "en" { k.label_en() } else { k.label_ja() }))
+        .collect()
+}
+
+/// An offline event as the pages show it: its kind's label, name and day.
+pub(super) fn event_view(event: &hatake_domain::event::OfflineEvent, locale: &str) -> minijinja::Value {
+    let kind = hatake_domain::EventKind::parse(&event.kind);
+    context! {
+        kind => kind.map(|k| if locale == "en" { k.label_en() } else { k.label_ja() }),
+        name => event.name,
+        at => event.occurred_at,
     }
 }
 
