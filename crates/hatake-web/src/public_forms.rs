@@ -26,6 +26,9 @@ use std::net::SocketAddr;
 pub const FORM_SUBMISSIONS_PER_WINDOW: u32 = 10;
 pub const FORM_WINDOW_MILLIS: i64 = 10 * 60 * 1000;
 
+/// The longest value kept of a spam submission's fields.
+const MAX_SPAM_CHARS: usize = 500;
+
 const EMBED_SCRIPT: &str = include_str!("../static/embed.js");
 
 pub fn limiter() -> RateLimiter {
@@ -258,11 +261,6 @@ async fn accept(
     sender: &Sender,
 ) -> Outcome {
     let now = now_millis();
-    let key = format!("{}|{}", sender.ip.as_deref().unwrap_or("-"), form.id);
-    if !state.form_limiter.allow(&key, now) {
-        let wait = state.form_limiter.retry_after(&key, now);
-        return Outcome::Limited { retry_after_secs: (wait + 999) / 1000 };
-    }
     let answer = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned());
     let clip = |text: Option<String>| {
         text.filter(|t| !t.is_empty()).map(|t| t.chars().take(hatake_domain::tracking::MAX_URL_CHARS).collect())
@@ -270,8 +268,11 @@ async fn accept(
     let spam = FormDefinition::is_honeypot_filled(pairs);
     let payload = if spam {
         // Kept as it came, for the record; never processed.
-        let all: serde_json::Map<String, serde_json::Value> =
-            pairs.iter().take(100).map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+        let all: serde_json::Map<String, serde_json::Value> = pairs
+            .iter()
+            .take(100)
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.chars().take(MAX_SPAM_CHARS).collect())))
+            .collect();
         serde_json::Value::Object(all).to_string()
     } else {
         let defs = custom_defs(state).await;
@@ -280,6 +281,13 @@ async fn accept(
             Err(errors) => return Outcome::Invalid(errors),
         }
     };
+    // Only what would be stored counts against the address: a person correcting their answers
+    // is not slowed down, a robot that fills the form (or the honeypot) is.
+    let key = format!("{}|{}", sender.ip.as_deref().unwrap_or("-"), form.id);
+    if !state.form_limiter.allow(&key, now) {
+        let wait = state.form_limiter.retry_after(&key, now);
+        return Outcome::Limited { retry_after_secs: (wait + 999) / 1000 };
+    }
     let booking_token = (definition.booking.is_some() && definition.product_id.is_some() && !spam).then(new_token);
     let visitor_id =
         answer("hk_vid").filter(|v| hatake_domain::event::is_visitor_id(v)).or_else(|| sender.visitor_cookie.clone());
@@ -468,7 +476,14 @@ async fn embed(
     let locale = locale_of(params.lang.as_deref(), request.headers());
     let (form, definition) = match load(&state, &slug, locale).await {
         Ok(found) => found,
-        Err(response) => return response,
+        // That a form is closed or missing is no secret: any site may read it, so the embedding
+        // script can show it instead of a generic failure.
+        Err(mut response) => {
+            if matches!(response.status(), StatusCode::NOT_FOUND | StatusCode::GONE) {
+                response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+            }
+            return response;
+        }
     };
     let origin = match Cors::of(&definition, &sender) {
         Cors::Refused => return refused(locale),

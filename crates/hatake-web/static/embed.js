@@ -26,10 +26,11 @@
     });
   }
   function wire(box, form) {
-    var vid = form.querySelector("[name=hk_vid]");
-    if (vid) { vid.value = visitor(); }
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
+      /* Read when sent: the site's tracking script may have set the id after the form loaded. */
+      var vid = form.querySelector("[name=hk_vid]");
+      if (vid) { vid.value = visitor(); }
       var button = form.querySelector("button[type=submit]");
       button.disabled = true;
       var body = new URLSearchParams(new FormData(form)).toString();
@@ -56,8 +57,16 @@
     var url = base + "/f/" + encodeURIComponent(slug) + "/embed?lang=" + encodeURIComponent(lang) +
       "&url=" + encodeURIComponent(location.href) + "&ref=" + encodeURIComponent(d.referrer || "");
     fetch(url, { credentials: "omit" })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.text(); })
+      .then(function (r) {
+        /* A closed or missing form says so in the reader's language (plain text). */
+        if (r.status === 404 || r.status === 410) {
+          return r.text().then(function (text) { box.textContent = text; return null; });
+        }
+        if (!r.ok) { throw new Error(r.status); }
+        return r.text();
+      })
       .then(function (html) {
+        if (html === null) { return; }
         box.innerHTML = html;
         var form = box.querySelector("form.hk-form");
         if (form) { wire(box, form); }

@@ -1,7 +1,8 @@
 //! A real headless Chromium, driven through chromedriver: sign in, find a lead in the list,
 //! open it, and switch the language; import a file through upload, mapping, preview and
-//! commit. Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them); without
-//! them this test fails with instructions — never skips.
+//! commit; the tracking script and an embedded form on another site (another origin); a meeting
+//! booked after the hosted form. Needs Debian's `chromium` and `chromium-driver` (`.ci/run`
+//! installs them); without them these tests fail with instructions — never skip.
 
 mod support;
 
@@ -92,6 +93,89 @@ async fn open_browser(driver: &Driver) -> (fantoccini::Client, tempfile::TempDir
         .await
         .expect("a Chromium session");
     (browser, profile)
+}
+
+/// The organisation's own site: another port of 127.0.0.1, so another origin. Each request gets
+/// the page of the first path its own starts with (else 404). Returns the site's origin.
+async fn serve_site(pages: Vec<(&'static str, String)>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", site.local_addr().unwrap());
+    let pages = std::sync::Arc::new(pages);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = site.accept().await else { return };
+            let pages = pages.clone();
+            tokio::spawn(async move {
+                let mut request = [0u8; 4096];
+                let read = socket.read(&mut request).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&request[..read]);
+                let path = head.split(' ').nth(1).unwrap_or("/");
+                let response = match pages.iter().find(|(prefix, _)| path.starts_with(prefix)) {
+                    Some((_, page)) => format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+                        page.len()
+                    ),
+                    None => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".to_owned(),
+                };
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    origin
+}
+
+/// A product page of the organisation's site with hatake's tracking script.
+fn product_page(app: &str) -> String {
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>クラウドERP 製品詳細</title></head>\
+         <body><h1>クラウドERP</h1><script src=\"{app}/t.js\" async></script></body></html>"
+    )
+}
+
+/// Waits (20 s at most) until `check` gives a value; `what` says what was awaited.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "waited 20 s in vain for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until the first element matching `css` has a text containing `part` (and any text at
+/// all); returns the text.
+async fn wait_for_text(
+    browser: &fantoccini::Client,
+    css: &str,
+    part: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let script = "var e = document.querySelector(arguments[0]); return e ? e.textContent : '';";
+        let text = browser.execute(script, vec![json!(css)]).await?.as_str().unwrap_or_default().trim().to_owned();
+        if !text.is_empty() && text.contains(part) {
+            return Ok(text);
+        }
+        assert!(Instant::now() < deadline, "{css} never showed {part:?} (it shows {text:?})");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The visitor id the tracking script keeps in the current site's cookie, once it is there.
+async fn visitor_cookie(browser: &fantoccini::Client) -> String {
+    eventually("the tracking script's visitor id", || async move {
+        let cookie = browser.execute("return document.cookie", vec![]).await.expect("cookie");
+        let id = cookie.as_str().and_then(|c| c.split("hk_vid=").nth(1)).map(|id| id.split(';').next());
+        id.flatten().map(str::to_owned)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -223,47 +307,14 @@ async fn import_a_file_through_upload_mapping_preview_and_commit_in_headless_chr
 #[tokio::test]
 async fn the_tracking_script_records_page_views_from_another_site() {
     use hatake_store::EventQuery;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = spawn_app(Backend::Sqlite).await;
-    // The organisation's site: another port, so another origin; every path serves one page.
-    let site = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let site_port = site.local_addr().unwrap().port();
-    let page = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>クラウドERP 製品詳細</title></head>\
-         <body><h1>クラウドERP</h1><script src=\"{}/t.js\" async></script></body></html>",
-        app.base
-    );
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = site.accept().await else { return };
-            let page = page.clone();
-            tokio::spawn(async move {
-                let mut request = [0u8; 4096];
-                let _ = socket.read(&mut request).await;
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-                    page.len()
-                );
-                let _ = socket.write_all(response.as_bytes()).await;
-            });
-        }
-    });
+    // The organisation's site: every path serves one page.
+    let site = serve_site(vec![("/", product_page(&app.base))]).await;
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;
-    let url = format!("http://127.0.0.1:{site_port}/products/erp?utm_source=pdf&utm_campaign=catalog");
+    let url = format!("{site}/products/erp?utm_source=pdf&utm_campaign=catalog");
     browser.goto(&url).await.expect("the site's page");
-    let visitor = |browser: fantoccini::Client| async move {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let cookie = browser.execute("return document.cookie", vec![]).await.expect("cookie");
-            if let Some(id) = cookie.as_str().and_then(|c| c.split("hk_vid=").nth(1)) {
-                return id.split(';').next().unwrap_or_default().to_owned();
-            }
-            assert!(Instant::now() < deadline, "the script set no visitor id");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    let id = visitor(browser.clone()).await;
+    let id = visitor_cookie(&browser).await;
     let views = |count: usize| {
         let store = app.store.clone();
         let id = id.clone();
@@ -288,6 +339,220 @@ async fn the_tracking_script_records_page_views_from_another_site() {
     assert_eq!(properties["title"], "クラウドERP 製品詳細");
     browser.refresh().await.expect("reload");
     assert_eq!(views(2).await.len(), 2, "the same visitor id on the second view");
-    assert_eq!(visitor(browser.clone()).await, id);
+    assert_eq!(visitor_cookie(&browser).await, id);
     browser.close().await.expect("close");
+}
+
+/// A product to ask about, created directly in the store.
+async fn erp(app: &support::TestApp) -> hatake_store::ProductRow {
+    let product = hatake_domain::ProductInput {
+        code: Some("erp".into()),
+        name: Some("クラウドERP".into()),
+        ..Default::default()
+    };
+    app.store.create_product(&product.validate().unwrap(), hatake_web::now_millis()).await.unwrap()
+}
+
+/// A field of a form definition (the builder's JSON).
+fn field(target: &str, label: &str, required: bool) -> serde_json::Value {
+    json!({"target": target, "label_ja": label, "label_en": label, "required": required})
+}
+
+/// The organisation's site: a product page with the tracking script, then a contact page with
+/// the embedded form. The visitor sends it with a wrong e-mail first (told next to the field,
+/// nothing stored), then right: a lead with the form-submit event, its consent, and the product
+/// page viewed before and after. A form that does not list the site does not load there.
+#[tokio::test]
+async fn an_embedded_form_on_another_site_becomes_a_lead_with_its_visits() {
+    use hatake_store::EventQuery;
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let contact_page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>お問い合わせ</title></head><body>\
+         <h1>お問い合わせ</h1><div data-hatake-form=\"contact\" data-lang=\"ja\"></div>\
+         <h2>パートナー募集</h2><div data-hatake-form=\"partner\" data-lang=\"ja\"></div>\
+         <script src=\"{}/f/embed.js\" async></script></body></html>",
+        app.base
+    );
+    let site = serve_site(vec![("/products/", product_page(&app.base)), ("/contact", contact_page)]).await;
+    let thanks = "お問い合わせありがとうございました。2営業日以内にご連絡します。";
+    let definition = |origin: &str| {
+        json!({
+            "name": "お問い合わせ",
+            "product_id": product.id,
+            "fields": [field("company_name", "会社名", true), field("family_name", "姓", true),
+                       field("email", "メールアドレス", true), field("extra.message", "ご質問", false)],
+            "consents": [{"product_id": product.id, "label_ja": "クラウドERPのご案内を受け取る",
+                          "label_en": "Send me news about the cloud ERP"}],
+            "thank_you_ja": thanks,
+            "thank_you_en": "Thank you.",
+            "allowed_origins": [origin],
+        })
+        .to_string()
+    };
+    let now = hatake_web::now_millis();
+    let form = app.store.create_form("contact", "お問い合わせ", &definition(&site), None, now).await.unwrap();
+    // Another form, embeddable only on another site.
+    let other = definition("https://www.example.co.jp");
+    app.store.create_form("partner", "パートナー募集", &other, None, now).await.unwrap();
+    let product_url = format!("{site}/products/erp");
+    let contact_url = format!("{site}/contact?utm_source=seminar&utm_campaign=autumn");
+    let lead_events = |lead: i64| {
+        let store = app.store.clone();
+        async move { store.lead_events(lead, &EventQuery { limit: 20, ..EventQuery::default() }).await.unwrap() }
+    };
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        // An anonymous visit first: the script gives the browser the site's visitor id.
+        browser.goto(&product_url).await?;
+        let visitor = visitor_cookie(&browser).await;
+        let (store, id) = (&app.store, &visitor);
+        eventually("the product page's view", || async move {
+            let events = store.visitor_events(id, &EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
+            (!events.is_empty()).then_some(())
+        })
+        .await;
+
+        browser.goto(&contact_url).await?;
+        let box_ = "[data-hatake-form=contact]";
+        browser.wait().for_element(Locator::Css(&format!("{box_} form.hk-form"))).await?;
+        let refused = wait_for_text(&browser, "[data-hatake-form=partner]", "読み込めませんでした").await?;
+        assert!(refused.contains("could not be loaded"), "{refused}");
+        assert!(browser.find_all(Locator::Css("[data-hatake-form=partner] form")).await?.is_empty());
+
+        let input = |name: &str| format!("{box_} [name='{name}']");
+        browser.find(Locator::Css(&input("company_name"))).await?.send_keys("株式会社東和精機").await?;
+        browser.find(Locator::Css(&input("family_name"))).await?.send_keys("山田").await?;
+        // A browser takes this address; the server does not (no dot in the domain).
+        let email = browser.find(Locator::Css(&input("email"))).await?;
+        email.send_keys("yamada@towa").await?;
+        browser.find(Locator::Css(&input("extra.message"))).await?.send_keys("価格表をください").await?;
+        let submit = format!("{box_} button[type=submit]");
+        browser.find(Locator::Css(&submit)).await?.click().await?;
+        let error = wait_for_text(&browser, &format!("{box_} [data-error-for=email]"), "メールアドレス").await?;
+        assert!(error.contains("yamada@towa"), "{error}");
+        let alert = wait_for_text(&browser, &format!("{box_} .hk-alert"), "入力内容をご確認ください").await?;
+        assert!(!alert.is_empty());
+        let others = "var n = 0; document.querySelectorAll(arguments[0]).forEach(function (e) { \
+                      if (e.getAttribute('data-error-for') !== 'email' && e.textContent.trim()) { n++; } }); return n;";
+        let marked = browser.execute(others, vec![json!(format!("{box_} [data-error-for]"))]).await?;
+        assert_eq!(marked, json!(0), "only the e-mail is marked");
+        assert!(app.store.list_submissions(form.id, None, None, 10).await.unwrap().is_empty(), "nothing stored");
+
+        email.clear().await?;
+        email.send_keys("Yamada@Towa.example.jp").await?;
+        browser.find(Locator::Css(&input(&format!("consent.{}", product.id)))).await?.click().await?;
+        browser.find(Locator::Css(&submit)).await?.click().await?;
+        let shown = wait_for_text(&browser, &format!("{box_} .hk-thanks"), thanks).await?;
+        assert_eq!(shown, thanks);
+        assert!(browser.find_all(Locator::Css(&format!("{box_} form"))).await?.is_empty(), "the form is replaced");
+
+        let submissions = app.store.list_submissions(form.id, None, None, 10).await.unwrap();
+        assert_eq!(submissions.len(), 1);
+        let submission = &submissions[0];
+        assert_eq!(submission.status, "done", "{:?}", submission.last_error);
+        assert_eq!(submission.visitor_id.as_deref(), Some(visitor.as_str()), "the site's visitor id was sent");
+        let lead_id = submission.lead_id.expect("a lead");
+        let lead = app.store.get_lead(lead_id).await.unwrap();
+        assert_eq!(lead.email.as_deref(), Some("yamada@towa.example.jp"));
+        let events = lead_events(lead_id).await;
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["form_submit", "page_view"], "the earlier anonymous visit is the lead's");
+        let submitted: serde_json::Value = serde_json::from_str(&events[0].properties).unwrap();
+        assert_eq!(submitted["consents"], json!([product.id]));
+        assert_eq!(submitted["answers"]["message"], "価格表をください");
+        assert_eq!(submitted["url"], contact_url.as_str(), "the embedding page");
+        assert_eq!(submitted["utm_campaign"], "autumn");
+        assert_eq!(events[0].product_id, Some(product.id));
+        let viewed: serde_json::Value = serde_json::from_str(&events[1].properties).unwrap();
+        assert_eq!(
+            (events[1].visitor_id.as_deref(), viewed["url"].as_str()),
+            (Some(visitor.as_str()), Some(&*product_url))
+        );
+
+        // A later visit of the same browser joins the lead's history directly.
+        browser.goto(&product_url).await?;
+        let events_of = &lead_events;
+        eventually("the second page view on the lead", || async move {
+            let events = events_of(lead_id).await;
+            (events.iter().filter(|e| e.kind == "page_view").count() == 2).then_some(())
+        })
+        .await;
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+}
+
+/// The hosted form ends with booking: the prospect sends it, lands on the free slots of the
+/// product's rep, books the first, and sees the rep; the rep sees the meeting in their list.
+#[tokio::test]
+async fn a_prospect_books_a_meeting_after_the_hosted_form() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let now = hatake_web::now_millis();
+    let definition = json!({
+        "name": "商談のお申し込み",
+        "product_id": product.id,
+        "fields": [field("company_name", "会社名", true), field("family_name", "姓", true),
+                   field("email", "メールアドレス", true)],
+        "thank_you_ja": "お申し込みありがとうございます。",
+        "thank_you_en": "Thank you.",
+        "booking": {"slot_minutes": 60, "business_days": 5, "min_notice_minutes": 0},
+    });
+    let form = app.store.create_form("meet", "商談のお申し込み", &definition.to_string(), None, now).await.unwrap();
+    let rep = app.field_sales.id;
+    app.store.set_rep_products(rep, &[product.id]).await.unwrap();
+    // Every weekday all day, so that slots exist whenever the test runs.
+    let hours = hatake_domain::booking::WeeklyHours::parse("月-金 00:00-24:00").unwrap();
+    app.store.set_working_hours(rep, &serde_json::to_string(&hours).unwrap(), now).await.unwrap();
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/f/meet?lang=ja")).await?;
+        browser.wait().for_element(Locator::Css("form.hk-form")).await?;
+        browser.find(Locator::Css("[name=company_name]")).await?.send_keys("株式会社東和精機").await?;
+        browser.find(Locator::Css("[name=family_name]")).await?.send_keys("佐藤").await?;
+        browser.find(Locator::Css("[name=email]")).await?.send_keys("sato@towa.example.jp").await?;
+        browser.find(Locator::Css("form.hk-form button[type=submit]")).await?.click().await?;
+
+        wait_for_url(&browser, "/f/meet/book?token=").await?;
+        browser.wait().for_element(Locator::Id("booking-form")).await?;
+        let slots = browser.find_all(Locator::Css("#booking-form input[name=start]")).await?;
+        assert!(!slots.is_empty(), "free slots are offered");
+        let start = slots[0].attr("value").await?.expect("a slot's start");
+        slots[0].click().await?;
+        browser.find(Locator::Css("#booking-form button[type=submit]")).await?.click().await?;
+        let booked = wait_for_text(&browser, "#booked", "営業 次郎").await?;
+        assert!(booked.contains("商談の予約が確定しました。"), "{booked}");
+
+        let submissions = app.store.list_submissions(form.id, None, None, 10).await.unwrap();
+        assert_eq!(submissions.len(), 1);
+        assert_eq!(submissions[0].status, "done", "{:?}", submissions[0].last_error);
+        let meetings = app.store.list_meetings(None, 0, 10).await.unwrap();
+        assert_eq!(meetings.len(), 1);
+        let meeting = &meetings[0];
+        assert_eq!((meeting.user_id, meeting.status.as_str()), (rep, "booked"));
+        assert_eq!(meeting.starts_at.to_string(), start, "the slot that was picked");
+        assert_eq!(meeting.ends_at - meeting.starts_at, 3_600_000);
+        assert_eq!(meeting.lead_id, submissions[0].lead_id, "the meeting is the lead's");
+        assert!(meeting.lead_id.is_some());
+
+        // The rep signs in and finds it in their meetings.
+        browser.goto(&app.url("/meetings")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("sales@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("meeting-table")).await?;
+        let row = browser.find(Locator::Css("#meeting-table tr.meeting.status-booked")).await?.text().await?;
+        assert!(row.contains("株式会社東和精機") && row.contains("佐藤") && row.contains("営業 次郎"), "{row}");
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
 }

@@ -298,6 +298,11 @@ async fn embedding_is_allowed_only_for_the_listed_sites() {
         assert!(response.headers().get("access-control-allow-origin").is_none());
     }
     assert_eq!(app.store.list_submissions(1, None, None, 10).await.unwrap().len(), 1);
+    // A missing form says so to any site, in the reader's language.
+    let missing = client.get(app.url("/f/nothing/embed?lang=en")).header("origin", evil).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["access-control-allow-origin"], "*");
+    assert_eq!(missing.text().await.unwrap(), "There is no such form.\n");
 }
 
 #[tokio::test]
@@ -306,6 +311,12 @@ async fn one_address_cannot_flood_a_form() {
     create_form(&app, &admin, &csrf, "catalog").await;
     let client = visitor();
     let limit = hatake_web::public_forms::FORM_SUBMISSIONS_PER_WINDOW;
+    // Answers sent back for correction do not count: nothing of them is stored.
+    for _ in 0..limit {
+        let wrong = pairs(&[("company_name", "東和精機"), ("family_name", "佐藤"), ("email", "sato@")]);
+        let response = client.post(app.url("/f/catalog")).form(&wrong).send().await.unwrap();
+        assert_eq!(response.status(), 422);
+    }
     for i in 0..limit {
         let email = format!("p{i}@example.jp");
         let answers = pairs(&[("company_name", "東和精機"), ("family_name", "佐藤"), ("email", &email)]);
