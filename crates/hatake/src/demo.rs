@@ -116,8 +116,65 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
             batch.clear();
         }
     }
+    seed_forms(store, &product_ids, now).await?;
     store.analyze().await?;
     store.put_setting(SEEDED_SETTING, &now.to_string(), now).await?;
+    Ok(())
+}
+
+/// An inquiry form for the first product that ends with meeting booking, and the field-sales
+/// users as its reps (weekdays 9–12 and 13–18), so the hosted form at `/f/erp-inquiry` works.
+async fn seed_forms(store: &dyn Store, product_ids: &[i64], now: i64) -> anyhow::Result<()> {
+    let Some(&product) = product_ids.first() else { return Ok(()) };
+    let hours = serde_json::to_string(&hatake_domain::booking::WeeklyHours::default_business())?;
+    for user in store.list_users().await? {
+        if user.role() == hatake_domain::Role::FieldSales {
+            store.set_working_hours(user.id, &hours, now).await?;
+            store.set_rep_products(user.id, &[product]).await?;
+        }
+    }
+    if store.form_by_slug("erp-inquiry").await?.is_some() {
+        return Ok(());
+    }
+    let row = |target: &str, required: bool| hatake_domain::form::FieldDraft {
+        target: target.into(),
+        required,
+        ..Default::default()
+    };
+    let draft = hatake_domain::form::FormDraft {
+        name: "クラウドERP「実り」 お問い合わせ・商談予約".into(),
+        slug: "erp-inquiry".into(),
+        product_id: Some(product),
+        fields: vec![
+            row("company_name", true),
+            row("department", false),
+            row("family_name", true),
+            row("given_name", true),
+            row("email", true),
+            row("phone", false),
+            row("custom.timing", false),
+            hatake_domain::form::FieldDraft {
+                target: "extra.message".into(),
+                label_ja: "お問い合わせ内容".into(),
+                label_en: "Your message".into(),
+                ..Default::default()
+            },
+        ],
+        consents: vec![hatake_domain::form::ConsentDraft {
+            product_id: product,
+            label_ja: "クラウドERP「実り」のご案内メールを受け取る".into(),
+            label_en: "Send me news about the ERP".into(),
+        }],
+        booking: true,
+        slot_minutes: "60".into(),
+        business_days: "10".into(),
+        min_notice_minutes: "120".into(),
+        ..Default::default()
+    };
+    let defs: Vec<CustomFieldDef> =
+        store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect();
+    let (slug, definition) = draft.validate(&defs, product_ids).map_err(|e| anyhow!("demo form: {e}"))?;
+    store.create_form(&slug, &definition.name, &serde_json::to_string(&definition)?, None, now).await?;
     Ok(())
 }
 
@@ -169,7 +226,7 @@ pub(crate) async fn ensure_product(
 
 #[cfg(test)]
 mod tests {
-    use hatake_store::{LeadQuery, LeadStore};
+    use hatake_store::{BookingStore, CatalogStore, FormStore, LeadQuery, LeadStore};
 
     #[tokio::test]
     async fn seeded_leads_carry_their_department_class() {
@@ -183,5 +240,10 @@ mod tests {
         let all = store.list_leads(&LeadQuery { limit: 500, ..LeadQuery::default() }).await.expect("list").items;
         let classified = all.iter().filter(|l| l.department.is_some() && l.department_class.is_some()).count();
         assert_eq!(classified, all.iter().filter(|l| l.department.is_some()).count());
+        // The demo's inquiry form books meetings with the field-sales reps.
+        let form = store.form_by_slug("erp-inquiry").await.expect("form").expect("the demo form");
+        assert!(form.definition.contains("\"booking\""));
+        let product = store.list_products().await.expect("products")[0].id;
+        assert_eq!(store.product_reps(product).await.expect("reps").len(), 4);
     }
 }
