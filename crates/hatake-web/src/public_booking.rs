@@ -143,7 +143,7 @@ async fn page(
         rep_text => say(locale, "担当", "With"),
         next_text => say(locale, "サイトに戻る", "Back to the site"),
     };
-    rendered(state, status, "forms/booking.html", context)
+    rendered(state, status, "forms/booking.html", context, definition)
 }
 
 /// `GET /f/{slug}/book?token=…`.

@@ -30,6 +30,8 @@ pub const FORM_WINDOW_MILLIS: i64 = 10 * 60 * 1000;
 const MAX_SPAM_CHARS: usize = 500;
 
 const EMBED_SCRIPT: &str = include_str!("../static/embed.js");
+const PAGE_SCRIPT: &str = include_str!("../static/form-page.js");
+const STYLESHEET: &str = include_str!("../static/forms.css");
 
 pub fn limiter() -> RateLimiter {
     RateLimiter::new(FORM_SUBMISSIONS_PER_WINDOW, FORM_WINDOW_MILLIS)
@@ -38,6 +40,8 @@ pub fn limiter() -> RateLimiter {
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     vec![
         route("GET", "/f/embed.js", Access::Public, get(embed_script)),
+        route("GET", "/static/forms.css", Access::Public, get(stylesheet)),
+        route("GET", "/static/form-page.js", Access::Public, get(page_script)),
         route("GET", "/f/{slug}", Access::Public, get(show)),
         route("POST", "/f/{slug}", Access::Public, post(submit_page)),
         route("GET", "/f/{slug}/embed", Access::Public, get(embed)),
@@ -48,15 +52,52 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     ]
 }
 
-async fn embed_script() -> Response {
-    (
+fn static_file(content_type: &'static str, body: &'static str) -> Response {
+    let mut response = (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8")),
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
         ],
-        EMBED_SCRIPT,
+        body,
     )
-        .into_response()
+        .into_response();
+    // Other sites load these (the embed script and the form's stylesheet).
+    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    response
+}
+
+async fn embed_script() -> Response {
+    static_file("application/javascript; charset=utf-8", EMBED_SCRIPT)
+}
+
+async fn page_script() -> Response {
+    static_file("application/javascript; charset=utf-8", PAGE_SCRIPT)
+}
+
+async fn stylesheet() -> Response {
+    static_file("text/css; charset=utf-8", STYLESHEET)
+}
+
+/// The origin (`https://host[:port]`) of a URL.
+fn origin_of(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    Some(&url[..scheme.len() + 3 + host_end])
+}
+
+/// The content security policy of a form's public pages: only hatake's own scripts and styles;
+/// framed only by the sites the form lists; posting to hatake and (after a redirect) to the
+/// form's redirect target.
+pub(crate) fn page_policy(definition: &FormDefinition) -> HeaderValue {
+    let frames =
+        if definition.allowed_origins.is_empty() { "'none'".to_owned() } else { definition.allowed_origins.join(" ") };
+    let mut actions = "'self'".to_owned();
+    if let Some(origin) = definition.redirect_url.as_deref().and_then(origin_of) {
+        actions.push(' ');
+        actions.push_str(origin);
+    }
+    let policy = format!("default-src 'self'; img-src 'self' data:; frame-ancestors {frames}; form-action {actions}");
+    HeaderValue::from_str(&policy).unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
 }
 
 /// A text in the submitter's language.
@@ -165,9 +206,19 @@ fn form_context(
 }
 
 /// A rendered page with its status (500 when a template fails: a bug).
-pub(crate) fn rendered(state: &AppState, status: StatusCode, template: &str, context: minijinja::Value) -> Response {
+pub(crate) fn rendered(
+    state: &AppState,
+    status: StatusCode,
+    template: &str,
+    context: minijinja::Value,
+    definition: &FormDefinition,
+) -> Response {
     match state.templates.render(template, context) {
-        Ok(html) => (status, Html(html)).into_response(),
+        Ok(html) => {
+            let mut response = (status, Html(html)).into_response();
+            response.headers_mut().insert(header::CONTENT_SECURITY_POLICY, page_policy(definition));
+            response
+        }
         Err(error) => {
             tracing::error!(%error, template, "template failed");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
@@ -202,7 +253,8 @@ async fn show(
         page_url: format!("{}{}", crate::pages::origin(headers), request.uri()),
         referrer: headers.get(header::REFERER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
     };
-    rendered(&state, StatusCode::OK, "forms/public.html", form_context(&form, &definition, &defs, locale, &shown))
+    let context = form_context(&form, &definition, &defs, locale, &shown);
+    rendered(&state, StatusCode::OK, "forms/public.html", context, &definition)
 }
 
 /// Where a submission came from.
@@ -380,7 +432,7 @@ async fn submit_page(State(state): State<AppState>, Path(slug): Path<String>, re
             None => {
                 let message = if locale == "en" { &definition.thank_you_en } else { &definition.thank_you_ja };
                 let context = context! { locale => locale, title => definition.name, message => message };
-                rendered(&state, StatusCode::OK, "forms/thanks.html", context)
+                rendered(&state, StatusCode::OK, "forms/thanks.html", context, &definition)
             }
         },
         Outcome::Invalid(errors) => {
@@ -394,7 +446,7 @@ async fn submit_page(State(state): State<AppState>, Path(slug): Path<String>, re
                 referrer: answer("hk_ref"),
             };
             let context = form_context(&form, &definition, &defs, locale, &shown);
-            rendered(&state, StatusCode::UNPROCESSABLE_ENTITY, "forms/public.html", context)
+            rendered(&state, StatusCode::UNPROCESSABLE_ENTITY, "forms/public.html", context, &definition)
         }
         Outcome::Limited { retry_after_secs } => {
             let mut response = text_page(StatusCode::TOO_MANY_REQUESTS, limited_text(locale));
@@ -498,7 +550,7 @@ async fn embed(
         referrer: params.r#ref.unwrap_or_default(),
     };
     let context = form_context(&form, &definition, &defs, locale, &shown);
-    let response = rendered(&state, StatusCode::OK, "forms/fields.html", context);
+    let response = rendered(&state, StatusCode::OK, "forms/fields.html", context, &definition);
     with_cors(response, origin)
 }
 

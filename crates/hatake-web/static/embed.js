@@ -51,6 +51,15 @@
     });
   }
   var boxes = d.querySelectorAll("[data-hatake-form]");
+  /* The form's default look, unless the site styles it itself (data-hatake-style="none"). */
+  var styled = Array.prototype.some.call(boxes, function (b) { return b.getAttribute("data-hatake-style") !== "none"; });
+  if (styled && !d.querySelector("link[data-hatake-style]")) {
+    var link = d.createElement("link");
+    link.rel = "stylesheet";
+    link.href = base + "/static/forms.css";
+    link.setAttribute("data-hatake-style", "");
+    d.head.appendChild(link);
+  }
   Array.prototype.forEach.call(boxes, function (box) {
     var slug = box.getAttribute("data-hatake-form");
     var lang = box.getAttribute("data-lang") || (navigator.language || "ja").slice(0, 2);

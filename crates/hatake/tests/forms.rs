@@ -247,6 +247,20 @@ async fn embedding_is_allowed_only_for_the_listed_sites() {
     let allowed = "https://www.example.co.jp";
     let script = client.get(app.url("/f/embed.js")).send().await.unwrap();
     assert_eq!(script.headers()["content-type"], "application/javascript; charset=utf-8");
+    // The hosted page may be framed by the listed site only, and uses no inline style or script
+    // (the policy would block it: the honeypot would show).
+    let hosted = client.get(app.url("/f/catalog")).send().await.unwrap();
+    let policy = hosted.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("frame-ancestors https://www.example.co.jp;"), "{policy}");
+    assert!(hosted.headers().get("x-frame-options").is_none());
+    let html = hosted.text().await.unwrap();
+    assert!(!html.contains("<style") && !html.contains("style=\"") && !html.contains("<script>"), "{html}");
+    assert!(html.contains("/static/forms.css"));
+    let css = client.get(app.url("/static/forms.css")).send().await.unwrap().text().await.unwrap();
+    assert!(css.contains(".hk-hp {"), "the honeypot is hidden by the stylesheet");
+    // The app's own pages are never framed.
+    let login = client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.headers()["x-frame-options"], "DENY");
 
     let embed = client.get(app.url("/f/catalog/embed?lang=ja&url=https%3A%2F%2Fwww.example.co.jp%2Ferp"));
     let response = embed.header("origin", allowed).send().await.unwrap();

@@ -268,18 +268,23 @@ pub async fn not_found(user: Option<CurrentUser>) -> PageError {
 }
 
 /// Headers every response carries: no framing of the app, no MIME sniffing, no referrer leak,
-/// and a content security policy that allows only our own scripts and styles.
+/// and a content security policy that allows only our own scripts and styles (a handler that
+/// sets its own policy keeps it).
 pub async fn security_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
     headers.insert("referrer-policy", HeaderValue::from_static("same-origin"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
-        ),
-    );
+    // A public form's pages bring their own policy (framed by the sites the form lists, posting
+    // on to its redirect target); everything else is never framed.
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+            ),
+        );
+    }
     response
 }
 
