@@ -86,6 +86,7 @@ hatake_store::impl_account_and_lead_stores!(PostgresStore, Postgres);
 hatake_store::impl_resolution_store!(PostgresStore, Postgres);
 hatake_store::impl_import_store!(PostgresStore, Postgres);
 hatake_store::impl_event_store!(PostgresStore, Postgres);
+hatake_store::impl_plain_event_writes!(PostgresStore, Postgres);
 hatake_store::impl_form_store!(PostgresStore, Postgres);
 hatake_store::impl_booking_store!(PostgresStore, Postgres);
 hatake_store::impl_sqlx_plan_writer!(PostgresStore, Postgres);

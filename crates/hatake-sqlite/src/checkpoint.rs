@@ -4,7 +4,10 @@
 //! the log longer than a threshold, so whoever commits then waits for the copying. After a
 //! large import that could be seconds of someone's click. This thread checkpoints passively
 //! (never waiting for readers or writers) every [`INTERVAL`] and when asked, so the commits of
-//! the pool and of the bulk writer find the log mostly copied already.
+//! the pool and of the bulk writer find the log mostly copied already. While the log grows
+//! (events arriving all the time) it checkpoints every [`BUSY_INTERVAL`], so that the commit
+//! which bounds the log (the event writer's, `events.rs`) finds only the last moments left to
+//! copy, and once writes pause the next commit starts the log again from its beginning.
 
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender};
@@ -12,6 +15,9 @@ use std::time::Duration;
 
 /// How often the log is checkpointed when nobody asks.
 pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
+
+/// How often while the log grows.
+pub(crate) const BUSY_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The handle of the checkpointing thread; the thread ends when the last handle is dropped.
 pub(crate) struct Checkpointer {
@@ -24,8 +30,10 @@ impl Checkpointer {
         let path = path.to_owned();
         let spawned = std::thread::Builder::new().name("hatake-checkpoint".into()).spawn(move || {
             let mut conn = None;
+            // Frames in the log at the last checkpoint, and whether it is growing.
+            let (mut last_frames, mut growing) = (0_i64, false);
             loop {
-                match receive.recv_timeout(INTERVAL) {
+                match receive.recv_timeout(if growing { BUSY_INTERVAL } else { INTERVAL }) {
                     Ok(()) | Err(RecvTimeoutError::Timeout) => {}
                     Err(RecvTimeoutError::Disconnected) => return,
                 }
@@ -33,8 +41,15 @@ impl Checkpointer {
                     conn = crate::bulk::open(&path).ok();
                 }
                 if let Some(conn) = &conn {
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                        tracing::debug!(error = %e, "checkpoint skipped");
+                    // (busy, frames in the log, frames copied)
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                        Ok((row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                    }) {
+                        Ok((frames, copied)) => {
+                            growing = frames != last_frames || copied < frames;
+                            last_frames = frames;
+                        }
+                        Err(e) => tracing::debug!(error = %e, "checkpoint skipped"),
                     }
                 }
             }

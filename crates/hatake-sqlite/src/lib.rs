@@ -4,6 +4,7 @@
 
 mod bulk;
 mod checkpoint;
+mod events;
 mod migrate;
 
 use hatake_store::sql::Dialect;
@@ -21,6 +22,7 @@ pub struct SqliteStore {
     pool: SqlitePool,
     path: PathBuf,
     bulk: bulk::BulkWriter,
+    events: events::EventWriter,
     checkpoints: std::sync::Arc<checkpoint::Checkpointer>,
 }
 
@@ -67,11 +69,13 @@ impl SqliteStore {
             }
         };
         migrate::run(&pool).await?;
+        events::keep_planner_statistics(&mut *pool.acquire().await.map_err(db_error)?).await?;
         let bulk = bulk::BulkWriter::new(&path);
         // An import that stopped with its process left the search index's merging off.
         bulk.run(|conn| bulk::restore_search_automerge(conn)).await?;
         let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(&path));
-        Ok(Self { pool, path, bulk, checkpoints })
+        let events = events::EventWriter::new(&path);
+        Ok(Self { pool, path, bulk, events, checkpoints })
     }
 
     /// The database file.
@@ -128,6 +132,71 @@ impl SqliteStore {
             .await
     }
 
+    /// Rows of `sql` whose `IN ({})` is given the values as one JSON array: SQLite looks each
+    /// `$n` up by a linear scan, so a statement of hundreds of binds costs quadratic time.
+    async fn rows_in<V, R>(&self, sql: &str, values: &[V]) -> Result<Vec<R>, StoreError>
+    where
+        V: Clone + Into<serde_json::Value>,
+        R: Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    {
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = serde_json::Value::Array(values.iter().cloned().map(Into::into).collect()).to_string();
+        let sql = sql.replace("{}", "SELECT value FROM json_each($1)");
+        sqlx::query_as::<Sqlite, R>(&sql).bind(list).fetch_all(&self.pool).await.map_err(db_error)
+    }
+
+    async fn append_event_rows(
+        &self,
+        events: &[hatake_store::NewEvent],
+        now: hatake_store::Millis,
+    ) -> Result<Vec<hatake_store::Appended>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pending = events
+            .iter()
+            .map(|event| hatake_store::PendingEvent { lead: hatake_store::EventLead::None, event: event.clone() })
+            .collect();
+        let fates = self.events.append(pending, now).await?;
+        fates
+            .into_iter()
+            .map(|fate| match fate {
+                hatake_store::Resolved::Appended(appended) => Ok(appended),
+                other => Err(StoreError::Database(format!("an event's lead was not looked up: {other:?}"))),
+            })
+            .collect()
+    }
+
+    async fn append_resolving_rows(
+        &self,
+        events: &[hatake_store::PendingEvent],
+        now: hatake_store::Millis,
+    ) -> Result<Vec<hatake_store::Resolved>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.events.append(events.to_vec(), now).await
+    }
+
+    async fn lead_event_rows(
+        &self,
+        lead_id: i64,
+        query: &hatake_store::EventQuery,
+    ) -> Result<Vec<hatake_store::EventRow>, StoreError> {
+        let last: i64 = sqlx::query_scalar(&events::last_bucket_sql()).fetch_one(&self.pool).await.map_err(db_error)?;
+        self.event_rows(&events::lead_timeline_sql(last), lead_id, query).await
+    }
+
+    async fn account_event_rows(
+        &self,
+        account_id: i64,
+        query: &hatake_store::EventQuery,
+    ) -> Result<Vec<hatake_store::EventRow>, StoreError> {
+        self.event_rows(&events::account_timeline_sql(), account_id, query).await
+    }
+
     async fn index_leads(conn: &mut SqliteConnection, docs: &[(i64, String)]) -> Result<(), StoreError> {
         // One statement for the lot: FTS5 flushes its pending terms to disk at every statement,
         // so many small inserts leave many small segments to merge.
@@ -180,4 +249,19 @@ hatake_store::impl_import_store!(SqliteStore, Sqlite);
 hatake_store::impl_event_store!(SqliteStore, Sqlite);
 hatake_store::impl_form_store!(SqliteStore, Sqlite);
 hatake_store::impl_booking_store!(SqliteStore, Sqlite);
-hatake_store::impl_system_store!(SqliteStore, Sqlite, "sqlite", ["ANALYZE", "PRAGMA optimize"]);
+// After `ANALYZE`, the lead index of the event log must still look like many rows per bucket
+// (see `events.rs`): statistics of a nearly empty log are replaced.
+hatake_store::impl_system_store!(
+    SqliteStore,
+    Sqlite,
+    "sqlite",
+    [
+        "ANALYZE",
+        "PRAGMA optimize",
+        "DELETE FROM sqlite_stat1 WHERE tbl = 'events' AND idx = 'events_lead' \
+         AND CAST(substr(stat, instr(stat, ' ') + 1) AS INTEGER) < 1000",
+        "INSERT INTO sqlite_stat1 (tbl, idx, stat) SELECT 'events', 'events_lead', '10000000 262144 4 1' \
+         WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 WHERE tbl = 'events' AND idx = 'events_lead')",
+        "ANALYZE sqlite_schema"
+    ]
+);

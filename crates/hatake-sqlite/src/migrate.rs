@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "merge_moves_events", include_str!("../migrations/0007_merge_moves_events.sql")),
     (8, "forms", include_str!("../migrations/0008_forms.sql")),
     (9, "booking", include_str!("../migrations/0009_booking.sql")),
+    (10, "events_speed", include_str!("../migrations/0010_events_speed.sql")),
     (11, "import_events", include_str!("../migrations/0011_import_events.sql")),
 ];
 

@@ -28,6 +28,36 @@ pub enum Appended {
     Duplicate(i64),
 }
 
+/// Whose an event to append is, as sent: looked up by the store in the write itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventLead {
+    /// A lead by id, which must exist.
+    Id(i64),
+    /// The lead with this e-mail address (as stored: lower-case domain), which must exist.
+    Email(String),
+    /// Nothing to find: the event's `lead_id` is used as it is (none for an anonymous
+    /// visitor's event).
+    None,
+}
+
+/// An event whose lead is still to be found ([`EventStore::append_resolving`]): the event's own
+/// `lead_id` is set from `lead`, or kept as it is with [`EventLead::None`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingEvent {
+    pub lead: EventLead,
+    pub event: NewEvent,
+}
+
+/// What became of one [`PendingEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    Appended(Appended),
+    /// No lead has this id (nothing appended).
+    UnknownLead,
+    /// No lead has this e-mail address (nothing appended).
+    UnknownEmail,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct EventRow {
     pub id: i64,
@@ -60,6 +90,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// or came earlier in the same call, is not appended again. An event that names both a
     /// lead and a visitor links the visitor to the lead (the first link stays).
     async fn append_events(&self, events: &[NewEvent], now: Millis) -> StoreResult<Vec<Appended>>;
+    /// Finds each event's lead (by id or e-mail) and appends those whose lead exists, as
+    /// [`EventStore::append_events`] does, in one transaction; returns each event's fate in
+    /// order. This implementation looks the leads up first; a backend may do it inside the write.
+    async fn append_resolving(&self, events: &[PendingEvent], now: Millis) -> StoreResult<Vec<Resolved>> {
+        resolve_then_append(self, events, now).await
+    }
     /// A lead's events, and the anonymous ones of the web visitors linked to it, newest first.
     async fn lead_events(&self, lead_id: i64, query: &EventQuery) -> StoreResult<Vec<EventRow>>;
     /// The events of an account's people (and their linked visitors), newest first.
@@ -86,6 +122,60 @@ pub trait EventStore: Send + Sync + 'static {
     async fn list_tracked_links(&self) -> StoreResult<Vec<TrackedLinkRow>>;
 }
 
+/// [`EventStore::append_resolving`] for a backend that looks the leads up before the write: a
+/// lead deleted in between fails the write (a foreign key), not the event alone.
+///
+/// # Errors
+/// As the lookups and [`EventStore::append_events`].
+pub async fn resolve_then_append<S: EventStore + ?Sized>(
+    store: &S,
+    events: &[PendingEvent],
+    now: Millis,
+) -> StoreResult<Vec<Resolved>> {
+    let mut ids: Vec<i64> = Vec::new();
+    let mut emails: Vec<String> = Vec::new();
+    for pending in events {
+        match &pending.lead {
+            EventLead::Id(id) => ids.push(*id),
+            EventLead::Email(email) => emails.push(email.clone()),
+            EventLead::None => {}
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    emails.sort_unstable();
+    emails.dedup();
+    let ids: std::collections::HashSet<i64> = store.existing_lead_ids(&ids).await?.into_iter().collect();
+    let emails: std::collections::HashMap<String, i64> = store.lead_ids_by_email(&emails).await?.into_iter().collect();
+    let mut fates = Vec::with_capacity(events.len());
+    let mut found = Vec::with_capacity(events.len());
+    for pending in events {
+        let lead = match &pending.lead {
+            EventLead::Id(id) if ids.contains(id) => Some(*id),
+            EventLead::Id(_) => {
+                fates.push(Some(Resolved::UnknownLead));
+                continue;
+            }
+            EventLead::Email(email) => match emails.get(email) {
+                Some(id) => Some(*id),
+                None => {
+                    fates.push(Some(Resolved::UnknownEmail));
+                    continue;
+                }
+            },
+            // Found already (or none: a visitor's event).
+            EventLead::None => pending.event.lead_id,
+        };
+        fates.push(None);
+        found.push(NewEvent { lead_id: lead, ..pending.event.clone() });
+    }
+    let mut appended = store.append_events(&found, now).await?.into_iter();
+    Ok(fates
+        .into_iter()
+        .map(|fate| fate.unwrap_or_else(|| Resolved::Appended(appended.next().expect("one per found event"))))
+        .collect())
+}
+
 /// A tracked link: `/t/l/{code}` records a visit and redirects to `target_url`.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct TrackedLinkRow {
@@ -101,10 +191,182 @@ pub struct TrackedLinkRow {
 pub const EVENT_COLUMNS: &str =
     "id, kind, lead_id, visitor_id, product_id, occurred_at, received_at, source, name, properties, idempotency_key";
 
+/// The SQL filter of [`EventQuery`] (kind, product, page) after `$2`…`$5`, and its order.
+pub const EVENT_QUERY_FILTER: &str = "($2 IS NULL OR kind = $2) AND ($3 IS NULL OR product_id = $3) \
+     AND (occurred_at < $4 OR (occurred_at = $4 AND id < $5))";
+
+/// Newest first, the order of every timeline.
+pub const EVENT_ORDER: &str = "ORDER BY occurred_at DESC, id DESC";
+
+/// Implements [`EventStore`] for a backend. The backend supplies, as inherent methods, how it
+/// appends (`append_event_rows`, `append_resolving_rows`), how it reads a lead's and an account's timeline
+/// (`lead_event_rows`, `account_event_rows`) and how it reads rows for a list of values
+/// (`rows_in`, for `IN ({})`): SQLite partitions its lead index and binds lists as one JSON
+/// array (see `hatake-sqlite`'s `events.rs`), others can use [`impl_plain_event_writes!`].
 #[macro_export]
 macro_rules! impl_event_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// The rows of `sql`, whose `$1` is bound to `id` and `$2`…`$6` to `query` (see
+            /// [`$crate::EVENT_QUERY_FILTER`]; `$6` is the limit).
+            async fn event_rows<T>(
+                &self,
+                sql: &str,
+                id: T,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>>
+            where
+                T: Send + for<'e> sqlx::Encode<'e, $db> + sqlx::Type<$db>,
+            {
+                let (before_at, before_id) = query.before.unwrap_or((i64::MAX, i64::MAX));
+                sqlx::query_as::<$db, $crate::EventRow>(sql)
+                    .bind(id)
+                    .bind(query.kind.as_deref())
+                    .bind(query.product_id)
+                    .bind(before_at)
+                    .bind(before_id)
+                    .bind(query.limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+
+            /// Events whose owner matches `owner` (binding `$1` to `id`), filtered and paged as
+            /// `query` asks, newest first.
+            async fn events_where<T>(
+                &self,
+                owner: &str,
+                id: T,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>>
+            where
+                T: Send + for<'e> sqlx::Encode<'e, $db> + sqlx::Type<$db>,
+            {
+                let sql = format!(
+                    "SELECT {} FROM events WHERE {owner} AND {} {} LIMIT $6",
+                    $crate::EVENT_COLUMNS,
+                    $crate::EVENT_QUERY_FILTER,
+                    $crate::EVENT_ORDER
+                );
+                self.event_rows(&sql, id, query).await
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::EventStore for $store {
+            async fn append_events(
+                &self,
+                events: &[$crate::NewEvent],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<$crate::Appended>> {
+                self.append_event_rows(events, now).await
+            }
+
+            async fn append_resolving(
+                &self,
+                events: &[$crate::PendingEvent],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<$crate::Resolved>> {
+                self.append_resolving_rows(events, now).await
+            }
+
+            async fn lead_events(
+                &self,
+                lead_id: i64,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+                self.lead_event_rows(lead_id, query).await
+            }
+
+            async fn account_events(
+                &self,
+                account_id: i64,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+                self.account_event_rows(account_id, query).await
+            }
+
+            async fn visitor_events(
+                &self,
+                visitor_id: &str,
+                query: &$crate::EventQuery,
+            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
+                self.events_where("visitor_id = $1", visitor_id.to_owned(), query).await
+            }
+
+            async fn lead_ids_by_email(&self, emails: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
+                self.rows_in("SELECT email, id FROM leads WHERE email IN ({})", emails).await
+            }
+
+            async fn create_tracked_link(
+                &self,
+                code: &str,
+                name: &str,
+                target_url: &str,
+                product_id: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::TrackedLinkRow> {
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
+                    "INSERT INTO tracked_links (code, name, target_url, product_id, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id, code, name, target_url, product_id, created_at",
+                )
+                .bind(code)
+                .bind(name)
+                .bind(target_url)
+                .bind(product_id)
+                .bind(now)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn tracked_link(&self, code: &str) -> $crate::StoreResult<Option<$crate::TrackedLinkRow>> {
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
+                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links WHERE code = $1",
+                )
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn list_tracked_links(&self) -> $crate::StoreResult<Vec<$crate::TrackedLinkRow>> {
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
+                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links ORDER BY id DESC",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn visitor_leads(&self, visitor_ids: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
+                self.rows_in("SELECT visitor_id, lead_id FROM visitor_leads WHERE visitor_id IN ({})", visitor_ids)
+                    .await
+            }
+
+            async fn existing_lead_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<i64>> {
+                let found: Vec<(i64,)> = self.rows_in("SELECT id FROM leads WHERE id IN ({})", ids).await?;
+                Ok(found.into_iter().map(|(id,)| id).collect())
+            }
+        }
+    };
+}
+
+/// Appends and timelines on one plain index by lead (`events_lead (lead_id, occurred_at, id)`):
+/// each event is inserted on its own, in one transaction. Used by PostgreSQL, whose pages are
+/// written back by its checkpointer rather than at each commit.
+#[macro_export]
+macro_rules! impl_plain_event_writes {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn append_resolving_rows(
+                &self,
+                events: &[$crate::PendingEvent],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<$crate::Resolved>> {
+                $crate::resolve_then_append(self, events, now).await
+            }
+
             /// Rows of `sql` (whose `IN ({})` is filled with one placeholder per value), for
             /// any number of values, a chunk of binds at a time.
             async fn rows_in<V, R>(&self, sql: &str, values: &[V]) -> $crate::StoreResult<Vec<R>>
@@ -125,41 +387,7 @@ macro_rules! impl_event_store {
                 Ok(found)
             }
 
-            /// Events whose owner matches `owner` (binding `$1` to `id`), filtered and paged as
-            /// `query` asks, newest first.
-            async fn events_where<T>(
-                &self,
-                owner: &str,
-                id: T,
-                query: &$crate::EventQuery,
-            ) -> $crate::StoreResult<Vec<$crate::EventRow>>
-            where
-                T: Send + for<'e> sqlx::Encode<'e, $db> + sqlx::Type<$db>,
-            {
-                let (before_at, before_id) = query.before.unwrap_or((i64::MAX, i64::MAX));
-                let sql = format!(
-                    "SELECT {} FROM events WHERE {owner} \
-                     AND ($2 IS NULL OR kind = $2) AND ($3 IS NULL OR product_id = $3) \
-                     AND (occurred_at < $4 OR (occurred_at = $4 AND id < $5)) \
-                     ORDER BY occurred_at DESC, id DESC LIMIT $6",
-                    $crate::EVENT_COLUMNS
-                );
-                sqlx::query_as::<$db, $crate::EventRow>(&sql)
-                    .bind(id)
-                    .bind(query.kind.as_deref())
-                    .bind(query.product_id)
-                    .bind(before_at)
-                    .bind(before_id)
-                    .bind(query.limit)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)
-            }
-        }
-
-        #[async_trait::async_trait]
-        impl $crate::EventStore for $store {
-            async fn append_events(
+            async fn append_event_rows(
                 &self,
                 events: &[$crate::NewEvent],
                 now: $crate::Millis,
@@ -218,7 +446,7 @@ macro_rules! impl_event_store {
                 Ok(fates)
             }
 
-            async fn lead_events(
+            async fn lead_event_rows(
                 &self,
                 lead_id: i64,
                 query: &$crate::EventQuery,
@@ -232,7 +460,7 @@ macro_rules! impl_event_store {
                 .await
             }
 
-            async fn account_events(
+            async fn account_event_rows(
                 &self,
                 account_id: i64,
                 query: &$crate::EventQuery,
@@ -244,68 +472,6 @@ macro_rules! impl_event_store {
                     query,
                 )
                 .await
-            }
-
-            async fn visitor_events(
-                &self,
-                visitor_id: &str,
-                query: &$crate::EventQuery,
-            ) -> $crate::StoreResult<Vec<$crate::EventRow>> {
-                self.events_where("visitor_id = $1", visitor_id.to_owned(), query).await
-            }
-
-            async fn lead_ids_by_email(&self, emails: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
-                self.rows_in("SELECT email, id FROM leads WHERE email IN ({})", emails).await
-            }
-
-            async fn create_tracked_link(
-                &self,
-                code: &str,
-                name: &str,
-                target_url: &str,
-                product_id: Option<i64>,
-                now: $crate::Millis,
-            ) -> $crate::StoreResult<$crate::TrackedLinkRow> {
-                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
-                    "INSERT INTO tracked_links (code, name, target_url, product_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id, code, name, target_url, product_id, created_at",
-                )
-                .bind(code)
-                .bind(name)
-                .bind(target_url)
-                .bind(product_id)
-                .bind(now)
-                .fetch_one(&self.pool)
-                .await
-                .map_err(db_error)
-            }
-
-            async fn tracked_link(&self, code: &str) -> $crate::StoreResult<Option<$crate::TrackedLinkRow>> {
-                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
-                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links WHERE code = $1",
-                )
-                .bind(code)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_error)
-            }
-
-            async fn list_tracked_links(&self) -> $crate::StoreResult<Vec<$crate::TrackedLinkRow>> {
-                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
-                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links ORDER BY id DESC",
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)
-            }
-
-            async fn visitor_leads(&self, visitor_ids: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
-                self.rows_in("SELECT visitor_id, lead_id FROM visitor_leads WHERE visitor_id IN ({})", visitor_ids).await
-            }
-
-            async fn existing_lead_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<i64>> {
-                let found: Vec<(i64,)> = self.rows_in("SELECT id FROM leads WHERE id IN ({})", ids).await?;
-                Ok(found.into_iter().map(|(id,)| id).collect())
             }
         }
     };

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod error;
+pub mod event_writer;
 pub mod i18n;
 pub mod limits;
 mod multipart;
@@ -50,6 +51,10 @@ pub struct AppState {
     /// Files uploaded for import, kept until they are imported or expire (per process; see
     /// [`uploads`]).
     pub uploads: Arc<uploads::PendingUploads>,
+    /// Group commit of events (API batches and tracking hits; see [`event_writer`]).
+    pub event_writer: Arc<event_writer::EventWriter>,
+    /// The organisation's own IP ranges, read again every few seconds ([`tracking`]).
+    pub internal_ranges: Arc<tracking::InternalRanges>,
 }
 
 impl AppState {
@@ -57,6 +62,7 @@ impl AppState {
     /// When a template does not parse.
     pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Result<Self, minijinja::Error> {
         let templates = Templates::load(&config.time_zone)?;
+        let event_writer = Arc::new(event_writer::EventWriter::new(store.clone()));
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -64,6 +70,8 @@ impl AppState {
             login_throttle: Arc::new(auth::LoginThrottle::default()),
             form_limiter: Arc::new(public_forms::limiter()),
             uploads: Arc::new(uploads::PendingUploads::default()),
+            event_writer,
+            internal_ranges: Arc::new(tracking::InternalRanges::default()),
         })
     }
 }

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use hatake_domain::tracking::{is_bot, IpRanges};
 use hatake_domain::EventKind;
-use hatake_store::NewEvent;
+use hatake_store::{EventLead, NewEvent, PendingEvent, Store};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 /// Where the organisation's own IP ranges are kept (one per line, see [`IpRanges::parse`]).
 pub const SETTING_INTERNAL_RANGES: &str = "tracking.internal_ranges";
@@ -115,7 +116,9 @@ fn visitor_of(sent: Option<&str>, headers: &HeaderMap) -> (Option<String>, Optio
     }
 }
 
-/// Records a page view unless it comes from a bot or the organisation's own network.
+/// Records a page view unless it comes from a bot or the organisation's own network. The view is
+/// written with those of concurrent hits (and API batches) in one transaction
+/// ([`crate::event_writer`]); the hit is answered after that committed, or after [`HIT_WAIT`].
 async fn record_view(
     state: &AppState,
     from: Origin,
@@ -127,21 +130,39 @@ async fn record_view(
     if is_bot(from.agent.as_deref()) || is_internal(state, from.address).await {
         return;
     }
+    let now = now_millis();
     let event = NewEvent {
         kind: EventKind::PageView.as_str(),
         lead_id: None,
         visitor_id: Some(visitor),
         product_id,
-        occurred_at: now_millis(),
+        occurred_at: now,
         source: Some("web".into()),
         name: None,
         properties: serde_json::Value::Object(properties).to_string(),
         idempotency_key: None,
     };
-    if let Err(error) = state.store.append_events(&[event], now_millis()).await {
-        tracing::warn!(%error, "a page view was not recorded");
+    let pending = PendingEvent { lead: EventLead::None, event };
+    let answer = match state.event_writer.submit(vec![pending], now).await {
+        Ok(answer) => answer,
+        Err(error) => {
+            tracing::warn!(%error, "a page view was not recorded");
+            return;
+        }
+    };
+    // Answered once the view is committed, or after HIT_WAIT at most: the view stays queued
+    // and is committed right after. (The image answers the same whatever was recorded.)
+    match tokio::time::timeout(HIT_WAIT, answer).await {
+        Ok(Ok(Ok(_))) | Err(_) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "a page view was not recorded"),
+        Ok(Err(_)) => tracing::warn!("a page view was not recorded: the event writer stopped"),
     }
 }
+
+/// How long a hit waits for the commit of its page view. Commits take a millisecond or two;
+/// while SQLite copies its write-ahead log back into the database (every few hundred MB of
+/// log) one can take a few hundred, and the hits of that moment are answered meanwhile.
+pub const HIT_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 
 /// Where a hit came from: the peer's address and the user agent.
 struct Origin {
@@ -163,7 +184,9 @@ impl Origin {
 /// cookie, which a tracked link's click still carries.
 fn with_visitor_cookie(state: &AppState, mut response: Response, set_cookie: Option<String>) -> Response {
     let attributes = if state.config.secure_cookies { "SameSite=None; Secure" } else { "SameSite=Lax" };
-    let cookie = set_cookie.map(|v| format!("{VISITOR_COOKIE}={v}; Path=/t/; Max-Age=63072000; {attributes}"));
+    // Path=/: the hosted form pages (/f/…) read it too, so a visitor who followed a tracked link
+    // to a hosted form is linked to the lead the form makes.
+    let cookie = set_cookie.map(|v| format!("{VISITOR_COOKIE}={v}; Path=/; Max-Age=63072000; {attributes}"));
     if let Some(value) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
@@ -234,9 +257,59 @@ async fn pixel(State(state): State<AppState>, request: Request) -> Response {
 /// Whether the hit comes from the organisation's own network.
 async fn is_internal(state: &AppState, address: Option<std::net::IpAddr>) -> bool {
     let Some(address) = address else { return false };
-    match state.store.get_setting(SETTING_INTERNAL_RANGES).await {
-        Ok(Some(text)) => IpRanges::parse(&text).is_ok_and(|ranges| ranges.contains(address)),
-        _ => false,
+    state.internal_ranges.get(state.store.as_ref()).await.is_some_and(|ranges| ranges.contains(address))
+}
+
+/// How long the organisation's IP ranges are used before they are read again: a change under
+/// Settings → Web tracking (or by another server process) counts within this time.
+pub const INTERNAL_RANGES_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The organisation's own IP ranges (setting [`SETTING_INTERNAL_RANGES`]), kept for
+/// [`INTERNAL_RANGES_TTL`] instead of being read for every hit. While one hit reads them
+/// again, the others use the ranges read before.
+#[derive(Default)]
+pub struct InternalRanges {
+    /// When the ranges were read, and what they were (`None`: no valid setting).
+    read: std::sync::RwLock<Option<(std::time::Instant, Option<Arc<IpRanges>>)>>,
+    reading: tokio::sync::Mutex<()>,
+}
+
+impl InternalRanges {
+    /// The ranges in force.
+    pub async fn get(&self, store: &dyn Store) -> Option<Arc<IpRanges>> {
+        let fresh = |read: &Option<(std::time::Instant, Option<Arc<IpRanges>>)>| {
+            read.as_ref().filter(|(at, _)| at.elapsed() < INTERNAL_RANGES_TTL).map(|(_, ranges)| ranges.clone())
+        };
+        let current = self.read.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        if let Some(ranges) = fresh(&current) {
+            return ranges;
+        }
+        let Ok(_reading) = self.reading.try_lock() else {
+            // Another hit is reading them: the ranges read before meanwhile, unless there are none.
+            match current {
+                Some((_, ranges)) => return ranges,
+                None => return self.read_now(store).await,
+            }
+        };
+        // Read by the hit that held the lock before this one?
+        if let Some(ranges) = fresh(&self.read.read().unwrap_or_else(std::sync::PoisonError::into_inner)) {
+            return ranges;
+        }
+        self.read_now(store).await
+    }
+
+    async fn read_now(&self, store: &dyn Store) -> Option<Arc<IpRanges>> {
+        let ranges = match store.get_setting(SETTING_INTERNAL_RANGES).await {
+            Ok(text) => text.and_then(|text| IpRanges::parse(&text).ok()).map(Arc::new),
+            Err(error) => {
+                // Counted rather than lost; read again at the next hit.
+                tracing::warn!(%error, "the internal IP ranges could not be read");
+                return None;
+            }
+        };
+        *self.read.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), ranges.clone()));
+        ranges
     }
 }
 

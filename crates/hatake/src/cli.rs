@@ -73,6 +73,8 @@ pub enum BenchCommand {
     Match(crate::bench::febrl::MatchBenchArgs),
     /// Import a large synthetic lead file with duplicates, with name-matching (see BENCHMARKS.md).
     Import(crate::bench::import::ImportBenchArgs),
+    /// Event ingestion, tracking hits and timelines with millions of events (see BENCHMARKS.md).
+    Events(crate::bench::events::EventsBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -131,5 +133,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
         Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
         Command::Bench { command: BenchCommand::Import(args) } => crate::bench::import::run_bench(&args).await,
+        Command::Bench { command: BenchCommand::Events(args) } => crate::bench::events::run(args).await,
     }
 }

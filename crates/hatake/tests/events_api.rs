@@ -131,6 +131,19 @@ async fn events_are_taken_once_and_bad_ones_alone_are_refused(backend: Backend) 
     assert_eq!(report["results"][1]["errors"][0]["code"], "malformed_json");
     assert!(report["results"][1]["errors"][0]["message_en"].as_str().unwrap().contains("Line 3"));
 
+    // An event naming a lead and a product that are both missing is told both.
+    let (_, report) = post_json(
+        &app,
+        &json!([{"kind": "call", "lead_id": 999998, "product_id": 424242},
+                                              {"kind": "call", "email": "nobody@example.jp", "product_id": 424242}]),
+    )
+    .await;
+    for result in report["results"].as_array().unwrap() {
+        let fields: Vec<&str> =
+            result["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        assert!(fields == ["lead_id", "product_id"] || fields == ["email", "product_id"], "{report}");
+    }
+
     // Whole-request errors store nothing.
     let before = stored(&app, lead_id).await.len();
     let (status, error) = post(&app, &app.admin_token, "application/json", "[{".into()).await;
@@ -160,6 +173,132 @@ async fn sqlite_events_are_taken_once_and_bad_ones_alone_are_refused() {
 #[tokio::test]
 async fn postgres_events_are_taken_once_and_bad_ones_alone_are_refused() {
     events_are_taken_once_and_bad_ones_alone_are_refused(Backend::Postgres).await;
+}
+
+/// Concurrent requests are committed together (group commit) yet answered as if one came after
+/// the other: a key sent by several requests at once is created by exactly one of them, and the
+/// others name the event it created.
+async fn concurrent_batches_take_each_key_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let lead: Value = app
+        .api(Method::POST, "/api/v1/leads", &app.admin_token)
+        .json(&json!({"family_name": "山田", "email": "taro@himawari.co.jp"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lead_id = lead["id"].as_i64().unwrap();
+    const REQUESTS: usize = 8;
+    const SHARED: usize = 50;
+    const OWN: usize = 100;
+    let requests = (0..REQUESTS).map(|r| {
+        let mut events: Vec<Value> = (0..SHARED)
+            .map(|i| json!({"kind": "page_view", "lead_id": lead_id, "idempotency_key": format!("shared-{i}")}))
+            .collect();
+        events.extend((0..OWN).map(
+            |i| json!({"kind": "mail_open", "email": "taro@himawari.co.jp", "idempotency_key": format!("own-{r}-{i}")}),
+        ));
+        events.push(json!({"kind": "call", "lead_id": 424242}));
+        app.api(Method::POST, "/api/v1/events", &app.admin_token).json(&Value::Array(events))
+    });
+    // All at once, each on a task of its own.
+    let mut running = tokio::task::JoinSet::new();
+    for request in requests {
+        running.spawn(async move {
+            let response = request.send().await.expect("request");
+            (response.status().as_u16(), response.json::<Value>().await.expect("json"))
+        });
+    }
+    let reports = running.join_all().await;
+    let mut shared_ids: Vec<Option<i64>> = vec![None; SHARED];
+    let mut created_shared = vec![0; SHARED];
+    for (status, report) in &reports {
+        assert_eq!(*status, 200, "{report}");
+        assert_eq!(report["rejected"].as_u64(), Some(1), "{report}");
+        let results = report["results"].as_array().unwrap();
+        for (i, result) in results.iter().take(SHARED).enumerate() {
+            let id = result["id"].as_i64().expect("an id for created and duplicate");
+            assert_eq!(*shared_ids[i].get_or_insert(id), id, "every request names the same event for shared-{i}");
+            if result["status"] == "created" {
+                created_shared[i] += 1;
+            } else {
+                assert_eq!(result["status"], "duplicate");
+            }
+        }
+        assert!(results[SHARED..SHARED + OWN].iter().all(|r| r["status"] == "created"), "{report}");
+    }
+    assert_eq!(created_shared, vec![1; SHARED], "each shared key created once");
+    let created: u64 = reports.iter().map(|(_, r)| r["created"].as_u64().unwrap()).sum();
+    assert_eq!(created, (SHARED + REQUESTS * OWN) as u64);
+    let stored = app.store.lead_events(lead_id, &EventQuery { limit: 10_000, ..EventQuery::default() }).await.unwrap();
+    assert_eq!(stored.len(), SHARED + REQUESTS * OWN);
+}
+
+#[tokio::test]
+async fn sqlite_concurrent_batches_take_each_key_once() {
+    concurrent_batches_take_each_key_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_concurrent_batches_take_each_key_once() {
+    concurrent_batches_take_each_key_once(Backend::Postgres).await;
+}
+
+/// A request whose events the store refuses (here: a lead that is gone) fails alone, even when
+/// its events were in one group with those of other requests.
+async fn a_failing_request_does_not_fail_its_group(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let lead =
+        hatake_domain::LeadInput { family_name: Some("山田".into()), ..Default::default() }.validate(&[]).unwrap();
+    let lead_id = app.store.create_lead(&lead, false, 1).await.unwrap().id;
+    let writer = hatake_web::event_writer::EventWriter::new(app.store.clone());
+    // An event whose lead was looked up already (`EventLead::None` and `lead_id` set): a lead id
+    // that is not stored fails the write itself.
+    let event = |lead: i64, key: &str| hatake_store::PendingEvent {
+        lead: hatake_store::EventLead::None,
+        event: hatake_store::NewEvent {
+            kind: "call",
+            lead_id: Some(lead),
+            visitor_id: None,
+            product_id: None,
+            occurred_at: 1,
+            source: None,
+            name: None,
+            properties: "{}".into(),
+            idempotency_key: Some(key.into()),
+        },
+    };
+    let created = |fates: Vec<hatake_store::Resolved>| {
+        fates.iter().all(|f| matches!(f, hatake_store::Resolved::Appended(hatake_store::Appended::Created(_))))
+    };
+    // Sent before the writer runs (this test's runtime has one thread): one group of three.
+    let (good, bad, later) = tokio::join!(
+        writer.append(vec![event(lead_id, "a"), event(lead_id, "b")], 10),
+        writer.append(vec![event(lead_id, "c"), event(lead_id + 1000, "d")], 10),
+        writer.append(vec![event(lead_id, "e")], 10),
+    );
+    assert_eq!(
+        writer.stats(),
+        hatake_web::event_writer::WriterStats { groups: 1, requests: 3, events: 5, unawaited: 0 }
+    );
+    assert!(created(good.unwrap()));
+    assert!(bad.is_err(), "the missing lead fails its request");
+    assert!(created(later.unwrap()));
+    let kinds = stored(&app, lead_id).await;
+    let keys: std::collections::BTreeSet<String> = kinds.into_iter().filter_map(|e| e.idempotency_key).collect();
+    assert_eq!(keys, ["a", "b", "e"].into_iter().map(String::from).collect(), "nothing of the failed request");
+}
+
+#[tokio::test]
+async fn sqlite_a_failing_request_does_not_fail_its_group() {
+    a_failing_request_does_not_fail_its_group(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_failing_request_does_not_fail_its_group() {
+    a_failing_request_does_not_fail_its_group(Backend::Postgres).await;
 }
 
 /// An event the server acknowledged survives `kill -9` of the server right after the response.

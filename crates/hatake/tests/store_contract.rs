@@ -1425,6 +1425,7 @@ async fn scenario_migrations(backend: &Backend) {
         (7, "merge_moves_events".to_owned()),
         (8, "forms".to_owned()),
         (9, "booking".to_owned()),
+        (10, "events_speed".to_owned()),
         (11, "import_events".to_owned()),
     ];
     let first = backend.open().await.unwrap();

@@ -66,19 +66,69 @@ async fn page_views_are_recorded_except_bots_and_the_own_network() {
     let first = hit(&app, "", BROWSER, None).await;
     let cookie = first.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(cookie.starts_with("hk_vid=") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/;"), "the hosted form pages see it too: {cookie}");
     let pair = cookie.split(';').next().unwrap().to_owned();
     let visitor = pair.trim_start_matches("hk_vid=").to_owned();
     let second = hit(&app, "", BROWSER, Some(&pair)).await;
     assert!(second.headers().get("set-cookie").is_none(), "the same id is kept");
     assert_eq!(visits(&app, &visitor).await.len(), 2);
 
-    // Hits from the organisation's own network (here: this machine) are not counted.
+    // Hits from the organisation's own network (here: this machine) are not counted, once the
+    // ranges are read again (they are kept for a few seconds).
     app.store.put_setting("tracking.internal_ranges", "# 本社\n127.0.0.0/8", 1).await.unwrap();
+    tokio::time::sleep(hatake_web::tracking::INTERNAL_RANGES_TTL).await;
     hit(&app, "?v=abc123", BROWSER, None).await;
     assert_eq!(visits(&app, "abc123").await.len(), 2);
     app.store.put_setting("tracking.internal_ranges", "10.0.0.0/8", 2).await.unwrap();
+    tokio::time::sleep(hatake_web::tracking::INTERNAL_RANGES_TTL).await;
     hit(&app, "?v=abc123", BROWSER, None).await;
     assert_eq!(visits(&app, "abc123").await.len(), 3);
+}
+
+/// Ranges saved on the settings page count within a few seconds, without a restart, and so
+/// does removing them; meanwhile the ranges read before apply.
+#[tokio::test]
+async fn internal_ranges_saved_on_the_settings_page_count_within_seconds() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let save = |ranges: &'static str| {
+        let request =
+            client.post(app.url("/settings/tracking")).form(&[("_csrf", csrf.as_str()), ("internal_ranges", ranges)]);
+        async move { assert_eq!(request.send().await.unwrap().status(), 303) }
+    };
+    // Counted, and the (empty) ranges are now read and kept.
+    hit(&app, "?v=before", BROWSER, None).await;
+    assert_eq!(visits(&app, "before").await.len(), 1);
+
+    // Until this machine's hits stop counting: how long, and never longer than a few seconds.
+    let until_counted = |counted: bool| {
+        let app = &app;
+        async move {
+            let started = std::time::Instant::now();
+            for n in 0.. {
+                let visitor = format!("probe-{counted}-{n}");
+                hit(app, &format!("?v={visitor}"), BROWSER, None).await;
+                if (visits(app, &visitor).await.len() == 1) == counted {
+                    return started.elapsed();
+                }
+                assert!(started.elapsed() < std::time::Duration::from_secs(10), "the change never took effect");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            unreachable!()
+        }
+    };
+    save("127.0.0.0/8").await;
+    let took = until_counted(false).await;
+    assert!(took <= hatake_web::tracking::INTERNAL_RANGES_TTL + std::time::Duration::from_secs(1), "{took:?}");
+    for n in 0..3 {
+        let visitor = format!("internal-{n}");
+        hit(&app, &format!("?v={visitor}"), BROWSER, None).await;
+        assert!(visits(&app, &visitor).await.is_empty(), "not counted once in force");
+    }
+
+    save("").await;
+    let took = until_counted(true).await;
+    assert!(took <= hatake_web::tracking::INTERNAL_RANGES_TTL + std::time::Duration::from_secs(1), "{took:?}");
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! `POST /api/v1/events`: behaviour events in batches (a JSON array, or NDJSON: one JSON object
-//! per line). Each event is checked on its own: the good ones are appended in one transaction,
-//! committed before the response (so an acknowledged event survives a crash of the server),
-//! and each bad one is answered with its index and field errors without failing the others.
+//! per line). Each event is checked on its own: the good ones are appended in one transaction
+//! (with those of concurrent requests: [`crate::event_writer`]), which also finds each event's
+//! lead by id or e-mail, committed before the response (so an acknowledged event survives a
+//! crash of the server), and each bad one is answered with its index and field errors without
+//! failing the others.
 
 use crate::auth::ApiUser;
 use crate::error::ApiError;
@@ -13,9 +15,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{post, MethodRouter};
 use axum::Json;
 use hatake_domain::{EventData, EventInput, EventSubject, FieldError};
-use hatake_store::{Appended, NewEvent, Store};
+use hatake_store::{Appended, EventLead, NewEvent, PendingEvent, Resolved, Store};
 use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Most events in one request.
 pub const MAX_EVENTS: usize = 10_000;
@@ -123,6 +125,21 @@ fn not_found(field: &str, ja: &str, en: &str) -> FieldError {
     FieldError::new(field, "not_found", ja, en)
 }
 
+/// The error of an event whose lead is not stored.
+fn lead_not_found(lead: &EventLead) -> FieldError {
+    match lead {
+        EventLead::Email(email) => not_found(
+            "email",
+            &format!("メールアドレス {email} のリードはありません。"),
+            &format!("No lead has the e-mail address {email}."),
+        ),
+        EventLead::Id(id) => {
+            not_found("lead_id", &format!("リード {id} はありません。"), &format!("There is no lead {id}."))
+        }
+        EventLead::None => not_found("lead_id", "リードがありません。", "There is no lead."),
+    }
+}
+
 async fn ingest(
     State(state): State<AppState>,
     _user: ApiUser,
@@ -145,97 +162,94 @@ async fn ingest(
         .map(|item| item.map_err(|e| vec![e]).and_then(|input| input.validate(now).map_err(|e| e.0)))
         .collect();
 
-    // Who each event is about, and its product: looked up for the whole batch at once.
-    let mut lead_ids: Vec<i64> = Vec::new();
-    let mut emails: Vec<String> = Vec::new();
-    for event in validated.iter().flatten() {
-        match &event.subject {
-            EventSubject::Lead(id) => lead_ids.push(*id),
-            EventSubject::Email(email) => emails.push(email.as_str().to_owned()),
-            EventSubject::Visitor(_) => {}
-        }
-    }
-    lead_ids.sort_unstable();
-    lead_ids.dedup();
-    emails.sort_unstable();
-    emails.dedup();
     let store_error = |e| ApiError::from_store(e, "event");
-    let existing: HashSet<i64> = store.existing_lead_ids(&lead_ids).await.map_err(store_error)?.into_iter().collect();
-    let by_email: HashMap<String, i64> =
-        store.lead_ids_by_email(&emails).await.map_err(store_error)?.into_iter().collect();
+    // Products are checked here for the whole batch; each event's lead is found by the store
+    // inside the write (by id or e-mail), so that it cannot go in between.
     let products: HashSet<i64> = store.list_products().await.map_err(store_error)?.into_iter().map(|p| p.id).collect();
-
     let mut results: Vec<ItemResult> = Vec::with_capacity(validated.len());
-    let mut to_append: Vec<(usize, NewEvent)> = Vec::new();
+    let mut to_append: Vec<(usize, PendingEvent)> = Vec::new();
+    // Events refused for their product whose lead is to be checked too (every error at once).
+    let mut without_product: Vec<(usize, EventSubject)> = Vec::new();
     for (index, event) in validated.into_iter().enumerate() {
         let checked = event.and_then(|event| {
-            let mut errors = Vec::new();
-            let lead_id = match &event.subject {
-                EventSubject::Lead(id) if existing.contains(id) => Some(*id),
-                EventSubject::Lead(id) => {
-                    errors.push(not_found(
-                        "lead_id",
-                        &format!("リード {id} はありません。"),
-                        &format!("There is no lead {id}."),
-                    ));
-                    None
-                }
-                EventSubject::Email(email) => match by_email.get(email.as_str()) {
-                    Some(id) => Some(*id),
-                    None => {
-                        errors.push(not_found(
-                            "email",
-                            &format!("メールアドレス {} のリードはありません。", email.as_str()),
-                            &format!("No lead has the e-mail address {}.", email.as_str()),
-                        ));
-                        None
-                    }
-                },
-                EventSubject::Visitor(_) => None,
-            };
             if let Some(product) = event.product_id.filter(|p| !products.contains(p)) {
-                errors.push(not_found(
+                without_product.push((index, event.subject.clone()));
+                return Err(vec![not_found(
                     "product_id",
                     &format!("商材 {product} はありません。"),
                     &format!("There is no product {product}."),
-                ));
+                )]);
             }
-            if !errors.is_empty() {
-                return Err(errors);
-            }
-            let visitor_id = match event.subject {
-                EventSubject::Visitor(visitor) => Some(visitor),
-                _ => event.visitor_id,
+            let (lead, visitor_id) = match event.subject {
+                EventSubject::Lead(id) => (EventLead::Id(id), event.visitor_id),
+                EventSubject::Email(email) => (EventLead::Email(email.as_str().to_owned()), event.visitor_id),
+                EventSubject::Visitor(visitor) => (EventLead::None, Some(visitor)),
             };
-            Ok(NewEvent {
-                kind: event.kind.as_str(),
-                lead_id,
-                visitor_id,
-                product_id: event.product_id,
-                occurred_at: event.occurred_at,
-                source: event.source,
-                name: event.name,
-                properties: event.properties,
-                idempotency_key: event.idempotency_key,
+            Ok(PendingEvent {
+                lead,
+                event: NewEvent {
+                    kind: event.kind.as_str(),
+                    lead_id: None,
+                    visitor_id,
+                    product_id: event.product_id,
+                    occurred_at: event.occurred_at,
+                    source: event.source,
+                    name: event.name,
+                    properties: event.properties,
+                    idempotency_key: event.idempotency_key,
+                },
             })
         });
         match checked {
-            Ok(new) => {
-                to_append.push((index, new));
+            Ok(pending) => {
+                to_append.push((index, pending));
                 results.push(ItemResult { index, status: "created", id: None, errors: Vec::new() });
             }
             Err(errors) => results.push(ItemResult { index, status: "rejected", id: None, errors }),
         }
     }
-    let (indexes, new): (Vec<usize>, Vec<NewEvent>) = to_append.into_iter().unzip();
-    let fates = store.append_events(&new, now).await.map_err(store_error)?;
-    for (index, fate) in indexes.into_iter().zip(fates) {
+    if !without_product.is_empty() {
+        let ids: Vec<i64> = without_product
+            .iter()
+            .filter_map(|(_, s)| if let EventSubject::Lead(id) = s { Some(*id) } else { None })
+            .collect();
+        let emails: Vec<String> = without_product
+            .iter()
+            .filter_map(|(_, s)| if let EventSubject::Email(e) = s { Some(e.as_str().to_owned()) } else { None })
+            .collect();
+        let ids: HashSet<i64> = store.existing_lead_ids(&ids).await.map_err(store_error)?.into_iter().collect();
+        let emails: HashSet<String> =
+            store.lead_ids_by_email(&emails).await.map_err(store_error)?.into_iter().map(|(e, _)| e).collect();
+        for (index, subject) in without_product {
+            let missing = match &subject {
+                EventSubject::Lead(id) if !ids.contains(id) => Some(EventLead::Id(*id)),
+                EventSubject::Email(email) if !emails.contains(email.as_str()) => {
+                    Some(EventLead::Email(email.as_str().to_owned()))
+                }
+                _ => None,
+            };
+            if let Some(lead) = missing {
+                results[index].errors.insert(0, lead_not_found(&lead));
+            }
+        }
+    }
+    let (indexes, pending): (Vec<usize>, Vec<PendingEvent>) = to_append.into_iter().unzip();
+    // The leads the events name, for the errors of those that are not found.
+    let named: Vec<EventLead> = pending.iter().map(|p| p.lead.clone()).collect();
+    // Written with the events of concurrent requests in one transaction, committed before the
+    // answer (see `event_writer`).
+    let fates = state.event_writer.append(pending, now).await.map_err(store_error)?;
+    for ((index, fate), lead) in indexes.into_iter().zip(fates).zip(named) {
         let result = &mut results[index];
-        match fate {
-            Appended::Created(id) => result.id = Some(id),
-            Appended::Duplicate(id) => {
+        match (fate, lead) {
+            (Resolved::Appended(Appended::Created(id)), _) => result.id = Some(id),
+            (Resolved::Appended(Appended::Duplicate(id)), _) => {
                 result.status = "duplicate";
                 result.id = Some(id);
+            }
+            (Resolved::UnknownLead | Resolved::UnknownEmail, lead) => {
+                result.status = "rejected";
+                result.errors.push(lead_not_found(&lead));
             }
         }
     }

@@ -9,6 +9,7 @@
 //! The load generator runs on its own single-threaded runtime on its own OS thread, so the
 //! server's runtime workers are not shared with it (the CPU cores are).
 
+pub mod events;
 pub mod febrl;
 pub mod import;
 mod load;
