@@ -161,6 +161,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("forms.attempts", "試行回数", "Attempts"),
     ("forms.next_attempt", "次回の再試行", "next retry"),
     ("forms.retry", "再処理", "Retry"),
+    ("forms.answers", "回答を見る", "Answers"),
     ("tracking.title", "Webトラッキング", "Web tracking"),
     ("tracking.snippet", "サイトに貼るタグ", "Tag for your site"),
     (

@@ -196,6 +196,9 @@ async fn a_submission_becomes_a_lead_with_its_history(backend: Backend) {
     assert_eq!(events[0].product_id, Some(1));
     let page = admin.get(app.url(&format!("/leads/{lead_id}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"mail-consents\"><span class=\"tag consent\""), "the consent shows on the lead");
+    // The form's page shows each submission's answers, labelled as the form labels them.
+    let page = admin.get(app.url("/forms/1")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<dt>ご興味</dt><dd class=\"answer\">価格</dd>"), "{page}");
 
     // The same person again, from another visitor id: the same lead (merged, or unchanged when
     // nothing is new), a second event.

@@ -210,6 +210,7 @@ async fn page(
         Some(form) => {
             let status = params.status.as_deref().filter(|s| ["pending", "done", "failed", "spam"].contains(s));
             let rows = store.list_submissions(form.id, status, None, 100).await.map_err(error)?;
+            let definition: Option<FormDefinition> = serde_json::from_str(&form.definition).ok();
             let submissions: Vec<minijinja::Value> = rows
                 .into_iter()
                 .map(|s| {
@@ -220,7 +221,27 @@ async fn page(
                         .filter_map(|k| payload.get(*k).and_then(|v| v.as_str()))
                         .collect::<Vec<_>>()
                         .join(" ");
-                    context! { row => s, who => who }
+                    // The answers as sent, labelled as the form labels them now (a field the
+                    // form no longer has shows its key).
+                    let answers: Vec<(String, String)> = payload
+                        .iter()
+                        .filter(|(key, _)| key.as_str() != "consents")
+                        .map(|(key, value)| {
+                            let label =
+                                definition.iter().flat_map(|d| &d.fields).find(|f| &f.target == key).map_or_else(
+                                    || key.clone(),
+                                    |f| if locale == "en" { f.label_en.clone() } else { f.label_ja.clone() },
+                                );
+                            (label, value.as_str().map_or_else(|| value.to_string(), str::to_owned))
+                        })
+                        .collect();
+                    let consents: Vec<String> = FormDefinition::consents_of(&payload)
+                        .iter()
+                        .map(|id| {
+                            products.iter().find(|p| p.id == *id).map_or_else(|| format!("#{id}"), |p| p.name.clone())
+                        })
+                        .collect();
+                    context! { row => s, who => who, answers => answers, consents => consents }
                 })
                 .collect();
             let links = context! {
