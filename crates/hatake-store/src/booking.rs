@@ -93,6 +93,17 @@ pub const MEETING_SELECT: &str = "SELECT m.id, m.user_id, m.lead_id, m.product_i
 #[macro_export]
 macro_rules! impl_booking_store {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// Meetings matching `clause` (binding `$1` to `id`), in the clause's order.
+            async fn meetings_where(&self, clause: &str, id: i64) -> $crate::StoreResult<Vec<$crate::MeetingRow>> {
+                sqlx::query_as::<$db, $crate::MeetingRow>(&format!("{} WHERE {clause}", $crate::MEETING_SELECT))
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+        }
+
         #[async_trait::async_trait]
         impl $crate::BookingStore for $store {
             async fn set_rep_products(&self, user_id: i64, product_ids: &[i64]) -> $crate::StoreResult<()> {
@@ -179,21 +190,12 @@ macro_rules! impl_booking_store {
                 from: $crate::Millis,
                 to: $crate::Millis,
             ) -> $crate::StoreResult<Vec<(i64, $crate::Millis, $crate::Millis)>> {
-                let mut found = Vec::new();
-                for user in user_ids {
-                    let rows: Vec<(i64, i64, i64)> = sqlx::query_as::<$db, (i64, i64, i64)>(
-                        "SELECT user_id, starts_at, ends_at FROM meetings WHERE user_id = $1 AND status = 'booked' \
-                         AND starts_at < $3 AND ends_at > $2 ORDER BY starts_at",
-                    )
-                    .bind(user)
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                    found.extend(rows);
-                }
-                Ok(found)
+                // The times are numbers written into the statement; the ids are bound.
+                let sql = format!(
+                    "SELECT user_id, starts_at, ends_at FROM meetings WHERE status = 'booked' \
+                     AND starts_at < {to} AND ends_at > {from} AND user_id IN ({{}}) ORDER BY user_id, starts_at"
+                );
+                self.rows_in(&sql, user_ids).await
             }
 
             async fn book_meeting(
@@ -247,11 +249,7 @@ macro_rules! impl_booking_store {
             }
 
             async fn get_meeting(&self, id: i64) -> $crate::StoreResult<$crate::MeetingRow> {
-                sqlx::query_as::<$db, $crate::MeetingRow>(&format!("{} WHERE m.id = $1", $crate::MEETING_SELECT))
-                    .bind(id)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db_error)
+                self.meetings_where("m.id = $1", id).await?.pop().ok_or($crate::StoreError::NotFound)
             }
 
             async fn list_meetings(
@@ -273,25 +271,11 @@ macro_rules! impl_booking_store {
             }
 
             async fn lead_meetings(&self, lead_id: i64) -> $crate::StoreResult<Vec<$crate::MeetingRow>> {
-                sqlx::query_as::<$db, $crate::MeetingRow>(&format!(
-                    "{} WHERE m.lead_id = $1 ORDER BY m.starts_at DESC, m.id DESC",
-                    $crate::MEETING_SELECT
-                ))
-                .bind(lead_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)
+                self.meetings_where("m.lead_id = $1 ORDER BY m.starts_at DESC, m.id DESC", lead_id).await
             }
 
             async fn submission_meetings(&self, submission_id: i64) -> $crate::StoreResult<Vec<$crate::MeetingRow>> {
-                sqlx::query_as::<$db, $crate::MeetingRow>(&format!(
-                    "{} WHERE m.submission_id = $1 ORDER BY m.id",
-                    $crate::MEETING_SELECT
-                ))
-                .bind(submission_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)
+                self.meetings_where("m.submission_id = $1 ORDER BY m.id", submission_id).await
             }
 
             async fn link_submission_meetings(&self, submission_id: i64, lead_id: i64) -> $crate::StoreResult<()> {
@@ -321,19 +305,13 @@ macro_rules! impl_booking_store {
                 user_ids: &[i64],
                 from: $crate::Millis,
             ) -> $crate::StoreResult<Vec<(i64, i64)>> {
-                let mut counts = Vec::new();
-                for user in user_ids {
-                    let (count,): (i64,) = sqlx::query_as::<$db, (i64,)>(
-                        "SELECT COUNT(*) FROM meetings WHERE user_id = $1 AND status = 'booked' AND starts_at >= $2",
-                    )
-                    .bind(user)
-                    .bind(from)
-                    .fetch_one(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                    counts.push((*user, count));
-                }
-                Ok(counts)
+                let sql = format!(
+                    "SELECT user_id, COUNT(*) FROM meetings WHERE status = 'booked' AND starts_at >= {from} \
+                     AND user_id IN ({{}}) GROUP BY user_id"
+                );
+                let found: Vec<(i64, i64)> = self.rows_in(&sql, user_ids).await?;
+                // Users without meetings count 0.
+                Ok(user_ids.iter().map(|u| (*u, found.iter().find(|(f, _)| f == u).map_or(0, |(_, c)| *c))).collect())
             }
         }
     };
