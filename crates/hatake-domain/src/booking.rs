@@ -19,10 +19,10 @@ pub const WORKING_HOURS_FIELD: &str = "working_hours";
 const DAY_MINUTES: u16 = 24 * 60;
 
 /// Japanese short names of the days, from Monday.
-const DAY_NAMES_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
+pub const DAY_NAMES_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
 
 /// English short names of the days, from Monday.
-const DAY_NAMES_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+pub const DAY_NAMES_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 /// Characters accepted between the two ends of a range of days or times (after NFKC, which
 /// turns `～` and `－` into `~` and `-`).
@@ -652,8 +652,16 @@ fn range_slots(tz: &TimeZone, day: Date, range: TimeRange, slot_ms: i64) -> Vec<
 /// (`load` as `(user_id, count)`; a rep not listed has none), ties going to the lowest id, so
 /// that bookings spread across the reps. `None` when no rep is free.
 pub fn pick_rep(slot_user_ids: &[i64], load: &[(i64, usize)]) -> Option<i64> {
+    reps_by_load(slot_user_ids, load).first().copied()
+}
+
+/// The reps free for a slot in the order to try them: fewest upcoming meetings first, ties by
+/// lowest id (the next one is tried when another booking took the first meanwhile).
+pub fn reps_by_load(slot_user_ids: &[i64], load: &[(i64, usize)]) -> Vec<i64> {
     let load_of = |id: i64| -> usize { load.iter().filter(|(user, _)| *user == id).map(|(_, n)| n).sum() };
-    slot_user_ids.iter().copied().min_by_key(|id| (load_of(*id), *id))
+    let mut reps = slot_user_ids.to_vec();
+    reps.sort_by_key(|id| (load_of(*id), *id));
+    reps
 }
 
 #[cfg(test)]

@@ -625,6 +625,15 @@ impl FormDefinition {
         payload.iter().filter_map(|(k, v)| k.strip_prefix("extra.").map(|key| (key.to_owned(), v.clone()))).collect()
     }
 
+    /// The thank-you text in the sender's language (`en`, else Japanese).
+    pub fn thank_you(&self, locale: &str) -> &str {
+        if locale == "en" {
+            &self.thank_you_en
+        } else {
+            &self.thank_you_ja
+        }
+    }
+
     /// Whether a page of this origin may embed the form.
     pub fn allows_origin(&self, origin: &str) -> bool {
         let origin = origin.trim_end_matches('/').to_lowercase();

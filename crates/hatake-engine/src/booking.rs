@@ -4,7 +4,7 @@
 //! one rep and time (the store refuses an overlapping meeting inside its transaction, so two
 //! people racing for one slot cannot both get the same rep).
 
-use hatake_domain::booking::{free_slots, BookingRules, RepAvailability, Slot, WeeklyHours};
+use hatake_domain::booking::{free_slots, reps_by_load, BookingRules, RepAvailability, Slot, WeeklyHours};
 use hatake_domain::form::BookingStep;
 use hatake_store::{Appended, MeetingRow, NewEvent, NewMeeting, Store, StoreError, SubmissionRow};
 
@@ -105,10 +105,13 @@ pub async fn book(
     }
     let slots = offer(store, product_id, rules, now).await?;
     let slot = slots.into_iter().find(|s| s.start_ms == starts_at).ok_or(BookError::NotFree)?;
-    let counts = store.upcoming_meeting_counts(&slot.user_ids, now).await?;
-    let mut reps = slot.user_ids.clone();
-    reps.sort_by_key(|id| (counts.iter().find(|(u, _)| u == id).map_or(0, |(_, c)| *c), *id));
-    for rep in reps {
+    let counts: Vec<(i64, usize)> = store
+        .upcoming_meeting_counts(&slot.user_ids, now)
+        .await?
+        .into_iter()
+        .map(|(user, count)| (user, usize::try_from(count).unwrap_or(usize::MAX)))
+        .collect();
+    for rep in reps_by_load(&slot.user_ids, &counts) {
         let meeting = NewMeeting {
             user_id: rep,
             lead_id: submission.lead_id,

@@ -47,14 +47,17 @@ pub async fn process(store: &dyn Store, submission: &SubmissionRow, now: i64) ->
     let source = source_of(&form.slug);
     let mut input = definition.lead_input(&payload);
     input.source = Some(source.clone());
-    let custom_defs: Vec<_> = store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect();
+    let custom_defs = crate::settings::custom_defs(store).await?;
     let mut data = input.validate(&custom_defs).map_err(|e| ProcessError::Invalid(e.to_string()))?;
     let dictionary = crate::settings::departments(store).await?;
     data.department_class = data.department.as_deref().and_then(|d| dictionary.classify(d)).map(|c| c.key.clone());
-    if let Some(product) = definition.product_id {
-        // A product deleted since the form was saved is left off rather than failing.
+    // A product deleted since the form was saved is left off (the lead's and the event's)
+    // rather than failing.
+    let mut product_id = definition.product_id;
+    if let Some(product) = product_id {
         if store.get_product(product).await.is_err() {
             data.product_ids.retain(|id| *id != product);
+            product_id = None;
         }
     }
     let required = crate::settings::required_fields(store).await?;
@@ -85,12 +88,6 @@ pub async fn process(store: &dyn Store, submission: &SubmissionRow, now: i64) ->
     if !answers.is_empty() {
         properties.insert("answers".into(), Value::Object(answers));
     }
-    let mut product_id = definition.product_id;
-    if let Some(product) = product_id {
-        if store.get_product(product).await.is_err() {
-            product_id = None;
-        }
-    }
     let event = NewEvent {
         kind: "form_submit",
         lead_id: Some(lead_id),
@@ -107,8 +104,11 @@ pub async fn process(store: &dyn Store, submission: &SubmissionRow, now: i64) ->
         Some(Appended::Created(id) | Appended::Duplicate(id)) => *id,
         None => return Err(ProcessError::Store(StoreError::Database("no event was appended".to_owned()))),
     };
-    // A meeting booked before the submission became a lead gets the lead now.
-    crate::booking::link_submission(store, submission.id, lead_id, now).await?;
+    // A meeting booked before the submission became a lead gets the lead now (only a
+    // submission given a booking token can have one).
+    if submission.booking_token.is_some() {
+        crate::booking::link_submission(store, submission.id, lead_id, now).await?;
+    }
     let done = SubmissionDone { lead_id, outcome: outcome.as_str(), event_id };
     store.finish_submission(submission.id, &done, now).await?;
     Ok(done)

@@ -20,6 +20,14 @@ pub async fn required_fields(store: &dyn Store) -> StoreResult<RequiredFieldSet>
         .unwrap_or_default())
 }
 
+/// The organisation's custom field definitions.
+///
+/// # Errors
+/// On a database error.
+pub async fn custom_defs(store: &dyn Store) -> StoreResult<Vec<hatake_domain::CustomFieldDef>> {
+    Ok(store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect())
+}
+
 /// The configured dictionary, or the shipped default.
 ///
 /// # Errors
@@ -52,7 +60,7 @@ pub async fn import_context(
         context.users.insert(search_key(&user.email), user.id);
         context.users.insert(search_key(&user.display_name), user.id);
     }
-    context.custom_defs = store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect();
+    context.custom_defs = custom_defs(store).await?;
     let options = ImportOptions {
         file_name: file_name.to_owned(),
         created_by,

@@ -187,6 +187,9 @@ pub struct TrackedLinkRow {
     pub created_at: Millis,
 }
 
+/// The columns of [`TrackedLinkRow`], in order.
+pub const TRACKED_LINK_COLUMNS: &str = "id, code, name, target_url, product_id, created_at";
+
 /// The columns of [`EventRow`], in order.
 pub const EVENT_COLUMNS: &str =
     "id, kind, lead_id, visitor_id, product_id, occurred_at, received_at, source, name, properties, idempotency_key";
@@ -306,10 +309,11 @@ macro_rules! impl_event_store {
                 product_id: Option<i64>,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<$crate::TrackedLinkRow> {
-                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(&format!(
                     "INSERT INTO tracked_links (code, name, target_url, product_id, created_at) \
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id, code, name, target_url, product_id, created_at",
-                )
+                     VALUES ($1, $2, $3, $4, $5) RETURNING {}",
+                    $crate::TRACKED_LINK_COLUMNS
+                ))
                 .bind(code)
                 .bind(name)
                 .bind(target_url)
@@ -321,9 +325,10 @@ macro_rules! impl_event_store {
             }
 
             async fn tracked_link(&self, code: &str) -> $crate::StoreResult<Option<$crate::TrackedLinkRow>> {
-                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
-                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links WHERE code = $1",
-                )
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(&format!(
+                    "SELECT {} FROM tracked_links WHERE code = $1",
+                    $crate::TRACKED_LINK_COLUMNS
+                ))
                 .bind(code)
                 .fetch_optional(&self.pool)
                 .await
@@ -331,9 +336,10 @@ macro_rules! impl_event_store {
             }
 
             async fn list_tracked_links(&self) -> $crate::StoreResult<Vec<$crate::TrackedLinkRow>> {
-                sqlx::query_as::<$db, $crate::TrackedLinkRow>(
-                    "SELECT id, code, name, target_url, product_id, created_at FROM tracked_links ORDER BY id DESC",
-                )
+                sqlx::query_as::<$db, $crate::TrackedLinkRow>(&format!(
+                    "SELECT {} FROM tracked_links ORDER BY id DESC",
+                    $crate::TRACKED_LINK_COLUMNS
+                ))
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)

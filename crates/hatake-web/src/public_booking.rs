@@ -21,29 +21,30 @@ pub struct BookParams {
     start: Option<String>,
 }
 
-const WEEKDAYS_JA: [&str; 7] = ["月", "火", "水", "木", "金", "土", "日"];
-const WEEKDAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+/// The organisation's time zone (looked up once per page).
+fn zone_of(state: &AppState) -> jiff::tz::TimeZone {
+    jiff::tz::TimeZone::get(&state.config.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+}
 
-fn zoned(state: &AppState, millis: i64) -> Option<jiff::Zoned> {
-    let zone = jiff::tz::TimeZone::get(&state.config.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    jiff::Timestamp::from_millisecond(millis).ok().map(|t| t.to_zoned(zone))
+fn zoned(zone: &jiff::tz::TimeZone, millis: i64) -> Option<jiff::Zoned> {
+    jiff::Timestamp::from_millisecond(millis).ok().map(|t| t.to_zoned(zone.clone()))
 }
 
 /// "11月24日(火)" / "Tue 24 Nov".
 fn day_label(day: &jiff::Zoned, locale: &str) -> String {
     let weekday = usize::try_from(day.weekday().to_monday_zero_offset()).unwrap_or(0);
     if locale == "en" {
-        format!("{} {}", WEEKDAYS_EN[weekday], day.strftime("%-d %b %Y"))
+        format!("{} {}", hatake_domain::booking::DAY_NAMES_EN[weekday], day.strftime("%-d %b %Y"))
     } else {
-        format!("{}月{}日({})", day.month(), day.day(), WEEKDAYS_JA[weekday])
+        format!("{}月{}日({})", day.month(), day.day(), hatake_domain::booking::DAY_NAMES_JA[weekday])
     }
 }
 
 /// The slots grouped by day, for the page.
-fn days(state: &AppState, slots: &[Slot], locale: &str, chosen: Option<i64>) -> Vec<minijinja::Value> {
+fn days(zone: &jiff::tz::TimeZone, slots: &[Slot], locale: &str, chosen: Option<i64>) -> Vec<minijinja::Value> {
     let mut days: Vec<(String, Vec<minijinja::Value>)> = Vec::new();
     for slot in slots {
-        let (Some(start), Some(end)) = (zoned(state, slot.start_ms), zoned(state, slot.end_ms)) else { continue };
+        let (Some(start), Some(end)) = (zoned(zone, slot.start_ms), zoned(zone, slot.end_ms)) else { continue };
         let label = day_label(&start, locale);
         let time = context! {
             value => slot.start_ms.to_string(),
@@ -58,8 +59,8 @@ fn days(state: &AppState, slots: &[Slot], locale: &str, chosen: Option<i64>) -> 
     days.into_iter().map(|(label, times)| context! { label => label, times => times }).collect()
 }
 
-fn meeting_view(state: &AppState, meeting: &MeetingRow, locale: &str) -> minijinja::Value {
-    let when = match (zoned(state, meeting.starts_at), zoned(state, meeting.ends_at)) {
+fn meeting_view(zone: &jiff::tz::TimeZone, meeting: &MeetingRow, locale: &str) -> minijinja::Value {
+    let when = match (zoned(zone, meeting.starts_at), zoned(zone, meeting.ends_at)) {
         (Some(start), Some(end)) => {
             format!("{} {}–{}", day_label(&start, locale), start.strftime("%H:%M"), end.strftime("%H:%M"))
         }
@@ -121,11 +122,11 @@ async fn page(
             }
         }
     };
-    let message = if locale == "en" { &definition.thank_you_en } else { &definition.thank_you_ja };
+    let zone = zone_of(state);
     let context = context! {
-        locale => locale, title => definition.name, message => message, slug => form.slug,
-        token => submission.booking_token, days => days(state, &slots, locale, None),
-        booked => booked.as_ref().map(|m| meeting_view(state, m, locale)),
+        locale => locale, title => definition.name, message => definition.thank_you(locale), slug => form.slug,
+        token => submission.booking_token, days => days(&zone, &slots, locale, None),
+        booked => booked.as_ref().map(|m| meeting_view(&zone, m, locale)),
         problem => problem, redirect_url => definition.redirect_url,
         heading => say(locale, "商談のご予約", "Book a meeting"),
         intro => say(

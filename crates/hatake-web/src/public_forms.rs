@@ -314,9 +314,7 @@ async fn accept(
 ) -> Outcome {
     let now = now_millis();
     let answer = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_owned());
-    let clip = |text: Option<String>| {
-        text.filter(|t| !t.is_empty()).map(|t| t.chars().take(hatake_domain::tracking::MAX_URL_CHARS).collect())
-    };
+    let clip = crate::tracking::clip;
     let spam = FormDefinition::is_honeypot_filled(pairs);
     let payload = if spam {
         // Kept as it came, for the record; never processed.
@@ -340,7 +338,8 @@ async fn accept(
         let wait = state.form_limiter.retry_after(&key, now);
         return Outcome::Limited { retry_after_secs: (wait + 999) / 1000 };
     }
-    let booking_token = (definition.booking.is_some() && definition.product_id.is_some() && !spam).then(new_token);
+    let booking_token = (definition.booking.is_some() && definition.product_id.is_some() && !spam)
+        .then(crate::tracking::new_visitor_id);
     let visitor_id =
         answer("hk_vid").filter(|v| hatake_domain::event::is_visitor_id(v)).or_else(|| sender.visitor_cookie.clone());
     let submission = NewSubmission {
@@ -374,13 +373,6 @@ async fn accept(
         }
     }
     Outcome::Accepted { booking_token }
-}
-
-/// A secret of 32 hex digits.
-fn new_token() -> String {
-    use rand::Rng;
-    let bytes: [u8; 16] = rand::thread_rng().gen();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn not_stored_text(locale: &str) -> &'static str {
@@ -430,7 +422,7 @@ async fn submit_page(State(state): State<AppState>, Path(slug): Path<String>, re
         Outcome::Accepted { booking_token: None } => match &definition.redirect_url {
             Some(url) => Redirect::to(url).into_response(),
             None => {
-                let message = if locale == "en" { &definition.thank_you_en } else { &definition.thank_you_ja };
+                let message = definition.thank_you(locale);
                 let context = context! { locale => locale, title => definition.name, message => message };
                 rendered(&state, StatusCode::OK, "forms/thanks.html", context, &definition)
             }
@@ -596,7 +588,7 @@ async fn submit_json(State(state): State<AppState>, Path(slug): Path<String>, re
     };
     let response = match accept(&state, &form, &definition, &pairs, &sender).await {
         Outcome::Accepted { booking_token } => {
-            let message = if locale == "en" { &definition.thank_you_en } else { &definition.thank_you_ja };
+            let message = definition.thank_you(locale);
             // With booking, the person goes on to the booking page on hatake.
             let redirect = match booking_token {
                 Some(token) => {

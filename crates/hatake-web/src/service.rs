@@ -58,7 +58,7 @@ pub async fn required_fields(store: &dyn Store) -> Result<RequiredFieldSet, Stor
 /// # Errors
 /// On a database error.
 pub async fn custom_defs(store: &dyn Store) -> Result<Vec<CustomFieldDef>, StoreError> {
-    Ok(store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect())
+    hatake_engine::settings::custom_defs(store).await
 }
 
 /// Creates (`id` None) or replaces a lead. Its department class comes from the organisation's

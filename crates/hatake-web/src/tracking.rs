@@ -68,7 +68,7 @@ pub struct Hit {
     t: Option<String>,
 }
 
-fn clip(text: Option<String>) -> Option<String> {
+pub(crate) fn clip(text: Option<String>) -> Option<String> {
     text.map(|t| t.chars().take(MAX_TEXT).collect::<String>()).filter(|t| !t.is_empty())
 }
 
@@ -94,7 +94,8 @@ pub(crate) fn visitor_cookie(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-fn new_visitor_id() -> String {
+/// 16 random bytes as 32 hex digits (a visitor id, a booking token).
+pub(crate) fn new_visitor_id() -> String {
     use rand::Rng;
     let bytes: [u8; 16] = rand::thread_rng().gen();
     bytes.iter().map(|b| format!("{b:02x}")).collect()

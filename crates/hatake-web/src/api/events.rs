@@ -165,7 +165,12 @@ async fn ingest(
     let store_error = |e| ApiError::from_store(e, "event");
     // Products are checked here for the whole batch; each event's lead is found by the store
     // inside the write (by id or e-mail), so that it cannot go in between.
-    let products: HashSet<i64> = store.list_products().await.map_err(store_error)?.into_iter().map(|p| p.id).collect();
+    // (Read only when some event names a product: most batches name none.)
+    let products: HashSet<i64> = if validated.iter().any(|e| e.as_ref().is_ok_and(|e| e.product_id.is_some())) {
+        store.list_products().await.map_err(store_error)?.into_iter().map(|p| p.id).collect()
+    } else {
+        HashSet::new()
+    };
     let mut results: Vec<ItemResult> = Vec::with_capacity(validated.len());
     let mut to_append: Vec<(usize, PendingEvent)> = Vec::new();
     // Events refused for their product whose lead is to be checked too (every error at once).

@@ -125,13 +125,7 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
         bail!("--batch may be at most {MAX_BATCH} (the API's limit per request)");
     }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let (dir, _temp) = match &args.data_dir {
-        Some(dir) => (dir.clone(), None),
-        None => {
-            let temp = TempDir::new()?;
-            (temp.0.clone(), Some(temp))
-        }
-    };
+    let (dir, _temp) = TempDir::or_given(args.data_dir.as_ref())?;
     println!(
         "hatake bench events: SQLite, {} leads, {} events stored first, {cores} cores; {} s × {} rounds per scenario",
         count(args.leads),
@@ -888,13 +882,7 @@ async fn timeline_round(
 
 fn latency(mut nanos: Vec<u64>, elapsed: Duration) -> Latency {
     nanos.sort_unstable();
-    let at = |q: f64| {
-        if nanos.is_empty() {
-            return f64::NAN;
-        }
-        let rank = ((q * nanos.len() as f64).ceil() as usize).clamp(1, nanos.len());
-        nanos[rank - 1] as f64 / 1e6
-    };
+    let at = |q: f64| super::load::percentile(&nanos, q);
     Latency {
         n: nanos.len(),
         p50: at(0.50),
@@ -1289,12 +1277,7 @@ fn parse_wrk(text: &str) -> anyhow::Result<Latency> {
 // Summary.
 
 fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    match values.len() {
-        0 => f64::NAN,
-        n if n % 2 == 1 => values[n / 2],
-        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
+    super::report::median(&mut values)
 }
 
 fn summary(rounds: &[RoundFigures], args: &EventsBenchArgs, cores: usize, world: &World, wrk: bool, dir: &Path) {

@@ -100,7 +100,7 @@ impl Sample {
 }
 
 /// Nearest-rank percentile of sorted nanoseconds, in milliseconds.
-fn percentile(sorted: &[u64], q: f64) -> f64 {
+pub(super) fn percentile(sorted: &[u64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }

@@ -106,13 +106,7 @@ pub async fn ui(args: UiBenchArgs) -> anyhow::Result<()> {
         bail!("--leads, --companies, --concurrency, --seconds and --rounds must all be at least 1");
     }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let (dir, temp) = match &args.data_dir {
-        Some(dir) => (dir.clone(), None),
-        None => {
-            let temp = TempDir::new()?;
-            (temp.0.clone(), Some(temp))
-        }
-    };
+    let (dir, temp) = TempDir::or_given(args.data_dir.as_ref())?;
     println!(
         "hatake bench ui: SQLite, {} leads, {} companies, {cores} cores, {} connections, {} s × {} rounds per scenario",
         count(args.leads),
@@ -328,6 +322,18 @@ fn per_second(rows: usize, elapsed: Duration) -> u64 {
 struct TempDir(PathBuf);
 
 impl TempDir {
+    /// The directory a bench works in: the one given (kept), or a new temporary one (deleted
+    /// when the returned guard is dropped).
+    fn or_given(given: Option<&PathBuf>) -> anyhow::Result<(PathBuf, Option<Self>)> {
+        match given {
+            Some(dir) => Ok((dir.clone(), None)),
+            None => {
+                let temp = Self::new()?;
+                Ok((temp.0.clone(), Some(temp)))
+            }
+        }
+    }
+
     fn new() -> anyhow::Result<Self> {
         let path =
             std::env::temp_dir().join(format!("hatake-bench-{}-{}", std::process::id(), hatake_web::now_millis()));

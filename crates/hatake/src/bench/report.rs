@@ -20,7 +20,7 @@ pub(super) struct Figures {
 /// All rounds: `rounds[round][scenario]`.
 pub(super) type Rounds = Vec<Vec<Figures>>;
 
-fn median(values: &mut [f64]) -> f64 {
+pub(super) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     if n == 0 {
