@@ -17,6 +17,7 @@ pub mod lead;
 pub mod matching;
 pub mod prefecture;
 pub mod product;
+pub mod scoring;
 pub mod text;
 pub mod tracking;
 pub mod user;

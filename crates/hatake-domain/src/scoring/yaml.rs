@@ -1,0 +1,128 @@
+//! Scoring models as YAML, for review and for moving a model between installations, with the
+//! line of every problem.
+
+use super::ScoringModel;
+use crate::{FieldError, FieldErrors};
+
+/// Leading spaces, counting a list item's `- ` as indentation of what follows it.
+fn content(line: &str) -> (usize, &str) {
+    let mut indent = line.len() - line.trim_start_matches(' ').len();
+    let mut rest = &line[indent..];
+    while let Some(after) = rest.strip_prefix("- ") {
+        let spaces = after.len() - after.trim_start_matches(' ').len();
+        indent += 2 + spaces;
+        rest = &after[spaces..];
+    }
+    (indent, rest)
+}
+
+fn is_item(line: &str) -> Option<usize> {
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let rest = &line[indent..];
+    (rest.starts_with("- ") || rest == "-").then_some(indent)
+}
+
+fn skip(line: &str) -> bool {
+    let trimmed = line.trim();
+    trimmed.is_empty() || trimmed.starts_with('#')
+}
+
+/// The 1-based line of a field path (`engagement[2].points`, `account.top`) in block-style
+/// YAML, as far as it can be told; the line of the nearest enclosing part otherwise.
+pub fn yaml_line(text: &str, path: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0;
+    let mut to = lines.len();
+    // Keys of the current mapping stand at an indentation greater than this.
+    let mut parent: isize = -1;
+    let mut found = None;
+    for segment in path.split('.') {
+        let (key, index) = match segment.split_once('[') {
+            Some((key, rest)) => (key, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (segment, None),
+        };
+        let hit = (from..to).find(|&l| {
+            let (indent, rest) = content(lines[l]);
+            !skip(lines[l]) && indent as isize > parent && rest.strip_prefix(key).is_some_and(|r| r.starts_with(':'))
+        });
+        let Some(line) = hit else { return found };
+        found = Some(line + 1);
+        let key_indent = content(lines[line]).0 as isize;
+        // The value's lines: those after the key that are more indented than the key (or list
+        // items at the key's own indentation, as YAML allows).
+        let end = (line + 1..to)
+            .find(|&l| {
+                !skip(lines[l]) && {
+                    let raw_indent = (lines[l].len() - lines[l].trim_start_matches(' ').len()) as isize;
+                    raw_indent < key_indent || (raw_indent == key_indent && is_item(lines[l]).is_none())
+                }
+            })
+            .unwrap_or(to);
+        from = line + 1;
+        to = end;
+        parent = key_indent;
+        if let Some(index) = index {
+            let items: Vec<usize> = (from..to).filter(|&l| is_item(lines[l]).is_some()).collect();
+            let Some(first) = items.first() else { return found };
+            let item_indent = is_item(lines[*first]).unwrap_or(0);
+            let items: Vec<usize> = items.into_iter().filter(|&l| is_item(lines[l]) == Some(item_indent)).collect();
+            let Some(&item) = items.get(index) else { return found };
+            found = Some(item + 1);
+            from = item;
+            to = items.iter().find(|&&l| l > item).copied().unwrap_or(to);
+            parent = item_indent as isize;
+        }
+    }
+    found
+}
+
+fn with_line(error: FieldError, line: Option<usize>) -> FieldError {
+    match line {
+        Some(line) => FieldError {
+            message_ja: format!("{line}行目（{}）: {}", error.field, error.message_ja),
+            message_en: format!("Line {line} ({}): {}", error.field, error.message_en),
+            ..error
+        },
+        None => error,
+    }
+}
+
+impl ScoringModel {
+    /// A model as YAML (the stored model's fields in order; empty parts left out).
+    pub fn to_yaml(&self) -> String {
+        serde_norway::to_string(self).unwrap_or_default()
+    }
+
+    /// A model from YAML, checked: every problem names its field and line.
+    ///
+    /// # Errors
+    /// The YAML is not a model (with the parser's line and column), or the model has problems.
+    pub fn from_yaml(text: &str, custom_keys: &[&str]) -> Result<Self, FieldErrors> {
+        let model: Self = serde_norway::from_str(text).map_err(|e| {
+            let location = e.location();
+            let detail = e.to_string();
+            FieldErrors::from(with_line(
+                FieldError::new(
+                    "yaml",
+                    "invalid_yaml",
+                    format!("YAMLとして読めないか、モデルの形ではありません: {detail}"),
+                    format!("Not YAML, or not the shape of a model: {detail}"),
+                ),
+                location.map(|l| l.line()),
+            ))
+        })?;
+        model.check(custom_keys).map_err(|errors| {
+            FieldErrors(
+                errors
+                    .0
+                    .into_iter()
+                    .map(|e| {
+                        let line = yaml_line(text, &e.field);
+                        with_line(e, line)
+                    })
+                    .collect(),
+            )
+        })?;
+        Ok(model)
+    }
+}
