@@ -9,4 +9,5 @@ pub mod forms;
 pub mod import;
 pub mod maintenance;
 pub mod resolve;
+pub mod scoring;
 pub mod settings;

@@ -89,5 +89,6 @@ hatake_store::impl_event_store!(PostgresStore, Postgres);
 hatake_store::impl_plain_event_writes!(PostgresStore, Postgres);
 hatake_store::impl_form_store!(PostgresStore, Postgres);
 hatake_store::impl_booking_store!(PostgresStore, Postgres);
+hatake_store::impl_scoring_store!(PostgresStore, Postgres);
 hatake_store::impl_sqlx_plan_writer!(PostgresStore, Postgres);
 hatake_store::impl_system_store!(PostgresStore, Postgres, "postgres", ["ANALYZE"]);

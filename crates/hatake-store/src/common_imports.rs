@@ -256,7 +256,18 @@ macro_rules! impl_import_store {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                // The events the import recorded for its people ("import:{id}:{line}").
+                // The events the import recorded for its people ("import:{id}:{line}"); their
+                // people's scores are folded again without them.
+                sqlx::query::<$db>(
+                    "INSERT INTO scoring_queue (lead_id) SELECT DISTINCT lead_id FROM events \
+                     WHERE idempotency_key >= $1 AND idempotency_key < $2 AND lead_id IS NOT NULL \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(format!("import:{id}:"))
+                .bind(format!("import:{id};"))
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
                 sqlx::query::<$db>("DELETE FROM events WHERE idempotency_key >= $1 AND idempotency_key < $2")
                     .bind(format!("import:{id}:"))
                     .bind(format!("import:{id};"))

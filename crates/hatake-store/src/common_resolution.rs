@@ -363,6 +363,12 @@ macro_rules! impl_resolution_store {
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_error)?;
+                // The survivor's scores are folded again with the events it got.
+                sqlx::query::<$db>("INSERT INTO scoring_queue (lead_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                    .bind(survivor)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
                 let moved_visitors: Vec<(String,)> = sqlx::query_as::<$db, (String,)>(
                     "UPDATE visitor_leads SET lead_id = $1 WHERE lead_id = $2 RETURNING visitor_id",
                 )
@@ -481,6 +487,13 @@ macro_rules! impl_resolution_store {
                     sqlx::query::<$db>("UPDATE visitor_leads SET lead_id = $1 WHERE visitor_id = $2")
                         .bind(merged.id)
                         .bind(visitor)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                for lead in [survivor, merged.id] {
+                    sqlx::query::<$db>("INSERT INTO scoring_queue (lead_id) VALUES ($1) ON CONFLICT DO NOTHING")
+                        .bind(lead)
                         .execute(&mut *tx)
                         .await
                         .map_err(db_error)?;

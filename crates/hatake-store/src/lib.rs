@@ -9,10 +9,12 @@ mod common_system;
 mod common_users;
 mod events;
 mod forms;
+mod scoring;
 pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
 pub use forms::*;
+pub use scoring::*;
 mod query;
 mod resolution;
 mod rows;
@@ -79,6 +81,7 @@ pub trait Store:
     + EventStore
     + FormStore
     + BookingStore
+    + ScoringStore
 {
 }
 
@@ -92,7 +95,8 @@ impl<
             + ImportStore
             + EventStore
             + FormStore
-            + BookingStore,
+            + BookingStore
+            + ScoringStore,
     > Store for T
 {
 }

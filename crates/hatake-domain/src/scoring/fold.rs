@@ -38,7 +38,7 @@ pub struct ScoreEvent<'a> {
 }
 
 /// Which rules an event meets: a bit per engagement rule and per decay rule.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Matched {
     pub engagement: u64,
     pub reactions: u16,

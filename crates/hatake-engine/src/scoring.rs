@@ -1,0 +1,741 @@
+//! The scorer: keeps every lead's scores per product in step with the event log, the passing
+//! of time, and the lead's attributes, and recomputes them all on demand (`hatake rescore`).
+//!
+//! One process at a time scores (the lease `scorer`). Each step of [`Scorer::step`]:
+//! 1. reloads the models; a product whose model changed is recomputed in full ([`rescore`])
+//!    up to the cursor;
+//! 2. reads new events in id order from the cursor and folds each into the stored state of
+//!    its lead (an anonymous event counts for the lead its visitor is linked to). An event that
+//!    is not later than the lead's last folded one means the lead is folded again from the log.
+//!    Ids skipped (a transaction still open on PostgreSQL) are looked for again for
+//!    [`GAP_WAIT_MS`]; an event read twice only makes its lead be folded again;
+//! 3. folds again the leads queued by merges and their undo, and those given a visitor link;
+//! 4. gives leads whose attributes (or whose account's) changed their new fit;
+//! 5. updates the scores that change by time now (decay, expiry) — the decay pass.
+//!
+//! Everything here is derived from the log by `hatake_domain::scoring::fold`, so the result
+//! never depends on when a step ran; `tests/scoring.rs` compares it with [`rescore`].
+
+use hatake_domain::scoring::fold::{Compiled, Matched, ScoreEvent, ScoreState};
+use hatake_domain::scoring::{FitSubject, ScoringModel};
+use hatake_domain::EventKind;
+use hatake_store::{FitRow, LeadScoreRow, ScoringEventRow, Store, StoreError, StoreResult};
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// How long an id skipped by the cursor is waited for before it is taken as never coming.
+pub const GAP_WAIT_MS: i64 = 10_000;
+/// Events read per step.
+const EVENTS_PER_STEP: i64 = 20_000;
+/// The lease's name and how long one holds.
+pub const LEASE: &str = "scorer";
+const LEASE_MS: i64 = 30_000;
+/// The setting that says which model version each product's stored scores were computed with.
+pub const SETTING_RESCORED: &str = "scoring.rescored";
+
+/// The models in force, compiled.
+#[derive(Debug, Clone, Default)]
+pub struct Models {
+    /// (product id, version, model), by product id.
+    pub models: Vec<(i64, i64, Compiled)>,
+}
+
+impl Models {
+    /// # Errors
+    /// When the store fails.
+    pub async fn load(store: &dyn Store) -> StoreResult<Self> {
+        let rows = store.current_scoring_models().await?;
+        let mut models = Vec::with_capacity(rows.len());
+        for row in rows {
+            match ScoringModel::from_json(&row.definition) {
+                Ok(model) => models.push((row.product_id, row.version, Compiled::new(model))),
+                Err(error) => tracing::error!(product = row.product_id, %error, "a stored scoring model is unreadable"),
+            }
+        }
+        Ok(Self { models })
+    }
+
+    pub fn versions(&self) -> Vec<(i64, i64)> {
+        self.models.iter().map(|(p, v, _)| (*p, *v)).collect()
+    }
+
+    pub fn get(&self, product_id: i64) -> Option<&(i64, i64, Compiled)> {
+        self.models.iter().find(|(p, _, _)| *p == product_id)
+    }
+}
+
+/// A stored event as scoring sees it (`None` for a kind this version does not know).
+pub fn score_event(row: &ScoringEventRow) -> Option<ScoreEvent<'_>> {
+    Some(ScoreEvent {
+        id: row.id,
+        kind: EventKind::parse(&row.kind)?,
+        occurred_at: row.occurred_at,
+        name: row.name.as_deref(),
+        properties: &row.properties,
+    })
+}
+
+/// The fit attributes of a lead, for fit rules.
+pub fn fit_subject<'a>(row: &'a FitRow, custom: &'a Option<Map<String, Value>>) -> FitSubject<'a> {
+    FitSubject {
+        industry: row.industry.as_deref(),
+        employee_count: row.employee_count,
+        annual_revenue: row.annual_revenue,
+        department_class: row.department_class.as_deref(),
+        title: row.title.as_deref(),
+        prefecture: row.prefecture.as_deref(),
+        abm_tier: row.abm_tier.as_deref(),
+        custom: custom.as_ref(),
+    }
+}
+
+fn fit_of(model: &Compiled, row: Option<&FitRow>) -> i64 {
+    let Some(row) = row else { return 0 };
+    let custom: Option<Map<String, Value>> = serde_json::from_str(&row.custom).ok();
+    model.model.fit(&fit_subject(row, &custom)).0
+}
+
+fn score_row(
+    lead_id: i64,
+    product_id: i64,
+    version: i64,
+    model: &Compiled,
+    state: &ScoreState,
+    fit: i64,
+    now: i64,
+) -> LeadScoreRow {
+    let score = model.score_at(state, now);
+    LeadScoreRow {
+        lead_id,
+        product_id,
+        model_version: version,
+        engagement: score.engagement,
+        fit,
+        next_change_at: score.next_change_at,
+        state: state.encode(),
+        updated_at: now,
+    }
+}
+
+/// Folds leads again from the log, for every model, and stores the result (rows of products
+/// whose events no longer count for a lead are removed). Returns how many rows were written.
+///
+/// # Errors
+/// When the store fails.
+pub async fn score_leads(store: &dyn Store, models: &Models, lead_ids: &[i64], now: i64) -> StoreResult<usize> {
+    if lead_ids.is_empty() || models.models.is_empty() {
+        return Ok(0);
+    }
+    let fits: HashMap<i64, FitRow> = store.fit_rows(lead_ids).await?.into_iter().map(|r| (r.lead_id, r)).collect();
+    let mut rows = Vec::new();
+    for &lead_id in lead_ids {
+        let events = store.lead_scoring_events(lead_id).await?;
+        for (product_id, version, model) in &models.models {
+            let mut in_scope: Vec<ScoreEvent<'_>> =
+                events.iter().filter(|e| model.in_scope(e.product_id, *product_id)).filter_map(score_event).collect();
+            match model.fold_all(&mut in_scope) {
+                Some(state) if fits.contains_key(&lead_id) => {
+                    let fit = fit_of(model, fits.get(&lead_id));
+                    rows.push(score_row(lead_id, *product_id, *version, model, &state, fit, now));
+                }
+                _ => store.delete_lead_scores(&[lead_id], *product_id).await?,
+            }
+        }
+    }
+    store.put_lead_scores(&rows).await?;
+    Ok(rows.len())
+}
+
+/// Folds new events (any order, any leads) into the stored states. Leads an event cannot be
+/// folded onto are folded again from the log.
+///
+/// # Errors
+/// When the store fails.
+pub async fn apply_events(
+    store: &dyn Store,
+    models: &Models,
+    events: &[ScoringEventRow],
+    now: i64,
+) -> StoreResult<ApplyCounts> {
+    let mut counts = ApplyCounts::default();
+    if events.is_empty() || models.models.is_empty() {
+        return Ok(counts);
+    }
+    // Anonymous events count for the lead their visitor is linked to.
+    let visitors: Vec<String> = {
+        let mut v: Vec<String> =
+            events.iter().filter(|e| e.lead_id.is_none()).filter_map(|e| e.visitor_id.clone()).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let links: HashMap<String, i64> = if visitors.is_empty() {
+        HashMap::new()
+    } else {
+        store.visitor_lead_ids(&visitors).await?.into_iter().collect()
+    };
+    let mut by_lead: BTreeMap<i64, Vec<&ScoringEventRow>> = BTreeMap::new();
+    for event in events {
+        let lead = event.lead_id.or_else(|| event.visitor_id.as_ref().and_then(|v| links.get(v).copied()));
+        if let Some(lead) = lead {
+            by_lead.entry(lead).or_default().push(event);
+        }
+    }
+    if by_lead.is_empty() {
+        return Ok(counts);
+    }
+    let lead_ids: Vec<i64> = by_lead.keys().copied().collect();
+    let mut stored: HashMap<(i64, i64), LeadScoreRow> =
+        store.lead_scores(&lead_ids).await?.into_iter().map(|r| ((r.lead_id, r.product_id), r)).collect();
+    let fits: HashMap<i64, FitRow> = store.fit_rows(&lead_ids).await?.into_iter().map(|r| (r.lead_id, r)).collect();
+    let mut again = Vec::new();
+    let mut rows = Vec::new();
+    for (lead_id, mut lead_events) in by_lead {
+        if !fits.contains_key(&lead_id) {
+            continue; // deleted meanwhile
+        }
+        lead_events.sort_by_key(|e| (e.occurred_at, e.id));
+        let mut refold = false;
+        let mut lead_rows = Vec::new();
+        for (product_id, version, model) in &models.models {
+            let previous = stored.remove(&(lead_id, *product_id));
+            let mut state = match &previous {
+                Some(row) if row.model_version == *version => match ScoreState::decode(&row.state, model) {
+                    Some(state) => Some(state),
+                    None => {
+                        refold = true;
+                        break;
+                    }
+                },
+                Some(_) => {
+                    refold = true;
+                    break;
+                }
+                None => None,
+            };
+            let mut changed = false;
+            for event in &lead_events {
+                if !model.in_scope(event.product_id, *product_id) {
+                    continue;
+                }
+                let Some(score_event) = score_event(event) else { continue };
+                let matched: Matched = model.matches(&score_event);
+                if !model.apply(&mut state, event.id, event.occurred_at, matched, None) {
+                    refold = true;
+                    break;
+                }
+                changed = true;
+            }
+            if refold {
+                break;
+            }
+            if let (true, Some(state)) = (changed, &state) {
+                let fit = fit_of(model, fits.get(&lead_id));
+                lead_rows.push(score_row(lead_id, *product_id, *version, model, state, fit, now));
+            }
+        }
+        if refold {
+            again.push(lead_id);
+        } else {
+            counts.folded += 1;
+            rows.extend(lead_rows);
+        }
+    }
+    store.put_lead_scores(&rows).await?;
+    counts.refolded = again.len();
+    score_leads(store, models, &again, now).await?;
+    Ok(counts)
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ApplyCounts {
+    /// Leads whose new events were folded onto their stored state.
+    pub folded: usize,
+    /// Leads folded again from the log.
+    pub refolded: usize,
+}
+
+/// Updates every score that changes by time at `now` (decay rules firing, awards expiring).
+/// Returns how many rows changed.
+///
+/// # Errors
+/// When the store fails.
+pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreResult<usize> {
+    let mut total = 0;
+    loop {
+        let due = store.scores_due(now, 10_000).await?;
+        let mut updates = Vec::with_capacity(due.len());
+        let mut refold = Vec::new();
+        for row in &due {
+            let current = models.get(row.product_id).filter(|(_, version, _)| *version == row.model_version);
+            let state = current.and_then(|(_, _, model)| ScoreState::decode(&row.state, model).map(|s| (model, s)));
+            match state {
+                Some((model, state)) => {
+                    let score = model.score_at(&state, now);
+                    updates.push((row.lead_id, row.product_id, score.engagement, score.next_change_at));
+                }
+                // A product without a model, or scores of an older version: fold again.
+                None => refold.push(row.lead_id),
+            }
+        }
+        store.update_score_values(&updates, now).await?;
+        refold.sort_unstable();
+        refold.dedup();
+        score_leads(store, models, &refold, now).await?;
+        total += due.len();
+        if due.len() < 10_000 || updates.is_empty() {
+            return Ok(total);
+        }
+    }
+}
+
+/// Gives these leads' score rows the fit their attributes now give.
+async fn refit(store: &dyn Store, models: &Models, rows: &[FitRow]) -> StoreResult<()> {
+    let mut updates = Vec::new();
+    for row in rows {
+        let custom: Option<Map<String, Value>> = serde_json::from_str(&row.custom).ok();
+        let subject = fit_subject(row, &custom);
+        for (product_id, _, model) in &models.models {
+            updates.push((row.lead_id, *product_id, model.model.fit(&subject).0));
+        }
+    }
+    store.update_fit_scores(&updates).await
+}
+
+/// Progress of a full recomputation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RescoreReport {
+    pub events: u64,
+    pub leads: u64,
+    pub rows: u64,
+}
+
+/// Recomputes every score of these products (all with a model when empty) from the event log,
+/// up to the event id `up_to`, and replaces the stored ones. `progress` is called with the
+/// events read so far.
+///
+/// # Errors
+/// When the store fails.
+pub async fn rescore(
+    store: &dyn Store,
+    models: &Models,
+    products: &[i64],
+    up_to: i64,
+    now: i64,
+    progress: &(dyn Fn(u64) + Sync),
+) -> StoreResult<RescoreReport> {
+    let chosen: Vec<&(i64, i64, Compiled)> =
+        models.models.iter().filter(|(p, _, _)| products.is_empty() || products.contains(p)).collect();
+    let mut report = RescoreReport::default();
+    if chosen.is_empty() {
+        return Ok(report);
+    }
+    // Each event in scope of some chosen model: (lead, at, id, index into the match table).
+    let mut folded: Vec<(i64, i64, i64, u32)> = Vec::new();
+    let mut table: Vec<Vec<Option<Matched>>> = Vec::new();
+    let mut interned: HashMap<Vec<Option<Matched>>, u32> = HashMap::new();
+    let mut links: HashMap<String, Option<i64>> = HashMap::new();
+    let mut after = 0;
+    while after < up_to {
+        let chunk = store.scoring_events_after(after, 50_000).await?;
+        let Some(last) = chunk.last() else { break };
+        after = last.id;
+        let unknown: Vec<String> = chunk
+            .iter()
+            .filter(|e| e.lead_id.is_none())
+            .filter_map(|e| e.visitor_id.clone())
+            .filter(|v| !links.contains_key(v))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if !unknown.is_empty() {
+            let found: HashMap<String, i64> = store.visitor_lead_ids(&unknown).await?.into_iter().collect();
+            for visitor in unknown {
+                let lead = found.get(&visitor).copied();
+                links.insert(visitor, lead);
+            }
+        }
+        for event in chunk.iter().filter(|e| e.id <= up_to) {
+            report.events += 1;
+            let lead =
+                event.lead_id.or_else(|| event.visitor_id.as_ref().and_then(|v| links.get(v).copied().flatten()));
+            let (Some(lead), Some(score_event)) = (lead, score_event(event)) else { continue };
+            let matches: Vec<Option<Matched>> = chosen
+                .iter()
+                .map(|(product_id, _, model)| {
+                    model.in_scope(event.product_id, *product_id).then(|| model.matches(&score_event))
+                })
+                .collect();
+            if matches.iter().all(Option::is_none) {
+                continue;
+            }
+            let index = match interned.get(&matches) {
+                Some(index) => *index,
+                None => {
+                    let index = u32::try_from(table.len()).unwrap_or(u32::MAX);
+                    table.push(matches.clone());
+                    interned.insert(matches, index);
+                    index
+                }
+            };
+            folded.push((lead, event.occurred_at, event.id, index));
+        }
+        progress(report.events);
+        if chunk.len() < 50_000 {
+            break;
+        }
+    }
+    folded.sort_unstable();
+    // Fit: the attributes of every lead with events.
+    let mut lead_ids: Vec<i64> = folded.iter().map(|e| e.0).collect();
+    lead_ids.dedup();
+    report.leads = lead_ids.len() as u64;
+    let mut fits: HashMap<i64, FitRow> = HashMap::with_capacity(lead_ids.len());
+    for part in lead_ids.chunks(5_000) {
+        fits.extend(store.fit_rows(part).await?.into_iter().map(|r| (r.lead_id, r)));
+    }
+    let mut per_product: Vec<Vec<LeadScoreRow>> = vec![Vec::new(); chosen.len()];
+    let mut start = 0;
+    while start < folded.len() {
+        let lead = folded[start].0;
+        let end = start + folded[start..].iter().take_while(|e| e.0 == lead).count();
+        if let Some(fit_row) = fits.get(&lead) {
+            let custom: Option<Map<String, Value>> = serde_json::from_str(&fit_row.custom).ok();
+            let subject = fit_subject(fit_row, &custom);
+            for (m, (product_id, version, model)) in chosen.iter().enumerate() {
+                let mut state = None;
+                for (_, at, id, index) in &folded[start..end] {
+                    if let Some(matched) = table[*index as usize][m] {
+                        model.apply(&mut state, *id, *at, matched, None);
+                    }
+                }
+                if let Some(state) = state {
+                    let fit = model.model.fit(&subject).0;
+                    per_product[m].push(score_row(lead, *product_id, *version, model, &state, fit, now));
+                }
+            }
+        }
+        start = end;
+    }
+    for (m, (product_id, _, _)) in chosen.iter().enumerate() {
+        report.rows += per_product[m].len() as u64;
+        store.replace_product_scores(*product_id, &per_product[m]).await?;
+    }
+    Ok(report)
+}
+
+/// The versions each product's stored scores were computed with.
+///
+/// # Errors
+/// When the store fails.
+pub async fn rescored_versions(store: &dyn Store) -> StoreResult<HashMap<i64, i64>> {
+    let text = store.get_setting(SETTING_RESCORED).await?;
+    Ok(text.and_then(|t| serde_json::from_str::<Vec<(i64, i64)>>(&t).ok()).unwrap_or_default().into_iter().collect())
+}
+
+async fn set_rescored(store: &dyn Store, versions: &HashMap<i64, i64>, now: i64) -> StoreResult<()> {
+    let mut list: Vec<(i64, i64)> = versions.iter().map(|(p, v)| (*p, *v)).collect();
+    list.sort_unstable();
+    store.put_setting(SETTING_RESCORED, &serde_json::to_string(&list).unwrap_or_default(), now).await
+}
+
+/// Asks for a full recomputation of these products (all when empty) at the scorer's next step.
+///
+/// # Errors
+/// When the store fails.
+pub async fn request_rescore(store: &dyn Store, products: &[i64], now: i64) -> StoreResult<()> {
+    let mut versions = rescored_versions(store).await?;
+    if products.is_empty() {
+        versions.clear();
+    } else {
+        versions.retain(|p, _| !products.contains(p));
+    }
+    set_rescored(store, &versions, now).await
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepReport {
+    pub events: usize,
+    pub folded: usize,
+    pub refolded: usize,
+    pub decayed: usize,
+    pub rescored: u64,
+    /// Whether more events are waiting (the step read a full page).
+    pub more: bool,
+}
+
+/// The scorer's memory between steps: the models and the ids it skipped.
+#[derive(Debug, Default)]
+pub struct Scorer {
+    models: Models,
+    /// Ids above the cursor read already (an id below them was missing).
+    seen: HashSet<i64>,
+    /// Ids skipped, with when they were first missed.
+    gaps: BTreeMap<i64, i64>,
+    /// The newest id read.
+    high: i64,
+    /// Leads changed in the same millisecond as the fit cursor, already given their fit.
+    leads_after_id: i64,
+    linked_seen: HashSet<(i64, i64)>,
+}
+
+impl Scorer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn models(&self) -> &Models {
+        &self.models
+    }
+
+    /// One step (see the module's documentation).
+    ///
+    /// # Errors
+    /// When the store fails; the step can be run again.
+    pub async fn step(&mut self, store: &dyn Store, now: i64) -> StoreResult<StepReport> {
+        let mut report = StepReport::default();
+        let mut cursor = store.scoring_cursor().await?;
+        if self.high < cursor.event_id {
+            self.high = cursor.event_id;
+        }
+        // 1. Models.
+        if self.models.versions() != store_versions(store).await? {
+            self.models = Models::load(store).await?;
+        }
+        if self.models.models.is_empty() {
+            // Nothing to score: the cursor follows the log so that a first model starts from a
+            // full recomputation, not from replaying the log step by step.
+            cursor.event_id = store.max_event_id().await?;
+            let rewind = cursor.rewind_to;
+            cursor.leads_at = now;
+            cursor.accounts_at = now;
+            cursor.links_at = now;
+            store.set_scoring_cursor(&cursor, rewind).await?;
+            self.high = cursor.event_id;
+            self.seen.clear();
+            self.gaps.clear();
+            return Ok(report);
+        }
+        let rescored = rescored_versions(store).await?;
+        let stale: Vec<i64> =
+            self.models.models.iter().filter(|(p, v, _)| rescored.get(p) != Some(v)).map(|(p, _, _)| *p).collect();
+        if !stale.is_empty() {
+            let done = rescore(store, &self.models, &stale, self.high.max(cursor.event_id), now, &|_| {}).await?;
+            report.rescored = done.rows;
+            let mut versions = rescored;
+            versions.retain(|p, _| self.models.get(*p).is_some());
+            for (p, v, _) in &self.models.models {
+                versions.insert(*p, *v);
+            }
+            set_rescored(store, &versions, now).await?;
+        }
+        // 2. New events.
+        let mut rewind_seen = None;
+        if let Some(rewind) = cursor.rewind_to {
+            rewind_seen = Some(rewind);
+            cursor.event_id = cursor.event_id.min(rewind - 1);
+            self.high = cursor.event_id;
+            self.seen.clear();
+            self.gaps.clear();
+        }
+        let mut events = store.scoring_events_after(self.high, EVENTS_PER_STEP).await?;
+        report.more = events.len() as i64 == EVENTS_PER_STEP;
+        let missing: Vec<i64> = self.gaps.keys().copied().collect();
+        if !missing.is_empty() {
+            let found = store.scoring_events_by_ids(&missing).await?;
+            for event in &found {
+                self.gaps.remove(&event.id);
+            }
+            events.extend(found);
+        }
+        let mut expected = self.high + 1;
+        for event in events.iter().filter(|e| e.id > self.high) {
+            for id in expected..event.id {
+                if id > cursor.event_id && !self.seen.contains(&id) {
+                    self.gaps.entry(id).or_insert(now);
+                }
+            }
+            expected = event.id + 1;
+        }
+        for event in &events {
+            self.seen.insert(event.id);
+            self.high = self.high.max(event.id);
+        }
+        self.gaps.retain(|_, since| now - *since < GAP_WAIT_MS);
+        // The cursor: below the oldest gap still waited for, else the newest id read.
+        let floor = self.gaps.keys().next().map_or(self.high, |first| first - 1);
+        cursor.event_id = cursor.event_id.max(floor);
+        self.seen.retain(|id| *id > cursor.event_id);
+        report.events = events.len();
+        let counts = apply_events(store, &self.models, &events, now).await?;
+        report.folded = counts.folded;
+        report.refolded = counts.refolded;
+        // 3. Queued leads and new visitor links.
+        loop {
+            let queued = store.take_scoring_queue(1_000).await?;
+            score_leads(store, &self.models, &queued, now).await?;
+            report.refolded += queued.len();
+            if queued.len() < 1_000 {
+                break;
+            }
+        }
+        let since = cursor.links_at.saturating_sub(GAP_WAIT_MS);
+        let links = store.visitor_links_since(since).await?;
+        let mut linked: Vec<i64> = Vec::new();
+        for (lead, at) in &links {
+            if self.linked_seen.insert((*lead, *at)) {
+                linked.push(*lead);
+            }
+            cursor.links_at = cursor.links_at.max(*at);
+        }
+        self.linked_seen.retain(|(_, at)| *at >= since);
+        linked.sort_unstable();
+        linked.dedup();
+        score_leads(store, &self.models, &linked, now).await?;
+        report.refolded += linked.len();
+        // 4. Fit.
+        loop {
+            let changed = store.leads_changed_since(cursor.leads_at, self.leads_after_id, 5_000).await?;
+            refit(store, &self.models, &changed).await?;
+            if let Some(last) = changed.last() {
+                if last.updated_at > cursor.leads_at {
+                    cursor.leads_at = last.updated_at;
+                }
+                self.leads_after_id = last.lead_id;
+            }
+            if changed.len() < 5_000 {
+                break;
+            }
+        }
+        let accounts = store.accounts_changed_since(cursor.accounts_at, 1_000).await?;
+        for (account, at) in &accounts {
+            let ids = store.account_lead_ids(*account).await?;
+            for part in ids.chunks(5_000) {
+                let rows = store.fit_rows(part).await?;
+                refit(store, &self.models, &rows).await?;
+            }
+            cursor.accounts_at = cursor.accounts_at.max(*at + 1);
+        }
+        // 5. Time.
+        report.decayed = decay_pass(store, &self.models, now).await?;
+        store.set_scoring_cursor(&cursor, rewind_seen).await?;
+        Ok(report)
+    }
+}
+
+async fn store_versions(store: &dyn Store) -> StoreResult<Vec<(i64, i64)>> {
+    Ok(store.current_scoring_models().await?.iter().map(|r| (r.product_id, r.version)).collect())
+}
+
+/// Steps until no event is waiting and no gap is open (for `hatake rescore` and tests).
+///
+/// # Errors
+/// When the store fails.
+pub async fn catch_up(store: &dyn Store, scorer: &mut Scorer, now: i64) -> StoreResult<StepReport> {
+    let mut total = StepReport::default();
+    loop {
+        let report = scorer.step(store, now).await?;
+        total.events += report.events;
+        total.folded += report.folded;
+        total.refolded += report.refolded;
+        total.decayed += report.decayed;
+        total.rescored += report.rescored;
+        if !report.more {
+            return Ok(total);
+        }
+    }
+}
+
+/// Runs the scorer while the process serves: a step whenever `wake` is notified (an event was
+/// written here) and at least every `interval`, while this process holds the lease.
+pub async fn run(
+    store: std::sync::Arc<dyn Store>,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    holder: String,
+    interval: std::time::Duration,
+) {
+    let mut scorer = Scorer::new();
+    loop {
+        let now = now_millis();
+        match store.try_lease(LEASE, &holder, now + LEASE_MS, now).await {
+            Ok(true) => match scorer.step(store.as_ref(), now).await {
+                Ok(report) if report.more => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "scoring step failed"),
+            },
+            Ok(false) => scorer = Scorer::new(),
+            Err(error) => tracing::warn!(%error, "the scorer's lease could not be taken"),
+        }
+        let _ = tokio::time::timeout(interval, wake.notified()).await;
+    }
+}
+
+/// Milliseconds since the epoch.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A lead's scores explained: per product with a model, the awards and the fit rules.
+#[derive(Debug, Clone)]
+pub struct LeadExplanation {
+    pub product_id: i64,
+    pub version: i64,
+    pub explanation: hatake_domain::scoring::fold::Explanation,
+    /// (rule id, label, points) of the fit rules met.
+    pub fit: Vec<(String, String, i64)>,
+    pub stored: Option<LeadScoreRow>,
+    /// The events the awards name, by id: (kind, name or URL).
+    pub events: HashMap<i64, (String, Option<String>)>,
+}
+
+/// Explains a lead's scores from its events now (the same fold the stored scores come from).
+///
+/// # Errors
+/// When the store fails.
+pub async fn explain_lead(store: &dyn Store, lead_id: i64, now: i64) -> StoreResult<Vec<LeadExplanation>> {
+    let models = Models::load(store).await?;
+    if models.models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let events = store.lead_scoring_events(lead_id).await?;
+    let stored = store.lead_scores(&[lead_id]).await?;
+    let fit_row = store.fit_rows(&[lead_id]).await?.into_iter().next().ok_or(StoreError::NotFound)?;
+    let custom: Option<Map<String, Value>> = serde_json::from_str(&fit_row.custom).ok();
+    let subject = fit_subject(&fit_row, &custom);
+    let mut out = Vec::new();
+    for (product_id, version, model) in &models.models {
+        let mut in_scope: Vec<ScoreEvent<'_>> =
+            events.iter().filter(|e| model.in_scope(e.product_id, *product_id)).filter_map(score_event).collect();
+        let explanation = model.explain(&mut in_scope, now);
+        let named: HashSet<i64> = explanation.awards.iter().filter_map(|a| a.event_id).collect();
+        let described = events
+            .iter()
+            .filter(|e| named.contains(&e.id))
+            .map(|e| {
+                let url = serde_json::from_str::<Map<String, Value>>(&e.properties)
+                    .ok()
+                    .and_then(|p| p.get("url").and_then(Value::as_str).map(str::to_owned));
+                (e.id, (e.kind.clone(), e.name.clone().or(url)))
+            })
+            .collect();
+        let fit = model
+            .model
+            .fit(&subject)
+            .1
+            .iter()
+            .map(|r| (r.id.clone(), r.label.clone().unwrap_or_default(), r.points))
+            .collect();
+        out.push(LeadExplanation {
+            product_id: *product_id,
+            version: *version,
+            explanation,
+            fit,
+            stored: stored.iter().find(|s| s.product_id == *product_id).cloned(),
+            events: described,
+        });
+    }
+    Ok(out)
+}

@@ -1,0 +1,222 @@
+//! The scorer on both backends: scores follow new events (in and out of time order), visitor
+//! links, merges and their undo, an import's undo, attribute changes (fit), and time (decay);
+//! and after all of it the stored scores equal a full recomputation from the event log.
+
+#[macro_use]
+mod support;
+
+use hatake_domain::scoring::{EngagementRule, ScoringModel, DAY_MS};
+use hatake_domain::{AccountInput, LeadInput, ProductInput};
+use hatake_engine::scoring::{self, Scorer};
+use hatake_store::{LeadScoreRow, MergeRequest, NewEvent, Store};
+
+const T0: i64 = 1_790_000_000_000;
+
+fn event(
+    kind: &'static str,
+    lead: Option<i64>,
+    visitor: Option<&str>,
+    product: Option<i64>,
+    at: i64,
+    props: &str,
+) -> NewEvent {
+    NewEvent {
+        kind,
+        lead_id: lead,
+        visitor_id: visitor.map(str::to_owned),
+        product_id: product,
+        occurred_at: at,
+        source: None,
+        name: None,
+        properties: props.to_owned(),
+        idempotency_key: None,
+    }
+}
+
+async fn lead(store: &dyn Store, family: &str, email: &str, account: Option<i64>, title: &str) -> i64 {
+    let input = LeadInput {
+        family_name: Some(family.into()),
+        email: Some(email.into()),
+        title: Some(title.into()),
+        account_id: account,
+        ..Default::default()
+    };
+    store.create_lead(&input.validate(&[]).unwrap(), false, T0).await.unwrap().id
+}
+
+/// The stored rows without their write time, for comparing.
+async fn snapshot(store: &dyn Store, leads: &[i64]) -> Vec<LeadScoreRow> {
+    let mut rows = store.lead_scores(leads).await.unwrap();
+    for row in &mut rows {
+        row.updated_at = 0;
+    }
+    rows
+}
+
+async fn engagement(store: &dyn Store, lead: i64, product: i64) -> Option<i64> {
+    store.lead_scores(&[lead]).await.unwrap().iter().find(|r| r.product_id == product).map(|r| r.engagement)
+}
+
+async fn scenario(store: &dyn Store) {
+    let erp = store
+        .create_product(
+            &ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() }
+                .validate()
+                .unwrap(),
+            support::now(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let crm = store
+        .create_product(
+            &ProductInput { code: Some("crm".into()), name: Some("CRM".into()), ..Default::default() }
+                .validate()
+                .unwrap(),
+            T0,
+        )
+        .await
+        .unwrap()
+        .id;
+    let account = store
+        .create_account(
+            &AccountInput { name: Some("株式会社大手".into()), employee_count: Some(800), ..Default::default() }
+                .validate()
+                .unwrap(),
+            T0,
+        )
+        .await
+        .unwrap()
+        .id;
+    let a = lead(store, "佐藤", "sato@example.jp", Some(account), "情報システム部 部長").await;
+    let b = lead(store, "鈴木", "suzuki@example.jp", None, "担当").await;
+    let c = lead(store, "高橋", "takahashi@example.jp", None, "担当").await;
+    let leads = [a, b, c];
+
+    // Events before any model: the scorer only follows the log.
+    store.append_events(&[event("mail_open", Some(a), None, None, T0, "{}")], T0).await.unwrap();
+    let mut scorer = Scorer::new();
+    scoring::catch_up(store, &mut scorer, T0).await.unwrap();
+    assert!(store.lead_scores(&leads).await.unwrap().is_empty());
+
+    // A model per product; the first step recomputes each in full.
+    store.save_scoring_model(erp, &ScoringModel::template().to_json(), None, T0).await.unwrap();
+    let crm_model = ScoringModel {
+        include_unassigned: false,
+        engagement: vec![EngagementRule {
+            id: "visit".into(),
+            kind: "page_view".into(),
+            points: 7,
+            expires_days: Some(30),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    store.save_scoring_model(crm, &crm_model.to_json(), None, T0).await.unwrap();
+    let now = T0 + 1_000;
+    let report = scoring::catch_up(store, &mut scorer, now).await.unwrap();
+    assert_eq!(report.rescored, 1, "{report:?}");
+    assert_eq!(engagement(store, a, erp).await, Some(10));
+    // Fit: 800 employees and 部長.
+    let row = store.lead_scores(&[a]).await.unwrap().into_iter().find(|r| r.product_id == erp).unwrap();
+    assert_eq!(row.fit, 20);
+    // An unassigned mail open does not count for crm (include_unassigned: false).
+    assert_eq!(engagement(store, a, crm).await, None);
+
+    // New events, in order: folded onto the stored state.
+    let day = |n: i64| T0 + n * DAY_MS;
+    store
+        .append_events(
+            &[
+                event("download", Some(a), None, Some(erp), day(1), "{}"),
+                event("page_view", Some(b), None, Some(crm), day(1), r#"{"url":"https://x.jp/crm"}"#),
+                event("page_view", Some(b), None, Some(erp), day(1), r#"{"url":"https://x.jp/pricing"}"#),
+            ],
+            day(1),
+        )
+        .await
+        .unwrap();
+    let report = scoring::catch_up(store, &mut scorer, day(1)).await.unwrap();
+    assert_eq!((report.folded, report.refolded), (2, 0), "{report:?}");
+    assert_eq!(engagement(store, a, erp).await, Some(20));
+    assert_eq!(engagement(store, b, erp).await, Some(20)); // site visit + pricing page
+    assert_eq!(engagement(store, b, crm).await, Some(7));
+
+    // An event earlier than the lead's last: the lead is folded again.
+    store.append_events(&[event("seminar_attendance", Some(a), None, None, T0 - DAY_MS, "{}")], day(2)).await.unwrap();
+    let report = scoring::catch_up(store, &mut scorer, day(2)).await.unwrap();
+    assert_eq!((report.folded, report.refolded), (0, 1), "{report:?}");
+    assert_eq!(engagement(store, a, erp).await, Some(30));
+
+    // An anonymous visitor's page views count once the visitor is linked to c.
+    store.append_events(&[event("download", None, Some("v-1"), Some(erp), day(2), "{}")], day(2)).await.unwrap();
+    scoring::catch_up(store, &mut scorer, day(2)).await.unwrap();
+    assert_eq!(engagement(store, c, erp).await, None);
+    store.append_events(&[event("form_submit", Some(c), Some("v-1"), Some(erp), day(3), "{}")], day(3)).await.unwrap();
+    scoring::catch_up(store, &mut scorer, day(3) + 1).await.unwrap();
+    assert_eq!(engagement(store, c, erp).await, Some(20));
+
+    // Time: the crm visit expires after 30 days; −30 after half a year without mail reaction.
+    scoring::catch_up(store, &mut scorer, day(32)).await.unwrap();
+    assert_eq!(engagement(store, b, crm).await, Some(0));
+    scoring::catch_up(store, &mut scorer, day(200)).await.unwrap();
+    assert_eq!(engagement(store, a, erp).await, Some(0)); // 30 − 30
+    assert_eq!(engagement(store, b, erp).await, Some(-10)); // 20 − 30
+
+    // Fit follows the lead's attributes.
+    let mut changed = LeadInput {
+        family_name: Some("鈴木".into()),
+        email: Some("suzuki@example.jp".into()),
+        title: Some("営業部長".into()),
+        ..Default::default()
+    }
+    .validate(&[])
+    .unwrap();
+    changed.department_class = None;
+    store.update_lead(b, &changed, false, day(200) + 5).await.unwrap();
+    scoring::catch_up(store, &mut scorer, day(200) + 10).await.unwrap();
+    let fit = store.lead_scores(&[b]).await.unwrap().into_iter().find(|r| r.product_id == erp).unwrap().fit;
+    assert_eq!(fit, 10);
+
+    // A merge moves c's events to b: b is folded again with them.
+    let merged_data = store.get_lead(b).await.unwrap();
+    let data = hatake_store::LeadSnapshot::of(&merged_data).data().unwrap();
+    let merge = store
+        .merge_leads(
+            &MergeRequest { survivor: b, merged: c, data: &data, is_lead: false, review_id: None, by: None },
+            day(201),
+        )
+        .await
+        .unwrap();
+    scoring::catch_up(store, &mut scorer, day(201)).await.unwrap();
+    let after_merge = engagement(store, b, erp).await.unwrap();
+    assert_eq!(after_merge, 20 + 20 - 30, "b's own, c's two, and the penalty");
+    store.undo_merge(merge.id, None, day(202)).await.unwrap();
+    scoring::catch_up(store, &mut scorer, day(202)).await.unwrap();
+    assert_eq!(engagement(store, b, erp).await, Some(-10));
+
+    // After everything: the incremental result equals a full recomputation.
+    let now = day(203);
+    scoring::catch_up(store, &mut scorer, now).await.unwrap();
+    let incremental = snapshot(store, &leads).await;
+    let models = scoring::Models::load(store).await.unwrap();
+    let up_to = store.max_event_id().await.unwrap();
+    let report = scoring::rescore(store, &models, &[], up_to, now, &|_| {}).await.unwrap();
+    assert_eq!(report.rows as usize, incremental.len());
+    let full = snapshot(store, &leads).await;
+    assert_eq!(incremental, full);
+
+    // The explanation adds up to the stored score.
+    let explained = scoring::explain_lead(store, a, now).await.unwrap();
+    let erp_part = explained.iter().find(|e| e.product_id == erp).unwrap();
+    assert_eq!(Some(erp_part.explanation.engagement), engagement(store, a, erp).await);
+    assert_eq!(erp_part.fit.len(), 2);
+    assert!(erp_part.explanation.awards.iter().any(|a| a.event_id.is_none()), "the decay penalty is listed");
+
+    // A second process cannot take the scorer's lease while it is held.
+    assert!(store.try_lease(scoring::LEASE, "one", now + 30_000, now).await.unwrap());
+    assert!(!store.try_lease(scoring::LEASE, "two", now + 30_000, now + 1).await.unwrap());
+    assert!(store.try_lease(scoring::LEASE, "two", now + 90_000, now + 31_000).await.unwrap());
+}
+
+both!(scenario, scores_follow_the_log_on_sqlite, scores_follow_the_log_on_postgres);

@@ -1,0 +1,651 @@
+//! Scoring ([`ScoringStore`]): versioned scoring models per product, the derived scores per
+//! lead and product, and what the scorer reads (events in id order, a lead's events, leads'
+//! attributes for fit) and where it has got to. The SQL is written once and instantiated by each
+//! backend with [`impl_scoring_store!`].
+
+use crate::{Millis, StoreResult};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// One version of a product's scoring model.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct ScoringModelRow {
+    pub product_id: i64,
+    pub version: i64,
+    /// JSON of `hatake_domain::scoring::ScoringModel`.
+    pub definition: String,
+    pub created_by: Option<i64>,
+    pub created_by_name: Option<String>,
+    pub created_at: Millis,
+}
+
+/// A lead's scores for one product.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LeadScoreRow {
+    pub lead_id: i64,
+    pub product_id: i64,
+    pub model_version: i64,
+    pub engagement: i64,
+    pub fit: i64,
+    pub next_change_at: Option<Millis>,
+    pub state: Vec<u8>,
+    pub updated_at: Millis,
+}
+
+/// An event as the scorer reads it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ScoringEventRow {
+    pub id: i64,
+    pub lead_id: Option<i64>,
+    pub visitor_id: Option<String>,
+    pub kind: String,
+    pub product_id: Option<i64>,
+    pub occurred_at: Millis,
+    pub name: Option<String>,
+    pub properties: String,
+}
+
+/// What fit rules look at, for one lead.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FitRow {
+    pub lead_id: i64,
+    pub account_id: Option<i64>,
+    pub industry: Option<String>,
+    pub employee_count: Option<i64>,
+    pub annual_revenue: Option<i64>,
+    pub department_class: Option<String>,
+    pub title: Option<String>,
+    pub prefecture: Option<String>,
+    pub abm_tier: Option<String>,
+    /// JSON object of the lead's custom fields.
+    pub custom: String,
+    pub updated_at: Millis,
+}
+
+/// Where the scorer has got to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
+pub struct ScoringCursor {
+    /// Events up to this id have been scored.
+    pub event_id: i64,
+    /// The lowest id of an event deleted after it was scored (SQLite may give its id again).
+    pub rewind_to: Option<i64>,
+    /// Visitor links made up to this time have been scored.
+    pub links_at: Millis,
+    /// Lead and account changes up to these times have been given their fit.
+    pub leads_at: Millis,
+    pub accounts_at: Millis,
+}
+
+/// A lead ranked by its score for a product, for lists.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RankedLead {
+    pub lead_id: i64,
+    pub name: String,
+    pub company_name: Option<String>,
+    pub account_id: Option<i64>,
+    pub engagement: i64,
+    pub fit: i64,
+    pub updated_at: Millis,
+}
+
+/// An account's people's scores for a product.
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AccountPersonScore {
+    pub lead_id: i64,
+    pub product_id: i64,
+    pub engagement: i64,
+    pub fit: i64,
+}
+
+/// The columns of a [`FitRow`], from `leads l LEFT JOIN accounts a`.
+pub const FIT_SELECT: &str = "SELECT l.id AS lead_id, l.account_id, a.industry, a.employee_count, a.annual_revenue, \
+     l.department_class, l.title, l.prefecture, a.abm_tier, l.custom, l.updated_at \
+     FROM leads l LEFT JOIN accounts a ON a.id = l.account_id";
+
+/// The columns of a [`ScoringEventRow`].
+pub const SCORING_EVENT_COLUMNS: &str = "id, lead_id, visitor_id, kind, product_id, occurred_at, name, properties";
+
+pub const LEAD_SCORE_COLUMNS: [&str; 8] =
+    ["lead_id", "product_id", "model_version", "engagement", "fit", "next_change_at", "state", "updated_at"];
+
+#[async_trait]
+pub trait ScoringStore: Send + Sync + 'static {
+    /// The model in force (the highest version) of every product that has one.
+    async fn current_scoring_models(&self) -> StoreResult<Vec<ScoringModelRow>>;
+    /// A product's versions, newest first.
+    async fn scoring_model_versions(&self, product_id: i64) -> StoreResult<Vec<ScoringModelRow>>;
+    async fn scoring_model_version(&self, product_id: i64, version: i64) -> StoreResult<ScoringModelRow>;
+    /// Saves the next version of a product's model.
+    async fn save_scoring_model(
+        &self,
+        product_id: i64,
+        definition: &str,
+        by: Option<i64>,
+        now: Millis,
+    ) -> StoreResult<ScoringModelRow>;
+
+    /// The stored scores of these leads (every product).
+    async fn lead_scores(&self, lead_ids: &[i64]) -> StoreResult<Vec<LeadScoreRow>>;
+    /// Inserts or replaces these rows.
+    async fn put_lead_scores(&self, rows: &[LeadScoreRow]) -> StoreResult<()>;
+    /// Removes the scores of these leads for one product (their events no longer count).
+    async fn delete_lead_scores(&self, lead_ids: &[i64], product_id: i64) -> StoreResult<()>;
+    /// Replaces every score of a product (a full recomputation), in one transaction.
+    async fn replace_product_scores(&self, product_id: i64, rows: &[LeadScoreRow]) -> StoreResult<()>;
+    /// Rows whose score changes by time at or before `now`, up to `limit`.
+    async fn scores_due(&self, now: Millis, limit: i64) -> StoreResult<Vec<LeadScoreRow>>;
+    /// Sets the engagement score and next change time of rows (state unchanged).
+    async fn update_score_values(&self, rows: &[(i64, i64, i64, Option<Millis>)], now: Millis) -> StoreResult<()>;
+    /// Sets the fit score of a lead for a product where it differs.
+    async fn update_fit_scores(&self, rows: &[(i64, i64, i64)]) -> StoreResult<()>;
+    /// The best-scored leads of a product (engagement, then id), from `after` (score, id) down.
+    async fn ranked_leads(
+        &self,
+        product_id: i64,
+        min_engagement: i64,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<RankedLead>>;
+    /// The scores of an account's people.
+    async fn account_person_scores(&self, account_id: i64) -> StoreResult<Vec<AccountPersonScore>>;
+
+    /// Events with ids above `after_id`, in id order, up to `limit`.
+    async fn scoring_events_after(&self, after_id: i64, limit: i64) -> StoreResult<Vec<ScoringEventRow>>;
+    /// The highest event id (0 without events).
+    async fn max_event_id(&self) -> StoreResult<i64>;
+    /// Events by id (those that were missing when the scorer passed).
+    async fn scoring_events_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<ScoringEventRow>>;
+    /// All of a lead's events: its own and its linked visitors' anonymous ones.
+    async fn lead_scoring_events(&self, lead_id: i64) -> StoreResult<Vec<ScoringEventRow>>;
+    /// The leads these visitors are linked to.
+    async fn visitor_lead_ids(&self, visitor_ids: &[String]) -> StoreResult<Vec<(String, i64)>>;
+    /// Visitor links made at or after `since`: (lead, linked at).
+    async fn visitor_links_since(&self, since: Millis) -> StoreResult<Vec<(i64, Millis)>>;
+    /// The fit attributes of these leads.
+    async fn fit_rows(&self, lead_ids: &[i64]) -> StoreResult<Vec<FitRow>>;
+    /// Leads changed at or after `since` (by `updated_at`, then id after `after_id`).
+    async fn leads_changed_since(&self, since: Millis, after_id: i64, limit: i64) -> StoreResult<Vec<FitRow>>;
+    /// The ids and change times of leads of accounts changed at or after `since`.
+    async fn accounts_changed_since(&self, since: Millis, limit: i64) -> StoreResult<Vec<(i64, Millis)>>;
+    /// Leads of an account.
+    async fn account_lead_ids(&self, account_id: i64) -> StoreResult<Vec<i64>>;
+
+    async fn scoring_cursor(&self) -> StoreResult<ScoringCursor>;
+    /// Moves the cursor; a rewind read by the caller (`rewind_seen`) is cleared unless another
+    /// deletion lowered it meanwhile.
+    async fn set_scoring_cursor(&self, cursor: &ScoringCursor, rewind_seen: Option<i64>) -> StoreResult<()>;
+    /// Asks the scorer to fold these leads again from the log.
+    async fn queue_scoring(&self, lead_ids: &[i64]) -> StoreResult<()>;
+    /// Takes up to `limit` leads from that queue.
+    async fn take_scoring_queue(&self, limit: i64) -> StoreResult<Vec<i64>>;
+
+    /// Takes or renews the lease `name` for `holder` until `until`; `false` when another holder
+    /// has it.
+    async fn try_lease(&self, name: &str, holder: &str, until: Millis, now: Millis) -> StoreResult<bool>;
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+}
+
+#[macro_export]
+macro_rules! impl_scoring_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn write_scores(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                rows: &[$crate::LeadScoreRow],
+            ) -> $crate::StoreResult<()> {
+                let width = $crate::LEAD_SCORE_COLUMNS.len();
+                for part in rows.chunks($crate::rows_per_statement(width)) {
+                    let sql = format!(
+                        "{} ON CONFLICT (lead_id, product_id) DO UPDATE SET model_version = excluded.model_version, \
+                         engagement = excluded.engagement, fit = excluded.fit, \
+                         next_change_at = excluded.next_change_at, state = excluded.state, \
+                         updated_at = excluded.updated_at",
+                        $crate::sql::insert_rows("lead_scores", &$crate::LEAD_SCORE_COLUMNS, part.len())
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for row in part {
+                        query = query
+                            .bind(row.lead_id)
+                            .bind(row.product_id)
+                            .bind(row.model_version)
+                            .bind(row.engagement)
+                            .bind(row.fit)
+                            .bind(row.next_change_at)
+                            .bind(row.state.clone())
+                            .bind(row.updated_at);
+                    }
+                    query.execute(&mut *conn).await.map_err(db_error)?;
+                }
+                Ok(())
+            }
+
+            const MODEL_SELECT: &'static str =
+                "SELECT m.product_id, m.version, m.definition, m.created_by, u.display_name AS created_by_name, \
+                 m.created_at FROM scoring_models m LEFT JOIN users u ON u.id = m.created_by";
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::ScoringStore for $store {
+            async fn current_scoring_models(&self) -> $crate::StoreResult<Vec<$crate::ScoringModelRow>> {
+                sqlx::query_as::<$db, $crate::ScoringModelRow>(&format!(
+                    "{} WHERE m.version = (SELECT MAX(version) FROM scoring_models x WHERE x.product_id = m.product_id) \
+                     ORDER BY m.product_id",
+                    Self::MODEL_SELECT
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn scoring_model_versions(&self, product_id: i64) -> $crate::StoreResult<Vec<$crate::ScoringModelRow>> {
+                sqlx::query_as::<$db, $crate::ScoringModelRow>(&format!(
+                    "{} WHERE m.product_id = $1 ORDER BY m.version DESC",
+                    Self::MODEL_SELECT
+                ))
+                .bind(product_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn scoring_model_version(
+                &self,
+                product_id: i64,
+                version: i64,
+            ) -> $crate::StoreResult<$crate::ScoringModelRow> {
+                sqlx::query_as::<$db, $crate::ScoringModelRow>(&format!(
+                    "{} WHERE m.product_id = $1 AND m.version = $2",
+                    Self::MODEL_SELECT
+                ))
+                .bind(product_id)
+                .bind(version)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?
+                .ok_or($crate::StoreError::NotFound)
+            }
+
+            async fn save_scoring_model(
+                &self,
+                product_id: i64,
+                definition: &str,
+                by: Option<i64>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::ScoringModelRow> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let exists: Option<(i64,)> = sqlx::query_as::<$db, (i64,)>("SELECT id FROM products WHERE id = $1")
+                    .bind(product_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                if exists.is_none() {
+                    return Err($crate::StoreError::MissingReference { field: "product_id" });
+                }
+                let (version,): (i64,) = sqlx::query_as::<$db, (i64,)>(
+                    "SELECT COALESCE(MAX(version), 0) + 1 FROM scoring_models WHERE product_id = $1",
+                )
+                .bind(product_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                sqlx::query::<$db>(
+                    "INSERT INTO scoring_models (product_id, version, definition, created_by, created_at) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(product_id)
+                .bind(version)
+                .bind(definition)
+                .bind(by)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                $crate::ScoringStore::scoring_model_version(self, product_id, version).await
+            }
+
+            async fn lead_scores(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
+                self.rows_in(
+                    &format!(
+                        "SELECT {} FROM lead_scores WHERE lead_id IN ({{}}) ORDER BY lead_id, product_id",
+                        $crate::LEAD_SCORE_COLUMNS.join(", ")
+                    ),
+                    lead_ids,
+                )
+                .await
+            }
+
+            async fn put_lead_scores(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                Self::write_scores(&mut *tx, rows).await?;
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn delete_lead_scores(&self, lead_ids: &[i64], product_id: i64) -> $crate::StoreResult<()> {
+                for part in lead_ids.chunks($crate::MAX_BINDS - 1) {
+                    let placeholders: Vec<String> = (2..=part.len() + 1).map(|i| format!("${i}")).collect();
+                    let sql = format!(
+                        "DELETE FROM lead_scores WHERE product_id = $1 AND lead_id IN ({})",
+                        placeholders.join(",")
+                    );
+                    let mut query = sqlx::query::<$db>(&sql).bind(product_id);
+                    for id in part {
+                        query = query.bind(*id);
+                    }
+                    query.execute(&self.pool).await.map_err(db_error)?;
+                }
+                Ok(())
+            }
+
+            async fn replace_product_scores(
+                &self,
+                product_id: i64,
+                rows: &[$crate::LeadScoreRow],
+            ) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                sqlx::query::<$db>("DELETE FROM lead_scores WHERE product_id = $1")
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                Self::write_scores(&mut *tx, rows).await?;
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn scores_due(
+                &self,
+                now: $crate::Millis,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
+                sqlx::query_as::<$db, $crate::LeadScoreRow>(&format!(
+                    "SELECT {} FROM lead_scores WHERE next_change_at IS NOT NULL AND next_change_at <= $1 \
+                     ORDER BY next_change_at LIMIT $2",
+                    $crate::LEAD_SCORE_COLUMNS.join(", ")
+                ))
+                .bind(now)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn update_score_values(
+                &self,
+                rows: &[(i64, i64, i64, Option<$crate::Millis>)],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for (lead_id, product_id, engagement, next) in rows {
+                    sqlx::query::<$db>(
+                        "UPDATE lead_scores SET engagement = $1, next_change_at = $2, updated_at = $3 \
+                         WHERE lead_id = $4 AND product_id = $5",
+                    )
+                    .bind(engagement)
+                    .bind(next)
+                    .bind(now)
+                    .bind(lead_id)
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn update_fit_scores(&self, rows: &[(i64, i64, i64)]) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for (lead_id, product_id, fit) in rows {
+                    sqlx::query::<$db>(
+                        "UPDATE lead_scores SET fit = $1 WHERE lead_id = $2 AND product_id = $3 AND fit <> $1",
+                    )
+                    .bind(fit)
+                    .bind(lead_id)
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn ranked_leads(
+                &self,
+                product_id: i64,
+                min_engagement: i64,
+                after: Option<(i64, i64)>,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::RankedLead>> {
+                let (score, id) = after.unwrap_or((i64::MAX, i64::MAX));
+                sqlx::query_as::<$db, $crate::RankedLead>(
+                    "SELECT s.lead_id, TRIM(COALESCE(l.family_name, '') || ' ' || COALESCE(l.given_name, '')) AS name, \
+                     COALESCE(a.name, l.company_name) AS company_name, l.account_id, s.engagement, s.fit, s.updated_at \
+                     FROM lead_scores s JOIN leads l ON l.id = s.lead_id LEFT JOIN accounts a ON a.id = l.account_id \
+                     WHERE s.product_id = $1 AND s.engagement >= $2 \
+                     AND (s.engagement < $3 OR (s.engagement = $3 AND s.lead_id < $4)) \
+                     ORDER BY s.engagement DESC, s.lead_id DESC LIMIT $5",
+                )
+                .bind(product_id)
+                .bind(min_engagement)
+                .bind(score)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn account_person_scores(
+                &self,
+                account_id: i64,
+            ) -> $crate::StoreResult<Vec<$crate::AccountPersonScore>> {
+                sqlx::query_as::<$db, $crate::AccountPersonScore>(
+                    "SELECT s.lead_id, s.product_id, s.engagement, s.fit FROM lead_scores s \
+                     JOIN leads l ON l.id = s.lead_id WHERE l.account_id = $1 ORDER BY s.product_id, s.engagement DESC",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn scoring_events_after(
+                &self,
+                after_id: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::ScoringEventRow>> {
+                sqlx::query_as::<$db, $crate::ScoringEventRow>(&format!(
+                    "SELECT {} FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+                    $crate::SCORING_EVENT_COLUMNS
+                ))
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn max_event_id(&self) -> $crate::StoreResult<i64> {
+                let (id,): (i64,) = sqlx::query_as::<$db, (i64,)>("SELECT COALESCE(MAX(id), 0) FROM events")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(id)
+            }
+
+            async fn scoring_events_by_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<$crate::ScoringEventRow>> {
+                self.rows_in(
+                    &format!("SELECT {} FROM events WHERE id IN ({{}}) ORDER BY id", $crate::SCORING_EVENT_COLUMNS),
+                    ids,
+                )
+                .await
+            }
+
+            async fn lead_scoring_events(&self, lead_id: i64) -> $crate::StoreResult<Vec<$crate::ScoringEventRow>> {
+                sqlx::query_as::<$db, $crate::ScoringEventRow>(&format!(
+                    "SELECT {cols} FROM events WHERE lead_id = $1 UNION ALL \
+                     SELECT {cols} FROM events WHERE lead_id IS NULL AND visitor_id IN \
+                     (SELECT visitor_id FROM visitor_leads WHERE lead_id = $1)",
+                    cols = $crate::SCORING_EVENT_COLUMNS
+                ))
+                .bind(lead_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn visitor_lead_ids(&self, visitor_ids: &[String]) -> $crate::StoreResult<Vec<(String, i64)>> {
+                self.rows_in("SELECT visitor_id, lead_id FROM visitor_leads WHERE visitor_id IN ({})", visitor_ids)
+                    .await
+            }
+
+            async fn visitor_links_since(&self, since: $crate::Millis) -> $crate::StoreResult<Vec<(i64, $crate::Millis)>> {
+                sqlx::query_as::<$db, (i64, $crate::Millis)>(
+                    "SELECT lead_id, linked_at FROM visitor_leads WHERE linked_at >= $1 ORDER BY linked_at LIMIT 10000",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn fit_rows(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::FitRow>> {
+                self.rows_in(&format!("{} WHERE l.id IN ({{}})", $crate::FIT_SELECT), lead_ids).await
+            }
+
+            async fn leads_changed_since(
+                &self,
+                since: $crate::Millis,
+                after_id: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::FitRow>> {
+                sqlx::query_as::<$db, $crate::FitRow>(&format!(
+                    "{} WHERE (l.updated_at > $1 OR (l.updated_at = $1 AND l.id > $2)) \
+                     ORDER BY l.updated_at, l.id LIMIT $3",
+                    $crate::FIT_SELECT
+                ))
+                .bind(since)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn accounts_changed_since(
+                &self,
+                since: $crate::Millis,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<(i64, $crate::Millis)>> {
+                sqlx::query_as::<$db, (i64, $crate::Millis)>(
+                    "SELECT id, updated_at FROM accounts WHERE updated_at >= $1 ORDER BY updated_at, id LIMIT $2",
+                )
+                .bind(since)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn account_lead_ids(&self, account_id: i64) -> $crate::StoreResult<Vec<i64>> {
+                let rows: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>("SELECT id FROM leads WHERE account_id = $1")
+                    .bind(account_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn scoring_cursor(&self) -> $crate::StoreResult<$crate::ScoringCursor> {
+                sqlx::query_as::<$db, $crate::ScoringCursor>(
+                    "SELECT event_id, rewind_to, links_at, leads_at, accounts_at FROM scoring_cursor WHERE id = 1",
+                )
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn set_scoring_cursor(
+                &self,
+                cursor: &$crate::ScoringCursor,
+                rewind_seen: Option<i64>,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query::<$db>(
+                    "UPDATE scoring_cursor SET event_id = $1, links_at = $2, leads_at = $3, accounts_at = $4, \
+                     rewind_to = CASE WHEN rewind_to = $5 THEN NULL ELSE rewind_to END WHERE id = 1",
+                )
+                .bind(cursor.event_id)
+                .bind(cursor.links_at)
+                .bind(cursor.leads_at)
+                .bind(cursor.accounts_at)
+                .bind(rewind_seen)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn queue_scoring(&self, lead_ids: &[i64]) -> $crate::StoreResult<()> {
+                for part in lead_ids.chunks($crate::MAX_BINDS) {
+                    let values: Vec<String> = (1..=part.len()).map(|i| format!("(${i})")).collect();
+                    let sql = format!(
+                        "INSERT INTO scoring_queue (lead_id) VALUES {} ON CONFLICT DO NOTHING",
+                        values.join(",")
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for id in part {
+                        query = query.bind(*id);
+                    }
+                    query.execute(&self.pool).await.map_err(db_error)?;
+                }
+                Ok(())
+            }
+
+            async fn take_scoring_queue(&self, limit: i64) -> $crate::StoreResult<Vec<i64>> {
+                let rows: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>(
+                    "DELETE FROM scoring_queue WHERE lead_id IN \
+                     (SELECT lead_id FROM scoring_queue ORDER BY lead_id LIMIT $1) RETURNING lead_id",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn try_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                until: $crate::Millis,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<bool> {
+                let result = sqlx::query::<$db>(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+                     WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(until)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> $crate::StoreResult<()> {
+                sqlx::query::<$db>("DELETE FROM leases WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(())
+            }
+        }
+    };
+}
