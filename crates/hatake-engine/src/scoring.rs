@@ -495,7 +495,8 @@ impl Scorer {
     /// When the store fails; the step can be run again.
     pub async fn step(&mut self, store: &dyn Store, now: i64) -> StoreResult<StepReport> {
         let mut report = StepReport::default();
-        let mut cursor = store.scoring_cursor().await?;
+        let loaded = store.scoring_cursor().await?;
+        let mut cursor = loaded;
         if self.high < cursor.event_id {
             self.high = cursor.event_id;
         }
@@ -507,11 +508,12 @@ impl Scorer {
             // Nothing to score: the cursor follows the log so that a first model starts from a
             // full recomputation, not from replaying the log step by step.
             cursor.event_id = store.max_event_id().await?;
-            let rewind = cursor.rewind_to;
             cursor.leads_at = now;
             cursor.accounts_at = now;
             cursor.links_at = now;
-            store.set_scoring_cursor(&cursor, rewind).await?;
+            if cursor.event_id != loaded.event_id || cursor.rewind_to.is_some() || now - loaded.leads_at > 60_000 {
+                store.set_scoring_cursor(&cursor, cursor.rewind_to).await?;
+            }
             self.high = cursor.event_id;
             self.seen.clear();
             self.gaps.clear();
@@ -619,7 +621,9 @@ impl Scorer {
         }
         // 5. Time.
         report.decayed = decay_pass(store, &self.models, now).await?;
-        store.set_scoring_cursor(&cursor, rewind_seen).await?;
+        if cursor != loaded {
+            store.set_scoring_cursor(&cursor, rewind_seen).await?;
+        }
         Ok(report)
     }
 }

@@ -57,11 +57,13 @@ pub struct EventWriter {
     store: Arc<dyn Store>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     counters: Arc<Counters>,
+    /// Told after every group, so that scores follow at once.
+    written: Arc<tokio::sync::Notify>,
 }
 
 impl EventWriter {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store, queue: Mutex::new(None), counters: Arc::default() }
+    pub fn new(store: Arc<dyn Store>, written: Arc<tokio::sync::Notify>) -> Self {
+        Self { store, queue: Mutex::new(None), counters: Arc::default(), written }
     }
 
     /// Groups, requests and events written so far (for benchmarks and tests).
@@ -118,7 +120,7 @@ impl EventWriter {
         queue
             .get_or_insert_with(|| {
                 let (sender, receiver) = mpsc::channel(QUEUE);
-                tokio::spawn(run(self.store.clone(), receiver, self.counters.clone()));
+                tokio::spawn(run(self.store.clone(), receiver, self.counters.clone(), self.written.clone()));
                 sender
             })
             .clone()
@@ -127,7 +129,12 @@ impl EventWriter {
 
 /// Takes what has arrived (up to [`MAX_GROUP_EVENTS`] events; one request at least, however
 /// large) and writes it as one group, until every sender is gone.
-async fn run(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>, counters: Arc<Counters>) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut receiver: mpsc::Receiver<Job>,
+    counters: Arc<Counters>,
+    written: Arc<tokio::sync::Notify>,
+) {
     while let Some(first) = receiver.recv().await {
         let mut count = first.events.len();
         let mut jobs = vec![first];
@@ -145,6 +152,7 @@ async fn run(store: Arc<dyn Store>, mut receiver: mpsc::Receiver<Job>, counters:
         counters.events.fetch_add(count as u64, Ordering::Relaxed);
         let unawaited = write(store.as_ref(), jobs).await;
         counters.unawaited.fetch_add(unawaited, Ordering::Relaxed);
+        written.notify_one();
     }
 }
 

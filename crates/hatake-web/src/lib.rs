@@ -55,6 +55,8 @@ pub struct AppState {
     pub event_writer: Arc<event_writer::EventWriter>,
     /// The organisation's own IP ranges, read again every few seconds ([`tracking`]).
     pub internal_ranges: Arc<tracking::InternalRanges>,
+    /// Wakes the scorer when events were written here ([`hatake_engine::scoring::run`]).
+    pub scoring_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -62,7 +64,8 @@ impl AppState {
     /// When a template does not parse.
     pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Result<Self, minijinja::Error> {
         let templates = Templates::load(&config.time_zone)?;
-        let event_writer = Arc::new(event_writer::EventWriter::new(store.clone()));
+        let scoring_wake = Arc::new(tokio::sync::Notify::new());
+        let event_writer = Arc::new(event_writer::EventWriter::new(store.clone(), scoring_wake.clone()));
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -72,6 +75,7 @@ impl AppState {
             uploads: Arc::new(uploads::PendingUploads::default()),
             event_writer,
             internal_ranges: Arc::new(tracking::InternalRanges::default()),
+            scoring_wake,
         })
     }
 }
@@ -183,8 +187,21 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Scores follow the event log while the server runs (one process of several at a time).
+    let holder = format!("{}-{}", std::process::id(), tracking::new_visitor_id());
+    let scorer = tokio::spawn(hatake_engine::scoring::run(
+        state.store.clone(),
+        state.scoring_wake.clone(),
+        holder,
+        SCORING_INTERVAL,
+    ));
     // The peer's address is for web tracking's internal IP ranges.
-    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+    let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    scorer.abort();
+    served
 }
+
+/// How often the scorer looks at the log when no event written here woke it.
+pub const SCORING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);

@@ -58,6 +58,8 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::import_cli::ImportCommand,
     },
+    /// Recompute lead scores from the event log (all products with a model, or --product).
+    Rescore(crate::rescore_cli::RescoreArgs),
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -130,6 +132,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::demo::run(&settings, companies, people, !no_serve).await
         }
         Command::Import { command } => crate::import_cli::run_command(command).await,
+        Command::Rescore(args) => crate::rescore_cli::run(args, DEFAULT_DATA_DIR).await,
         Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
         Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
         Command::Bench { command: BenchCommand::Import(args) } => crate::bench::import::run_bench(&args).await,

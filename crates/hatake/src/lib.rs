@@ -7,6 +7,7 @@ pub mod config;
 pub mod demo;
 pub mod demo_data;
 mod import_cli;
+pub mod rescore_cli;
 mod serve;
 mod users;
 
