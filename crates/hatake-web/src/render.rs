@@ -40,6 +40,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("imports/detail.html", include_str!("../templates/imports/detail.html")),
     ("reviews/queue.html", include_str!("../templates/reviews/queue.html")),
     ("me.html", include_str!("../templates/me.html")),
+    ("scoring/list.html", include_str!("../templates/scoring/list.html")),
+    ("scoring/edit.html", include_str!("../templates/scoring/edit.html")),
+    ("scoring/ranking.html", include_str!("../templates/scoring/ranking.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
 ];

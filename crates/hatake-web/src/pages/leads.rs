@@ -209,6 +209,7 @@ async fn detail(
         })
         .collect();
     let meetings = store.lead_meetings(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let scores = super::scoring::lead_scores(&state, id, &products, locale).await?;
     let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
         .await
         .map_err(|e| PageError::from_store(e, locale))?;
@@ -223,6 +224,7 @@ async fn detail(
             custom => custom,
             interests => interests,
             consents => consents,
+            scores => scores,
             meetings => meetings,
             department_class => class.map(|c| super::departments::class_label(c, locale)),
             history => history,

@@ -14,6 +14,7 @@ mod meetings;
 mod products;
 mod review_pairs;
 mod reviews;
+mod scoring;
 mod session;
 mod settings;
 mod timeline;
@@ -36,6 +37,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(products::routes());
     all.extend(settings::routes());
     all.extend(forms::routes());
+    all.extend(scoring::routes());
     all.extend(meetings::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
