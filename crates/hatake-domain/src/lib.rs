@@ -14,13 +14,16 @@ pub mod fields;
 pub mod form;
 pub mod holidays;
 pub mod lead;
+pub mod lifecycle;
 pub mod matching;
 pub mod prefecture;
 pub mod product;
+pub mod qualification;
 pub mod scoring;
 pub mod text;
 pub mod tracking;
 pub mod user;
+pub mod yaml;
 
 pub use account::{AbmTier, AccountData, AccountInput};
 pub use contact::{Email, Phone};

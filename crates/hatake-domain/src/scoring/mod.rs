@@ -19,14 +19,13 @@
 //! recomputation from the event log must agree (a property test checks it).
 
 pub mod fold;
-mod yaml;
 
 use crate::fields::optional_text;
 use crate::{EventKind, FieldError, FieldErrors};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-pub use yaml::yaml_line;
+pub use crate::yaml::yaml_line;
 
 /// One day in milliseconds.
 pub const DAY_MS: i64 = 86_400_000;
@@ -453,6 +452,19 @@ impl ScoringModel {
             _ => {}
         }
         errors.into_result(|| ())
+    }
+
+    /// A model as YAML (the stored model's fields in order; empty parts left out).
+    pub fn to_yaml(&self) -> String {
+        crate::yaml::to_yaml(self)
+    }
+
+    /// A model from YAML, checked: every problem names its field and line.
+    ///
+    /// # Errors
+    /// The YAML is not a model (with the parser's line and column), or the model has problems.
+    pub fn from_yaml(text: &str, custom_keys: &[&str]) -> Result<Self, FieldErrors> {
+        crate::yaml::from_yaml(text, |model: &Self| model.check(custom_keys))
     }
 
     /// The model's JSON as stored.

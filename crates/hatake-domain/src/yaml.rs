@@ -1,8 +1,9 @@
-//! Scoring models as YAML, for review and for moving a model between installations, with the
-//! line of every problem.
+//! Configuration as YAML (scoring models, MQL policies, pipelines), for review and for moving it
+//! between installations, with the line of every problem.
 
-use super::ScoringModel;
 use crate::{FieldError, FieldErrors};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 /// Leading spaces, counting a list item's `- ` as indentation of what follows it.
 fn content(line: &str) -> (usize, &str) {
@@ -87,42 +88,43 @@ fn with_line(error: FieldError, line: Option<usize>) -> FieldError {
     }
 }
 
-impl ScoringModel {
-    /// A model as YAML (the stored model's fields in order; empty parts left out).
-    pub fn to_yaml(&self) -> String {
-        serde_norway::to_string(self).unwrap_or_default()
-    }
+/// A value as YAML (empty parts left out where the type says so).
+pub fn to_yaml<T: Serialize>(value: &T) -> String {
+    serde_norway::to_string(value).unwrap_or_default()
+}
 
-    /// A model from YAML, checked: every problem names its field and line.
-    ///
-    /// # Errors
-    /// The YAML is not a model (with the parser's line and column), or the model has problems.
-    pub fn from_yaml(text: &str, custom_keys: &[&str]) -> Result<Self, FieldErrors> {
-        let model: Self = serde_norway::from_str(text).map_err(|e| {
-            let location = e.location();
-            let detail = e.to_string();
-            FieldErrors::from(with_line(
-                FieldError::new(
-                    "yaml",
-                    "invalid_yaml",
-                    format!("YAMLとして読めないか、モデルの形ではありません: {detail}"),
-                    format!("Not YAML, or not the shape of a model: {detail}"),
-                ),
-                location.map(|l| l.line()),
-            ))
-        })?;
-        model.check(custom_keys).map_err(|errors| {
-            FieldErrors(
-                errors
-                    .0
-                    .into_iter()
-                    .map(|e| {
-                        let line = yaml_line(text, &e.field);
-                        with_line(e, line)
-                    })
-                    .collect(),
-            )
-        })?;
-        Ok(model)
-    }
+/// A value from YAML, checked by `check`: every problem names its field and line.
+///
+/// # Errors
+/// The YAML is not of the type (with the parser's line and column), or `check` found problems.
+pub fn from_yaml<T: DeserializeOwned>(
+    text: &str,
+    check: impl FnOnce(&T) -> Result<(), FieldErrors>,
+) -> Result<T, FieldErrors> {
+    let value: T = serde_norway::from_str(text).map_err(|e| {
+        let location = e.location();
+        let detail = e.to_string();
+        FieldErrors::from(with_line(
+            FieldError::new(
+                "yaml",
+                "invalid_yaml",
+                format!("YAMLとして読めないか、形が違います: {detail}"),
+                format!("Not YAML, or not of the expected shape: {detail}"),
+            ),
+            location.map(|l| l.line()),
+        ))
+    })?;
+    check(&value).map_err(|errors| {
+        FieldErrors(
+            errors
+                .0
+                .into_iter()
+                .map(|e| {
+                    let line = yaml_line(text, &e.field);
+                    with_line(e, line)
+                })
+                .collect(),
+        )
+    })?;
+    Ok(value)
 }
