@@ -1,6 +1,7 @@
 //! `hatake demo`: a data directory with realistic synthetic Japanese B2B data (see
-//! [`crate::demo_data`]), users of every role, three products and hearing items — created on
-//! first run, reused afterwards — then served.
+//! [`crate::demo_data`]), users of every role, three products and hearing items, 18 months of
+//! behaviour events and a scoring model per product — created on first run, reused afterwards
+//! — then served.
 
 use crate::config::Settings;
 use anyhow::{anyhow, Context};
@@ -56,8 +57,8 @@ pub async fn run(settings: &Settings, companies: usize, people: usize, serve: bo
         None => {
             let started = Instant::now();
             println!("Creating demo data ({companies} companies, {people} people) in {} …", settings.database);
-            seed(store.as_ref(), companies, people).await?;
-            println!("Demo data ready in {:.1} s.", started.elapsed().as_secs_f64());
+            let events = seed(store.as_ref(), companies, people).await?;
+            println!("Demo data ready in {:.1} s ({events} behaviour events).", started.elapsed().as_secs_f64());
         }
     }
     let banner = format!(
@@ -72,11 +73,12 @@ pub async fn run(settings: &Settings, companies: usize, people: usize, serve: bo
     }
 }
 
-/// Fills an empty store with the demo organisation.
+/// Fills an empty store with the demo organisation; returns how many behaviour events it
+/// appended.
 ///
 /// # Errors
 /// On a database error.
-pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow::Result<()> {
+pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow::Result<u64> {
     let now = hatake_web::now_millis();
     let hash = hatake_web::auth::hash_password(DEMO_PASSWORD).map_err(|e| anyhow!("hashing failed: {e}"))?;
     let mut owners = Vec::new();
@@ -105,7 +107,13 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     let departments = hatake_engine::settings::departments(store).await?;
     let mut batch = Vec::with_capacity(5_000);
     let total = data.leads.len();
+    // Who may get behaviour events: the people with an e-mail address (by which their lead id
+    // is found once stored), with the products they are interested in.
+    let mut people: Vec<(usize, String, Vec<i64>)> = Vec::with_capacity(total);
     for (index, lead) in data.leads.into_iter().enumerate() {
+        if let Some(email) = &lead.data.email {
+            people.push((index, email.as_str().to_owned(), lead.data.product_ids.clone()));
+        }
         let (mut data, is_lead) = lead.into_stored(&account_ids, &required);
         // As every write does: the department's class from the organisation's dictionary.
         data.department_class = data.department.as_deref().and_then(|d| departments.classify(d)).map(|c| c.key.clone());
@@ -117,8 +125,88 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
         }
     }
     seed_forms(store, &product_ids, now).await?;
+    let codes: Vec<(i64, &str)> = product_ids.iter().zip(PRODUCTS).map(|(id, (code, _, _))| (*id, *code)).collect();
+    let events = seed_events(store, &codes, &people, now).await.context("storing demo events")?;
+    seed_scoring(store, &codes, now).await?;
     store.analyze().await?;
     store.put_setting(SEEDED_SETTING, &now.to_string(), now).await?;
+    Ok(events)
+}
+
+/// Events appended per call.
+const EVENT_BATCH: usize = 10_000;
+
+/// Behaviour events ([`crate::demo_data::behaviour`]) for the people stored with an e-mail
+/// address, and anonymous web visitors (one for every ten people), appended in batches. Each
+/// event has a key derived from its person, so a second run appends none twice.
+async fn seed_events(
+    store: &dyn Store,
+    products: &[(i64, &str)],
+    people: &[(usize, String, Vec<i64>)],
+    now: i64,
+) -> anyhow::Result<u64> {
+    let by_role = |role: &str| -> Vec<&str> { DEMO_USERS.iter().filter(|u| u.2 == role).map(|u| u.1).collect() };
+    let behaviour = crate::demo_data::behaviour::Behaviour::new(
+        SEED,
+        now,
+        products,
+        &by_role("inside_sales"),
+        &by_role("field_sales"),
+    );
+    let mut appended = 0u64;
+    let mut events = Vec::with_capacity(EVENT_BATCH + 100);
+    for part in people.chunks(5_000) {
+        let emails: Vec<String> = part.iter().map(|p| p.1.clone()).collect();
+        let ids: std::collections::HashMap<String, i64> = store.lead_ids_by_email(&emails).await?.into_iter().collect();
+        for (index, email, interests) in part {
+            if let Some(lead_id) = ids.get(email) {
+                behaviour.person(*index, *lead_id, interests, &mut events);
+            }
+            if events.len() >= EVENT_BATCH {
+                appended += append(store, &mut events, now).await?;
+            }
+        }
+    }
+    let visitors = people.len() / 10;
+    for start in (0..visitors).step_by(1_000) {
+        behaviour.visitors(start, 1_000.min(visitors - start), &mut events);
+        if events.len() >= EVENT_BATCH {
+            appended += append(store, &mut events, now).await?;
+        }
+    }
+    appended += append(store, &mut events, now).await?;
+    Ok(appended)
+}
+
+/// Appends `events` (emptying it); returns how many were new.
+async fn append(store: &dyn Store, events: &mut Vec<hatake_store::NewEvent>, now: i64) -> anyhow::Result<u64> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let done = store.append_events(events, now).await?;
+    events.clear();
+    Ok(done.iter().filter(|a| matches!(a, hatake_store::Appended::Created(_))).count() as u64)
+}
+
+/// A scoring model for each demo product that has none ([`crate::demo_data::scoring`]). The
+/// scorer of `hatake serve` computes the scores on its first step: as no model existed while
+/// the events were appended, one step now moves its cursor past them, so that the first step
+/// with the models recomputes everything at once instead of replaying the log.
+async fn seed_scoring(store: &dyn Store, products: &[(i64, &str)], now: i64) -> anyhow::Result<()> {
+    let existing = store.current_scoring_models().await?;
+    if existing.is_empty() {
+        hatake_engine::scoring::Scorer::new().step(store, now).await?;
+    }
+    let fields = store.list_custom_fields().await?;
+    let keys: Vec<&str> = fields.iter().map(|f| f.key.as_str()).collect();
+    for (product_id, code) in products {
+        if existing.iter().any(|m| m.product_id == *product_id) {
+            continue;
+        }
+        let model = crate::demo_data::scoring::model(code);
+        model.check(&keys).map_err(|e| anyhow!("demo scoring model {code}: {e}"))?;
+        store.save_scoring_model(*product_id, &model.to_json(), None, now).await?;
+    }
     Ok(())
 }
 
@@ -226,13 +314,16 @@ pub(crate) async fn ensure_product(
 
 #[cfg(test)]
 mod tests {
-    use hatake_store::{BookingStore, CatalogStore, FormStore, LeadQuery, LeadStore};
+    use hatake_store::{
+        BookingStore, CatalogStore, EventQuery, EventStore, FormStore, LeadQuery, LeadStore, ScoringStore,
+    };
 
     #[tokio::test]
     async fn seeded_leads_carry_their_department_class() {
         let dir = tempfile::tempdir().expect("temporary directory");
         let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open");
-        super::seed(&store, 20, 300).await.expect("seed");
+        let events = super::seed(&store, 20, 300).await.expect("seed");
+        assert!(events > 300 * 5, "{events} behaviour events for 300 people");
         let query = LeadQuery { department_class: Some("it".into()), limit: 500, ..LeadQuery::default() };
         let it = store.list_leads(&query).await.expect("list").items;
         assert!(!it.is_empty(), "the filter finds information-systems people in the demo");
@@ -245,5 +336,65 @@ mod tests {
         assert!(form.definition.contains("\"booking\""));
         let product = store.list_products().await.expect("products")[0].id;
         assert_eq!(store.product_reps(product).await.expect("reps").len(), 4);
+    }
+
+    #[tokio::test]
+    async fn the_demo_has_behaviour_and_scoring_models_that_rank_leads() {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open");
+        let appended = super::seed(&store, 30, 400).await.expect("seed");
+        let products = store.list_products().await.expect("products");
+        assert_eq!(products.len(), 3);
+
+        // Most people did something; some events name no product; some are anonymous page
+        // views of visitors who were linked to their lead later.
+        let leads = store.list_leads(&LeadQuery { limit: 500, ..LeadQuery::default() }).await.expect("list").items;
+        let query = EventQuery { limit: 500, ..EventQuery::default() };
+        let (mut with_events, mut events) = (0, Vec::new());
+        for lead in &leads {
+            let timeline = store.lead_events(lead.id, &query).await.expect("timeline");
+            with_events += usize::from(!timeline.is_empty());
+            events.extend(timeline);
+        }
+        assert!(with_events > leads.len() / 2 && with_events < leads.len(), "{with_events} of {}", leads.len());
+        let unassigned = events.iter().filter(|e| e.product_id.is_none()).count();
+        assert!(unassigned > events.len() / 20 && unassigned < events.len() / 2, "{unassigned} of {}", events.len());
+        assert!(events.iter().any(|e| e.lead_id.is_none() && e.visitor_id.is_some()), "no stitched visitor");
+        for kind in hatake_domain::EventKind::ALL.iter().filter(|k| **k != hatake_domain::EventKind::Custom) {
+            assert!(events.iter().any(|e| e.kind == kind.as_str()), "no {} event", kind.as_str());
+        }
+        assert!(events.iter().all(|e| e.occurred_at <= hatake_web::now_millis()));
+        assert!(u64::try_from(events.len()).unwrap() < appended, "anonymous visitors' events are not any lead's");
+
+        // Appending the same people's events again adds none (idempotency keys).
+        let codes: Vec<(i64, &str)> = products.iter().map(|p| (p.id, p.code.as_str())).collect();
+        let ids: Vec<i64> = products.iter().map(|p| p.id).collect();
+        let people: Vec<(usize, String, Vec<i64>)> = crate::demo_data::generate(super::SEED, 30, 400, &ids, &[])
+            .leads
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, l)| Some((i, l.data.email?.as_str().to_owned(), l.data.product_ids)))
+            .collect();
+        let again = super::seed_events(&store, &codes, &people, hatake_web::now_millis()).await.expect("again");
+        assert_eq!(again, 0);
+
+        // Each product has a model; once scored, the first product ranks leads above 50.
+        let models = store.current_scoring_models().await.expect("models");
+        assert_eq!(models.len(), 3);
+        let first = products.iter().find(|p| p.code == "erp").expect("erp").id;
+        let erp = models.iter().find(|m| m.product_id == first).expect("the ERP's model");
+        assert_eq!(erp.definition, hatake_domain::scoring::ScoringModel::template().to_json());
+        let now = hatake_web::now_millis();
+        let mut scorer = hatake_engine::scoring::Scorer::new();
+        let report = hatake_engine::scoring::catch_up(&store, &mut scorer, now).await.expect("score");
+        assert!(report.rescored > 0, "{report:?}");
+        let ranked = store.ranked_leads(first, 50, None, 10).await.expect("ranking");
+        assert!(!ranked.is_empty(), "no lead scores 50 or more for the ERP");
+        assert!(ranked.iter().all(|r| r.engagement >= 50));
+        assert!(ranked[0].engagement > 50, "{ranked:?}");
+        for product in &products {
+            let top = store.ranked_leads(product.id, 1, None, 1).await.expect("ranking");
+            assert!(!top.is_empty(), "no scored lead for {}", product.code);
+        }
     }
 }

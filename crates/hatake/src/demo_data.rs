@@ -15,7 +15,12 @@
 //!   larger companies), so each person has a unique (company, slot) pair; the slot selects a
 //!   distinct (family, given) name pair within the company, hence a distinct local part on the
 //!   company's own domain; free-mail addresses carry the global index.
+//!
+//! [`behaviour`] adds what the people did (behaviour events) and [`scoring`] a scoring model per
+//! demo product.
 
+pub mod behaviour;
+pub mod scoring;
 mod tables;
 
 use hatake_domain::{AccountData, AccountInput, CorporateNumber, LeadData, LeadInput};

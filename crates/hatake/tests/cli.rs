@@ -105,9 +105,19 @@ fn demo_creates_then_reuses_its_data() {
     let (ok, out, err) = run(&args);
     assert!(ok, "{err}");
     assert!(out.contains("Creating demo data") && out.contains("admin@hatake-demo.jp"), "{out}");
+    // Behaviour events came with the people, and every product has a scoring model to rank them.
+    let events: u64 = out
+        .split_once(" behaviour events")
+        .and_then(|(before, _)| before.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no event count: {out}"));
+    assert!(events > 300 * 5, "{out}");
     let (ok, out, err) = run(&args);
     assert!(ok, "{err}");
     assert!(out.contains("Reusing the demo data"), "{out}");
+    let (ok, out, err) = run(&["rescore", "--data-dir", data, "--product", "erp", "--product", "security"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Recomputed") && !out.contains("Recomputed 0 scores"), "{out}");
     let (_, users, _) = run(&["user", "list", "--data-dir", data]);
     for role in ["admin", "marketer", "inside_sales", "field_sales"] {
         assert!(users.contains(role), "{role} missing: {users}");
