@@ -148,6 +148,21 @@ pub struct ProcessConfig {
     pub day_starts: u32,
     #[serde(default = "eighteen")]
     pub day_ends: u32,
+    /// How long the product a deal was lost to usually stays installed (months): a lost deal
+    /// with the competitor's install date gets its re-approach date from it.
+    #[serde(default = "sixty")]
+    pub replacement_cycle_months: u32,
+    /// How many months before the replacement is due the lead is approached again.
+    #[serde(default = "six")]
+    pub reapproach_months_before: u32,
+}
+
+fn sixty() -> u32 {
+    60
+}
+
+fn six() -> u32 {
+    6
 }
 
 fn nine() -> u32 {
@@ -191,6 +206,8 @@ impl Default for ProcessConfig {
             sla_business_hours: 24,
             day_starts: 9,
             day_ends: 18,
+            replacement_cycle_months: 60,
+            reapproach_months_before: 6,
         }
     }
 }
@@ -301,6 +318,12 @@ impl ProcessConfig {
     /// Not YAML of a configuration, or one with problems (each with its line).
     pub fn from_yaml(text: &str) -> Result<Self, FieldErrors> {
         crate::yaml::from_yaml(text, Self::check)
+    }
+
+    /// The day to approach a lead again whose deal went to a competitor installed on `installed`.
+    pub fn reapproach_on(&self, installed: jiff::civil::Date) -> Option<jiff::civil::Date> {
+        let months = i64::from(self.replacement_cycle_months) - i64::from(self.reapproach_months_before);
+        installed.checked_add(jiff::Span::new().months(months.max(0))).ok()
     }
 
     /// When an MQL that became one at `start` breaches the SLA.
@@ -419,6 +442,8 @@ mod tests {
                 ("day_ends", "invalid_business_hours"),
             ]
         );
+        let installed: jiff::civil::Date = "2024-04-01".parse().unwrap();
+        assert_eq!(config.reapproach_on(installed).unwrap().to_string(), "2028-10-01");
         let sla = config.sla_deadline(ms("2026-11-20T17:00:00+09:00[Asia/Tokyo]"), &tokyo());
         // 1h on Friday, none on the holiday, 9h on Tuesday and Wednesday, 5h on Thursday.
         assert_eq!(sla, ms("2026-11-26T14:00:00+09:00[Asia/Tokyo]"));

@@ -8,6 +8,7 @@ pub mod export;
 pub mod forms;
 pub mod import;
 pub mod maintenance;
+pub mod qualification;
 pub mod resolve;
 pub mod scoring;
 pub mod settings;

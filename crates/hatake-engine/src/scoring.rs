@@ -190,14 +190,19 @@ pub async fn apply_events(
     let fits: HashMap<i64, FitRow> = store.fit_rows(&lead_ids).await?.into_iter().map(|r| (r.lead_id, r)).collect();
     let mut again = Vec::new();
     let mut rows = Vec::new();
+    // Each event is matched once for every model (and events alike are matched once).
+    let all: Vec<&(i64, i64, Compiled)> = models.models.iter().collect();
+    let mut memo = MatchMemo::new(&all);
     for (lead_id, mut lead_events) in by_lead {
         if !fits.contains_key(&lead_id) {
             continue; // deleted meanwhile
         }
         lead_events.sort_by_key(|e| (e.occurred_at, e.id));
+        let indexes: Vec<Option<u32>> =
+            lead_events.iter().map(|e| score_event(e).and_then(|event| memo.index(&event, e.product_id))).collect();
         let mut refold = false;
         let mut lead_rows = Vec::new();
-        for (product_id, version, model) in &models.models {
+        for (m, (product_id, version, model)) in models.models.iter().enumerate() {
             let previous = stored.remove(&(lead_id, *product_id));
             let mut state = match &previous {
                 Some(row) if row.model_version == *version => match ScoreState::decode(&row.state, model) {
@@ -214,12 +219,9 @@ pub async fn apply_events(
                 None => None,
             };
             let mut changed = false;
-            for event in &lead_events {
-                if !model.in_scope(event.product_id, *product_id) {
-                    continue;
-                }
-                let Some(score_event) = score_event(event) else { continue };
-                let matched: Matched = model.matches(&score_event);
+            for (event, index) in lead_events.iter().zip(&indexes) {
+                // Out of every model's scope, or of this one's.
+                let Some(Some(matched)) = index.map(|i| memo.table[i as usize][m]) else { continue };
                 if !model.apply(&mut state, event.id, event.occurred_at, matched, None) {
                     refold = true;
                     break;
@@ -261,32 +263,19 @@ pub struct ApplyCounts {
 /// # Errors
 /// When the store fails.
 pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreResult<usize> {
-    let mut total = 0;
-    loop {
-        let due = store.scores_due(now, 10_000).await?;
-        let mut updates = Vec::with_capacity(due.len());
-        let mut refold = Vec::new();
-        for row in &due {
-            let current = models.get(row.product_id).filter(|(_, version, _)| *version == row.model_version);
-            let state = current.and_then(|(_, _, model)| ScoreState::decode(&row.state, model).map(|s| (model, s)));
-            match state {
-                Some((model, state)) => {
-                    let score = model.score_at(&state, now);
-                    updates.push((row.lead_id, row.product_id, score.engagement, score.next_change_at));
-                }
-                // A product without a model, or scores of an older version: fold again.
-                None => refold.push(row.lead_id),
-            }
-        }
-        store.update_score_values(&updates, now).await?;
-        refold.sort_unstable();
-        refold.dedup();
-        score_leads(store, models, &refold, now).await?;
-        total += due.len();
-        if due.len() < 10_000 || updates.is_empty() {
-            return Ok(total);
-        }
-    }
+    let current = models.clone();
+    let score: hatake_store::ScoreAtTime = std::sync::Arc::new(move |row: &LeadScoreRow| {
+        let (_, _, model) = current.get(row.product_id).filter(|(_, version, _)| *version == row.model_version)?;
+        let state = ScoreState::decode(&row.state, model)?;
+        let score = model.score_at(&state, now);
+        Some((score.engagement, score.next_change_at))
+    });
+    // A product without a model, or scores of an older version: fold again.
+    let mut due = store.update_due_scores(now, score).await?;
+    due.refold.sort_unstable();
+    due.refold.dedup();
+    score_leads(store, models, &due.refold, now).await?;
+    Ok(due.rows)
 }
 
 /// Gives these leads' score rows the fit their attributes now give.
@@ -308,6 +297,87 @@ pub struct RescoreReport {
     pub events: u64,
     pub leads: u64,
     pub rows: u64,
+}
+
+/// Events read per call during a full recomputation.
+const RESCORE_CHUNK: i64 = 200_000;
+/// Distinct events (kind, product, name, properties) whose matches a recomputation remembers.
+const MEMO_EVENTS: usize = 1 << 20;
+
+/// What each chosen model makes of an event, remembered by the event's content: most events
+/// repeat another's kind, product, name and properties (the same page, mail or asset), and
+/// matching reads the properties' JSON.
+struct MatchMemo<'m> {
+    chosen: &'m [&'m (i64, i64, Compiled)],
+    /// Distinct match results (one entry per chosen model; `None`: out of its scope).
+    table: Vec<Vec<Option<Matched>>>,
+    interned: HashMap<Vec<Option<Matched>>, u32>,
+    /// Event content hash → (content, index into `table` or none when no model counts it).
+    seen: foldhash::HashMap<u64, (MemoKey, Option<u32>)>,
+    hasher: foldhash::fast::FixedState,
+}
+
+#[derive(PartialEq, Eq)]
+struct MemoKey {
+    kind: EventKind,
+    product: Option<i64>,
+    name: Option<Box<str>>,
+    properties: Box<str>,
+}
+
+impl<'m> MatchMemo<'m> {
+    fn new(chosen: &'m [&'m (i64, i64, Compiled)]) -> Self {
+        Self {
+            chosen,
+            table: Vec::new(),
+            interned: HashMap::new(),
+            seen: foldhash::HashMap::default(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5c0e),
+        }
+    }
+
+    /// The index into `table` of an event's matches, none when no chosen model counts it.
+    fn index(&mut self, event: &ScoreEvent<'_>, product: Option<i64>) -> Option<u32> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one((event.kind, product, event.name, event.properties));
+        if let Some((key, index)) = self.seen.get(&hash) {
+            if key.kind == event.kind
+                && key.product == product
+                && key.name.as_deref() == event.name
+                && &*key.properties == event.properties
+            {
+                return *index;
+            }
+        }
+        let matches: Vec<Option<Matched>> = self
+            .chosen
+            .iter()
+            .map(|(product_id, _, model)| model.in_scope(product, *product_id).then(|| model.matches(event)))
+            .collect();
+        let index = if matches.iter().all(Option::is_none) {
+            None
+        } else {
+            Some(match self.interned.get(&matches) {
+                Some(index) => *index,
+                None => {
+                    let index = u32::try_from(self.table.len()).unwrap_or(u32::MAX);
+                    self.table.push(matches.clone());
+                    self.interned.insert(matches, index);
+                    index
+                }
+            })
+        };
+        if self.seen.len() < MEMO_EVENTS {
+            let key = MemoKey {
+                kind: event.kind,
+                product,
+                name: event.name.map(Box::from),
+                properties: Box::from(event.properties),
+            };
+            self.seen.entry(hash).or_insert((key, index));
+        }
+        index
+    }
 }
 
 /// Recomputes every score of these products (all with a model when empty) from the event log,
@@ -332,59 +402,46 @@ pub async fn rescore(
     }
     // Each event in scope of some chosen model: (lead, at, id, index into the match table).
     let mut folded: Vec<(i64, i64, i64, u32)> = Vec::new();
-    let mut table: Vec<Vec<Option<Matched>>> = Vec::new();
-    let mut interned: HashMap<Vec<Option<Matched>>, u32> = HashMap::new();
-    let mut links: HashMap<String, Option<i64>> = HashMap::new();
-    let mut after = 0;
-    while after < up_to {
-        let chunk = store.scoring_events_after(after, 50_000).await?;
-        let Some(last) = chunk.last() else { break };
-        after = last.id;
-        let unknown: Vec<String> = chunk
-            .iter()
-            .filter(|e| e.lead_id.is_none())
-            .filter_map(|e| e.visitor_id.clone())
-            .filter(|v| !links.contains_key(v))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if !unknown.is_empty() {
-            let found: HashMap<String, i64> = store.visitor_lead_ids(&unknown).await?.into_iter().collect();
-            for visitor in unknown {
-                let lead = found.get(&visitor).copied();
-                links.insert(visitor, lead);
+    let mut memo = MatchMemo::new(&chosen);
+    // The next chunk is read (on the store's blocking thread) while this one is matched.
+    let mut chunk =
+        if up_to > 0 { store.scoring_event_chunk(0, up_to, RESCORE_CHUNK).await? } else { Default::default() };
+    loop {
+        let last = chunk.events.last().map(|e| e.id);
+        let more = chunk.events.len() as i64 == RESCORE_CHUNK && last.is_some_and(|id| id < up_to);
+        let next = async {
+            match (more, last) {
+                (true, Some(after)) => store.scoring_event_chunk(after, up_to, RESCORE_CHUNK).await.map(Some),
+                _ => Ok(None),
             }
-        }
-        for event in chunk.iter().filter(|e| e.id <= up_to) {
-            report.events += 1;
-            let lead =
-                event.lead_id.or_else(|| event.visitor_id.as_ref().and_then(|v| links.get(v).copied().flatten()));
-            let (Some(lead), Some(score_event)) = (lead, score_event(event)) else { continue };
-            let matches: Vec<Option<Matched>> = chosen
-                .iter()
-                .map(|(product_id, _, model)| {
-                    model.in_scope(event.product_id, *product_id).then(|| model.matches(&score_event))
-                })
-                .collect();
-            if matches.iter().all(Option::is_none) {
-                continue;
-            }
-            let index = match interned.get(&matches) {
-                Some(index) => *index,
-                None => {
-                    let index = u32::try_from(table.len()).unwrap_or(u32::MAX);
-                    table.push(matches.clone());
-                    interned.insert(matches, index);
-                    index
+        };
+        let matching = async {
+            for event in &chunk.events {
+                report.events += 1;
+                let Some(lead) = event.lead_id else { continue };
+                let Some(kind) = EventKind::parse(chunk.kind(event)) else { continue };
+                let score_event = ScoreEvent {
+                    id: event.id,
+                    kind,
+                    occurred_at: event.occurred_at,
+                    name: chunk.name(event),
+                    properties: chunk.properties(event),
+                };
+                if let Some(index) = memo.index(&score_event, event.product_id) {
+                    folded.push((lead, event.occurred_at, event.id, index));
                 }
-            };
-            folded.push((lead, event.occurred_at, event.id, index));
-        }
-        progress(report.events);
-        if chunk.len() < 50_000 {
-            break;
+            }
+            progress(report.events);
+        };
+        let (next, ()) = tokio::join!(next, matching);
+        match next? {
+            Some(next) => chunk = next,
+            None => break,
         }
     }
+    drop(chunk);
+    let table = std::mem::take(&mut memo.table);
+    drop(memo);
     folded.sort_unstable();
     // Fit: the attributes of every lead with events.
     let mut lead_ids: Vec<i64> = folded.iter().map(|e| e.0).collect();
@@ -394,7 +451,8 @@ pub async fn rescore(
     for part in lead_ids.chunks(5_000) {
         fits.extend(store.fit_rows(part).await?.into_iter().map(|r| (r.lead_id, r)));
     }
-    let mut per_product: Vec<Vec<LeadScoreRow>> = vec![Vec::new(); chosen.len()];
+    // Rows by lead, then product (the models are in product order).
+    let mut rows: Vec<LeadScoreRow> = Vec::with_capacity(lead_ids.len() * chosen.len());
     let mut start = 0;
     while start < folded.len() {
         let lead = folded[start].0;
@@ -411,16 +469,16 @@ pub async fn rescore(
                 }
                 if let Some(state) = state {
                     let fit = model.model.fit(&subject).0;
-                    per_product[m].push(score_row(lead, *product_id, *version, model, &state, fit, now));
+                    rows.push(score_row(lead, *product_id, *version, model, &state, fit, now));
                 }
             }
         }
         start = end;
     }
-    for (m, (product_id, _, _)) in chosen.iter().enumerate() {
-        report.rows += per_product[m].len() as u64;
-        store.replace_product_scores(*product_id, &per_product[m]).await?;
-    }
+    drop(folded);
+    report.rows = rows.len() as u64;
+    let product_ids: Vec<i64> = chosen.iter().map(|(p, _, _)| *p).collect();
+    store.replace_scores(&product_ids, &rows).await?;
     Ok(report)
 }
 
@@ -478,11 +536,22 @@ pub struct Scorer {
     /// Leads changed in the same millisecond as the fit cursor, already given their fit.
     leads_after_id: i64,
     linked_seen: HashSet<(i64, i64)>,
+    /// The organisation's time zone (which MQL policy mode is in force today).
+    zone: Option<jiff::tz::TimeZone>,
 }
 
 impl Scorer {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A scorer that reads days in `zone` (Asia/Tokyo by default).
+    pub fn with_zone(zone: jiff::tz::TimeZone) -> Self {
+        Self { zone: Some(zone), ..Self::default() }
+    }
+
+    fn zone(&self) -> jiff::tz::TimeZone {
+        self.zone.clone().unwrap_or_else(|| jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC))
     }
 
     pub fn models(&self) -> &Models {
@@ -570,6 +639,7 @@ impl Scorer {
         cursor.event_id = cursor.event_id.max(floor);
         self.seen.retain(|id| *id > cursor.event_id);
         report.events = events.len();
+        let mut touched: Vec<i64> = events.iter().filter_map(|e| e.lead_id).collect();
         let counts = apply_events(store, &self.models, &events, now).await?;
         report.folded = counts.folded;
         report.refolded = counts.refolded;
@@ -578,6 +648,7 @@ impl Scorer {
             let queued = store.take_scoring_queue(1_000).await?;
             score_leads(store, &self.models, &queued, now).await?;
             report.refolded += queued.len();
+            touched.extend(&queued);
             if queued.len() < 1_000 {
                 break;
             }
@@ -596,10 +667,12 @@ impl Scorer {
         linked.dedup();
         score_leads(store, &self.models, &linked, now).await?;
         report.refolded += linked.len();
+        touched.extend(&linked);
         // 4. Fit.
         loop {
             let changed = store.leads_changed_since(cursor.leads_at, self.leads_after_id, 5_000).await?;
             refit(store, &self.models, &changed).await?;
+            touched.extend(changed.iter().map(|r| r.lead_id));
             if let Some(last) = changed.last() {
                 if last.updated_at > cursor.leads_at {
                     cursor.leads_at = last.updated_at;
@@ -616,11 +689,14 @@ impl Scorer {
             for part in ids.chunks(5_000) {
                 let rows = store.fit_rows(part).await?;
                 refit(store, &self.models, &rows).await?;
+                touched.extend(part);
             }
             cursor.accounts_at = cursor.accounts_at.max(*at + 1);
         }
         // 5. Time.
         report.decayed = decay_pass(store, &self.models, now).await?;
+        // 6. Qualification of the leads whose scores or attributes changed.
+        crate::qualification::after_scoring(store, &mut touched, now, &self.zone()).await;
         if cursor != loaded {
             store.set_scoring_cursor(&cursor, rewind_seen).await?;
         }
@@ -658,8 +734,9 @@ pub async fn run(
     wake: std::sync::Arc<tokio::sync::Notify>,
     holder: String,
     interval: std::time::Duration,
+    zone: jiff::tz::TimeZone,
 ) {
-    let mut scorer = Scorer::new();
+    let mut scorer = Scorer::with_zone(zone.clone());
     loop {
         let now = now_millis();
         match store.try_lease(LEASE, &holder, now + LEASE_MS, now).await {
@@ -668,7 +745,7 @@ pub async fn run(
                 Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "scoring step failed"),
             },
-            Ok(false) => scorer = Scorer::new(),
+            Ok(false) => scorer = Scorer::with_zone(zone.clone()),
             Err(error) => tracing::warn!(%error, "the scorer's lease could not be taken"),
         }
         let _ = tokio::time::timeout(interval, wake.notified()).await;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "events_speed", include_str!("../migrations/0010_events_speed.sql")),
     (11, "import_events", include_str!("../migrations/0011_import_events.sql")),
     (12, "scoring", include_str!("../migrations/0012_scoring.sql")),
+    (13, "lifecycle", include_str!("../migrations/0013_lifecycle.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

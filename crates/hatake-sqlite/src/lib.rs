@@ -6,6 +6,7 @@ mod bulk;
 mod checkpoint;
 mod events;
 mod migrate;
+mod scoring;
 
 use hatake_store::sql::Dialect;
 use hatake_store::StoreError;
@@ -23,6 +24,8 @@ pub struct SqliteStore {
     path: PathBuf,
     bulk: bulk::BulkWriter,
     events: events::EventWriter,
+    /// Scoring's reads of many rows (`scoring.rs`).
+    scoring_reader: bulk::BulkWriter,
     checkpoints: std::sync::Arc<checkpoint::Checkpointer>,
 }
 
@@ -75,7 +78,8 @@ impl SqliteStore {
         bulk.run(|conn| bulk::restore_search_automerge(conn)).await?;
         let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(&path));
         let events = events::EventWriter::new(&path);
-        Ok(Self { pool, path, bulk, events, checkpoints })
+        let scoring_reader = bulk::BulkWriter::new(&path);
+        Ok(Self { pool, path, bulk, events, scoring_reader, checkpoints })
     }
 
     /// The database file.
@@ -250,6 +254,7 @@ hatake_store::impl_event_store!(SqliteStore, Sqlite);
 hatake_store::impl_form_store!(SqliteStore, Sqlite);
 hatake_store::impl_booking_store!(SqliteStore, Sqlite);
 hatake_store::impl_scoring_store!(SqliteStore, Sqlite);
+hatake_store::impl_lifecycle_store!(SqliteStore, Sqlite);
 // After `ANALYZE`, the lead index of the event log must still look like many rows per bucket
 // (see `events.rs`): statistics of a nearly empty log are replaced.
 hatake_store::impl_system_store!(

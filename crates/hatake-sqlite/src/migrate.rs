@@ -18,6 +18,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "events_speed", include_str!("../migrations/0010_events_speed.sql")),
     (11, "import_events", include_str!("../migrations/0011_import_events.sql")),
     (12, "scoring", include_str!("../migrations/0012_scoring.sql")),
+    (13, "lifecycle", include_str!("../migrations/0013_lifecycle.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -363,6 +363,17 @@ macro_rules! impl_resolution_store {
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db_error)?;
+                // Its path through the sales process goes with it: history and opportunities
+                // move; a stage for a product the survivor has none for moves too (the rest go
+                // with the merged lead).
+                for sql in [
+                    "UPDATE stage_history SET lead_id = $1 WHERE lead_id = $2",
+                    "UPDATE opportunities SET lead_id = $1 WHERE lead_id = $2",
+                    "UPDATE lead_stages SET lead_id = $1 WHERE lead_id = $2 AND product_id NOT IN \
+                     (SELECT product_id FROM lead_stages WHERE lead_id = $1)",
+                ] {
+                    sqlx::query::<$db>(sql).bind(survivor).bind(merged).execute(&mut *tx).await.map_err(db_error)?;
+                }
                 // The survivor's scores are folded again with the events it got.
                 sqlx::query::<$db>("INSERT INTO scoring_queue (lead_id) VALUES ($1) ON CONFLICT DO NOTHING")
                     .bind(survivor)

@@ -9,11 +9,13 @@ mod common_system;
 mod common_users;
 mod events;
 mod forms;
+mod lifecycle;
 mod scoring;
 pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
 pub use forms::*;
+pub use lifecycle::*;
 pub use scoring::*;
 mod query;
 mod resolution;
@@ -82,6 +84,7 @@ pub trait Store:
     + FormStore
     + BookingStore
     + ScoringStore
+    + LifecycleStore
 {
 }
 
@@ -96,7 +99,8 @@ impl<
             + EventStore
             + FormStore
             + BookingStore
-            + ScoringStore,
+            + ScoringStore
+            + LifecycleStore,
     > Store for T
 {
 }

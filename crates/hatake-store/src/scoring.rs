@@ -45,6 +45,86 @@ pub struct ScoringEventRow {
     pub properties: String,
 }
 
+/// Events as a full recomputation reads them, many at a time: in id order, each with the lead
+/// it counts for, and the text of all of them in one buffer (no allocation per event).
+#[derive(Debug, Clone, Default)]
+pub struct ScoringEventChunk {
+    pub events: Vec<ChunkEvent>,
+    text: String,
+}
+
+/// One event of a [`ScoringEventChunk`]; its text is read through the chunk.
+#[derive(Debug, Clone, Copy)]
+pub struct ChunkEvent {
+    pub id: i64,
+    /// Its own lead, else the lead its visitor is linked to (none: it counts for nobody).
+    pub lead_id: Option<i64>,
+    pub product_id: Option<i64>,
+    pub occurred_at: Millis,
+    kind: (u32, u32),
+    name: Option<(u32, u32)>,
+    properties: (u32, u32),
+}
+
+impl ScoringEventChunk {
+    pub fn with_capacity(events: usize) -> Self {
+        Self { events: Vec::with_capacity(events), text: String::with_capacity(events * 128) }
+    }
+
+    fn put(&mut self, text: &str) -> (u32, u32) {
+        let start = u32::try_from(self.text.len()).unwrap_or(u32::MAX);
+        self.text.push_str(text);
+        (start, u32::try_from(self.text.len()).unwrap_or(u32::MAX))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn push(
+        &mut self,
+        id: i64,
+        lead_id: Option<i64>,
+        product_id: Option<i64>,
+        occurred_at: Millis,
+        kind: &str,
+        name: Option<&str>,
+        properties: &str,
+    ) {
+        let kind = self.put(kind);
+        let name = name.map(|n| self.put(n));
+        let properties = self.put(properties);
+        self.events.push(ChunkEvent { id, lead_id, product_id, occurred_at, kind, name, properties });
+    }
+
+    fn text(&self, (start, end): (u32, u32)) -> &str {
+        self.text.get(start as usize..end as usize).unwrap_or_default()
+    }
+
+    pub fn kind(&self, event: &ChunkEvent) -> &str {
+        self.text(event.kind)
+    }
+
+    pub fn name(&self, event: &ChunkEvent) -> Option<&str> {
+        event.name.map(|n| self.text(n))
+    }
+
+    pub fn properties(&self, event: &ChunkEvent) -> &str {
+        self.text(event.properties)
+    }
+}
+
+/// The new engagement score and next change time of a stored row at some time, or `None` when
+/// the row must be folded again from the log (its model changed): given to
+/// [`ScoringStore::update_due_scores`] by the scorer.
+pub type ScoreAtTime = std::sync::Arc<dyn Fn(&LeadScoreRow) -> Option<(i64, Option<Millis>)> + Send + Sync>;
+
+/// What [`ScoringStore::update_due_scores`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DueScores {
+    /// Rows that were due.
+    pub rows: usize,
+    /// Leads of rows to fold again (unsorted, may repeat).
+    pub refold: Vec<i64>,
+}
+
 /// What fit rules look at, for one lead.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct FitRow {
@@ -134,6 +214,15 @@ pub trait ScoringStore: Send + Sync + 'static {
     async fn replace_product_scores(&self, product_id: i64, rows: &[LeadScoreRow]) -> StoreResult<()>;
     /// Rows whose score changes by time at or before `now`, up to `limit`.
     async fn scores_due(&self, now: Millis, limit: i64) -> StoreResult<Vec<LeadScoreRow>>;
+    /// Replaces every score of these products (a full recomputation) with `rows`, sorted by
+    /// lead and product, in one transaction. Rows of leads deleted meanwhile are left out.
+    async fn replace_scores(&self, product_ids: &[i64], rows: &[LeadScoreRow]) -> StoreResult<()>;
+    /// Rows whose score changes by time at or before `now`, by (lead, product) after `after`,
+    /// up to `limit` (the decay pass walks them with this key).
+    async fn scores_due_after(&self, now: Millis, after: (i64, i64), limit: i64) -> StoreResult<Vec<LeadScoreRow>>;
+    /// Gives every row due at `now` the engagement and next change time `score` says (the decay
+    /// pass), and returns the rows `score` refused.
+    async fn update_due_scores(&self, now: Millis, score: ScoreAtTime) -> StoreResult<DueScores>;
     /// Sets the engagement score and next change time of rows (state unchanged).
     async fn update_score_values(&self, rows: &[(i64, i64, i64, Option<Millis>)], now: Millis) -> StoreResult<()>;
     /// Sets the fit score of a lead for a product where it differs.
@@ -149,6 +238,9 @@ pub trait ScoringStore: Send + Sync + 'static {
     /// The scores of an account's people.
     async fn account_person_scores(&self, account_id: i64) -> StoreResult<Vec<AccountPersonScore>>;
 
+    /// Events with ids above `after_id` and at most `up_to`, in id order, up to `limit`, each with
+    /// the lead it counts for (for a full recomputation).
+    async fn scoring_event_chunk(&self, after_id: i64, up_to: i64, limit: i64) -> StoreResult<ScoringEventChunk>;
     /// Events with ids above `after_id`, in id order, up to `limit`.
     async fn scoring_events_after(&self, after_id: i64, limit: i64) -> StoreResult<Vec<ScoringEventRow>>;
     /// The highest event id (0 without events).
@@ -305,23 +397,18 @@ macro_rules! impl_scoring_store {
             }
 
             async fn lead_scores(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
-                self.rows_in(
-                    &format!(
-                        "SELECT {} FROM lead_scores WHERE lead_id IN ({{}}) ORDER BY lead_id, product_id",
-                        $crate::LEAD_SCORE_COLUMNS.join(", ")
-                    ),
-                    lead_ids,
-                )
-                .await
+                self.bulk_lead_scores(lead_ids).await
+            }
+
+            async fn fit_rows(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::FitRow>> {
+                self.bulk_fit_rows(lead_ids).await
             }
 
             async fn put_lead_scores(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
                 if rows.is_empty() {
                     return Ok(());
                 }
-                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                Self::write_scores(&mut *tx, rows).await?;
-                tx.commit().await.map_err(db_error)
+                self.bulk_put_scores(rows).await
             }
 
             async fn delete_lead_scores(&self, lead_ids: &[i64], product_id: i64) -> $crate::StoreResult<()> {
@@ -372,27 +459,42 @@ macro_rules! impl_scoring_store {
                 .map_err(db_error)
             }
 
+            async fn replace_scores(&self, product_ids: &[i64], rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
+                self.bulk_replace_scores(product_ids, rows).await
+            }
+
+            async fn scores_due_after(
+                &self,
+                now: $crate::Millis,
+                after: (i64, i64),
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
+                self.bulk_scores_due(now, after, limit).await
+            }
+
+            async fn update_due_scores(
+                &self,
+                now: $crate::Millis,
+                score: $crate::ScoreAtTime,
+            ) -> $crate::StoreResult<$crate::DueScores> {
+                self.bulk_update_due(now, score).await
+            }
+
+            async fn scoring_event_chunk(
+                &self,
+                after_id: i64,
+                up_to: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<$crate::ScoringEventChunk> {
+                self.bulk_event_chunk(after_id, up_to, limit).await
+            }
+
             async fn update_score_values(
                 &self,
                 rows: &[(i64, i64, i64, Option<$crate::Millis>)],
                 now: $crate::Millis,
             ) -> $crate::StoreResult<()> {
-                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                for (lead_id, product_id, engagement, next) in rows {
-                    sqlx::query::<$db>(
-                        "UPDATE lead_scores SET engagement = $1, next_change_at = $2, updated_at = $3 \
-                         WHERE lead_id = $4 AND product_id = $5",
-                    )
-                    .bind(engagement)
-                    .bind(next)
-                    .bind(now)
-                    .bind(lead_id)
-                    .bind(product_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                }
-                tx.commit().await.map_err(db_error)
+                self.bulk_score_values(rows, now).await
             }
 
             async fn update_fit_scores(&self, rows: &[(i64, i64, i64)]) -> $crate::StoreResult<()> {
@@ -511,9 +613,6 @@ macro_rules! impl_scoring_store {
                 .map_err(db_error)
             }
 
-            async fn fit_rows(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::FitRow>> {
-                self.rows_in(&format!("{} WHERE l.id IN ({{}})", $crate::FIT_SELECT), lead_ids).await
-            }
 
             async fn leads_changed_since(
                 &self,
@@ -645,6 +744,168 @@ macro_rules! impl_scoring_store {
                     .await
                     .map_err(db_error)?;
                 Ok(())
+            }
+        }
+    };
+}
+
+/// The scoring store's bulk paths in plain sqlx (`bulk_*`, which [`impl_scoring_store!`]'s
+/// trait methods call): for a backend without faster ones of its own. SQLite has its own
+/// (`hatake-sqlite/src/scoring.rs`); PostgreSQL uses these.
+#[macro_export]
+macro_rules! impl_scoring_sqlx_paths {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn bulk_replace_scores(
+                &self,
+                product_ids: &[i64],
+                rows: &[$crate::LeadScoreRow],
+            ) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for product_id in product_ids {
+                    sqlx::query::<$db>("DELETE FROM lead_scores WHERE product_id = $1")
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                let lead_ids: Vec<i64> = {
+                    let mut ids: Vec<i64> = rows.iter().map(|r| r.lead_id).collect();
+                    ids.dedup();
+                    ids
+                };
+                // Leads deleted meanwhile are left out (their rows would break the foreign key).
+                let mut existing = std::collections::HashSet::new();
+                for part in lead_ids.chunks($crate::MAX_BINDS) {
+                    let placeholders: Vec<String> = (1..=part.len()).map(|i| format!("${i}")).collect();
+                    let sql = format!("SELECT id FROM leads WHERE id IN ({})", placeholders.join(","));
+                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql);
+                    for id in part {
+                        query = query.bind(*id);
+                    }
+                    existing.extend(query.fetch_all(&mut *tx).await.map_err(db_error)?.into_iter().map(|(id,)| id));
+                }
+                let kept: Vec<$crate::LeadScoreRow> =
+                    rows.iter().filter(|r| existing.contains(&r.lead_id)).cloned().collect();
+                Self::write_scores(&mut *tx, &kept).await?;
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn bulk_scores_due(
+                &self,
+                now: $crate::Millis,
+                after: (i64, i64),
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
+                sqlx::query_as::<$db, $crate::LeadScoreRow>(&format!(
+                    "SELECT {} FROM lead_scores WHERE next_change_at IS NOT NULL AND next_change_at <= $1 \
+                     AND (lead_id > $2 OR (lead_id = $2 AND product_id > $3)) ORDER BY lead_id, product_id LIMIT $4",
+                    $crate::LEAD_SCORE_COLUMNS.join(", ")
+                ))
+                .bind(now)
+                .bind(after.0)
+                .bind(after.1)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn bulk_event_chunk(
+                &self,
+                after_id: i64,
+                up_to: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<$crate::ScoringEventChunk> {
+                let rows = $crate::ScoringStore::scoring_events_after(self, after_id, limit).await?;
+                let rows: Vec<&$crate::ScoringEventRow> = rows.iter().filter(|e| e.id <= up_to).collect();
+                let mut visitors: Vec<String> =
+                    rows.iter().filter(|e| e.lead_id.is_none()).filter_map(|e| e.visitor_id.clone()).collect();
+                visitors.sort_unstable();
+                visitors.dedup();
+                let links: std::collections::HashMap<String, i64> = if visitors.is_empty() {
+                    std::collections::HashMap::new()
+                } else {
+                    $crate::ScoringStore::visitor_lead_ids(self, &visitors).await?.into_iter().collect()
+                };
+                let mut chunk = $crate::ScoringEventChunk::with_capacity(rows.len());
+                for e in rows {
+                    let lead = e.lead_id.or_else(|| e.visitor_id.as_ref().and_then(|v| links.get(v).copied()));
+                    chunk.push(e.id, lead, e.product_id, e.occurred_at, &e.kind, e.name.as_deref(), &e.properties);
+                }
+                Ok(chunk)
+            }
+
+            async fn bulk_lead_scores(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
+                self.rows_in(
+                    &format!(
+                        "SELECT {} FROM lead_scores WHERE lead_id IN ({{}}) ORDER BY lead_id, product_id",
+                        $crate::LEAD_SCORE_COLUMNS.join(", ")
+                    ),
+                    lead_ids,
+                )
+                .await
+            }
+
+            async fn bulk_fit_rows(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::FitRow>> {
+                self.rows_in(&format!("{} WHERE l.id IN ({{}})", $crate::FIT_SELECT), lead_ids).await
+            }
+
+            async fn bulk_put_scores(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                Self::write_scores(&mut *tx, rows).await?;
+                tx.commit().await.map_err(db_error)
+            }
+
+            async fn bulk_update_due(
+                &self,
+                now: $crate::Millis,
+                score: $crate::ScoreAtTime,
+            ) -> $crate::StoreResult<$crate::DueScores> {
+                const CHUNK: i64 = 10_000;
+                let mut done = $crate::DueScores::default();
+                let mut after = (i64::MIN, i64::MIN);
+                loop {
+                    let due = self.bulk_scores_due(now, after, CHUNK).await?;
+                    let Some(last) = due.last() else { return Ok(done) };
+                    after = (last.lead_id, last.product_id);
+                    let mut updates = Vec::with_capacity(due.len());
+                    for row in &due {
+                        match score(row) {
+                            Some((engagement, next)) => updates.push((row.lead_id, row.product_id, engagement, next)),
+                            None => done.refold.push(row.lead_id),
+                        }
+                    }
+                    self.bulk_score_values(&updates, now).await?;
+                    done.rows += due.len();
+                    if (due.len() as i64) < CHUNK {
+                        return Ok(done);
+                    }
+                }
+            }
+
+            /// One UPDATE per row.
+            async fn bulk_score_values(
+                &self,
+                rows: &[(i64, i64, i64, Option<$crate::Millis>)],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for (lead_id, product_id, engagement, next) in rows {
+                    sqlx::query::<$db>(
+                        "UPDATE lead_scores SET engagement = $1, next_change_at = $2, updated_at = $3 \
+                         WHERE lead_id = $4 AND product_id = $5",
+                    )
+                    .bind(engagement)
+                    .bind(next)
+                    .bind(now)
+                    .bind(lead_id)
+                    .bind(product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
             }
         }
     };

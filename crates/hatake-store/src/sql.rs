@@ -21,6 +21,15 @@ impl Dialect {
             Dialect::Postgres => "BEGIN",
         }
     }
+
+    /// ` FOR UPDATE` on PostgreSQL (a row read to be changed in the same transaction); nothing on
+    /// SQLite, whose write transaction is exclusive already.
+    pub fn for_update(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE",
+        }
+    }
 }
 
 /// A value to bind, in placeholder order.

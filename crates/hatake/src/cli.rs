@@ -77,6 +77,8 @@ pub enum BenchCommand {
     Import(crate::bench::import::ImportBenchArgs),
     /// Event ingestion, tracking hits and timelines with millions of events (see BENCHMARKS.md).
     Events(crate::bench::events::EventsBenchArgs),
+    /// Full recomputation, decay pass and incremental scoring with 20M events (see BENCHMARKS.md).
+    Scoring(crate::bench::scoring::ScoringBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -137,5 +139,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
         Command::Bench { command: BenchCommand::Import(args) } => crate::bench::import::run_bench(&args).await,
         Command::Bench { command: BenchCommand::Events(args) } => crate::bench::events::run(args).await,
+        Command::Bench { command: BenchCommand::Scoring(args) } => crate::bench::scoring::run(args).await,
     }
 }

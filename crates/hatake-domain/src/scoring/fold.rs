@@ -490,6 +490,13 @@ impl ScoreState {
         out
     }
 
+    /// When the last event folded into a stored state happened (without the model).
+    pub fn last_at_of(bytes: &[u8]) -> Option<i64> {
+        let (&format, rest) = bytes.split_first()?;
+        let head = rest.first_chunk::<8>()?;
+        (format == STATE_FORMAT).then(|| i64::from_le_bytes(*head))
+    }
+
     /// A stored state, if it has the shape the model needs (else the lead is folded again).
     pub fn decode(bytes: &[u8], model: &Compiled) -> Option<Self> {
         let (&format, mut rest) = bytes.split_first()?;

@@ -311,6 +311,7 @@ fn states_survive_encoding_and_refuse_another_shape() {
     let mut events = vec![event(1, EventKind::MailOpen, 0, "{}"), event(2, EventKind::PageView, 0, "{}")];
     let state = c.fold_all(&mut events).unwrap();
     assert_eq!(ScoreState::decode(&state.encode(), &c), Some(state.clone()));
+    assert_eq!(ScoreState::last_at_of(&state.encode()), Some(state.last_at));
     let other = Compiled::new(ScoringModel::default());
     assert_eq!(ScoreState::decode(&state.encode(), &other), None);
     assert_eq!(ScoreState::decode(&[], &c), None);

@@ -56,6 +56,8 @@ const BROWSER: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
 /// Most events the API takes in one request.
 const MAX_BATCH: usize = 10_000;
+/// API events happened within this long before they are sent.
+const API_WINDOW_MS: i64 = 30 * 24 * 3600 * 1000;
 /// Targets of issue 4.
 const TARGET_EVENTS_PER_SECOND: f64 = 100_000.0;
 const TARGET_HITS_PER_SECOND: f64 = 10_000.0;
@@ -206,14 +208,16 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
 // Data.
 
 /// What the scenarios need to know about the data set.
-struct World {
-    admin: i64,
-    products: Vec<i64>,
-    leads: i64,
+pub(crate) struct World {
+    pub(crate) admin: i64,
+    pub(crate) products: Vec<i64>,
+    pub(crate) leads: i64,
     /// (lead id, e-mail) of leads with an address, in chunks spread over the leads.
-    sample: Vec<(i64, String)>,
+    pub(crate) sample: Vec<(i64, String)>,
     /// Events stored before the first round.
-    events: usize,
+    pub(crate) events: usize,
+    /// How long before the request an API event happened: uniform over this many ms (0: now).
+    pub(crate) window_ms: i64,
 }
 
 async fn prepare(store: &dyn Store, args: &EventsBenchArgs) -> anyhow::Result<World> {
@@ -256,10 +260,15 @@ async fn prepare(store: &dyn Store, args: &EventsBenchArgs) -> anyhow::Result<Wo
     } else {
         println!("reusing the stored events ({}; --events {})", count(done), count(args.events));
     }
-    Ok(World { admin, products, leads, sample, events: done.max(args.events) })
+    Ok(World { admin, products, leads, sample, events: done.max(args.events), window_ms: API_WINDOW_MS })
 }
 
-async fn load_leads(store: &dyn Store, leads: usize, companies: usize, products: &[i64]) -> anyhow::Result<()> {
+pub(crate) async fn load_leads(
+    store: &dyn Store,
+    leads: usize,
+    companies: usize,
+    products: &[i64],
+) -> anyhow::Result<()> {
     let now = hatake_web::now_millis();
     let started = Instant::now();
     let accounts: Vec<hatake_domain::AccountData> =
@@ -306,7 +315,7 @@ async fn load_leads(store: &dyn Store, leads: usize, companies: usize, products:
 
 /// The e-mail addresses of leads in [`SAMPLE_CHUNKS`] chunks at random places, with the ids
 /// the store gives them (so the mapping is the database's own).
-async fn sample_leads(
+pub(crate) async fn sample_leads(
     store: &dyn Store,
     leads: usize,
     companies: usize,
@@ -347,13 +356,27 @@ async fn sample_leads(
 /// Appends events `from..to` of the synthetic history (deterministic: a resumed load goes on
 /// where the last one stopped; the setting [`EVENTS_DONE`] counts them).
 async fn preload_events(store: &dyn Store, from: usize, to: usize, leads: i64, products: &[i64]) -> anyhow::Result<()> {
+    preload_events_with(store, from, to, leads, products, EVENTS_DONE, history_event).await
+}
+
+/// Appends events `from..to` made by `make(index, leads, products, now)` in batches, counting
+/// them in the setting `done_setting` (so an interrupted load resumes).
+pub(crate) async fn preload_events_with(
+    store: &dyn Store,
+    from: usize,
+    to: usize,
+    leads: i64,
+    products: &[i64],
+    done_setting: &str,
+    make: fn(usize, i64, &[i64], i64) -> NewEvent,
+) -> anyhow::Result<()> {
     println!("storing events {}..{} (in batches of {}) …", count(from), count(to), count(PRELOAD_BATCH));
     let now = hatake_web::now_millis();
     let products = products.to_vec();
     let generate = move |start: usize, n: usize| {
         let products = products.clone();
         tokio::task::spawn_blocking(move || {
-            (start..start + n).map(|index| history_event(index, leads, &products, now)).collect::<Vec<_>>()
+            (start..start + n).map(|index| make(index, leads, &products, now)).collect::<Vec<_>>()
         })
     };
     let started = Instant::now();
@@ -370,7 +393,7 @@ async fn preload_events(store: &dyn Store, from: usize, to: usize, leads: i64, p
         store.append_events(&batch, now).await.with_context(|| format!("storing events {done}..{end}"))?;
         storing += write.elapsed();
         done = end;
-        store.put_setting(EVENTS_DONE, &done.to_string(), hatake_web::now_millis()).await?;
+        store.put_setting(done_setting, &done.to_string(), hatake_web::now_millis()).await?;
         if (done - from) % 1_000_000 < PRELOAD_BATCH || done == to {
             let elapsed = started.elapsed();
             println!(
@@ -461,7 +484,7 @@ fn behaviour(rng: &mut SmallRng) -> (&'static str, String) {
     (kind, properties)
 }
 
-fn database_megabytes(dir: &Path) -> u64 {
+pub(crate) fn database_megabytes(dir: &Path) -> u64 {
     let size = |name: &str| std::fs::metadata(dir.join(name)).map(|m| m.len()).unwrap_or(0);
     (size(hatake_sqlite::DATABASE_FILE) + size(&format!("{}-wal", hatake_sqlite::DATABASE_FILE))) / 1_000_000
 }
@@ -470,7 +493,7 @@ fn database_megabytes(dir: &Path) -> u64 {
 // The events the API scenario sends, and the same rows for the raw append.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Keys {
+pub(crate) enum Keys {
     /// Time-ordered per connection (`api-…-{sequence}`), as a client's sequence or UUIDv7.
     Ordered,
     /// 128 random bits, as UUIDv4.
@@ -478,7 +501,7 @@ enum Keys {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(crate) enum Format {
     Ndjson,
     Json,
 }
@@ -508,7 +531,7 @@ fn draw(rng: &mut SmallRng, world: &World, now: i64) -> Draw {
         kind,
         product: rng.gen_bool(0.3).then(|| world.products[rng.gen_range(0..world.products.len())]),
         // Whole seconds: the API reads RFC 3339.
-        occurred_at: (now - rng.gen_range(0..30 * 24 * 3600 * 1000_i64)) / 1000 * 1000,
+        occurred_at: (now - if world.window_ms > 0 { rng.gen_range(0..world.window_ms) } else { 0 }) / 1000 * 1000,
         properties,
     }
 }
@@ -616,12 +639,12 @@ fn raw_rows(rng: &mut SmallRng, world: &World, n: usize, prefix: &str, next: &mu
 
 /// Throughput of one scenario in one round.
 #[derive(Debug, Clone, Copy, Default)]
-struct Rate {
-    per_second: f64,
+pub(crate) struct Rate {
+    pub(crate) per_second: f64,
     /// Requests (or hits) per second, and latency percentiles in ms.
-    requests_per_second: f64,
-    p50: f64,
-    p99: f64,
+    pub(crate) requests_per_second: f64,
+    pub(crate) p50: f64,
+    pub(crate) p99: f64,
 }
 
 /// Latency of one scenario in one round (ms).
@@ -998,7 +1021,7 @@ async fn on_own_runtime<T: Send + 'static>(
 
 /// `--concurrency` connections posting batches for `--seconds`; every event must be created.
 #[allow(clippy::too_many_arguments)]
-async fn api_load(
+pub(crate) async fn api_load(
     addr: SocketAddr,
     token: &str,
     world: Arc<World>,
@@ -1402,8 +1425,14 @@ mod tests {
 
     #[test]
     fn api_bodies_are_what_the_api_reads() {
-        let world =
-            World { admin: 1, products: vec![7], leads: 100, sample: vec![(3, "a@example.jp".into())], events: 0 };
+        let world = World {
+            admin: 1,
+            products: vec![7],
+            leads: 100,
+            sample: vec![(3, "a@example.jp".into())],
+            events: 0,
+            window_ms: API_WINDOW_MS,
+        };
         let mut rng = SmallRng::seed_from_u64(1);
         let mut next = 0;
         let now = hatake_web::now_millis();

@@ -15,6 +15,7 @@ pub mod import;
 mod load;
 mod report;
 mod scenarios;
+pub mod scoring;
 
 use crate::demo::{ensure_product, ensure_user};
 use anyhow::{anyhow, bail, Context};
