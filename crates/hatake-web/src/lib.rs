@@ -80,6 +80,14 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The organisation's time zone (Asia/Tokyo when the configured one is unknown).
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.config.time_zone)
+            .unwrap_or_else(|_| jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC))
+    }
+}
+
 /// Who may reach a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -194,6 +202,7 @@ pub async fn serve(
         state.scoring_wake.clone(),
         holder,
         SCORING_INTERVAL,
+        state.zone(),
     ));
     // The peer's address is for web tracking's internal IP ranges.
     let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())

@@ -43,6 +43,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("scoring/list.html", include_str!("../templates/scoring/list.html")),
     ("scoring/edit.html", include_str!("../templates/scoring/edit.html")),
     ("scoring/ranking.html", include_str!("../templates/scoring/ranking.html")),
+    ("process/overview.html", include_str!("../templates/process/overview.html")),
+    ("process/queue.html", include_str!("../templates/process/queue.html")),
+    ("process/board.html", include_str!("../templates/process/board.html")),
+    ("process/policy.html", include_str!("../templates/process/policy.html")),
+    ("process/settings.html", include_str!("../templates/process/settings.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
 ];

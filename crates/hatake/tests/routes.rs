@@ -26,6 +26,34 @@ async fn seed(app: &TestApp) {
     }
     let def = hatake_domain::CustomFieldDef::parse("problem", "課題", "Problem", "text", "").unwrap();
     app.store.create_custom_field(&def, 0).await.unwrap();
+    // Product 1's scoring model and MQL policy (so their exports exist), and lead 1's deal
+    // (opportunity 1).
+    let model = hatake_domain::scoring::ScoringModel::template().to_json();
+    app.store.save_scoring_model(1, &model, None, 1).await.unwrap();
+    let policy = hatake_domain::qualification::MqlPolicy::template().to_json();
+    app.store.save_config(1, hatake_store::CONFIG_MQL_POLICY, &policy, None, 1).await.unwrap();
+    let deal = hatake_store::StageMove {
+        lead_id: 1,
+        product_id: 1,
+        from: None,
+        to: "opportunity".into(),
+        at: 1,
+        by: None,
+        reason: None,
+        note: None,
+        policy_version: None,
+        mode: None,
+        sla_due_at: None,
+        opportunity: Some(hatake_store::NewOpportunity {
+            name: "東和精機 ERP".into(),
+            stage_key: "visited".into(),
+            amount: None,
+            expected_close_on: None,
+            owner_id: None,
+        }),
+        detail: None,
+    };
+    app.store.move_stage(&deal).await.unwrap();
 }
 
 /// Imports a small file as the admin (import 1), and leaves a second upload waiting at its
@@ -40,7 +68,7 @@ async fn seed_import(app: &TestApp, admin: &reqwest::Client, csrf: &str) -> Stri
 }
 
 fn concrete(path: &str, token: &str) -> String {
-    path.replace("{id}", "1").replace("{token}", token).replace("{code}", "seedlink").replace("{slug}", "seedform")
+    path.replace("{id}", "1").replace("{product}", "1").replace("{token}", token).replace("{code}", "seedlink").replace("{slug}", "seedform")
 }
 
 #[tokio::test]

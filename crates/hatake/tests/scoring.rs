@@ -41,9 +41,12 @@ async fn scoring_end_to_end(backend: Backend) {
     let product =
         hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
     app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    let account = hatake_domain::AccountInput { name: Some("株式会社サンプル".into()), ..Default::default() };
+    let account = app.store.create_account(&account.validate().unwrap(), 0).await.unwrap().id;
     let lead = hatake_domain::LeadInput {
         family_name: Some("佐藤".into()),
         email: Some("sato@example.jp".into()),
+        account_id: Some(account),
         ..Default::default()
     };
     let lead = app.store.create_lead(&lead.validate(&[]).unwrap(), false, 0).await.unwrap().id;
@@ -101,6 +104,10 @@ async fn scoring_end_to_end(backend: Backend) {
     assert!(page.contains("<strong class=\"engagement-value\">20</strong>"), "engagement shown");
     assert!(page.contains("mail-open") && page.contains("download"), "rules named");
     assert!(page.contains("v1"));
+
+    // The account's score rolls its people up (the template sums them).
+    let page = admin.get(app.url(&format!("/accounts/{account}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"account-scores\"") && page.contains("<strong>20</strong>"), "account score shown");
 
     // The ranking lists the lead; field sales may look at it too.
     let (sales, _) = app.sign_in("sales@example.jp").await;

@@ -1427,6 +1427,8 @@ async fn scenario_migrations(backend: &Backend) {
         (9, "booking".to_owned()),
         (10, "events_speed".to_owned()),
         (11, "import_events".to_owned()),
+        (12, "scoring".to_owned()),
+        (13, "lifecycle".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

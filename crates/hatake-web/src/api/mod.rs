@@ -6,6 +6,7 @@ mod accounts;
 mod events;
 mod leads;
 pub mod openapi;
+mod process;
 mod products;
 mod resolve;
 
@@ -36,6 +37,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(resolve::routes());
     all.extend(events::routes());
     all.extend(products::routes());
+    all.extend(process::routes());
     all
 }
 

@@ -122,6 +122,8 @@ async fn detail(
     let owner = account.owner_id.and_then(|owner| users.iter().find(|u| u.id == owner)).map(|u| u.display_name.clone());
     let people_rows: Vec<minijinja::Value> =
         people.items.iter().map(|lead| lead_view(lead, &required, locale)).collect();
+    let account_scores =
+        super::scoring::account_scores(store, id, &products).await.map_err(|e| PageError::from_store(e, locale))?;
     render(
         &state,
         &user,
@@ -133,6 +135,7 @@ async fn detail(
             tier => account.abm_tier.as_deref().map(|t| crate::i18n::t(locale, tier_key(t))),
             owner => owner,
             people => people_rows,
+            account_scores => account_scores,
             people_total => people.total,
             timeline => timeline,
             saved => params.saved.is_some(),

@@ -165,6 +165,9 @@ pub struct Flash {
     unmerged: Option<String>,
     /// Why a merge could not be undone (`changed`, `undone`).
     merge_error: Option<String>,
+    /// A stage move was made, or why not (a code of `move.error.*`).
+    moved: Option<String>,
+    move_error: Option<String>,
 }
 
 async fn detail(
@@ -210,6 +213,7 @@ async fn detail(
         .collect();
     let meetings = store.lead_meetings(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let scores = super::scoring::lead_scores(&state, id, &products, locale).await?;
+    let process = super::process::lead_process(&state, &lead, &products, locale).await?;
     let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
         .await
         .map_err(|e| PageError::from_store(e, locale))?;
@@ -225,6 +229,9 @@ async fn detail(
             interests => interests,
             consents => consents,
             scores => scores,
+            process => process,
+            moved => flash.moved.is_some(),
+            move_error => flash.move_error.as_ref().map(|c| format!("move.error.{c}")),
             meetings => meetings,
             department_class => class.map(|c| super::departments::class_label(c, locale)),
             history => history,

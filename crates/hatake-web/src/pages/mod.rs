@@ -11,6 +11,7 @@ mod lead_history;
 mod leads;
 mod me;
 mod meetings;
+mod process;
 mod products;
 mod review_pairs;
 mod reviews;
@@ -38,6 +39,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(settings::routes());
     all.extend(forms::routes());
     all.extend(scoring::routes());
+    all.extend(process::routes());
     all.extend(meetings::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());

@@ -372,3 +372,34 @@ pub(crate) async fn lead_scores(
     }
     Ok(out)
 }
+
+/// An account's score per product with a model: its people's engagement rolled up as the model
+/// says (sum, max or the best few), with how many people count.
+pub(crate) async fn account_scores(
+    store: &dyn hatake_store::Store,
+    account_id: i64,
+    products: &[ProductRow],
+) -> Result<Vec<minijinja::Value>, StoreError> {
+    let models = hatake_engine::scoring::Models::load(store).await?;
+    if models.models.is_empty() {
+        return Ok(Vec::new());
+    }
+    let people = store.account_person_scores(account_id).await?;
+    Ok(models
+        .models
+        .iter()
+        .filter_map(|(product_id, _, model)| {
+            let scores: Vec<i64> =
+                people.iter().filter(|p| p.product_id == *product_id).map(|p| p.engagement).collect();
+            if scores.is_empty() {
+                return None;
+            }
+            let product = products.iter().find(|p| p.id == *product_id)?;
+            Some(context! {
+                product => product.name, product_id => product_id, score => model.model.account.roll_up(&scores),
+                people => scores.len(), method => model.model.account.method.as_str(), top => model.model.account.top,
+                best => scores.iter().max().copied(),
+            })
+        })
+        .collect())
+}

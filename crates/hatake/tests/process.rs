@@ -1,0 +1,327 @@
+//! MQL policies, the MQL queue, the deal board and the lead's process over real HTTP on both
+//! backends: a wrong policy comes back with its lines and nothing is stored, the simulator
+//! answers before saving, a lead reaching the policy shows up in the queue by itself, a rejection
+//! without a reason is refused and said so, acceptance, a deal opened, moved and lost to a
+//! competitor with a re-approach date, SLA breaches flagged, the mode switched by hand, and the
+//! lead page's history naming who, why and which policy version.
+
+mod support;
+
+use hatake_domain::qualification::MqlPolicy;
+use hatake_domain::scoring::ScoringModel;
+use hatake_store::StageMove;
+use reqwest::Method;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use support::{hidden_value, spawn_app, Backend, TestApp};
+
+async fn stage(app: &TestApp, lead: i64) -> Option<String> {
+    app.store.lead_stages(&[lead]).await.unwrap().first().map(|s| s.stage.clone())
+}
+
+async fn post(client: &reqwest::Client, app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    client.post(app.url(path)).form(form).send().await.unwrap()
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response.headers()["location"].to_str().unwrap().to_owned()
+}
+
+async fn process_end_to_end(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    app.store.save_scoring_model(1, &ScoringModel::template().to_json(), None, 0).await.unwrap();
+    let input = hatake_domain::LeadInput {
+        family_name: Some("佐藤".into()),
+        email: Some("sato@example.co.jp".into()),
+        ..Default::default()
+    };
+    let lead = app.store.create_lead(&input.validate(&[]).unwrap(), true, 0).await.unwrap().id;
+    let (admin, csrf) = app.sign_in("admin@example.jp").await;
+
+    // The policy editor: a wrong policy names its lines and stores nothing.
+    let page = admin.get(app.url("/qualification/1")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("default_mode: normal"), "the template is offered");
+    let wrong = MqlPolicy::template().to_yaml().replace("default_mode: normal", "default_mode: busy");
+    let response =
+        post(&admin, &app, "/qualification/1", &[("_csrf", &csrf), ("yaml", &wrong), ("action", "save")]).await;
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("行目") && html.contains("busy"), "{html}");
+    assert!(app.store.config_versions(1, "mql_policy").await.unwrap().is_empty());
+
+    // Five reactions before any policy: the simulator counts the lead, the queue is empty.
+    let events: Vec<serde_json::Value> = (0..5)
+        .map(|i| json!({ "kind": "download", "lead_id": lead, "product_id": 1, "idempotency_key": format!("d{i}") }))
+        .collect();
+    let sent = app.api(Method::POST, "/api/v1/events", &app.admin_token).json(&events).send().await.unwrap();
+    assert_eq!(sent.status(), 200);
+    let yaml = MqlPolicy::template().to_yaml();
+    let started = Instant::now();
+    loop {
+        let score = app.store.lead_scores(&[lead]).await.unwrap().first().map(|s| s.engagement);
+        if score == Some(50) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "score {score:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let response = post(
+        &admin,
+        &app,
+        "/qualification/1",
+        &[("_csrf", &csrf), ("yaml", &yaml), ("action", "simulate"), ("sim_mode", "normal")],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("id=\"simulation-table\""), "simulation shown");
+    assert!(html.contains("12か月で 1 件"), "one lead would have qualified: {html}");
+    assert!(app.store.config_versions(1, "mql_policy").await.unwrap().is_empty(), "simulating stores nothing");
+
+    // Saving: version 1. The next reaction makes the lead an MQL by itself.
+    let response =
+        post(&admin, &app, "/qualification/1", &[("_csrf", &csrf), ("yaml", &yaml), ("action", "save")]).await;
+    assert_eq!(location(&response), "/qualification/1?saved=1");
+    let more = json!([{ "kind": "mail_open", "lead_id": lead, "product_id": 1, "idempotency_key": "m1" }]);
+    app.api(Method::POST, "/api/v1/events", &app.admin_token).json(&more).send().await.unwrap();
+    let started = Instant::now();
+    while stage(&app, lead).await.as_deref() != Some("mql") {
+        assert!(started.elapsed() < Duration::from_secs(10), "lead became no MQL");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // The queue, seen by field sales too; a rejection needs a reason.
+    let (sales, sales_csrf) = app.sign_in("sales@example.jp").await;
+    let queue = sales.get(app.url("/pipeline/1/mql")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains(&format!("data-lead=\"{lead}\"")));
+    let overview = sales.get(app.url("/pipeline")).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("/pipeline/1/mql\">1<"), "one MQL in the overview");
+    let lead_path = format!("/leads/{lead}/stage");
+    let back = "/pipeline/1/mql";
+    let response = post(
+        &sales,
+        &app,
+        &lead_path,
+        &[
+            ("_csrf", &sales_csrf),
+            ("product_id", "1"),
+            ("from", "mql"),
+            ("to", "nurturing"),
+            ("reason", ""),
+            ("back", back),
+        ],
+    )
+    .await;
+    assert_eq!(location(&response), "/pipeline/1/mql?move_error=reason_required");
+    let shown = sales.get(app.url(&location(&response))).send().await.unwrap().text().await.unwrap();
+    assert!(shown.contains("理由を選んでください"));
+    assert_eq!(stage(&app, lead).await.as_deref(), Some("mql"), "nothing moved");
+    let response = post(
+        &sales,
+        &app,
+        &lead_path,
+        &[("_csrf", &sales_csrf), ("product_id", "1"), ("from", "mql"), ("to", "sal"), ("back", back)],
+    )
+    .await;
+    assert_eq!(location(&response), "/pipeline/1/mql?moved=1");
+    // The same click again comes from a stale page: refused, said so.
+    let response = post(
+        &sales,
+        &app,
+        &lead_path,
+        &[("_csrf", &sales_csrf), ("product_id", "1"), ("from", "mql"), ("to", "sal"), ("back", back)],
+    )
+    .await;
+    assert!(
+        location(&response).ends_with("move_error=move_not_allowed")
+            || location(&response).ends_with("move_error=conflict"),
+        "{}",
+        location(&response)
+    );
+
+    // A deal: a wrong amount is named; then opened, moved on the board, lost to a competitor.
+    let response = post(
+        &sales,
+        &app,
+        &lead_path,
+        &[
+            ("_csrf", &sales_csrf),
+            ("product_id", "1"),
+            ("from", "sal"),
+            ("to", "opportunity"),
+            ("amount", "たくさん"),
+            ("back", back),
+        ],
+    )
+    .await;
+    assert!(location(&response).ends_with("move_error=invalid_amount"));
+    let response = post(
+        &sales,
+        &app,
+        &lead_path,
+        &[
+            ("_csrf", &sales_csrf),
+            ("product_id", "1"),
+            ("from", "sal"),
+            ("to", "opportunity"),
+            ("amount", "3,000,000"),
+            ("stage_key", "visited"),
+            ("back", back),
+        ],
+    )
+    .await;
+    assert!(location(&response).ends_with("moved=1"));
+    let opportunity = app.store.lead_opportunities(lead).await.unwrap().remove(0);
+    let board = sales.get(app.url("/pipeline/1")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains(&format!("data-opportunity=\"{}\"", opportunity.id)));
+    assert!(board.contains("¥3,000,000"));
+    let path = format!("/opportunities/{}", opportunity.id);
+    let response =
+        post(&sales, &app, &path, &[("_csrf", &sales_csrf), ("stage_key", "approval"), ("amount", "2,800,000")]).await;
+    assert_eq!(location(&response), "/pipeline/1?moved=1");
+    let close = format!("/opportunities/{}/close", opportunity.id);
+    let response = post(&sales, &app, &close, &[("_csrf", &sales_csrf), ("outcome", "lost"), ("reason", "")]).await;
+    assert!(location(&response).ends_with("move_error=reason_required"));
+    let response = post(
+        &sales,
+        &app,
+        &close,
+        &[
+            ("_csrf", &sales_csrf),
+            ("outcome", "lost"),
+            ("reason", "competitor"),
+            ("competitor", "他社ERP"),
+            ("competitor_installed_on", "2027-04-01"),
+        ],
+    )
+    .await;
+    assert!(location(&response).ends_with("moved=1"));
+    let board = sales.get(app.url("/pipeline/1")).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("競合に負けた") && board.contains("2031-10-01"), "lost with reason and re-approach date");
+    assert_eq!(stage(&app, lead).await.as_deref(), Some("lost"));
+
+    // The lead page: the stage, and the history with who, why and the policy version.
+    let page = admin.get(app.url(&format!("/leads/{lead}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"lead-process\""));
+    assert!(page.contains("stage-lost"));
+    assert!(page.contains("営業 次郎"), "who moved it");
+    assert!(page.contains("競合に負けた"), "why");
+    assert!(page.contains("v1 normal"), "which policy version qualified it");
+    let csrf = hidden_value(&page, "_csrf").unwrap();
+
+    // The same over the API: stages with history, scores with their awards, and a move.
+    let stages: serde_json::Value = app
+        .api(Method::GET, &format!("/api/v1/leads/{lead}/stages"), &app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stages["data"][0]["stage"], "lost");
+    assert_eq!(stages["history"][0]["reason"], "competitor");
+    assert_eq!(stages["opportunities"][0]["reapproach_on"], "2031-10-01");
+    let scores: serde_json::Value = app
+        .api(Method::GET, &format!("/api/v1/leads/{lead}/scores"), &app.admin_token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(scores["data"][0]["engagement"], 60);
+    assert_eq!(scores["data"][0]["awards"].as_array().unwrap().len(), 6);
+    let path = format!("/api/v1/leads/{lead}/stage");
+    let no_reason = app
+        .api(Method::POST, &path, &app.admin_token)
+        .json(&json!({"product_id": 1, "from": "lost", "to": "nurturing"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_reason.status(), 422);
+    let body: serde_json::Value = no_reason.json().await.unwrap();
+    assert!(body.to_string().contains("reason_required"), "{body}");
+    let stale = app
+        .api(Method::POST, &path, &app.admin_token)
+        .json(&json!({"product_id": 1, "from": "mql", "to": "sal"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 409);
+    let recycled = app
+        .api(Method::POST, &path, &app.admin_token)
+        .json(&json!({"product_id": 1, "from": "lost", "to": "nurturing", "reason": "not_now"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(recycled.status(), 201);
+    assert_eq!(stage(&app, lead).await.as_deref(), Some("nurturing"));
+    let missing = app.api(Method::GET, "/api/v1/leads/999999/scores", &app.admin_token).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // An MQL past its SLA is flagged.
+    let other = hatake_domain::LeadInput {
+        family_name: Some("鈴木".into()),
+        email: Some("suzuki@example.co.jp".into()),
+        ..Default::default()
+    };
+    let other = app.store.create_lead(&other.validate(&[]).unwrap(), true, 0).await.unwrap().id;
+    let late = StageMove {
+        lead_id: other,
+        product_id: 1,
+        from: None,
+        to: "mql".into(),
+        at: 1_000,
+        by: None,
+        reason: None,
+        note: None,
+        policy_version: Some(1),
+        mode: Some("normal".into()),
+        sla_due_at: Some(2_000),
+        opportunity: None,
+        detail: None,
+    };
+    app.store.move_stage(&late).await.unwrap();
+    let queue = admin.get(app.url("/pipeline/1/mql")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains("sla-breach"));
+
+    // The mode switched by hand is a new version; back to the schedule is another.
+    let response = post(&admin, &app, "/qualification/1/mode", &[("_csrf", &csrf), ("mode", "strict")]).await;
+    assert_eq!(location(&response), "/qualification/1?saved=2");
+    let page = admin.get(app.url("/qualification/1")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"mode-in-force\">strict<"));
+    let response = post(&admin, &app, "/qualification/1/mode", &[("_csrf", &csrf), ("mode", "")]).await;
+    assert_eq!(location(&response), "/qualification/1?saved=3");
+    let versions = app.store.config_versions(1, "mql_policy").await.unwrap();
+    assert_eq!(MqlPolicy::from_json(&versions[0].definition).unwrap().manual_mode, None);
+    assert_eq!(MqlPolicy::from_json(&versions[1].definition).unwrap().manual_mode.as_deref(), Some("strict"));
+    // Field sales may not change the policy.
+    let refused = post(&sales, &app, "/qualification/1/mode", &[("_csrf", &sales_csrf), ("mode", "lenient")]).await;
+    assert_ne!(refused.status(), 303);
+
+    // The process settings: a stage without an action is refused by its line.
+    let settings = admin.get(app.url("/pipeline/1/settings")).send().await.unwrap().text().await.unwrap();
+    assert!(settings.contains("初回訪問済"));
+    let text = hatake_domain::lifecycle::ProcessConfig::default().to_yaml();
+    let bad = text.replacen("action: 初回訪問（オンライン含む）を実施した", "action: ''", 1);
+    let response =
+        post(&admin, &app, "/pipeline/1/settings", &[("_csrf", &csrf), ("yaml", &bad), ("action", "save")]).await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("stages[0].action"));
+    let response =
+        post(&admin, &app, "/pipeline/1/settings", &[("_csrf", &csrf), ("yaml", &text), ("action", "save")]).await;
+    assert_eq!(location(&response), "/pipeline/1/settings?saved=1");
+}
+
+#[tokio::test]
+async fn process_end_to_end_sqlite() {
+    process_end_to_end(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn process_end_to_end_postgres() {
+    process_end_to_end(Backend::Postgres).await;
+}
