@@ -667,6 +667,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("process.open_amount", "商談金額", "Open amount"),
     ("process.won", "受注", "Won"),
     ("process.lost", "失注", "Lost"),
+    ("process.open", "進行中", "Open"),
     ("process.nurturing", "リサイクル", "Recycled"),
     ("process.queue", "MQLキュー", "MQL queue"),
     ("process.board", "商談ボード", "Deal board"),

@@ -1,8 +1,9 @@
 //! A real headless Chromium, driven through chromedriver: sign in, find a lead in the list,
 //! open it, and switch the language; import a file through upload, mapping, preview and
 //! commit; the tracking script and an embedded form on another site (another origin); a meeting
-//! booked after the hosted form. Needs Debian's `chromium` and `chromium-driver` (`.ci/run`
-//! installs them); without them these tests fail with instructions — never skip.
+//! booked after the hosted form; an MQL accepted and made a deal. Needs Debian's `chromium` and
+//! `chromium-driver` (`.ci/run` installs them); without them these tests fail with instructions —
+//! never skip.
 
 mod support;
 
@@ -555,4 +556,74 @@ async fn a_prospect_books_a_meeting_after_the_hosted_form() {
     .await;
     browser.close().await.ok();
     result.expect("browser steps");
+}
+
+/// Inside sales works the MQL queue: a lead whose behaviour reached the policy waits there by
+/// itself; accepting it makes it a SAL, opening a deal puts it on the board; the lead page shows
+/// the score's breakdown and the history.
+#[tokio::test]
+async fn inside_sales_accepts_an_mql_and_opens_a_deal_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let model = hatake_domain::scoring::ScoringModel::template().to_json();
+    app.store.save_scoring_model(product.id, &model, None, 1).await.unwrap();
+    let policy = hatake_domain::qualification::MqlPolicy::template().to_json();
+    app.store.save_config(product.id, hatake_store::CONFIG_MQL_POLICY, &policy, None, 1).await.unwrap();
+    let input = hatake_domain::LeadInput {
+        family_name: Some("高橋".into()),
+        given_name: Some("誠".into()),
+        email: Some("makoto@towa-seiki.co.jp".into()),
+        ..Default::default()
+    };
+    let lead = app.store.create_lead(&input.validate(&[]).unwrap(), true, 1).await.unwrap().id;
+    let events: Vec<serde_json::Value> = ["download", "mail_open", "seminar_attendance", "exhibition_visit", "download"]
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| json!({"kind": kind, "lead_id": lead, "product_id": product.id, "idempotency_key": format!("b{i}")}))
+        .collect();
+    let sent = app.api(reqwest::Method::POST, "/api/v1/events", &app.admin_token).json(&events).send().await.unwrap();
+    assert_eq!(sent.status(), 200);
+    eventually("the lead to become an MQL", || async {
+        let stages = app.store.lead_stages(&[lead]).await.unwrap();
+        stages.first().filter(|s| s.stage == "mql").map(|_| ())
+    })
+    .await;
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/login")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("is@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("logout")).await?;
+        browser.goto(&app.url(&format!("/pipeline/{}/mql", product.id))).await?;
+        let row = browser.wait().for_element(Locator::Css(&format!("tr.mql-row[data-lead=\"{lead}\"]"))).await?;
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-mql-queue.png"), shot).ok();
+        row.find(Locator::Css("button.accept")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("moved")).await?;
+        let sal = browser.wait().for_element(Locator::Css(&format!("tr.sal-row[data-lead=\"{lead}\"]"))).await?;
+        sal.find(Locator::Css("input[name=amount]")).await?.send_keys("4,500,000").await?;
+        sal.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("moved")).await?;
+        browser.goto(&app.url(&format!("/pipeline/{}", product.id))).await?;
+        let card = wait_for_text(&browser, "article.opportunity", "¥4,500,000").await?;
+        assert!(card.contains("ERP"), "{card}");
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-deal-board.png"), shot).ok();
+        browser.goto(&app.url(&format!("/leads/{lead}"))).await?;
+        let scores = wait_for_text(&browser, "#lead-scores", "50").await?;
+        assert!(scores.contains("download") && scores.contains("seminar"), "{scores}");
+        let process = wait_for_text(&browser, "#lead-process", "商談").await?;
+        assert!(process.contains("内田 三郎"), "who moved it: {process}");
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-lead-process.png"), shot).ok();
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+    let deal = app.store.lead_opportunities(lead).await.unwrap();
+    assert_eq!(deal[0].amount, Some(4_500_000));
 }

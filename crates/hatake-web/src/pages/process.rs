@@ -691,7 +691,12 @@ pub(crate) async fn lead_process(
                 mode => v.mode, version => v.policy_version, qualified => v.unmet.is_empty(),
                 unmet => v.unmet.iter().map(|u| if locale == "en" { u.message_en.clone() } else { u.message_ja.clone() }).collect::<Vec<_>>(),
             }),
-            moves => moves, history => rows, opportunities => product_opportunities,
+            moves => moves, history => rows,
+            opportunities => product_opportunities.iter().map(|o| context! {
+                row => o,
+                stage => process.stage(&o.stage_key).map_or_else(|| o.stage_key.clone(), |s| s.label.clone()),
+                status => crate::i18n::t(locale, match o.status.as_str() { "won" => "process.won", "lost" => "process.lost", _ => "process.open" }),
+            }).collect::<Vec<_>>(),
             recycle_reasons => process.recycle_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) }).collect::<Vec<_>>(),
             stages => process.stages.clone(),
         });
