@@ -7,7 +7,7 @@ use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::{now_millis, Access, AppState, RouteSpec};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
 use hatake_domain::lifecycle::{ProcessConfig, Stage};
@@ -219,16 +219,8 @@ async fn move_stage(
         expected_close_on: data.expected_close_on,
     };
     let to = back(data.back.as_deref(), format!("/leads/{id}#lead-process"));
-    match qualification::move_lead(state.store.as_ref(), &request, now_millis(), &state.zone()).await {
-        Ok(_) => Ok(Redirect::to(&with_query(&to, "moved=1")).into_response()),
-        Err(error) => match move_error_code(&error) {
-            Some(code) => Ok(Redirect::to(&with_query(&to, &format!("move_error={code}"))).into_response()),
-            None => Err(match error {
-                MoveError::Store(e) => PageError::from_store(e, locale),
-                MoveError::Invalid(_) => PageError::internal(locale),
-            }),
-        },
-    }
+    let result = qualification::move_lead(state.store.as_ref(), &request, now_millis(), &state.zone()).await;
+    answer(result.map(|_| ()), &to, locale)
 }
 
 #[derive(Deserialize)]
@@ -537,22 +529,7 @@ async fn export_policy(
     let versions = state.store.config_versions(product.id, CONFIG_MQL_POLICY).await.map_err(store_error(locale))?;
     let row = versions.first().ok_or_else(|| PageError::not_found(locale))?;
     let policy = MqlPolicy::from_json(&row.definition).map_err(|_| PageError::internal(locale))?;
-    let body = format!(
-        "# hatake MQL policy: {} ({}) version {}\n{}",
-        product.name,
-        product.code,
-        row.version,
-        policy.to_yaml()
-    );
-    let disposition = format!("attachment; filename=\"mql-policy-{}-v{}.yaml\"", product.code, row.version);
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/yaml; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        body,
-    )
-        .into_response())
+    Ok(super::scoring::yaml_download("MQL policy", "mql-policy", &product, row.version, &policy.to_yaml()))
 }
 
 async fn settings(

@@ -255,22 +255,22 @@ async fn export(
             .ok_or_else(|| PageError::not_found(locale))?,
     };
     let model = ScoringModel::from_json(&row.definition).map_err(|_| PageError::internal(locale))?;
-    let body = format!(
-        "# hatake scoring model: {} ({}) version {}\n{}",
-        product.name,
-        product.code,
-        row.version,
-        model.to_yaml()
-    );
-    let disposition = format!("attachment; filename=\"scoring-{}-v{}.yaml\"", product.code, row.version);
-    Ok((
+    Ok(yaml_download("scoring model", "scoring", &product, row.version, &model.to_yaml()))
+}
+
+/// A configuration's YAML as a download named `{file}-{product code}-v{version}.yaml`, headed by
+/// a comment saying what it is.
+pub(crate) fn yaml_download(what: &str, file: &str, product: &ProductRow, version: i64, yaml: &str) -> Response {
+    let body = format!("# hatake {what}: {} ({}) version {version}\n{yaml}", product.name, product.code);
+    let disposition = format!("attachment; filename=\"{file}-{}-v{version}.yaml\"", product.code);
+    (
         [
             (header::CONTENT_TYPE, "application/yaml; charset=utf-8".to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 #[derive(Deserialize, Default)]
