@@ -68,7 +68,11 @@ async fn seed_import(app: &TestApp, admin: &reqwest::Client, csrf: &str) -> Stri
 }
 
 fn concrete(path: &str, token: &str) -> String {
-    path.replace("{id}", "1").replace("{product}", "1").replace("{token}", token).replace("{code}", "seedlink").replace("{slug}", "seedform")
+    path.replace("{id}", "1")
+        .replace("{product}", "1")
+        .replace("{token}", token)
+        .replace("{code}", "seedlink")
+        .replace("{slug}", "seedform")
 }
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod products;
 mod review_pairs;
 mod reviews;
 mod scoring;
+mod scoring_rules;
 mod session;
 mod settings;
 mod timeline;
@@ -39,6 +40,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(settings::routes());
     all.extend(forms::routes());
     all.extend(scoring::routes());
+    all.extend(scoring_rules::routes());
     all.extend(process::routes());
     all.extend(meetings::routes());
     all.extend(departments::routes());
