@@ -627,3 +627,52 @@ async fn inside_sales_accepts_an_mql_and_opens_a_deal_in_headless_chromium() {
     let deal = app.store.lead_opportunities(lead).await.unwrap();
     assert_eq!(deal[0].amount, Some(4_500_000));
 }
+
+/// A marketer simulates an MQL policy before saving it (the months as a chart and a table), and
+/// opens the scoring model's form editor.
+#[tokio::test]
+async fn a_marketer_simulates_a_policy_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let model = hatake_domain::scoring::ScoringModel::template().to_json();
+    app.store.save_scoring_model(product.id, &model, None, 1).await.unwrap();
+    let input = hatake_domain::LeadInput {
+        family_name: Some("渡辺".into()),
+        email: Some("watanabe@kita-kogyo.co.jp".into()),
+        ..Default::default()
+    };
+    let lead = app.store.create_lead(&input.validate(&[]).unwrap(), true, 1).await.unwrap().id;
+    let events: Vec<serde_json::Value> = (0..6)
+        .map(|i| json!({"kind": "download", "lead_id": lead, "product_id": product.id, "idempotency_key": format!("s{i}")}))
+        .collect();
+    let sent = app.api(reqwest::Method::POST, "/api/v1/events", &app.admin_token).json(&events).send().await.unwrap();
+    assert_eq!(sent.status(), 200);
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/login")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("logout")).await?;
+        browser.goto(&app.url(&format!("/qualification/{}", product.id))).await?;
+        browser.wait().for_element(Locator::Id("simulate")).await?.click().await?;
+        let summary = wait_for_text(&browser, "#simulation-summary", "12か月").await?;
+        assert!(summary.contains("12か月で 1 件"), "{summary}");
+        let bars = browser.find_all(Locator::Css("svg.chart rect.would")).await?;
+        assert_eq!(bars.len(), 12);
+        browser.execute("document.getElementById('simulation').scrollIntoView()", vec![]).await?;
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-policy-simulation.png"), shot).ok();
+        browser.goto(&app.url(&format!("/scoring/{}/rules", product.id))).await?;
+        browser.wait().for_element(Locator::Css("input[value='pricing-page']")).await?;
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-scoring-rules.png"), shot).ok();
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+    assert!(app.store.config_versions(product.id, "mql_policy").await.unwrap().is_empty(), "simulating saves nothing");
+}
