@@ -27,6 +27,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 pub const GAP_WAIT_MS: i64 = 10_000;
 /// Events read per step.
 const EVENTS_PER_STEP: i64 = 20_000;
+/// Events read per step after a step that read a full page (the scorer is behind): the rows of
+/// a step's leads are written in one transaction, and with many leads most pages of the score
+/// tables are dirtied by any step, so a larger step writes them once for more events.
+const EVENTS_PER_STEP_BEHIND: i64 = 200_000;
 /// The lease's name and how long one holds.
 pub const LEASE: &str = "scorer";
 const LEASE_MS: i64 = 30_000;
@@ -533,6 +537,8 @@ pub struct Scorer {
     gaps: BTreeMap<i64, i64>,
     /// The newest id read.
     high: i64,
+    /// Whether the last step read a full page (the next one reads more).
+    behind: bool,
     /// Leads changed in the same millisecond as the fit cursor, already given their fit.
     leads_after_id: i64,
     linked_seen: HashSet<(i64, i64)>,
@@ -610,8 +616,10 @@ impl Scorer {
             self.seen.clear();
             self.gaps.clear();
         }
-        let mut events = store.scoring_events_after(self.high, EVENTS_PER_STEP).await?;
-        report.more = events.len() as i64 == EVENTS_PER_STEP;
+        let limit = if self.behind { EVENTS_PER_STEP_BEHIND } else { EVENTS_PER_STEP };
+        let mut events = store.scoring_events_after(self.high, limit).await?;
+        report.more = events.len() as i64 == limit;
+        self.behind = report.more;
         let missing: Vec<i64> = self.gaps.keys().copied().collect();
         if !missing.is_empty() {
             let found = store.scoring_events_by_ids(&missing).await?;

@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "import_events", include_str!("../migrations/0011_import_events.sql")),
     (12, "scoring", include_str!("../migrations/0012_scoring.sql")),
     (13, "lifecycle", include_str!("../migrations/0013_lifecycle.sql")),
+    (14, "score_states", include_str!("../migrations/0014_score_states.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -6,25 +6,35 @@
 //! of their own (so a recomputation does not hold the bulk connection while it reads), scores
 //! are written on the bulk connection (`bulk.rs`).
 //!
-//! A write of many rows (a recomputation, a decay pass after a long pause) drops the secondary
-//! indexes of `lead_scores` inside its transaction and builds them again before it commits:
-//! building an index from sorted rows costs a fraction of updating it row by row at random
-//! places. Readers see the old table and indexes until the commit.
+//! A row's folded state is in `score_states` (migration 14), so the rows of `lead_scores` that a
+//! decay pass or a fit change rewrites are small; the states are written only when events are
+//! folded. A full recomputation drops the secondary indexes of `lead_scores` inside its
+//! transaction and builds them again before it commits: building an index from sorted rows costs
+//! a fraction of updating it row by row at random places. Readers see the old table and indexes
+//! until the commit.
 
 use crate::bulk::error;
 use crate::SqliteStore;
-use hatake_store::{DueScores, FitRow, LeadScoreRow, Millis, ScoreAtTime, ScoringEventChunk, StoreError};
+use hatake_store::{
+    DueScores, FitRow, LeadScoreRow, Millis, ScoreAtTime, ScoringEventChunk, ScoringEventRow, StoreError,
+};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-/// Rows at or above which a write of scores rebuilds the table's secondary indexes instead of
-/// updating them row by row.
+/// Rows at or above which a full recomputation rebuilds the table's secondary indexes instead of
+/// updating them row by row. Other writes (the scorer's steps, up to a few hundred thousand rows
+/// when it is behind) update them: the whole table and its indexes fit in the bulk connection's
+/// page cache, and rebuilding would sort every row of the table.
 const REBUILD_INDEXES_AT: usize = 100_000;
 
 /// Due rows at or above which the decay pass walks the table in key order instead of seeking
 /// each row from the index of due times.
 const WALK_TABLE_AT: i64 = 20_000;
 
-const SCORE_COLUMNS: &str = "lead_id, product_id, model_version, engagement, fit, next_change_at, state, updated_at";
+/// A [`LeadScoreRow`]'s columns, from `lead_scores s` and `score_states t`.
+const SCORE_COLUMNS: &str =
+    "s.lead_id, s.product_id, s.model_version, s.engagement, s.fit, s.next_change_at, t.state, s.updated_at";
+/// The columns of `lead_scores` (no state).
+const ROW_COLUMNS: &str = "lead_id, product_id, model_version, engagement, fit, next_change_at, updated_at";
 
 impl SqliteStore {
     pub(crate) async fn bulk_event_chunk(
@@ -34,6 +44,14 @@ impl SqliteStore {
         limit: i64,
     ) -> Result<ScoringEventChunk, StoreError> {
         self.scoring_reader.run(move |conn| event_chunk(conn, after_id, up_to, limit)).await
+    }
+
+    pub(crate) async fn bulk_events_after(
+        &self,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<ScoringEventRow>, StoreError> {
+        self.scoring_reader.run(move |conn| events_after(conn, after_id, limit)).await
     }
 
     pub(crate) async fn bulk_scores_due(
@@ -105,7 +123,10 @@ fn lead_scores(conn: &mut Connection, lead_ids: &[i64]) -> Result<Vec<LeadScoreR
     let mut out = Vec::with_capacity(lead_ids.len() * 2);
     {
         let mut statement = tx
-            .prepare_cached(&format!("SELECT {SCORE_COLUMNS} FROM lead_scores WHERE lead_id = ?1 ORDER BY product_id"))
+            .prepare_cached(&format!(
+                "SELECT {SCORE_COLUMNS} FROM lead_scores s JOIN score_states t \
+                 ON t.lead_id = s.lead_id AND t.product_id = s.product_id WHERE s.lead_id = ?1 ORDER BY s.product_id"
+            ))
             .map_err(error)?;
         for id in lead_ids {
             let rows = statement.query_map([id], score_row).map_err(error)?;
@@ -179,6 +200,31 @@ fn event_chunk(conn: &mut Connection, after_id: i64, up_to: i64, limit: i64) -> 
     Ok(chunk)
 }
 
+/// Events with ids above `after_id` in id order, up to `limit` (a scorer step's).
+fn events_after(conn: &mut Connection, after_id: i64, limit: i64) -> Result<Vec<ScoringEventRow>, StoreError> {
+    let mut statement = conn
+        .prepare_cached(
+            "SELECT id, lead_id, visitor_id, kind, product_id, occurred_at, name, properties FROM events \
+             WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )
+        .map_err(error)?;
+    let rows = statement
+        .query_map(params![after_id, limit], |row| {
+            Ok(ScoringEventRow {
+                id: row.get(0)?,
+                lead_id: row.get(1)?,
+                visitor_id: row.get(2)?,
+                kind: row.get(3)?,
+                product_id: row.get(4)?,
+                occurred_at: row.get(5)?,
+                name: row.get(6)?,
+                properties: row.get(7)?,
+            })
+        })
+        .map_err(error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(error)
+}
+
 fn score_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LeadScoreRow> {
     Ok(LeadScoreRow {
         lead_id: row.get(0)?,
@@ -210,21 +256,21 @@ fn scores_due(
         .query_row(params![now, WALK_TABLE_AT], |row| row.get(0))
         .map_err(error)?;
     let source =
-        if many >= WALK_TABLE_AT { "lead_scores NOT INDEXED" } else { "lead_scores INDEXED BY lead_scores_due" };
+        if many >= WALK_TABLE_AT { "lead_scores s NOT INDEXED" } else { "lead_scores s INDEXED BY lead_scores_due" };
     let sql = format!(
-        "SELECT {SCORE_COLUMNS} FROM {source} WHERE next_change_at IS NOT NULL AND next_change_at <= ?1 \
-         AND (lead_id > ?2 OR (lead_id = ?2 AND product_id > ?3)) ORDER BY lead_id, product_id LIMIT ?4"
+        "SELECT {SCORE_COLUMNS} FROM {source} JOIN score_states t ON t.lead_id = s.lead_id AND t.product_id = s.product_id \
+         WHERE s.next_change_at IS NOT NULL AND s.next_change_at <= ?1 \
+         AND (s.lead_id > ?2 OR (s.lead_id = ?2 AND s.product_id > ?3)) ORDER BY s.lead_id, s.product_id LIMIT ?4"
     );
     let mut statement = conn.prepare_cached(&sql).map_err(error)?;
     let rows = statement.query_map(params![now, after.0, after.1, limit], score_row).map_err(error)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(error)
 }
 
-/// The decay pass in one transaction. Few due rows are found through the index of due times and
-/// updated one by one. Many are read by walking the table in key order (each page once), with
-/// the table's secondary indexes dropped meanwhile and built again at the end (2.9M rows on the
-/// benchmark machine: 15 s, of which 7.7 s building the two indexes; 25 s updating them row by
-/// row in one transaction, 40 s in one transaction per 100,000 rows).
+/// The decay pass in one transaction: each due row's new engagement and next change time, from
+/// its state (read, never written: the states are in `score_states`). Few due rows are found
+/// through the index of due times and updated one by one. Many are read by walking the table in
+/// key order (each page once), the states of the same key range alongside.
 fn update_due(conn: &mut Connection, now: Millis, score: &ScoreAtTime) -> Result<DueScores, StoreError> {
     const CHUNK: i64 = 100_000;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
@@ -237,6 +283,7 @@ fn update_due(conn: &mut Connection, now: Millis, score: &ScoreAtTime) -> Result
         .query_row(params![now, WALK_TABLE_AT], |row| row.get(0))
         .map_err(error)?;
     let many = many >= WALK_TABLE_AT;
+    // Updating the two indexes row by row instead: 29 s for 2.9M rows (16.5 s rebuilding them).
     let rebuild = if many { Some(drop_score_indexes(&tx)?) } else { None };
     let source = if many { "lead_scores NOT INDEXED" } else { "lead_scores INDEXED BY lead_scores_due" };
     let mut done = DueScores::default();
@@ -244,9 +291,19 @@ fn update_due(conn: &mut Connection, now: Millis, score: &ScoreAtTime) -> Result
     {
         let mut select = tx
             .prepare(&format!(
-                "SELECT {SCORE_COLUMNS} FROM {source} WHERE next_change_at IS NOT NULL AND next_change_at <= ?1 \
+                "SELECT {ROW_COLUMNS} FROM {source} WHERE next_change_at IS NOT NULL AND next_change_at <= ?1 \
                  AND (lead_id, product_id) > (?2, ?3) ORDER BY lead_id, product_id LIMIT ?4"
             ))
+            .map_err(error)?;
+        let mut range = tx
+            .prepare(
+                "SELECT lead_id, product_id, state FROM score_states \
+                 WHERE (lead_id, product_id) >= (?1, ?2) AND (lead_id, product_id) <= (?3, ?4) \
+                 ORDER BY lead_id, product_id",
+            )
+            .map_err(error)?;
+        let mut one = tx
+            .prepare_cached("SELECT state FROM score_states WHERE lead_id = ?1 AND product_id = ?2")
             .map_err(error)?;
         let mut update = tx
             .prepare_cached(
@@ -255,13 +312,49 @@ fn update_due(conn: &mut Connection, now: Millis, score: &ScoreAtTime) -> Result
             )
             .map_err(error)?;
         loop {
-            let due: Vec<LeadScoreRow> = select
-                .query_map(params![now, after.0, after.1, CHUNK], score_row)
+            let mut due: Vec<LeadScoreRow> = select
+                .query_map(params![now, after.0, after.1, CHUNK], |row| {
+                    Ok(LeadScoreRow {
+                        lead_id: row.get(0)?,
+                        product_id: row.get(1)?,
+                        model_version: row.get(2)?,
+                        engagement: row.get(3)?,
+                        fit: row.get(4)?,
+                        next_change_at: row.get(5)?,
+                        state: Vec::new(),
+                        updated_at: row.get(6)?,
+                    })
+                })
                 .map_err(error)?
                 .collect::<Result<_, _>>()
                 .map_err(error)?;
-            let Some(last) = due.last() else { break };
-            after = (last.lead_id, last.product_id);
+            let (Some(first), Some(last)) = (due.first(), due.last()) else { break };
+            let (first, last) = ((first.lead_id, first.product_id), (last.lead_id, last.product_id));
+            after = last;
+            if many {
+                // The states of the chunk's key range, merged in key order.
+                let mut states = range.query(params![first.0, first.1, last.0, last.1]).map_err(error)?;
+                let mut i = 0;
+                while let Some(state) = states.next().map_err(error)? {
+                    let key: (i64, i64) = (state.get(0).map_err(error)?, state.get(1).map_err(error)?);
+                    while due.get(i).is_some_and(|r| (r.lead_id, r.product_id) < key) {
+                        i += 1;
+                    }
+                    if let Some(row) = due.get_mut(i).filter(|r| (r.lead_id, r.product_id) == key) {
+                        row.state = state.get(2).map_err(error)?;
+                        i += 1;
+                    }
+                }
+            } else {
+                for row in &mut due {
+                    row.state = one
+                        .query_row(params![row.lead_id, row.product_id], |r| r.get(0))
+                        .optional()
+                        .map_err(error)?
+                        .unwrap_or_default();
+                }
+            }
+            // A row without a state (none should be) is folded again: `score` refuses it.
             for row in &due {
                 match score(row) {
                     Some((engagement, next)) => {
@@ -308,21 +401,30 @@ fn put_scores(conn: &mut Connection, replace: &[i64], rows: &[LeadScoreRow]) -> 
         let ids = statement.query_map([], |row| row.get::<_, i64>(0)).map_err(error)?;
         ids.collect::<Result<_, _>>().map_err(error)?
     };
-    let rebuild = if rows.len() >= REBUILD_INDEXES_AT { Some(drop_score_indexes(&tx)?) } else { None };
+    let rebuild =
+        if !replace.is_empty() && rows.len() >= REBUILD_INDEXES_AT { Some(drop_score_indexes(&tx)?) } else { None };
     if !replace.is_empty() {
         let list = serde_json::Value::from(replace.to_vec()).to_string();
-        tx.execute("DELETE FROM lead_scores WHERE product_id IN (SELECT value FROM json_each(?1))", [list])
-            .map_err(error)?;
+        for table in ["lead_scores", "score_states"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE product_id IN (SELECT value FROM json_each(?1))"), [&list])
+                .map_err(error)?;
+        }
     }
     {
         let mut lead = tx.prepare_cached("SELECT 1 FROM leads WHERE id = ?1").map_err(error)?;
         let mut insert = tx
             .prepare_cached(&format!(
-                "INSERT INTO lead_scores ({SCORE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                "INSERT INTO lead_scores ({ROW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                  ON CONFLICT (lead_id, product_id) DO UPDATE SET model_version = excluded.model_version, \
                  engagement = excluded.engagement, fit = excluded.fit, next_change_at = excluded.next_change_at, \
-                 state = excluded.state, updated_at = excluded.updated_at"
+                 updated_at = excluded.updated_at"
             ))
+            .map_err(error)?;
+        let mut insert_state = tx
+            .prepare_cached(
+                "INSERT INTO score_states (lead_id, product_id, state) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (lead_id, product_id) DO UPDATE SET state = excluded.state",
+            )
             .map_err(error)?;
         let mut last_lead = None;
         let mut lead_exists = false;
@@ -342,10 +444,10 @@ fn put_scores(conn: &mut Connection, replace: &[i64], rows: &[LeadScoreRow]) -> 
                     row.engagement,
                     row.fit,
                     row.next_change_at,
-                    row.state,
                     row.updated_at
                 ])
                 .map_err(error)?;
+            insert_state.execute(params![row.lead_id, row.product_id, row.state]).map_err(error)?;
         }
     }
     for sql in rebuild.unwrap_or_default() {

@@ -185,8 +185,14 @@ pub const FIT_SELECT: &str = "SELECT l.id AS lead_id, l.account_id, a.industry, 
 /// The columns of a [`ScoringEventRow`].
 pub const SCORING_EVENT_COLUMNS: &str = "id, lead_id, visitor_id, kind, product_id, occurred_at, name, properties";
 
-pub const LEAD_SCORE_COLUMNS: [&str; 8] =
-    ["lead_id", "product_id", "model_version", "engagement", "fit", "next_change_at", "state", "updated_at"];
+/// The columns of `lead_scores` (the state is in `score_states`, under the same key).
+pub const LEAD_SCORE_COLUMNS: [&str; 7] =
+    ["lead_id", "product_id", "model_version", "engagement", "fit", "next_change_at", "updated_at"];
+
+/// A [`LeadScoreRow`] with its state: `lead_scores s` joined with `score_states t`.
+pub const LEAD_SCORE_SELECT: &str =
+    "SELECT s.lead_id, s.product_id, s.model_version, s.engagement, s.fit, s.next_change_at, t.state, s.updated_at \
+     FROM lead_scores s JOIN score_states t ON t.lead_id = s.lead_id AND t.product_id = s.product_id";
 
 #[async_trait]
 pub trait ScoringStore: Send + Sync + 'static {
@@ -290,8 +296,7 @@ macro_rules! impl_scoring_store {
                     let sql = format!(
                         "{} ON CONFLICT (lead_id, product_id) DO UPDATE SET model_version = excluded.model_version, \
                          engagement = excluded.engagement, fit = excluded.fit, \
-                         next_change_at = excluded.next_change_at, state = excluded.state, \
-                         updated_at = excluded.updated_at",
+                         next_change_at = excluded.next_change_at, updated_at = excluded.updated_at",
                         $crate::sql::insert_rows("lead_scores", &$crate::LEAD_SCORE_COLUMNS, part.len())
                     );
                     let mut query = sqlx::query::<$db>(&sql);
@@ -303,8 +308,19 @@ macro_rules! impl_scoring_store {
                             .bind(row.engagement)
                             .bind(row.fit)
                             .bind(row.next_change_at)
-                            .bind(row.state.clone())
                             .bind(row.updated_at);
+                    }
+                    query.execute(&mut *conn).await.map_err(db_error)?;
+                }
+                let state_columns = ["lead_id", "product_id", "state"];
+                for part in rows.chunks($crate::rows_per_statement(state_columns.len())) {
+                    let sql = format!(
+                        "{} ON CONFLICT (lead_id, product_id) DO UPDATE SET state = excluded.state",
+                        $crate::sql::insert_rows("score_states", &state_columns, part.len())
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for row in part {
+                        query = query.bind(row.lead_id).bind(row.product_id).bind(row.state.clone());
                     }
                     query.execute(&mut *conn).await.map_err(db_error)?;
                 }
@@ -412,19 +428,25 @@ macro_rules! impl_scoring_store {
             }
 
             async fn delete_lead_scores(&self, lead_ids: &[i64], product_id: i64) -> $crate::StoreResult<()> {
+                if lead_ids.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 for part in lead_ids.chunks($crate::MAX_BINDS - 1) {
                     let placeholders: Vec<String> = (2..=part.len() + 1).map(|i| format!("${i}")).collect();
-                    let sql = format!(
-                        "DELETE FROM lead_scores WHERE product_id = $1 AND lead_id IN ({})",
-                        placeholders.join(",")
-                    );
-                    let mut query = sqlx::query::<$db>(&sql).bind(product_id);
-                    for id in part {
-                        query = query.bind(*id);
+                    for table in ["lead_scores", "score_states"] {
+                        let sql = format!(
+                            "DELETE FROM {table} WHERE product_id = $1 AND lead_id IN ({})",
+                            placeholders.join(",")
+                        );
+                        let mut query = sqlx::query::<$db>(&sql).bind(product_id);
+                        for id in part {
+                            query = query.bind(*id);
+                        }
+                        query.execute(&mut *tx).await.map_err(db_error)?;
                     }
-                    query.execute(&self.pool).await.map_err(db_error)?;
                 }
-                Ok(())
+                tx.commit().await.map_err(db_error)
             }
 
             async fn replace_product_scores(
@@ -433,11 +455,9 @@ macro_rules! impl_scoring_store {
                 rows: &[$crate::LeadScoreRow],
             ) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                sqlx::query::<$db>("DELETE FROM lead_scores WHERE product_id = $1")
-                    .bind(product_id)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                for sql in ["DELETE FROM lead_scores WHERE product_id = $1", "DELETE FROM score_states WHERE product_id = $1"] {
+                    sqlx::query::<$db>(sql).bind(product_id).execute(&mut *tx).await.map_err(db_error)?;
+                }
                 Self::write_scores(&mut *tx, rows).await?;
                 tx.commit().await.map_err(db_error)
             }
@@ -448,9 +468,9 @@ macro_rules! impl_scoring_store {
                 limit: i64,
             ) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
                 sqlx::query_as::<$db, $crate::LeadScoreRow>(&format!(
-                    "SELECT {} FROM lead_scores WHERE next_change_at IS NOT NULL AND next_change_at <= $1 \
-                     ORDER BY next_change_at LIMIT $2",
-                    $crate::LEAD_SCORE_COLUMNS.join(", ")
+                    "{} WHERE s.next_change_at IS NOT NULL AND s.next_change_at <= $1 \
+                     ORDER BY s.next_change_at LIMIT $2",
+                    $crate::LEAD_SCORE_SELECT
                 ))
                 .bind(now)
                 .bind(limit)
@@ -558,15 +578,7 @@ macro_rules! impl_scoring_store {
                 after_id: i64,
                 limit: i64,
             ) -> $crate::StoreResult<Vec<$crate::ScoringEventRow>> {
-                sqlx::query_as::<$db, $crate::ScoringEventRow>(&format!(
-                    "SELECT {} FROM events WHERE id > $1 ORDER BY id LIMIT $2",
-                    $crate::SCORING_EVENT_COLUMNS
-                ))
-                .bind(after_id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)
+                self.bulk_events_after(after_id, limit).await
             }
 
             async fn max_event_id(&self) -> $crate::StoreResult<i64> {
@@ -763,11 +775,12 @@ macro_rules! impl_scoring_sqlx_paths {
             ) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 for product_id in product_ids {
-                    sqlx::query::<$db>("DELETE FROM lead_scores WHERE product_id = $1")
-                        .bind(product_id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(db_error)?;
+                    for sql in [
+                        "DELETE FROM lead_scores WHERE product_id = $1",
+                        "DELETE FROM score_states WHERE product_id = $1",
+                    ] {
+                        sqlx::query::<$db>(sql).bind(product_id).execute(&mut *tx).await.map_err(db_error)?;
+                    }
                 }
                 let lead_ids: Vec<i64> = {
                     let mut ids: Vec<i64> = rows.iter().map(|r| r.lead_id).collect();
@@ -798,13 +811,30 @@ macro_rules! impl_scoring_sqlx_paths {
                 limit: i64,
             ) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
                 sqlx::query_as::<$db, $crate::LeadScoreRow>(&format!(
-                    "SELECT {} FROM lead_scores WHERE next_change_at IS NOT NULL AND next_change_at <= $1 \
-                     AND (lead_id > $2 OR (lead_id = $2 AND product_id > $3)) ORDER BY lead_id, product_id LIMIT $4",
-                    $crate::LEAD_SCORE_COLUMNS.join(", ")
+                    "{} WHERE s.next_change_at IS NOT NULL AND s.next_change_at <= $1 \
+                     AND (s.lead_id > $2 OR (s.lead_id = $2 AND s.product_id > $3)) \
+                     ORDER BY s.lead_id, s.product_id LIMIT $4",
+                    $crate::LEAD_SCORE_SELECT
                 ))
                 .bind(now)
                 .bind(after.0)
                 .bind(after.1)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn bulk_events_after(
+                &self,
+                after_id: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::ScoringEventRow>> {
+                sqlx::query_as::<$db, $crate::ScoringEventRow>(&format!(
+                    "SELECT {} FROM events WHERE id > $1 ORDER BY id LIMIT $2",
+                    $crate::SCORING_EVENT_COLUMNS
+                ))
+                .bind(after_id)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await
@@ -839,8 +869,8 @@ macro_rules! impl_scoring_sqlx_paths {
             async fn bulk_lead_scores(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
                 self.rows_in(
                     &format!(
-                        "SELECT {} FROM lead_scores WHERE lead_id IN ({{}}) ORDER BY lead_id, product_id",
-                        $crate::LEAD_SCORE_COLUMNS.join(", ")
+                        "{} WHERE s.lead_id IN ({{}}) ORDER BY s.lead_id, s.product_id",
+                        $crate::LEAD_SCORE_SELECT
                     ),
                     lead_ids,
                 )

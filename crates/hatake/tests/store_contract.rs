@@ -1429,6 +1429,7 @@ async fn scenario_migrations(backend: &Backend) {
         (11, "import_events".to_owned()),
         (12, "scoring".to_owned()),
         (13, "lifecycle".to_owned()),
+        (14, "score_states".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;
