@@ -155,13 +155,17 @@ pub async fn qualify(store: &dyn Store, lead_ids: &[i64], now: i64, zone: &jiff:
     let models = Models::load(store).await?;
     for (product_id, version, policy) in &policies {
         let Some(mode) = policy.mode_on(&day) else { continue };
-        // Only leads that could move: at `lead`, or recycled before their newest behaviour.
+        // Only leads that could move: with scores for the product (behaviour; its fit is kept
+        // with them), at `lead` or recycled before their newest behaviour.
         let candidates: Vec<i64> = lead_ids
             .iter()
             .copied()
             .filter(|lead| {
                 let stage = stages.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
                 let score = scores.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
+                if score.is_none() {
+                    return false;
+                }
                 match stage.map(|s| s.stage.as_str()) {
                     None | Some("lead") => true,
                     Some("nurturing") => {

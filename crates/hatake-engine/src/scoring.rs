@@ -284,13 +284,29 @@ pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreRe
 
 /// Gives these leads' score rows the fit their attributes now give.
 async fn refit(store: &dyn Store, models: &Models, rows: &[FitRow]) -> StoreResult<()> {
+    // Only leads with scores have a fit stored (after a large import most have none), and only
+    // a fit that changed is written.
+    let ids: Vec<i64> = rows.iter().map(|r| r.lead_id).collect();
+    let stored: HashMap<(i64, i64), i64> =
+        store.lead_scores(&ids).await?.into_iter().map(|s| ((s.lead_id, s.product_id), s.fit)).collect();
+    if stored.is_empty() {
+        return Ok(());
+    }
     let mut updates = Vec::new();
     for row in rows {
         let custom: Option<Map<String, Value>> = serde_json::from_str(&row.custom).ok();
         let subject = fit_subject(row, &custom);
         for (product_id, _, model) in &models.models {
-            updates.push((row.lead_id, *product_id, model.model.fit(&subject).0));
+            if let Some(old) = stored.get(&(row.lead_id, *product_id)) {
+                let fit = model.model.fit(&subject).0;
+                if fit != *old {
+                    updates.push((row.lead_id, *product_id, fit));
+                }
+            }
         }
+    }
+    if updates.is_empty() {
+        return Ok(());
     }
     store.update_fit_scores(&updates).await
 }
