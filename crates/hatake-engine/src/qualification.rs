@@ -724,13 +724,67 @@ pub async fn simulate(
     Ok(Simulation { months: per_month.into_values().collect(), total, won: total_won, leads: lead_ids.len(), events })
 }
 
-/// The scorer's hook: qualify the leads whose scores or attributes it just changed.
-pub(crate) async fn after_scoring(store: &dyn Store, leads: &mut Vec<i64>, now: i64, zone: &jiff::tz::TimeZone) {
+/// The scorer's hook: qualify the leads whose scores or attributes it just changed, and — for a
+/// product whose policy changed since `seen` (a new version, or another mode in force today,
+/// by hand or by the schedule) — every lead scored at or above the mode's engagement threshold.
+pub(crate) async fn after_scoring(
+    store: &dyn Store,
+    leads: &mut Vec<i64>,
+    seen: &mut HashMap<i64, (i64, String)>,
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) {
     leads.sort_unstable();
     leads.dedup();
     for part in leads.chunks(1_000) {
         if let Err(error) = qualify(store, part, now, zone).await {
             tracing::warn!(%error, "MQL policies could not be applied");
+        }
+    }
+    let day = day_of(now, zone);
+    let policies = match policies(store).await {
+        Ok(policies) => policies,
+        Err(error) => return tracing::warn!(%error, "MQL policies could not be read"),
+    };
+    seen.retain(|product, _| policies.iter().any(|(p, _, _)| p == product));
+    for (product_id, version, policy) in &policies {
+        let Some(mode) = policy.mode_on(&day) else { continue };
+        let key = (*version, mode.id.clone());
+        if seen.get(product_id) == Some(&key) {
+            continue;
+        }
+        match qualify_product(store, *product_id, mode.min_engagement.unwrap_or(i64::MIN), now, zone).await {
+            Ok(moved) => {
+                if moved > 0 {
+                    tracing::info!(product = product_id, version, mode = %mode.id, moved, "leads passed by the policy in force");
+                }
+                seen.insert(*product_id, key);
+            }
+            Err(error) => tracing::warn!(%error, product = product_id, "MQL policy could not be applied"),
+        }
+    }
+}
+
+/// Applies the policies to every lead of a product scored at least `min_engagement`.
+///
+/// # Errors
+/// When the store fails.
+pub async fn qualify_product(
+    store: &dyn Store,
+    product_id: i64,
+    min_engagement: i64,
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) -> StoreResult<usize> {
+    let mut moved = 0;
+    let mut after = None;
+    loop {
+        let page = store.ranked_leads(product_id, min_engagement, after, 1_000).await?;
+        let ids: Vec<i64> = page.iter().map(|r| r.lead_id).collect();
+        moved += qualify(store, &ids, now, zone).await?;
+        match page.last() {
+            Some(last) if page.len() == 1_000 => after = Some((last.engagement, last.lead_id)),
+            _ => return Ok(moved),
         }
     }
 }

@@ -558,6 +558,8 @@ pub struct Scorer {
     /// Leads changed in the same millisecond as the fit cursor, already given their fit.
     leads_after_id: i64,
     linked_seen: HashSet<(i64, i64)>,
+    /// Per product, the MQL policy version and mode every scored lead was judged by.
+    policies_seen: HashMap<i64, (i64, String)>,
     /// The organisation's time zone (which MQL policy mode is in force today).
     zone: Option<jiff::tz::TimeZone>,
 }
@@ -719,8 +721,10 @@ impl Scorer {
         }
         // 5. Time.
         report.decayed = decay_pass(store, &self.models, now).await?;
-        // 6. Qualification of the leads whose scores or attributes changed.
-        crate::qualification::after_scoring(store, &mut touched, now, &self.zone()).await;
+        // 6. Qualification of the leads whose scores or attributes changed, and of all scored
+        // leads of a product whose policy or mode changed.
+        let zone = self.zone();
+        crate::qualification::after_scoring(store, &mut touched, &mut self.policies_seen, now, &zone).await;
         if cursor != loaded {
             store.set_scoring_cursor(&cursor, rewind_seen).await?;
         }

@@ -205,6 +205,21 @@ async fn scenario(store: &dyn Store) {
     assert_eq!(simulation.total, 4, "free mail too; never the list entry: {simulation:?}");
     let strict = qualification::simulate(store, erp, &no_customers, Some("strict"), 12, at, &zone()).await.unwrap();
     assert_eq!(strict.total, 0);
+
+    // Switching to the lenient mode (a new version) passes the scored leads that meet it now,
+    // without waiting for their next event.
+    let warm = lead(store, "warm@example.co.jp", None, true).await;
+    react(store, warm, erp, 3, at).await;
+    scoring::catch_up(store, &mut scorer, at + 600_000).await.unwrap();
+    assert_eq!(stage(store, warm).await, None, "30 points: not an MQL in normal mode");
+    let mut quiet = MqlPolicy::template();
+    quiet.manual_mode = Some("lenient".into());
+    store.save_config(erp, CONFIG_MQL_POLICY, &quiet.to_json(), None, at).await.unwrap();
+    scoring::catch_up(store, &mut scorer, at + 700_000).await.unwrap();
+    assert_eq!(stage(store, warm).await.as_deref(), Some("mql"));
+    let history = store.stage_history(warm).await.unwrap();
+    assert_eq!((history[0].policy_version, history[0].mode.as_deref()), (Some(2), Some("lenient")));
+    assert_eq!(stage(store, free).await, None, "exclusions still hold in the lenient mode");
 }
 
 both!(scenario, qualification_on_sqlite, qualification_on_postgres);

@@ -206,6 +206,12 @@ async fn seed_scoring(store: &dyn Store, products: &[(i64, &str)], now: i64) -> 
         let model = crate::demo_data::scoring::model(code);
         model.check(&keys).map_err(|e| anyhow!("demo scoring model {code}: {e}"))?;
         store.save_scoring_model(*product_id, &model.to_json(), None, now).await?;
+        // The policy template, switched by hand to its strict (busy-season) mode: the server's
+        // first steps pass the leads that meet it to the MQL queue.
+        let mut policy = hatake_domain::qualification::MqlPolicy::template();
+        policy.manual_mode = Some("strict".into());
+        policy.check(&keys).map_err(|e| anyhow!("demo MQL policy {code}: {e}"))?;
+        store.save_config(*product_id, hatake_store::CONFIG_MQL_POLICY, &policy.to_json(), None, now).await?;
     }
     Ok(())
 }
@@ -315,7 +321,8 @@ pub(crate) async fn ensure_product(
 #[cfg(test)]
 mod tests {
     use hatake_store::{
-        BookingStore, CatalogStore, EventQuery, EventStore, FormStore, LeadQuery, LeadStore, ScoringStore,
+        BookingStore, CatalogStore, EventQuery, EventStore, FormStore, LeadQuery, LeadStore, LifecycleStore,
+        ScoringStore,
     };
 
     #[tokio::test]
@@ -396,5 +403,9 @@ mod tests {
             let top = store.ranked_leads(product.id, 1, None, 1).await.expect("ranking");
             assert!(!top.is_empty(), "no scored lead for {}", product.code);
         }
+        // The strict mode of each product's policy passed its best leads to the MQL queue.
+        let queue = store.stage_queue(first, "mql", 1_000).await.expect("queue");
+        assert!(!queue.is_empty(), "no MQL for the ERP");
+        assert!(queue.iter().all(|q| q.engagement.unwrap_or(0) >= 80 && q.fit.unwrap_or(0) >= 10), "strict mode");
     }
 }
