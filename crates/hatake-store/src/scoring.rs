@@ -177,6 +177,18 @@ pub struct AccountPersonScore {
     pub fit: i64,
 }
 
+/// An account ranked by its score for a product (its people rolled up).
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+pub struct RankedAccount {
+    pub account_id: i64,
+    pub name: String,
+    /// People of the account with a score for the product.
+    pub people: i64,
+    pub score: i64,
+    /// The best person's engagement.
+    pub best: i64,
+}
+
 /// The columns of a [`FitRow`], from `leads l LEFT JOIN accounts a`.
 pub const FIT_SELECT: &str = "SELECT l.id AS lead_id, l.account_id, a.industry, a.employee_count, a.annual_revenue, \
      l.department_class, l.title, l.prefecture, a.abm_tier, l.custom, l.updated_at \
@@ -243,6 +255,15 @@ pub trait ScoringStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<RankedLead>>;
     /// The scores of an account's people.
     async fn account_person_scores(&self, account_id: i64) -> StoreResult<Vec<AccountPersonScore>>;
+    /// Accounts ranked by their score for a product: their people's engagement rolled up by
+    /// `method` (`sum`, `max`, or `top` — the sum of the best `top`), best first.
+    async fn ranked_accounts(
+        &self,
+        product_id: i64,
+        method: &str,
+        top: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<RankedAccount>>;
 
     /// Events with ids above `after_id` and at most `up_to`, in id order, up to `limit`, each with
     /// the lead it counts for (for a full recomputation).
@@ -553,6 +574,35 @@ macro_rules! impl_scoring_store {
                 .bind(min_engagement)
                 .bind(score)
                 .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn ranked_accounts(
+                &self,
+                product_id: i64,
+                method: &str,
+                top: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::RankedAccount>> {
+                let score = match method {
+                    "max" => "MAX(r.engagement)",
+                    "top" => "SUM(CASE WHEN r.place <= $2 THEN r.engagement ELSE 0 END)",
+                    _ => "SUM(r.engagement)",
+                };
+                sqlx::query_as::<$db, $crate::RankedAccount>(&format!(
+                    "SELECT r.account_id, a.name, COUNT(*) AS people, CAST({score} AS BIGINT) AS score, MAX(r.engagement) AS best \
+                     FROM (SELECT l.account_id, s.engagement, ROW_NUMBER() OVER \
+                     (PARTITION BY l.account_id ORDER BY s.engagement DESC, s.lead_id) AS place \
+                     FROM lead_scores s JOIN leads l ON l.id = s.lead_id \
+                     WHERE s.product_id = $1 AND l.account_id IS NOT NULL) r \
+                     JOIN accounts a ON a.id = r.account_id \
+                     GROUP BY r.account_id, a.name ORDER BY score DESC, r.account_id LIMIT $3"
+                ))
+                .bind(product_id)
+                .bind(top)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await

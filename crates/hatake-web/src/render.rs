@@ -43,6 +43,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("scoring/list.html", include_str!("../templates/scoring/list.html")),
     ("scoring/edit.html", include_str!("../templates/scoring/edit.html")),
     ("scoring/ranking.html", include_str!("../templates/scoring/ranking.html")),
+    ("scoring/accounts.html", include_str!("../templates/scoring/accounts.html")),
     ("scoring/rules.html", include_str!("../templates/scoring/rules.html")),
     ("scoring/rule_fields.html", include_str!("../templates/scoring/rule_fields.html")),
     ("process/overview.html", include_str!("../templates/process/overview.html")),

@@ -109,6 +109,13 @@ async fn scoring_end_to_end(backend: Backend) {
     let page = admin.get(app.url(&format!("/accounts/{account}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"account-scores\"") && page.contains("<strong>20</strong>"), "account score shown");
 
+    // Accounts ranked by that score, for account-based work.
+    let accounts = admin.get(app.url("/scoring/1/accounts")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        accounts.contains(&format!("/accounts/{account}")) && accounts.contains("<strong>20</strong>"),
+        "{accounts}"
+    );
+
     // The ranking lists the lead; field sales may look at it too.
     let (sales, _) = app.sign_in("sales@example.jp").await;
     let ranking = sales.get(app.url("/scoring/1/leads")).send().await.unwrap();

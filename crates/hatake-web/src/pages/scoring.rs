@@ -24,6 +24,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("POST", "/scoring/{product}", Access::Configure, post(save)),
         route("GET", "/scoring/{product}/export", Access::Configure, get(export)),
         route("GET", "/scoring/{product}/leads", Access::SignedIn, get(ranking)),
+        route("GET", "/scoring/{product}/accounts", Access::SignedIn, get(account_ranking)),
     ]
 }
 
@@ -315,6 +316,38 @@ async fn ranking(
         context! {
             product => product, rows => rows, next => next, model => model,
             min => params.min.filter(|m| m.trim().parse::<i64>().is_ok()),
+        },
+    )
+    .await
+}
+
+/// Accounts ranked by their score for a product, rolled up as the product's model says (for
+/// account-based work).
+async fn account_ranking(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let product = product(&state, &id, locale).await?;
+    let store = state.store.as_ref();
+    let models = hatake_engine::scoring::Models::load(store).await.map_err(store_error(locale))?;
+    let rollup = models.get(product.id).map(|(_, _, m)| m.model.account);
+    let rows = match rollup {
+        Some(r) => store
+            .ranked_accounts(product.id, r.method.as_str(), i64::from(r.top.unwrap_or(3)), 100)
+            .await
+            .map_err(store_error(locale))?,
+        None => Vec::new(),
+    };
+    render(
+        &state,
+        &user,
+        "scoring/accounts.html",
+        "scoring",
+        context! {
+            product => product, rows => rows, has_model => rollup.is_some(),
+            method => rollup.map(|r| r.method.as_str()), top => rollup.and_then(|r| r.top),
         },
     )
     .await
