@@ -3,10 +3,11 @@
 //! version and mode), moves made by people (accept, reject and recycle with a reason, open an
 //! opportunity), opportunities moved and closed, and the policy simulator.
 
-use crate::scoring::{score_event, Models};
+use crate::scoring::Models;
 use hatake_domain::lifecycle::{NeedsReason, ProcessConfig, Stage};
 use hatake_domain::qualification::{LeadFacts, MqlPolicy, PolicyMode, Unmet, REQUIRABLE_FIELDS};
-use hatake_domain::scoring::fold::{Matched, ScoreState};
+use hatake_domain::scoring::fold::{Matched, ScoreEvent, ScoreState};
+use hatake_domain::EventKind;
 use hatake_domain::{FieldError, FieldErrors};
 use hatake_store::{
     LeadRow, LeadScoreRow, NewOpportunity, OpportunityClose, OpportunityUpdate, StageMove, Store, StoreError,
@@ -143,78 +144,112 @@ pub async fn qualify(store: &dyn Store, lead_ids: &[i64], now: i64, zone: &jiff:
     if lead_ids.is_empty() {
         return Ok(0);
     }
-    let policies = policies(store).await?;
-    if policies.is_empty() {
-        return Ok(0);
+    Qualifier::load(store).await?.qualify(store, lead_ids, now, zone).await
+}
+
+/// What applying the policies needs, read once for many leads: the policies in force, the scoring
+/// models (account roll-ups) and each policy's product's process settings (the SLA).
+pub struct Qualifier {
+    policies: Vec<(i64, i64, MqlPolicy)>,
+    models: Models,
+    processes: HashMap<i64, ProcessConfig>,
+}
+
+impl Qualifier {
+    /// # Errors
+    /// When the store fails.
+    pub async fn load(store: &dyn Store) -> StoreResult<Self> {
+        let policies = policies(store).await?;
+        let mut processes = HashMap::new();
+        for (product_id, _, _) in &policies {
+            processes.insert(*product_id, process(store, *product_id).await?.1);
+        }
+        let models = if policies.is_empty() { Models::default() } else { Models::load(store).await? };
+        Ok(Self { policies, models, processes })
     }
-    let day = day_of(now, zone);
-    let scores = store.lead_scores(lead_ids).await?;
-    let stages = store.lead_stages(lead_ids).await?;
-    let mut moved = 0;
-    let mut leads: Option<Vec<LeadRow>> = None;
-    let models = Models::load(store).await?;
-    for (product_id, version, policy) in &policies {
-        let Some(mode) = policy.mode_on(&day) else { continue };
-        // Only leads that could move: with scores for the product (behaviour; its fit is kept
-        // with them), at `lead` or recycled before their newest behaviour.
-        let candidates: Vec<i64> = lead_ids
-            .iter()
-            .copied()
-            .filter(|lead| {
-                let stage = stages.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
-                let score = scores.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
-                if score.is_none() {
-                    return false;
-                }
-                match stage.map(|s| s.stage.as_str()) {
-                    None | Some("lead") => true,
-                    Some("nurturing") => {
-                        let since = stage.map_or(0, |s| s.since);
-                        score.and_then(|s| ScoreState::last_at_of(&s.state)).is_some_and(|last| last > since)
+
+    /// See [`qualify`].
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn qualify(
+        &self,
+        store: &dyn Store,
+        lead_ids: &[i64],
+        now: i64,
+        zone: &jiff::tz::TimeZone,
+    ) -> StoreResult<usize> {
+        if lead_ids.is_empty() || self.policies.is_empty() {
+            return Ok(0);
+        }
+        let day = day_of(now, zone);
+        let scores = store.lead_scores(lead_ids).await?;
+        let stages = store.lead_stages(lead_ids).await?;
+        let mut moved = 0;
+        let mut leads: Option<Vec<LeadRow>> = None;
+        for (product_id, version, policy) in &self.policies {
+            let Some(mode) = policy.mode_on(&day) else { continue };
+            // Only leads that could move: with scores for the product (behaviour; its fit is kept
+            // with them), at `lead` or recycled before their newest behaviour.
+            let candidates: Vec<i64> = lead_ids
+                .iter()
+                .copied()
+                .filter(|lead| {
+                    let stage = stages.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
+                    let score = scores.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
+                    if score.is_none() {
+                        return false;
                     }
-                    _ => false,
-                }
-            })
-            .collect();
-        if candidates.is_empty() {
-            continue;
-        }
-        if leads.is_none() {
-            leads = Some(store.leads_by_ids(lead_ids).await?);
-        }
-        let rows: Vec<&LeadRow> = leads.iter().flatten().filter(|l| candidates.contains(&l.id)).collect();
-        let verdicts = judge(store, &models, *product_id, *version, policy, mode, &rows, &scores).await?;
-        let (_, process) = process(store, *product_id).await?;
-        for (lead, verdict) in verdicts {
-            if !verdict.unmet.is_empty() {
+                    match stage.map(|s| s.stage.as_str()) {
+                        None | Some("lead") => true,
+                        Some("nurturing") => {
+                            let since = stage.map_or(0, |s| s.since);
+                            score.and_then(|s| ScoreState::last_at_of(&s.state)).is_some_and(|last| last > since)
+                        }
+                        _ => false,
+                    }
+                })
+                .collect();
+            if candidates.is_empty() {
                 continue;
             }
-            let from =
-                stages.iter().find(|s| s.lead_id == lead && s.product_id == *product_id).map(|s| s.stage.clone());
-            let step = StageMove {
-                lead_id: lead,
-                product_id: *product_id,
-                from,
-                to: Stage::Mql.as_str().into(),
-                at: now,
-                by: None,
-                reason: None,
-                note: None,
-                policy_version: Some(*version),
-                mode: Some(verdict.mode.clone()),
-                sla_due_at: Some(process.sla_deadline(now, zone)),
-                opportunity: None,
-                detail: None,
-            };
-            match store.move_stage(&step).await {
-                Ok(_) => moved += 1,
-                // Moved by someone meanwhile, or deleted: their move stands.
-                Err(StoreError::Conflict { .. } | StoreError::NotFound) => {}
-                Err(error) => return Err(error),
+            if leads.is_none() {
+                leads = Some(store.leads_by_ids(lead_ids).await?);
+            }
+            let rows: Vec<&LeadRow> = leads.iter().flatten().filter(|l| candidates.contains(&l.id)).collect();
+            let verdicts = judge(store, &self.models, *product_id, *version, policy, mode, &rows, &scores).await?;
+            let process = self.processes.get(product_id).cloned().unwrap_or_default();
+            for (lead, verdict) in verdicts {
+                if !verdict.unmet.is_empty() {
+                    continue;
+                }
+                let from =
+                    stages.iter().find(|s| s.lead_id == lead && s.product_id == *product_id).map(|s| s.stage.clone());
+                let step = StageMove {
+                    lead_id: lead,
+                    product_id: *product_id,
+                    from,
+                    to: Stage::Mql.as_str().into(),
+                    at: now,
+                    by: None,
+                    reason: None,
+                    note: None,
+                    policy_version: Some(*version),
+                    mode: Some(verdict.mode.clone()),
+                    sla_due_at: Some(process.sla_deadline(now, zone)),
+                    opportunity: None,
+                    detail: None,
+                };
+                match store.move_stage(&step).await {
+                    Ok(_) => moved += 1,
+                    // Moved by someone meanwhile, or deleted: their move stands.
+                    Err(StoreError::Conflict { .. } | StoreError::NotFound) => {}
+                    Err(error) => return Err(error),
+                }
             }
         }
+        Ok(moved)
     }
-    Ok(moved)
 }
 
 /// The verdict of `mode` on each lead.
@@ -606,42 +641,30 @@ pub async fn simulate(
         .map_err(|e| StoreError::Database(e.to_string()))?;
     let start =
         start_day.to_zoned(zone.clone()).map_err(|e| StoreError::Database(e.to_string()))?.timestamp().as_millisecond();
-    // Every event of the product's scope, by lead.
+    // Every event of the product's scope, by lead (read as a full recomputation reads them:
+    // each with the lead its visitor is linked to).
     let mut folded: Vec<(i64, i64, i64, Matched)> = Vec::new();
-    let mut links: HashMap<String, Option<i64>> = HashMap::new();
+    let up_to = store.max_event_id().await?;
     let mut after = 0;
     let mut events = 0u64;
-    loop {
-        let chunk = store.scoring_events_after(after, 50_000).await?;
-        let Some(last) = chunk.last() else { break };
+    while after < up_to {
+        let chunk = store.scoring_event_chunk(after, up_to, 50_000).await?;
+        let Some(last) = chunk.events.last() else { break };
         after = last.id;
-        let unknown: Vec<String> = chunk
-            .iter()
-            .filter(|e| e.lead_id.is_none())
-            .filter_map(|e| e.visitor_id.clone())
-            .filter(|v| !links.contains_key(v))
-            .collect::<HashSet<_>>()
-            .into_iter()
-            .collect();
-        if !unknown.is_empty() {
-            let found: HashMap<String, i64> = store.visitor_lead_ids(&unknown).await?.into_iter().collect();
-            for visitor in unknown {
-                let lead = found.get(&visitor).copied();
-                links.insert(visitor, lead);
-            }
-        }
-        for event in &chunk {
+        for event in &chunk.events {
             events += 1;
+            let (Some(lead), Some(kind)) = (event.lead_id, EventKind::parse(chunk.kind(event))) else { continue };
             if !model.in_scope(event.product_id, product_id) {
                 continue;
             }
-            let lead =
-                event.lead_id.or_else(|| event.visitor_id.as_ref().and_then(|v| links.get(v).copied().flatten()));
-            let (Some(lead), Some(scored)) = (lead, score_event(event)) else { continue };
+            let scored = ScoreEvent {
+                id: event.id,
+                kind,
+                occurred_at: event.occurred_at,
+                name: chunk.name(event),
+                properties: chunk.properties(event),
+            };
             folded.push((lead, event.occurred_at, event.id, model.matches(&scored)));
-        }
-        if chunk.len() < 50_000 {
-            break;
         }
     }
     folded.sort_unstable_by_key(|e| (e.0, e.1, e.2));
@@ -734,26 +757,26 @@ pub(crate) async fn after_scoring(
     now: i64,
     zone: &jiff::tz::TimeZone,
 ) {
+    let qualifier = match Qualifier::load(store).await {
+        Ok(qualifier) => qualifier,
+        Err(error) => return tracing::warn!(%error, "MQL policies could not be read"),
+    };
     leads.sort_unstable();
     leads.dedup();
     for part in leads.chunks(1_000) {
-        if let Err(error) = qualify(store, part, now, zone).await {
+        if let Err(error) = qualifier.qualify(store, part, now, zone).await {
             tracing::warn!(%error, "MQL policies could not be applied");
         }
     }
     let day = day_of(now, zone);
-    let policies = match policies(store).await {
-        Ok(policies) => policies,
-        Err(error) => return tracing::warn!(%error, "MQL policies could not be read"),
-    };
-    seen.retain(|product, _| policies.iter().any(|(p, _, _)| p == product));
-    for (product_id, version, policy) in &policies {
+    seen.retain(|product, _| qualifier.policies.iter().any(|(p, _, _)| p == product));
+    for (product_id, version, policy) in &qualifier.policies {
         let Some(mode) = policy.mode_on(&day) else { continue };
         let key = (*version, mode.id.clone());
         if seen.get(product_id) == Some(&key) {
             continue;
         }
-        match qualify_product(store, *product_id, mode.min_engagement.unwrap_or(i64::MIN), now, zone).await {
+        match qualifier.qualify_product(store, *product_id, mode.min_engagement.unwrap_or(i64::MIN), now, zone).await {
             Ok(moved) => {
                 if moved > 0 {
                     tracing::info!(product = product_id, version, mode = %mode.id, moved, "leads passed by the policy in force");
@@ -765,26 +788,26 @@ pub(crate) async fn after_scoring(
     }
 }
 
-/// Applies the policies to every lead of a product scored at least `min_engagement`.
-///
-/// # Errors
-/// When the store fails.
-pub async fn qualify_product(
-    store: &dyn Store,
-    product_id: i64,
-    min_engagement: i64,
-    now: i64,
-    zone: &jiff::tz::TimeZone,
-) -> StoreResult<usize> {
-    let mut moved = 0;
-    let mut after = None;
-    loop {
-        let page = store.ranked_leads(product_id, min_engagement, after, 1_000).await?;
-        let ids: Vec<i64> = page.iter().map(|r| r.lead_id).collect();
-        moved += qualify(store, &ids, now, zone).await?;
-        match page.last() {
-            Some(last) if page.len() == 1_000 => after = Some((last.engagement, last.lead_id)),
-            _ => return Ok(moved),
+impl Qualifier {
+    /// Applies the policies to every lead of a product scored at least `min_engagement`.
+    async fn qualify_product(
+        &self,
+        store: &dyn Store,
+        product_id: i64,
+        min_engagement: i64,
+        now: i64,
+        zone: &jiff::tz::TimeZone,
+    ) -> StoreResult<usize> {
+        let mut moved = 0;
+        let mut after = None;
+        loop {
+            let page = store.ranked_leads(product_id, min_engagement, after, 1_000).await?;
+            let ids: Vec<i64> = page.iter().map(|r| r.lead_id).collect();
+            moved += self.qualify(store, &ids, now, zone).await?;
+            match page.last() {
+                Some(last) if page.len() == 1_000 => after = Some((last.engagement, last.lead_id)),
+                _ => return Ok(moved),
+            }
         }
     }
 }

@@ -804,8 +804,12 @@ pub struct LeadExplanation {
 ///
 /// # Errors
 /// When the store fails.
-pub async fn explain_lead(store: &dyn Store, lead_id: i64, now: i64) -> StoreResult<Vec<LeadExplanation>> {
-    let models = Models::load(store).await?;
+pub async fn explain_lead(
+    store: &dyn Store,
+    models: &Models,
+    lead_id: i64,
+    now: i64,
+) -> StoreResult<Vec<LeadExplanation>> {
     if models.models.is_empty() {
         return Ok(Vec::new());
     }

@@ -207,7 +207,7 @@ async fn scenario(store: &dyn Store) {
     assert_eq!(incremental, full);
 
     // The explanation adds up to the stored score.
-    let explained = scoring::explain_lead(store, a, now).await.unwrap();
+    let explained = scoring::explain_lead(store, &models, a, now).await.unwrap();
     let erp_part = explained.iter().find(|e| e.product_id == erp).unwrap();
     assert_eq!(Some(erp_part.explanation.engagement), engagement(store, a, erp).await);
     assert_eq!(erp_part.fit.len(), 2);

@@ -30,9 +30,10 @@ async fn scores(State(state): State<AppState>, _user: ApiUser, ApiId(id): ApiId)
     let store = state.store.as_ref();
     store.get_lead(id).await.map_err(|e| ApiError::from_store(e, "lead"))?;
     let now = now_millis();
-    let explained =
-        hatake_engine::scoring::explain_lead(store, id, now).await.map_err(|e| ApiError::from_store(e, "lead"))?;
     let models = hatake_engine::scoring::Models::load(store).await.map_err(|e| ApiError::from_store(e, "lead"))?;
+    let explained = hatake_engine::scoring::explain_lead(store, &models, id, now)
+        .await
+        .map_err(|e| ApiError::from_store(e, "lead"))?;
     let mut data = Vec::new();
     for part in explained {
         let Some((_, _, compiled)) = models.get(part.product_id) else { continue };

@@ -3,6 +3,7 @@
 //! switch, the process settings (stages, reasons, SLA), and the lifecycle section and moves of
 //! the lead page.
 
+use super::scoring::{product, store_error};
 use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::{now_millis, Access, AppState, RouteSpec};
@@ -33,15 +34,6 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("POST", "/opportunities/{id}", Access::SignedIn, post(update_opportunity)),
         route("POST", "/opportunities/{id}/close", Access::SignedIn, post(close_opportunity)),
     ]
-}
-
-fn store_error(locale: &'static str) -> impl Fn(StoreError) -> PageError {
-    move |e| PageError::from_store(e, locale)
-}
-
-async fn product(state: &AppState, text: &str, locale: &'static str) -> Result<ProductRow, PageError> {
-    let id: i64 = text.parse().map_err(|_| PageError::not_found(locale))?;
-    state.store.get_product(id).await.map_err(store_error(locale))
 }
 
 fn stage_label(stage: &str, locale: &str) -> String {
@@ -238,8 +230,7 @@ async fn update_opportunity(
 ) -> Result<Response, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
-    let opportunity = store.get_opportunity(id).await.map_err(store_error(locale))?;
-    let to = back(data.back.as_deref(), format!("/pipeline/{}", opportunity.product_id));
+    let to = deal_page(&state, id, data.back.as_deref(), locale).await?;
     let result = qualification::update_opportunity(
         store,
         id,
@@ -251,6 +242,12 @@ async fn update_opportunity(
     )
     .await;
     answer(result, &to, locale)
+}
+
+/// Where a change of deal `id` returns to: the page it was made on, else the deal's board.
+async fn deal_page(state: &AppState, id: i64, to: Option<&str>, locale: &'static str) -> Result<String, PageError> {
+    let opportunity = state.store.get_opportunity(id).await.map_err(store_error(locale))?;
+    Ok(back(to, format!("/pipeline/{}", opportunity.product_id)))
 }
 
 fn answer(result: Result<(), MoveError>, to: &str, locale: &'static str) -> Result<Response, PageError> {
@@ -287,8 +284,7 @@ async fn close_opportunity(
 ) -> Result<Response, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
-    let opportunity = store.get_opportunity(id).await.map_err(store_error(locale))?;
-    let to = back(data.back.as_deref(), format!("/pipeline/{}", opportunity.product_id));
+    let to = deal_page(&state, id, data.back.as_deref(), locale).await?;
     let request = CloseRequest {
         won: data.outcome == "won",
         reason: data.reason,

@@ -28,7 +28,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     ]
 }
 
-fn store_error(locale: &'static str) -> impl Fn(StoreError) -> PageError {
+pub(crate) fn store_error(locale: &'static str) -> impl Fn(StoreError) -> PageError {
     move |e| PageError::from_store(e, locale)
 }
 
@@ -47,7 +47,8 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Html<S
     render(&state, &user, "scoring/list.html", "scoring", context! { rows => rows }).await
 }
 
-async fn product(state: &AppState, text: &str, locale: &'static str) -> Result<ProductRow, PageError> {
+/// The product a path names (404 for anything else).
+pub(crate) async fn product(state: &AppState, text: &str, locale: &'static str) -> Result<ProductRow, PageError> {
     let id: i64 = text.parse().map_err(|_| PageError::not_found(locale))?;
     state.store.get_product(id).await.map_err(store_error(locale))
 }
@@ -363,8 +364,9 @@ pub(crate) async fn lead_scores(
 ) -> Result<Vec<minijinja::Value>, PageError> {
     let store = state.store.as_ref();
     let now = now_millis();
-    let explained = hatake_engine::scoring::explain_lead(store, lead_id, now).await.map_err(store_error(locale))?;
     let models = hatake_engine::scoring::Models::load(store).await.map_err(store_error(locale))?;
+    let explained =
+        hatake_engine::scoring::explain_lead(store, &models, lead_id, now).await.map_err(store_error(locale))?;
     let mut out = Vec::new();
     for part in explained {
         let Some((_, _, compiled)) = models.get(part.product_id) else { continue };

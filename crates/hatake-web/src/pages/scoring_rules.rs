@@ -9,6 +9,7 @@
 //! row, and the model's (`engagement[2].points`) are mapped back from the rule's place in the
 //! model to its row. Numbers may be typed in full width.
 
+use super::scoring::{product, store_error};
 use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
 use crate::i18n::t;
@@ -22,7 +23,7 @@ use hatake_domain::scoring::{
 };
 use hatake_domain::text::nfkc_trim;
 use hatake_domain::{EventKind, FieldError, FieldErrors};
-use hatake_store::{ProductRow, StoreError};
+use hatake_store::ProductRow;
 use minijinja::context;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -647,15 +648,6 @@ fn checked(rows: &Rows, custom_keys: &[&str], locale: &'static str) -> Result<Sc
     } else {
         Err(problems(&all, locale))
     }
-}
-
-fn store_error(locale: &'static str) -> impl Fn(StoreError) -> PageError {
-    move |e| PageError::from_store(e, locale)
-}
-
-async fn product(state: &AppState, text: &str, locale: &'static str) -> Result<ProductRow, PageError> {
-    let id: i64 = text.parse().map_err(|_| PageError::not_found(locale))?;
-    state.store.get_product(id).await.map_err(store_error(locale))
 }
 
 /// What the page shows besides the rows.
