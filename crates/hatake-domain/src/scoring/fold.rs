@@ -460,75 +460,133 @@ pub struct ScoreState {
     pub decay: Vec<(i64, u32)>,
 }
 
-const STATE_FORMAT: u8 = 1;
+/// The first stored form: every number as 8 bytes (still read).
+const STATE_FORMAT_FIXED: u8 = 1;
+/// The stored form written now: numbers as zigzag varints, times as differences from the last
+/// event's time. A state of a few dozen awards is a third of its fixed-width size, and the
+/// score tables that a decay pass or a scorer step reads shrink with it.
+const STATE_FORMAT: u8 = 2;
+
+/// Appends `v` as a zigzag LEB128 varint.
+fn put_varint(out: &mut Vec<u8>, v: i64) {
+    let mut z = ((v << 1) ^ (v >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
+}
+
+/// Reads a zigzag LEB128 varint (none when the bytes end or it is longer than ten bytes).
+fn take_varint(rest: &mut &[u8]) -> Option<i64> {
+    let mut z: u64 = 0;
+    for shift in (0..70).step_by(7) {
+        let (&byte, tail) = rest.split_first()?;
+        *rest = tail;
+        z |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        if byte & 0x80 == 0 {
+            return Some(((z >> 1) as i64) ^ -((z & 1) as i64));
+        }
+    }
+    None
+}
 
 impl ScoreState {
     /// A compact binary form for storage.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64);
+        let mut out = Vec::with_capacity(32 + 6 * self.expiring.len());
         out.push(STATE_FORMAT);
-        let mut put = |v: i64| out.extend_from_slice(&v.to_le_bytes());
-        put(self.last_at);
-        put(self.last_id);
-        put(self.first_at);
-        put(self.base);
-        put(self.caps.len() as i64);
+        let last = self.last_at;
+        let put = |out: &mut Vec<u8>, v: i64| put_varint(out, v);
+        let at = |out: &mut Vec<u8>, t: i64| put_varint(out, t.wrapping_sub(last));
+        put(&mut out, last);
+        put(&mut out, self.last_id);
+        at(&mut out, self.first_at);
+        put(&mut out, self.base);
+        put(&mut out, self.caps.len() as i64);
         for hits in &self.caps {
-            put(hits.len() as i64);
-            hits.iter().for_each(|h| put(*h));
+            put(&mut out, hits.len() as i64);
+            hits.iter().for_each(|h| at(&mut out, *h));
         }
-        put(self.expiring.len() as i64);
-        for (at, points) in &self.expiring {
-            put(*at);
-            put(*points);
+        put(&mut out, self.expiring.len() as i64);
+        for (expires, points) in &self.expiring {
+            at(&mut out, *expires);
+            put(&mut out, *points);
         }
-        put(self.decay.len() as i64);
+        put(&mut out, self.decay.len() as i64);
         for (anchor, applied) in &self.decay {
-            put(*anchor);
-            put(i64::from(*applied));
+            at(&mut out, *anchor);
+            put(&mut out, i64::from(*applied));
         }
         out
     }
 
     /// When the last event folded into a stored state happened (without the model).
     pub fn last_at_of(bytes: &[u8]) -> Option<i64> {
-        let (&format, rest) = bytes.split_first()?;
-        let head = rest.first_chunk::<8>()?;
-        (format == STATE_FORMAT).then(|| i64::from_le_bytes(*head))
+        let (&format, mut rest) = bytes.split_first()?;
+        match format {
+            STATE_FORMAT_FIXED => rest.first_chunk::<8>().map(|head| i64::from_le_bytes(*head)),
+            STATE_FORMAT => take_varint(&mut rest),
+            _ => None,
+        }
     }
 
     /// A stored state, if it has the shape the model needs (else the lead is folded again).
     pub fn decode(bytes: &[u8], model: &Compiled) -> Option<Self> {
-        let (&format, mut rest) = bytes.split_first()?;
-        if format != STATE_FORMAT {
+        let (&format, rest) = bytes.split_first()?;
+        let mut r = StateReader { rest, fixed: format == STATE_FORMAT_FIXED, last_at: 0 };
+        if !r.fixed && format != STATE_FORMAT {
             return None;
         }
-        let mut next = || -> Option<i64> {
-            let (head, tail) = rest.split_first_chunk::<8>()?;
-            rest = tail;
-            Some(i64::from_le_bytes(*head))
-        };
-        let (last_at, last_id, first_at, base) = (next()?, next()?, next()?, next()?);
+        let last_at = r.number()?;
+        if !r.fixed {
+            r.last_at = last_at;
+        }
+        let (last_id, first_at, base) = (r.number()?, r.time()?, r.number()?);
         let count = |n: i64| usize::try_from(n).ok().filter(|n| *n <= 100_000);
-        let caps_len = count(next()?)?;
+        let caps_len = count(r.number()?)?;
         if caps_len != model.engagement.len() {
             return None;
         }
         let mut caps = Vec::with_capacity(caps_len);
         for _ in 0..caps_len {
-            let n = count(next()?)?;
-            caps.push((0..n).map(|_| next()).collect::<Option<Vec<i64>>>()?);
+            let n = count(r.number()?)?;
+            caps.push((0..n).map(|_| r.time()).collect::<Option<Vec<i64>>>()?);
         }
-        let n = count(next()?)?;
-        let expiring = (0..n).map(|_| Some((next()?, next()?))).collect::<Option<Vec<_>>>()?;
-        let n = count(next()?)?;
+        let n = count(r.number()?)?;
+        let expiring = (0..n).map(|_| Some((r.time()?, r.number()?))).collect::<Option<Vec<_>>>()?;
+        let n = count(r.number()?)?;
         if n != model.decay.len() {
             return None;
         }
-        let decay = (0..n).map(|_| Some((next()?, u32::try_from(next()?).ok()?))).collect::<Option<Vec<_>>>()?;
-        if !rest.is_empty() {
+        let decay = (0..n).map(|_| Some((r.time()?, u32::try_from(r.number()?).ok()?))).collect::<Option<Vec<_>>>()?;
+        if !r.rest.is_empty() {
             return None;
         }
         Some(Self { last_at, last_id, first_at, base, caps, expiring, decay })
+    }
+}
+
+/// Reads either stored form.
+struct StateReader<'a> {
+    rest: &'a [u8],
+    fixed: bool,
+    /// What times are relative to (0 in the fixed form).
+    last_at: i64,
+}
+
+impl StateReader<'_> {
+    fn number(&mut self) -> Option<i64> {
+        if self.fixed {
+            let (head, tail) = self.rest.split_first_chunk::<8>()?;
+            self.rest = tail;
+            Some(i64::from_le_bytes(*head))
+        } else {
+            take_varint(&mut self.rest)
+        }
+    }
+
+    fn time(&mut self) -> Option<i64> {
+        self.number().map(|t| t.wrapping_add(self.last_at))
     }
 }

@@ -315,7 +315,55 @@ fn states_survive_encoding_and_refuse_another_shape() {
     let other = Compiled::new(ScoringModel::default());
     assert_eq!(ScoreState::decode(&state.encode(), &other), None);
     assert_eq!(ScoreState::decode(&[], &c), None);
-    assert_eq!(ScoreState::decode(&state.encode()[..20], &c), None);
+    let bytes = state.encode();
+    for cut in 1..bytes.len() {
+        assert_eq!(ScoreState::decode(&bytes[..cut], &c), None, "cut at {cut}");
+    }
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(ScoreState::decode(&longer, &c), None);
+}
+
+/// The first stored form (every number as 8 little-endian bytes), as migration 12 wrote it.
+fn fixed_form(state: &ScoreState) -> Vec<u8> {
+    let mut numbers = vec![state.last_at, state.last_id, state.first_at, state.base, state.caps.len() as i64];
+    for hits in &state.caps {
+        numbers.push(hits.len() as i64);
+        numbers.extend(hits);
+    }
+    numbers.push(state.expiring.len() as i64);
+    numbers.extend(state.expiring.iter().flat_map(|(at, points)| [*at, *points]));
+    numbers.push(state.decay.len() as i64);
+    numbers.extend(state.decay.iter().flat_map(|(at, n)| [*at, i64::from(*n)]));
+    let mut out = vec![1u8];
+    numbers.iter().for_each(|n| out.extend_from_slice(&n.to_le_bytes()));
+    out
+}
+
+#[test]
+fn states_stored_in_the_first_form_are_still_read_and_the_compact_form_is_smaller() {
+    let c = Compiled::new(ScoringModel::template());
+    let mut events: Vec<_> = (0..40)
+        .map(|i| event(i + 1, if i % 3 == 0 { EventKind::MailOpen } else { EventKind::PageView }, i * 3, "{}"))
+        .collect();
+    let state = c.fold_all(&mut events).unwrap();
+    let old = fixed_form(&state);
+    assert_eq!(ScoreState::decode(&old, &c), Some(state.clone()));
+    assert_eq!(ScoreState::last_at_of(&old), Some(state.last_at));
+    let compact = state.encode();
+    assert!(compact.len() * 2 < old.len(), "{} bytes against {}", compact.len(), old.len());
+    // Extreme values survive the varints and the time differences.
+    let extreme = ScoreState {
+        last_at: i64::MIN,
+        last_id: i64::MAX,
+        first_at: i64::MAX,
+        base: i64::MIN,
+        caps: state.caps.iter().map(|_| vec![i64::MAX, 0, i64::MIN]).collect(),
+        expiring: vec![(i64::MAX, i64::MIN), (-1, 1)],
+        decay: state.decay.iter().map(|_| (i64::MIN, u32::MAX)).collect(),
+    };
+    assert_eq!(ScoreState::decode(&extreme.encode(), &c), Some(extreme.clone()));
+    assert_eq!(ScoreState::decode(&fixed_form(&extreme), &c), Some(extreme));
 }
 
 #[test]
