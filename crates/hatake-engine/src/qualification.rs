@@ -185,6 +185,10 @@ impl Qualifier {
         let day = day_of(now, zone);
         let scores = store.lead_scores(lead_ids).await?;
         let stages = store.lead_stages(lead_ids).await?;
+        let score_of: HashMap<(i64, i64), usize> =
+            scores.iter().enumerate().map(|(i, s)| ((s.lead_id, s.product_id), i)).collect();
+        let stage_of: HashMap<(i64, i64), usize> =
+            stages.iter().enumerate().map(|(i, s)| ((s.lead_id, s.product_id), i)).collect();
         let mut moved = 0;
         let mut leads: Option<Vec<LeadRow>> = None;
         for (product_id, version, policy) in &self.policies {
@@ -195,8 +199,8 @@ impl Qualifier {
                 .iter()
                 .copied()
                 .filter(|lead| {
-                    let stage = stages.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
-                    let score = scores.iter().find(|s| s.lead_id == *lead && s.product_id == *product_id);
+                    let stage = stage_of.get(&(*lead, *product_id)).map(|i| &stages[*i]);
+                    let score = score_of.get(&(*lead, *product_id)).map(|i| &scores[*i]);
                     if score.is_none() {
                         return false;
                     }
@@ -216,15 +220,15 @@ impl Qualifier {
             if leads.is_none() {
                 leads = Some(store.leads_by_ids(lead_ids).await?);
             }
-            let rows: Vec<&LeadRow> = leads.iter().flatten().filter(|l| candidates.contains(&l.id)).collect();
+            let wanted: HashSet<i64> = candidates.iter().copied().collect();
+            let rows: Vec<&LeadRow> = leads.iter().flatten().filter(|l| wanted.contains(&l.id)).collect();
             let verdicts = judge(store, &self.models, *product_id, *version, policy, mode, &rows, &scores).await?;
             let process = self.processes.get(product_id).cloned().unwrap_or_default();
             for (lead, verdict) in verdicts {
                 if !verdict.unmet.is_empty() {
                     continue;
                 }
-                let from =
-                    stages.iter().find(|s| s.lead_id == lead && s.product_id == *product_id).map(|s| s.stage.clone());
+                let from = stage_of.get(&(lead, *product_id)).map(|i| stages[*i].stage.clone());
                 let step = StageMove {
                     lead_id: lead,
                     product_id: *product_id,
@@ -277,11 +281,13 @@ async fn judge(
     } else {
         HashMap::new()
     };
+    let score_of: HashMap<i64, &LeadScoreRow> =
+        scores.iter().filter(|s| s.product_id == product_id).map(|s| (s.lead_id, s)).collect();
     Ok(leads
         .iter()
         .map(|lead| {
             let custom = lead.custom_map();
-            let score = scores.iter().find(|s| s.lead_id == lead.id && s.product_id == product_id);
+            let score = score_of.get(&lead.id).copied();
             let account_score = lead.account_id.and_then(|a| account_scores.get(&a).copied());
             let existing = lead.account_id.is_some_and(|a| won.contains(&a));
             let unmet = policy.unmet(mode, &facts(lead, &custom, score, account_score, existing));
@@ -799,13 +805,13 @@ impl Qualifier {
         zone: &jiff::tz::TimeZone,
     ) -> StoreResult<usize> {
         let mut moved = 0;
-        let mut after = None;
+        let mut after = 0;
         loop {
-            let page = store.ranked_leads(product_id, min_engagement, after, 1_000).await?;
-            let ids: Vec<i64> = page.iter().map(|r| r.lead_id).collect();
+            // By lead id: one pass over the product's scores, whatever their order by score.
+            let ids = store.scored_lead_ids(product_id, min_engagement, after, 1_000).await?;
             moved += self.qualify(store, &ids, now, zone).await?;
-            match page.last() {
-                Some(last) if page.len() == 1_000 => after = Some((last.engagement, last.lead_id)),
+            match ids.last() {
+                Some(last) if ids.len() == 1_000 => after = *last,
                 _ => return Ok(moved),
             }
         }

@@ -34,6 +34,9 @@ const EVENTS_PER_STEP_BEHIND: i64 = 200_000;
 /// The lease's name and how long one holds.
 pub const LEASE: &str = "scorer";
 const LEASE_MS: i64 = 30_000;
+/// How far ahead the index of due times reaches (`hatake_store::DueWindow`): rows changing by
+/// time within it have an entry; when half of it has passed, a decay pass walks every score once.
+pub const DUE_HORIZON_MS: i64 = 24 * 60 * 60 * 1000;
 /// The setting that says which model version each product's stored scores were computed with.
 pub const SETTING_RESCORED: &str = "scoring.rescored";
 
@@ -191,16 +194,15 @@ pub async fn apply_events(
     let lead_ids: Vec<i64> = by_lead.keys().copied().collect();
     let mut stored: HashMap<(i64, i64), LeadScoreRow> =
         store.lead_scores(&lead_ids).await?.into_iter().map(|r| ((r.lead_id, r.product_id), r)).collect();
-    let fits: HashMap<i64, FitRow> = store.fit_rows(&lead_ids).await?.into_iter().map(|r| (r.lead_id, r)).collect();
     let mut again = Vec::new();
-    let mut rows = Vec::new();
+    // Rows that exist get their new values and state (their fit stays: the fit sweep keeps it);
+    // rows that are new also need the lead's fit.
+    let mut updates = Vec::new();
+    let mut new_rows = Vec::new();
     // Each event is matched once for every model (and events alike are matched once).
     let all: Vec<&(i64, i64, Compiled)> = models.models.iter().collect();
     let mut memo = MatchMemo::new(&all);
     for (lead_id, mut lead_events) in by_lead {
-        if !fits.contains_key(&lead_id) {
-            continue; // deleted meanwhile
-        }
         lead_events.sort_by_key(|e| (e.occurred_at, e.id));
         let indexes: Vec<Option<u32>> =
             lead_events.iter().map(|e| score_event(e).and_then(|event| memo.index(&event, e.product_id))).collect();
@@ -236,18 +238,50 @@ pub async fn apply_events(
                 break;
             }
             if let (true, Some(state)) = (changed, &state) {
-                let fit = fit_of(model, fits.get(&lead_id));
-                lead_rows.push(score_row(lead_id, *product_id, *version, model, state, fit, now));
+                let row = score_row(
+                    lead_id,
+                    *product_id,
+                    *version,
+                    model,
+                    state,
+                    previous.as_ref().map_or(0, |p| p.fit),
+                    now,
+                );
+                lead_rows.push((previous.is_some(), row));
             }
         }
         if refold {
             again.push(lead_id);
         } else {
             counts.folded += 1;
-            rows.extend(lead_rows);
+            for (exists, row) in lead_rows {
+                if exists {
+                    updates.push(row);
+                } else {
+                    new_rows.push(row);
+                }
+            }
         }
     }
-    store.put_lead_scores(&rows).await?;
+    store.update_folded_scores(&updates).await?;
+    if !new_rows.is_empty() {
+        // A lead deleted meanwhile has no fit row, and its new rows are left out.
+        let mut ids: Vec<i64> = new_rows.iter().map(|r| r.lead_id).collect();
+        ids.dedup();
+        let fits: HashMap<i64, FitRow> = store.fit_rows(&ids).await?.into_iter().map(|r| (r.lead_id, r)).collect();
+        new_rows.retain(|r| fits.contains_key(&r.lead_id));
+        let mut custom: Option<(i64, Option<Map<String, Value>>)> = None;
+        for row in &mut new_rows {
+            let Some(fit_row) = fits.get(&row.lead_id) else { continue };
+            if custom.as_ref().map(|(id, _)| *id) != Some(row.lead_id) {
+                custom = Some((row.lead_id, serde_json::from_str(&fit_row.custom).ok()));
+            }
+            let Some((_, lead_custom)) = &custom else { continue };
+            let Some((_, _, model)) = models.get(row.product_id) else { continue };
+            row.fit = model.model.fit(&fit_subject(fit_row, lead_custom)).0;
+        }
+        store.put_lead_scores(&new_rows).await?;
+    }
     counts.refolded = again.len();
     score_leads(store, models, &again, now).await?;
     Ok(counts)
@@ -267,6 +301,19 @@ pub struct ApplyCounts {
 /// # Errors
 /// When the store fails.
 pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreResult<usize> {
+    decay_pass_within(store, models, hatake_store::DueWindow { now, horizon_ms: DUE_HORIZON_MS }).await
+}
+
+/// [`decay_pass`] with another horizon of due times.
+///
+/// # Errors
+/// When the store fails.
+pub async fn decay_pass_within(
+    store: &dyn Store,
+    models: &Models,
+    window: hatake_store::DueWindow,
+) -> StoreResult<usize> {
+    let now = window.now;
     let current = models.clone();
     let score: hatake_store::ScoreAtTime = std::sync::Arc::new(move |row: &LeadScoreRow| {
         let (_, _, model) = current.get(row.product_id).filter(|(_, version, _)| *version == row.model_version)?;
@@ -275,7 +322,7 @@ pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreRe
         Some((score.engagement, score.next_change_at))
     });
     // A product without a model, or scores of an older version: fold again.
-    let mut due = store.update_due_scores(now, score).await?;
+    let mut due = store.update_due_scores(window, score).await?;
     due.refold.sort_unstable();
     due.refold.dedup();
     score_leads(store, models, &due.refold, now).await?;

@@ -195,8 +195,25 @@ async fn scenario(store: &dyn Store) {
     scoring::catch_up(store, &mut scorer, day(202)).await.unwrap();
     assert_eq!(engagement(store, b, erp).await, Some(-10));
 
+    // Due times: a pass whose horizon has run out walks every score and keeps in the index of
+    // due times those changing within a day; a score changing within it is then found there.
+    let hour = 3_600_000;
+    let now0 = day(203);
+    scoring::catch_up(store, &mut scorer, now0).await.unwrap();
+    let before = engagement(store, b, crm).await.unwrap();
+    let visit =
+        event("page_view", Some(b), None, Some(crm), now0 - 30 * DAY_MS + 2 * hour, r#"{"url":"https://x.jp/crm"}"#);
+    store.append_events(&[visit], now0).await.unwrap();
+    scoring::catch_up(store, &mut scorer, now0 + 1).await.unwrap();
+    assert_eq!(engagement(store, b, crm).await, Some(before + 7));
+    let due = store.scores_due_after(now0 + 3 * hour, (i64::MIN, i64::MIN), 10).await.unwrap();
+    assert_eq!(due.iter().map(|r| (r.lead_id, r.product_id)).collect::<Vec<_>>(), vec![(b, crm)]);
+    scoring::catch_up(store, &mut scorer, now0 + 3 * hour).await.unwrap();
+    assert_eq!(engagement(store, b, crm).await, Some(before), "the visit expired two hours on");
+    assert!(store.scores_due_after(now0 + 3 * hour, (i64::MIN, i64::MIN), 10).await.unwrap().is_empty());
+
     // After everything: the incremental result equals a full recomputation.
-    let now = day(203);
+    let now = now0 + 3 * hour;
     scoring::catch_up(store, &mut scorer, now).await.unwrap();
     let incremental = snapshot(store, &leads).await;
     let models = scoring::Models::load(store).await.unwrap();

@@ -16,8 +16,10 @@
 use crate::bulk::error;
 use crate::SqliteStore;
 use hatake_store::{
-    DueScores, FitRow, LeadScoreRow, Millis, ScoreAtTime, ScoringEventChunk, ScoringEventRow, StoreError,
+    due_at, DueScores, DueWindow, FitRow, LeadScoreRow, Millis, ScoreAtTime, ScoringEventChunk, ScoringEventRow,
+    StoreError, DUE_HORIZON_SQL,
 };
+use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 /// Rows at or above which a full recomputation rebuilds the table's secondary indexes instead of
@@ -26,15 +28,11 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 /// page cache, and rebuilding would sort every row of the table.
 const REBUILD_INDEXES_AT: usize = 100_000;
 
-/// Due rows at or above which the decay pass walks the table in key order instead of seeking
-/// each row from the index of due times.
-const WALK_TABLE_AT: i64 = 20_000;
-
 /// A [`LeadScoreRow`]'s columns, from `lead_scores s` and `score_states t`.
 const SCORE_COLUMNS: &str =
     "s.lead_id, s.product_id, s.model_version, s.engagement, s.fit, s.next_change_at, t.state, s.updated_at";
 /// The columns of `lead_scores` (no state).
-const ROW_COLUMNS: &str = "lead_id, product_id, model_version, engagement, fit, next_change_at, updated_at";
+const ROW_COLUMNS: &str = "lead_id, product_id, model_version, engagement, fit, next_change_at, updated_at, due_at";
 
 impl SqliteStore {
     pub(crate) async fn bulk_event_chunk(
@@ -93,8 +91,14 @@ impl SqliteStore {
         self.bulk.run(move |conn| put_scores(conn, &products, &rows)).await
     }
 
-    pub(crate) async fn bulk_update_due(&self, now: Millis, score: ScoreAtTime) -> Result<DueScores, StoreError> {
-        self.bulk.run(move |conn| update_due(conn, now, &score)).await
+    pub(crate) async fn bulk_update_due(&self, window: DueWindow, score: ScoreAtTime) -> Result<DueScores, StoreError> {
+        self.bulk.run(move |conn| update_due(conn, window, &score)).await
+    }
+
+    pub(crate) async fn bulk_update_folded(&self, rows: &[LeadScoreRow]) -> Result<(), StoreError> {
+        let mut rows = rows.to_vec();
+        rows.sort_unstable_by_key(|r| (r.lead_id, r.product_id));
+        self.bulk.run(move |conn| update_folded(conn, &rows)).await
     }
 
     pub(crate) async fn bulk_score_values(
@@ -238,28 +242,44 @@ fn score_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<LeadScoreRow> {
     })
 }
 
-/// Rows due at `now` after `after` in key order. A few are found through the index of due
-/// times; many (after a long pause, or a model whose rules all expire at once) by walking the
-/// table in key order, which reads each page once instead of seeking every row.
+/// Due rows at or above which [`scores_due`] walks the table in key order instead of sorting
+/// the rows it finds through the index of due times.
+const WALK_TABLE_AT: i64 = 20_000;
+
+/// The horizon of due times (migration 15).
+fn due_horizon(conn: &Connection) -> Result<Millis, StoreError> {
+    conn.prepare_cached(DUE_HORIZON_SQL).map_err(error)?.query_row([], |row| row.get(0)).map_err(error)
+}
+
+/// Rows due at `now` after `after` in key order: through the index of due times while the
+/// horizon is ahead of `now`, else (after a long pause) by walking the table in key order.
 fn scores_due(
     conn: &mut Connection,
     now: Millis,
     after: (i64, i64),
     limit: i64,
 ) -> Result<Vec<LeadScoreRow>, StoreError> {
-    let many: i64 = conn
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM lead_scores INDEXED BY lead_scores_due \
-             WHERE next_change_at IS NOT NULL AND next_change_at <= ?1 LIMIT ?2)",
-        )
-        .map_err(error)?
-        .query_row(params![now, WALK_TABLE_AT], |row| row.get(0))
-        .map_err(error)?;
-    let source =
-        if many >= WALK_TABLE_AT { "lead_scores s NOT INDEXED" } else { "lead_scores s INDEXED BY lead_scores_due" };
+    // Through the index only while it holds every due row and they are few: it is in order of
+    // due time, and each page in key order would sort them all.
+    let few = now < due_horizon(conn)? && {
+        let due: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT 1 FROM lead_scores INDEXED BY lead_scores_due \
+                 WHERE due_at IS NOT NULL AND due_at <= ?1 LIMIT ?2)",
+            )
+            .map_err(error)?
+            .query_row(params![now, WALK_TABLE_AT], |row| row.get(0))
+            .map_err(error)?;
+        due < WALK_TABLE_AT
+    };
+    let (source, column) = if few {
+        ("lead_scores s INDEXED BY lead_scores_due", "due_at")
+    } else {
+        ("lead_scores s NOT INDEXED", "next_change_at")
+    };
     let sql = format!(
         "SELECT {SCORE_COLUMNS} FROM {source} JOIN score_states t ON t.lead_id = s.lead_id AND t.product_id = s.product_id \
-         WHERE s.next_change_at IS NOT NULL AND s.next_change_at <= ?1 \
+         WHERE s.{column} IS NOT NULL AND s.{column} <= ?1 \
          AND (s.lead_id > ?2 OR (s.lead_id = ?2 AND s.product_id > ?3)) ORDER BY s.lead_id, s.product_id LIMIT ?4"
     );
     let mut statement = conn.prepare_cached(&sql).map_err(error)?;
@@ -267,34 +287,88 @@ fn scores_due(
     rows.collect::<Result<Vec<_>, _>>().map_err(error)
 }
 
-/// The decay pass in one transaction: each due row's new engagement and next change time, from
-/// its state (read, never written: the states are in `score_states`). Few due rows are found
-/// through the index of due times and updated one by one. Many are read by walking the table in
-/// key order (each page once), the states of the same key range alongside.
-fn update_due(conn: &mut Connection, now: Millis, score: &ScoreAtTime) -> Result<DueScores, StoreError> {
-    const CHUNK: i64 = 100_000;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
-    let many: i64 = tx
-        .prepare_cached(
-            "SELECT count(*) FROM (SELECT 1 FROM lead_scores INDEXED BY lead_scores_due \
-             WHERE next_change_at IS NOT NULL AND next_change_at <= ?1 LIMIT ?2)",
-        )
-        .map_err(error)?
-        .query_row(params![now, WALK_TABLE_AT], |row| row.get(0))
+/// A row of `lead_scores` as the decay pass reads it (its state is read apart).
+struct DueRow {
+    lead_id: i64,
+    product_id: i64,
+    model_version: i64,
+    engagement: i64,
+    next_change_at: Option<Millis>,
+    due_at: Option<Millis>,
+}
+
+/// The decay pass in one transaction. While the horizon of due times holds, the due rows are
+/// found through their index and each is given its new engagement and next change time from its
+/// state (read, never written: the states are in `score_states`). When the horizon runs out, the
+/// table is walked in key order (each page read once, the states of the same key range
+/// alongside): the rows due are updated, and every row gets its `due_at` under the next horizon.
+/// Most rows' next change is months ahead, so few rows have an entry in the index of due times,
+/// and the walk rewrites rows without touching any index.
+fn update_due(conn: &mut Connection, window: DueWindow, score: &ScoreAtTime) -> Result<DueScores, StoreError> {
+    let walked = std::sync::Arc::new(std::sync::Mutex::new(WalkedValues::default()));
+    {
+        let values = walked.clone();
+        conn.create_scalar_function("hatake_due", 4, FunctionFlags::SQLITE_UTF8, move |ctx| {
+            let key: (i64, i64) = (ctx.get(0)?, ctx.get(1)?);
+            let which: i64 = ctx.get(2)?;
+            let fallback: Option<i64> = ctx.get(3)?;
+            let mut values = values.lock().map_err(|_| rusqlite::Error::UserFunctionError("poisoned".into()))?;
+            Ok(values.take(key).map_or(fallback, |(engagement, next)| if which == 0 { Some(engagement) } else { next }))
+        })
         .map_err(error)?;
-    let many = many >= WALK_TABLE_AT;
-    // Updating the two indexes row by row instead: 29 s for 2.9M rows (16.5 s rebuilding them).
-    let rebuild = if many { Some(drop_score_indexes(&tx)?) } else { None };
-    let source = if many { "lead_scores NOT INDEXED" } else { "lead_scores INDEXED BY lead_scores_due" };
+    }
+    let result = update_due_in(conn, window, score, &walked);
+    let _ = conn.remove_function("hatake_due", 4);
+    result
+}
+
+/// The values a walking decay pass computed for a chunk, in key order, and how far the UPDATE
+/// has taken them.
+#[derive(Default)]
+struct WalkedValues {
+    rows: Vec<((i64, i64), i64, Option<Millis>)>,
+    next: usize,
+}
+
+impl WalkedValues {
+    /// The values of `key`, if it was due (keys are asked for in order, each maybe several times).
+    fn take(&mut self, key: (i64, i64)) -> Option<(i64, Option<Millis>)> {
+        while self.rows.get(self.next).is_some_and(|(k, _, _)| *k < key) {
+            self.next += 1;
+        }
+        self.rows.get(self.next).filter(|(k, _, _)| *k == key).map(|(_, e, n)| (*e, *n))
+    }
+}
+
+fn update_due_in(
+    conn: &mut Connection,
+    window: DueWindow,
+    score: &ScoreAtTime,
+    walked: &std::sync::Arc<std::sync::Mutex<WalkedValues>>,
+) -> Result<DueScores, StoreError> {
+    const CHUNK: i64 = 100_000;
+    let now = window.now;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    let stored = due_horizon(&tx)?;
+    let walk = window.runs_out(stored);
+    if walk {
+        let horizon = window.next_horizon();
+        let done = walk_pass(&tx, now, horizon, score, walked)?;
+        tx.execute("UPDATE scoring_cursor SET due_horizon = ?1 WHERE id = 1", [horizon]).map_err(error)?;
+        tx.commit().map_err(error)?;
+        return Ok(done);
+    }
+    let horizon = stored;
+    // The due rows in the index's order (due time, key), a page after the last one's.
+    let select_sql = "SELECT lead_id, product_id, model_version, engagement, next_change_at, due_at \
+         FROM lead_scores INDEXED BY lead_scores_due WHERE due_at IS NOT NULL AND due_at <= ?1 \
+         AND (due_at, lead_id, product_id) > (?4, ?2, ?3) ORDER BY due_at, lead_id, product_id LIMIT ?5";
+    let bound = now;
     let mut done = DueScores::default();
     let mut after = (i64::MIN, i64::MIN);
+    let mut after_due = i64::MIN;
     {
-        let mut select = tx
-            .prepare(&format!(
-                "SELECT {ROW_COLUMNS} FROM {source} WHERE next_change_at IS NOT NULL AND next_change_at <= ?1 \
-                 AND (lead_id, product_id) > (?2, ?3) ORDER BY lead_id, product_id LIMIT ?4"
-            ))
-            .map_err(error)?;
+        let mut select = tx.prepare(select_sql).map_err(error)?;
         let mut range = tx
             .prepare(
                 "SELECT lead_id, product_id, state FROM score_states \
@@ -307,73 +381,289 @@ fn update_due(conn: &mut Connection, now: Millis, score: &ScoreAtTime) -> Result
             .map_err(error)?;
         let mut update = tx
             .prepare_cached(
-                "UPDATE lead_scores SET engagement = ?1, next_change_at = ?2, updated_at = ?3 \
-                 WHERE lead_id = ?4 AND product_id = ?5",
+                "UPDATE lead_scores SET engagement = ?1, next_change_at = ?2, due_at = ?3, updated_at = ?4 \
+                 WHERE lead_id = ?5 AND product_id = ?6",
             )
             .map_err(error)?;
+        let mut set_due = tx
+            .prepare_cached("UPDATE lead_scores SET due_at = ?1 WHERE lead_id = ?2 AND product_id = ?3")
+            .map_err(error)?;
+
+        let mut row = LeadScoreRow {
+            lead_id: 0,
+            product_id: 0,
+            model_version: 0,
+            engagement: 0,
+            fit: 0,
+            next_change_at: None,
+            state: Vec::new(),
+            updated_at: 0,
+        };
         loop {
-            let mut due: Vec<LeadScoreRow> = select
-                .query_map(params![now, after.0, after.1, CHUNK], |row| {
-                    Ok(LeadScoreRow {
-                        lead_id: row.get(0)?,
-                        product_id: row.get(1)?,
-                        model_version: row.get(2)?,
-                        engagement: row.get(3)?,
-                        fit: row.get(4)?,
-                        next_change_at: row.get(5)?,
-                        state: Vec::new(),
-                        updated_at: row.get(6)?,
+            let chunk: Vec<DueRow> = select
+                .query_map(params![bound, after.0, after.1, after_due, CHUNK], |r| {
+                    Ok(DueRow {
+                        lead_id: r.get(0)?,
+                        product_id: r.get(1)?,
+                        model_version: r.get(2)?,
+                        engagement: r.get(3)?,
+                        next_change_at: r.get(4)?,
+                        due_at: r.get(5)?,
                     })
                 })
                 .map_err(error)?
                 .collect::<Result<_, _>>()
                 .map_err(error)?;
-            let (Some(first), Some(last)) = (due.first(), due.last()) else { break };
-            let (first, last) = ((first.lead_id, first.product_id), (last.lead_id, last.product_id));
-            after = last;
-            if many {
-                // The states of the chunk's key range, merged in key order.
-                let mut states = range.query(params![first.0, first.1, last.0, last.1]).map_err(error)?;
+            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else { break };
+            let (first, last_key) = ((first.lead_id, first.product_id), (last.lead_id, last.product_id));
+            after = last_key;
+            after_due = last.due_at.unwrap_or(i64::MIN);
+            let last = last_key;
+            let is_due = |r: &DueRow| r.next_change_at.is_some_and(|at| at <= now);
+            let due_count = chunk.iter().filter(|r| is_due(r)).count();
+            // The states of the due rows: the chunk's key range read in order when many are due,
+            // else one seek each.
+            let mut states: Vec<Option<Vec<u8>>> = vec![None; chunk.len()];
+            if due_count * 4 >= chunk.len() && due_count > 1_000 {
+                let mut rows = range.query(params![first.0, first.1, last.0, last.1]).map_err(error)?;
                 let mut i = 0;
-                while let Some(state) = states.next().map_err(error)? {
+                while let Some(state) = rows.next().map_err(error)? {
                     let key: (i64, i64) = (state.get(0).map_err(error)?, state.get(1).map_err(error)?);
-                    while due.get(i).is_some_and(|r| (r.lead_id, r.product_id) < key) {
+                    while chunk.get(i).is_some_and(|r| (r.lead_id, r.product_id) < key) {
                         i += 1;
                     }
-                    if let Some(row) = due.get_mut(i).filter(|r| (r.lead_id, r.product_id) == key) {
-                        row.state = state.get(2).map_err(error)?;
+                    if chunk.get(i).is_some_and(|r| (r.lead_id, r.product_id) == key && is_due(r)) {
+                        states[i] = Some(state.get(2).map_err(error)?);
                         i += 1;
                     }
                 }
             } else {
-                for row in &mut due {
-                    row.state = one
-                        .query_row(params![row.lead_id, row.product_id], |r| r.get(0))
-                        .optional()
-                        .map_err(error)?
-                        .unwrap_or_default();
+                for (i, r) in chunk.iter().enumerate().filter(|(_, r)| is_due(r)) {
+                    states[i] =
+                        one.query_row(params![r.lead_id, r.product_id], |x| x.get(0)).optional().map_err(error)?;
                 }
             }
-            // A row without a state (none should be) is folded again: `score` refuses it.
-            for row in &due {
-                match score(row) {
-                    Some((engagement, next)) => {
-                        update.execute(params![engagement, next, now, row.lead_id, row.product_id]).map_err(error)?;
+            for (r, state) in chunk.iter().zip(states) {
+                if !is_due(r) {
+                    // Not due yet, but before the next horizon: into the index of due times.
+                    let due = due_at(r.next_change_at, horizon);
+                    if due != r.due_at {
+                        set_due.execute(params![due, r.lead_id, r.product_id]).map_err(error)?;
                     }
-                    None => done.refold.push(row.lead_id),
+                    continue;
+                }
+                done.rows += 1;
+                (row.lead_id, row.product_id, row.model_version) = (r.lead_id, r.product_id, r.model_version);
+                (row.engagement, row.next_change_at) = (r.engagement, r.next_change_at);
+                // A row without a state (none should be) is folded again: `score` refuses it.
+                row.state = state.unwrap_or_default();
+                match score(&row) {
+                    Some((engagement, next)) => {
+                        update
+                            .execute(params![engagement, next, due_at(next, horizon), now, r.lead_id, r.product_id])
+                            .map_err(error)?;
+                    }
+                    None => done.refold.push(r.lead_id),
                 }
             }
-            done.rows += due.len();
-            if (due.len() as i64) < CHUNK {
+            if (chunk.len() as i64) < CHUNK {
                 break;
             }
         }
     }
-    for sql in rebuild.unwrap_or_default() {
-        tx.execute_batch(&sql).map_err(error)?;
-    }
     tx.commit().map_err(error)?;
     Ok(done)
+}
+
+/// A chunk of a walking decay pass, read and scored on the reading thread.
+struct WalkedChunk {
+    first: (i64, i64),
+    last: (i64, i64),
+    values: Vec<((i64, i64), i64, Option<Millis>)>,
+    due: usize,
+    refold: Vec<i64>,
+}
+
+/// The decay pass when the horizon has run out, inside the writing transaction `tx`: a thread on
+/// a connection of its own reads the table in key order (every row changing before the new
+/// horizon, and every row with a due time), with the states of the due rows alongside, and
+/// computes their new values, while this one writes the chunk before with one UPDATE walking
+/// its key range. The reader's snapshot is the one this transaction started from (no other
+/// writer can commit meanwhile).
+fn walk_pass(
+    tx: &rusqlite::Transaction<'_>,
+    now: Millis,
+    horizon: Millis,
+    score: &ScoreAtTime,
+    walked: &std::sync::Arc<std::sync::Mutex<WalkedValues>>,
+) -> Result<DueScores, StoreError> {
+    let path =
+        tx.path().map(str::to_owned).ok_or_else(|| StoreError::Database("decay pass: no database file".into()))?;
+    let mut done = DueScores::default();
+    std::thread::scope(|scope| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Result<WalkedChunk, StoreError>>(2);
+        let reader = scope.spawn(move || {
+            if let Err(e) = read_walk(&path, now, horizon, score, &send) {
+                let _ = send.send(Err(e));
+            }
+        });
+        let result = (|| {
+            let mut update = tx
+                .prepare(
+                    "UPDATE lead_scores SET engagement = hatake_due(lead_id, product_id, 0, engagement), \
+                     next_change_at = hatake_due(lead_id, product_id, 1, next_change_at), \
+                     due_at = CASE WHEN hatake_due(lead_id, product_id, 1, next_change_at) < ?5 \
+                     THEN hatake_due(lead_id, product_id, 1, next_change_at) END, \
+                     updated_at = CASE WHEN next_change_at <= ?6 THEN ?6 ELSE updated_at END \
+                     WHERE lead_id BETWEEN ?1 AND ?3 AND (lead_id, product_id) >= (?1, ?2) \
+                     AND (lead_id, product_id) <= (?3, ?4) \
+                     AND ((next_change_at IS NOT NULL AND next_change_at < ?5) OR due_at IS NOT NULL)",
+                )
+                .map_err(error)?;
+            for chunk in receive.iter() {
+                let chunk = chunk?;
+                done.rows += chunk.due;
+                done.refold.extend(chunk.refold);
+                {
+                    let mut values =
+                        walked.lock().map_err(|_| StoreError::Database("decay pass: poisoned lock".into()))?;
+                    values.rows = chunk.values;
+                    values.next = 0;
+                }
+                let (first, last) = (chunk.first, chunk.last);
+                update.execute(params![first.0, first.1, last.0, last.1, horizon, now]).map_err(error)?;
+            }
+            Ok(())
+        })();
+        // The reader stops when the channel closes (this side failed) or the table ends.
+        drop(receive);
+        let _ = reader.join();
+        result
+    })?;
+    Ok(done)
+}
+
+/// The reading side of [`walk_pass`].
+fn read_walk(
+    path: &str,
+    now: Millis,
+    horizon: Millis,
+    score: &ScoreAtTime,
+    send: &std::sync::mpsc::SyncSender<Result<WalkedChunk, StoreError>>,
+) -> Result<(), StoreError> {
+    const CHUNK: i64 = 50_000;
+    let mut conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(error)?;
+    conn.execute_batch("PRAGMA cache_size = -262144; PRAGMA mmap_size = 4294967296;").map_err(error)?;
+    let tx = conn.transaction().map_err(error)?;
+    let mut select = tx
+        .prepare(
+            "SELECT lead_id, product_id, model_version, engagement, next_change_at FROM lead_scores NOT INDEXED \
+             WHERE ((next_change_at IS NOT NULL AND next_change_at < ?1) OR due_at IS NOT NULL) \
+             AND (lead_id, product_id) > (?2, ?3) ORDER BY lead_id, product_id LIMIT ?4",
+        )
+        .map_err(error)?;
+    let mut range = tx
+        .prepare(
+            "SELECT lead_id, product_id, state FROM score_states \
+             WHERE (lead_id, product_id) >= (?1, ?2) AND (lead_id, product_id) <= (?3, ?4) \
+             ORDER BY lead_id, product_id",
+        )
+        .map_err(error)?;
+    let mut row = LeadScoreRow {
+        lead_id: 0,
+        product_id: 0,
+        model_version: 0,
+        engagement: 0,
+        fit: 0,
+        next_change_at: None,
+        state: Vec::new(),
+        updated_at: 0,
+    };
+    let mut after = (i64::MIN, i64::MIN);
+    loop {
+        let rows: Vec<(i64, i64, i64, i64, Option<Millis>)> = select
+            .query_map(params![horizon, after.0, after.1, CHUNK], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .map_err(error)?
+            .collect::<Result<_, _>>()
+            .map_err(error)?;
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(()) };
+        let (first, last) = ((first.0, first.1), (last.0, last.1));
+        after = last;
+        let mut chunk = WalkedChunk { first, last, values: Vec::new(), due: 0, refold: Vec::new() };
+        let mut states = range.query(params![first.0, first.1, last.0, last.1]).map_err(error)?;
+        let mut i = 0;
+        let mut state = states.next().map_err(error)?;
+        while i < rows.len() {
+            let r = rows[i];
+            i += 1;
+            if r.4.is_none_or(|at| at > now) {
+                continue;
+            }
+            chunk.due += 1;
+            // The state of this key, the states being in the same order (a row without one is
+            // folded again: `score` refuses an empty state).
+            row.state.clear();
+            while let Some(s) = state {
+                let key: (i64, i64) = (s.get(0).map_err(error)?, s.get(1).map_err(error)?);
+                if key < (r.0, r.1) {
+                    state = states.next().map_err(error)?;
+                    continue;
+                }
+                if key == (r.0, r.1) {
+                    row.state = s.get(2).map_err(error)?;
+                }
+                break;
+            }
+            (row.lead_id, row.product_id, row.model_version, row.engagement, row.next_change_at) = r;
+            match score(&row) {
+                Some((engagement, next)) => chunk.values.push(((r.0, r.1), engagement, next)),
+                None => chunk.refold.push(r.0),
+            }
+        }
+        drop(states);
+        let full = rows.len() as i64 == CHUNK;
+        if send.send(Ok(chunk)).is_err() || !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Updates rows that exist (sorted by key) after new events were folded: their values and
+/// state, the fit unchanged. Only the index of due times can move, and only for rows whose next
+/// change comes before the horizon.
+fn update_folded(conn: &mut Connection, rows: &[LeadScoreRow]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    let horizon = due_horizon(&tx)?;
+    {
+        let mut update = tx
+            .prepare_cached(
+                "UPDATE lead_scores SET model_version = ?1, engagement = ?2, next_change_at = ?3, due_at = ?4, \
+                 updated_at = ?5 WHERE lead_id = ?6 AND product_id = ?7",
+            )
+            .map_err(error)?;
+        let mut state = tx
+            .prepare_cached("UPDATE score_states SET state = ?1 WHERE lead_id = ?2 AND product_id = ?3")
+            .map_err(error)?;
+        for row in rows {
+            let changed = update
+                .execute(params![
+                    row.model_version,
+                    row.engagement,
+                    row.next_change_at,
+                    due_at(row.next_change_at, horizon),
+                    row.updated_at,
+                    row.lead_id,
+                    row.product_id
+                ])
+                .map_err(error)?;
+            if changed > 0 {
+                state.execute(params![row.state, row.lead_id, row.product_id]).map_err(error)?;
+            }
+        }
+    }
+    tx.commit().map_err(error)
 }
 
 /// The secondary indexes of `lead_scores`, dropped; their definitions to build them again.
@@ -401,6 +691,12 @@ fn put_scores(conn: &mut Connection, replace: &[i64], rows: &[LeadScoreRow]) -> 
         let ids = statement.query_map([], |row| row.get::<_, i64>(0)).map_err(error)?;
         ids.collect::<Result<_, _>>().map_err(error)?
     };
+    if !replace.is_empty() {
+        // A full recomputation leaves no due times: the next decay pass walks the table and
+        // sets them under a horizon of its own time.
+        tx.execute("UPDATE scoring_cursor SET due_horizon = 0 WHERE id = 1", []).map_err(error)?;
+    }
+    let horizon = due_horizon(&tx)?;
     let rebuild =
         if !replace.is_empty() && rows.len() >= REBUILD_INDEXES_AT { Some(drop_score_indexes(&tx)?) } else { None };
     if !replace.is_empty() {
@@ -414,10 +710,10 @@ fn put_scores(conn: &mut Connection, replace: &[i64], rows: &[LeadScoreRow]) -> 
         let mut lead = tx.prepare_cached("SELECT 1 FROM leads WHERE id = ?1").map_err(error)?;
         let mut insert = tx
             .prepare_cached(&format!(
-                "INSERT INTO lead_scores ({ROW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                "INSERT INTO lead_scores ({ROW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                  ON CONFLICT (lead_id, product_id) DO UPDATE SET model_version = excluded.model_version, \
                  engagement = excluded.engagement, fit = excluded.fit, next_change_at = excluded.next_change_at, \
-                 updated_at = excluded.updated_at"
+                 updated_at = excluded.updated_at, due_at = excluded.due_at"
             ))
             .map_err(error)?;
         let mut insert_state = tx
@@ -444,7 +740,8 @@ fn put_scores(conn: &mut Connection, replace: &[i64], rows: &[LeadScoreRow]) -> 
                     row.engagement,
                     row.fit,
                     row.next_change_at,
-                    row.updated_at
+                    row.updated_at,
+                    due_at(row.next_change_at, horizon)
                 ])
                 .map_err(error)?;
             insert_state.execute(params![row.lead_id, row.product_id, row.state]).map_err(error)?;
@@ -463,15 +760,18 @@ fn score_values(
     now: Millis,
 ) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    let horizon = due_horizon(&tx)?;
     {
         let mut update = tx
             .prepare_cached(
-                "UPDATE lead_scores SET engagement = ?1, next_change_at = ?2, updated_at = ?3 \
-                 WHERE lead_id = ?4 AND product_id = ?5",
+                "UPDATE lead_scores SET engagement = ?1, next_change_at = ?2, due_at = ?3, updated_at = ?4 \
+                 WHERE lead_id = ?5 AND product_id = ?6",
             )
             .map_err(error)?;
         for (lead_id, product_id, engagement, next) in rows {
-            update.execute(params![engagement, next, now, lead_id, product_id]).map_err(error)?;
+            update
+                .execute(params![engagement, next, due_at(*next, horizon), now, lead_id, product_id])
+                .map_err(error)?;
         }
     }
     tx.commit().map_err(error)

@@ -198,8 +198,39 @@ pub const FIT_SELECT: &str = "SELECT l.id AS lead_id, l.account_id, a.industry, 
 pub const SCORING_EVENT_COLUMNS: &str = "id, lead_id, visitor_id, kind, product_id, occurred_at, name, properties";
 
 /// The columns of `lead_scores` (the state is in `score_states`, under the same key).
-pub const LEAD_SCORE_COLUMNS: [&str; 7] =
-    ["lead_id", "product_id", "model_version", "engagement", "fit", "next_change_at", "updated_at"];
+pub const LEAD_SCORE_COLUMNS: [&str; 8] =
+    ["lead_id", "product_id", "model_version", "engagement", "fit", "next_change_at", "updated_at", "due_at"];
+
+/// The horizon of due times (migration 15): a row's `due_at` is its next change by time when
+/// that comes before the horizon, else none, so that the index of due times holds only the rows
+/// that change soon and most score writes leave it alone.
+pub const DUE_HORIZON_SQL: &str = "SELECT due_horizon FROM scoring_cursor WHERE id = 1";
+
+/// A row's `due_at` under the horizon `horizon`.
+pub fn due_at(next_change_at: Option<Millis>, horizon: Millis) -> Option<Millis> {
+    next_change_at.filter(|at| *at < horizon)
+}
+
+/// What a decay pass needs to know about time: now, and the horizon of due times to set when the
+/// stored one is less than half of `horizon_ms` ahead (the table is then walked once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueWindow {
+    pub now: Millis,
+    pub horizon_ms: Millis,
+}
+
+impl DueWindow {
+    /// Whether the stored horizon `stored` has run out (less than half a horizon ahead), or is
+    /// further ahead than a horizon (set by a pass at a later time: the clock went back).
+    pub fn runs_out(&self, stored: Millis) -> bool {
+        stored <= self.now.saturating_add(self.horizon_ms / 2) || stored > self.next_horizon()
+    }
+
+    /// The horizon set when the stored one has run out.
+    pub fn next_horizon(&self) -> Millis {
+        self.now.saturating_add(self.horizon_ms)
+    }
+}
 
 /// A [`LeadScoreRow`] with its state: `lead_scores s` joined with `score_states t`.
 pub const LEAD_SCORE_SELECT: &str =
@@ -238,9 +269,14 @@ pub trait ScoringStore: Send + Sync + 'static {
     /// Rows whose score changes by time at or before `now`, by (lead, product) after `after`,
     /// up to `limit` (the decay pass walks them with this key).
     async fn scores_due_after(&self, now: Millis, after: (i64, i64), limit: i64) -> StoreResult<Vec<LeadScoreRow>>;
-    /// Gives every row due at `now` the engagement and next change time `score` says (the decay
-    /// pass), and returns the rows `score` refused.
-    async fn update_due_scores(&self, now: Millis, score: ScoreAtTime) -> StoreResult<DueScores>;
+    /// Gives every row due at `window.now` the engagement and next change time `score` says (the
+    /// decay pass), and returns the rows `score` refused. When the horizon of due times runs out
+    /// (see [`DueWindow`]) the whole table is walked and the next horizon set.
+    async fn update_due_scores(&self, window: DueWindow, score: ScoreAtTime) -> StoreResult<DueScores>;
+    /// Updates rows that exist after their leads' new events were folded: model version,
+    /// engagement, next change time and state (the fit stays). Rows that do not exist are left
+    /// out.
+    async fn update_folded_scores(&self, rows: &[LeadScoreRow]) -> StoreResult<()>;
     /// Sets the engagement score and next change time of rows (state unchanged).
     async fn update_score_values(&self, rows: &[(i64, i64, i64, Option<Millis>)], now: Millis) -> StoreResult<()>;
     /// Sets the fit score of a lead for a product where it differs.
@@ -253,6 +289,14 @@ pub trait ScoringStore: Send + Sync + 'static {
         after: Option<(i64, i64)>,
         limit: i64,
     ) -> StoreResult<Vec<RankedLead>>;
+    /// Leads with a score of at least `min_engagement` for a product, by id after `after`.
+    async fn scored_lead_ids(
+        &self,
+        product_id: i64,
+        min_engagement: i64,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<i64>>;
     /// The scores of an account's people.
     async fn account_person_scores(&self, account_id: i64) -> StoreResult<Vec<AccountPersonScore>>;
     /// Accounts ranked by their score for a product: their people's engagement rolled up by
@@ -313,11 +357,14 @@ macro_rules! impl_scoring_store {
                 rows: &[$crate::LeadScoreRow],
             ) -> $crate::StoreResult<()> {
                 let width = $crate::LEAD_SCORE_COLUMNS.len();
+                let (horizon,): (i64,) =
+                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *conn).await.map_err(db_error)?;
                 for part in rows.chunks($crate::rows_per_statement(width)) {
                     let sql = format!(
                         "{} ON CONFLICT (lead_id, product_id) DO UPDATE SET model_version = excluded.model_version, \
                          engagement = excluded.engagement, fit = excluded.fit, \
-                         next_change_at = excluded.next_change_at, updated_at = excluded.updated_at",
+                         next_change_at = excluded.next_change_at, updated_at = excluded.updated_at, \
+                         due_at = excluded.due_at",
                         $crate::sql::insert_rows("lead_scores", &$crate::LEAD_SCORE_COLUMNS, part.len())
                     );
                     let mut query = sqlx::query::<$db>(&sql);
@@ -329,7 +376,8 @@ macro_rules! impl_scoring_store {
                             .bind(row.engagement)
                             .bind(row.fit)
                             .bind(row.next_change_at)
-                            .bind(row.updated_at);
+                            .bind(row.updated_at)
+                            .bind($crate::due_at(row.next_change_at, horizon));
                     }
                     query.execute(&mut *conn).await.map_err(db_error)?;
                 }
@@ -515,10 +563,38 @@ macro_rules! impl_scoring_store {
 
             async fn update_due_scores(
                 &self,
-                now: $crate::Millis,
+                window: $crate::DueWindow,
                 score: $crate::ScoreAtTime,
             ) -> $crate::StoreResult<$crate::DueScores> {
-                self.bulk_update_due(now, score).await
+                self.bulk_update_due(window, score).await
+            }
+
+            async fn update_folded_scores(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                self.bulk_update_folded(rows).await
+            }
+
+            async fn scored_lead_ids(
+                &self,
+                product_id: i64,
+                min_engagement: i64,
+                after: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<i64>> {
+                let rows: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>(
+                    "SELECT lead_id FROM lead_scores WHERE lead_id > $1 AND product_id = $2 AND engagement >= $3 \
+                     ORDER BY lead_id LIMIT $4",
+                )
+                .bind(after)
+                .bind(product_id)
+                .bind(min_engagement)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
             async fn scoring_event_chunk(
@@ -824,6 +900,11 @@ macro_rules! impl_scoring_sqlx_paths {
                 rows: &[$crate::LeadScoreRow],
             ) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                // A full recomputation leaves no due times: the next decay pass walks the table.
+                sqlx::query::<$db>("UPDATE scoring_cursor SET due_horizon = 0 WHERE id = 1")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
                 for product_id in product_ids {
                     for sql in [
                         "DELETE FROM lead_scores WHERE product_id = $1",
@@ -939,29 +1020,82 @@ macro_rules! impl_scoring_sqlx_paths {
 
             async fn bulk_update_due(
                 &self,
-                now: $crate::Millis,
+                window: $crate::DueWindow,
                 score: $crate::ScoreAtTime,
             ) -> $crate::StoreResult<$crate::DueScores> {
                 const CHUNK: i64 = 10_000;
+                let now = window.now;
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let (stored,): (i64,) =
+                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *tx).await.map_err(db_error)?;
+                // While the horizon holds, the due rows are found by `due_at`; when it runs out,
+                // every row changing before the next one is walked and given its `due_at`.
+                let walk = window.runs_out(stored);
+                let horizon = if walk { window.next_horizon() } else { stored };
+                let filter = if walk {
+                    "((s.next_change_at IS NOT NULL AND s.next_change_at < $1) OR s.due_at IS NOT NULL)"
+                } else {
+                    "s.due_at IS NOT NULL AND s.due_at <= $1"
+                };
+                let limit_at = if walk { horizon } else { now };
+                let sql = format!(
+                    "{} WHERE {filter} AND (s.lead_id > $2 OR (s.lead_id = $2 AND s.product_id > $3)) \
+                     ORDER BY s.lead_id, s.product_id LIMIT $4",
+                    $crate::LEAD_SCORE_SELECT
+                );
                 let mut done = $crate::DueScores::default();
                 let mut after = (i64::MIN, i64::MIN);
                 loop {
-                    let due = self.bulk_scores_due(now, after, CHUNK).await?;
-                    let Some(last) = due.last() else { return Ok(done) };
+                    let due = sqlx::query_as::<$db, $crate::LeadScoreRow>(&sql)
+                        .bind(limit_at)
+                        .bind(after.0)
+                        .bind(after.1)
+                        .bind(CHUNK)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                    let Some(last) = due.last() else { break };
                     after = (last.lead_id, last.product_id);
-                    let mut updates = Vec::with_capacity(due.len());
                     for row in &due {
-                        match score(row) {
-                            Some((engagement, next)) => updates.push((row.lead_id, row.product_id, engagement, next)),
-                            None => done.refold.push(row.lead_id),
-                        }
+                        let (engagement, next) = if row.next_change_at.is_some_and(|at| at <= now) {
+                            done.rows += 1;
+                            match score(row) {
+                                Some(values) => values,
+                                None => {
+                                    done.refold.push(row.lead_id);
+                                    continue;
+                                }
+                            }
+                        } else {
+                            (row.engagement, row.next_change_at)
+                        };
+                        sqlx::query::<$db>(
+                            "UPDATE lead_scores SET engagement = $1, next_change_at = $2, due_at = $3, updated_at = $4 \
+                             WHERE lead_id = $5 AND product_id = $6",
+                        )
+                        .bind(engagement)
+                        .bind(next)
+                        .bind($crate::due_at(next, horizon))
+                        .bind(if next == row.next_change_at && engagement == row.engagement { row.updated_at } else { now })
+                        .bind(row.lead_id)
+                        .bind(row.product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
                     }
-                    self.bulk_score_values(&updates, now).await?;
-                    done.rows += due.len();
                     if (due.len() as i64) < CHUNK {
-                        return Ok(done);
+                        break;
                     }
                 }
+                if walk {
+                    sqlx::query::<$db>("UPDATE scoring_cursor SET due_horizon = $1 WHERE id = 1")
+                        .bind(horizon)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(done)
             }
 
             /// One UPDATE per row.
@@ -971,19 +1105,55 @@ macro_rules! impl_scoring_sqlx_paths {
                 now: $crate::Millis,
             ) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let (horizon,): (i64,) =
+                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *tx).await.map_err(db_error)?;
                 for (lead_id, product_id, engagement, next) in rows {
                     sqlx::query::<$db>(
-                        "UPDATE lead_scores SET engagement = $1, next_change_at = $2, updated_at = $3 \
-                         WHERE lead_id = $4 AND product_id = $5",
+                        "UPDATE lead_scores SET engagement = $1, next_change_at = $2, due_at = $3, updated_at = $4 \
+                         WHERE lead_id = $5 AND product_id = $6",
                     )
                     .bind(engagement)
                     .bind(next)
+                    .bind($crate::due_at(*next, horizon))
                     .bind(now)
                     .bind(lead_id)
                     .bind(product_id)
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)
+            }
+
+            /// One UPDATE per row and table.
+            async fn bulk_update_folded(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let (horizon,): (i64,) =
+                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *tx).await.map_err(db_error)?;
+                for row in rows {
+                    let updated = sqlx::query::<$db>(
+                        "UPDATE lead_scores SET model_version = $1, engagement = $2, next_change_at = $3, due_at = $4, \
+                         updated_at = $5 WHERE lead_id = $6 AND product_id = $7",
+                    )
+                    .bind(row.model_version)
+                    .bind(row.engagement)
+                    .bind(row.next_change_at)
+                    .bind($crate::due_at(row.next_change_at, horizon))
+                    .bind(row.updated_at)
+                    .bind(row.lead_id)
+                    .bind(row.product_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if updated.rows_affected() > 0 {
+                        sqlx::query::<$db>("UPDATE score_states SET state = $1 WHERE lead_id = $2 AND product_id = $3")
+                            .bind(&row.state)
+                            .bind(row.lead_id)
+                            .bind(row.product_id)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
                 }
                 tx.commit().await.map_err(db_error)
             }
