@@ -12,6 +12,10 @@
 //! transaction and builds them again before it commits: building an index from sorted rows costs
 //! a fraction of updating it row by row at random places. Readers see the old table and indexes
 //! until the commit.
+//!
+//! Since migration 15 the only secondary index of `lead_scores` is that of due times within the
+//! horizon (`due_at`), so a score write rarely moves an index entry; a decay pass whose horizon
+//! ran out walks the table (`walk_pass`).
 
 use crate::bulk::error;
 use crate::SqliteStore;
