@@ -185,10 +185,9 @@ impl Qualifier {
         let day = day_of(now, zone);
         let scores = store.lead_scores(lead_ids).await?;
         let stages = store.lead_stages(lead_ids).await?;
-        let score_of: HashMap<(i64, i64), usize> =
-            scores.iter().enumerate().map(|(i, s)| ((s.lead_id, s.product_id), i)).collect();
-        let stage_of: HashMap<(i64, i64), usize> =
-            stages.iter().enumerate().map(|(i, s)| ((s.lead_id, s.product_id), i)).collect();
+        let score_of: HashMap<(i64, i64), &LeadScoreRow> =
+            scores.iter().map(|s| ((s.lead_id, s.product_id), s)).collect();
+        let stage_of: HashMap<(i64, i64), _> = stages.iter().map(|s| ((s.lead_id, s.product_id), s)).collect();
         let mut moved = 0;
         let mut leads: Option<Vec<LeadRow>> = None;
         for (product_id, version, policy) in &self.policies {
@@ -199,16 +198,13 @@ impl Qualifier {
                 .iter()
                 .copied()
                 .filter(|lead| {
-                    let stage = stage_of.get(&(*lead, *product_id)).map(|i| &stages[*i]);
-                    let score = score_of.get(&(*lead, *product_id)).map(|i| &scores[*i]);
-                    if score.is_none() {
-                        return false;
-                    }
+                    let stage = stage_of.get(&(*lead, *product_id));
+                    let Some(score) = score_of.get(&(*lead, *product_id)) else { return false };
                     match stage.map(|s| s.stage.as_str()) {
                         None | Some("lead") => true,
                         Some("nurturing") => {
                             let since = stage.map_or(0, |s| s.since);
-                            score.and_then(|s| ScoreState::last_at_of(&s.state)).is_some_and(|last| last > since)
+                            ScoreState::last_at_of(&score.state).is_some_and(|last| last > since)
                         }
                         _ => false,
                     }
@@ -228,7 +224,7 @@ impl Qualifier {
                 if !verdict.unmet.is_empty() {
                     continue;
                 }
-                let from = stage_of.get(&(lead, *product_id)).map(|i| stages[*i].stage.clone());
+                let from = stage_of.get(&(lead, *product_id)).map(|s| s.stage.clone());
                 let step = StageMove {
                     lead_id: lead,
                     product_id: *product_id,

@@ -270,15 +270,10 @@ pub async fn apply_events(
         ids.dedup();
         let fits: HashMap<i64, FitRow> = store.fit_rows(&ids).await?.into_iter().map(|r| (r.lead_id, r)).collect();
         new_rows.retain(|r| fits.contains_key(&r.lead_id));
-        let mut custom: Option<(i64, Option<Map<String, Value>>)> = None;
         for row in &mut new_rows {
-            let Some(fit_row) = fits.get(&row.lead_id) else { continue };
-            if custom.as_ref().map(|(id, _)| *id) != Some(row.lead_id) {
-                custom = Some((row.lead_id, serde_json::from_str(&fit_row.custom).ok()));
+            if let Some((_, _, model)) = models.get(row.product_id) {
+                row.fit = fit_of(model, fits.get(&row.lead_id));
             }
-            let Some((_, lead_custom)) = &custom else { continue };
-            let Some((_, _, model)) = models.get(row.product_id) else { continue };
-            row.fit = model.model.fit(&fit_subject(fit_row, lead_custom)).0;
         }
         store.put_lead_scores(&new_rows).await?;
     }
@@ -301,19 +296,7 @@ pub struct ApplyCounts {
 /// # Errors
 /// When the store fails.
 pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreResult<usize> {
-    decay_pass_within(store, models, hatake_store::DueWindow { now, horizon_ms: DUE_HORIZON_MS }).await
-}
-
-/// [`decay_pass`] with another horizon of due times.
-///
-/// # Errors
-/// When the store fails.
-pub async fn decay_pass_within(
-    store: &dyn Store,
-    models: &Models,
-    window: hatake_store::DueWindow,
-) -> StoreResult<usize> {
-    let now = window.now;
+    let window = hatake_store::DueWindow { now, horizon_ms: DUE_HORIZON_MS };
     let current = models.clone();
     let score: hatake_store::ScoreAtTime = std::sync::Arc::new(move |row: &LeadScoreRow| {
         let (_, _, model) = current.get(row.product_id).filter(|(_, version, _)| *version == row.model_version)?;

@@ -291,39 +291,78 @@ fn scores_due(
     rows.collect::<Result<Vec<_>, _>>().map_err(error)
 }
 
-/// A row of `lead_scores` as the decay pass reads it (its state is read apart).
-struct DueRow {
-    lead_id: i64,
-    product_id: i64,
-    model_version: i64,
-    engagement: i64,
-    next_change_at: Option<Millis>,
-    due_at: Option<Millis>,
-}
-
 /// The decay pass in one transaction. While the horizon of due times holds, the due rows are
-/// found through their index and each is given its new engagement and next change time from its
-/// state (read, never written: the states are in `score_states`). When the horizon runs out, the
-/// table is walked in key order (each page read once, the states of the same key range
-/// alongside): the rows due are updated, and every row gets its `due_at` under the next horizon.
-/// Most rows' next change is months ahead, so few rows have an entry in the index of due times,
-/// and the walk rewrites rows without touching any index.
+/// found through their index (in its order: due time, then key; a row there is due exactly when
+/// its `due_at` has come) and each is given its new engagement and next change time from its
+/// state (read, never written: the states are in `score_states`). When the horizon runs out,
+/// [`walk_pass`] walks the whole table.
 fn update_due(conn: &mut Connection, window: DueWindow, score: &ScoreAtTime) -> Result<DueScores, StoreError> {
-    let walked = std::sync::Arc::new(std::sync::Mutex::new(WalkedValues::default()));
-    {
-        let values = walked.clone();
-        conn.create_scalar_function("hatake_due", 4, FunctionFlags::SQLITE_UTF8, move |ctx| {
-            let key: (i64, i64) = (ctx.get(0)?, ctx.get(1)?);
-            let which: i64 = ctx.get(2)?;
-            let fallback: Option<i64> = ctx.get(3)?;
-            let mut values = values.lock().map_err(|_| rusqlite::Error::UserFunctionError("poisoned".into()))?;
-            Ok(values.take(key).map_or(fallback, |(engagement, next)| if which == 0 { Some(engagement) } else { next }))
-        })
-        .map_err(error)?;
+    const CHUNK: i64 = 10_000;
+    let now = window.now;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    let stored = due_horizon(&tx)?;
+    if window.runs_out(stored) {
+        let horizon = window.next_horizon();
+        let done = walk_pass(&tx, now, horizon, score)?;
+        tx.execute("UPDATE scoring_cursor SET due_horizon = ?1 WHERE id = 1", [horizon]).map_err(error)?;
+        tx.commit().map_err(error)?;
+        return Ok(done);
     }
-    let result = update_due_in(conn, window, score, &walked);
-    let _ = conn.remove_function("hatake_due", 4);
-    result
+    let mut done = DueScores::default();
+    {
+        let mut select = tx
+            .prepare_cached(
+                "SELECT s.lead_id, s.product_id, s.model_version, s.engagement, s.next_change_at, t.state \
+                 FROM lead_scores s INDEXED BY lead_scores_due \
+                 LEFT JOIN score_states t ON t.lead_id = s.lead_id AND t.product_id = s.product_id \
+                 WHERE s.due_at IS NOT NULL AND s.due_at <= ?1 \
+                 AND (s.due_at, s.lead_id, s.product_id) > (?2, ?3, ?4) ORDER BY s.due_at, s.lead_id, s.product_id LIMIT ?5",
+            )
+            .map_err(error)?;
+        let mut update = tx
+            .prepare_cached(
+                "UPDATE lead_scores SET engagement = ?1, next_change_at = ?2, due_at = ?3, updated_at = ?4 \
+                 WHERE lead_id = ?5 AND product_id = ?6",
+            )
+            .map_err(error)?;
+        let mut after = (i64::MIN, i64::MIN, i64::MIN);
+        loop {
+            let chunk: Vec<LeadScoreRow> = select
+                .query_map(params![now, after.0, after.1, after.2, CHUNK], |r| {
+                    Ok(LeadScoreRow {
+                        lead_id: r.get(0)?,
+                        product_id: r.get(1)?,
+                        model_version: r.get(2)?,
+                        engagement: r.get(3)?,
+                        next_change_at: r.get(4)?,
+                        state: r.get::<_, Option<Vec<u8>>>(5)?.unwrap_or_default(),
+                        ..LeadScoreRow::default()
+                    })
+                })
+                .map_err(error)?
+                .collect::<Result<_, _>>()
+                .map_err(error)?;
+            let Some(last) = chunk.last() else { break };
+            after = (last.next_change_at.unwrap_or(i64::MIN), last.lead_id, last.product_id);
+            for row in &chunk {
+                done.rows += 1;
+                // A row without a state (none should be) is folded again: `score` refuses it.
+                match score(row) {
+                    Some((engagement, next)) => {
+                        update
+                            .execute(params![engagement, next, due_at(next, stored), now, row.lead_id, row.product_id])
+                            .map_err(error)?;
+                    }
+                    None => done.refold.push(row.lead_id),
+                }
+            }
+            if (chunk.len() as i64) < CHUNK {
+                break;
+            }
+        }
+    }
+    tx.commit().map_err(error)?;
+    Ok(done)
 }
 
 /// The values a walking decay pass computed for a chunk, in key order, and how far the UPDATE
@@ -344,141 +383,6 @@ impl WalkedValues {
     }
 }
 
-fn update_due_in(
-    conn: &mut Connection,
-    window: DueWindow,
-    score: &ScoreAtTime,
-    walked: &std::sync::Arc<std::sync::Mutex<WalkedValues>>,
-) -> Result<DueScores, StoreError> {
-    const CHUNK: i64 = 100_000;
-    let now = window.now;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
-    let stored = due_horizon(&tx)?;
-    let walk = window.runs_out(stored);
-    if walk {
-        let horizon = window.next_horizon();
-        let done = walk_pass(&tx, now, horizon, score, walked)?;
-        tx.execute("UPDATE scoring_cursor SET due_horizon = ?1 WHERE id = 1", [horizon]).map_err(error)?;
-        tx.commit().map_err(error)?;
-        return Ok(done);
-    }
-    let horizon = stored;
-    // The due rows in the index's order (due time, key), a page after the last one's.
-    let select_sql = "SELECT lead_id, product_id, model_version, engagement, next_change_at, due_at \
-         FROM lead_scores INDEXED BY lead_scores_due WHERE due_at IS NOT NULL AND due_at <= ?1 \
-         AND (due_at, lead_id, product_id) > (?4, ?2, ?3) ORDER BY due_at, lead_id, product_id LIMIT ?5";
-    let bound = now;
-    let mut done = DueScores::default();
-    let mut after = (i64::MIN, i64::MIN);
-    let mut after_due = i64::MIN;
-    {
-        let mut select = tx.prepare(select_sql).map_err(error)?;
-        let mut range = tx
-            .prepare(
-                "SELECT lead_id, product_id, state FROM score_states \
-                 WHERE (lead_id, product_id) >= (?1, ?2) AND (lead_id, product_id) <= (?3, ?4) \
-                 ORDER BY lead_id, product_id",
-            )
-            .map_err(error)?;
-        let mut one = tx
-            .prepare_cached("SELECT state FROM score_states WHERE lead_id = ?1 AND product_id = ?2")
-            .map_err(error)?;
-        let mut update = tx
-            .prepare_cached(
-                "UPDATE lead_scores SET engagement = ?1, next_change_at = ?2, due_at = ?3, updated_at = ?4 \
-                 WHERE lead_id = ?5 AND product_id = ?6",
-            )
-            .map_err(error)?;
-        let mut set_due = tx
-            .prepare_cached("UPDATE lead_scores SET due_at = ?1 WHERE lead_id = ?2 AND product_id = ?3")
-            .map_err(error)?;
-
-        let mut row = LeadScoreRow {
-            lead_id: 0,
-            product_id: 0,
-            model_version: 0,
-            engagement: 0,
-            fit: 0,
-            next_change_at: None,
-            state: Vec::new(),
-            updated_at: 0,
-        };
-        loop {
-            let chunk: Vec<DueRow> = select
-                .query_map(params![bound, after.0, after.1, after_due, CHUNK], |r| {
-                    Ok(DueRow {
-                        lead_id: r.get(0)?,
-                        product_id: r.get(1)?,
-                        model_version: r.get(2)?,
-                        engagement: r.get(3)?,
-                        next_change_at: r.get(4)?,
-                        due_at: r.get(5)?,
-                    })
-                })
-                .map_err(error)?
-                .collect::<Result<_, _>>()
-                .map_err(error)?;
-            let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else { break };
-            let (first, last_key) = ((first.lead_id, first.product_id), (last.lead_id, last.product_id));
-            after = last_key;
-            after_due = last.due_at.unwrap_or(i64::MIN);
-            let last = last_key;
-            let is_due = |r: &DueRow| r.next_change_at.is_some_and(|at| at <= now);
-            let due_count = chunk.iter().filter(|r| is_due(r)).count();
-            // The states of the due rows: the chunk's key range read in order when many are due,
-            // else one seek each.
-            let mut states: Vec<Option<Vec<u8>>> = vec![None; chunk.len()];
-            if due_count * 4 >= chunk.len() && due_count > 1_000 {
-                let mut rows = range.query(params![first.0, first.1, last.0, last.1]).map_err(error)?;
-                let mut i = 0;
-                while let Some(state) = rows.next().map_err(error)? {
-                    let key: (i64, i64) = (state.get(0).map_err(error)?, state.get(1).map_err(error)?);
-                    while chunk.get(i).is_some_and(|r| (r.lead_id, r.product_id) < key) {
-                        i += 1;
-                    }
-                    if chunk.get(i).is_some_and(|r| (r.lead_id, r.product_id) == key && is_due(r)) {
-                        states[i] = Some(state.get(2).map_err(error)?);
-                        i += 1;
-                    }
-                }
-            } else {
-                for (i, r) in chunk.iter().enumerate().filter(|(_, r)| is_due(r)) {
-                    states[i] =
-                        one.query_row(params![r.lead_id, r.product_id], |x| x.get(0)).optional().map_err(error)?;
-                }
-            }
-            for (r, state) in chunk.iter().zip(states) {
-                if !is_due(r) {
-                    // Not due yet, but before the next horizon: into the index of due times.
-                    let due = due_at(r.next_change_at, horizon);
-                    if due != r.due_at {
-                        set_due.execute(params![due, r.lead_id, r.product_id]).map_err(error)?;
-                    }
-                    continue;
-                }
-                done.rows += 1;
-                (row.lead_id, row.product_id, row.model_version) = (r.lead_id, r.product_id, r.model_version);
-                (row.engagement, row.next_change_at) = (r.engagement, r.next_change_at);
-                // A row without a state (none should be) is folded again: `score` refuses it.
-                row.state = state.unwrap_or_default();
-                match score(&row) {
-                    Some((engagement, next)) => {
-                        update
-                            .execute(params![engagement, next, due_at(next, horizon), now, r.lead_id, r.product_id])
-                            .map_err(error)?;
-                    }
-                    None => done.refold.push(r.lead_id),
-                }
-            }
-            if (chunk.len() as i64) < CHUNK {
-                break;
-            }
-        }
-    }
-    tx.commit().map_err(error)?;
-    Ok(done)
-}
-
 /// A chunk of a walking decay pass, read and scored on the reading thread.
 struct WalkedChunk {
     first: (i64, i64),
@@ -495,6 +399,29 @@ struct WalkedChunk {
 /// its key range. The reader's snapshot is the one this transaction started from (no other
 /// writer can commit meanwhile).
 fn walk_pass(
+    tx: &rusqlite::Transaction<'_>,
+    now: Millis,
+    horizon: Millis,
+    score: &ScoreAtTime,
+) -> Result<DueScores, StoreError> {
+    // `hatake_due(lead, product, which, fallback)`: the chunk's new engagement (which 0) or next
+    // change time (else) of a due key, else `fallback` (the row's own value).
+    let walked = std::sync::Arc::new(std::sync::Mutex::new(WalkedValues::default()));
+    let values = walked.clone();
+    tx.create_scalar_function("hatake_due", 4, FunctionFlags::SQLITE_UTF8, move |ctx| {
+        let key: (i64, i64) = (ctx.get(0)?, ctx.get(1)?);
+        let which: i64 = ctx.get(2)?;
+        let fallback: Option<i64> = ctx.get(3)?;
+        let mut values = values.lock().map_err(|_| rusqlite::Error::UserFunctionError("poisoned".into()))?;
+        Ok(values.take(key).map_or(fallback, |(engagement, next)| if which == 0 { Some(engagement) } else { next }))
+    })
+    .map_err(error)?;
+    let result = walk_chunks(tx, now, horizon, score, &walked);
+    let _ = tx.remove_function("hatake_due", 4);
+    result
+}
+
+fn walk_chunks(
     tx: &rusqlite::Transaction<'_>,
     now: Millis,
     horizon: Millis,
@@ -573,16 +500,7 @@ fn read_walk(
              ORDER BY lead_id, product_id",
         )
         .map_err(error)?;
-    let mut row = LeadScoreRow {
-        lead_id: 0,
-        product_id: 0,
-        model_version: 0,
-        engagement: 0,
-        fit: 0,
-        next_change_at: None,
-        state: Vec::new(),
-        updated_at: 0,
-    };
+    let mut row = LeadScoreRow::default();
     let mut after = (i64::MIN, i64::MIN);
     loop {
         let rows: Vec<(i64, i64, i64, i64, Option<Millis>)> = select

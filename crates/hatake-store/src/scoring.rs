@@ -20,7 +20,7 @@ pub struct ScoringModelRow {
 }
 
 /// A lead's scores for one product.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct LeadScoreRow {
     pub lead_id: i64,
     pub product_id: i64,
@@ -357,8 +357,7 @@ macro_rules! impl_scoring_store {
                 rows: &[$crate::LeadScoreRow],
             ) -> $crate::StoreResult<()> {
                 let width = $crate::LEAD_SCORE_COLUMNS.len();
-                let (horizon,): (i64,) =
-                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *conn).await.map_err(db_error)?;
+                let horizon = Self::due_horizon(&mut *conn).await?;
                 for part in rows.chunks($crate::rows_per_statement(width)) {
                     let sql = format!(
                         "{} ON CONFLICT (lead_id, product_id) DO UPDATE SET model_version = excluded.model_version, \
@@ -394,6 +393,13 @@ macro_rules! impl_scoring_store {
                     query.execute(&mut *conn).await.map_err(db_error)?;
                 }
                 Ok(())
+            }
+
+            /// The horizon of due times ([`$crate::DUE_HORIZON_SQL`]).
+            async fn due_horizon(conn: &mut <$db as sqlx::Database>::Connection) -> $crate::StoreResult<i64> {
+                let (horizon,): (i64,) =
+                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(conn).await.map_err(db_error)?;
+                Ok(horizon)
             }
 
             const MODEL_SELECT: &'static str =
@@ -1026,8 +1032,7 @@ macro_rules! impl_scoring_sqlx_paths {
                 const CHUNK: i64 = 10_000;
                 let now = window.now;
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let (stored,): (i64,) =
-                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *tx).await.map_err(db_error)?;
+                let stored = Self::due_horizon(&mut *tx).await?;
                 // While the horizon holds, the due rows are found by `due_at`; when it runs out,
                 // every row changing before the next one is walked and given its `due_at`.
                 let walk = window.runs_out(stored);
@@ -1105,8 +1110,7 @@ macro_rules! impl_scoring_sqlx_paths {
                 now: $crate::Millis,
             ) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let (horizon,): (i64,) =
-                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *tx).await.map_err(db_error)?;
+                let horizon = Self::due_horizon(&mut *tx).await?;
                 for (lead_id, product_id, engagement, next) in rows {
                     sqlx::query::<$db>(
                         "UPDATE lead_scores SET engagement = $1, next_change_at = $2, due_at = $3, updated_at = $4 \
@@ -1128,8 +1132,7 @@ macro_rules! impl_scoring_sqlx_paths {
             /// One UPDATE per row and table.
             async fn bulk_update_folded(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let (horizon,): (i64,) =
-                    sqlx::query_as::<$db, (i64,)>($crate::DUE_HORIZON_SQL).fetch_one(&mut *tx).await.map_err(db_error)?;
+                let horizon = Self::due_horizon(&mut *tx).await?;
                 for row in rows {
                     let updated = sqlx::query::<$db>(
                         "UPDATE lead_scores SET model_version = $1, engagement = $2, next_change_at = $3, due_at = $4, \
