@@ -606,7 +606,17 @@ async fn inside_sales_accepts_an_mql_and_opens_a_deal_in_headless_chromium() {
         let sal = browser.wait().for_element(Locator::Css(&format!("tr.sal-row[data-lead=\"{lead}\"]"))).await?;
         sal.find(Locator::Css("input[name=amount]")).await?.send_keys("4,500,000").await?;
         sal.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("moved")).await?;
+        // The queue page before the click also says "moved": wait until the lead has left SAL.
+        let sal_row = format!("tr.sal-row[data-lead=\"{lead}\"]");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let script = "return document.querySelector(arguments[0]) === null && !!document.getElementById('moved');";
+            if browser.execute(script, vec![json!(sal_row)]).await?.as_bool() == Some(true) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the deal was never opened from SAL");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         browser.goto(&app.url(&format!("/pipeline/{}", product.id))).await?;
         let card = wait_for_text(&browser, "article.opportunity", "¥4,500,000").await?;
         assert!(card.contains("ERP"), "{card}");
