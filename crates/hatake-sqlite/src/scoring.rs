@@ -404,8 +404,9 @@ fn walk_pass(
     horizon: Millis,
     score: &ScoreAtTime,
 ) -> Result<DueScores, StoreError> {
-    // `hatake_due(lead, product, which, fallback)`: the chunk's new engagement (which 0) or next
-    // change time (else) of a due key, else `fallback` (the row's own value).
+    // `hatake_due(lead, product, which, fallback)`: of a due key the chunk's new engagement
+    // (which 0), next change time (1) or due time under the horizon (2); of another key
+    // `fallback`, the row's own value (for 2 its next change time, made a due time).
     let walked = std::sync::Arc::new(std::sync::Mutex::new(WalkedValues::default()));
     let values = walked.clone();
     tx.create_scalar_function("hatake_due", 4, FunctionFlags::SQLITE_UTF8, move |ctx| {
@@ -413,7 +414,13 @@ fn walk_pass(
         let which: i64 = ctx.get(2)?;
         let fallback: Option<i64> = ctx.get(3)?;
         let mut values = values.lock().map_err(|_| rusqlite::Error::UserFunctionError("poisoned".into()))?;
-        Ok(values.take(key).map_or(fallback, |(engagement, next)| if which == 0 { Some(engagement) } else { next }))
+        Ok(match (which, values.take(key)) {
+            (0, Some((engagement, _))) => Some(engagement),
+            (1, Some((_, next))) => next,
+            (2, Some((_, next))) => due_at(next, horizon),
+            (2, None) => due_at(fallback, horizon),
+            _ => fallback,
+        })
     })
     .map_err(error)?;
     let result = walk_chunks(tx, now, horizon, score, &walked);
@@ -443,8 +450,7 @@ fn walk_chunks(
                 .prepare(
                     "UPDATE lead_scores SET engagement = hatake_due(lead_id, product_id, 0, engagement), \
                      next_change_at = hatake_due(lead_id, product_id, 1, next_change_at), \
-                     due_at = CASE WHEN hatake_due(lead_id, product_id, 1, next_change_at) < ?5 \
-                     THEN hatake_due(lead_id, product_id, 1, next_change_at) END, \
+                     due_at = hatake_due(lead_id, product_id, 2, next_change_at), \
                      updated_at = CASE WHEN next_change_at <= ?6 THEN ?6 ELSE updated_at END \
                      WHERE lead_id BETWEEN ?1 AND ?3 AND (lead_id, product_id) >= (?1, ?2) \
                      AND (lead_id, product_id) <= (?3, ?4) \
