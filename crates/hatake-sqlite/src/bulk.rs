@@ -63,6 +63,8 @@ pub(crate) fn restore_search_automerge(conn: &Connection) -> Result<(), StoreErr
 pub(crate) struct BulkWriter {
     path: PathBuf,
     conn: Arc<Mutex<Option<Connection>>>,
+    /// Turns at writing shared with the event writer (none for a connection that only reads).
+    turns: Option<crate::turns::WriteTurns>,
 }
 
 /// What an import batch adds to its plan.
@@ -73,11 +75,11 @@ pub(crate) struct BatchExtras<'a> {
 }
 
 impl BulkWriter {
-    pub(crate) fn new(path: &Path) -> Self {
-        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)) }
+    pub(crate) fn new(path: &Path, turns: Option<crate::turns::WriteTurns>) -> Self {
+        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)), turns }
     }
 
-    /// Runs `work` on the connection (opening it if needed) on a blocking thread.
+    /// Runs `work` on the connection (opening it if needed) on a blocking thread, in its turn.
     pub(crate) async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -90,6 +92,7 @@ impl BulkWriter {
                 *guard = Some(open(&this.path)?);
             }
             let conn = guard.as_mut().expect("opened above");
+            let _turn = this.turns.as_ref().map(crate::turns::WriteTurns::take);
             work(conn)
         })
         .await

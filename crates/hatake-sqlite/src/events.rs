@@ -50,11 +50,13 @@ const CHECKPOINT_PAGES: i64 = 65_536;
 pub(crate) struct EventWriter {
     path: PathBuf,
     conn: Arc<Mutex<Option<Connection>>>,
+    /// Turns at writing shared with the bulk writer (`turns.rs`).
+    turns: crate::turns::WriteTurns,
 }
 
 impl EventWriter {
-    pub(crate) fn new(path: &Path) -> Self {
-        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)) }
+    pub(crate) fn new(path: &Path, turns: crate::turns::WriteTurns) -> Self {
+        Self { path: path.to_owned(), conn: Arc::new(Mutex::new(None)), turns }
     }
 
     /// Finds the events' leads and appends them in one transaction on a blocking thread; see
@@ -67,6 +69,7 @@ impl EventWriter {
             if guard.is_none() {
                 *guard = Some(open(&this.path)?);
             }
+            let _turn = this.turns.take();
             append(guard.as_mut().expect("opened above"), &events, now)
         })
         .await

@@ -7,6 +7,7 @@ mod checkpoint;
 mod events;
 mod migrate;
 mod scoring;
+mod turns;
 
 use hatake_store::sql::Dialect;
 use hatake_store::StoreError;
@@ -73,12 +74,13 @@ impl SqliteStore {
         };
         migrate::run(&pool).await?;
         events::keep_planner_statistics(&mut *pool.acquire().await.map_err(db_error)?).await?;
-        let bulk = bulk::BulkWriter::new(&path);
+        let turns = turns::WriteTurns::default();
+        let bulk = bulk::BulkWriter::new(&path, Some(turns.clone()));
         // An import that stopped with its process left the search index's merging off.
         bulk.run(|conn| bulk::restore_search_automerge(conn)).await?;
         let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(&path));
-        let events = events::EventWriter::new(&path);
-        let scoring_reader = bulk::BulkWriter::new(&path);
+        let events = events::EventWriter::new(&path, turns);
+        let scoring_reader = bulk::BulkWriter::new(&path, None);
         Ok(Self { pool, path, bulk, events, scoring_reader, checkpoints })
     }
 
