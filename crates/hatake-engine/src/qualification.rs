@@ -144,8 +144,12 @@ pub async fn qualify(store: &dyn Store, lead_ids: &[i64], now: i64, zone: &jiff:
     if lead_ids.is_empty() {
         return Ok(0);
     }
-    Qualifier::load(store).await?.qualify(store, lead_ids, now, zone).await
+    Qualifier::load(store).await?.qualify(store, lead_ids, now, zone, &|_, _| None).await
 }
+
+/// The time of the last event of a lead's score for a product, when the scorer holds a newer
+/// state than the stored one.
+pub type LastAt<'a> = dyn Fn(i64, i64) -> Option<i64> + Sync + 'a;
 
 /// What applying the policies needs, read once for many leads: the policies in force, the scoring
 /// models (account roll-ups) and each policy's product's process settings (the SLA).
@@ -168,7 +172,8 @@ impl Qualifier {
         Ok(Self { policies, models, processes })
     }
 
-    /// See [`qualify`].
+    /// See [`qualify`]. `last_at` gives the time of a score's last event when the scorer holds
+    /// a state newer than the stored one (`None`: the stored state says).
     ///
     /// # Errors
     /// When the store fails.
@@ -178,6 +183,7 @@ impl Qualifier {
         lead_ids: &[i64],
         now: i64,
         zone: &jiff::tz::TimeZone,
+        last_at: &LastAt<'_>,
     ) -> StoreResult<usize> {
         if lead_ids.is_empty() || self.policies.is_empty() {
             return Ok(0);
@@ -204,7 +210,9 @@ impl Qualifier {
                         None | Some("lead") => true,
                         Some("nurturing") => {
                             let since = stage.map_or(0, |s| s.since);
-                            ScoreState::last_at_of(&score.state).is_some_and(|last| last > since)
+                            last_at(*lead, *product_id)
+                                .or_else(|| ScoreState::last_at_of(&score.state))
+                                .is_some_and(|last| last > since)
                         }
                         _ => false,
                     }
@@ -758,6 +766,7 @@ pub(crate) async fn after_scoring(
     seen: &mut HashMap<i64, (i64, String)>,
     now: i64,
     zone: &jiff::tz::TimeZone,
+    last_at: &LastAt<'_>,
 ) {
     let qualifier = match Qualifier::load(store).await {
         Ok(qualifier) => qualifier,
@@ -766,7 +775,7 @@ pub(crate) async fn after_scoring(
     leads.sort_unstable();
     leads.dedup();
     for part in leads.chunks(1_000) {
-        if let Err(error) = qualifier.qualify(store, part, now, zone).await {
+        if let Err(error) = qualifier.qualify(store, part, now, zone, last_at).await {
             tracing::warn!(%error, "MQL policies could not be applied");
         }
     }
@@ -778,7 +787,10 @@ pub(crate) async fn after_scoring(
         if seen.get(product_id) == Some(&key) {
             continue;
         }
-        match qualifier.qualify_product(store, *product_id, mode.min_engagement.unwrap_or(i64::MIN), now, zone).await {
+        match qualifier
+            .qualify_product(store, *product_id, mode.min_engagement.unwrap_or(i64::MIN), now, zone, last_at)
+            .await
+        {
             Ok(moved) => {
                 if moved > 0 {
                     tracing::info!(product = product_id, version, mode = %mode.id, moved, "leads passed by the policy in force");
@@ -799,13 +811,14 @@ impl Qualifier {
         min_engagement: i64,
         now: i64,
         zone: &jiff::tz::TimeZone,
+        last_at: &LastAt<'_>,
     ) -> StoreResult<usize> {
         let mut moved = 0;
         let mut after = 0;
         loop {
             // By lead id: one pass over the product's scores, whatever their order by score.
             let ids = store.scored_lead_ids(product_id, min_engagement, after, 1_000).await?;
-            moved += self.qualify(store, &ids, now, zone).await?;
+            moved += self.qualify(store, &ids, now, zone, last_at).await?;
             match ids.last() {
                 Some(last) if ids.len() == 1_000 => after = *last,
                 _ => return Ok(moved),

@@ -13,6 +13,14 @@
 //! 4. gives leads whose attributes (or whose account's) changed their new fit;
 //! 5. updates the scores that change by time now (decay, expiry) — the decay pass.
 //!
+//! The scorer holds the states it has read or folded in memory ([`Held`]), so a step reads
+//! only the scores of leads it has not seen yet, and writes each step's new scores (engagement,
+//! next change) but not their states. The states it changed are written back in key order
+//! every [`HELD_FOR`] or [`HELD_DIRTY_LIMIT`] states, with the cursor's `states_at`: a scorer
+//! that starts, or takes the lease over, folds the events after it again. States are written
+//! before anything reads them from the store: a recomputation, a lead folded again from the
+//! log, and a decay pass (the states of rows due by then).
+//!
 //! Everything here is derived from the log by `hatake_domain::scoring::fold`, so the result
 //! never depends on when a step ran; `tests/scoring.rs` compares it with [`rescore`].
 
@@ -22,15 +30,28 @@ use hatake_domain::EventKind;
 use hatake_store::{FitRow, LeadScoreRow, ScoringEventRow, Store, StoreError, StoreResult};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 /// How long an id skipped by the cursor is waited for before it is taken as never coming.
 pub const GAP_WAIT_MS: i64 = 10_000;
-/// Events read per step.
-const EVENTS_PER_STEP: i64 = 20_000;
-/// Events read per step after a step that read a full page (the scorer is behind): the rows of
-/// a step's leads are written in one transaction, and with many leads most pages of the score
-/// tables are dirtied by any step, so a larger step writes them once for more events.
-const EVENTS_PER_STEP_BEHIND: i64 = 200_000;
+/// Events read per step at most: the rows of a step's leads are written in one transaction,
+/// and with many leads most pages of the score table are dirtied by any step, so a step costs
+/// about the same for 20,000 events as for 200,000. While events arrive faster than steps take,
+/// each step takes all that arrived during the last one.
+const EVENTS_PER_STEP: i64 = 200_000;
+/// How long a state the scorer changed may stay unwritten (see [`Held`]). Writing back costs
+/// about as much for a tenth of the states as for all of them (they are spread over every page
+/// of the table), and a scorer that stops without writing back leaves the events since to be
+/// folded again.
+pub const HELD_FOR: Duration = Duration::from_secs(60);
+/// How many changed states the scorer holds unwritten at most (decoded, a few hundred bytes
+/// each).
+pub const HELD_DIRTY_LIMIT: usize = 2_000_000;
+/// States written back per transaction: a long write-back takes turns with the event writer.
+const WRITE_BACK_CHUNK: usize = 50_000;
+/// How many score rows the scorer holds at most (about a hundred bytes each); above it, it
+/// writes back and starts again empty.
+const HELD_LIMIT: usize = 4_000_000;
 /// The lease's name and how long one holds.
 pub const LEASE: &str = "scorer";
 const LEASE_MS: i64 = 30_000;
@@ -124,6 +145,170 @@ fn score_row(
     }
 }
 
+/// A score row as the scorer holds it between steps.
+#[derive(Debug, Clone)]
+struct HeldScore {
+    model_version: i64,
+    engagement: i64,
+    state: HeldState,
+    next_change_at: Option<i64>,
+    /// Changed since it was read or written.
+    dirty: bool,
+}
+
+/// A held state: as stored (encoded, small), or as folded since (decoded: the next events fold
+/// onto it without decoding, and it is encoded once, when written back).
+#[derive(Debug, Clone)]
+enum HeldState {
+    Stored(Box<[u8]>),
+    Folded(Box<ScoreState>),
+}
+
+impl HeldState {
+    fn last_at(&self) -> Option<i64> {
+        match self {
+            Self::Stored(bytes) => ScoreState::last_at_of(bytes),
+            Self::Folded(state) => Some(state.last_at),
+        }
+    }
+}
+
+/// The score rows the scorer holds in memory: their states as folded so far, and rows known
+/// not to exist (`None`). Only the scorer (the lease holder) writes states, so what it holds
+/// stays true until it writes back, folds a lead again from the log, or recomputes.
+#[derive(Debug, Default)]
+pub struct Held {
+    rows: foldhash::HashMap<(i64, i64), Option<HeldScore>>,
+    dirty: usize,
+    /// When the oldest unwritten change was made.
+    dirty_since: Option<Instant>,
+    /// The earliest next change among unwritten states (a decay pass before it reads none).
+    dirty_due: Option<i64>,
+}
+
+impl Held {
+    fn set(&mut self, key: (i64, i64), score: Option<HeldScore>) {
+        if let Some(score) = score.as_ref().filter(|s| s.dirty) {
+            if let Some(next) = score.next_change_at {
+                self.dirty_due = Some(self.dirty_due.map_or(next, |due| due.min(next)));
+            }
+            self.dirty_since.get_or_insert_with(Instant::now);
+            self.dirty += 1;
+        }
+        if let Some(Some(old)) = self.rows.insert(key, score) {
+            if old.dirty {
+                self.dirty -= 1;
+            }
+        }
+    }
+
+    /// Forgets these leads' rows (they were folded again from the log, which wrote them).
+    fn forget(&mut self, leads: &[i64], models: &Models) {
+        for lead in leads {
+            for (product_id, _, _) in &models.models {
+                if let Some(Some(old)) = self.rows.remove(&(*lead, *product_id)) {
+                    if old.dirty {
+                        self.dirty -= 1;
+                    }
+                }
+            }
+        }
+    }
+
+    /// The time of the last event folded into a held state (newer than the stored one).
+    pub fn last_at(&self, lead_id: i64, product_id: i64) -> Option<i64> {
+        self.rows.get(&(lead_id, product_id))?.as_ref().and_then(|s| s.state.last_at())
+    }
+
+    /// Writes back the unwritten states `pick` chooses (all of them: `None`). Returns how many.
+    async fn write_back(&mut self, store: &dyn Store, due_by: Option<i64>) -> StoreResult<usize> {
+        if self.dirty == 0 {
+            return Ok(0);
+        }
+        let mut states = Vec::new();
+        let mut earliest = None;
+        for (key, score) in &mut self.rows {
+            let Some(score) = score.as_mut().filter(|s| s.dirty) else { continue };
+            match (due_by, score.next_change_at) {
+                (Some(by), Some(next)) if next <= by => {}
+                (Some(_), next) => {
+                    earliest = next.map_or(earliest, |next| Some(earliest.map_or(next, |e: i64| e.min(next))));
+                    continue;
+                }
+                (None, _) => {}
+            }
+            score.dirty = false;
+            let bytes = match &score.state {
+                HeldState::Stored(bytes) => bytes.to_vec(),
+                HeldState::Folded(state) => state.encode(),
+            };
+            score.state = HeldState::Stored(bytes.clone().into_boxed_slice());
+            states.push((key.0, key.1, bytes));
+        }
+        self.dirty -= states.len();
+        self.dirty_due = earliest;
+        if self.dirty == 0 {
+            self.dirty_since = None;
+        }
+        states.sort_unstable_by_key(|s| (s.0, s.1));
+        for chunk in states.chunks(WRITE_BACK_CHUNK) {
+            store.put_score_states(chunk).await?;
+        }
+        Ok(states.len())
+    }
+
+    /// Reads every stored score (a scorer that starts), unless there are more than it holds:
+    /// then it reads them as their leads' events come. Of a lead with some rows, the products
+    /// without one are known to have none.
+    async fn read_all(&mut self, store: &dyn Store, models: &Models) -> StoreResult<()> {
+        const PAGE: i64 = 50_000;
+        let mut after = (i64::MIN, i64::MIN);
+        let mut lead = None;
+        loop {
+            let rows = store.scores_after(after, PAGE).await?;
+            let full = rows.len() as i64 == PAGE;
+            for row in rows {
+                if lead != Some(row.lead_id) {
+                    self.none_besides(lead, models);
+                    lead = Some(row.lead_id);
+                }
+                after = (row.lead_id, row.product_id);
+                let score = HeldScore {
+                    model_version: row.model_version,
+                    engagement: row.engagement,
+                    state: HeldState::Stored(row.state.into_boxed_slice()),
+                    next_change_at: row.next_change_at,
+                    dirty: false,
+                };
+                self.rows.insert(after, Some(score));
+            }
+            if self.rows.len() > HELD_LIMIT {
+                self.rows = foldhash::HashMap::default();
+                return Ok(());
+            }
+            if !full {
+                self.none_besides(lead, models);
+                return Ok(());
+            }
+        }
+    }
+
+    /// Notes that `lead` has no row for the products not held.
+    fn none_besides(&mut self, lead: Option<i64>, models: &Models) {
+        let Some(lead) = lead else { return };
+        for (product_id, _, _) in &models.models {
+            self.rows.entry((lead, *product_id)).or_insert(None);
+        }
+    }
+
+    /// Whether the unwritten states are due to be written back.
+    fn full(&self) -> bool {
+        self.dirty >= HELD_DIRTY_LIMIT
+            || self.rows.len() > HELD_LIMIT
+            || self.dirty_since.is_some_and(|since| since.elapsed() >= HELD_FOR)
+    }
+}
+
 /// Folds leads again from the log, for every model, and stores the result (rows of products
 /// whose events no longer count for a lead are removed). Returns how many rows were written.
 ///
@@ -153,14 +338,16 @@ pub async fn score_leads(store: &dyn Store, models: &Models, lead_ids: &[i64], n
     Ok(rows.len())
 }
 
-/// Folds new events (any order, any leads) into the stored states. Leads an event cannot be
-/// folded onto are folded again from the log.
+/// Folds new events (any order, any leads) into the states `held` has (reading those it has
+/// not), and writes the new scores; the changed states stay in `held` to be written back later.
+/// Leads an event cannot be folded onto are folded again from the log.
 ///
 /// # Errors
 /// When the store fails.
 pub async fn apply_events(
     store: &dyn Store,
     models: &Models,
+    held: &mut Held,
     events: &[ScoringEventRow],
     now: i64,
 ) -> StoreResult<ApplyCounts> {
@@ -168,6 +355,7 @@ pub async fn apply_events(
     if events.is_empty() || models.models.is_empty() {
         return Ok(counts);
     }
+    let mut clock = Instant::now();
     // Anonymous events count for the lead their visitor is linked to.
     let visitors: Vec<String> = {
         let mut v: Vec<String> =
@@ -191,12 +379,37 @@ pub async fn apply_events(
     if by_lead.is_empty() {
         return Ok(counts);
     }
-    let lead_ids: Vec<i64> = by_lead.keys().copied().collect();
-    let mut stored: HashMap<(i64, i64), LeadScoreRow> =
-        store.lead_scores(&lead_ids).await?.into_iter().map(|r| ((r.lead_id, r.product_id), r)).collect();
+    // The rows of leads not held yet (for every product) are read once.
+    let unknown: Vec<i64> = by_lead
+        .keys()
+        .copied()
+        .filter(|lead| models.models.iter().any(|(product_id, _, _)| !held.rows.contains_key(&(*lead, *product_id))))
+        .collect();
+    counts.timings.fold = lap(&mut clock);
+    if !unknown.is_empty() {
+        let mut stored: HashMap<(i64, i64), LeadScoreRow> =
+            store.lead_scores(&unknown).await?.into_iter().map(|r| ((r.lead_id, r.product_id), r)).collect();
+        for lead in &unknown {
+            for (product_id, _, _) in &models.models {
+                let key = (*lead, *product_id);
+                if held.rows.contains_key(&key) {
+                    continue;
+                }
+                let row = stored.remove(&key).map(|row| HeldScore {
+                    model_version: row.model_version,
+                    engagement: row.engagement,
+                    state: HeldState::Stored(row.state.into_boxed_slice()),
+                    next_change_at: row.next_change_at,
+                    dirty: false,
+                });
+                held.set(key, row);
+            }
+        }
+    }
+    counts.timings.scores = lap(&mut clock);
     let mut again = Vec::new();
-    // Rows that exist get their new values and state (their fit stays: the fit sweep keeps it);
-    // rows that are new also need the lead's fit.
+    // Rows that exist get their new values (their fit stays: the fit sweep keeps it); rows that
+    // are new also need the lead's fit, and are written with their state.
     let mut updates = Vec::new();
     let mut new_rows = Vec::new();
     // Each event is matched once for every model (and events alike are matched once).
@@ -209,67 +422,103 @@ pub async fn apply_events(
         let mut refold = false;
         let mut lead_rows = Vec::new();
         for (m, (product_id, version, model)) in models.models.iter().enumerate() {
-            let previous = stored.remove(&(lead_id, *product_id));
-            let mut state = match &previous {
-                Some(row) if row.model_version == *version => match ScoreState::decode(&row.state, model) {
-                    Some(state) => Some(state),
-                    None => {
+            // Only models some event counts for (in scope, matched).
+            let matched_for = |index: &Option<u32>| index.and_then(|i| memo.table[i as usize][m]);
+            if !indexes.iter().any(|index| matched_for(index).is_some()) {
+                continue;
+            }
+            let (before, mut state) = match held.rows.get_mut(&(lead_id, *product_id)).and_then(Option::as_mut) {
+                Some(row) if row.model_version == *version => {
+                    let state = match std::mem::replace(&mut row.state, HeldState::Stored(Box::default())) {
+                        HeldState::Folded(state) => Some(*state),
+                        HeldState::Stored(bytes) => ScoreState::decode(&bytes, model),
+                    };
+                    // A state it cannot read: the lead is folded again (and forgotten).
+                    let Some(state) = state else {
                         refold = true;
                         break;
-                    }
-                },
+                    };
+                    (Some((row.engagement, row.next_change_at)), Some(state))
+                }
                 Some(_) => {
                     refold = true;
                     break;
                 }
-                None => None,
+                None => (None, None),
             };
-            let mut changed = false;
             for (event, index) in lead_events.iter().zip(&indexes) {
                 // Out of every model's scope, or of this one's.
-                let Some(Some(matched)) = index.map(|i| memo.table[i as usize][m]) else { continue };
+                let Some(matched) = matched_for(index) else { continue };
                 if !model.apply(&mut state, event.id, event.occurred_at, matched, None) {
                     refold = true;
                     break;
                 }
-                changed = true;
             }
             if refold {
                 break;
             }
-            if let (true, Some(state)) = (changed, &state) {
-                let row = score_row(
+            if let Some(state) = state {
+                let score = model.score_at(&state, now);
+                let row = LeadScoreRow {
                     lead_id,
-                    *product_id,
-                    *version,
-                    model,
-                    state,
-                    previous.as_ref().map_or(0, |p| p.fit),
-                    now,
-                );
-                lead_rows.push((previous.is_some(), row));
+                    product_id: *product_id,
+                    model_version: *version,
+                    engagement: score.engagement,
+                    next_change_at: score.next_change_at,
+                    // Written now only with a new row; a held one is written back later.
+                    state: if before.is_none() { state.encode() } else { Vec::new() },
+                    updated_at: now,
+                    ..LeadScoreRow::default()
+                };
+                lead_rows.push((before, row, state));
             }
         }
         if refold {
             again.push(lead_id);
         } else {
             counts.folded += 1;
-            for (exists, row) in lead_rows {
-                if exists {
-                    updates.push(row);
-                } else {
-                    new_rows.push(row);
+            for (before, row, state) in lead_rows {
+                let key = (row.lead_id, row.product_id);
+                let state = match before {
+                    Some(_) => HeldState::Folded(Box::new(state)),
+                    None => HeldState::Stored(row.state.clone().into_boxed_slice()),
+                };
+                held.set(
+                    key,
+                    Some(HeldScore {
+                        model_version: row.model_version,
+                        engagement: row.engagement,
+                        state,
+                        next_change_at: row.next_change_at,
+                        dirty: before.is_some(),
+                    }),
+                );
+                match before {
+                    // The score did not change (a capped reaction, say): only the state did.
+                    Some(values) if values == (row.engagement, row.next_change_at) => {}
+                    Some(_) => updates.push(row),
+                    None => new_rows.push(row),
                 }
             }
         }
     }
-    store.update_folded_scores(&updates).await?;
+    counts.timings.fold += lap(&mut clock);
+    // A row deleted meanwhile (its lead deleted or merged) is folded again from the log.
+    for (lead_id, _) in store.update_folded_scores(&updates).await? {
+        again.push(lead_id);
+    }
     if !new_rows.is_empty() {
         // A lead deleted meanwhile has no fit row, and its new rows are left out.
         let mut ids: Vec<i64> = new_rows.iter().map(|r| r.lead_id).collect();
         ids.dedup();
         let fits: HashMap<i64, FitRow> = store.fit_rows(&ids).await?.into_iter().map(|r| (r.lead_id, r)).collect();
-        new_rows.retain(|r| fits.contains_key(&r.lead_id));
+        new_rows.retain(|r| {
+            let kept = fits.contains_key(&r.lead_id);
+            if !kept {
+                held.rows.remove(&(r.lead_id, r.product_id));
+            }
+            kept
+        });
         for row in &mut new_rows {
             if let Some((_, _, model)) = models.get(row.product_id) {
                 row.fit = fit_of(model, fits.get(&row.lead_id));
@@ -277,9 +526,29 @@ pub async fn apply_events(
         }
         store.put_lead_scores(&new_rows).await?;
     }
+    counts.timings.write = lap(&mut clock);
+    again.sort_unstable();
+    again.dedup();
     counts.refolded = again.len();
-    score_leads(store, models, &again, now).await?;
+    fold_again(store, models, held, &again, now).await?;
+    counts.timings.refold = lap(&mut clock);
     Ok(counts)
+}
+
+/// The time since `clock`, which is reset to now.
+fn lap(clock: &mut Instant) -> Duration {
+    let now = Instant::now();
+    let elapsed = now - *clock;
+    *clock = now;
+    elapsed
+}
+
+/// Folds leads again from the log ([`score_leads`]), which writes their rows: `held` forgets
+/// them (their unwritten states are superseded).
+async fn fold_again(store: &dyn Store, models: &Models, held: &mut Held, leads: &[i64], now: i64) -> StoreResult<()> {
+    held.forget(leads, models);
+    score_leads(store, models, leads, now).await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -288,14 +557,20 @@ pub struct ApplyCounts {
     pub folded: usize,
     /// Leads folded again from the log.
     pub refolded: usize,
+    /// Where the time went (reading scores, folding, writing, folding again).
+    pub timings: StepTimings,
 }
 
 /// Updates every score that changes by time at `now` (decay rules firing, awards expiring).
-/// Returns how many rows changed.
+/// Returns how many rows changed. The held states of rows due by then are written first (the
+/// pass reads states from the store).
 ///
 /// # Errors
 /// When the store fails.
-pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreResult<usize> {
+pub async fn decay_pass(store: &dyn Store, models: &Models, held: &mut Held, now: i64) -> StoreResult<usize> {
+    if held.dirty_due.is_some_and(|due| due <= now) {
+        held.write_back(store, Some(now)).await?;
+    }
     let window = hatake_store::DueWindow { now, horizon_ms: DUE_HORIZON_MS };
     let current = models.clone();
     let score: hatake_store::ScoreAtTime = std::sync::Arc::new(move |row: &LeadScoreRow| {
@@ -308,7 +583,7 @@ pub async fn decay_pass(store: &dyn Store, models: &Models, now: i64) -> StoreRe
     let mut due = store.update_due_scores(window, score).await?;
     due.refold.sort_unstable();
     due.refold.dedup();
-    score_leads(store, models, &due.refold, now).await?;
+    fold_again(store, models, held, &due.refold, now).await?;
     Ok(due.rows)
 }
 
@@ -571,6 +846,56 @@ pub struct StepReport {
     pub rescored: u64,
     /// Whether more events are waiting (the step read a full page).
     pub more: bool,
+    /// States written back (see [`Held`]).
+    pub written_back: usize,
+    /// Where the step's time went.
+    pub timings: StepTimings,
+}
+
+/// Where a scorer step's time went (summed over steps by [`catch_up`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepTimings {
+    /// Steps taken.
+    pub steps: u32,
+    /// Reading the cursor and the models' versions (and a recomputation they ask for).
+    pub start: Duration,
+    /// Reading new events (and the ones a gap left behind).
+    pub events: Duration,
+    /// Reading the stored scores and states of the events' leads.
+    pub scores: Duration,
+    /// Folding the events into the states.
+    pub fold: Duration,
+    /// Writing the new scores and states.
+    pub write: Duration,
+    /// Leads scored again from the log (queued, newly linked visitors, states that could not take the events).
+    pub refold: Duration,
+    /// Fit changes of leads and accounts.
+    pub fit: Duration,
+    /// The decay pass.
+    pub decay: Duration,
+    /// MQL policies.
+    pub qualify: Duration,
+    /// Writing held states back.
+    pub write_back: Duration,
+    /// Writing the cursor.
+    pub cursor: Duration,
+}
+
+impl StepTimings {
+    pub fn add(&mut self, other: &Self) {
+        self.steps += other.steps;
+        self.start += other.start;
+        self.cursor += other.cursor;
+        self.write_back += other.write_back;
+        self.events += other.events;
+        self.scores += other.scores;
+        self.fold += other.fold;
+        self.write += other.write;
+        self.refold += other.refold;
+        self.fit += other.fit;
+        self.decay += other.decay;
+        self.qualify += other.qualify;
+    }
 }
 
 /// The scorer's memory between steps: the models and the ids it skipped.
@@ -578,13 +903,11 @@ pub struct StepReport {
 pub struct Scorer {
     models: Models,
     /// Ids above the cursor read already (an id below them was missing).
-    seen: HashSet<i64>,
+    seen: foldhash::HashSet<i64>,
     /// Ids skipped, with when they were first missed.
     gaps: BTreeMap<i64, i64>,
     /// The newest id read.
     high: i64,
-    /// Whether the last step read a full page (the next one reads more).
-    behind: bool,
     /// Leads changed in the same millisecond as the fit cursor, already given their fit.
     leads_after_id: i64,
     linked_seen: HashSet<(i64, i64)>,
@@ -592,6 +915,12 @@ pub struct Scorer {
     policies_seen: HashMap<i64, (i64, String)>,
     /// The organisation's time zone (which MQL policy mode is in force today).
     zone: Option<jiff::tz::TimeZone>,
+    /// The score rows read or folded, with the states not written back yet.
+    held: Held,
+    /// Whether a step ran (the first one starts from the stored states' `states_at`).
+    started: bool,
+    /// Whether the stored scores were read into `held`.
+    warm: bool,
 }
 
 impl Scorer {
@@ -612,25 +941,54 @@ impl Scorer {
         &self.models
     }
 
+    /// Writes every held state back, so that the stored states hold every event up to the
+    /// cursor (the end of [`catch_up`]; a scorer that stops without it leaves its successor
+    /// more events to fold again). Returns how many states were written.
+    ///
+    /// # Errors
+    /// When the store fails.
+    pub async fn write_back(&mut self, store: &dyn Store) -> StoreResult<usize> {
+        let written = self.held.write_back(store, None).await?;
+        let mut cursor = store.scoring_cursor().await?;
+        if self.started && cursor.states_at < cursor.event_id {
+            cursor.states_at = cursor.event_id;
+            store.set_scoring_cursor(&cursor, None).await?;
+        }
+        Ok(written)
+    }
+
     /// One step (see the module's documentation).
     ///
     /// # Errors
     /// When the store fails; the step can be run again.
     pub async fn step(&mut self, store: &dyn Store, now: i64) -> StoreResult<StepReport> {
         let mut report = StepReport::default();
+        let mut clock = Instant::now();
         let loaded = store.scoring_cursor().await?;
         let mut cursor = loaded;
+        if !self.started {
+            // The events after the stored states are folded again (a previous scorer may have
+            // stopped before writing its states back; events they already hold make their
+            // leads be folded again from the log).
+            self.started = true;
+            cursor.event_id = cursor.event_id.min(cursor.states_at);
+            self.high = cursor.event_id;
+        }
         if self.high < cursor.event_id {
             self.high = cursor.event_id;
         }
         // 1. Models.
         if self.models.versions() != store_versions(store).await? {
+            self.held.write_back(store, None).await?;
+            self.held = Held::default();
+            self.warm = false;
             self.models = Models::load(store).await?;
         }
         if self.models.models.is_empty() {
             // Nothing to score: the cursor follows the log so that a first model starts from a
             // full recomputation, not from replaying the log step by step.
             cursor.event_id = store.max_event_id().await?;
+            cursor.states_at = cursor.event_id;
             cursor.leads_at = now;
             cursor.accounts_at = now;
             cursor.links_at = now;
@@ -646,6 +1004,9 @@ impl Scorer {
         let stale: Vec<i64> =
             self.models.models.iter().filter(|(p, v, _)| rescored.get(p) != Some(v)).map(|(p, _, _)| *p).collect();
         if !stale.is_empty() {
+            self.held.write_back(store, None).await?;
+            self.held = Held::default();
+            self.warm = false;
             let done = rescore(store, &self.models, &stale, self.high.max(cursor.event_id), now, &|_| {}).await?;
             report.rescored = done.rows;
             let mut versions = rescored;
@@ -654,6 +1015,17 @@ impl Scorer {
                 versions.insert(*p, *v);
             }
             set_rescored(store, &versions, now).await?;
+        }
+        if !self.warm {
+            // The first step with models reads every score (the models may not change).
+            self.warm = true;
+            let started = Instant::now();
+            self.held.read_all(store, &self.models).await?;
+            tracing::info!(
+                rows = self.held.rows.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "scorer holds the scores"
+            );
         }
         // 2. New events.
         let mut rewind_seen = None;
@@ -664,10 +1036,10 @@ impl Scorer {
             self.seen.clear();
             self.gaps.clear();
         }
-        let limit = if self.behind { EVENTS_PER_STEP_BEHIND } else { EVENTS_PER_STEP };
+        report.timings.start = lap(&mut clock);
+        let limit = EVENTS_PER_STEP;
         let mut events = store.scoring_events_after(self.high, limit).await?;
         report.more = events.len() as i64 == limit;
-        self.behind = report.more;
         let missing: Vec<i64> = self.gaps.keys().copied().collect();
         if !missing.is_empty() {
             let found = store.scoring_events_by_ids(&missing).await?;
@@ -696,13 +1068,16 @@ impl Scorer {
         self.seen.retain(|id| *id > cursor.event_id);
         report.events = events.len();
         let mut touched: Vec<i64> = events.iter().filter_map(|e| e.lead_id).collect();
-        let counts = apply_events(store, &self.models, &events, now).await?;
+        report.timings.events = lap(&mut clock);
+        let counts = apply_events(store, &self.models, &mut self.held, &events, now).await?;
         report.folded = counts.folded;
         report.refolded = counts.refolded;
+        report.timings.add(&counts.timings);
+        lap(&mut clock);
         // 3. Queued leads and new visitor links.
         loop {
             let queued = store.take_scoring_queue(1_000).await?;
-            score_leads(store, &self.models, &queued, now).await?;
+            fold_again(store, &self.models, &mut self.held, &queued, now).await?;
             report.refolded += queued.len();
             touched.extend(&queued);
             if queued.len() < 1_000 {
@@ -721,9 +1096,10 @@ impl Scorer {
         self.linked_seen.retain(|(_, at)| *at >= since);
         linked.sort_unstable();
         linked.dedup();
-        score_leads(store, &self.models, &linked, now).await?;
+        fold_again(store, &self.models, &mut self.held, &linked, now).await?;
         report.refolded += linked.len();
         touched.extend(&linked);
+        report.timings.refold += lap(&mut clock);
         // 4. Fit.
         loop {
             let changed = store.leads_changed_since(cursor.leads_at, self.leads_after_id, 5_000).await?;
@@ -749,15 +1125,33 @@ impl Scorer {
             }
             cursor.accounts_at = cursor.accounts_at.max(*at + 1);
         }
+        report.timings.fit = lap(&mut clock);
         // 5. Time.
-        report.decayed = decay_pass(store, &self.models, now).await?;
+        report.decayed = decay_pass(store, &self.models, &mut self.held, now).await?;
+        report.timings.decay = lap(&mut clock);
         // 6. Qualification of the leads whose scores or attributes changed, and of all scored
         // leads of a product whose policy or mode changed.
         let zone = self.zone();
-        crate::qualification::after_scoring(store, &mut touched, &mut self.policies_seen, now, &zone).await;
+        let held = &self.held;
+        let last_at = |lead_id, product_id| held.last_at(lead_id, product_id);
+        crate::qualification::after_scoring(store, &mut touched, &mut self.policies_seen, now, &zone, &last_at).await;
+        report.timings.qualify = lap(&mut clock);
+        // 7. States written back now and then; with them, every event up to the cursor is in
+        // the stored states.
+        cursor.states_at = cursor.states_at.min(cursor.event_id);
+        if self.held.full() {
+            report.written_back = self.held.write_back(store, None).await?;
+            cursor.states_at = cursor.event_id;
+            if self.held.rows.len() > HELD_LIMIT {
+                self.held = Held::default();
+            }
+        }
+        report.timings.write_back = lap(&mut clock);
         if cursor != loaded {
             store.set_scoring_cursor(&cursor, rewind_seen).await?;
         }
+        report.timings.cursor = lap(&mut clock);
+        report.timings.steps = 1;
         Ok(report)
     }
 }
@@ -779,29 +1173,61 @@ pub async fn catch_up(store: &dyn Store, scorer: &mut Scorer, now: i64) -> Store
         total.refolded += report.refolded;
         total.decayed += report.decayed;
         total.rescored += report.rescored;
+        total.timings.add(&report.timings);
+        total.written_back += report.written_back;
         if !report.more {
+            total.written_back += scorer.write_back(store).await?;
             return Ok(total);
         }
     }
 }
 
 /// Runs the scorer while the process serves: a step whenever `wake` is notified (an event was
-/// written here) and at least every `interval`, while this process holds the lease.
+/// written here) and at least every `interval`, while this process holds the lease. When `stop`
+/// is set (and `wake` notified) it writes its held states back, gives the lease up and returns.
 pub async fn run(
     store: std::sync::Arc<dyn Store>,
     wake: std::sync::Arc<tokio::sync::Notify>,
     holder: String,
     interval: std::time::Duration,
     zone: jiff::tz::TimeZone,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
     let mut scorer = Scorer::with_zone(zone.clone());
+    // Until when the lease is ours: renewed when half of it is left, not at every step (a write
+    // that would wait for its turn among the event writer's).
+    let mut ours_until = 0;
     loop {
         let now = now_millis();
-        match store.try_lease(LEASE, &holder, now + LEASE_MS, now).await {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            if ours_until > now {
+                // The next scorer then starts from the states, not from folding again.
+                if let Err(error) = scorer.write_back(store.as_ref()).await {
+                    tracing::warn!(%error, "the scorer's states could not be written back");
+                }
+                if let Err(error) = store.release_lease(LEASE, &holder).await {
+                    tracing::warn!(%error, "the scorer's lease could not be given up");
+                }
+            }
+            return;
+        }
+        let leased = if ours_until - now > LEASE_MS / 2 {
+            Ok(true)
+        } else {
+            store.try_lease(LEASE, &holder, now + LEASE_MS, now).await.inspect(|ours| {
+                ours_until = if *ours { now + LEASE_MS } else { 0 };
+            })
+        };
+        match leased {
             Ok(true) => match scorer.step(store.as_ref(), now).await {
                 Ok(report) if report.more => continue,
                 Ok(_) => {}
-                Err(error) => tracing::warn!(%error, "scoring step failed"),
+                Err(error) => {
+                    // What the scorer held may be ahead of the store: the next one starts from
+                    // the stored states.
+                    tracing::warn!(%error, "scoring step failed");
+                    scorer = Scorer::with_zone(zone.clone());
+                }
             },
             Ok(false) => scorer = Scorer::with_zone(zone.clone()),
             Err(error) => tracing::warn!(%error, "the scorer's lease could not be taken"),

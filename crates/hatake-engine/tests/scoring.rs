@@ -212,8 +212,49 @@ async fn scenario(store: &dyn Store) {
     assert_eq!(engagement(store, b, crm).await, Some(before), "the visit expired two hours on");
     assert!(store.scores_due_after(now0 + 3 * hour, (i64::MIN, i64::MIN), 10).await.unwrap().is_empty());
 
+    // Held states: a step writes the new scores but keeps the states it folded in memory, so
+    // the stored states (and the cursor's `states_at`) stay behind until it writes them back.
+    let now1 = now0 + 4 * hour;
+    scoring::catch_up(store, &mut scorer, now1).await.unwrap();
+    let cursor = store.scoring_cursor().await.unwrap();
+    assert_eq!(cursor.states_at, cursor.event_id, "catch_up writes every state back");
+    let stored_last = |rows: Vec<LeadScoreRow>, product| {
+        let row = rows.into_iter().find(|r| r.product_id == product).unwrap();
+        hatake_domain::scoring::fold::ScoreState::last_at_of(&row.state).unwrap()
+    };
+    let a_last = stored_last(store.lead_scores(&[a]).await.unwrap(), erp);
+    let visit =
+        event("page_view", Some(b), None, Some(crm), now1 - 30 * DAY_MS + 2 * hour, r#"{"url":"https://x.jp/crm"}"#);
+    let download = event("download", Some(a), None, Some(erp), now1, "{}");
+    store.append_events(&[visit, download], now1).await.unwrap();
+    let a_before = engagement(store, a, erp).await.unwrap();
+    let report = scorer.step(store, now1 + 1).await.unwrap();
+    assert_eq!((report.events, report.folded, report.written_back), (2, 2, 0), "{report:?}");
+    assert_eq!(engagement(store, b, crm).await, Some(before + 7));
+    assert_eq!(engagement(store, a, erp).await, Some(a_before + 10));
+    let cursor = store.scoring_cursor().await.unwrap();
+    assert!(cursor.states_at < cursor.event_id, "{cursor:?}");
+    assert_eq!(stored_last(store.lead_scores(&[a]).await.unwrap(), erp), a_last, "the state is held, not written");
+    // A decay pass reads states from the store: those due by then are written back first, so
+    // the held visit expires two hours on (a's download, not due, stays held).
+    scorer.step(store, now1 + 3 * hour).await.unwrap();
+    assert_eq!(engagement(store, b, crm).await, Some(before));
+    assert_eq!(stored_last(store.lead_scores(&[a]).await.unwrap(), erp), a_last);
+    // A scorer that stopped without writing back: the next one folds the events after
+    // `states_at` again (b's visit, written back already, makes b be folded from the log).
+    drop(scorer);
+    let mut scorer = Scorer::new();
+    let report = scoring::catch_up(store, &mut scorer, now1 + 3 * hour + 1).await.unwrap();
+    assert_eq!((report.events, report.folded), (2, 1), "{report:?}");
+    assert!(report.refolded >= 1, "{report:?}");
+    assert_eq!(engagement(store, a, erp).await, Some(a_before + 10), "counted once");
+    assert_eq!(engagement(store, b, crm).await, Some(before));
+    let cursor = store.scoring_cursor().await.unwrap();
+    assert_eq!(cursor.states_at, cursor.event_id);
+    assert!(stored_last(store.lead_scores(&[a]).await.unwrap(), erp) > a_last);
+
     // After everything: the incremental result equals a full recomputation.
-    let now = now0 + 3 * hour;
+    let now = now1 + 3 * hour + 1;
     scoring::catch_up(store, &mut scorer, now).await.unwrap();
     let incremental = snapshot(store, &leads).await;
     let models = scoring::Models::load(store).await.unwrap();
@@ -237,3 +278,61 @@ async fn scenario(store: &dyn Store) {
 }
 
 both!(scenario, scores_follow_the_log_on_sqlite, scores_follow_the_log_on_postgres);
+
+/// The store calls behind the scorer's held states, on both backends: score values written
+/// without their states (a row deleted meanwhile is named, not written), states written back
+/// for rows that exist only, every row read back in key order, and the cursor's `states_at`.
+async fn held_state_paths(store: &dyn Store) {
+    let product = store
+        .create_product(
+            &ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() }
+                .validate()
+                .unwrap(),
+            T0,
+        )
+        .await
+        .unwrap()
+        .id;
+    let a = lead(store, "佐藤", "sato@example.jp", None, "部長").await;
+    let b = lead(store, "鈴木", "suzuki@example.jp", None, "担当").await;
+    let row = |lead_id, engagement, state: &[u8]| LeadScoreRow {
+        lead_id,
+        product_id: product,
+        model_version: 1,
+        engagement,
+        fit: 5,
+        next_change_at: Some(T0 + DAY_MS),
+        state: state.to_vec(),
+        updated_at: T0,
+    };
+    store.put_lead_scores(&[row(a, 10, b"a1"), row(b, 20, b"b1")]).await.unwrap();
+
+    // Values only: the state and the fit stay; a row that does not exist is named.
+    let gone = 999_999;
+    let missing = store.update_folded_scores(&[row(a, 30, b"ignored"), row(gone, 1, b"x")]).await.unwrap();
+    assert_eq!(missing, vec![(gone, product)]);
+    let stored = store.lead_scores(&[a]).await.unwrap().remove(0);
+    assert_eq!((stored.engagement, stored.fit, stored.state.as_slice()), (30, 5, &b"a1"[..]));
+
+    // States written back: rows that exist only (no row appears for `gone`).
+    store.put_score_states(&[(a, product, b"a2".to_vec()), (gone, product, b"x".to_vec())]).await.unwrap();
+    assert_eq!(store.lead_scores(&[a]).await.unwrap().remove(0).state, b"a2");
+    assert!(store.lead_scores(&[gone]).await.unwrap().is_empty());
+
+    // Every row in key order, in pages.
+    let first = store.scores_after((i64::MIN, i64::MIN), 1).await.unwrap();
+    assert_eq!(first.iter().map(|r| (r.lead_id, r.state.clone())).collect::<Vec<_>>(), vec![(a, b"a2".to_vec())]);
+    let rest = store.scores_after((a, product), 10).await.unwrap();
+    assert_eq!(rest.iter().map(|r| (r.lead_id, r.engagement)).collect::<Vec<_>>(), vec![(b, 20)]);
+    assert!(store.scores_after((b, product), 10).await.unwrap().is_empty());
+
+    // The cursor keeps how far the stored states reach.
+    let mut cursor = store.scoring_cursor().await.unwrap();
+    cursor.event_id = 40;
+    cursor.states_at = 25;
+    store.set_scoring_cursor(&cursor, None).await.unwrap();
+    let read = store.scoring_cursor().await.unwrap();
+    assert_eq!((read.event_id, read.states_at), (40, 25));
+}
+
+both!(held_state_paths, held_state_paths_on_sqlite, held_state_paths_on_postgres);

@@ -20,8 +20,8 @@
 use crate::bulk::error;
 use crate::SqliteStore;
 use hatake_store::{
-    due_at, DueScores, DueWindow, FitRow, LeadScoreRow, Millis, ScoreAtTime, ScoringEventChunk, ScoringEventRow,
-    StoreError, DUE_HORIZON_SQL,
+    due_at, DueScores, DueWindow, FitRow, LeadScoreRow, Millis, ScoreAtTime, ScoringCursor, ScoringEventChunk,
+    ScoringEventRow, StoreError, DUE_HORIZON_SQL,
 };
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -96,13 +96,92 @@ impl SqliteStore {
     }
 
     pub(crate) async fn bulk_update_due(&self, window: DueWindow, score: ScoreAtTime) -> Result<DueScores, StoreError> {
+        // Most passes find nothing due: they learn it without waiting for a turn at writing.
+        let idle = self
+            .scoring_reader
+            .run(move |conn| {
+                if window.runs_out(due_horizon(conn)?) {
+                    return Ok(false);
+                }
+                let due: bool = conn
+                    .prepare_cached(
+                        "SELECT EXISTS (SELECT 1 FROM lead_scores INDEXED BY lead_scores_due \
+                         WHERE due_at IS NOT NULL AND due_at <= ?1)",
+                    )
+                    .map_err(error)?
+                    .query_row([window.now], |row| row.get(0))
+                    .map_err(error)?;
+                Ok(!due)
+            })
+            .await?;
+        if idle {
+            return Ok(DueScores::default());
+        }
         self.bulk.run(move |conn| update_due(conn, window, &score)).await
     }
 
-    pub(crate) async fn bulk_update_folded(&self, rows: &[LeadScoreRow]) -> Result<(), StoreError> {
-        let mut rows = rows.to_vec();
-        rows.sort_unstable_by_key(|r| (r.lead_id, r.product_id));
+    pub(crate) async fn bulk_update_folded(&self, rows: &[LeadScoreRow]) -> Result<Vec<(i64, i64)>, StoreError> {
+        let mut rows: Vec<FoldedValues> = rows
+            .iter()
+            .map(|r| (r.lead_id, r.product_id, r.model_version, r.engagement, r.next_change_at, r.updated_at))
+            .collect();
+        rows.sort_unstable_by_key(|r| (r.0, r.1));
         self.bulk.run(move |conn| update_folded(conn, &rows)).await
+    }
+
+    /// On the bulk connection: a commit of the pool's would copy the log back into the file
+    /// first (its automatic checkpoint), after a step's writes hundreds of megabytes.
+    pub(crate) async fn bulk_set_scoring_cursor(
+        &self,
+        cursor: &ScoringCursor,
+        rewind_seen: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let cursor = *cursor;
+        self.bulk
+            .run(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE scoring_cursor SET event_id = ?1, links_at = ?2, leads_at = ?3, accounts_at = ?4, \
+                     rewind_to = CASE WHEN rewind_to = ?5 THEN NULL ELSE rewind_to END, states_at = ?6 WHERE id = 1",
+                )
+                .map_err(error)?
+                .execute(params![
+                    cursor.event_id,
+                    cursor.links_at,
+                    cursor.leads_at,
+                    cursor.accounts_at,
+                    rewind_seen,
+                    cursor.states_at
+                ])
+                .map_err(error)?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub(crate) async fn bulk_scores_after(
+        &self,
+        after: (i64, i64),
+        limit: i64,
+    ) -> Result<Vec<LeadScoreRow>, StoreError> {
+        self.scoring_reader
+            .run(move |conn| {
+                let mut statement = conn
+                    .prepare_cached(&format!(
+                        "SELECT {SCORE_COLUMNS} FROM lead_scores s JOIN score_states t \
+                         ON t.lead_id = s.lead_id AND t.product_id = s.product_id \
+                         WHERE (s.lead_id, s.product_id) > (?1, ?2) ORDER BY s.lead_id, s.product_id LIMIT ?3"
+                    ))
+                    .map_err(error)?;
+                let rows = statement.query_map(params![after.0, after.1, limit], score_row).map_err(error)?;
+                rows.collect::<Result<_, _>>().map_err(error)
+            })
+            .await
+    }
+
+    pub(crate) async fn bulk_put_states(&self, states: &[(i64, i64, Vec<u8>)]) -> Result<(), StoreError> {
+        let mut states = states.to_vec();
+        states.sort_unstable_by_key(|s| (s.0, s.1));
+        self.bulk.run(move |conn| put_states(conn, &states)).await
     }
 
     pub(crate) async fn bulk_score_values(
@@ -558,12 +637,16 @@ fn read_walk(
     }
 }
 
-/// Updates rows that exist (sorted by key) after new events were folded: their values and
-/// state, the fit unchanged. Only the index of due times can move, and only for rows whose next
-/// change comes before the horizon.
-fn update_folded(conn: &mut Connection, rows: &[LeadScoreRow]) -> Result<(), StoreError> {
+/// (lead, product, model version, engagement, next change, updated at) of a folded row.
+type FoldedValues = (i64, i64, i64, i64, Option<Millis>, Millis);
+
+/// Updates rows that exist (sorted by key) after new events were folded: their values, the fit
+/// and the stored state unchanged. Only the index of due times can move, and only for rows whose
+/// next change comes before the horizon. Returns the keys of rows that do not exist.
+fn update_folded(conn: &mut Connection, rows: &[FoldedValues]) -> Result<Vec<(i64, i64)>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
     let horizon = due_horizon(&tx)?;
+    let mut missing = Vec::new();
     {
         let mut update = tx
             .prepare_cached(
@@ -571,24 +654,28 @@ fn update_folded(conn: &mut Connection, rows: &[LeadScoreRow]) -> Result<(), Sto
                  updated_at = ?5 WHERE lead_id = ?6 AND product_id = ?7",
             )
             .map_err(error)?;
-        let mut state = tx
+        for &(lead_id, product_id, version, engagement, next, updated_at) in rows {
+            let changed = update
+                .execute(params![version, engagement, next, due_at(next, horizon), updated_at, lead_id, product_id])
+                .map_err(error)?;
+            if changed == 0 {
+                missing.push((lead_id, product_id));
+            }
+        }
+    }
+    tx.commit().map_err(error)?;
+    Ok(missing)
+}
+
+/// Writes the states of rows that exist (sorted by key).
+fn put_states(conn: &mut Connection, states: &[(i64, i64, Vec<u8>)]) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(error)?;
+    {
+        let mut update = tx
             .prepare_cached("UPDATE score_states SET state = ?1 WHERE lead_id = ?2 AND product_id = ?3")
             .map_err(error)?;
-        for row in rows {
-            let changed = update
-                .execute(params![
-                    row.model_version,
-                    row.engagement,
-                    row.next_change_at,
-                    due_at(row.next_change_at, horizon),
-                    row.updated_at,
-                    row.lead_id,
-                    row.product_id
-                ])
-                .map_err(error)?;
-            if changed > 0 {
-                state.execute(params![row.state, row.lead_id, row.product_id]).map_err(error)?;
-            }
+        for (lead_id, product_id, state) in states {
+            update.execute(params![state, lead_id, product_id]).map_err(error)?;
         }
     }
     tx.commit().map_err(error)

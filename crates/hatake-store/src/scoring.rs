@@ -154,6 +154,11 @@ pub struct ScoringCursor {
     /// Lead and account changes up to these times have been given their fit.
     pub leads_at: Millis,
     pub accounts_at: Millis,
+    /// The stored states (`score_states`) hold every event up to this id; the scorer holds newer
+    /// states in memory and writes them back from time to time. A scorer that starts folds the
+    /// events after it again (an event a state holds already makes it fold the lead again from
+    /// the log, so nothing is counted twice).
+    pub states_at: i64,
 }
 
 /// A lead ranked by its score for a product, for lists.
@@ -274,9 +279,15 @@ pub trait ScoringStore: Send + Sync + 'static {
     /// (see [`DueWindow`]) the whole table is walked and the next horizon set.
     async fn update_due_scores(&self, window: DueWindow, score: ScoreAtTime) -> StoreResult<DueScores>;
     /// Updates rows that exist after their leads' new events were folded: model version,
-    /// engagement, next change time and state (the fit stays). Rows that do not exist are left
-    /// out.
-    async fn update_folded_scores(&self, rows: &[LeadScoreRow]) -> StoreResult<()>;
+    /// engagement and next change time (the fit stays, and so does the stored state: see
+    /// [`Store::put_score_states`]). Returns the keys (lead, product) of rows that do not exist
+    /// (deleted meanwhile), which are left out.
+    async fn update_folded_scores(&self, rows: &[LeadScoreRow]) -> StoreResult<Vec<(i64, i64)>>;
+    /// Writes folded states (lead, product, state) of rows that exist; others are left out.
+    async fn put_score_states(&self, states: &[(i64, i64, Vec<u8>)]) -> StoreResult<()>;
+    /// Score rows with their states in key order after `after` (lead, product), up to `limit`
+    /// (the scorer reads them all when it starts).
+    async fn scores_after(&self, after: (i64, i64), limit: i64) -> StoreResult<Vec<LeadScoreRow>>;
     /// Sets the engagement score and next change time of rows (state unchanged).
     async fn update_score_values(&self, rows: &[(i64, i64, i64, Option<Millis>)], now: Millis) -> StoreResult<()>;
     /// Sets the fit score of a lead for a product where it differs.
@@ -575,11 +586,29 @@ macro_rules! impl_scoring_store {
                 self.bulk_update_due(window, score).await
             }
 
-            async fn update_folded_scores(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
+            async fn update_folded_scores(
+                &self,
+                rows: &[$crate::LeadScoreRow],
+            ) -> $crate::StoreResult<Vec<(i64, i64)>> {
                 if rows.is_empty() {
-                    return Ok(());
+                    return Ok(Vec::new());
                 }
                 self.bulk_update_folded(rows).await
+            }
+
+            async fn put_score_states(&self, states: &[(i64, i64, Vec<u8>)]) -> $crate::StoreResult<()> {
+                if states.is_empty() {
+                    return Ok(());
+                }
+                self.bulk_put_states(states).await
+            }
+
+            async fn scores_after(
+                &self,
+                after: (i64, i64),
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
+                self.bulk_scores_after(after, limit).await
             }
 
             async fn scored_lead_ids(
@@ -803,7 +832,7 @@ macro_rules! impl_scoring_store {
 
             async fn scoring_cursor(&self) -> $crate::StoreResult<$crate::ScoringCursor> {
                 sqlx::query_as::<$db, $crate::ScoringCursor>(
-                    "SELECT event_id, rewind_to, links_at, leads_at, accounts_at FROM scoring_cursor WHERE id = 1",
+                    "SELECT event_id, rewind_to, links_at, leads_at, accounts_at, states_at FROM scoring_cursor WHERE id = 1",
                 )
                 .fetch_one(&self.pool)
                 .await
@@ -815,19 +844,7 @@ macro_rules! impl_scoring_store {
                 cursor: &$crate::ScoringCursor,
                 rewind_seen: Option<i64>,
             ) -> $crate::StoreResult<()> {
-                sqlx::query::<$db>(
-                    "UPDATE scoring_cursor SET event_id = $1, links_at = $2, leads_at = $3, accounts_at = $4, \
-                     rewind_to = CASE WHEN rewind_to = $5 THEN NULL ELSE rewind_to END WHERE id = 1",
-                )
-                .bind(cursor.event_id)
-                .bind(cursor.links_at)
-                .bind(cursor.leads_at)
-                .bind(cursor.accounts_at)
-                .bind(rewind_seen)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(())
+                self.bulk_set_scoring_cursor(cursor, rewind_seen).await
             }
 
             async fn queue_scoring(&self, lead_ids: &[i64]) -> $crate::StoreResult<()> {
@@ -847,6 +864,15 @@ macro_rules! impl_scoring_store {
             }
 
             async fn take_scoring_queue(&self, limit: i64) -> $crate::StoreResult<Vec<i64>> {
+                // Mostly empty: a read says so without waiting for a turn at writing (on SQLite,
+                // the event writer's transactions follow one another closely).
+                let waiting: Option<(i64,)> = sqlx::query_as::<$db, (i64,)>("SELECT lead_id FROM scoring_queue LIMIT 1")
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                if waiting.is_none() {
+                    return Ok(Vec::new());
+                }
                 let rows: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>(
                     "DELETE FROM scoring_queue WHERE lead_id IN \
                      (SELECT lead_id FROM scoring_queue ORDER BY lead_id LIMIT $1) RETURNING lead_id",
@@ -865,6 +891,16 @@ macro_rules! impl_scoring_store {
                 until: $crate::Millis,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<bool> {
+                // Held by another and not expired: a read says so without a write.
+                let current: Option<(String, $crate::Millis)> =
+                    sqlx::query_as::<$db, (String, $crate::Millis)>("SELECT holder, expires_at FROM leases WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                if current.is_some_and(|(other, expires_at)| other != holder && expires_at >= now) {
+                    return Ok(false);
+                }
                 let result = sqlx::query::<$db>(
                     "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
                      ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
@@ -939,6 +975,45 @@ macro_rules! impl_scoring_sqlx_paths {
                     rows.iter().filter(|r| existing.contains(&r.lead_id)).cloned().collect();
                 Self::write_scores(&mut *tx, &kept).await?;
                 tx.commit().await.map_err(db_error)
+            }
+
+            async fn bulk_set_scoring_cursor(
+                &self,
+                cursor: &$crate::ScoringCursor,
+                rewind_seen: Option<i64>,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query::<$db>(
+                    "UPDATE scoring_cursor SET event_id = $1, links_at = $2, leads_at = $3, accounts_at = $4, \
+                     rewind_to = CASE WHEN rewind_to = $5 THEN NULL ELSE rewind_to END, states_at = $6 WHERE id = 1",
+                )
+                .bind(cursor.event_id)
+                .bind(cursor.links_at)
+                .bind(cursor.leads_at)
+                .bind(cursor.accounts_at)
+                .bind(rewind_seen)
+                .bind(cursor.states_at)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn bulk_scores_after(
+                &self,
+                after: (i64, i64),
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
+                sqlx::query_as::<$db, $crate::LeadScoreRow>(&format!(
+                    "{} WHERE (s.lead_id > $1 OR (s.lead_id = $1 AND s.product_id > $2)) \
+                     ORDER BY s.lead_id, s.product_id LIMIT $3",
+                    $crate::LEAD_SCORE_SELECT
+                ))
+                .bind(after.0)
+                .bind(after.1)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
             }
 
             async fn bulk_scores_due(
@@ -1129,10 +1204,14 @@ macro_rules! impl_scoring_sqlx_paths {
                 tx.commit().await.map_err(db_error)
             }
 
-            /// One UPDATE per row and table.
-            async fn bulk_update_folded(&self, rows: &[$crate::LeadScoreRow]) -> $crate::StoreResult<()> {
+            /// One UPDATE per row.
+            async fn bulk_update_folded(
+                &self,
+                rows: &[$crate::LeadScoreRow],
+            ) -> $crate::StoreResult<Vec<(i64, i64)>> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 let horizon = Self::due_horizon(&mut *tx).await?;
+                let mut missing = Vec::new();
                 for row in rows {
                     let updated = sqlx::query::<$db>(
                         "UPDATE lead_scores SET model_version = $1, engagement = $2, next_change_at = $3, due_at = $4, \
@@ -1148,15 +1227,25 @@ macro_rules! impl_scoring_sqlx_paths {
                     .execute(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    if updated.rows_affected() > 0 {
-                        sqlx::query::<$db>("UPDATE score_states SET state = $1 WHERE lead_id = $2 AND product_id = $3")
-                            .bind(&row.state)
-                            .bind(row.lead_id)
-                            .bind(row.product_id)
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(db_error)?;
+                    if updated.rows_affected() == 0 {
+                        missing.push((row.lead_id, row.product_id));
                     }
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(missing)
+            }
+
+            /// One UPDATE per state.
+            async fn bulk_put_states(&self, states: &[(i64, i64, Vec<u8>)]) -> $crate::StoreResult<()> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for (lead_id, product_id, state) in states {
+                    sqlx::query::<$db>("UPDATE score_states SET state = $1 WHERE lead_id = $2 AND product_id = $3")
+                        .bind(state)
+                        .bind(lead_id)
+                        .bind(product_id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
                 }
                 tx.commit().await.map_err(db_error)
             }

@@ -197,18 +197,28 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     // Scores follow the event log while the server runs (one process of several at a time).
     let holder = format!("{}-{}", std::process::id(), tracking::new_visitor_id());
-    let scorer = tokio::spawn(hatake_engine::scoring::run(
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let wake = state.scoring_wake.clone();
+    let mut scorer = tokio::spawn(hatake_engine::scoring::run(
         state.store.clone(),
-        state.scoring_wake.clone(),
+        wake.clone(),
         holder,
         SCORING_INTERVAL,
         state.zone(),
+        stop.clone(),
     ));
     // The peer's address is for web tracking's internal IP ranges.
     let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await;
-    scorer.abort();
+    // The scorer finishes its step and writes its held states back (seconds at most, after a
+    // busy minute at a million leads).
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    wake.notify_one();
+    if tokio::time::timeout(std::time::Duration::from_secs(30), &mut scorer).await.is_err() {
+        tracing::warn!("the scorer did not stop within 30 s");
+        scorer.abort();
+    }
     served
 }
 

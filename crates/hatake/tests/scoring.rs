@@ -143,6 +143,21 @@ async fn scoring_end_to_end(backend: Backend) {
     let page = admin.get(app.url("/scoring/1")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"current-version\">v2"));
     assert!(page.contains("?version=1"), "the older version stays readable");
+
+    // An event after the recomputation is folded onto a held state; shutting the server down
+    // writes the held states back and gives the scorer's lease up.
+    let event = json!([{ "kind": "download", "lead_id": lead, "product_id": 1, "idempotency_key": "e3" }]);
+    let posted = app.api(Method::POST, "/api/v1/events", &app.admin_token).json(&event).send().await.unwrap();
+    assert_eq!(posted.status(), 200);
+    until_score(&app, lead, (60, 2)).await;
+    let cursor = app.store.scoring_cursor().await.unwrap();
+    assert!(cursor.states_at < cursor.event_id, "the state is held: {cursor:?}");
+    let mut app = app;
+    app.stop().await;
+    let cursor = app.store.scoring_cursor().await.unwrap();
+    assert_eq!(cursor.states_at, cursor.event_id, "written back when the server stopped");
+    let now = hatake_engine::scoring::now_millis();
+    assert!(app.store.try_lease(hatake_engine::scoring::LEASE, "next", now + 1_000, now).await.unwrap());
 }
 
 #[tokio::test]

@@ -1431,6 +1431,7 @@ async fn scenario_migrations(backend: &Backend) {
         (13, "lifecycle".to_owned()),
         (14, "score_states".to_owned()),
         (15, "score_due".to_owned()),
+        (16, "states_at".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

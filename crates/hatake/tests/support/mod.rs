@@ -27,7 +27,8 @@ pub struct TestApp {
     /// An API token acting as a field-sales user.
     pub field_token: String,
     _dir: Option<tempfile::TempDir>,
-    _server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 async fn open(backend: Backend) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
@@ -78,8 +79,12 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let state = hatake_web::AppState::new(store.clone(), config).expect("templates");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        hatake_web::serve(listener, state, std::future::pending()).await.expect("server");
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        hatake_web::serve(listener, state, stopped).await.expect("server");
     });
     TestApp {
         base,
@@ -91,11 +96,25 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         admin_token,
         field_token,
         _dir: dir,
-        _server: server,
+        server: Some(server),
+        shutdown: Some(shutdown),
     }
 }
 
 impl TestApp {
+    /// Shuts the server down as `hatake serve` does on a signal, and waits until it has.
+    pub async fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(server) = self.server.take() {
+            tokio::time::timeout(std::time::Duration::from_secs(40), server)
+                .await
+                .expect("the server stops within 40 s")
+                .expect("server task");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
