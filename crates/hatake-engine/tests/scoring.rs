@@ -264,6 +264,17 @@ async fn scenario(store: &dyn Store) {
     let full = snapshot(store, &leads).await;
     assert_eq!(incremental, full);
 
+    // A scorer that starts more than a million events behind the stored states recomputes every
+    // score rather than folding them again lead by lead.
+    let mut cursor = store.scoring_cursor().await.unwrap();
+    cursor.states_at = cursor.event_id - 1_000_001;
+    store.set_scoring_cursor(&cursor, None).await.unwrap();
+    let report = scoring::catch_up(store, &mut Scorer::new(), now).await.unwrap();
+    assert_eq!(report.rescored as usize, full.len(), "{report:?}");
+    assert_eq!(snapshot(store, &leads).await, full);
+    let cursor = store.scoring_cursor().await.unwrap();
+    assert_eq!(cursor.states_at, cursor.event_id);
+
     // The explanation adds up to the stored score.
     let explained = scoring::explain_lead(store, &models, a, now).await.unwrap();
     let erp_part = explained.iter().find(|e| e.product_id == erp).unwrap();

@@ -460,6 +460,7 @@ async fn full_rescore(store: &dyn Store) -> anyhow::Result<(engine::RescoreRepor
     // The recomputation read the leads' attributes and visitor links as they were when it began.
     let mut cursor = store.scoring_cursor().await?;
     cursor.event_id = up_to;
+    cursor.states_at = up_to;
     (cursor.links_at, cursor.leads_at, cursor.accounts_at) = (now, now, now);
     store.set_scoring_cursor(&cursor, cursor.rewind_to).await?;
     Ok((report, models))
