@@ -128,6 +128,8 @@ fn fit_of(model: &Compiled, row: Option<&FitRow>) -> i64 {
     model.model.fit(&fit_subject(row, &custom)).0
 }
 
+/// A row's values from its state at `now`; the state itself is left for the caller to encode
+/// (the scorer holds most states and writes them back later).
 fn score_row(
     lead_id: i64,
     product_id: i64,
@@ -145,7 +147,7 @@ fn score_row(
         engagement: score.engagement,
         fit,
         next_change_at: score.next_change_at,
-        state: state.encode(),
+        state: Vec::new(),
         updated_at: now,
     }
 }
@@ -333,7 +335,8 @@ pub async fn score_leads(store: &dyn Store, models: &Models, lead_ids: &[i64], n
             match model.fold_all(&mut in_scope) {
                 Some(state) if fits.contains_key(&lead_id) => {
                     let fit = fit_of(model, fits.get(&lead_id));
-                    rows.push(score_row(lead_id, *product_id, *version, model, &state, fit, now));
+                    let row = score_row(lead_id, *product_id, *version, model, &state, fit, now);
+                    rows.push(LeadScoreRow { state: state.encode(), ..row });
                 }
                 _ => store.delete_lead_scores(&[lead_id], *product_id).await?,
             }
@@ -463,18 +466,11 @@ pub async fn apply_events(
                 break;
             }
             if let Some(state) = state {
-                let score = model.score_at(&state, now);
-                let row = LeadScoreRow {
-                    lead_id,
-                    product_id: *product_id,
-                    model_version: *version,
-                    engagement: score.engagement,
-                    next_change_at: score.next_change_at,
-                    // Written now only with a new row; a held one is written back later.
-                    state: if before.is_none() { state.encode() } else { Vec::new() },
-                    updated_at: now,
-                    ..LeadScoreRow::default()
-                };
+                let mut row = score_row(lead_id, *product_id, *version, model, &state, 0, now);
+                if before.is_none() {
+                    // A new row is written with its state; a held one is written back later.
+                    row.state = state.encode();
+                }
                 lead_rows.push((before, row, state));
             }
         }
@@ -799,7 +795,8 @@ pub async fn rescore(
                 }
                 if let Some(state) = state {
                     let fit = model.model.fit(&subject).0;
-                    rows.push(score_row(lead, *product_id, *version, model, &state, fit, now));
+                    let row = score_row(lead, *product_id, *version, model, &state, fit, now);
+                    rows.push(LeadScoreRow { state: state.encode(), ..row });
                 }
             }
         }

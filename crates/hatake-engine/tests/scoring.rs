@@ -44,6 +44,11 @@ async fn lead(store: &dyn Store, family: &str, email: &str, account: Option<i64>
     store.create_lead(&input.validate(&[]).unwrap(), false, T0).await.unwrap().id
 }
 
+async fn product(store: &dyn Store, code: &str, name: &str, at: i64) -> i64 {
+    let input = ProductInput { code: Some(code.into()), name: Some(name.into()), ..Default::default() };
+    store.create_product(&input.validate().unwrap(), at).await.unwrap().id
+}
+
 /// The stored rows without their write time, for comparing.
 async fn snapshot(store: &dyn Store, leads: &[i64]) -> Vec<LeadScoreRow> {
     let mut rows = store.lead_scores(leads).await.unwrap();
@@ -58,26 +63,8 @@ async fn engagement(store: &dyn Store, lead: i64, product: i64) -> Option<i64> {
 }
 
 async fn scenario(store: &dyn Store) {
-    let erp = store
-        .create_product(
-            &ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() }
-                .validate()
-                .unwrap(),
-            support::now(),
-        )
-        .await
-        .unwrap()
-        .id;
-    let crm = store
-        .create_product(
-            &ProductInput { code: Some("crm".into()), name: Some("CRM".into()), ..Default::default() }
-                .validate()
-                .unwrap(),
-            T0,
-        )
-        .await
-        .unwrap()
-        .id;
+    let erp = product(store, "erp", "ERP", support::now()).await;
+    let crm = product(store, "crm", "CRM", T0).await;
     let account = store
         .create_account(
             &AccountInput { name: Some("株式会社大手".into()), employee_count: Some(800), ..Default::default() }
@@ -294,16 +281,7 @@ both!(scenario, scores_follow_the_log_on_sqlite, scores_follow_the_log_on_postgr
 /// without their states (a row deleted meanwhile is named, not written), states written back
 /// for rows that exist only, every row read back in key order, and the cursor's `states_at`.
 async fn held_state_paths(store: &dyn Store) {
-    let product = store
-        .create_product(
-            &ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() }
-                .validate()
-                .unwrap(),
-            T0,
-        )
-        .await
-        .unwrap()
-        .id;
+    let product = product(store, "erp", "ERP", T0).await;
     let a = lead(store, "佐藤", "sato@example.jp", None, "部長").await;
     let b = lead(store, "鈴木", "suzuki@example.jp", None, "担当").await;
     let row = |lead_id, engagement, state: &[u8]| LeadScoreRow {
