@@ -150,7 +150,16 @@ async fn scoring_end_to_end(backend: Backend) {
     let posted = app.api(Method::POST, "/api/v1/events", &app.admin_token).json(&event).send().await.unwrap();
     assert_eq!(posted.status(), 200);
     until_score(&app, lead, (60, 2)).await;
-    let cursor = app.store.scoring_cursor().await.unwrap();
+    // The step writes its cursor after the scores: wait for it to reach the event.
+    let newest = app.store.max_event_id().await.unwrap();
+    let started = Instant::now();
+    let cursor = loop {
+        let cursor = app.store.scoring_cursor().await.unwrap();
+        if cursor.event_id >= newest || started.elapsed() > Duration::from_secs(10) {
+            break cursor;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
     assert!(cursor.states_at < cursor.event_id, "the state is held: {cursor:?}");
     let mut app = app;
     app.stop().await;
