@@ -16,6 +16,7 @@ pub mod holidays;
 pub mod lead;
 pub mod lifecycle;
 pub mod matching;
+pub mod name;
 pub mod prefecture;
 pub mod product;
 pub mod qualification;

@@ -159,6 +159,9 @@ pub fn key_hash(key: &str) -> i64 {
 #[derive(Debug, Clone)]
 pub struct LeadFeatures {
     record: Record,
+    /// The whole name as compared (no spaces): a name split differently, or not at all, is
+    /// still the same name.
+    name: Box<str>,
     /// The identity e-mail (lower case), unless it is a role address.
     pub email: Option<String>,
     pub keys: Vec<String>,
@@ -167,8 +170,19 @@ pub struct LeadFeatures {
 impl LeadFeatures {
     pub fn new(lead: &LeadData) -> Self {
         let name = search_key(&lead.full_name());
-        let family = lead.family_name.as_deref().map(search_key).unwrap_or_default();
-        let given = lead.given_name.as_deref().map(search_key).unwrap_or_default();
+        // A whole name in the family field (「田中太郎」) is split as an import splits it.
+        let split = match (&lead.family_name, &lead.given_name) {
+            (Some(whole), None) => {
+                let reading = crate::lead::join_name(lead.family_name_kana.as_deref(), lead.given_name_kana.as_deref());
+                crate::name::split_full_name(whole, Some(&reading))
+            }
+            _ => (lead.family_name.clone(), lead.given_name.clone()),
+        };
+        // Variant characters (髙 for 高, 齋 for 斎) are one name.
+        let fold = |part: &str| crate::name::fold_variants(&search_key(part));
+        let family = split.0.as_deref().map(fold).unwrap_or_default();
+        let given = split.1.as_deref().map(fold).unwrap_or_default();
+        let name = crate::name::fold_variants(&name);
         let kana = kana_key(&crate::lead::join_name(lead.family_name_kana.as_deref(), lead.given_name_kana.as_deref()));
         // The given name's reading, when the reading was given in two parts: it tells 太郎 (タロウ)
         // from 次郎 (ジロウ) where the family names agree anyway.
@@ -211,7 +225,16 @@ impl LeadFeatures {
         if !domain.is_empty() && !family.is_empty() {
             keys.push(format!("d:{domain}|{family}"));
         }
-        Self { record, email, keys }
+        Self { record, name: name.into(), email, keys }
+    }
+
+    /// Takes `email` as the lead's identity address when it has none: a record merged into
+    /// the lead brings it (so later records of the same address find the lead).
+    pub fn adopt_email(&mut self, email: &str) {
+        if self.email.is_none() && !is_role_address(email) {
+            self.email = Some(email.to_owned());
+            self.record[EMAIL] = Prepared::new(email);
+        }
     }
 
     /// The blocking keys as the store keeps them ([`key_hash`]).
@@ -303,6 +326,21 @@ pub(crate) fn share_a_place(a: &LeadFeatures, b: &LeadFeatures) -> bool {
 
 fn score(a: &LeadFeatures, b: &LeadFeatures) -> Scored {
     let mut pattern: Pattern = compare(&COMPARATORS, &a.record, &b.record);
+    // The same whole name split differently (or not at all on one side) is the same name.
+    // Two different family names that are both common ones, read differently (山本 and 山口),
+    // are two families, not a typo of one: alike as strings, they do not partly agree.
+    if pattern.level(FAMILY) == Level::Partial {
+        let reading = |r: &Record| r[FAMILY].as_ref().and_then(|f| crate::name::family_name_reading(&f.text));
+        if let (Some(x), Some(y)) = (reading(&a.record), reading(&b.record)) {
+            if x != y {
+                pattern = pattern.with(FAMILY, Level::Disagree);
+            }
+        }
+    }
+    // (Only where one side has a given name: two bare family names are no person anchor.)
+    if !a.name.is_empty() && a.name == b.name && (a.record[GIVEN].is_some() || b.record[GIVEN].is_some()) {
+        pattern = pattern.with(FAMILY, Level::Agree).with(GIVEN, Level::Agree);
+    }
     // Readings are compared once: by the given name's when both have it, else in full.
     let kana = if pattern.level(KANA) == Level::Missing { KANA_FULL } else { KANA };
     pattern = pattern.with(if kana == KANA { KANA_FULL } else { KANA }, Level::Missing);

@@ -122,6 +122,21 @@ fn decisions_on_realistic_variants() {
             Expect::New,
         ),
         (
+            "the name written without a space, same company, nothing else",
+            ("ひまわり商事", "佐藤太郎", "", "", "", "", ""),
+            Expect::Merge,
+        ),
+        (
+            "the name without a space, another e-mail at the same company",
+            ("株式会社ひまわり商事", "佐藤太郎", "", "", "sato.t@himawari.co.jp", "", "東京都"),
+            Expect::Merge,
+        ),
+        (
+            "a colleague whose family name differs by one character (佐藤 / 佐野)",
+            ("株式会社ひまわり商事", "佐野", "太郎", "サノ タロウ", "", "03-1234-5678", "東京都"),
+            Expect::New,
+        ),
+        (
             "role address is not an identity",
             ("株式会社ひまわり商事", "鈴木", "花子", "スズキ ハナコ", "info@himawari.co.jp", "", ""),
             Expect::New,
@@ -200,4 +215,30 @@ fn helpers() {
     assert_eq!(key("03-1234-5678"), "0312345678");
     assert_eq!(kana_key("さとう たろう"), "サトウタロウ");
     assert_eq!(kana_key("ｻﾄｳ ﾀﾛｳ"), "サトウタロウ");
+}
+
+/// Names that differ only in variant characters (髙橋 / 高橋) are one name; two common family
+/// names read differently are two families; a whole name in one field matches its split form.
+#[test]
+fn names_written_otherwise() {
+    let stored = features(&("株式会社あおぞら工業", "高橋", "一郎", "タカハシ イチロウ", "", "06-1111-2222", "大阪府"));
+    let cases: &[(&str, Row, Expect)] = &[
+        ("old character", ("あおぞら工業", "髙橋", "一郎", "", "", "06-1111-2222", "大阪府"), Expect::Merge),
+        ("whole name, old character", ("あおぞら工業", "髙橋一郎", "", "", "", "06-1111-2222", ""), Expect::Merge),
+        ("whole name of an unknown family", ("あおぞら工業", "高梨一郎", "", "", "", "06-1111-2222", ""), Expect::New),
+        (
+            "another family, same switchboard",
+            ("あおぞら工業", "高田", "一郎", "タカダ イチロウ", "", "06-1111-2222", ""),
+            Expect::New,
+        ),
+    ];
+    for (what, row, expected) in cases {
+        let got = match decide(&features(row), &[&stored]) {
+            Decision::Merge { .. } => Expect::Merge,
+            Decision::Review { .. } => Expect::Review,
+            Decision::New => Expect::New,
+        };
+        let comparison = super::compare_leads(&features(row), &stored);
+        assert_eq!(&got, expected, "{what}: score {:.1} {:?}", comparison.score, comparison.evidence);
+    }
 }
