@@ -7,13 +7,13 @@ use hatake_store::{Store, StoreResult};
 
 /// The version of the matching keys (`hatake_domain::matching::lead`); raise it when the
 /// keys change, and every lead is keyed again on the next start.
-pub const KEYS_VERSION: &str = "2";
+pub const KEYS_VERSION: &str = "3";
 /// Where the store records the key version its leads have.
 pub const SETTING_KEYS_VERSION: &str = "matching.keys_version";
 
 /// An import that wrote no batch for this long was stopped with its process (a batch takes
-/// seconds).
-pub const STALLED_AFTER_MS: i64 = 15 * 60 * 1000;
+/// seconds; a batch of 100,000 rows on a slow PostgreSQL under a minute).
+pub const STALLED_AFTER_MS: i64 = 5 * 60 * 1000;
 
 /// What [`bring_up_to_date`] did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -16,7 +16,7 @@
 //! every lead the import created or changed are kept, so a later batch merges into the newest
 //! values without reading them back.
 
-use hatake_domain::matching::lead::decide;
+use hatake_domain::matching::lead::{decide, is_role_address};
 use hatake_domain::matching::merge::combine;
 use hatake_domain::matching::{key_hash, Comparison, Decision, LeadFeatures};
 use hatake_domain::{LeadData, RequiredFieldSet};
@@ -80,6 +80,9 @@ pub struct Resolver {
     /// Leads by blocking key, under the key's hash as the store keeps it ([`key_hash`]).
     by_key: HashMap<i64, Vec<i64>>,
     by_email: HashMap<String, i64>,
+    /// Role addresses (`info@…`, not an identity) by the lead that holds each: colleagues may
+    /// share one, but the store keeps an address on one lead only.
+    role_holders: HashMap<String, i64>,
     /// Creates planned in earlier batches: the next create's provisional id is
     /// `provisional(created_before)`.
     created_before: usize,
@@ -102,6 +105,7 @@ impl Resolver {
             known: HashMap::new(),
             by_key: HashMap::new(),
             by_email: HashMap::new(),
+            role_holders: HashMap::new(),
             created_before: 0,
             real_ids: Vec::new(),
             alias: HashMap::new(),
@@ -151,10 +155,23 @@ impl Resolver {
         keys
     }
 
-    /// Reads the stored candidates of a batch that the resolver has not seen yet.
-    async fn load_candidates<S: Store + ?Sized>(&mut self, store: &S, features: &[LeadFeatures]) -> StoreResult<()> {
+    /// Reads the stored candidates of a batch that the resolver has not seen yet, and who holds
+    /// the role addresses the batch names.
+    async fn load_candidates<S: Store + ?Sized>(
+        &mut self,
+        store: &S,
+        features: &[LeadFeatures],
+        role_addresses: Vec<String>,
+    ) -> StoreResult<()> {
         if self.started_empty {
             return Ok(());
+        }
+        let unknown: Vec<String> = role_addresses.into_iter().filter(|e| !self.role_holders.contains_key(e)).collect();
+        if !unknown.is_empty() {
+            for (email, id) in store.lead_ids_by_email(&unknown).await? {
+                let id = self.alias.get(&id).copied().unwrap_or(id);
+                self.role_holders.entry(email).or_insert(id);
+            }
         }
         let mut keys: Vec<i64> = features.iter().flat_map(LeadFeatures::key_hashes).collect();
         keys.sort_unstable();
@@ -226,7 +243,15 @@ impl Resolver {
         prepared: Vec<(Incoming, LeadFeatures)>,
     ) -> StoreResult<(ResolutionPlan, Vec<Resolved>)> {
         let (incoming, features): (Vec<Incoming>, Vec<LeadFeatures>) = prepared.into_iter().unzip();
-        self.load_candidates(store, &features).await?;
+        let mut role_addresses: Vec<String> = incoming
+            .iter()
+            .filter_map(|i| i.data.email.as_ref().map(|e| e.as_str()))
+            .filter(|e| is_role_address(e))
+            .map(str::to_owned)
+            .collect();
+        role_addresses.sort_unstable();
+        role_addresses.dedup();
+        self.load_candidates(store, &features, role_addresses).await?;
 
         // Pass one: compare, on features only.
         let mut plan = ResolutionPlan::default();
@@ -322,6 +347,12 @@ impl Resolver {
                     LeadRef::Existing(id) => {
                         if let Some(known) = self.known.get_mut(&id) {
                             known.fingerprints.insert(print_key);
+                            // The lead takes the record's address if it has none: the next
+                            // record of that address, in this batch too, finds it.
+                            if let (None, Some(email)) = (&known.features.email, &features.email) {
+                                known.features.adopt_email(email);
+                                self.by_email.entry(email.clone()).or_insert(id);
+                            }
                         }
                         steps.push((Step::MergeStored(id, Box::new(data)), source(Outcome::Merged)));
                     }
@@ -425,6 +456,7 @@ impl Resolver {
             }
             resolved.push(Resolved { outcome, lead });
         }
+        self.settle_emails(&mut plan, &mut current);
         // The merged leads' features follow their new values for the next batches.
         for update in &mut plan.updates {
             update.keys = Some(self.remember(update.id, LeadFeatures::new(&update.data), HashSet::new()));
@@ -440,6 +472,54 @@ impl Resolver {
         }
         self.created_before += plan.creates.len();
         Ok((plan, resolved))
+    }
+
+    /// Who holds an address, as far as the resolver knows (by resolver id).
+    fn email_holder(&self, email: &str) -> Option<i64> {
+        self.by_email.get(email).or_else(|| self.role_holders.get(email)).copied()
+    }
+
+    /// Keeps each address on one lead, as the store requires: a lead of this plan whose
+    /// address another lead holds already (a role address colleagues share, or one another
+    /// writer gave meanwhile) keeps the address it had (none, for a new lead); the record
+    /// still carries it among its fields. Claims the addresses the plan gives.
+    fn settle_emails(
+        &mut self,
+        plan: &mut ResolutionPlan,
+        current: &mut HashMap<i64, (LeadData, Option<LeadSnapshot>)>,
+    ) {
+        let mut claimed: HashMap<String, i64> = HashMap::new();
+        let mut settle = |resolver: &Self, id: i64, data: &mut LeadData, before: Option<&LeadData>| -> bool {
+            let Some(email) = data.email.as_ref().map(|e| e.as_str().to_owned()) else { return false };
+            let holder = claimed.get(&email).copied().or_else(|| resolver.email_holder(&email));
+            if holder.is_some_and(|holder| holder != id) {
+                data.email = before.and_then(|b| b.email.clone()).filter(|e| e.as_str() != email);
+                return true;
+            }
+            claimed.insert(email, id);
+            false
+        };
+        for update in &mut plan.updates {
+            let before =
+                current.get(&update.id).and_then(|(_, snapshot)| snapshot.as_ref()).and_then(|s| s.data().ok());
+            if settle(self, update.id, &mut update.data, before.as_ref()) {
+                update.is_lead = self.required.is_lead(&update.data);
+                if let Some((data, _)) = current.get_mut(&update.id) {
+                    data.clone_from(&update.data);
+                }
+            }
+        }
+        for (index, create) in plan.creates.iter_mut().enumerate() {
+            let id = provisional(self.created_before + index);
+            if settle(self, id, &mut create.data, None) {
+                create.is_lead = self.required.is_lead(&create.data);
+            }
+        }
+        for (email, id) in claimed {
+            if is_role_address(&email) {
+                self.role_holders.entry(email).or_insert(id);
+            }
+        }
     }
 
     /// Records the ids the store gave to a written batch's new leads (in plan order).
@@ -548,6 +628,30 @@ fn review(lead: LeadRef, candidate: LeadRef, comparison: &Comparison) -> Planned
 /// # Errors
 /// A store error; nothing of the record is written then.
 pub async fn resolve_one<S: Store + ?Sized>(
+    store: &S,
+    required: RequiredFieldSet,
+    record: Incoming,
+    now: i64,
+) -> StoreResult<(Outcome, i64)> {
+    // Records of one process are resolved one at a time: two submissions of one new person at
+    // once must not both become new leads (a record is planned, then written; a second plan
+    // in between would not see the first's lead). A write refused because another process
+    // wrote the same address meanwhile is planned again, and then finds that lead.
+    static RESOLVING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = RESOLVING.lock().await;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match resolve_once(store, required.clone(), record.clone(), now).await {
+            Err(StoreError::Conflict { field }) if attempt < 3 => {
+                tracing::debug!(field, attempt, "a resolution was refused; planning it again");
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn resolve_once<S: Store + ?Sized>(
     store: &S,
     required: RequiredFieldSet,
     record: Incoming,

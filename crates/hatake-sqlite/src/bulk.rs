@@ -178,7 +178,7 @@ pub(crate) fn write(
         }
     }
     if !plan.updates.is_empty() {
-        let update = hatake_store::sql::update_by_id("leads", &LEAD_WRITE_COLUMNS);
+        let update = hatake_store::sql::update_planned_lead_sql();
         let mut statement = tx.prepare_cached(&update).map_err(error)?;
         for planned in &mut plan.updates {
             let mut values = lead_write_values(&planned.data, planned.is_lead, now);
@@ -368,7 +368,7 @@ fn write_batch_extras(tx: &Transaction<'_>, extras: &BatchExtras<'_>, now: Milli
         }
     }
     let mut values = extras.counts.as_row().to_vec();
-    values.extend([extras.import_id, now]);
+    values.extend([now, extras.import_id]);
     tx.prepare_cached(hatake_store::common_imports::RECORD_PROGRESS_SQL)
         .map_err(error)?
         .execute(params_from_iter(values))

@@ -4,9 +4,13 @@
 //! private helpers (`rewrite_lead`, `delete_lead_in`, `fetch_lead`, `bind_values` …) it uses.
 
 /// Records a running import's counts so far and that it is alive (bind: the six counts in
-/// [`crate::ImportCounts::as_row`] order, id, progress_at).
+/// [`crate::ImportCounts::as_row`] order, progress_at, id).
+///
+/// The parameters appear in their numeric order: SQLite numbers `$n` parameters by first
+/// appearance, so a `$8` before a `$7` binds positionally to the wrong one (rusqlite's bulk
+/// connection binds by position).
 pub const RECORD_PROGRESS_SQL: &str = "UPDATE imports SET total_rows = $1, created_rows = $2, merged_rows = $3, \
-    unchanged_rows = $4, review_rows = $5, rejected_rows = $6, progress_at = $8 WHERE id = $7 AND status = 'running'";
+    unchanged_rows = $4, review_rows = $5, rejected_rows = $6, progress_at = $7 WHERE id = $8 AND status = 'running'";
 
 /// Records how an import ended (bind: status, the six counts, error, finished_at, id).
 pub const FINISH_IMPORT_SQL: &str = "UPDATE imports SET status = $1, total_rows = $2, created_rows = $3, \
@@ -80,6 +84,16 @@ macro_rules! impl_import_store {
                 Ok(())
             }
 
+            async fn settle_import_rows(&self, import_id: i64, rows: i64) -> $crate::StoreResult<()> {
+                sqlx::query::<$db>("UPDATE imports SET settled_rows = $2 WHERE id = $1")
+                    .bind(import_id)
+                    .bind(rows)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(())
+            }
+
             async fn get_import(&self, id: i64) -> $crate::StoreResult<$crate::ImportRow> {
                 let sql = format!("SELECT {} FROM imports WHERE id = $1", $crate::common_resolution::IMPORT_COLUMNS);
                 sqlx::query_as::<$db, $crate::ImportRow>(&sql).bind(id).fetch_one(&self.pool).await.map_err(db_error)
@@ -125,8 +139,8 @@ macro_rules! impl_import_store {
                 .bind(counts.unchanged)
                 .bind(counts.review)
                 .bind(counts.rejected)
-                .bind(id)
                 .bind(now)
+                .bind(id)
                 .execute(&self.pool)
                 .await
                 .map_err(db_error)?;
@@ -179,6 +193,41 @@ macro_rules! impl_import_store {
             async fn import_rejects(&self, import_id: i64) -> $crate::StoreResult<Vec<$crate::RejectRow>> {
                 sqlx::query_as::<$db, $crate::RejectRow>(
                     "SELECT line, fields, problems FROM import_rejects WHERE import_id = $1 ORDER BY line",
+                )
+                .bind(import_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn resume_import(
+                &self,
+                id: i64,
+                stalled_before: Option<$crate::Millis>,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::ImportRow> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE imports SET status = 'running', error = NULL, finished_at = NULL, progress_at = $1 \
+                     WHERE id = $2 AND kind = 'leads' AND (status = 'failed' OR (status = 'running' \
+                     AND COALESCE(progress_at, created_at) < $3))",
+                )
+                .bind(now)
+                .bind(id)
+                .bind(stalled_before.unwrap_or(i64::MAX))
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                if done.rows_affected() == 0 {
+                    self.get_import(id).await?;
+                    return Err($crate::StoreError::Conflict { field: "status" });
+                }
+                self.get_import(id).await
+            }
+
+            async fn import_lines(&self, import_id: i64) -> $crate::StoreResult<Vec<(i64, i64, String)>> {
+                sqlx::query_as::<$db, (i64, i64, String)>(
+                    "SELECT line, lead_id, outcome FROM lead_sources WHERE import_id = $1 AND line IS NOT NULL \
+                     ORDER BY line",
                 )
                 .bind(import_id)
                 .fetch_all(&self.pool)

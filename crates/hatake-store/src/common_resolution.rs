@@ -30,7 +30,7 @@ pub fn source_values(
 
 pub const IMPORT_COLUMNS: &str = "id, kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
     headers, total_rows, created_rows, merged_rows, unchanged_rows, review_rows, rejected_rows, error, created_by, \
-    created_at, finished_at, undone_at, undone_by, event, event_rows";
+    created_at, finished_at, undone_at, undone_by, event, event_rows, settled_rows, progress_at";
 pub const REVIEW_COLUMNS: &str =
     "id, kind, lead_id, candidate_id, score, evidence, status, import_id, created_at, decided_by, decided_at";
 /// [`REVIEW_COLUMNS`] of `match_reviews r`.
@@ -555,7 +555,7 @@ macro_rules! impl_sqlx_plan_writer {
             if updates.is_empty() {
                 return Ok(());
             }
-            let sql = $crate::sql::update_by_id("leads", &$crate::sql::LEAD_WRITE_COLUMNS);
+            let sql = $crate::sql::update_planned_lead_sql();
             for (id, lead, is_lead) in updates {
                 let mut values = $crate::sql::lead_write_values(lead, *is_lead, now);
                 values.push($crate::sql::Value::Int(*id));

@@ -264,14 +264,25 @@ pub trait ImportStore: Send + Sync + 'static {
     /// Marks running imports without progress since `stalled_before` as failed (their process
     /// stopped); returns how many. Their written batches can then be undone.
     async fn fail_stalled_imports(&self, stalled_before: Millis, now: Millis) -> StoreResult<u64>;
+    /// Marks an import that stopped half-way running again, to take the rows it had not; its
+    /// counts stay. It stopped when it failed, or when it is still `running` without progress
+    /// since `stalled_before` (its process is gone); `None` takes a running one whatever its
+    /// progress (the caller knows its process is gone). [`StoreError::Conflict`] (`status`)
+    /// otherwise; [`StoreError::NotFound`].
+    async fn resume_import(&self, id: i64, stalled_before: Option<Millis>, now: Millis) -> StoreResult<ImportRow>;
     async fn add_rejects(&self, import_id: i64, rejects: &[RejectRow]) -> StoreResult<()>;
     /// Writes one batch of an import ([`ResolutionStore::apply_plan`], its rejected rows and
     /// [`ImportStore::record_import_progress`]); returns the ids of the created leads in plan
     /// order. SQLite writes it in one transaction on a connection kept for bulk writes.
     async fn apply_import_batch(&self, batch: ImportBatch) -> StoreResult<Vec<i64>>;
     async fn import_rejects(&self, import_id: i64) -> StoreResult<Vec<RejectRow>>;
+    /// The rows an import took, by line: (line, lead, outcome) from the sources it recorded
+    /// (a merge later moves a source to the surviving lead).
+    async fn import_lines(&self, import_id: i64) -> StoreResult<Vec<(i64, i64, String)>>;
     /// Counts events an import recorded for its people.
     async fn add_import_events(&self, import_id: i64, count: i64) -> StoreResult<()>;
+    /// Records that the first `rows` rows of an import have their events and links written.
+    async fn settle_import_rows(&self, import_id: i64, rows: i64) -> StoreResult<()>;
     /// Removes the leads an import created and restores those it changed, except leads
     /// changed again since, which are kept and listed; removes the events it recorded (their
     /// idempotency keys start `import:{id}:`). A finished or failed import can be

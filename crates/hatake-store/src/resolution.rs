@@ -201,6 +201,25 @@ pub struct ImportRow {
     pub event: Option<String>,
     /// How many events it recorded.
     pub event_rows: i64,
+    /// Rows whose offline events and company links are written too (a resumed import redoes
+    /// them for the rows after).
+    pub settled_rows: i64,
+    /// When a running import last wrote a batch.
+    pub progress_at: Option<Millis>,
+}
+
+impl ImportRow {
+    /// The counts so far.
+    pub fn counts(&self) -> ImportCounts {
+        ImportCounts {
+            total: self.total_rows,
+            created: self.created_rows,
+            merged: self.merged_rows,
+            unchanged: self.unchanged_rows,
+            review: self.review_rows,
+            rejected: self.rejected_rows,
+        }
+    }
 }
 
 /// What an import did, row by row, summed.

@@ -530,6 +530,22 @@ pub fn update_by_id(table: &str, columns: &[&str]) -> String {
     format!("UPDATE {table} SET {} WHERE id = ${}", sets.join(", "), columns.len() + 1)
 }
 
+/// [`update_by_id`] of a lead for a resolution plan (an import's or an API record's merge):
+/// the company link and the owner are anchored — a merge never clears them — so a link made
+/// since the plan was made (the import linking the leads of its previous batch, or a person)
+/// stays.
+pub fn update_planned_lead_sql() -> String {
+    let sets: Vec<String> = LEAD_WRITE_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match *c {
+            "account_id" | "owner_id" => format!("{c} = COALESCE(${}, {c})", i + 1),
+            _ => format!("{c} = ${}", i + 1),
+        })
+        .collect();
+    format!("UPDATE leads SET {} WHERE id = ${}", sets.join(", "), LEAD_WRITE_COLUMNS.len() + 1)
+}
+
 /// The search document of a stored lead (its company as shown).
 pub fn lead_row_search_document(row: &crate::LeadRow) -> String {
     lead_document([

@@ -16,9 +16,20 @@ use std::sync::Arc;
 /// One batch as the reading thread hands it over.
 pub struct Parsed {
     pub leads: Vec<(Incoming, LeadFeatures)>,
+    /// The corporate numbers (法人番号) rows gave, by index into `leads`: the lead works for
+    /// the company of the master with that number.
+    pub numbers: Vec<(usize, String)>,
     pub rejects: Vec<RejectRow>,
     /// Rows read for this batch (leads + rejects).
     pub rows: i64,
+}
+
+/// Which data rows to read: the first `skip` are passed over (an import resumed, or a batch
+/// taken again on its own), then at most `limit`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Span {
+    pub skip: i64,
+    pub limit: Option<i64>,
 }
 
 /// Starts reading `prepared` on its own thread; batches arrive on the returned channel (at
@@ -28,6 +39,7 @@ pub fn spawn(
     context: RowContext,
     departments: DepartmentDictionary,
     sizes: super::BatchSizes,
+    span: Span,
 ) -> tokio::sync::mpsc::Receiver<Parsed> {
     let (sender, receiver) = tokio::sync::mpsc::channel(2);
     let text = Arc::clone(&prepared.text);
@@ -35,12 +47,20 @@ pub fn spawn(
     let headers = prepared.headers.clone();
     std::thread::spawn(move || {
         let Ok(mut reader) = RowReader::new(&text) else { return };
+        for _ in 0..span.skip {
+            if reader.next_row().is_none() {
+                return;
+            }
+        }
+        let mut left = span.limit.unwrap_or(i64::MAX);
         // Departments repeat: each distinct text is classified once.
         let mut classes: HashMap<String, Option<String>> = HashMap::new();
         let mut batch_size = sizes.first;
-        let mut parsed = Parsed { leads: Vec::with_capacity(batch_size), rejects: Vec::new(), rows: 0 };
+        let mut parsed =
+            Parsed { leads: Vec::with_capacity(batch_size), numbers: Vec::new(), rejects: Vec::new(), rows: 0 };
         loop {
-            let next = reader.next_row();
+            let next = if left > 0 { reader.next_row() } else { None };
+            left -= 1;
             let done = next.is_none();
             match next {
                 Some(Ok(row)) => {
@@ -54,6 +74,9 @@ pub fn spawn(
                                     .or_insert_with(|| departments.classify(d).map(|c| c.key.clone()))
                                     .clone()
                             });
+                            if let Ok(Some(number)) = super::rows::corporate_number_of_row(&row, &mapping) {
+                                parsed.numbers.push((parsed.leads.len(), number.as_str().to_owned()));
+                            }
                             let features = LeadFeatures::new(&data);
                             let incoming = Incoming {
                                 data,
@@ -82,7 +105,7 @@ pub fn spawn(
                     });
                     let _ = sender.blocking_send(std::mem::replace(
                         &mut parsed,
-                        Parsed { leads: Vec::new(), rejects: Vec::new(), rows: 0 },
+                        Parsed { leads: Vec::new(), numbers: Vec::new(), rejects: Vec::new(), rows: 0 },
                     ));
                     return;
                 }
@@ -92,7 +115,7 @@ pub fn spawn(
                 batch_size = sizes.next(batch_size);
                 let full = std::mem::replace(
                     &mut parsed,
-                    Parsed { leads: Vec::with_capacity(batch_size), rejects: Vec::new(), rows: 0 },
+                    Parsed { leads: Vec::with_capacity(batch_size), numbers: Vec::new(), rejects: Vec::new(), rows: 0 },
                 );
                 if sender.blocking_send(full).is_err() {
                     return; // The import stopped (a store error): nothing more to read for.

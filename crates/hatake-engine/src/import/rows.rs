@@ -27,8 +27,8 @@ fn joined(row: &Row<'_>, mapping: &Mapping, column: LeadColumn) -> Option<String
     (!parts.is_empty()).then(|| parts.join(" "))
 }
 
-/// "山田 太郎" → ("山田", "太郎"); a name without a space stays whole as the family name.
-fn split_name(full: &str) -> (Option<String>, Option<String>) {
+/// "山田 太郎" → ("山田", "太郎"); a reading splits at its space.
+fn split_reading(full: &str) -> (Option<String>, Option<String>) {
     let normalised = hatake_domain::text::nfkc_trim(full);
     match normalised.split_once(' ') {
         Some((family, given)) => (Some(family.to_owned()), Some(given.trim().to_owned())),
@@ -51,6 +51,20 @@ pub fn fields_json(headers: &[String], row: &Row<'_>) -> String {
     serde_json::Value::Object(object).to_string()
 }
 
+/// The row's corporate number (法人番号), checked as the account form checks it: 13 digits
+/// with a valid check digit. `Ok(None)` when the row has none.
+///
+/// # Errors
+/// The same field error the account form gives (`corporate_number`).
+pub fn corporate_number_of_row(
+    row: &Row<'_>,
+    mapping: &Mapping,
+) -> Result<Option<hatake_domain::CorporateNumber>, FieldError> {
+    first(row, mapping, LeadColumn::CorporateNumber)
+        .map(|text| hatake_domain::CorporateNumber::parse_field(text, "corporate_number"))
+        .transpose()
+}
+
 /// The lead a row describes.
 ///
 /// # Errors
@@ -61,16 +75,22 @@ pub fn lead_of_row(row: &Row<'_>, mapping: &Mapping, context: &RowContext) -> Re
         errors.push(FieldError::new("row", "wrong_column_count", wrong.message_ja(), wrong.message_en()));
         return Err(errors);
     }
+    if let Err(error) = corporate_number_of_row(row, mapping) {
+        errors.push(error);
+    }
     let text = |column| first(row, mapping, column).map(str::to_owned);
-    let (mut family_name, mut given_name) = text(LeadColumn::FullName).map(|f| split_name(&f)).unwrap_or_default();
+    // A name without a space is split by its reading or the family-name dictionary.
+    let reading = text(LeadColumn::FullNameKana);
+    let (mut family_name, mut given_name) = text(LeadColumn::FullName)
+        .map(|f| hatake_domain::name::split_full_name(&f, reading.as_deref()))
+        .unwrap_or_default();
     if let Some(family) = text(LeadColumn::FamilyName) {
         family_name = Some(family);
     }
     if let Some(given) = text(LeadColumn::GivenName) {
         given_name = Some(given);
     }
-    let (mut family_name_kana, mut given_name_kana) =
-        text(LeadColumn::FullNameKana).map(|f| split_name(&f)).unwrap_or_default();
+    let (mut family_name_kana, mut given_name_kana) = reading.as_deref().map(split_reading).unwrap_or_default();
     if let Some(family) = text(LeadColumn::FamilyNameKana) {
         family_name_kana = Some(family);
     }
