@@ -75,6 +75,9 @@ pub enum BenchCommand {
     Match(crate::bench::febrl::MatchBenchArgs),
     /// Import a large synthetic lead file with duplicates, with name-matching (see BENCHMARKS.md).
     Import(crate::bench::import::ImportBenchArgs),
+    /// Name-matching (名寄せ) on a generated Japanese business-card set: precision, recall and
+    /// F1, the share sent to review and the company links, next to an exact-e-mail baseline.
+    Names(crate::bench::names::NamesBenchArgs),
     /// Event ingestion, tracking hits and timelines with millions of events (see BENCHMARKS.md).
     Events(crate::bench::events::EventsBenchArgs),
     /// Full recomputation, decay pass and incremental scoring with 20M events (see BENCHMARKS.md).
@@ -138,6 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
         Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
         Command::Bench { command: BenchCommand::Import(args) } => crate::bench::import::run_bench(&args).await,
+        Command::Bench { command: BenchCommand::Names(args) } => crate::bench::names::run(&args).await,
         Command::Bench { command: BenchCommand::Events(args) } => crate::bench::events::run(args).await,
         Command::Bench { command: BenchCommand::Scoring(args) } => crate::bench::scoring::run(args).await,
     }

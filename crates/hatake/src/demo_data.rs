@@ -20,6 +20,7 @@
 //! demo product.
 
 pub mod behaviour;
+pub mod cards;
 pub mod scoring;
 mod tables;
 

@@ -45,6 +45,27 @@ pub enum ImportCommand {
         /// The day it happened, 2026-11-20 (optionally "2026-11-20 14:00"), in the time zone.
         #[arg(long)]
         event_date: Option<String>,
+        /// Start a new import even when an import of this file stopped half-way (by default
+        /// that import is resumed: it takes the rows it had not).
+        #[arg(long)]
+        new: bool,
+    },
+    /// Resume an import that stopped half-way (its process was killed, or the database
+    /// failed): it takes the rows after the last written batch. Give the same file.
+    Resume {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// The import's id (see `hatake import list`).
+        id: i64,
+        /// The file of that import.
+        file: PathBuf,
+        /// Resume an import still marked running although its process is known to be gone
+        /// (without this, it must have made no progress for five minutes).
+        #[arg(long)]
+        force: bool,
+        /// Write the rejected rows, with their reasons, to this CSV file.
+        #[arg(long)]
+        rejects: Option<PathBuf>,
     },
     /// Import companies: the corporate-number bulk file (法人番号公表サイト 全件データ, UTF-8
     /// or Shift_JIS) or any CSV of companies with a header; then link leads to them.
@@ -86,6 +107,7 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             event,
             event_name,
             event_date,
+            new,
         } => {
             let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
             let zone = jiff::tz::TimeZone::get(&settings.time_zone)?;
@@ -161,7 +183,17 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             let (context, mut options) =
                 hatake_engine::settings::import_context(&*store, source, product_id, &file_name, None).await?;
             options.event = event;
-            for earlier in store.imports_of_file(&prepared.sha256).await? {
+            let earlier = store.imports_of_file(&prepared.sha256).await?;
+            let now = hatake_web::now_millis();
+            let stopped = earlier.iter().find(|i| hatake_engine::import::is_stopped(i, now));
+            if let (Some(stopped), false, false) = (stopped, new, dry_run) {
+                eprintln!(
+                    "import {} of this file stopped after {} rows; resuming it (--new starts a new import instead)",
+                    stopped.id, stopped.total_rows
+                );
+                return resume_import(&*store, stopped.id, &bytes, false, rejects).await;
+            }
+            for earlier in &earlier {
                 eprintln!(
                     "note: this file was imported before as import {} ({}, {} rows); importing it again changes nothing",
                     earlier.id, earlier.status, earlier.total_rows
@@ -170,68 +202,23 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             if dry_run {
                 return dry_run_rows(&prepared, &context);
             }
-            let total = prepared.text.lines().count().saturating_sub(1) as u64;
-            let bar = indicatif::ProgressBar::new(total);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  {msg}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
+            let bar = progress_bar(&prepared);
             let started = std::time::Instant::now();
             let mut links = hatake_engine::companies::LinkCounts::default();
             let import = run(&*store, &prepared, &context, &options, hatake_web::now_millis, |p| {
                 links = p.links;
-                bar.set_position(p.rows_done as u64);
-                bar.set_message(format!(
-                    "{} new, {} merged, {} rejected",
-                    p.counts.created, p.counts.merged, p.counts.rejected
-                ));
+                show_progress(&bar, &p);
             })
             .await
             .map_err(describe)?;
             bar.finish_and_clear();
-            println!(
-                "import {}: {} rows in {:.1} s — {} created, {} merged, {} unchanged, {} to review, {} rejected",
-                import.id,
-                import.total_rows,
-                started.elapsed().as_secs_f64(),
-                import.created_rows,
-                import.merged_rows,
-                import.unchanged_rows,
-                import.review_rows,
-                import.rejected_rows
-            );
-            if let Some(event) =
-                import.event.as_deref().and_then(|e| serde_json::from_str::<hatake_domain::event::OfflineEvent>(e).ok())
-            {
-                println!("  events recorded: {} × {} 「{}」", import.event_rows, event.kind, event.name);
-            }
-            if links.linked + links.review > 0 {
-                println!(
-                    "  new leads linked to companies: {} linked, {} with a company question to review",
-                    links.linked, links.review
-                );
-            }
-            let rejected = store.import_rejects(import.id).await?;
-            if !rejected.is_empty() {
-                for reject in rejected.iter().take(10) {
-                    let reasons: Vec<String> =
-                        reject.problem_list().iter().map(|p| format!("{}: {}", p.field, p.message_en)).collect();
-                    println!("  line {}: {}", reject.line, reasons.join("; "));
-                }
-                if rejected.len() > 10 {
-                    println!("  … and {} more", rejected.len() - 10);
-                }
-                if let Some(path) = rejects {
-                    let bytes = hatake_engine::export::rejects_csv(
-                        &prepared.headers,
-                        &rejected,
-                        hatake_csv::ExportEncoding::Utf8Bom,
-                    );
-                    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
-                    println!("rejected rows written to {}", path.display());
-                }
-            }
-            Ok(())
+            report(&*store, &import, &prepared, links, started, rejects).await
+        }
+        ImportCommand::Resume { store, id, file, force, rejects } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let store = crate::open_store(&settings.database).await?;
+            resume_import(&*store, id, &bytes, force, rejects).await
         }
         ImportCommand::Companies { store, file, encoding } => {
             let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
@@ -318,6 +305,103 @@ pub async fn run_command(command: ImportCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The progress bar of an import of this file.
+fn progress_bar(prepared: &hatake_engine::import::Prepared) -> indicatif::ProgressBar {
+    let total = prepared.text.lines().count().saturating_sub(1) as u64;
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows  {per_sec}  {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+fn show_progress(bar: &indicatif::ProgressBar, p: &hatake_engine::import::Progress) {
+    bar.set_position(p.rows_done as u64);
+    bar.set_message(format!("{} new, {} merged, {} rejected", p.counts.created, p.counts.merged, p.counts.rejected));
+}
+
+/// Resumes import `id` with its file.
+async fn resume_import(
+    store: &dyn hatake_store::Store,
+    id: i64,
+    bytes: &[u8],
+    force: bool,
+    rejects: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    let import = match store.get_import(id).await {
+        Err(hatake_store::StoreError::NotFound) => bail!("there is no import {id}"),
+        other => other?,
+    };
+    let (context, options) =
+        hatake_engine::settings::import_context(store, None, None, &import.file_name, import.created_by).await?;
+    let resumption =
+        hatake_engine::import::prepare_resume(store, id, bytes, &context, &options).await.map_err(describe)?;
+    eprintln!("resuming import {id} after row {}", import.total_rows);
+    let bar = progress_bar(&resumption.prepared);
+    let started = std::time::Instant::now();
+    let mut links = hatake_engine::companies::LinkCounts::default();
+    let import = hatake_engine::import::resume(store, &resumption, force, hatake_web::now_millis, |p| {
+        links = p.links;
+        show_progress(&bar, &p);
+    })
+    .await
+    .map_err(describe)?;
+    bar.finish_and_clear();
+    report(store, &import, &resumption.prepared, links, started, rejects).await
+}
+
+/// The summary of a finished import, its first rejected rows, and the rejects file if asked.
+async fn report(
+    store: &dyn hatake_store::Store,
+    import: &hatake_store::ImportRow,
+    prepared: &hatake_engine::import::Prepared,
+    links: hatake_engine::companies::LinkCounts,
+    started: std::time::Instant,
+    rejects: Option<PathBuf>,
+) -> anyhow::Result<()> {
+    println!(
+        "import {}: {} rows in {:.1} s — {} created, {} merged, {} unchanged, {} to review, {} rejected",
+        import.id,
+        import.total_rows,
+        started.elapsed().as_secs_f64(),
+        import.created_rows,
+        import.merged_rows,
+        import.unchanged_rows,
+        import.review_rows,
+        import.rejected_rows
+    );
+    if let Some(event) =
+        import.event.as_deref().and_then(|e| serde_json::from_str::<hatake_domain::event::OfflineEvent>(e).ok())
+    {
+        println!("  events recorded: {} × {} 「{}」", import.event_rows, event.kind, event.name);
+    }
+    if links.linked + links.review > 0 {
+        println!(
+            "  new leads linked to companies: {} linked, {} with a company question to review",
+            links.linked, links.review
+        );
+    }
+    let rejected = store.import_rejects(import.id).await?;
+    if !rejected.is_empty() {
+        for reject in rejected.iter().take(10) {
+            let reasons: Vec<String> =
+                reject.problem_list().iter().map(|p| format!("{}: {}", p.field, p.message_en)).collect();
+            println!("  line {}: {}", reject.line, reasons.join("; "));
+        }
+        if rejected.len() > 10 {
+            println!("  … and {} more", rejected.len() - 10);
+        }
+        if let Some(path) = rejects {
+            let bytes =
+                hatake_engine::export::rejects_csv(&prepared.headers, &rejected, hatake_csv::ExportEncoding::Utf8Bom);
+            std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+            println!("rejected rows written to {}", path.display());
+        }
+    }
+    Ok(())
 }
 
 /// `--encoding` as a text encoding.

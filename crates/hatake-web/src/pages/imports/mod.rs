@@ -6,6 +6,7 @@
 
 mod choices;
 mod companies;
+mod resume;
 mod scan;
 mod upload;
 
@@ -45,6 +46,12 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("GET", "/imports/{id}", Access::SignedIn, get(detail)),
         route("GET", "/imports/{id}/rejects.csv", Access::SignedIn, get(rejects_csv)),
         route("POST", "/imports/{id}/undo", Access::Import, post(undo)),
+        route(
+            "POST",
+            "/imports/{id}/resume",
+            Access::Import,
+            post(resume::resume).layer(axum::extract::DefaultBodyLimit::max(crate::MAX_UPLOAD_BYTES)),
+        ),
     ]
 }
 
@@ -118,9 +125,10 @@ impl Names {
 
 /// One import as the list and its page show it.
 fn import_view(import: &ImportRow, names: &Names, locale: &str) -> minijinja::Value {
+    let stopped = import.status == "running" && hatake_engine::import::is_stopped(import, now_millis());
     context! {
         row => import,
-        status_label => t(locale, status_key(&import.status)),
+        status_label => t(locale, if stopped { "import.status.stopped" } else { status_key(&import.status) }),
         by => names.user(import.created_by),
         undone_by => names.user(import.undone_by),
         product => names.product(import.product_id),
@@ -168,6 +176,8 @@ pub struct DetailParams {
     /// After a company master import: leads linked to a company, and links left to review.
     linked: Option<u64>,
     link_reviews: Option<u64>,
+    /// A stopped import was just resumed.
+    resumed: Option<String>,
 }
 
 /// Rejected rows shown on the page; the rest are in the CSV.
@@ -180,14 +190,17 @@ async fn detail(
     Query(params): Query<DetailParams>,
 ) -> Result<Html<String>, PageError> {
     let links = params.linked.zip(params.link_reviews).map(|(linked, review)| Links { linked, review });
-    let notice = Notice { done: params.done.is_some(), links, ..Notice::default() };
+    let notice = Notice { done: params.done.is_some(), links, resumed: params.resumed.is_some(), ..Notice::default() };
     detail_page(&state, &user, id, &notice).await
 }
 
 /// What one import's page says besides the import itself.
 #[derive(Default)]
-struct Notice {
+pub(super) struct Notice {
     done: bool,
+    resumed: bool,
+    /// Why the file given to resume the import was not taken.
+    pub(super) resume_error: Option<hatake_domain::FieldError>,
     undo: Option<UndoReport>,
     undo_refused: bool,
     /// What linking leads to companies did after a company master import.
@@ -200,7 +213,7 @@ struct Links {
     review: u64,
 }
 
-async fn detail_page(
+pub(super) async fn detail_page(
     state: &AppState,
     user: &CurrentUser,
     id: i64,
@@ -225,6 +238,7 @@ async fn detail_page(
         })
         .collect();
     let companies = import.kind == "companies";
+    let stopped = hatake_engine::import::is_stopped(&import, now_millis());
     let counts: Vec<minijinja::Value> = if companies {
         vec![
             ("created", import.created_rows, "import.company.created"),
@@ -262,6 +276,10 @@ async fn detail_page(
             can_undo => !companies
                 && matches!(import.status.as_str(), "done" | "failed")
                 && crate::can_import(user.user.role()),
+            stopped => stopped,
+            can_resume => stopped && crate::can_import(user.user.role()),
+            resumed => notice.resumed,
+            resume_error => notice.resume_error.as_ref().map(|e| e.message(locale).to_owned()),
             companies => companies,
             links => notice.links,
             done => notice.done,

@@ -336,6 +336,7 @@ pub(super) async fn preview(
         .filter(|i| i.status != "undone")
         .map(|i| {
             context! { id => i.id, created_at => i.created_at, status => t(locale, super::status_key(&i.status)),
+            stopped => hatake_engine::import::is_stopped(i, now_millis()),
             by => names.user(i.created_by), created => i.created_rows, merged => i.merged_rows,
             rejected => i.rejected_rows }
         })
