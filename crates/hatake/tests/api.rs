@@ -256,7 +256,7 @@ async fn resolve_matches_names(backend: Backend) {
     assert_eq!((status, merged["outcome"].as_str()), (200, Some("merged")), "{merged}");
     assert_eq!(merged["lead"]["id"], lead_id);
     assert_eq!(merged["lead"]["title"], "部長");
-    assert_eq!(merged["lead"]["company_name"], "(株)ひまわり商事");
+    assert_eq!(merged["lead"]["company_name"], "株式会社ひまわり商事", "the legal form in full stays");
     assert_eq!(merged["lead"]["email"], "taro.yamada@himawari.co.jp");
     assert_eq!(merged["lead"]["source"], "展示会2026春", "the first source stays the lead's source");
     let sources = app.store.lead_sources(lead_id).await.unwrap();

@@ -754,3 +754,75 @@ async fn an_attendance_list_records_an_event_for_each_person() {
         assert_eq!(events[0].kind, "seminar_attendance");
     }
 }
+
+/// An import that stopped half-way (here: the first batch written, then the database failed)
+/// shows as stopped on its page with a form to resume it; another file is refused with the
+/// reason, the same file takes the rows not taken yet, and no row is taken twice.
+async fn a_stopped_import_is_resumed_from_its_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let mut file = String::from("会社名,氏名,メールアドレス,都道府県\n");
+    for i in 0..40 {
+        file.push_str(&format!("株式会社テスト{i},試験 太郎{i},person{i}@test{i}.co.jp,東京都\n"));
+    }
+    // The first batch of 10 rows is written; then the import is marked failed as a database
+    // error would leave it.
+    let first: String = file.lines().take(11).map(|l| format!("{l}\n")).collect();
+    let options = hatake_engine::import::ImportOptions { file_name: "list.csv".into(), ..Default::default() };
+    let context = hatake_engine::import::RowContext::default();
+    let whole = hatake_engine::import::prepare(file.as_bytes(), None, None).unwrap();
+    let part = hatake_engine::import::prepare(first.as_bytes(), None, None).unwrap();
+    let started = hatake_engine::import::start(&*app.store, &whole, &context, &options, 1).await.unwrap();
+    let written =
+        hatake_engine::import::finish(&*app.store, started.id, &part, &context, &options, || 2, |_| {}).await.unwrap();
+    assert_eq!(written.total_rows, 10);
+    app.store.finish_import(started.id, &written.counts(), "failed", Some("disk I/O error"), 3).await.unwrap();
+
+    let url = app.url(&format!("/imports/{}", started.id));
+    let page = text(client.get(&url).send().await.unwrap()).await;
+    assert!(page.contains("id=\"import-stopped\"") && page.contains("10行目まで"), "{page}");
+    assert!(page.contains("id=\"resume-form\""));
+    // A field-sales user sees the import but cannot resume it.
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    assert!(!text(sales.get(&url).send().await.unwrap()).await.contains("id=\"resume-form\""));
+
+    let resume = |bytes: Vec<u8>| {
+        let (content_type, body) = support::multipart(&[("_csrf", csrf.as_str())], "list.csv", &bytes);
+        client
+            .post(app.url(&format!("/imports/{}/resume", started.id)))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let refused = resume(b"\xe6\xb0\x8f\xe5\x90\x8d\n\xe5\xb1\xb1\xe7\x94\xb0\n".to_vec()).await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let page = text(refused).await;
+    assert!(page.contains("id=\"resume-error\"") && page.contains("同じファイルを選んでください"), "{page}");
+    assert_eq!(app.store.get_import(started.id).await.unwrap().total_rows, 10, "nothing was taken from it");
+
+    let resumed = resume(file.clone().into_bytes()).await.unwrap();
+    assert_eq!(resumed.status(), 303);
+    let waited = std::time::Instant::now();
+    loop {
+        let import = app.store.get_import(started.id).await.unwrap();
+        if import.status == "done" {
+            assert_eq!((import.total_rows, import.created_rows, import.unchanged_rows), (40, 40, 0), "{import:?}");
+            break;
+        }
+        assert!(waited.elapsed() < std::time::Duration::from_secs(60), "the resumed import never finished");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(lead_total(&app).await, 40, "no row was taken twice");
+    let page = text(client.get(&url).send().await.unwrap()).await;
+    assert!(!page.contains("id=\"resume-form\"") && !page.contains("id=\"import-stopped\""));
+}
+
+#[tokio::test]
+async fn sqlite_a_stopped_import_is_resumed_from_its_page() {
+    a_stopped_import_is_resumed_from_its_page(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_stopped_import_is_resumed_from_its_page() {
+    a_stopped_import_is_resumed_from_its_page(Backend::Postgres).await;
+}

@@ -31,7 +31,7 @@ pub struct TestApp {
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
-async fn open(backend: Backend) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
+pub async fn open(backend: Backend) -> (Arc<dyn Store>, Option<tempfile::TempDir>) {
     match backend {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
