@@ -382,3 +382,41 @@ async fn imports_at_once(store: &dyn Store) {
 }
 
 both!(imports_at_once, sqlite_imports_at_once, postgres_imports_at_once);
+
+/// A corporate number (法人番号) in a lead file is checked as the account form checks it: a
+/// wrong check digit rejects the row with the form's reason; a right one links the lead to the
+/// company of the master with that number, whatever the company is called in the file.
+async fn corporate_numbers(store: &dyn Store) {
+    let account = hatake_domain::AccountInput {
+        name: Some("株式会社ひまわり商事".into()),
+        corporate_number: Some("7000012050002".into()),
+        prefecture: Some("東京都".into()),
+        ..Default::default()
+    }
+    .validate()
+    .expect("account");
+    let account = store.create_account(&account, now()).await.expect("account");
+    let form_error = hatake_domain::CorporateNumber::parse("1000012050002").expect_err("a wrong check digit");
+    let file = "会社名,氏名,メールアドレス,法人番号\n\
+                ひまわり,佐藤 太郎,taro@himawari.co.jp,7000012050002\n\
+                あおぞら工業,田中 一郎,ichiro@aozora.co.jp,1000012050002\n\
+                みどり木工,鈴木 花子,hanako@midori.co.jp,12345\n\
+                そら工房,山本 次郎,jiro@sora.co.jp,\n";
+    let done = import(store, file.as_bytes(), "numbers.csv", "名刺").await;
+    assert_eq!((done.created_rows, done.rejected_rows), (2, 2), "{done:?}");
+    let rejects = store.import_rejects(done.id).await.expect("rejects");
+    let problems: Vec<serde_json::Value> =
+        rejects.iter().map(|r| serde_json::from_str(&r.problems).expect("problems")).collect();
+    assert_eq!(rejects.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(problems[0][0]["field"], "corporate_number");
+    assert_eq!(problems[0][0]["code"], "check_digit_mismatch");
+    assert_eq!(problems[0][0]["message_ja"], form_error.message_ja.as_str(), "the account form's own words");
+    assert_eq!(problems[1][0]["code"], "invalid_corporate_number");
+    let leads = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("list").items;
+    let sato = leads.iter().find(|l| l.family_name.as_deref() == Some("佐藤")).expect("佐藤");
+    assert_eq!(sato.account_id, Some(account.id), "linked by the number, although the file says ひまわり");
+    let yamamoto = leads.iter().find(|l| l.family_name.as_deref() == Some("山本")).expect("山本");
+    assert_eq!(yamamoto.account_id, None);
+}
+
+both!(corporate_numbers, sqlite_corporate_numbers, postgres_corporate_numbers);

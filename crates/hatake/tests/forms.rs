@@ -423,3 +423,44 @@ async fn a_failed_submission_is_kept_and_retried_sqlite() {
 async fn a_failed_submission_is_kept_and_retried_postgres() {
     a_failed_submission_is_kept_and_retried(Backend::Postgres).await;
 }
+
+/// The same new person sends the form twice at once (a double click, two tabs): both are
+/// answered as a success and there is one lead, holding both submissions.
+async fn two_submissions_of_one_new_person_at_once(backend: Backend) {
+    let (app, admin, csrf) = setup(backend).await;
+    create_form(&app, &admin, &csrf, "catalog").await;
+    for round in 0..4 {
+        let email = format!("twice{round}@towa.example.jp");
+        let answers = pairs(&[
+            ("company_name", "株式会社東和精機"),
+            ("family_name", "山田"),
+            ("given_name", &format!("太郎{round}")),
+            ("email", &email),
+        ]);
+        let (a, b) = tokio::join!(
+            visitor().post(app.url("/f/catalog")).form(&answers).send(),
+            visitor().post(app.url("/f/catalog")).form(&answers).send(),
+        );
+        for response in [a.unwrap(), b.unwrap()] {
+            assert!(response.status().is_success() || response.status().is_redirection(), "{}", response.status());
+        }
+        let ids = app.store.lead_ids_by_email(&[email.clone()]).await.unwrap();
+        assert_eq!(ids.len(), 1, "one lead for {email}");
+        let query = hatake_store::EventQuery { limit: 10, ..Default::default() };
+        let events = app.store.lead_events(ids[0].1, &query).await.unwrap();
+        let submits = events.iter().filter(|e| e.kind == "form_submit").count();
+        assert_eq!(submits, 2, "both submissions are on the lead");
+    }
+    let failed = app.store.list_submissions(1, Some("failed"), None, 10).await.unwrap();
+    assert!(failed.is_empty(), "no submission failed: {failed:?}");
+}
+
+#[tokio::test]
+async fn two_submissions_of_one_new_person_at_once_sqlite() {
+    two_submissions_of_one_new_person_at_once(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn two_submissions_of_one_new_person_at_once_postgres() {
+    two_submissions_of_one_new_person_at_once(Backend::Postgres).await;
+}

@@ -141,3 +141,76 @@ fn sqlite_a_card_file_of_eight_thousand_rows_imports_whole() {
 fn postgres_a_card_file_of_eight_thousand_rows_imports_whole() {
     default_batches(Backend::Postgres);
 }
+
+/// A card row as a body for `POST /api/v1/leads/resolve`: the whole name as the family name
+/// when it has no space (as another system would send it), the reading split at its space.
+fn resolve_body(fields: &[String; 10]) -> serde_json::Value {
+    let some = |s: &str| (!s.trim().is_empty()).then(|| s.to_owned());
+    let (family, given) = match fields[3].split_once(' ') {
+        Some((f, g)) => (some(f), some(g)),
+        None => (some(&fields[3]), None),
+    };
+    let (family_kana, given_kana) = match fields[4].split_once(' ') {
+        Some((f, g)) => (some(f), some(g)),
+        None => (some(&fields[4]), None),
+    };
+    serde_json::json!({
+        "company_name": some(&fields[0]), "department": some(&fields[1]), "title": some(&fields[2]),
+        "family_name": family, "given_name": given, "family_name_kana": family_kana, "given_name_kana": given_kana,
+        "email": some(&fields[5]), "phone": some(&fields[6]).or_else(|| some(&fields[7])),
+        "prefecture": some(&fields[8]), "address": some(&fields[9]), "source": "名刺アプリ"
+    })
+}
+
+/// Sends every row of a generated set to `POST /api/v1/leads/resolve`, four at a time: each is
+/// answered with an outcome (never a conflict or a server error), and the same rows sent
+/// again are all `unchanged`.
+fn check_resolve(backend: Backend, seed: u64, people: usize) {
+    block_on(async move {
+        let app = support::spawn_app(backend).await;
+        let set = generate_cards(CardOptions { seed, people, repeats: 1.5 });
+        for round in ["first", "again"] {
+            let mut outcomes: Vec<String> = Vec::new();
+            for chunk in set.rows.chunks(4) {
+                let mut requests = tokio::task::JoinSet::new();
+                for row in chunk {
+                    let request = app
+                        .api(reqwest::Method::POST, "/api/v1/leads/resolve", &app.admin_token)
+                        .json(&resolve_body(&row.fields));
+                    requests.spawn(async move {
+                        let response = request.send().await.expect("answered");
+                        let status = response.status().as_u16();
+                        let body: serde_json::Value = response.json().await.expect("JSON");
+                        (status, body)
+                    });
+                }
+                while let Some(answer) = requests.join_next().await {
+                    let (status, body) = answer.expect("request task");
+                    assert!(matches!(status, 200 | 201), "{round}: {status} {body}");
+                    outcomes.push(body["outcome"].as_str().unwrap_or_default().to_owned());
+                }
+            }
+            assert_eq!(outcomes.len(), set.rows.len());
+            for outcome in &outcomes {
+                assert!(["created", "merged", "unchanged", "review"].contains(&outcome.as_str()), "{outcome}");
+            }
+            if round == "again" {
+                assert!(outcomes.iter().all(|o| o == "unchanged"), "{outcomes:?}");
+            }
+        }
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn sqlite_every_resolved_record_gets_an_outcome(seed in any::<u64>(), people in 8usize..30) {
+        check_resolve(Backend::Sqlite, seed, people);
+    }
+
+    #[test]
+    fn postgres_every_resolved_record_gets_an_outcome(seed in any::<u64>(), people in 8usize..30) {
+        check_resolve(Backend::Postgres, seed, people);
+    }
+}
