@@ -444,7 +444,7 @@ async fn two_submissions_of_one_new_person_at_once(backend: Backend) {
         for response in [a.unwrap(), b.unwrap()] {
             assert!(response.status().is_success() || response.status().is_redirection(), "{}", response.status());
         }
-        let ids = app.store.lead_ids_by_email(&[email.clone()]).await.unwrap();
+        let ids = app.store.lead_ids_by_email(std::slice::from_ref(&email)).await.unwrap();
         assert_eq!(ids.len(), 1, "one lead for {email}");
         let query = hatake_store::EventQuery { limit: 10, ..Default::default() };
         let events = app.store.lead_events(ids[0].1, &query).await.unwrap();
