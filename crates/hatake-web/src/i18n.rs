@@ -330,6 +330,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("import.rows_so_far", "行を処理しました。", "rows done."),
     ("import.status.stopped", "中断", "Stopped"),
     (
+        "review.pick_help",
+        "値が違う項目は、残す方を選んでから統合できます。最初は統合ルール（正式な表記・欠けのない値・最初に登録された氏名）で選ばれています。",
+        "Where the values differ, choose the one to keep before merging. The merge rule's choice (the canonical spelling, the complete value, the name as first known) is selected first.",
+    ),
+    ("review.empty", "（なし）", "(none)"),
+    (
         "import.stopped",
         "この取り込みは{rows}行目まで取り込んだところで止まりました（処理していたサーバーが止まったか、データベースでエラーが起きました）。取り込んだ行はそのまま残っています。",
         "This import stopped after {rows} rows (the server running it stopped, or the database failed). The rows taken so far are kept.",

@@ -826,3 +826,47 @@ async fn sqlite_a_stopped_import_is_resumed_from_its_page() {
 async fn postgres_a_stopped_import_is_resumed_from_its_page() {
     a_stopped_import_is_resumed_from_its_page(Backend::Postgres).await;
 }
+
+/// Before merging, a person chooses field by field which value stays; the merge rule's choice
+/// is preselected (the name as first known — 太郎, not the card's typo 太朗 — and the newer
+/// phone); the company, the same one written with and without its legal form, keeps its full
+/// form without a question.
+async fn a_person_chooses_each_value_before_merging(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let (review_id, cards) = review_pair(&app, &client, &csrf).await;
+    let review = app.store.get_review(review_id).await.unwrap();
+    let queue = text(client.get(app.url(&format!("/reviews?import={cards}"))).send().await.unwrap()).await;
+    let radio = |field: &str, side: &str| {
+        let marker = format!("name=\"pick.{field}\" value=\"{side}\"");
+        let at = queue.find(&marker).unwrap_or_else(|| panic!("{marker} missing"));
+        queue[at..at + marker.len() + 9].contains("checked")
+    };
+    assert!(radio("name", "stored") && !radio("name", "newer"), "the name as first known is chosen first");
+    assert!(!queue.contains("name=\"pick.company\""), "the same company (legal form aside): nothing to choose");
+    assert!(radio("phone", "newer") && !radio("phone", "stored"), "the newer phone is chosen first");
+    assert!(!queue.contains("name=\"pick.email\""), "the e-mail stays the stored lead's");
+    assert!(
+        queue.contains(&format!("form=\"merge-{review_id}\"")) && queue.contains(&format!("id=\"merge-{review_id}\""))
+    );
+
+    // The person keeps the landline instead, and takes the rest as chosen.
+    let form = [("_csrf", csrf.as_str()), ("after_id", "0"), ("pick.phone", "stored"), ("pick.name", "stored")];
+    let response = client.post(app.url(&format!("/reviews/{review_id}/merge"))).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let survivor = app.store.get_lead(review.candidate_id).await.unwrap();
+    assert_eq!(survivor.phone.as_deref(), Some("03-1234-5678"), "chosen");
+    assert_eq!(survivor.given_name.as_deref(), Some("太郎"));
+    assert_eq!(survivor.company_name.as_deref(), Some("株式会社ひまわり商事"));
+    assert_eq!(lead_total(&app).await, 1);
+}
+
+#[tokio::test]
+async fn sqlite_a_person_chooses_each_value_before_merging() {
+    a_person_chooses_each_value_before_merging(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_a_person_chooses_each_value_before_merging() {
+    a_person_chooses_each_value_before_merging(Backend::Postgres).await;
+}

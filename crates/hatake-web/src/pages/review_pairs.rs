@@ -27,6 +27,50 @@ pub(super) fn merged_data(survivor: &LeadRow, merged: &LeadRow) -> Option<LeadDa
 /// A shown value of a stored lead.
 type Value = fn(&LeadRow) -> Option<String>;
 
+/// The fields a person may choose between before merging (by `pick.{name}`), by their label
+/// key. The e-mail (the identity other systems use), the source and the owner stay the
+/// stored lead's.
+const PICKABLE: [(&str, &str); 8] = [
+    ("lead.name", "name"),
+    ("lead.kana", "kana"),
+    ("lead.company", "company"),
+    ("lead.department", "department"),
+    ("lead.title", "title"),
+    ("lead.phone", "phone"),
+    ("lead.prefecture", "prefecture"),
+    ("lead.address", "address"),
+];
+
+/// Sets the fields the person chose (`pick.{field}` = `stored` or `newer`) in the merged data,
+/// from the stored lead or the newer record; fields not chosen keep the merge rule's value.
+pub(super) fn apply_picks(data: &mut LeadData, stored: &LeadData, newer: &LeadData, picks: &[(String, String)]) {
+    for (key, side) in picks {
+        let Some(field) = key.strip_prefix("pick.") else { continue };
+        let from = match side.as_str() {
+            "stored" => stored,
+            "newer" => newer,
+            _ => continue,
+        };
+        match field {
+            "name" => {
+                data.family_name.clone_from(&from.family_name);
+                data.given_name.clone_from(&from.given_name);
+            }
+            "kana" => {
+                data.family_name_kana.clone_from(&from.family_name_kana);
+                data.given_name_kana.clone_from(&from.given_name_kana);
+            }
+            "company" => data.company_name.clone_from(&from.company_name),
+            "department" => data.department.clone_from(&from.department),
+            "title" => data.title.clone_from(&from.title),
+            "phone" => data.phone.clone_from(&from.phone),
+            "prefecture" => data.prefecture.clone_from(&from.prefecture),
+            "address" => data.address.clone_from(&from.address),
+            _ => {}
+        }
+    }
+}
+
 /// The compared fields: label key and the value of a stored lead.
 const FIELDS: [(&str, Value); 11] = [
     ("lead.name", |l| Some(l.full_name()).filter(|n| !n.is_empty())),
@@ -157,7 +201,14 @@ pub(super) async fn pair_view(
             } else {
                 differs(stored.as_deref(), newer.as_deref())
             };
-            Some(context! { label => t(locale, label), stored => stored, newer => newer, after => after, differs => differs })
+            // Where the two differ, the person may choose; the merge rule's value is chosen first.
+            let pick = PICKABLE.iter().find(|(l, _)| l == label).map(|(_, name)| *name).filter(|_| differs);
+            let chosen = match (&after, &stored, &newer) {
+                (Some(a), _, Some(n)) if a == n && stored.as_ref() != Some(a) => "newer",
+                _ => "stored",
+            };
+            Some(context! { label => t(locale, label), stored => stored, newer => newer, after => after,
+            differs => differs, pick => pick, chosen => chosen })
         })
         .collect();
     let label = |c: &hatake_domain::department::DepartmentClass| {

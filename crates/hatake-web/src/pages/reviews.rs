@@ -192,10 +192,16 @@ async fn merge(State(state): State<AppState>, Path(id): Path<i64>, form: PageFor
             (Ok(_), Ok(_)) => return stale(),
             (Err(error), _) | (_, Err(error)) => return PageError::from_store(error, locale).into_response(),
         };
-    let Some(mut data) = merged_data(&survivor, &merged) else {
+    let (Some(mut data), Ok(stored), Ok(newer)) = (
+        merged_data(&survivor, &merged),
+        hatake_store::LeadSnapshot::of(&survivor).data(),
+        hatake_store::LeadSnapshot::of(&merged).data(),
+    ) else {
         tracing::error!(review = id, "a stored lead does not read back as lead data");
         return PageError::internal(locale).into_response();
     };
+    // The values the person chose field by field, over the merge rule's.
+    super::review_pairs::apply_picks(&mut data, &stored, &newer, &form.data);
     let (dictionary, required) = match (
         hatake_engine::settings::departments(store).await,
         hatake_engine::settings::required_fields(store).await,
