@@ -639,6 +639,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("scoring.decay", "減点ルール（時間経過）", "Decay rules (time passing)"),
     ("scoring.fit", "フィット（属性）ルール", "Fit (attribute) rules"),
     ("scoring.account", "企業スコアの集計方法", "Account score roll-up"),
+    (
+        "scoring.floor_on",
+        "スコアは0を下回りません。無反応による減点は、この製品で一度でも加点されたリードだけに、その時点から数えて適用されます。減点やマイナスのルールは、そのリードがその時点で持っている点数までしか差し引きません（企業スコアも同じく0以上です）。",
+        "Scores never fall below zero. A silence penalty applies only to leads that earned points for this product, counted from their first award; a penalty or a rule of negative points takes at most what the lead has at that moment (account scores are never below zero either).",
+    ),
+    (
+        "scoring.floor_off",
+        "このモデルではスコアがマイナスになることがあります（allow_negative: true）。無反応による減点は、この製品で一度でも加点されたリードだけに適用されます。",
+        "In this model scores may fall below zero (allow_negative: true). A silence penalty applies only to leads that earned points for this product.",
+    ),
     ("scoring.rule", "ルール", "Rule"),
     ("scoring.kind", "イベント種別", "Event kind"),
     ("scoring.conditions", "条件", "Conditions"),
@@ -677,6 +687,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("scoring.breakdown", "内訳", "Breakdown"),
     ("scoring.next_change", "次の自動変化", "Next change by time"),
     ("scoring.status.counted", "加点", "counted"),
+    ("scoring.status.penalty", "減点", "penalty"),
+    ("scoring.status.nothing_left", "減点（差し引く点なし）", "penalty (nothing left to take)"),
     ("scoring.status.capped", "上限により0点", "capped: 0"),
     ("scoring.status.expired", "期限切れ", "expired"),
     ("scoring.decay_penalty", "無反応による減点", "no reaction"),
@@ -787,10 +799,10 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("scoring_rules.test_range", "数値の範囲（最小・最大）", "a number between min and max"),
     ("scoring_rules.fit_help", "「一致」「含む」は値を、数値の範囲は最小・最大（片方でも可）を入力します。数値の範囲は従業員数・売上高にだけ使えます。", "For is one of / contains give the values; for a range give min and/or max (employees and revenue only)."),
     ("scoring_rules.method", "集計方法", "Method"),
-    ("scoring_rules.method_sum", "合計（sum）", "Sum"),
-    ("scoring_rules.method_max", "最高点（max）", "Highest (max)"),
-    ("scoring_rules.method_top", "上位n人の合計（top）", "Sum of the best n (top)"),
-    ("scoring_rules.top", "上位人数（topのとき。空欄なら3）", "n for top (3 when blank)"),
+    ("scoring_rules.method_sum", "合計", "Sum"),
+    ("scoring_rules.method_max", "最高点", "Highest"),
+    ("scoring_rules.method_top", "上位n人の合計", "Sum of the best n"),
+    ("scoring_rules.top", "上位人数（「上位n人の合計」のとき。空欄なら3）", "n for the best n (3 when blank)"),
 ];
 
 /// The string for `key` in `locale` (`ja` or `en`); an unknown key is returned as is, so a

@@ -1433,6 +1433,7 @@ async fn scenario_migrations(backend: &Backend) {
         (15, "score_due".to_owned()),
         (16, "states_at".to_owned()),
         (17, "import_settled".to_owned()),
+        (18, "score_floor".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

@@ -18,9 +18,15 @@
 //!   *n* times per *d* days and has already awarded *n* times in the *d* days before the event
 //!   (the window `(at − d, at]`). Points of a rule with `expires_days` count until
 //!   `at + expires_days`, exclusive.
-//! - A decay rule's clock starts at the lead's first event for the product and restarts at each
-//!   event of its kinds. When it reaches `days`, the rule's points are added (once; with
-//!   `repeat`, again at every further `days`). Points added stay, also after a later reaction.
+//! - A decay rule's clock starts at the lead's first award for the product (a lead that never
+//!   earned a point there is not engaged with it, and its silence costs nothing) and restarts
+//!   at each later event of its kinds. When it reaches `days`, the rule's points are added
+//!   (once; with `repeat`, again at every further `days`). Points added stay, also after a
+//!   later reaction.
+//! - The points that stay never fall below zero unless the model allows it
+//!   (`allow_negative`): a penalty — a decay rule's, or a rule of negative points without
+//!   expiry — takes at most what the lead has, and its explanation shows what it took. Rules
+//!   of negative points cannot expire in such a model, so the score is never below zero.
 
 use super::{ScoringModel, DAY_MS};
 use crate::EventKind;
@@ -216,7 +222,8 @@ impl Compiled {
         }
     }
 
-    /// A fresh state for a lead whose first event for the product is at `at`.
+    /// A fresh state for a lead whose first event for the product is at `at` (decay clocks
+    /// not started: they start at the first award).
     fn start(&self, at: i64) -> ScoreState {
         ScoreState {
             last_at: i64::MIN,
@@ -225,8 +232,34 @@ impl Compiled {
             base: 0,
             caps: vec![Vec::new(); self.engagement.len()],
             expiring: Vec::new(),
-            decay: vec![(at, 0); self.decay.len()],
+            decay: vec![(NOT_STARTED, 0); self.decay.len()],
         }
+    }
+
+    /// Adds points to the points that stay, floored at zero unless the model allows negative
+    /// scores; returns what was added.
+    fn add_to_base(&self, base: &mut i64, points: i64) -> i64 {
+        let before = *base;
+        *base = if points < 0 && !self.model.allow_negative {
+            (before + points).max(before.min(0))
+        } else {
+            before + points
+        };
+        *base - before
+    }
+
+    /// The decay penalties due between the state's clocks and `at`, in time order: (when,
+    /// rule, the period's number).
+    fn due_penalties(&self, state: &ScoreState, at: i64) -> Vec<(i64, usize, u32)> {
+        let mut due = Vec::new();
+        for (r, rule) in self.decay.iter().enumerate() {
+            let (anchor, applied) = state.decay[r];
+            for n in applied + 1..=Self::due(rule, anchor, at) {
+                due.push((anchor + rule.period * i64::from(n), r, n));
+            }
+        }
+        due.sort_unstable();
+        due
     }
 
     /// Folds one event (already matched) into the state. Returns `false`, changing nothing,
@@ -245,27 +278,22 @@ impl Compiled {
             Some(state) => state,
             None => state.insert(self.start(at)),
         };
-        for (r, rule) in self.decay.iter().enumerate() {
-            let (anchor, applied) = state.decay[r];
-            let due = Self::due(rule, anchor, at);
-            if due > applied {
-                state.base += rule.points * i64::from(due - applied);
-                if let Some(trace) = trace.as_deref_mut() {
-                    for n in applied + 1..=due {
-                        trace.push(Award {
-                            rule: RuleRef::Decay(r),
-                            event_id: None,
-                            at: anchor + rule.period * i64::from(n),
-                            points: rule.points,
-                            expires_at: None,
-                            status: AwardStatus::Counted,
-                        });
-                    }
-                }
-                state.decay[r].1 = due;
+        for (when, r, n) in self.due_penalties(state, at) {
+            let points = self.add_to_base(&mut state.base, self.decay[r].points);
+            if let Some(trace) = trace.as_deref_mut() {
+                trace.push(Award {
+                    rule: RuleRef::Decay(r),
+                    event_id: None,
+                    at: when,
+                    points,
+                    expires_at: None,
+                    status: AwardStatus::Counted,
+                });
             }
+            state.decay[r].1 = n;
         }
         state.expiring.retain(|(expires_at, _)| *expires_at > at);
+        let mut engaged = false;
         let mut bits = matched.engagement;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
@@ -282,13 +310,15 @@ impl Compiled {
                 }
             }
             let expires_at = rule.expires.map(|days| at + days);
+            let mut points = rule.points;
             if status == AwardStatus::Counted {
+                engaged |= rule.points > 0;
                 match expires_at {
                     Some(expires_at) => {
                         let slot = state.expiring.partition_point(|e| e.0 <= expires_at);
                         state.expiring.insert(slot, (expires_at, rule.points));
                     }
-                    None => state.base += rule.points,
+                    None => points = self.add_to_base(&mut state.base, rule.points),
                 }
             }
             if let Some(trace) = trace.as_deref_mut() {
@@ -296,17 +326,25 @@ impl Compiled {
                     rule: RuleRef::Engagement(i),
                     event_id: Some(event_id),
                     at,
-                    points: rule.points,
+                    points,
                     expires_at,
                     status,
                 });
+            }
+        }
+        // The first award starts the decay clocks.
+        if engaged {
+            for slot in &mut state.decay {
+                if slot.0 == NOT_STARTED {
+                    *slot = (at, 0);
+                }
             }
         }
         let mut reactions = matched.reactions;
         while reactions != 0 {
             let r = reactions.trailing_zeros() as usize;
             reactions &= reactions - 1;
-            if let Some(slot) = state.decay.get_mut(r) {
+            if let Some(slot) = state.decay.get_mut(r).filter(|slot| slot.0 != NOT_STARTED) {
                 *slot = (at, 0);
             }
         }
@@ -317,7 +355,11 @@ impl Compiled {
 
     /// The engagement score at `now` and the next time it changes with no new event.
     pub fn score_at(&self, state: &ScoreState, now: i64) -> Score {
-        let mut engagement = state.base;
+        let mut base = state.base;
+        for (_, r, _) in self.due_penalties(state, now) {
+            self.add_to_base(&mut base, self.decay[r].points);
+        }
+        let mut engagement = base;
         let mut next: Option<i64> = None;
         let mut sooner = |at: i64| next = Some(next.map_or(at, |n| n.min(at)));
         for (expires_at, points) in &state.expiring {
@@ -327,9 +369,11 @@ impl Compiled {
             }
         }
         for (r, rule) in self.decay.iter().enumerate() {
-            let (anchor, applied) = state.decay[r];
+            let (anchor, _) = state.decay[r];
+            if anchor == NOT_STARTED {
+                continue;
+            }
             let due = Self::due(rule, anchor, now);
-            engagement += rule.points * i64::from(due.saturating_sub(applied));
             if rule.repeat || due == 0 {
                 let periods = i64::from(due) + 1;
                 sooner(anchor.saturating_add(rule.period.saturating_mul(periods)));
@@ -368,18 +412,17 @@ impl Compiled {
                 }
             }
         }
-        for (r, rule) in self.decay.iter().enumerate() {
-            let (anchor, applied) = state.decay[r];
-            for n in applied + 1..=Self::due(rule, anchor, now) {
-                awards.push(Award {
-                    rule: RuleRef::Decay(r),
-                    event_id: None,
-                    at: anchor + rule.period * i64::from(n),
-                    points: rule.points,
-                    expires_at: None,
-                    status: AwardStatus::Counted,
-                });
-            }
+        let mut base = state.base;
+        for (when, r, _) in self.due_penalties(&state, now) {
+            let points = self.add_to_base(&mut base, self.decay[r].points);
+            awards.push(Award {
+                rule: RuleRef::Decay(r),
+                event_id: None,
+                at: when,
+                points,
+                expires_at: None,
+                status: AwardStatus::Counted,
+            });
         }
         awards.sort_by_key(|a| a.at);
         let score = self.score_at(&state, now);
@@ -400,6 +443,9 @@ impl Compiled {
         }
     }
 }
+
+/// A decay clock that has not started (the lead has earned no point for the product yet).
+const NOT_STARTED: i64 = i64::MAX;
 
 /// A lead's engagement at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,6 +54,10 @@ pub struct ScoringModel {
     pub fit: Vec<FitRule>,
     #[serde(default)]
     pub account: AccountRollup,
+    /// Whether the points that stay may fall below zero. By default they may not: a penalty
+    /// (a decay rule's, or a rule of negative points) takes at most what the lead has.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_negative: bool,
 }
 
 fn yes() -> bool {
@@ -68,6 +72,7 @@ impl Default for ScoringModel {
             decay: Vec::new(),
             fit: Vec::new(),
             account: AccountRollup::default(),
+            allow_negative: false,
         }
     }
 }
@@ -353,6 +358,14 @@ impl ScoringModel {
             }
             if let Some(days) = rule.expires_days {
                 check_days(&mut errors, at("expires_days"), days);
+                if rule.points < 0 && !self.allow_negative {
+                    errors.push(FieldError::new(
+                        at("expires_days"),
+                        "negative_expires",
+                        "マイナスの点数のルールには有効期限を付けられません（スコアが0を下回るため）。",
+                        "A rule of negative points cannot expire (the score would fall below zero).",
+                    ));
+                }
             }
         }
         for (i, rule) in self.decay.iter().enumerate() {
@@ -537,6 +550,7 @@ impl ScoringModel {
                 },
             ],
             account: AccountRollup::default(),
+            allow_negative: false,
         }
     }
 

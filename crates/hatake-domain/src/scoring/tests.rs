@@ -104,6 +104,52 @@ fn caps_expiry_and_decay() {
     assert!(explanation.awards.iter().any(|a| a.status == AwardStatus::Expired && a.event_id == Some(5)));
 }
 
+/// The floor rule: a lead that never earned a point for the product pays no silence penalty;
+/// a penalty takes at most what the lead has (and its explanation says what it took); a model
+/// may allow negative scores.
+#[test]
+fn silence_costs_only_the_engaged_and_never_goes_below_zero() {
+    let model = ScoringModel {
+        engagement: vec![rule("dl", EventKind::Download, 10), rule("unsub", EventKind::Custom, -15)],
+        decay: vec![DecayRule {
+            id: "quiet".into(),
+            kinds: vec!["download".into(), "page_view".into()],
+            days: 30,
+            points: -30,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    model.check(&[]).unwrap();
+    let c = Compiled::new(model.clone());
+    // Only visits that earn nothing: a year later, no penalty.
+    let mut untouched = vec![event(1, EventKind::PageView, 0, "{}"), event(2, EventKind::PageView, 5, "{}")];
+    let state = c.fold_all(&mut untouched).unwrap();
+    assert_eq!(c.score_at(&state, T0 + 365 * DAY_MS).engagement, 0);
+    assert_eq!(c.score_at(&state, T0 + 365 * DAY_MS).next_change_at, None, "nothing will change by time alone");
+    // One download (+10), then silence: −30 takes the 10 only.
+    let mut engaged = vec![event(1, EventKind::PageView, 0, "{}"), event(2, EventKind::Download, 10, "{}")];
+    let state = c.fold_all(&mut engaged).unwrap();
+    assert_eq!(c.score_at(&state, T0 + 39 * DAY_MS).engagement, 10);
+    assert_eq!(c.score_at(&state, T0 + 41 * DAY_MS).engagement, 0, "the clock started at the download");
+    let explanation = c.explain(&mut engaged, T0 + 41 * DAY_MS);
+    let penalty = explanation.awards.iter().find(|a| matches!(a.rule, RuleRef::Decay(0))).unwrap();
+    assert_eq!(penalty.points, -10, "the penalty took what there was");
+    // Points earned later count in full.
+    engaged.push(event(3, EventKind::Download, 50, "{}"));
+    let state = c.fold_all(&mut engaged).unwrap();
+    assert_eq!(c.score_at(&state, T0 + 51 * DAY_MS).engagement, 10);
+    // A negative rule also stops at zero.
+    let mut unsubscribed = vec![event(1, EventKind::Download, 0, "{}"), event(2, EventKind::Custom, 1, "{}")];
+    let state = c.fold_all(&mut unsubscribed).unwrap();
+    assert_eq!(c.score_at(&state, T0 + 2 * DAY_MS).engagement, 0);
+    // A model that allows negative scores keeps them.
+    let negative = Compiled::new(ScoringModel { allow_negative: true, ..model });
+    let state = negative.fold_all(&mut unsubscribed).unwrap();
+    assert_eq!(negative.score_at(&state, T0 + 2 * DAY_MS).engagement, -5);
+    assert_eq!(negative.score_at(&state, T0 + 40 * DAY_MS).engagement, -35);
+}
+
 #[test]
 fn conditions() {
     let model = ScoringModel {
@@ -398,7 +444,8 @@ fn model_strategy() -> impl Strategy<Value = ScoringModel> {
             url: (url && kind == EventKind::PageView).then(|| "*/a*".into()),
             points: if points == 0 { 1 } else { points },
             cap: cap.map(|(times, days)| Cap { times, days }),
-            expires_days: expires,
+            // Negative points cannot expire unless the model allows negative scores.
+            expires_days: expires.filter(|_| points > 0),
             ..Default::default()
         });
     let decay = (proptest::collection::vec(kind_strategy(), 1..3), 1u32..60, -20i64..-1, proptest::bool::ANY).prop_map(
@@ -411,15 +458,15 @@ fn model_strategy() -> impl Strategy<Value = ScoringModel> {
             ..Default::default()
         },
     );
-    (proptest::collection::vec(engagement, 0..6), proptest::collection::vec(decay, 0..3)).prop_map(
-        |(mut engagement, mut decay)| {
+    (proptest::collection::vec(engagement, 0..6), proptest::collection::vec(decay, 0..3), proptest::bool::ANY).prop_map(
+        |(mut engagement, mut decay, allow_negative)| {
             for (i, rule) in engagement.iter_mut().enumerate() {
                 rule.id = format!("e{i}");
             }
             for (i, rule) in decay.iter_mut().enumerate() {
                 rule.id = format!("d{i}");
             }
-            ScoringModel { engagement, decay, ..Default::default() }
+            ScoringModel { engagement, decay, allow_negative, ..Default::default() }
         },
     )
 }
@@ -507,6 +554,9 @@ proptest! {
                     .map(|a| a.points)
                     .sum();
                 prop_assert_eq!(counted, score.engagement);
+                if !c.model.allow_negative {
+                    prop_assert!(score.engagement >= 0, "never below zero: {}", score.engagement);
+                }
                 // Nothing changes before the next change, and something may at it.
                 if let Some(next) = score.next_change_at {
                     prop_assert!(next > now);

@@ -122,8 +122,9 @@ async fn detail(
     let owner = account.owner_id.and_then(|owner| users.iter().find(|u| u.id == owner)).map(|u| u.display_name.clone());
     let people_rows: Vec<minijinja::Value> =
         people.items.iter().map(|lead| lead_view(lead, &required, locale)).collect();
-    let account_scores =
-        super::scoring::account_scores(store, id, &products).await.map_err(|e| PageError::from_store(e, locale))?;
+    let account_scores = super::scoring::account_scores(store, id, &products, locale)
+        .await
+        .map_err(|e| PageError::from_store(e, locale))?;
     render(
         &state,
         &user,

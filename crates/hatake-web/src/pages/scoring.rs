@@ -71,7 +71,12 @@ fn kinds(locale: &str) -> Vec<minijinja::Value> {
 }
 
 /// A model's rules as rows for reading (not YAML).
-fn readable(model: &ScoringModel, locale: &str) -> minijinja::Value {
+fn readable(
+    model: &ScoringModel,
+    forms: &std::collections::HashMap<i64, String>,
+    custom: &std::collections::HashMap<String, String>,
+    locale: &str,
+) -> minijinja::Value {
     let kind_label = |kind: &str| {
         EventKind::parse(kind).map_or_else(
             || kind.to_owned(),
@@ -82,21 +87,35 @@ fn readable(model: &ScoringModel, locale: &str) -> minijinja::Value {
         .engagement
         .iter()
         .map(|r| {
+            let en = locale == "en";
             let mut conditions = Vec::new();
             if let Some(url) = &r.url {
-                conditions.push(format!("URL ~ {url}"));
+                conditions.push(if en { format!("URL matches {url}") } else { format!("URLが「{url}」に一致") });
             }
             if let Some(name) = &r.name {
-                conditions.push(format!("name ~ {name}"));
+                conditions.push(if en {
+                    format!("name matches {name}")
+                } else {
+                    format!("名前が「{name}」に一致")
+                });
             }
             if let Some(form) = r.form {
-                conditions.push(format!("form #{form}"));
+                let name = forms.get(&form).cloned().unwrap_or_else(|| format!("#{form}"));
+                conditions.push(if en { format!("form “{name}”") } else { format!("フォーム「{name}」") });
             }
             if let Some(campaign) = &r.campaign {
-                conditions.push(format!("campaign = {campaign}"));
+                conditions.push(if en {
+                    format!("campaign “{campaign}”")
+                } else {
+                    format!("キャンペーン「{campaign}」")
+                });
             }
             if let Some(p) = &r.property {
-                conditions.push(format!("{} = {}", p.key, p.value));
+                conditions.push(if en {
+                    format!("{} is “{}”", p.key, p.value)
+                } else {
+                    format!("{}が「{}」", p.key, p.value)
+                });
             }
             context! {
                 id => r.id, label => r.label, kind => kind_label(&r.kind), conditions => conditions.join(", "),
@@ -128,12 +147,37 @@ fn readable(model: &ScoringModel, locale: &str) -> minijinja::Value {
                     r.max.map(|n| n.to_string()).unwrap_or_default()
                 )
             };
-            context! { id => r.id, label => r.label, field => r.field, test => test, points => r.points }
+            let field = hatake_domain::scoring::FIT_FIELDS
+                .iter()
+                .find(|(key, ..)| *key == r.field)
+                .map(|(_, ja, en, _)| if locale == "en" { (*en).to_owned() } else { (*ja).to_owned() })
+                .or_else(|| r.field.strip_prefix("custom.").and_then(|key| custom.get(key).cloned()))
+                .unwrap_or_else(|| r.field.clone());
+            context! { id => r.id, label => r.label, field => field, test => test, points => r.points }
         })
         .collect();
     context! {
         engagement => engagement, decay => decay, fit => fit, include_unassigned => model.include_unassigned,
-        account_method => model.account.method.as_str(), account_top => model.account.top,
+        account => rollup_label(model.account.method, model.account.top, locale),
+        allow_negative => model.allow_negative,
+    }
+}
+
+/// How an account's score is rolled up from its people's, in words (合計, 最高点, 上位3人の合計).
+pub(crate) fn rollup_label(method: hatake_domain::scoring::RollupMethod, top: Option<u32>, locale: &str) -> String {
+    use hatake_domain::scoring::RollupMethod;
+    let en = locale == "en";
+    match method {
+        RollupMethod::Sum => if en { "Sum" } else { "合計" }.to_owned(),
+        RollupMethod::Max => if en { "Highest" } else { "最高点" }.to_owned(),
+        RollupMethod::Top => {
+            let n = top.unwrap_or(3);
+            if en {
+                format!("Sum of the best {n}")
+            } else {
+                format!("上位{n}人の合計")
+            }
+        }
     }
 }
 
@@ -152,6 +196,15 @@ async fn page(
     let versions = store.scoring_model_versions(product.id).await.map_err(store_error(locale))?;
     let current = versions.first();
     let model = current.and_then(|m| ScoringModel::from_json(&m.definition).ok());
+    // Forms and custom fields by their names, for showing the rules in words.
+    let forms: std::collections::HashMap<i64, String> =
+        store.list_forms().await.map_err(store_error(locale))?.into_iter().map(|f| (f.id, f.name)).collect();
+    let custom: std::collections::HashMap<String, String> = crate::service::custom_defs(store)
+        .await
+        .map_err(store_error(locale))?
+        .into_iter()
+        .map(|d| (d.key, if locale == "en" { d.label_en } else { d.label_ja }))
+        .collect();
     render(
         state,
         user,
@@ -159,7 +212,7 @@ async fn page(
         "scoring",
         context! {
             product => product, yaml => yaml, versions => versions, current => current, shown => shown,
-            readable => model.as_ref().map(|m| readable(m, locale)),
+            readable => model.as_ref().map(|m| readable(m, &forms, &custom, locale)),
             error_list => errors.map(|e| e.0.iter().map(|f| f.message(locale).to_owned()).collect::<Vec<_>>()),
             kinds => kinds(locale), saved => saved,
             rescored => hatake_engine::scoring::rescored_versions(store).await.map_err(store_error(locale))?
@@ -348,7 +401,7 @@ async fn account_ranking(
         "scoring",
         context! {
             product => product, rows => rows, has_model => rollup.is_some(),
-            method => rollup.map(|r| r.method.as_str()), top => rollup.and_then(|r| r.top),
+            method => rollup.map(|r| rollup_label(r.method, r.top, locale)),
         },
     )
     .await
@@ -414,6 +467,7 @@ pub(crate) async fn account_scores(
     store: &dyn hatake_store::Store,
     account_id: i64,
     products: &[ProductRow],
+    locale: &str,
 ) -> Result<Vec<minijinja::Value>, StoreError> {
     let models = hatake_engine::scoring::Models::load(store).await?;
     if models.models.is_empty() {
@@ -432,7 +486,7 @@ pub(crate) async fn account_scores(
             let product = products.iter().find(|p| p.id == *product_id)?;
             Some(context! {
                 product => product.name, product_id => product_id, score => model.model.account.roll_up(&scores),
-                people => scores.len(), method => model.model.account.method.as_str(), top => model.model.account.top,
+                people => scores.len(), method => rollup_label(model.model.account.method, model.model.account.top, locale),
                 best => scores.iter().max().copied(),
             })
         })

@@ -311,6 +311,7 @@ fn models() -> Vec<ScoringModel> {
             FitRule { equals: vec!["A".into()], ..fit("abm-a", "abm_tier", 10) },
         ],
         account: hatake_domain::scoring::AccountRollup { method: hatake_domain::scoring::RollupMethod::Max, top: None },
+        allow_negative: false,
     };
     vec![erp, kintai, security]
 }

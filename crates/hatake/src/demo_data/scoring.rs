@@ -96,6 +96,7 @@ fn kintai() -> ScoringModel {
             },
         ],
         account: AccountRollup { method: RollupMethod::Top, top: Some(3) },
+        allow_negative: false,
     }
 }
 
@@ -171,6 +172,7 @@ fn security() -> ScoringModel {
             },
         ],
         account: AccountRollup { method: RollupMethod::Max, top: None },
+        allow_negative: false,
     }
 }
 

@@ -1,0 +1,147 @@
+//! Every main page of the signed-in app, filled with the demo organisation's data, fits a
+//! 1,280 px wide window in headless Chromium: nothing (a long URL in a score's breakdown, a wide
+//! table) makes the document wider than the window, in Japanese and in English. Needs Debian's
+//! `chromium` and `chromium-driver`, as `browser.rs` does.
+
+mod support;
+
+use fantoccini::{ClientBuilder, Locator};
+use serde_json::json;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn find(program: &str, env: &str) -> String {
+    if let Ok(path) = std::env::var(env) {
+        return path;
+    }
+    ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"]
+        .iter()
+        .map(|dir| format!("{dir}/{program}"))
+        .find(|path| std::path::Path::new(path).exists())
+        .unwrap_or_else(|| {
+            panic!("{program} was not found (set {env}): `apt-get install chromium chromium-driver`, or `bash .ci/run`")
+        })
+}
+
+/// The paths of the main pages, with ids of demo records where a page needs one.
+async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
+    let products = store.list_products().await.unwrap();
+    let product = products.first().expect("demo products").id;
+    // The lead with the most to show: the best scored one (a long score breakdown).
+    let ranked = store.ranked_leads(product, 1, None, 20).await.unwrap();
+    let lead = ranked.iter().find(|r| r.account_id.is_some()).expect("a scored lead at a company");
+    let (lead, account) = (lead.lead_id, lead.account_id.unwrap_or_default());
+    let mut pages: Vec<String> = [
+        "/",
+        "/leads",
+        "/leads/new",
+        "/accounts",
+        "/accounts/new",
+        "/products",
+        "/imports",
+        "/reviews",
+        "/scoring",
+        "/pipeline",
+        "/forms",
+        "/forms/new",
+        "/meetings",
+        "/settings",
+        "/settings/departments",
+        "/settings/tracking",
+        "/settings/booking",
+        "/admin/users",
+        "/admin/tokens",
+        "/me",
+    ]
+    .iter()
+    .map(|p| (*p).to_owned())
+    .collect();
+    pages.extend([
+        format!("/leads/{lead}"),
+        format!("/leads/{lead}/edit"),
+        format!("/accounts/{account}"),
+        format!("/scoring/{product}"),
+        format!("/scoring/{product}/leads"),
+        format!("/scoring/{product}/accounts"),
+        format!("/scoring/{product}/rules"),
+        format!("/pipeline/{product}"),
+        format!("/pipeline/{product}/mql"),
+        format!("/pipeline/{product}/settings"),
+        format!("/qualification/{product}"),
+    ]);
+    pages
+}
+
+#[tokio::test]
+async fn every_main_page_fits_a_1280_px_window() {
+    let app = support::spawn_app(support::Backend::Sqlite).await;
+    hatake::demo::seed(app.store.as_ref(), 60, 600).await.expect("demo data");
+    let now = hatake_web::now_millis();
+    hatake_engine::scoring::catch_up(app.store.as_ref(), &mut hatake_engine::scoring::Scorer::new(), now)
+        .await
+        .expect("scores");
+    let pages = main_pages(app.store.as_ref()).await;
+
+    let port = hatake_testkit::free_port();
+    let mut driver = Command::new(find("chromedriver", "HATAKE_CHROMEDRIVER"))
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": find("chromium", "HATAKE_CHROMIUM"),
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1280,900", format!("--user-data-dir={}", profile.path().display())]
+        }),
+    );
+    let browser = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a Chromium session");
+    let result = async {
+        browser.goto(&app.url("/login")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys(hatake::demo::DEMO_ADMIN).await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(hatake::demo::DEMO_PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("switch-language")).await?;
+        let mut too_wide = Vec::new();
+        for language in ["ja", "en"] {
+            for path in &pages {
+                browser.goto(&app.url(path)).await?;
+                browser.wait().for_element(Locator::Css("main")).await?;
+                let widths = browser
+                    .execute("return [document.documentElement.scrollWidth, window.innerWidth, document.title]", vec![])
+                    .await?;
+                let (document, window) = (widths[0].as_i64().unwrap_or(0), widths[1].as_i64().unwrap_or(0));
+                assert!(window > 1_200, "the window is 1,280 px wide: {window}");
+                if document > window {
+                    too_wide.push(format!("{language} {path}: {document} px ({})", widths[2]));
+                }
+            }
+            if language == "ja" {
+                browser.goto(&app.url("/me")).await?;
+                browser.find(Locator::Id("switch-language")).await?.click().await?;
+                browser.wait().for_element(Locator::LinkText("Leads")).await?;
+            }
+        }
+        assert!(too_wide.is_empty(), "pages wider than the window:\n{}", too_wide.join("\n"));
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    let _ = driver.kill();
+    let _ = driver.wait();
+    result.expect("the browser session");
+}
