@@ -148,6 +148,32 @@ pub struct LeadFacts<'a> {
     pub filled: Vec<&'static str>,
     pub custom: Option<&'a Map<String, Value>>,
     pub existing_customer: bool,
+    /// The organisation's custom fields as (key, Japanese label, English label), to name
+    /// hearing items in words.
+    pub custom_labels: &'a [(String, String, String)],
+}
+
+/// What a required item is called, in Japanese and English: a lead field of
+/// [`REQUIRABLE_FIELDS`], or a custom field (hearing item) by its label.
+pub fn item_label(item: &str, custom_labels: &[(String, String, String)]) -> (String, String) {
+    if let Some(key) = item.strip_prefix("custom.") {
+        return custom_labels
+            .iter()
+            .find(|(k, _, _)| k == key)
+            .map_or_else(|| (key.to_owned(), key.to_owned()), |(_, ja, en)| (ja.clone(), en.clone()));
+    }
+    let (ja, en) = match item {
+        "company_name" => ("会社名", "Company"),
+        "department" => ("部署", "Department"),
+        "title" => ("役職", "Title"),
+        "phone" => ("電話番号", "Phone"),
+        "prefecture" => ("都道府県", "Prefecture"),
+        "address" => ("住所", "Address"),
+        "family_name_kana" => ("フリガナ", "Reading (kana)"),
+        "account" => ("企業マスタとの紐付け", "Link to the company master"),
+        other => (other, other),
+    };
+    (ja.to_owned(), en.to_owned())
 }
 
 /// A condition a lead does not meet, in both languages.
@@ -482,8 +508,31 @@ impl MqlPolicy {
                 None => facts.filled.contains(&item.as_str()),
             };
             if !known {
-                out.push(unmet("required", format!("「{item}」が未入力です。"), format!("{item} is not known.")));
+                let (ja, en) = item_label(item, facts.custom_labels);
+                out.push(unmet("required", format!("「{ja}」が未入力です。"), format!("{en} is not known.")));
             }
+        }
+        out
+    }
+
+    /// The conditions of `mode` a lead meets, in words, for "why it qualified" (「エンゲージメント
+    /// 85 ≥ 50」); only the conditions the mode sets.
+    pub fn met(&self, mode: &PolicyMode, facts: &LeadFacts<'_>) -> Vec<Unmet> {
+        let mut out = Vec::new();
+        let mut at_least = |code: &'static str, ja: &str, en: &str, have: Option<i64>, min: Option<i64>| {
+            if let (Some(have), Some(min)) = (have, min) {
+                if have >= min {
+                    out.push(unmet(code, format!("{ja} {have} ≥ {min}"), format!("{en} {have} ≥ {min}")));
+                }
+            }
+        };
+        at_least("engagement", "エンゲージメント", "Engagement", Some(facts.engagement), mode.min_engagement);
+        at_least("fit", "フィット", "Fit", Some(facts.fit), mode.min_fit);
+        at_least("account_score", "企業スコア", "Account score", facts.account_score, mode.min_account_score);
+        if !mode.required.is_empty() {
+            let (ja, en): (Vec<String>, Vec<String>) =
+                mode.required.iter().map(|item| item_label(item, facts.custom_labels)).unzip();
+            out.push(unmet("required", format!("把握済み: {}", ja.join("・")), format!("Known: {}", en.join(", "))));
         }
         out
     }
@@ -504,6 +553,7 @@ mod tests {
             filled: vec!["phone", "title"],
             custom: None,
             existing_customer: false,
+            custom_labels: &[],
         }
     }
 

@@ -89,8 +89,10 @@ fn facts<'a>(
     score: Option<&LeadScoreRow>,
     account_score: Option<i64>,
     existing_customer: bool,
+    custom_labels: &'a [(String, String, String)],
 ) -> LeadFacts<'a> {
     LeadFacts {
+        custom_labels,
         is_lead: lead.is_lead,
         engagement: score.map_or(0, |s| s.engagement),
         fit: score.map_or(0, |s| s.fit),
@@ -131,7 +133,24 @@ pub struct Verdict {
     pub product_id: i64,
     pub policy_version: i64,
     pub mode: String,
+    /// The mode's name as the policy gives it (its id when it has none).
+    pub mode_label: String,
     pub unmet: Vec<Unmet>,
+    /// The mode's conditions the lead meets, in words.
+    pub met: Vec<Unmet>,
+}
+
+impl Verdict {
+    /// Why the lead qualified, as a stage move's `detail` (JSON): the mode's name and the
+    /// conditions met.
+    pub fn detail(&self) -> String {
+        serde_json::json!({ "mode_label": self.mode_label, "met": self.met }).to_string()
+    }
+}
+
+/// The organisation's custom fields as (key, Japanese, English) labels.
+async fn custom_labels(store: &dyn Store) -> StoreResult<Vec<(String, String, String)>> {
+    Ok(store.list_custom_fields().await?.into_iter().map(|d| (d.key, d.label_ja, d.label_en)).collect())
 }
 
 /// Applies the MQL policies to these leads: each that qualifies for a product and stands at
@@ -246,7 +265,7 @@ impl Qualifier {
                     mode: Some(verdict.mode.clone()),
                     sla_due_at: Some(process.sla_deadline(now, zone)),
                     opportunity: None,
-                    detail: None,
+                    detail: Some(verdict.detail()),
                 };
                 match store.move_stage(&step).await {
                     Ok(_) => moved += 1,
@@ -287,6 +306,7 @@ async fn judge(
     };
     let score_of: HashMap<i64, &LeadScoreRow> =
         scores.iter().filter(|s| s.product_id == product_id).map(|s| (s.lead_id, s)).collect();
+    let labels = custom_labels(store).await?;
     Ok(leads
         .iter()
         .map(|lead| {
@@ -294,8 +314,16 @@ async fn judge(
             let score = score_of.get(&lead.id).copied();
             let account_score = lead.account_id.and_then(|a| account_scores.get(&a).copied());
             let existing = lead.account_id.is_some_and(|a| won.contains(&a));
-            let unmet = policy.unmet(mode, &facts(lead, &custom, score, account_score, existing));
-            (lead.id, Verdict { product_id, policy_version: version, mode: mode.id.clone(), unmet })
+            let facts = facts(lead, &custom, score, account_score, existing, &labels);
+            let verdict = Verdict {
+                product_id,
+                policy_version: version,
+                mode: mode.id.clone(),
+                mode_label: mode.label.clone().unwrap_or_else(|| mode.id.clone()),
+                unmet: policy.unmet(mode, &facts),
+                met: policy.met(mode, &facts),
+            };
+            (lead.id, verdict)
         })
         .collect())
 }

@@ -132,7 +132,47 @@ pub struct OpportunityClose {
     pub at: Millis,
 }
 
-/// A lead waiting in a stage (the MQL queue).
+/// The order of a stage's queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueSort {
+    /// Longest waiting first.
+    #[default]
+    Waiting,
+    /// The nearest SLA deadline first (none last).
+    Sla,
+    /// The highest engagement score first.
+    Score,
+}
+
+impl QueueSort {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "waiting" => Some(Self::Waiting),
+            "sla" => Some(Self::Sla),
+            "score" => Some(Self::Score),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Waiting => "waiting",
+            Self::Sla => "sla",
+            Self::Score => "score",
+        }
+    }
+
+    /// The SQL of the sort key (ascending), over `lead_stages s` and `lead_scores sc`.
+    pub fn key_sql(self) -> &'static str {
+        match self {
+            Self::Waiting => "s.since",
+            Self::Sla => "COALESCE(s.sla_due_at, 9223372036854775807)",
+            Self::Score => "(0 - COALESCE(sc.engagement, -1))",
+        }
+    }
+}
+
+/// A lead waiting in a stage (the MQL queue), with the move that brought it there.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct QueueRow {
     pub lead_id: i64,
@@ -145,6 +185,14 @@ pub struct QueueRow {
     pub policy_version: Option<i64>,
     pub engagement: Option<i64>,
     pub fit: Option<i64>,
+    /// The move into the stage: its reason, note, mode, detail (JSON) and who made it.
+    pub reason: Option<String>,
+    pub note: Option<String>,
+    pub mode: Option<String>,
+    pub detail: Option<String>,
+    pub moved_by: Option<String>,
+    /// The row's key in the order it was read ([`QueueSort::key_sql`]), for the next page.
+    pub sort_key: i64,
 }
 
 /// The columns of an [`OpportunityRow`] from `opportunities o`.
@@ -185,8 +233,19 @@ pub trait LifecycleStore: Send + Sync + 'static {
     async fn stage_history(&self, lead_id: i64) -> StoreResult<Vec<HistoryRow>>;
     /// Moves of a product into a stage since a time: (lead, at), oldest first.
     async fn moves_into(&self, product_id: i64, stage: &str, since: Millis) -> StoreResult<Vec<(i64, Millis)>>;
-    /// Leads in a stage of a product, longest waiting first.
-    async fn stage_queue(&self, product_id: i64, stage: &str, limit: i64) -> StoreResult<Vec<QueueRow>>;
+    /// Leads in a stage of a product in `sort` order, after the row with `after` = (sort key,
+    /// lead id) of the page before ([`QueueRow::sort_key`]), at most `limit`; each with the
+    /// move that brought it there (why, by whom, the hand-over note).
+    async fn stage_queue(
+        &self,
+        product_id: i64,
+        stage: &str,
+        sort: QueueSort,
+        after: Option<(i64, i64)>,
+        limit: i64,
+    ) -> StoreResult<Vec<QueueRow>>;
+    /// How many leads of a product wait in a stage past their SLA deadline at `now`.
+    async fn count_breached(&self, product_id: i64, stage: &str, now: Millis) -> StoreResult<i64>;
     /// How many leads of a product are in each stage.
     async fn stage_counts(&self, product_id: i64) -> StoreResult<Vec<(String, i64)>>;
 
@@ -425,22 +484,54 @@ macro_rules! impl_lifecycle_store {
                 &self,
                 product_id: i64,
                 stage: &str,
+                sort: $crate::QueueSort,
+                after: Option<(i64, i64)>,
                 limit: i64,
             ) -> $crate::StoreResult<Vec<$crate::QueueRow>> {
-                sqlx::query_as::<$db, $crate::QueueRow>(
+                let key = sort.key_sql();
+                let sql = format!(
                     "SELECT s.lead_id, TRIM(COALESCE(l.family_name, '') || ' ' || COALESCE(l.given_name, '')) AS name, \
                      l.email, COALESCE(a.name, l.company_name) AS company_name, l.account_id, s.since, s.sla_due_at, \
-                     s.policy_version, sc.engagement, sc.fit FROM lead_stages s JOIN leads l ON l.id = s.lead_id \
+                     s.policy_version, sc.engagement, sc.fit, h.reason, h.note, h.mode, h.detail, \
+                     u.display_name AS moved_by, {key} AS sort_key \
+                     FROM lead_stages s JOIN leads l ON l.id = s.lead_id \
                      LEFT JOIN accounts a ON a.id = l.account_id \
                      LEFT JOIN lead_scores sc ON sc.lead_id = s.lead_id AND sc.product_id = s.product_id \
-                     WHERE s.product_id = $1 AND s.stage = $2 ORDER BY s.since, s.lead_id LIMIT $3",
+                     LEFT JOIN stage_history h ON h.id = (SELECT MAX(x.id) FROM stage_history x \
+                       WHERE x.lead_id = s.lead_id AND x.product_id = s.product_id AND x.to_stage = s.stage) \
+                     LEFT JOIN users u ON u.id = h.by_user \
+                     WHERE s.product_id = $1 AND s.stage = $2 \
+                     AND ({key} > $3 OR ({key} = $3 AND s.lead_id > $4)) \
+                     ORDER BY {key}, s.lead_id LIMIT $5"
+                );
+                let (key_after, id_after) = after.unwrap_or((i64::MIN, i64::MIN));
+                sqlx::query_as::<$db, $crate::QueueRow>(&sql)
+                    .bind(product_id)
+                    .bind(stage)
+                    .bind(key_after)
+                    .bind(id_after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+
+            async fn count_breached(
+                &self,
+                product_id: i64,
+                stage: &str,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<i64> {
+                let (count,): (i64,) = sqlx::query_as(
+                    "SELECT COUNT(*) FROM lead_stages WHERE product_id = $1 AND stage = $2 AND sla_due_at < $3",
                 )
                 .bind(product_id)
                 .bind(stage)
-                .bind(limit)
-                .fetch_all(&self.pool)
+                .bind(now)
+                .fetch_one(&self.pool)
                 .await
-                .map_err(db_error)
+                .map_err(db_error)?;
+                Ok(count)
             }
 
             async fn stage_counts(&self, product_id: i64) -> $crate::StoreResult<Vec<(String, i64)>> {

@@ -404,8 +404,11 @@ mod tests {
             assert!(!top.is_empty(), "no scored lead for {}", product.code);
         }
         // The strict mode of each product's policy passed its best leads to the MQL queue.
-        let queue = store.stage_queue(first, "mql", 1_000).await.expect("queue");
+        let queue = store.stage_queue(first, "mql", hatake_store::QueueSort::Score, None, 1_000).await.expect("queue");
         assert!(!queue.is_empty(), "no MQL for the ERP");
         assert!(queue.iter().all(|q| q.engagement.unwrap_or(0) >= 80 && q.fit.unwrap_or(0) >= 10), "strict mode");
+        // Each says why: the policy version, the mode and the conditions met.
+        let detail: serde_json::Value = serde_json::from_str(queue[0].detail.as_deref().expect("why")).expect("JSON");
+        assert!(detail["met"].as_array().is_some_and(|m| !m.is_empty()), "{detail}");
     }
 }

@@ -209,7 +209,8 @@ async fn process_end_to_end(backend: Backend) {
     assert!(page.contains("stage-lost"));
     assert!(page.contains("営業 次郎"), "who moved it");
     assert!(page.contains("競合に負けた"), "why");
-    assert!(page.contains("v1 normal"), "which policy version qualified it");
+    assert!(page.contains("v1 通常"), "which policy version and mode (by its name) qualified it");
+    assert!(page.contains("エンゲージメント 60 ≥ 50"), "and which of its conditions: {page}");
     let csrf = hidden_value(&page, "_csrf").unwrap();
 
     // The same over the API: stages with history, scores with their awards, and a move.
@@ -292,7 +293,7 @@ async fn process_end_to_end(backend: Backend) {
     let response = post(&admin, &app, "/qualification/1/mode", &[("_csrf", &csrf), ("mode", "strict")]).await;
     assert_eq!(location(&response), "/qualification/1?saved=2");
     let page = admin.get(app.url("/qualification/1")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("id=\"mode-in-force\">strict<"));
+    assert!(page.contains("id=\"mode-in-force\">繁忙期（厳しめ）<"), "the mode by its name");
     let response = post(&admin, &app, "/qualification/1/mode", &[("_csrf", &csrf), ("mode", "")]).await;
     assert_eq!(location(&response), "/qualification/1?saved=3");
     let versions = app.store.config_versions(1, "mql_policy").await.unwrap();
@@ -324,4 +325,114 @@ async fn process_end_to_end_sqlite() {
 #[tokio::test]
 async fn process_end_to_end_postgres() {
     process_end_to_end(Backend::Postgres).await;
+}
+
+/// A queue of 120 MQLs pages 50 at a time in each order without losing or repeating a lead,
+/// shows the total (not the page's size) and why each qualified; the hand-over note given on
+/// acceptance shows on the SAL tab.
+async fn the_queue_pages_sorts_and_says_why(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    let product = app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    let mut leads = Vec::new();
+    for i in 0..120 {
+        let lead = hatake_domain::LeadInput {
+            family_name: Some(format!("見込{i:03}")),
+            email: Some(format!("mql{i}@example.co.jp")),
+            ..Default::default()
+        };
+        leads.push(app.store.create_lead(&lead.validate(&[]).unwrap(), true, 1).await.unwrap().id);
+    }
+    let now = hatake_web::now_millis();
+    for (i, lead) in leads.iter().enumerate() {
+        let i = i64::try_from(i).unwrap();
+        let detail = json!({ "mode_label": "通常", "met": [
+            { "code": "engagement", "message_ja": format!("エンゲージメント {} ≥ 50", 50 + i), "message_en": "Engagement" }
+        ]});
+        let step = StageMove {
+            lead_id: *lead,
+            product_id: product.id,
+            from: None,
+            to: "mql".into(),
+            at: now - (120 - i) * 60_000,
+            by: None,
+            reason: None,
+            note: None,
+            policy_version: Some(3),
+            mode: Some("normal".into()),
+            // Deadlines in the other order than arrival: the last to arrive is due first.
+            sla_due_at: Some(now + (120 - i) * 3_600_000 - 60 * 3_600_000),
+            opportunity: None,
+            detail: Some(detail.to_string()),
+        };
+        app.store.move_stage(&step).await.unwrap();
+    }
+    let (client, csrf) = app.sign_in("is@example.jp").await;
+    let base = format!("/pipeline/{}/mql", product.id);
+    for sort in ["sla", "waiting", "score"] {
+        let mut seen: Vec<i64> = Vec::new();
+        let mut url = format!("{base}?tab=mql&sort={sort}");
+        for page in 0.. {
+            let html = client.get(app.url(&url)).send().await.unwrap().text().await.unwrap();
+            assert!(html.contains("id=\"mql-total\">120<"), "the total, not the page's size");
+            let ids: Vec<i64> = html
+                .split("class=\"mql-row")
+                .skip(1)
+                .map(|row| {
+                    let at = row.find("data-lead=\"").unwrap() + 11;
+                    row[at..row[at..].find('"').unwrap() + at].parse().unwrap()
+                })
+                .collect();
+            assert!(ids.len() <= 50, "{sort} page {page}: {}", ids.len());
+            seen.extend(&ids);
+            let Some(at) = html.find("id=\"queue-next\"") else { break };
+            let href = html[..at].rsplit("href=\"").next().unwrap();
+            url = format!("{base}{}", &href[..href.find('"').unwrap()].replace("&amp;", "&"));
+            assert!(page < 5, "{sort}: too many pages");
+        }
+        let mut sorted = seen.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!((seen.len(), sorted.len()), (120, 120), "{sort}: every MQL once");
+        match sort {
+            "sla" => assert_eq!(seen[0], leads[119], "the nearest deadline first"),
+            "waiting" => assert_eq!(seen[0], leads[0], "the longest waiting first"),
+            _ => {}
+        }
+    }
+    let html = client.get(app.url(&format!("{base}?sort=sla"))).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("MQLポリシー v3（通常）: エンゲージメント 169 ≥ 50"), "why it qualified");
+    assert!(html.contains("SLA超過"), "breaches are counted and flagged");
+
+    // Accepted with a hand-over note: on the SAL tab with the note and who accepted it.
+    let lead = leads[5].to_string();
+    let note = "情シス部長。来期の基幹刷新を検討中、予算化は4月。";
+    let response = post(
+        &client,
+        &app,
+        &format!("/leads/{lead}/stage"),
+        &[
+            ("_csrf", &csrf),
+            ("product_id", &product.id.to_string()),
+            ("from", "mql"),
+            ("to", "sal"),
+            ("note", note),
+            ("back", &base),
+        ],
+    )
+    .await;
+    assert!(location(&response).ends_with("?moved=1"), "{}", location(&response));
+    let sal = client.get(app.url(&format!("{base}?tab=sal"))).send().await.unwrap().text().await.unwrap();
+    assert!(sal.contains("id=\"sal-total\">1<") && sal.contains(note) && sal.contains("内田 三郎"), "{sal}");
+}
+
+#[tokio::test]
+async fn the_queue_pages_sorts_and_says_why_sqlite() {
+    the_queue_pages_sorts_and_says_why(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_queue_pages_sorts_and_says_why_postgres() {
+    the_queue_pages_sorts_and_says_why(Backend::Postgres).await;
 }

@@ -1434,6 +1434,7 @@ async fn scenario_migrations(backend: &Backend) {
         (16, "states_at".to_owned()),
         (17, "import_settled".to_owned()),
         (18, "score_floor".to_owned()),
+        (19, "queue_sla".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

@@ -6,6 +6,7 @@
 use super::scoring::{product, store_error};
 use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;
+use crate::i18n::t;
 use crate::{now_millis, Access, AppState, RouteSpec};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -50,8 +51,7 @@ async fn overview(State(state): State<AppState>, user: CurrentUser) -> Result<Ht
     for product in &products {
         let counts = store.stage_counts(product.id).await.map_err(store_error(locale))?;
         let count = |stage: &str| counts.iter().find(|(s, _)| s == stage).map_or(0, |(_, n)| *n);
-        let mql = store.stage_queue(product.id, "mql", 1_000).await.map_err(store_error(locale))?;
-        let breached = mql.iter().filter(|m| m.sla_due_at.is_some_and(|due| due < now)).count();
+        let breached = store.count_breached(product.id, "mql", now).await.map_err(store_error(locale))?;
         let open = store.opportunities(product.id, "open", 1_000).await.map_err(store_error(locale))?;
         rows.push(context! {
             product => product,
@@ -68,6 +68,63 @@ async fn overview(State(state): State<AppState>, user: CurrentUser) -> Result<Ht
 pub struct Flash {
     moved: Option<String>,
     move_error: Option<String>,
+}
+
+/// The queue page's choices: which tab, in which order, after which row.
+#[derive(Deserialize, Default)]
+pub struct QueueParams {
+    tab: Option<String>,
+    sort: Option<String>,
+    /// `{sort key}.{lead id}` of the last row of the page before.
+    after: Option<String>,
+    #[serde(flatten)]
+    flash: Flash,
+}
+
+/// Rows of the MQL queue per page.
+const QUEUE_PAGE: i64 = 50;
+
+/// Why a lead is in the queue, in words: the policy version, mode and conditions met, a
+/// hand-raise, or the person who moved it.
+fn why_qualified(row: &hatake_store::QueueRow, locale: &str) -> String {
+    let detail: serde_json::Value =
+        row.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
+    let en = locale == "en";
+    if row.reason.as_deref() == Some("hand_raise") {
+        let via = detail["form"].as_str().map(str::to_owned).or_else(|| {
+            detail["via"].as_str().map(|v| {
+                let key = format!("process.hand_raise.{v}");
+                t(locale, &key).to_owned()
+            })
+        });
+        let head = t(locale, "process.reason.hand_raise");
+        return match via {
+            Some(via) if en => format!("{head}: {via}"),
+            Some(via) => format!("{head}：{via}"),
+            None => head.to_owned(),
+        };
+    }
+    if let Some(version) = row.policy_version {
+        let mode = detail["mode_label"].as_str().map(str::to_owned).or_else(|| row.mode.clone()).unwrap_or_default();
+        let met: Vec<String> = detail["met"]
+            .as_array()
+            .map(|items| {
+                let key = if en { "message_en" } else { "message_ja" };
+                items.iter().filter_map(|m| m[key].as_str().map(str::to_owned)).collect()
+            })
+            .unwrap_or_default();
+        let head = if en {
+            format!("MQL policy v{version} ({mode})")
+        } else {
+            format!("MQLポリシー v{version}（{mode}）")
+        };
+        return if met.is_empty() { head } else { format!("{head}: {}", met.join(" · ")) };
+    }
+    match &row.moved_by {
+        Some(by) if en => format!("Moved by {by}"),
+        Some(by) => format!("{by}さんが移動"),
+        None => String::new(),
+    }
 }
 
 /// The code of a failed move, for the page it returns to.
@@ -87,42 +144,75 @@ fn back(to: Option<&str>, fallback: String) -> String {
     }
 }
 
+/// `path` with `query` added: its own parameters stay (a tab, a sort), an earlier flash goes.
 fn with_query(path: &str, query: &str) -> String {
     let base = path.split('#').next().unwrap_or(path);
-    let base: String = base.split('?').next().unwrap_or(base).to_owned();
-    format!("{base}?{query}")
+    let (base, own) = base.split_once('?').unwrap_or((base, ""));
+    let kept: Vec<&str> =
+        own.split('&').filter(|p| !p.is_empty() && !p.starts_with("moved=") && !p.starts_with("move_error=")).collect();
+    if kept.is_empty() {
+        format!("{base}?{query}")
+    } else {
+        format!("{base}?{}&{query}", kept.join("&"))
+    }
 }
 
 async fn queue(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-    Query(flash): Query<Flash>,
+    Query(params): Query<QueueParams>,
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let product = product(&state, &id, locale).await?;
     let store = state.store.as_ref();
     let now = now_millis();
     let (_, process) = qualification::process(store, product.id).await.map_err(store_error(locale))?;
-    let mql = store.stage_queue(product.id, "mql", 200).await.map_err(store_error(locale))?;
-    let sal = store.stage_queue(product.id, "sal", 200).await.map_err(store_error(locale))?;
-    let view = |rows: Vec<hatake_store::QueueRow>| -> Vec<minijinja::Value> {
-        rows.into_iter()
-            .map(|r| {
-                let breached = r.sla_due_at.is_some_and(|due| due < now);
-                context! { row => r, breached => breached }
-            })
-            .collect()
-    };
+    let tab = if params.tab.as_deref() == Some("sal") { "sal" } else { "mql" };
+    let sort = params.sort.as_deref().and_then(hatake_store::QueueSort::parse).unwrap_or(if tab == "mql" {
+        hatake_store::QueueSort::Sla
+    } else {
+        hatake_store::QueueSort::Waiting
+    });
+    let after = params.after.as_deref().and_then(|a| {
+        let (key, id) = a.split_once('.')?;
+        Some((key.parse::<i64>().ok()?, id.parse::<i64>().ok()?))
+    });
+    let mut rows =
+        store.stage_queue(product.id, tab, sort, after, QUEUE_PAGE + 1).await.map_err(store_error(locale))?;
+    let more = rows.len() > usize::try_from(QUEUE_PAGE).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(QUEUE_PAGE).unwrap_or(usize::MAX));
+    let next = more.then(|| rows.last().map(|r| format!("{}.{}", r.sort_key, r.lead_id))).flatten();
+    let counts = store.stage_counts(product.id).await.map_err(store_error(locale))?;
+    let count = |stage: &str| counts.iter().find(|(s, _)| s == stage).map_or(0, |(_, n)| *n);
+    let breached = store.count_breached(product.id, "mql", now).await.map_err(store_error(locale))?;
+    let view: Vec<minijinja::Value> = rows
+        .into_iter()
+        .map(|r| {
+            let breached = r.sla_due_at.is_some_and(|due| due < now);
+            let why = why_qualified(&r, locale);
+            context! { row => r, breached => breached, why => why }
+        })
+        .collect();
+    let sorts: Vec<minijinja::Value> = ["sla", "score", "waiting"]
+        .into_iter()
+        .map(|key| {
+            let label_key = format!("process.sort.{key}");
+            context! { key => key, label => t(locale, &label_key).to_owned(), on => key == sort.as_str() }
+        })
+        .collect();
     render(
         &state,
         &user,
         "process/queue.html",
         "pipeline",
         context! {
-            product => product, mql => view(mql), sal => view(sal), sla_hours => process.sla_business_hours,
+            product => product, tab => tab, rows => view, sort => sort.as_str(), sorts => sorts,
+            next => next, paged => after.is_some(), mql_total => count("mql"), sal_total => count("sal"),
+            breached => breached, sla_hours => process.sla_business_hours,
             recycle_reasons => process.recycle_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) }).collect::<Vec<_>>(),
-            stages => process.stages, moved => flash.moved.is_some(), move_error => flash.move_error.map(|c| format!("move.error.{c}")),
+            stages => process.stages, moved => params.flash.moved.is_some(),
+            move_error => params.flash.move_error.map(|c| format!("move.error.{c}")),
         },
     )
     .await
@@ -337,7 +427,8 @@ async fn editor(state: &AppState, user: &CurrentUser, editor: Editor<'_>) -> Res
     };
     let current = versions.first().and_then(|v| MqlPolicy::from_json(&v.definition).ok());
     let day = qualification::day_of(now_millis(), &state.zone());
-    let in_force = current.as_ref().and_then(|p| p.mode_on(&day)).map(|m| m.id.clone());
+    let in_force =
+        current.as_ref().and_then(|p| p.mode_on(&day)).map(|m| m.label.clone().unwrap_or_else(|| m.id.clone()));
     let modes: Vec<minijinja::Value> = editor
         .policy
         .as_ref()
@@ -641,17 +732,34 @@ pub(crate) async fn lead_process(
             .iter()
             .filter(|h| h.product_id == product.id)
             .map(|h| {
-                let reason = h.reason.as_ref().map(|key| {
-                    process
+                let reason = h.reason.as_ref().map(|key| match key.as_str() {
+                    "hand_raise" => t(locale, "process.reason.hand_raise").to_owned(),
+                    "won" => t(locale, "process.won").to_owned(),
+                    _ => process
                         .recycle_reasons
                         .iter()
                         .chain(&process.lost_reasons)
                         .find(|r| &r.key == key)
-                        .map_or_else(|| key.clone(), |r| r.label(locale).to_owned())
+                        .map_or_else(|| key.clone(), |r| r.label(locale).to_owned()),
                 });
+                // The detail is why a policy qualified the lead (JSON), or the deal stage reached.
+                let json: Option<serde_json::Value> =
+                    h.detail.as_deref().filter(|d| d.starts_with('{')).and_then(|d| serde_json::from_str(d).ok());
+                let detail = match &json {
+                    Some(json) => json["met"].as_array().map(|met| {
+                        let key = if locale == "en" { "message_en" } else { "message_ja" };
+                        met.iter().filter_map(|m| m[key].as_str()).collect::<Vec<_>>().join(" · ")
+                    }),
+                    None => h
+                        .detail
+                        .as_deref()
+                        .map(|key| process.stage(key).map_or_else(|| key.to_owned(), |s| s.label.clone())),
+                };
+                let mode =
+                    json.as_ref().and_then(|j| j["mode_label"].as_str().map(str::to_owned)).or_else(|| h.mode.clone());
                 context! {
                     row => h, from => h.from_stage.as_deref().map(|s| stage_label(s, locale)),
-                    to => stage_label(&h.to_stage, locale), reason => reason,
+                    to => stage_label(&h.to_stage, locale), reason => reason, detail => detail, mode => mode,
                 }
             })
             .collect();
@@ -661,7 +769,7 @@ pub(crate) async fn lead_process(
             breached => stage == Stage::Mql && stage_row.and_then(|s| s.sla_due_at).is_some_and(|d| d < now),
             policy_version => stage_row.and_then(|s| s.policy_version),
             verdict => verdict.map(|v| context! {
-                mode => v.mode, version => v.policy_version, qualified => v.unmet.is_empty(),
+                mode => v.mode_label, version => v.policy_version, qualified => v.unmet.is_empty(),
                 unmet => v.unmet.iter().map(|u| if locale == "en" { u.message_en.clone() } else { u.message_ja.clone() }).collect::<Vec<_>>(),
             }),
             moves => moves, history => rows,
