@@ -128,7 +128,27 @@ pub struct FormDefinition {
     pub allowed_origins: Vec<String>,
     #[serde(default)]
     pub booking: Option<BookingStep>,
+    /// Whether a submission is a hand-raise (an inquiry: the sender asks to be contacted) that
+    /// goes straight to inside sales' MQL queue for the form's product, whatever the score
+    /// ([`FormDefinition::is_fast_track`] for forms saved before the setting existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fast_track: Option<bool>,
+    /// A required checkbox agreeing to the handling of personal information (個人情報の取扱い),
+    /// with the policy's address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub privacy: Option<PrivacyConsent>,
 }
+
+/// The checkbox agreeing to the handling of personal information.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrivacyConsent {
+    /// The privacy policy's page, linked from the label.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// The field of the privacy checkbox in a submission.
+pub const PRIVACY_FIELD: &str = "privacy_consent";
 
 /// A field of the builder as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -166,6 +186,11 @@ pub struct FormDraft {
     pub slot_minutes: String,
     pub business_days: String,
     pub min_notice_minutes: String,
+    /// A submission goes straight to the MQL queue (a hand-raise).
+    pub fast_track: bool,
+    /// Ask for consent to the handling of personal information, with the policy's address.
+    pub privacy: bool,
+    pub privacy_url: String,
 }
 
 /// Checks a slug: what the form's public address ends with (`/f/{slug}`).
@@ -414,6 +439,29 @@ impl FormDraft {
         } else {
             None
         };
+        if self.fast_track && self.product_id.is_none() {
+            errors.push(FieldError::new(
+                "fast_track",
+                "fast_track_needs_product",
+                "ハンドレイズとして扱うには、MQLキューを決める商材を選んでください。",
+                "A hand-raise needs the form's product: its MQL queue receives the lead.",
+            ));
+        }
+        let privacy_url = self.privacy_url.trim();
+        if self.privacy
+            && !privacy_url.is_empty()
+            && !(privacy_url.starts_with("https://") || privacy_url.starts_with("http://"))
+        {
+            errors.push(FieldError::new(
+                "privacy_url",
+                "invalid_url",
+                "プライバシーポリシーのURLは https:// で始めてください。",
+                "The privacy policy's address starts with https://.",
+            ));
+        }
+        let privacy =
+            self.privacy.then(|| PrivacyConsent { url: Some(privacy_url.to_owned()).filter(|u| !u.is_empty()) });
+        let fast_track = Some(self.fast_track);
         errors.into_result(|| {
             (
                 slug,
@@ -427,6 +475,8 @@ impl FormDraft {
                     redirect_url,
                     allowed_origins,
                     booking,
+                    fast_track,
+                    privacy,
                 },
             )
         })
@@ -573,8 +623,27 @@ impl FormDefinition {
                 }
             }
         }
+        if self.privacy.is_some() {
+            if answer(values, PRIVACY_FIELD).is_some_and(|v| !v.is_empty()) {
+                payload.insert(PRIVACY_FIELD.to_owned(), Value::Bool(true));
+            } else {
+                errors.push(FieldError::new(
+                    PRIVACY_FIELD,
+                    "privacy_required",
+                    "個人情報の取扱いに同意してください。",
+                    "Please agree to the handling of your personal information.",
+                ));
+            }
+        }
         payload.insert("consents".to_owned(), Value::Array(consents));
         errors.into_result(|| CheckedSubmission { payload })
+    }
+
+    /// Whether a submission is a hand-raise that goes straight to the MQL queue: as set, or,
+    /// for a form saved before the setting existed, when it books a meeting (a download form is
+    /// interest, not a request to be contacted). Only a form with a product has a queue.
+    pub fn is_fast_track(&self) -> bool {
+        self.product_id.is_some() && self.fast_track.unwrap_or(self.booking.is_some())
     }
 
     /// The lead a submission's payload describes (checked by [`LeadInput::validate`]).

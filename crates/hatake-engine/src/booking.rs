@@ -59,8 +59,16 @@ pub enum BookError {
     Store(#[from] StoreError),
 }
 
-/// Records a meeting on the lead's timeline (once, whoever calls it first).
-async fn record_event(store: &dyn Store, meeting: &MeetingRow, lead_id: i64, now: i64) -> Result<(), StoreError> {
+/// Records a meeting on the lead's timeline (once, whoever calls it first). A booked meeting is
+/// a hand-raise: the lead goes straight to the product's MQL queue, and the rep who takes the
+/// meeting becomes the lead's owner if it has none.
+async fn record_event(
+    store: &dyn Store,
+    meeting: &MeetingRow,
+    lead_id: i64,
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<(), StoreError> {
     let properties = serde_json::json!({
         "meeting_id": meeting.id,
         "rep_id": meeting.user_id,
@@ -83,6 +91,14 @@ async fn record_event(store: &dyn Store, meeting: &MeetingRow, lead_id: i64, now
     };
     let appended = store.append_events(&[event], now).await?;
     debug_assert!(matches!(appended.first(), Some(Appended::Created(_) | Appended::Duplicate(_))));
+    store.assign_owner_if_unset(lead_id, meeting.user_id, now).await?;
+    if let Some(product_id) = meeting.product_id {
+        let form = match meeting.form_id {
+            Some(form_id) => store.get_form(form_id).await.ok().map(|f| f.name),
+            None => None,
+        };
+        crate::qualification::hand_raise(store, lead_id, product_id, "meeting", form.as_deref(), now, zone).await?;
+    }
     Ok(())
 }
 
@@ -124,7 +140,8 @@ pub async fn book(
         match store.book_meeting(&meeting, now).await {
             Ok(booked) => {
                 if let Some(lead) = booked.lead_id {
-                    record_event(store, &booked, lead, now).await?;
+                    let zone = jiff::tz::TimeZone::get(&rules.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+                    record_event(store, &booked, lead, now, &zone).await?;
                 }
                 return Ok(booked);
             }
@@ -139,14 +156,20 @@ pub async fn book(
 ///
 /// # Errors
 /// A store error.
-pub async fn link_submission(store: &dyn Store, submission_id: i64, lead_id: i64, now: i64) -> Result<(), StoreError> {
+pub async fn link_submission(
+    store: &dyn Store,
+    submission_id: i64,
+    lead_id: i64,
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<(), StoreError> {
     let meetings = store.submission_meetings(submission_id).await?;
     if meetings.is_empty() {
         return Ok(());
     }
     store.link_submission_meetings(submission_id, lead_id).await?;
     for meeting in meetings.iter().filter(|m| m.status == "booked") {
-        record_event(store, meeting, lead_id, now).await?;
+        record_event(store, meeting, lead_id, now, zone).await?;
     }
     Ok(())
 }

@@ -36,7 +36,12 @@ pub fn source_of(slug: &str) -> String {
 ///
 /// # Errors
 /// Why it failed; the caller records the failure ([`process_and_record`] does).
-pub async fn process(store: &dyn Store, submission: &SubmissionRow, now: i64) -> Result<SubmissionDone, ProcessError> {
+pub async fn process(
+    store: &dyn Store,
+    submission: &SubmissionRow,
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<SubmissionDone, ProcessError> {
     let form = store.get_form(submission.form_id).await?;
     let definition_text = store.form_version(submission.form_id, submission.form_version).await?;
     let definition: FormDefinition = serde_json::from_str(&definition_text)
@@ -107,7 +112,11 @@ pub async fn process(store: &dyn Store, submission: &SubmissionRow, now: i64) ->
     // A meeting booked before the submission became a lead gets the lead now (only a
     // submission given a booking token can have one).
     if submission.booking_token.is_some() {
-        crate::booking::link_submission(store, submission.id, lead_id, now).await?;
+        crate::booking::link_submission(store, submission.id, lead_id, now, zone).await?;
+    }
+    // An inquiry is a hand-raise: straight to the product's MQL queue, whatever the score.
+    if let (true, Some(product)) = (definition.is_fast_track(), product_id) {
+        crate::qualification::hand_raise(store, lead_id, product, "form", Some(&definition.name), now, zone).await?;
     }
     let done = SubmissionDone { lead_id, outcome: outcome.as_str(), event_id };
     store.finish_submission(submission.id, &done, now).await?;
@@ -129,8 +138,9 @@ pub async fn process_and_record(
     store: &dyn Store,
     submission: &SubmissionRow,
     now: i64,
+    zone: &jiff::tz::TimeZone,
 ) -> Result<Result<SubmissionDone, String>, StoreError> {
-    match process(store, submission, now).await {
+    match process(store, submission, now, zone).await {
         Ok(done) => Ok(Ok(done)),
         Err(error) => {
             let message = error.to_string();
@@ -154,10 +164,16 @@ pub struct RetryCounts {
 ///
 /// # Errors
 /// A store error while reading them or recording a failure.
-pub async fn process_due(store: &dyn Store, due_by: i64, now: i64, limit: i64) -> Result<RetryCounts, StoreError> {
+pub async fn process_due(
+    store: &dyn Store,
+    due_by: i64,
+    now: i64,
+    limit: i64,
+    zone: &jiff::tz::TimeZone,
+) -> Result<RetryCounts, StoreError> {
     let mut counts = RetryCounts::default();
     for submission in store.due_submissions(due_by, limit).await? {
-        match process_and_record(store, &submission, now).await? {
+        match process_and_record(store, &submission, now, zone).await? {
             Ok(_) => counts.done += 1,
             Err(_) => counts.failed += 1,
         }

@@ -279,6 +279,51 @@ impl Qualifier {
     }
 }
 
+/// A hand-raise (an inquiry, a booked meeting): the lead goes straight to the product's MQL
+/// queue, whatever its score and even as a list entry, with the SLA deadline and the reason
+/// `hand_raise` (`detail`: how, and which form). A lead already past `lead` or `nurturing`
+/// (an MQL, a deal …) stays where it is. Whether it moved.
+///
+/// # Errors
+/// When the store fails.
+pub async fn hand_raise(
+    store: &dyn Store,
+    lead_id: i64,
+    product_id: i64,
+    via: &str,
+    form: Option<&str>,
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) -> StoreResult<bool> {
+    let current = store.lead_stages(&[lead_id]).await?.into_iter().find(|s| s.product_id == product_id);
+    let from = current.map(|s| s.stage);
+    if !matches!(from.as_deref().and_then(Stage::parse).unwrap_or(Stage::Lead), Stage::Lead | Stage::Nurturing) {
+        return Ok(false);
+    }
+    let (_, process) = process(store, product_id).await?;
+    let step = StageMove {
+        lead_id,
+        product_id,
+        from,
+        to: Stage::Mql.as_str().into(),
+        at: now,
+        by: None,
+        reason: Some("hand_raise".into()),
+        note: None,
+        policy_version: None,
+        mode: None,
+        sla_due_at: Some(process.sla_deadline(now, zone)),
+        opportunity: None,
+        detail: Some(serde_json::json!({ "via": via, "form": form }).to_string()),
+    };
+    match store.move_stage(&step).await {
+        Ok(_) => Ok(true),
+        // Moved by someone (or the scorer) meanwhile, or deleted: that move stands.
+        Err(StoreError::Conflict { .. } | StoreError::NotFound) => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
 /// The verdict of `mode` on each lead.
 #[allow(clippy::too_many_arguments)]
 async fn judge(

@@ -454,6 +454,24 @@ macro_rules! impl_account_and_lead_stores {
                 Ok(stored)
             }
 
+            async fn assign_owner_if_unset(
+                &self,
+                lead_id: i64,
+                owner_id: i64,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE leads SET owner_id = $1, updated_at = $2 WHERE id = $3 AND owner_id IS NULL",
+                )
+                .bind(owner_id)
+                .bind(now)
+                .bind(lead_id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() > 0)
+            }
+
             async fn delete_lead(&self, id: i64) -> $crate::StoreResult<()> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 sqlx::query::<$db>("DELETE FROM lead_products WHERE lead_id = $1")

@@ -193,6 +193,9 @@ pub trait LeadStore: Send + Sync + 'static {
     async fn get_lead(&self, id: i64) -> StoreResult<LeadRow>;
     async fn update_lead(&self, id: i64, lead: &LeadData, is_lead: bool, now: Millis) -> StoreResult<LeadRow>;
     async fn delete_lead(&self, id: i64) -> StoreResult<()>;
+    /// Gives a lead without an owner this owner (a rep who took a meeting with them); a lead
+    /// that has one keeps it. Whether it was given.
+    async fn assign_owner_if_unset(&self, lead_id: i64, owner_id: i64, now: Millis) -> StoreResult<bool>;
     async fn list_leads(&self, query: &LeadQuery) -> StoreResult<Page<LeadRow>>;
     /// Re-derives every record's lead-or-list flag under a required-field set; returns how
     /// many records changed.

@@ -195,8 +195,18 @@ fn form_context(
             }
         })
         .collect();
+    let privacy = definition.privacy.as_ref().map(|p| {
+        context! {
+            name => hatake_domain::form::PRIVACY_FIELD, url => p.url,
+            label => say(locale, "個人情報の取扱いに同意する", "I agree to the handling of my personal information"),
+            link => say(locale, "プライバシーポリシー", "Privacy policy"),
+            checked => value(hatake_domain::form::PRIVACY_FIELD).is_some(),
+            error => errors.get(hatake_domain::form::PRIVACY_FIELD),
+        }
+    });
     context! {
         locale => locale, slug => form.slug, title => definition.name, fields => fields, consents => consents,
+        privacy => privacy,
         has_errors => shown.errors.is_some(), action => shown.action, page_url => shown.page_url,
         referrer => shown.referrer, honeypot => HONEYPOT_FIELD,
         required_text => say(locale, "必須", "Required"),
@@ -365,7 +375,9 @@ async fn accept(
         // Processed now; a failure is recorded on the stored submission and retried later.
         match state.store.get_submission(id).await {
             Ok(row) => {
-                if let Err(error) = hatake_engine::forms::process_and_record(state.store.as_ref(), &row, now).await {
+                if let Err(error) =
+                    hatake_engine::forms::process_and_record(state.store.as_ref(), &row, now, &state.zone()).await
+                {
                     tracing::error!(%error, submission = id, "a form submission's failure could not be recorded");
                 }
             }

@@ -155,6 +155,15 @@ async fn seed_events(
     );
     let mut appended = 0u64;
     let mut events = Vec::with_capacity(EVENT_BATCH + 100);
+    // Inquiries are hand-raises: their senders go to the MQL queue (as the form would send them).
+    let mut inquiries: Vec<(i64, i64, i64, String)> = Vec::new();
+    let note_inquiries = |events: &[hatake_store::NewEvent], inquiries: &mut Vec<(i64, i64, i64, String)>| {
+        for e in events.iter().filter(|e| e.kind == "form_submit" && e.source.as_deref() == Some("form:erp-inquiry")) {
+            if let (Some(lead), Some(product)) = (e.lead_id, e.product_id) {
+                inquiries.push((e.occurred_at, lead, product, e.name.clone().unwrap_or_default()));
+            }
+        }
+    };
     for part in people.chunks(5_000) {
         let emails: Vec<String> = part.iter().map(|p| p.1.clone()).collect();
         let ids: std::collections::HashMap<String, i64> = store.lead_ids_by_email(&emails).await?.into_iter().collect();
@@ -163,10 +172,12 @@ async fn seed_events(
                 behaviour.person(*index, *lead_id, interests, &mut events);
             }
             if events.len() >= EVENT_BATCH {
+                note_inquiries(&events, &mut inquiries);
                 appended += append(store, &mut events, now).await?;
             }
         }
     }
+    note_inquiries(&events, &mut inquiries);
     let visitors = people.len() / 10;
     for start in (0..visitors).step_by(1_000) {
         behaviour.visitors(start, 1_000.min(visitors - start), &mut events);
@@ -175,6 +186,11 @@ async fn seed_events(
         }
     }
     appended += append(store, &mut events, now).await?;
+    inquiries.sort_unstable();
+    let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC);
+    for (at, lead, product, form) in inquiries {
+        hatake_engine::qualification::hand_raise(store, lead, product, "form", Some(&form), at, &zone).await?;
+    }
     Ok(appended)
 }
 
@@ -241,11 +257,27 @@ async fn seed_forms(store: &dyn Store, product_ids: &[i64], now: i64) -> anyhow:
         product_id: Some(product),
         fields: vec![
             row("company_name", true),
-            row("department", false),
+            row("department", true),
+            row("title", true),
             row("family_name", true),
             row("given_name", true),
+            hatake_domain::form::FieldDraft {
+                target: "family_name_kana".into(),
+                label_ja: "フリガナ（セイ）".into(),
+                label_en: "Family name (kana)".into(),
+                required: true,
+                ..Default::default()
+            },
+            hatake_domain::form::FieldDraft {
+                target: "given_name_kana".into(),
+                label_ja: "フリガナ（メイ）".into(),
+                label_en: "Given name (kana)".into(),
+                required: true,
+                ..Default::default()
+            },
             row("email", true),
-            row("phone", false),
+            row("phone", true),
+            row("prefecture", true),
             row("custom.timing", false),
             hatake_domain::form::FieldDraft {
                 target: "extra.message".into(),
@@ -263,6 +295,9 @@ async fn seed_forms(store: &dyn Store, product_ids: &[i64], now: i64) -> anyhow:
         slot_minutes: "60".into(),
         business_days: "10".into(),
         min_notice_minutes: "120".into(),
+        fast_track: true,
+        privacy: true,
+        privacy_url: "https://www.example.co.jp/privacy".into(),
         ..Default::default()
     };
     let defs: Vec<CustomFieldDef> =
@@ -406,9 +441,14 @@ mod tests {
         // The strict mode of each product's policy passed its best leads to the MQL queue.
         let queue = store.stage_queue(first, "mql", hatake_store::QueueSort::Score, None, 1_000).await.expect("queue");
         assert!(!queue.is_empty(), "no MQL for the ERP");
-        assert!(queue.iter().all(|q| q.engagement.unwrap_or(0) >= 80 && q.fit.unwrap_or(0) >= 10), "strict mode");
+        let (raised, qualified): (Vec<_>, Vec<_>) =
+            queue.iter().partition(|q| q.reason.as_deref() == Some("hand_raise"));
+        assert!(!raised.is_empty(), "the inquiries went straight to the queue");
+        assert!(!qualified.is_empty(), "and the policy qualified others");
+        assert!(qualified.iter().all(|q| q.engagement.unwrap_or(0) >= 80 && q.fit.unwrap_or(0) >= 10), "strict mode");
         // Each says why: the policy version, the mode and the conditions met.
-        let detail: serde_json::Value = serde_json::from_str(queue[0].detail.as_deref().expect("why")).expect("JSON");
+        let detail: serde_json::Value =
+            serde_json::from_str(qualified[0].detail.as_deref().expect("why")).expect("JSON");
         assert!(detail["met"].as_array().is_some_and(|m| !m.is_empty()), "{detail}");
     }
 }

@@ -34,7 +34,8 @@ pub(crate) async fn serve_store(
         println!("{banner}");
     }
     println!("Press Ctrl-C to stop.");
-    let retries = tokio::spawn(retry_form_submissions(store));
+    let zone = jiff::tz::TimeZone::get(&settings.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let retries = tokio::spawn(retry_form_submissions(store, zone));
     hatake_web::serve(listener, state, shutdown).await.context("the server failed")?;
     retries.abort();
     // Whoever started the server may have stopped reading its output: no panic over that.
@@ -47,14 +48,14 @@ pub(crate) async fn serve_store(
 const FORM_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Processes due form submissions every [`FORM_RETRY_INTERVAL`] while the server runs.
-async fn retry_form_submissions(store: std::sync::Arc<dyn hatake_store::Store>) {
+async fn retry_form_submissions(store: std::sync::Arc<dyn hatake_store::Store>, zone: jiff::tz::TimeZone) {
     let mut ticks = tokio::time::interval(FORM_RETRY_INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
         // A submission stored a moment ago is being processed by its request: leave it a minute.
         let now = hatake_web::now_millis();
-        match hatake_engine::forms::process_due(store.as_ref(), now - 60_000, now, 100).await {
+        match hatake_engine::forms::process_due(store.as_ref(), now - 60_000, now, 100, &zone).await {
             Ok(counts) if counts.done + counts.failed > 0 => {
                 tracing::info!(done = counts.done, failed = counts.failed, "form submissions retried");
             }

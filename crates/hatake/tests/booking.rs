@@ -124,6 +124,12 @@ async fn booking_end_to_end(backend: Backend) {
     let lead = meeting.lead_id.expect("the submission was processed into a lead");
     let events = app.store.lead_events(lead, &EventQuery { limit: 10, ..EventQuery::default() }).await.unwrap();
     assert!(events.iter().any(|e| e.kind == "meeting"), "{events:?}");
+    // A booked meeting is a hand-raise: the lead is in the product's MQL queue, whatever its
+    // score, and the rep who takes the meeting owns it.
+    let stages = app.store.lead_stages(&[lead]).await.unwrap();
+    assert_eq!(stages.iter().map(|s| s.stage.as_str()).collect::<Vec<_>>(), ["mql"], "{stages:?}");
+    assert_eq!(app.store.stage_history(lead).await.unwrap()[0].reason.as_deref(), Some("hand_raise"));
+    assert_eq!(app.store.get_lead(lead).await.unwrap().owner_id, Some(rep), "the rep owns the lead");
     let page = admin.get(app.url(&format!("/leads/{lead}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"lead-meetings\""));
     let (sales, sales_csrf) = app.sign_in("sales@example.jp").await;

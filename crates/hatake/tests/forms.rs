@@ -374,7 +374,8 @@ async fn a_failed_submission_is_kept_and_retried(backend: Backend) {
 
     // The automatic retry fails again while the cause stays; it backs off.
     let due = failed[0].next_attempt_at.unwrap();
-    let counts = hatake_engine::forms::process_due(app.store.as_ref(), due, due, 10).await.unwrap();
+    let counts =
+        hatake_engine::forms::process_due(app.store.as_ref(), due, due, 10, &jiff::tz::TimeZone::UTC).await.unwrap();
     assert_eq!((counts.done, counts.failed), (0, 1));
     let again = app.store.get_submission(1).await.unwrap();
     assert_eq!(again.attempts, 2);
@@ -409,7 +410,8 @@ async fn a_failed_submission_is_kept_and_retried(backend: Backend) {
         booking_token: None,
     };
     let id = app.store.insert_submission(&pending, 10).await.unwrap();
-    let counts = hatake_engine::forms::process_due(app.store.as_ref(), 10, 20, 10).await.unwrap();
+    let counts =
+        hatake_engine::forms::process_due(app.store.as_ref(), 10, 20, 10, &jiff::tz::TimeZone::UTC).await.unwrap();
     assert_eq!(counts.done, 1);
     assert_eq!(app.store.get_submission(id).await.unwrap().status, "done");
 }
@@ -463,4 +465,76 @@ async fn two_submissions_of_one_new_person_at_once_sqlite() {
 #[tokio::test]
 async fn two_submissions_of_one_new_person_at_once_postgres() {
     two_submissions_of_one_new_person_at_once(Backend::Postgres).await;
+}
+
+/// An inquiry is a hand-raise: a form marked so sends its sender straight to the product's MQL
+/// queue whatever the score (here a list entry with no behaviour at all), once; a download form
+/// leaves its sender to scoring; a form asking for consent to the handling of personal
+/// information refuses a submission without it.
+async fn an_inquiry_goes_straight_to_the_mql_queue(backend: Backend) {
+    let (app, admin, csrf) = setup(backend).await;
+    let mut inquiry = builder("inquiry", &csrf);
+    inquiry.retain(|(k, _)| k != "name" && k != "slug");
+    inquiry.extend(pairs(&[
+        ("name", "お問い合わせ"),
+        ("slug", "inquiry"),
+        ("fast_track", "1"),
+        ("privacy", "1"),
+        ("privacy_url", "https://www.example.co.jp/privacy"),
+    ]));
+    let response = admin.post(app.url("/forms")).form(&inquiry).send().await.unwrap();
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    create_form(&app, &admin, &csrf, "catalog").await;
+
+    let answers = |email: &str| {
+        pairs(&[
+            ("company_name", "株式会社東和精機"),
+            ("family_name", "山田"),
+            ("given_name", if email.starts_with('a') { "太郎" } else { "花子" }),
+            ("email", email),
+        ])
+    };
+    // Without the consent box: refused by field, nothing stored.
+    let refused = visitor().post(app.url("/f/inquiry")).form(&answers("a@towa.example.jp")).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    assert!(refused.text().await.unwrap().contains("個人情報の取扱いに同意してください。"));
+    let page = unescaped(&visitor().get(app.url("/f/inquiry")).send().await.unwrap().text().await.unwrap());
+    assert!(page.contains("name=\"privacy_consent\"") && page.contains("https://www.example.co.jp/privacy"));
+
+    let mut agreed = answers("a@towa.example.jp");
+    agreed.push(("privacy_consent".into(), "1".into()));
+    let sent = visitor().post(app.url("/f/inquiry")).form(&agreed).send().await.unwrap();
+    assert!(sent.status().is_success() || sent.status().is_redirection());
+    let lead = app.store.lead_ids_by_email(&["a@towa.example.jp".to_owned()]).await.unwrap()[0].1;
+    let stages = app.store.lead_stages(&[lead]).await.unwrap();
+    assert_eq!(stages.len(), 1);
+    assert_eq!((stages[0].stage.as_str(), stages[0].product_id), ("mql", 1), "straight to the MQL queue");
+    assert!(stages[0].sla_due_at.is_some(), "with its SLA deadline");
+    let history = app.store.stage_history(lead).await.unwrap();
+    assert_eq!(history[0].reason.as_deref(), Some("hand_raise"));
+    // The same person again: already an MQL, no second move.
+    visitor().post(app.url("/f/inquiry")).form(&agreed).send().await.unwrap();
+    assert_eq!(app.store.stage_history(lead).await.unwrap().len(), 1);
+    // Inside sales sees it in the queue, with why.
+    let (is, _) = app.sign_in("is@example.jp").await;
+    let queue = is.get(app.url("/pipeline/1/mql")).send().await.unwrap().text().await.unwrap();
+    assert!(queue.contains(&format!("data-lead=\"{lead}\"")));
+    assert!(queue.contains("ハンドレイズ：フォーム送信（お問い合わせ）"), "{queue}");
+
+    // A download form is interest, not a hand-raise.
+    let downloaded = visitor().post(app.url("/f/catalog")).form(&answers("b@towa.example.jp")).send().await.unwrap();
+    let status = downloaded.status();
+    assert!(status.is_success() || status.is_redirection(), "{status} {}", downloaded.text().await.unwrap());
+    let other = app.store.lead_ids_by_email(&["b@towa.example.jp".to_owned()]).await.unwrap()[0].1;
+    assert!(app.store.lead_stages(&[other]).await.unwrap().is_empty(), "left to scoring");
+}
+
+#[tokio::test]
+async fn an_inquiry_goes_straight_to_the_mql_queue_sqlite() {
+    an_inquiry_goes_straight_to_the_mql_queue(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn an_inquiry_goes_straight_to_the_mql_queue_postgres() {
+    an_inquiry_goes_straight_to_the_mql_queue(Backend::Postgres).await;
 }

@@ -36,17 +36,32 @@ async fn list(State(state): State<AppState>, user: CurrentUser) -> Result<Html<S
     render(&state, &user, "forms/list.html", "forms", context! { forms => forms }).await
 }
 
-/// A new form's starting point: the usual inquiry form.
-fn starter() -> FormDraft {
+/// A new form's starting point: the usual inquiry form. It asks for what makes a record a
+/// *lead* rather than a list entry (the organisation's required fields), the reading (フリガナ)
+/// and consent to the handling of personal information, and treats a submission as a
+/// hand-raise (straight to the MQL queue of the product chosen).
+fn starter(required: &hatake_domain::RequiredFieldSet) -> FormDraft {
+    use hatake_domain::RequiredField as R;
     let row = |target: &str, required: bool| FieldDraft { target: target.into(), required, ..FieldDraft::default() };
+    let labelled = |target: &str, ja: &str, en: &str| FieldDraft {
+        target: target.into(),
+        label_ja: ja.into(),
+        label_en: en.into(),
+        required: true,
+        ..FieldDraft::default()
+    };
     FormDraft {
         fields: vec![
-            row("company_name", true),
-            row("department", false),
+            row("company_name", required.0.contains(&R::Company)),
+            row("department", required.0.contains(&R::Department)),
+            row("title", required.0.contains(&R::Title)),
             row("family_name", true),
             row("given_name", true),
+            labelled("family_name_kana", "フリガナ（セイ）", "Family name (kana)"),
+            labelled("given_name_kana", "フリガナ（メイ）", "Given name (kana)"),
             row("email", true),
-            row("phone", false),
+            row("phone", required.0.contains(&R::Phone)),
+            row("prefecture", required.0.contains(&R::Address)),
             FieldDraft {
                 target: "extra.message".into(),
                 label_ja: "お問い合わせ内容".into(),
@@ -54,6 +69,8 @@ fn starter() -> FormDraft {
                 ..FieldDraft::default()
             },
         ],
+        fast_track: true,
+        privacy: true,
         ..FormDraft::default()
     }
 }
@@ -92,6 +109,9 @@ fn draft_of(slug: &str, definition: &FormDefinition) -> FormDraft {
         slot_minutes: definition.booking.as_ref().map(|b| b.slot_minutes.to_string()).unwrap_or_default(),
         business_days: definition.booking.as_ref().map(|b| b.business_days.to_string()).unwrap_or_default(),
         min_notice_minutes: definition.booking.as_ref().map(|b| b.min_notice_minutes.to_string()).unwrap_or_default(),
+        fast_track: definition.is_fast_track(),
+        privacy: definition.privacy.is_some(),
+        privacy_url: definition.privacy.as_ref().and_then(|p| p.url.clone()).unwrap_or_default(),
     }
 }
 
@@ -151,6 +171,9 @@ fn draft_from(pairs: &[(String, String)]) -> FormDraft {
         slot_minutes: text("slot_minutes"),
         business_days: text("business_days"),
         min_notice_minutes: text("min_notice_minutes"),
+        fast_track: get("fast_track").is_some(),
+        privacy: get("privacy").is_some(),
+        privacy_url: text("privacy_url"),
     }
 }
 
@@ -279,7 +302,10 @@ async fn page(
 }
 
 async fn new(State(state): State<AppState>, user: CurrentUser, headers: HeaderMap) -> Result<Html<String>, PageError> {
-    page(&state, &user, &headers, None, &starter(), None, &ShowParams::default()).await
+    let required = crate::service::required_fields(state.store.as_ref())
+        .await
+        .map_err(|e| PageError::from_store(e, user.locale()))?;
+    page(&state, &user, &headers, None, &starter(&required), None, &ShowParams::default()).await
 }
 
 fn form_id(text: &str, locale: &'static str) -> Result<i64, PageError> {
@@ -421,7 +447,7 @@ async fn retry(
         Ok(s) => return Redirect::to(&format!("/forms/{}", s.form_id)).into_response(),
         Err(error) => return PageError::from_store(error, locale).into_response(),
     };
-    match hatake_engine::forms::process_and_record(store, &submission, now_millis()).await {
+    match hatake_engine::forms::process_and_record(store, &submission, now_millis(), &state.zone()).await {
         Ok(Ok(_)) => Redirect::to(&format!("/forms/{}?saved=1#submissions", submission.form_id)).into_response(),
         Ok(Err(_)) => Redirect::to(&format!("/forms/{}?status=failed#submissions", submission.form_id)).into_response(),
         Err(error) => PageError::from_store(error, locale).into_response(),

@@ -91,17 +91,18 @@ fn why_qualified(row: &hatake_store::QueueRow, locale: &str) -> String {
         row.detail.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
     let en = locale == "en";
     if row.reason.as_deref() == Some("hand_raise") {
-        let via = detail["form"].as_str().map(str::to_owned).or_else(|| {
-            detail["via"].as_str().map(|v| {
-                let key = format!("process.hand_raise.{v}");
-                t(locale, &key).to_owned()
-            })
-        });
         let head = t(locale, "process.reason.hand_raise");
-        return match via {
-            Some(via) if en => format!("{head}: {via}"),
-            Some(via) => format!("{head}：{via}"),
-            None => head.to_owned(),
+        let via = detail["via"].as_str().map(|v| {
+            let key = format!("process.hand_raise.{v}");
+            t(locale, &key).to_owned()
+        });
+        let form = detail["form"].as_str();
+        return match (via, form) {
+            (Some(via), Some(form)) if en => format!("{head}: {via} ({form})"),
+            (Some(via), Some(form)) => format!("{head}：{via}（{form}）"),
+            (Some(via), None) if en => format!("{head}: {via}"),
+            (Some(via), None) => format!("{head}：{via}"),
+            _ => head.to_owned(),
         };
     }
     if let Some(version) = row.policy_version {
@@ -746,6 +747,15 @@ pub(crate) async fn lead_process(
                 let json: Option<serde_json::Value> =
                     h.detail.as_deref().filter(|d| d.starts_with('{')).and_then(|d| serde_json::from_str(d).ok());
                 let detail = match &json {
+                    Some(json) if json["via"].is_string() => {
+                        let key = format!("process.hand_raise.{}", json["via"].as_str().unwrap_or_default());
+                        let via = t(locale, &key).to_owned();
+                        Some(match json["form"].as_str() {
+                            Some(form) if locale == "en" => format!("{via} ({form})"),
+                            Some(form) => format!("{via}（{form}）"),
+                            None => via,
+                        })
+                    }
                     Some(json) => json["met"].as_array().map(|met| {
                         let key = if locale == "en" { "message_en" } else { "message_ja" };
                         met.iter().filter_map(|m| m[key].as_str()).collect::<Vec<_>>().join(" · ")
