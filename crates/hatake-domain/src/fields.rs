@@ -16,6 +16,21 @@ pub fn optional_text(errors: &mut FieldErrors, field: &str, value: Option<&str>,
     Some(text)
 }
 
+/// Optional text a person defines and expects to see as typed (a product's or a form's name,
+/// a label): trimmed, runs of white space made one space, nothing else changed (NFKC would turn
+/// ＥＲＰ into ERP and ㈱ into (株)).
+pub fn text_as_typed(errors: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) -> Option<String> {
+    let text = value?.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return None;
+    }
+    if text.chars().count() > max {
+        errors.push(FieldError::too_long(field, max));
+        return None;
+    }
+    Some(text)
+}
+
 /// Required free text.
 pub fn required_text(errors: &mut FieldErrors, field: &str, value: Option<&str>, max: usize) -> String {
     match optional_text(errors, field, value, max) {
@@ -124,6 +139,12 @@ mod tests {
     fn text_limits() {
         let mut errors = FieldErrors::default();
         assert_eq!(optional_text(&mut errors, "t", Some("　"), 5), None);
+        // A name a person defines stays as typed: 全角 letters and ㈱ are not rewritten.
+        assert_eq!(
+            text_as_typed(&mut errors, "t", Some(" ＥＲＰ　クラウド ㈱ "), 20).as_deref(),
+            Some("ＥＲＰ クラウド ㈱")
+        );
+        assert_eq!(text_as_typed(&mut errors, "t", Some("　"), 5), None);
         assert_eq!(optional_text(&mut errors, "t", Some("abcdef"), 5), None);
         assert_eq!(errors.0[0].code, "too_long");
         let mut errors = FieldErrors::default();

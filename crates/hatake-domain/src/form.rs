@@ -7,7 +7,7 @@
 //! checkboxes ask, per product, whether the person agrees to receive its mail.
 
 use crate::custom_field::{CustomFieldDef, FieldKind};
-use crate::fields::optional_text;
+use crate::fields::text_as_typed;
 use crate::prefecture::PREFECTURES;
 use crate::text::nfkc_trim;
 use crate::{FieldError, FieldErrors, LeadInput};
@@ -278,7 +278,7 @@ impl FormDraft {
         product_ids: &[i64],
     ) -> Result<(String, FormDefinition), FieldErrors> {
         let mut errors = FieldErrors::default();
-        let name = optional_text(&mut errors, "name", Some(&self.name), 100).unwrap_or_default();
+        let name = text_as_typed(&mut errors, "name", Some(&self.name), 100).unwrap_or_default();
         if name.is_empty() && errors.get("name").is_none() {
             errors.push(FieldError::required("name"));
         }
@@ -329,9 +329,9 @@ impl FormDraft {
                 continue;
             }
             let (default_ja, default_en) = default_label(&target, custom_defs);
-            let label_ja = optional_text(&mut errors, &at("label_ja"), Some(&draft.label_ja), 200)
+            let label_ja = text_as_typed(&mut errors, &at("label_ja"), Some(&draft.label_ja), 200)
                 .unwrap_or_else(|| default_ja.clone());
-            let label_en = optional_text(&mut errors, &at("label_en"), Some(&draft.label_en), 200)
+            let label_en = text_as_typed(&mut errors, &at("label_en"), Some(&draft.label_en), 200)
                 .unwrap_or_else(|| if draft.label_ja.trim().is_empty() { default_en } else { label_ja.clone() });
             let choices: Vec<String> = match target {
                 Target::Extra(_) => draft.choices.lines().map(nfkc_trim).filter(|c| !c.is_empty()).collect(),
@@ -379,17 +379,17 @@ impl FormDraft {
                 errors.push(unknown_product(&format!("consents.{i}.product_id")));
                 continue;
             }
-            let label_ja = optional_text(&mut errors, &format!("consents.{i}.label_ja"), Some(&draft.label_ja), 300);
-            let label_en = optional_text(&mut errors, &format!("consents.{i}.label_en"), Some(&draft.label_en), 300);
+            let label_ja = text_as_typed(&mut errors, &format!("consents.{i}.label_ja"), Some(&draft.label_ja), 300);
+            let label_en = text_as_typed(&mut errors, &format!("consents.{i}.label_en"), Some(&draft.label_en), 300);
             consents.push(ConsentItem {
                 product_id: draft.product_id,
                 label_ja: label_ja.clone().unwrap_or_else(|| "この商材のメールを受け取る".to_owned()),
                 label_en: label_en.or(label_ja).unwrap_or_else(|| "Send me mail about this product".to_owned()),
             });
         }
-        let thank_you_ja = optional_text(&mut errors, "thank_you_ja", Some(&self.thank_you_ja), 2000)
+        let thank_you_ja = text_as_typed(&mut errors, "thank_you_ja", Some(&self.thank_you_ja), 2000)
             .unwrap_or_else(|| "お問い合わせありがとうございました。担当者よりご連絡いたします。".to_owned());
-        let thank_you_en = optional_text(&mut errors, "thank_you_en", Some(&self.thank_you_en), 2000)
+        let thank_you_en = text_as_typed(&mut errors, "thank_you_en", Some(&self.thank_you_en), 2000)
             .unwrap_or_else(|| "Thank you. We will be in touch shortly.".to_owned());
         let redirect = self.redirect_url.trim();
         let redirect_url = if redirect.is_empty() {

@@ -1,6 +1,6 @@
 //! Products (商材): what leads are interested in; scoring and subscriptions hang off them.
 
-use crate::fields::{optional_text, required_text};
+use crate::fields::{required_text, text_as_typed};
 use crate::{FieldError, FieldErrors};
 use serde::{Deserialize, Serialize};
 
@@ -38,8 +38,11 @@ impl ProductInput {
                 "The code may contain only letters, digits, - and _.",
             ));
         }
-        let name = required_text(&mut errors, "name", self.name.as_deref(), 100);
-        let description = optional_text(&mut errors, "description", self.description.as_deref(), 2000);
+        let name = text_as_typed(&mut errors, "name", self.name.as_deref(), 100).unwrap_or_default();
+        if name.is_empty() && errors.get("name").is_none() {
+            errors.push(FieldError::required("name"));
+        }
+        let description = text_as_typed(&mut errors, "description", self.description.as_deref(), 2000);
         errors.into_result(|| ProductData { code, name, description, active: self.active.unwrap_or(true) })
     }
 }

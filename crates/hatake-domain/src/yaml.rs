@@ -88,6 +88,76 @@ fn with_line(error: FieldError, line: Option<usize>) -> FieldError {
     }
 }
 
+/// The parser's message without its own "at line N column M" (the line is given apart).
+fn parser_detail(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The first `` `…` `` quoted name in a parser message.
+fn quoted(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let end = message[start..].find('`')? + start;
+    Some(&message[start..end])
+}
+
+/// What comes after "expected " in a parser message, its names unquoted.
+fn expected(message: &str) -> Option<String> {
+    message.split_once("expected ").map(|(_, rest)| rest.trim_start_matches("one of ").replace('`', ""))
+}
+
+/// The parser's message in Japanese: the usual mistakes in words, with the names they name.
+fn parser_detail_ja(detail: &str) -> String {
+    let kind = |expected: &str| -> &'static str {
+        if expected.contains("integer") || expected.starts_with('i') || expected.starts_with('u') {
+            "整数"
+        } else if expected.contains("string") {
+            "文字列"
+        } else if expected.contains("sequence") {
+            "リスト（- で始まる行）"
+        } else if expected.contains("boolean") {
+            "true か false"
+        } else {
+            "項目の組み合わせ（キー: 値）"
+        }
+    };
+    if detail.starts_with("unknown field") {
+        let name = quoted(detail).unwrap_or_default();
+        return match expected(detail) {
+            Some(allowed) => format!("項目「{name}」は使えません（使える項目: {allowed}）"),
+            None => format!("項目「{name}」は使えません"),
+        };
+    }
+    if detail.starts_with("missing field") {
+        return format!("必須の項目「{}」がありません", quoted(detail).unwrap_or_default());
+    }
+    if detail.starts_with("duplicate field") {
+        return format!("項目「{}」が二度書かれています", quoted(detail).unwrap_or_default());
+    }
+    if detail.starts_with("unknown variant") {
+        let name = quoted(detail).unwrap_or_default();
+        return match expected(detail) {
+            Some(allowed) => format!("「{name}」は選べません（選べる値: {allowed}）"),
+            None => format!("「{name}」は選べません"),
+        };
+    }
+    if detail.starts_with("invalid value") {
+        let value = quoted(detail).unwrap_or_default();
+        let wanted = expected(detail).unwrap_or_default();
+        if wanted.starts_with('u') {
+            return format!("0以上の整数を書いてください（「{value}」は使えません）");
+        }
+        return format!("値「{value}」は使えません（{}が必要です）", kind(&wanted));
+    }
+    if detail.starts_with("invalid type") {
+        let wanted = expected(detail).unwrap_or_default();
+        return format!("値の種類が違います（{}が必要です）", kind(&wanted));
+    }
+    "YAMLの書き方が正しくありません（字下げ、「:」の後の空白、引用符の閉じ忘れを確認してください）".to_owned()
+}
+
 /// A value as YAML (empty parts left out where the type says so).
 pub fn to_yaml<T: Serialize>(value: &T) -> String {
     serde_norway::to_string(value).unwrap_or_default()
@@ -103,12 +173,12 @@ pub fn from_yaml<T: DeserializeOwned>(
 ) -> Result<T, FieldErrors> {
     let value: T = serde_norway::from_str(text).map_err(|e| {
         let location = e.location();
-        let detail = e.to_string();
+        let detail = parser_detail(&e.to_string());
         FieldErrors::from(with_line(
             FieldError::new(
                 "yaml",
                 "invalid_yaml",
-                format!("YAMLとして読めないか、形が違います: {detail}"),
+                parser_detail_ja(&detail),
                 format!("Not YAML, or not of the expected shape: {detail}"),
             ),
             location.map(|l| l.line()),
@@ -127,4 +197,34 @@ pub fn from_yaml<T: DeserializeOwned>(
         )
     })?;
     Ok(value)
+}
+
+#[cfg(test)]
+mod parser_tests {
+    use super::*;
+
+    #[test]
+    fn parser_messages_in_japanese() {
+        let cases = [
+            (
+                "unknown field `min_engagment`, expected one of `id`, `label`",
+                "項目「min_engagment」は使えません（使える項目: id, label）",
+            ),
+            ("missing field `default_mode`", "必須の項目「default_mode」がありません"),
+            ("invalid type: string \"abc\", expected i64", "値の種類が違います（整数が必要です）"),
+            ("invalid value: integer `-5`, expected u32", "0以上の整数を書いてください（「-5」は使えません）"),
+            (
+                "unknown variant `avg`, expected one of `sum`, `max`, `top`",
+                "「avg」は選べません（選べる値: sum, max, top）",
+            ),
+            (
+                "mapping values are not allowed in this context",
+                "YAMLの書き方が正しくありません（字下げ、「:」の後の空白、引用符の閉じ忘れを確認してください）",
+            ),
+        ];
+        for (message, ja) in cases {
+            assert_eq!(parser_detail_ja(message), ja, "{message}");
+        }
+        assert_eq!(parser_detail("missing field `x` at line 3 column 1"), "missing field `x`");
+    }
 }

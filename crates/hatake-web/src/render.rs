@@ -68,6 +68,7 @@ impl Templates {
             .unwrap_or_else(|_| jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC));
         env.add_filter("datetime", move |millis: i64| format_time(millis, &zone));
         env.add_filter("number", format_number);
+        env.add_filter("yen", yen);
         Ok(Self { env })
     }
 
@@ -89,6 +90,17 @@ pub(crate) fn format_time(millis: i64, zone: &jiff::tz::TimeZone) -> String {
     jiff::Timestamp::from_millisecond(millis)
         .map(|ts| ts.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
+}
+
+/// An amount in yen as the page's language writes it: 5,000,000円 in Japanese, ¥5,000,000 in
+/// English.
+fn yen(state: &State, value: i64) -> String {
+    let locale = state.lookup("locale").and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    if locale == "en" {
+        format!("¥{}", format_number(value))
+    } else {
+        format!("{}円", format_number(value))
+    }
 }
 
 /// 1234567 → "1,234,567".

@@ -601,9 +601,16 @@ async fn inside_sales_accepts_an_mql_and_opens_a_deal_in_headless_chromium() {
         let row = browser.wait().for_element(Locator::Css(&format!("tr.mql-row[data-lead=\"{lead}\"]"))).await?;
         let shot = browser.screenshot().await?;
         std::fs::write(std::env::temp_dir().join("hatake-mql-queue.png"), shot).ok();
+        row.find(Locator::Css("textarea[name=note]"))
+            .await?
+            .send_keys("基幹刷新を来期に検討中。部長同席で訪問希望")
+            .await?;
         row.find(Locator::Css("button.accept")).await?.click().await?;
         browser.wait().for_element(Locator::Id("moved")).await?;
+        // The accepted lead is on the SAL tab, with the hand-over note.
+        browser.find(Locator::Id("tab-sal")).await?.click().await?;
         let sal = browser.wait().for_element(Locator::Css(&format!("tr.sal-row[data-lead=\"{lead}\"]"))).await?;
+        assert!(sal.text().await?.contains("部長同席で訪問希望"), "the hand-over note");
         sal.find(Locator::Css("input[name=amount]")).await?.send_keys("4,500,000").await?;
         sal.find(Locator::Css("button[type=submit]")).await?.click().await?;
         // The queue page before the click also says "moved": wait until the lead has left SAL.
@@ -618,13 +625,16 @@ async fn inside_sales_accepts_an_mql_and_opens_a_deal_in_headless_chromium() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         browser.goto(&app.url(&format!("/pipeline/{}", product.id))).await?;
-        let card = wait_for_text(&browser, "article.opportunity", "¥4,500,000").await?;
+        let card = wait_for_text(&browser, "article.opportunity", "4,500,000円").await?;
         assert!(card.contains("ERP"), "{card}");
         let shot = browser.screenshot().await?;
         std::fs::write(std::env::temp_dir().join("hatake-deal-board.png"), shot).ok();
         browser.goto(&app.url(&format!("/leads/{lead}"))).await?;
         let scores = wait_for_text(&browser, "#lead-scores", "50").await?;
-        assert!(scores.contains("download") && scores.contains("seminar"), "{scores}");
+        assert!(
+            scores.contains("資料ダウンロード") && scores.contains("セミナー参加"),
+            "rules by their names: {scores}"
+        );
         let process = wait_for_text(&browser, "#lead-process", "商談").await?;
         assert!(process.contains("内田 三郎"), "who moved it: {process}");
         let shot = browser.screenshot().await?;

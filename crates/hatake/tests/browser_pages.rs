@@ -23,6 +23,29 @@ fn find(program: &str, env: &str) -> String {
         })
 }
 
+/// Keys and values hatake stores that a person should never read on a Japanese page.
+const INTERNAL_KEYS: &[&str] = &[
+    "form:",
+    "import:",
+    "callback",
+    "no_answer",
+    "session_at",
+    "starts_at",
+    "meeting_id",
+    "booked_via",
+    "inside_sales",
+    "strict",
+    "lenient",
+    "(sum)",
+    "top 3",
+    "page_view",
+    "exhibition_visit",
+    "seminar_attendance",
+    "hand_raise",
+    "shift_jis",
+    ".0円",
+];
+
 /// The paths of the main pages, with ids of demo records where a page needs one.
 async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
     let products = store.list_products().await.unwrap();
@@ -117,6 +140,7 @@ async fn every_main_page_fits_a_1280_px_window() {
         browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
         browser.wait().for_element(Locator::Id("switch-language")).await?;
         let mut too_wide = Vec::new();
+        let mut raw = Vec::new();
         for language in ["ja", "en"] {
             for path in &pages {
                 browser.goto(&app.url(path)).await?;
@@ -129,6 +153,29 @@ async fn every_main_page_fits_a_1280_px_window() {
                 if document > window {
                     too_wide.push(format!("{language} {path}: {document} px ({})", widths[2]));
                 }
+                if language == "ja" {
+                    // What a Japanese page says (closed details included) holds no internal key
+                    // and no raw number of milliseconds.
+                    // (The YAML editors and their reference show keys by design: left out.)
+                    let script = "var m = document.querySelector('main').cloneNode(true); \
+                                  m.querySelectorAll('textarea, .yaml-reference').forEach(function (t) { t.remove(); }); \
+                                  return m.textContent;";
+                    let text = browser.execute(script, vec![]).await?;
+                    let text = text.as_str().unwrap_or_default();
+                    for key in INTERNAL_KEYS {
+                        if text.contains(key) {
+                            raw.push(format!("{path}: {key}"));
+                        }
+                    }
+                    // (A corporate number has 13 digits too, and a check digit.)
+                    let digits: Vec<&str> = text
+                        .split(|c: char| !c.is_ascii_digit())
+                        .filter(|run| run.len() == 13 && hatake_domain::CorporateNumber::parse(run).is_err())
+                        .collect();
+                    if let Some(millis) = digits.first() {
+                        raw.push(format!("{path}: a time in milliseconds ({millis})"));
+                    }
+                }
             }
             if language == "ja" {
                 browser.goto(&app.url("/me")).await?;
@@ -137,6 +184,8 @@ async fn every_main_page_fits_a_1280_px_window() {
             }
         }
         assert!(too_wide.is_empty(), "pages wider than the window:\n{}", too_wide.join("\n"));
+        raw.dedup();
+        assert!(raw.is_empty(), "internal keys on Japanese pages:\n{}", raw.join("\n"));
         Ok::<(), fantoccini::error::CmdError>(())
     }
     .await;

@@ -177,7 +177,7 @@ async fn process_end_to_end(backend: Backend) {
     let opportunity = app.store.lead_opportunities(lead).await.unwrap().remove(0);
     let board = sales.get(app.url("/pipeline/1")).send().await.unwrap().text().await.unwrap();
     assert!(board.contains(&format!("data-opportunity=\"{}\"", opportunity.id)));
-    assert!(board.contains("¥3,000,000"));
+    assert!(board.contains("3,000,000円"));
     let path = format!("/opportunities/{}", opportunity.id);
     let response =
         post(&sales, &app, &path, &[("_csrf", &sales_csrf), ("stage_key", "approval"), ("amount", "2,800,000")]).await;

@@ -18,7 +18,7 @@ fn channel_key(channel: &str) -> &'static str {
     }
 }
 
-fn source_view(source: &SourceRow, locale: &str) -> minijinja::Value {
+fn source_view(source: &SourceRow, labelled: &super::labels::Names, locale: &str) -> minijinja::Value {
     // The record's fields as they arrived: a file's in its own words (header → value), those
     // of a form or the API by their field names in the user's language.
     let named = source.channel != "import";
@@ -34,6 +34,7 @@ fn source_view(source: &SourceRow, locale: &str) -> minijinja::Value {
             .collect();
     context! {
         row => source,
+        source => source.source.as_deref().map(|s| super::labels::source_label(s, labelled, locale)),
         channel => t(locale, channel_key(&source.channel)),
         outcome => t(locale, super::imports::outcome_key(&source.outcome)),
         fields => fields,
@@ -48,6 +49,7 @@ pub(crate) async fn history(
 ) -> Result<minijinja::Value, PageError> {
     let page_error = |e| PageError::from_store(e, locale);
     let sources = store.lead_sources(lead.id).await.map_err(page_error)?;
+    let labelled = super::labels::Names::load(store).await.map_err(page_error)?;
     let reviews = store.reviews_of_lead(lead.id).await.map_err(page_error)?;
     let merges = store.merges_of_lead(lead.id).await.map_err(page_error)?;
     let users: HashMap<i64, String> =
@@ -95,7 +97,7 @@ pub(crate) async fn history(
         })
         .collect();
     Ok(context! {
-        sources => sources.iter().map(|s| source_view(s, locale)).collect::<Vec<_>>(),
+        sources => sources.iter().map(|s| source_view(s, &labelled, locale)).collect::<Vec<_>>(),
         questions => questions,
         merges => merges,
     })
@@ -118,7 +120,7 @@ mod tests {
             fields: r#"{"会社名":"ひまわり商事","従業員数":"120"}"#.into(),
             created_at: 0,
         };
-        let view = source_view(&source, "en");
+        let view = source_view(&source, &crate::pages::labels::Names::default(), "en");
         assert_eq!(view.get_attr("channel").unwrap().to_string(), "File import");
         assert_eq!(view.get_attr("outcome").unwrap().to_string(), "Merged");
         assert_eq!(view.get_attr("fields").unwrap().len(), Some(2));
@@ -130,7 +132,7 @@ mod tests {
             fields: r#"{"company_name":"ひまわり商事","email":"a@example.jp","title":null}"#.into(),
             ..source
         };
-        let fields = source_view(&api, "ja").get_attr("fields").unwrap();
+        let fields = source_view(&api, &crate::pages::labels::Names::default(), "ja").get_attr("fields").unwrap();
         assert_eq!(fields.len(), Some(2));
         assert_eq!(fields.get_item_by_index(0).unwrap().get_item_by_index(0).unwrap().to_string(), "会社名");
     }

@@ -191,7 +191,7 @@ async fn detail(
     let custom: Vec<minijinja::Value> = defs
         .iter()
         .map(|def| {
-            let value = values.get(&def.key).map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned));
+            let value = values.get(&def.key).map(|v| super::labels::value_text(v, locale));
             context! { label => def.label(locale), value => value }
         })
         .collect();
@@ -200,6 +200,8 @@ async fn detail(
     let dictionary = hatake_engine::settings::departments(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let class = lead.department_class.as_deref().and_then(|k| dictionary.class(k));
     let history = super::lead_history::history(store, &lead, locale).await?;
+    let labelled = super::labels::Names::load(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let source = lead.source.as_deref().map(|s| super::labels::source_label(s, &labelled, locale));
     // Consents to mail given on forms, newest per product.
     let consents: Vec<minijinja::Value> = hatake_engine::forms::lead_consents(store, id)
         .await
@@ -224,6 +226,7 @@ async fn detail(
         "leads",
         context! {
             lead => lead_view(&lead, &required, locale),
+            source => source,
             account => account,
             custom => custom,
             interests => interests,

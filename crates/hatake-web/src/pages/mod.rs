@@ -6,6 +6,7 @@ mod admin;
 mod departments;
 mod forms;
 mod imports;
+pub(crate) mod labels;
 mod lead_export;
 mod lead_history;
 mod leads;

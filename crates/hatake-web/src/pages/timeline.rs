@@ -86,22 +86,18 @@ pub async fn timeline(
         ids.dedup();
         names = store.leads_by_ids(&ids).await?.into_iter().map(|lead| (lead.id, lead.full_name())).collect();
     }
+    let labelled = super::labels::Names::load(store).await?;
     let events: Vec<minijinja::Value> = rows
         .iter()
         .map(|e| {
             let kind = EventKind::parse(&e.kind);
-            let properties: Vec<(String, String)> =
-                serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&e.properties)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-                    .collect();
+            let properties = super::labels::properties(&e.properties, &labelled, locale);
             context! {
                 at => e.occurred_at,
                 kind => e.kind,
                 label => kind.map_or(e.kind.as_str(), label),
                 name => e.name,
-                source => e.source,
+                source => e.source.as_deref().map(|s| super::labels::source_label(s, &labelled, locale)),
                 product => e.product_id.and_then(|p| products.iter().find(|row| row.id == p)).map(|row| row.name.clone()),
                 properties => properties,
                 lead_id => person_of.get(&e.id),

@@ -128,6 +128,7 @@ fn import_view(import: &ImportRow, names: &Names, locale: &str) -> minijinja::Va
     let stopped = import.status == "running" && hatake_engine::import::is_stopped(import, now_millis());
     context! {
         row => import,
+        encoding_label => hatake_csv::TextEncoding::parse(&import.encoding).map_or_else(|_| import.encoding.clone(), |e| e.label().to_owned()),
         status_label => t(locale, if stopped { "import.status.stopped" } else { status_key(&import.status) }),
         by => names.user(import.created_by),
         undone_by => names.user(import.undone_by),
