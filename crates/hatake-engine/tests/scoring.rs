@@ -180,7 +180,7 @@ async fn scenario(store: &dyn Store) {
     assert_eq!(after_merge, 20 + 20 - 30, "b's own, c's two, and the penalty");
     store.undo_merge(merge.id, None, day(202)).await.unwrap();
     scoring::catch_up(store, &mut scorer, day(202)).await.unwrap();
-    assert_eq!(engagement(store, b, erp).await, Some(-10));
+    assert_eq!(engagement(store, b, erp).await, Some(0), "b alone again: 20 − 30, floored");
 
     // Due times: a pass whose horizon has run out walks every score and keeps in the index of
     // due times those changing within a day; a score changing within it is then found there.

@@ -398,7 +398,7 @@ async fn the_lead_page_shows_its_timeline_filtered_and_paged() {
     // Newest first: the download (2026-11-20 09:00 JST) heads the list, with its product and source.
     let first = &timeline[timeline.find("<li class=\"event").unwrap()..];
     assert!(first.starts_with("<li class=\"event event-download\""), "{}", &first[..200]);
-    for expected in ["資料ダウンロード", "クラウドERP", "資料請求LP", "utm_campaign", "2026-11-20 09:00"]
+    for expected in ["資料ダウンロード", "クラウドERP", "資料請求LP", "キャンペーン", "2026-11-20 09:00"]
     {
         assert!(timeline.contains(expected), "{expected} missing");
     }
