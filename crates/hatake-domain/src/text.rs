@@ -106,10 +106,35 @@ pub fn search_document<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 /// A search query as a list of terms, each a list of bigrams that must occur in sequence.
-/// A one-character term is a prefix query on the bigram tokens.
+/// A one-character term is a prefix query on the bigram tokens. A word written in kana also
+/// matches the same word in the other script (たなか finds タナカ and the other way round):
+/// each term has its alternatives, any of which may match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
-    pub terms: Vec<SearchTerm>,
+    pub terms: Vec<Vec<SearchTerm>>,
+}
+
+/// Hiragana as katakana and katakana as hiragana; other characters as they are.
+fn swap_kana(text: &str, to_katakana: bool) -> String {
+    text.chars()
+        .map(|c| {
+            let (from, shift) = if to_katakana { ('ぁ'..='ゖ', 0x60) } else { ('ァ'..='ヶ', 0) };
+            if from.contains(&c) {
+                let code = if to_katakana { c as u32 + shift } else { c as u32 - 0x60 };
+                char::from_u32(code).unwrap_or(c)
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+fn term_of(key: String) -> SearchTerm {
+    if key.chars().count() == 1 {
+        SearchTerm::Prefix(key)
+    } else {
+        SearchTerm::Phrase(bigrams(&key))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,31 +148,35 @@ pub enum SearchTerm {
 impl SearchQuery {
     /// Splits the query on whitespace; each word must match. Returns `None` for a blank query.
     pub fn parse(input: &str) -> Option<Self> {
-        let terms: Vec<SearchTerm> = nfkc_trim(input)
+        let terms: Vec<Vec<SearchTerm>> = nfkc_trim(input)
             .split(' ')
             .map(search_key)
             .filter(|key| !key.is_empty())
-            .map(
-                |key| {
-                    if key.chars().count() == 1 {
-                        SearchTerm::Prefix(key)
-                    } else {
-                        SearchTerm::Phrase(bigrams(&key))
+            .map(|key| {
+                let mut keys = vec![key.clone()];
+                for other in [swap_kana(&key, true), swap_kana(&key, false)] {
+                    if !keys.contains(&other) {
+                        keys.push(other);
                     }
-                },
-            )
+                }
+                keys.into_iter().map(term_of).collect()
+            })
             .collect();
         (!terms.is_empty()).then_some(Self { terms })
     }
 
     /// The query in SQLite FTS5 syntax: `"ab bc" AND c*`.
     pub fn to_fts5(&self) -> String {
+        let one = |term: &SearchTerm| match term {
+            SearchTerm::Phrase(grams) => format!("\"{}\"", grams.join(" ")),
+            SearchTerm::Prefix(c) => format!("\"{c}\"*"),
+        };
         let parts: Vec<String> = self
             .terms
             .iter()
-            .map(|term| match term {
-                SearchTerm::Phrase(grams) => format!("\"{}\"", grams.join(" ")),
-                SearchTerm::Prefix(c) => format!("\"{c}\"*"),
+            .map(|alternatives| match alternatives.as_slice() {
+                [only] => one(only),
+                many => format!("({})", many.iter().map(one).collect::<Vec<_>>().join(" OR ")),
             })
             .collect();
         parts.join(" AND ")
@@ -155,15 +184,19 @@ impl SearchQuery {
 
     /// The query as a PostgreSQL `tsquery` literal: `'ab' <-> 'bc' & 'c':*`.
     pub fn to_tsquery(&self) -> String {
+        let one = |term: &SearchTerm| match term {
+            SearchTerm::Phrase(grams) => {
+                let quoted: Vec<String> = grams.iter().map(|g| quote_ts(g)).collect();
+                format!("({})", quoted.join(" <-> "))
+            }
+            SearchTerm::Prefix(c) => format!("{}:*", quote_ts(c)),
+        };
         let parts: Vec<String> = self
             .terms
             .iter()
-            .map(|term| match term {
-                SearchTerm::Phrase(grams) => {
-                    let quoted: Vec<String> = grams.iter().map(|g| quote_ts(g)).collect();
-                    format!("({})", quoted.join(" <-> "))
-                }
-                SearchTerm::Prefix(c) => format!("{}:*", quote_ts(c)),
+            .map(|alternatives| match alternatives.as_slice() {
+                [only] => one(only),
+                many => format!("({})", many.iter().map(one).collect::<Vec<_>>().join(" | ")),
             })
             .collect();
         parts.join(" & ")
@@ -252,8 +285,14 @@ mod tests {
         assert!(!tokens.contains(&"郎株"), "bigrams must not span fields: {document}");
         assert!(tokens.contains(&"郎"), "a field's last character is a token of its own");
         let query = SearchQuery::parse("ひまわり 田").unwrap();
-        assert_eq!(query.to_fts5(), "\"ひま まわ わり\" AND \"田\"*");
-        assert_eq!(query.to_tsquery(), "('ひま' <-> 'まわ' <-> 'わり') & '田':*");
+        assert_eq!(query.to_fts5(), "(\"ひま まわ わり\" OR \"ヒマ マワ ワリ\") AND \"田\"*");
+        assert_eq!(
+            query.to_tsquery(),
+            "(('ひま' <-> 'まわ' <-> 'わり') | ('ヒマ' <-> 'マワ' <-> 'ワリ')) & '田':*"
+        );
+        // Katakana finds hiragana too; words without kana have one form.
+        assert_eq!(SearchQuery::parse("タナカ").unwrap().to_fts5(), "(\"タナ ナカ\" OR \"たな なか\")");
+        assert_eq!(SearchQuery::parse("佐藤").unwrap().to_fts5(), "\"佐藤\"");
         assert_eq!(tsvector_literal("ab bc it's"), "'ab':1 'bc':2 'it''s':3");
     }
 
