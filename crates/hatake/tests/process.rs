@@ -183,6 +183,14 @@ async fn process_end_to_end(backend: Backend) {
         post(&sales, &app, &path, &[("_csrf", &sales_csrf), ("stage_key", "approval"), ("amount", "2,800,000")]).await;
     assert_eq!(location(&response), "/pipeline/1?moved=1");
     let close = format!("/opportunities/{}/close", opportunity.id);
+    // A win is never one stray click: without the confirmation nothing closes, and the board
+    // says why.
+    assert!(board.contains("name=\"confirm_won\""), "the board asks to confirm a win");
+    let response = post(&sales, &app, &close, &[("_csrf", &sales_csrf), ("outcome", "won")]).await;
+    assert!(location(&response).ends_with("move_error=confirm_won"), "{}", location(&response));
+    let said = sales.get(app.url(&location(&response))).send().await.unwrap().text().await.unwrap();
+    assert!(said.contains("受注を確定する"));
+    assert_eq!(app.store.lead_opportunities(lead).await.unwrap()[0].status, "open", "still open");
     let response = post(&sales, &app, &close, &[("_csrf", &sales_csrf), ("outcome", "lost"), ("reason", "")]).await;
     assert!(location(&response).ends_with("move_error=reason_required"));
     let response = post(

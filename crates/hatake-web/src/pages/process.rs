@@ -366,6 +366,8 @@ pub struct CloseForm {
     competitor_installed_on: Option<String>,
     reapproach_on: Option<String>,
     back: Option<String>,
+    /// A deal closes won only with this ticked: a win is not one stray click.
+    confirm_won: Option<String>,
 }
 
 async fn close_opportunity(
@@ -376,6 +378,9 @@ async fn close_opportunity(
     let locale = user.locale();
     let store = state.store.as_ref();
     let to = deal_page(&state, id, data.back.as_deref(), locale).await?;
+    if data.outcome == "won" && data.confirm_won.as_deref().is_none_or(str::is_empty) {
+        return Ok(Redirect::to(&with_query(&to, "move_error=confirm_won")).into_response());
+    }
     let request = CloseRequest {
         won: data.outcome == "won",
         reason: data.reason,
