@@ -286,10 +286,7 @@ mod tests {
         assert!(tokens.contains(&"郎"), "a field's last character is a token of its own");
         let query = SearchQuery::parse("ひまわり 田").unwrap();
         assert_eq!(query.to_fts5(), "(\"ひま まわ わり\" OR \"ヒマ マワ ワリ\") AND \"田\"*");
-        assert_eq!(
-            query.to_tsquery(),
-            "(('ひま' <-> 'まわ' <-> 'わり') | ('ヒマ' <-> 'マワ' <-> 'ワリ')) & '田':*"
-        );
+        assert_eq!(query.to_tsquery(), "(('ひま' <-> 'まわ' <-> 'わり') | ('ヒマ' <-> 'マワ' <-> 'ワリ')) & '田':*");
         // Katakana finds hiragana too; words without kana have one form.
         assert_eq!(SearchQuery::parse("タナカ").unwrap().to_fts5(), "(\"タナ ナカ\" OR \"たな なか\")");
         assert_eq!(SearchQuery::parse("佐藤").unwrap().to_fts5(), "\"佐藤\"");

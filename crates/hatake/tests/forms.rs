@@ -538,3 +538,27 @@ async fn an_inquiry_goes_straight_to_the_mql_queue_sqlite() {
 async fn an_inquiry_goes_straight_to_the_mql_queue_postgres() {
     an_inquiry_goes_straight_to_the_mql_queue(Backend::Postgres).await;
 }
+
+/// The builder offers what a field fills by its label, in groups, never asking for a key; a
+/// new question of the form's own gets a key by itself.
+#[tokio::test]
+async fn the_builder_offers_fields_by_their_labels() {
+    let (app, admin, csrf) = setup(Backend::Sqlite).await;
+    let page = admin.get(app.url("/forms/new")).send().await.unwrap().text().await.unwrap();
+    for part in ["<optgroup label=\"リードの項目\">", ">会社名</option>", ">予算</option>", "新しい質問"]
+    {
+        assert!(page.contains(part), "{part} missing");
+    }
+    let mut form = builder("survey", &csrf);
+    form.extend(pairs(&[("field.6.target", "extra.new"), ("field.6.label_ja", "導入予定時期は？")]));
+    let response = admin.post(app.url("/forms")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let id: i64 = location.trim_start_matches("/forms/").split('?').next().unwrap().parse().unwrap();
+    let form = app.store.get_form(id).await.unwrap();
+    let definition: hatake_domain::form::FormDefinition = serde_json::from_str(&form.definition).unwrap();
+    let question = definition.fields.iter().find(|f| f.label_ja == "導入予定時期は？").expect("the new question");
+    assert_eq!(question.target, "extra.q1", "a key made for it");
+    let again = admin.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(again.contains("value=\"extra.q1\" selected>導入予定時期は？<"), "shown by its label");
+}

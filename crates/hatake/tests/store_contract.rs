@@ -732,11 +732,8 @@ async fn scenario_account_delete_unlinks_leads(store: &dyn Store) {
     // Kana in either script finds the other: ヒマワリ finds ひまわり食品, and a reading typed in
     // hiragana finds one stored in katakana.
     assert_eq!(search_leads(store, "ヒマワリ").await, set(&[entered.id]));
-    let reading = lead_data(LeadInput {
-        family_name: s("渡辺"),
-        family_name_kana: s("ワタナベ"),
-        ..LeadInput::default()
-    });
+    let reading =
+        lead_data(LeadInput { family_name: s("渡辺"), family_name_kana: s("ワタナベ"), ..LeadInput::default() });
     let reading = store.create_lead(&reading, false, at(4)).await.unwrap();
     assert_eq!(search_leads(store, "わたなべ").await, set(&[reading.id]));
     assert_eq!(search_leads(store, "わた 渡").await, set(&[reading.id]));

@@ -115,6 +115,10 @@ fn draft_of(slug: &str, definition: &FormDefinition) -> FormDraft {
     }
 }
 
+/// The target the builder offers for a question of the form's own not stored on the lead; the
+/// form gets a key for it when saved ([`draft_from`]).
+const NEW_QUESTION: &str = "extra.new";
+
 /// The builder's posted fields, as typed. Rows are `field.{i}.{part}`, ordered by their
 /// `field.{i}.order` (then by `i`); a row marked `field.{i}.remove` is dropped. Consents are
 /// `consent.{product}.on` with `consent.{product}.label_ja` / `label_en`.
@@ -147,6 +151,15 @@ fn draft_from(pairs: &[(String, String)]) -> FormDraft {
         ));
     }
     rows.sort_by_key(|(order, i, _)| (*order, *i));
+    // A new question gets a key of its own: extra.q1, extra.q2 … (none the form has).
+    let mut taken: Vec<String> = rows.iter().map(|(_, _, r)| r.target.clone()).collect();
+    for (_, _, row) in &mut rows {
+        if row.target == NEW_QUESTION {
+            let key = (1..).map(|n| format!("extra.q{n}")).find(|k| !taken.contains(k)).unwrap_or_default();
+            taken.push(key.clone());
+            row.target = key;
+        }
+    }
     let mut consents: Vec<ConsentDraft> = pairs
         .iter()
         .filter_map(|(k, _)| k.strip_prefix("consent.")?.strip_suffix(".on")?.parse::<i64>().ok())
@@ -198,14 +211,31 @@ async fn page(
     let error = |e: StoreError| PageError::from_store(e, locale);
     let products = store.list_products().await.map_err(error)?;
     let custom = store.list_custom_fields().await.map_err(error)?;
-    let mut targets: Vec<minijinja::Value> = LEAD_TARGETS
+    // What a field fills, offered by its label in groups: the lead's fields, the custom fields
+    // (hearing items), and the questions kept with the submission only (the form's own, and a
+    // new one, whose key is made when the form is saved).
+    let lead_targets: Vec<minijinja::Value> = LEAD_TARGETS
         .iter()
         .map(|(key, ja, en)| context! { key => key, label => if locale == "en" { en } else { ja } })
         .collect();
-    for field in &custom {
-        let label = if locale == "en" { &field.label_en } else { &field.label_ja };
-        targets.push(context! { key => format!("custom.{}", field.key), label => label });
-    }
+    let custom_targets: Vec<minijinja::Value> = custom
+        .iter()
+        .map(|field| {
+            let label = if locale == "en" { &field.label_en } else { &field.label_ja };
+            context! { key => format!("custom.{}", field.key), label => label }
+        })
+        .collect();
+    let extra_targets: Vec<minijinja::Value> = draft
+        .fields
+        .iter()
+        .filter(|f| f.target.starts_with("extra.") && f.target != NEW_QUESTION)
+        .map(|f| {
+            let label = if locale == "en" { &f.label_en } else { &f.label_ja };
+            let label =
+                if label.trim().is_empty() { f.target.trim_start_matches("extra.").to_owned() } else { label.clone() };
+            context! { key => f.target, label => label }
+        })
+        .collect();
     let mut rows: Vec<minijinja::Value> = draft
         .fields
         .iter()
@@ -291,7 +321,8 @@ async fn page(
                 booking => draft.booking, slot_minutes => draft.slot_minutes,
                 business_days => draft.business_days, min_notice_minutes => draft.min_notice_minutes,
             },
-            rows => rows, targets => targets, consents => consents,
+            rows => rows, lead_targets => lead_targets, custom_targets => custom_targets,
+            extra_targets => extra_targets, new_question => NEW_QUESTION, consents => consents,
             products => products.iter().map(|p| context! { id => p.id, name => p.name }).collect::<Vec<_>>(),
             errors => errors.map(|e| super::field_errors(e, locale)).unwrap_or_default(),
             error_list => errors.map(|e| e.0.iter().map(|f| f.message(locale).to_owned()).collect::<Vec<_>>()),
