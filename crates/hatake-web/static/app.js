@@ -16,3 +16,42 @@ document.addEventListener("click", function (event) {
     window.history.back();
   }
 });
+
+// The company picker of the lead form: suggestions from the company master as the name is
+// typed; picking one sets the company's id, typing again clears it (the server then resolves
+// the name itself, and says when it names no company or several).
+document.addEventListener("input", function (event) {
+  var input = event.target;
+  if (!input.matches || !input.matches("input[data-lookup]")) {
+    return;
+  }
+  var hidden = input.form && input.form.querySelector("input[name=account_id]");
+  var list = document.getElementById(input.getAttribute("list"));
+  if (!hidden || !list) {
+    return;
+  }
+  var chosen = null;
+  for (var i = 0; i < list.options.length; i++) {
+    if (list.options[i].value === input.value) {
+      chosen = list.options[i];
+    }
+  }
+  hidden.value = chosen ? chosen.getAttribute("data-id") : "";
+  if (chosen || input.value.trim() === "") {
+    return;
+  }
+  clearTimeout(input.hatakeLookup);
+  input.hatakeLookup = setTimeout(function () {
+    fetch(input.getAttribute("data-lookup") + "?q=" + encodeURIComponent(input.value.trim()), { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : []; })
+      .then(function (items) {
+        list.innerHTML = "";
+        items.forEach(function (item) {
+          var option = document.createElement("option");
+          option.value = item.label;
+          option.setAttribute("data-id", item.id);
+          list.appendChild(option);
+        });
+      });
+  }, 200);
+});

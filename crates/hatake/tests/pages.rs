@@ -424,3 +424,73 @@ async fn the_lead_list_exports_as_csv_for_excel_with_formulas_neutralised() {
     let bad = client.get(app.url("/leads/export.csv?encoding=latin1")).send().await.unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+/// The lead form picks a company of the master by its name: suggestions come from
+/// `/accounts/lookup`; a picked suggestion (or a name only one company has) links the lead;
+/// a name no company has, or several, is said so by the field, and nothing is stored.
+async fn the_lead_form_picks_a_company_by_name(backend: Backend) {
+    let app = spawn_app(backend).await;
+    for (name, prefecture) in
+        [("株式会社ひまわり商事", "東京都"), ("ひまわり商事株式会社", "大阪府"), ("東和精機株式会社", "愛知県")]
+    {
+        api_post(&app, "/api/v1/accounts", json!({"name": name, "prefecture": prefecture})).await;
+    }
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let form = client.get(app.url("/leads/new")).send().await.unwrap().text().await.unwrap();
+    assert!(form.contains("id=\"account-name\"") && form.contains("data-lookup=\"/accounts/lookup\""));
+    assert!(!form.contains("name=\"account_id\" value=\"\" type=\"text\""), "no numeric id to type");
+    let found: serde_json::Value = client
+        .get(app.url("/accounts/lookup?q=%E3%81%B2%E3%81%BE%E3%82%8F%E3%82%8A"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let labels: Vec<&str> = found.as_array().unwrap().iter().map(|a| a["label"].as_str().unwrap()).collect();
+    assert_eq!(labels.len(), 2, "{labels:?}");
+    assert!(labels.contains(&"株式会社ひまわり商事（東京都）"));
+
+    let save = |account: &str| {
+        let form = [
+            ("_csrf", csrf.as_str()),
+            ("family_name", "山田"),
+            ("email", "yamada@example.jp"),
+            ("account_name", account),
+        ];
+        client.post(app.url("/leads")).form(&form).send()
+    };
+    let response = save("ひまわり").await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("複数あります"), "two companies have that name");
+    let response = save("ミツバチ工業").await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("企業マスタに「ミツバチ工業」はありません"));
+    assert_eq!(app.store.overview().await.unwrap().leads + app.store.overview().await.unwrap().list_records, 0);
+    // The suggestion's label names one of the two; the only 東和精機 needs no more.
+    let response = save("ひまわり商事株式会社（大阪府）").await.unwrap();
+    assert_eq!(response.status(), 303);
+    let id: i64 = response.headers()["location"]
+        .to_str()
+        .unwrap()
+        .trim_start_matches("/leads/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let lead = app.store.get_lead(id).await.unwrap();
+    assert_eq!(lead.account_name.as_deref(), Some("ひまわり商事株式会社"));
+    let edit = client.get(app.url(&format!("/leads/{id}/edit"))).send().await.unwrap().text().await.unwrap();
+    assert!(edit.contains("value=\"ひまわり商事株式会社（大阪府）\""), "the picked company shown by name");
+}
+
+#[tokio::test]
+async fn the_lead_form_picks_a_company_by_name_sqlite() {
+    the_lead_form_picks_a_company_by_name(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_lead_form_picks_a_company_by_name_postgres() {
+    the_lead_form_picks_a_company_by_name(Backend::Postgres).await;
+}

@@ -19,6 +19,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     vec![
         route("GET", "/accounts", Access::SignedIn, get(list)),
         route("GET", "/accounts/new", Access::SignedIn, get(new_form)),
+        route("GET", "/accounts/lookup", Access::SignedIn, get(lookup)),
         route("POST", "/accounts", Access::SignedIn, post(create)),
         route("GET", "/accounts/{id}", Access::SignedIn, get(detail)),
         route("GET", "/accounts/{id}/edit", Access::SignedIn, get(edit_form)),
@@ -34,6 +35,46 @@ pub struct ListParams {
     cursor: Option<String>,
     deleted: Option<String>,
     saved: Option<String>,
+}
+
+#[derive(Deserialize, Default, Debug)]
+pub struct LookupParams {
+    q: Option<String>,
+}
+
+/// A company of the master as a picker shows it: 「株式会社ひまわり商事（東京都）」.
+pub(crate) fn account_label(account: &hatake_store::AccountRow) -> String {
+    match &account.prefecture {
+        Some(prefecture) => format!("{}（{prefecture}）", account.name),
+        None => account.name.clone(),
+    }
+}
+
+/// Companies of the master whose name (or corporate number) contains the text, for a picker.
+pub(crate) async fn search_accounts(
+    store: &dyn hatake_store::Store,
+    text: &str,
+    limit: u32,
+) -> Result<Vec<hatake_store::AccountRow>, hatake_store::StoreError> {
+    let query = AccountQuery { search: Some(text.to_owned()), limit, ..AccountQuery::default() };
+    Ok(store.list_accounts(&query).await?.items)
+}
+
+/// `GET /accounts/lookup?q=`: up to 20 companies whose name contains the text, as JSON
+/// `[{id, label}]`, for the company picker of the lead form.
+async fn lookup(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<LookupParams>,
+) -> Result<axum::Json<Vec<serde_json::Value>>, PageError> {
+    let text = params.q.unwrap_or_default();
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(axum::Json(Vec::new()));
+    }
+    let found =
+        search_accounts(state.store.as_ref(), text, 20).await.map_err(|e| PageError::from_store(e, user.locale()))?;
+    Ok(axum::Json(found.iter().map(|a| serde_json::json!({ "id": a.id, "label": account_label(a) })).collect()))
 }
 
 /// The ABM tiers for a select: (value, label).

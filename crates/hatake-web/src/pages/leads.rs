@@ -305,6 +305,11 @@ async fn form_page(
             hatake_domain::RequiredField::Address => "address",
         })
         .collect();
+    // The picked company by name, and the suggestions for the name typed.
+    let account_name = match input.account_id {
+        Some(account_id) => store.get_account(account_id).await.ok().map(|a| super::accounts::account_label(&a)),
+        None => None,
+    };
     render(
         state,
         user,
@@ -312,6 +317,7 @@ async fn form_page(
         "leads",
         context! {
             id => id,
+            account_name => account_name,
             input => input,
             errors => super::field_errors(errors, locale),
             has_errors => !errors.is_empty(),
@@ -370,8 +376,57 @@ fn input_from_form(pairs: &[(String, String)]) -> (LeadInput, FieldErrors) {
     (input, errors)
 }
 
+/// The company a person picked by name (`account_name`, a picker label 「名前（都道府県）」 or a
+/// part of a name) when no id came with it: the one company of the master it names, else the
+/// field's error (none, or several to choose from).
+async fn pick_account(
+    store: &dyn hatake_store::Store,
+    pairs: &[(String, String)],
+    input: &mut LeadInput,
+    errors: &mut FieldErrors,
+) -> Result<(), hatake_store::StoreError> {
+    let typed = pairs.iter().find(|(k, _)| k == "account_name").map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    if input.account_id.is_some() || typed.is_empty() {
+        return Ok(());
+    }
+    let (name, prefecture) = match typed.strip_suffix('）').and_then(|t| t.rsplit_once('（')) {
+        Some((name, prefecture)) => (name.to_owned(), Some(prefecture.to_owned())),
+        None => (typed.clone(), None),
+    };
+    let found = super::accounts::search_accounts(store, &name, 6).await?;
+    let key = hatake_domain::company::normalise_company_name(&name);
+    let exact: Vec<&hatake_store::AccountRow> = found
+        .iter()
+        .filter(|a| a.name_normalized == key && prefecture.as_ref().is_none_or(|p| a.prefecture.as_ref() == Some(p)))
+        .collect();
+    let only = match (exact.as_slice(), found.as_slice()) {
+        ([one], _) => Some(one.id),
+        ([], [one]) => Some(one.id),
+        _ => None,
+    };
+    match (only, found.as_slice()) {
+        (Some(id), _) => input.account_id = Some(id),
+        (None, []) => errors.push(hatake_domain::FieldError::new(
+            "account_id",
+            "no_such_account",
+            format!("企業マスタに「{typed}」はありません。会社名の欄は自由に入力できます。"),
+            format!("The company master has no “{typed}”. The company name field takes any name."),
+        )),
+        (None, _) => errors.push(hatake_domain::FieldError::new(
+            "account_id",
+            "several_accounts",
+            format!("「{typed}」に当てはまる会社が複数あります。候補から選んでください。"),
+            format!("Several companies match “{typed}”: choose one of the suggestions."),
+        )),
+    }
+    Ok(())
+}
+
 async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Option<i64>) -> Response {
-    let (input, errors) = input_from_form(&form.data);
+    let (mut input, mut errors) = input_from_form(&form.data);
+    if let Err(error) = pick_account(state.store.as_ref(), &form.data, &mut input, &mut errors).await {
+        return axum::response::IntoResponse::into_response(PageError::from_store(error, form.user.locale()));
+    }
     let result = if errors.is_empty() {
         service::save_lead(state.store.as_ref(), id, &input, now_millis()).await
     } else {
