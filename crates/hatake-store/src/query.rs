@@ -43,6 +43,8 @@ pub enum LeadSort {
     Created,
     /// By reading (kana), then name.
     Name,
+    /// By the engagement score for this product, highest first (leads scored for it only).
+    Score(i64),
 }
 
 impl LeadSort {
@@ -51,15 +53,17 @@ impl LeadSort {
             "updated" | "" => Some(Self::Updated),
             "created" => Some(Self::Created),
             "name" => Some(Self::Name),
-            _ => None,
+            other => other.strip_prefix("score:").and_then(|p| p.parse().ok()).map(Self::Score),
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// The sort as a query parameter (`updated`, `score:3` …).
+    pub fn param(self) -> String {
         match self {
-            Self::Updated => "updated",
-            Self::Created => "created",
-            Self::Name => "name",
+            Self::Updated => "updated".into(),
+            Self::Created => "created".into(),
+            Self::Name => "name".into(),
+            Self::Score(product) => format!("score:{product}"),
         }
     }
 }

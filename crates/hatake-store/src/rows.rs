@@ -113,6 +113,10 @@ pub struct LeadRow {
     /// Filled by the store after the row is read.
     #[sqlx(skip)]
     pub product_ids: Vec<i64>,
+    /// The engagement score the list was sorted by (only when sorted by a product's score).
+    #[sqlx(default)]
+    #[serde(skip_serializing)]
+    pub sort_score: Option<i64>,
 }
 
 impl LeadRow {

@@ -178,13 +178,26 @@ pub fn lead_page(query: &LeadQuery, dialect: Dialect, plan: SearchPlan) -> Built
     let mut built = Built::default();
     let mut clauses = lead_filters(query, dialect, &mut built, plan);
     let cursor = query.cursor.as_ref();
+    let mut extra = String::new();
     let order = match query.sort {
         LeadSort::Updated => keyset(&mut built, "l.updated_at", true, cursor, &mut clauses, false),
         LeadSort::Created => keyset(&mut built, "l.created_at", true, cursor, &mut clauses, false),
         LeadSort::Name => keyset(&mut built, "l.sort_name", false, cursor, &mut clauses, true),
+        LeadSort::Score(product) => {
+            // Only leads scored for the product; the key is their engagement (a product id is
+            // a number, written in the SQL).
+            let score = format!(
+                "(SELECT sc.engagement FROM lead_scores sc WHERE sc.lead_id = l.id AND sc.product_id = {product})"
+            );
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM lead_scores sc WHERE sc.lead_id = l.id AND sc.product_id = {product})"
+            ));
+            extra = format!(", {score} AS sort_score");
+            keyset(&mut built, &score, true, cursor, &mut clauses, false)
+        }
     };
     built.sql = format!(
-        "SELECT {LEAD_COLUMNS} FROM {LEAD_FROM} WHERE l.id IN (SELECT l.id FROM leads l{}{order} LIMIT {}){order}",
+        "SELECT {LEAD_COLUMNS}{extra} FROM {LEAD_FROM} WHERE l.id IN (SELECT l.id FROM leads l{}{order} LIMIT {}){order}",
         where_sql(&clauses),
         query.limit + 1
     );
@@ -205,6 +218,7 @@ pub fn lead_cursor(row: &crate::LeadRow, sort: LeadSort) -> Cursor {
     let (number, text) = match sort {
         LeadSort::Updated => (Some(row.updated_at), None),
         LeadSort::Created => (Some(row.created_at), None),
+        LeadSort::Score(_) => (Some(row.sort_score.unwrap_or_default()), None),
         LeadSort::Name => (
             None,
             Some(sort_name(

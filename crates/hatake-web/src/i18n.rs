@@ -135,6 +135,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("forms.target_help", "各行で、リードの項目・カスタム項目（ヒアリング項目）・フォーム独自の質問のどれに入るかを選びます。フォーム独自の質問はリードには保存されず、送信内容に残ります（お問い合わせ内容など）。選択肢はフォーム独自の質問に使えます。", "For each row, choose whether it fills a lead field, a custom field (hearing item) or a question of the form's own, kept with the submission only (such as the message). Choices apply to the form's own questions."),
     ("forms.choose_target", "— 入力先を選ぶ —", "— choose what it fills —"),
     ("lead.account_picker", "企業マスタの会社", "Company of the master"),
+    ("lead.scores", "スコア", "Scores"),
+    ("lead.sort.score", "スコア順（{product}）", "Score ({product})"),
     ("lead.account_search", "会社名の一部で検索", "Search by a part of the name"),
     ("lead.account_hint", "候補から選ぶと、このリードが企業マスタの会社に紐付きます。空欄なら会社名から自動で紐付けます。", "Pick a suggestion to link the lead to that company; left blank, the lead is linked by its company name."),
     ("forms.group_lead", "リードの項目", "Lead fields"),

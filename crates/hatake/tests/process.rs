@@ -93,6 +93,11 @@ async fn process_end_to_end(backend: Backend) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
+    // The lead list shows the score and sorts by it.
+    let by_score = admin.get(app.url("/leads?sort=score:1")).send().await.unwrap().text().await.unwrap();
+    assert!(by_score.contains("class=\"score-chip\"") && by_score.contains("<strong>60</strong>"), "{by_score}");
+    assert!(by_score.contains("value=\"score:1\" selected"), "the sort by the product's score is offered and chosen");
+
     // The queue, seen by field sales too; a rejection needs a reason.
     let (sales, sales_csrf) = app.sign_in("sales@example.jp").await;
     let queue = sales.get(app.url("/pipeline/1/mql")).send().await.unwrap().text().await.unwrap();

@@ -106,6 +106,57 @@ contract! {
     scenario_lead_search => sqlite_lead_search, postgres_lead_search;
     scenario_reclassify => sqlite_reclassify, postgres_reclassify;
     scenario_bulk => sqlite_bulk, postgres_bulk;
+    scenario_lead_score_sort => sqlite_lead_score_sort, postgres_lead_score_sort;
+}
+
+/// The lead list sorted by a product's engagement score: highest first, ties by id, only leads
+/// scored for that product, pages both ways, and combined with a filter.
+async fn scenario_lead_score_sort(store: &dyn Store) {
+    let product =
+        hatake_domain::ProductInput { code: s("erp"), name: s("ERP"), ..Default::default() }.validate().unwrap();
+    let product = store.create_product(&product, at(0)).await.unwrap();
+    let other =
+        hatake_domain::ProductInput { code: s("crm"), name: s("CRM"), ..Default::default() }.validate().unwrap();
+    let other = store.create_product(&other, at(0)).await.unwrap();
+    let mut leads = Vec::new();
+    for i in 0..23 {
+        let prefecture = if i % 2 == 0 { "東京都" } else { "大阪府" };
+        let data = lead_data(LeadInput {
+            family_name: Some(format!("スコア{i:02}")),
+            prefecture: s(prefecture),
+            ..LeadInput::default()
+        });
+        leads.push(store.create_lead(&data, false, at(i + 1)).await.unwrap().id);
+    }
+    let row = |lead: i64, product: i64, engagement: i64| hatake_store::LeadScoreRow {
+        lead_id: lead,
+        product_id: product,
+        model_version: 1,
+        engagement,
+        fit: 0,
+        next_change_at: None,
+        state: Vec::new(),
+        updated_at: at(100),
+    };
+    // 20 of the 23 scored for the ERP (ties on purpose), every one for the CRM.
+    let mut rows: Vec<hatake_store::LeadScoreRow> =
+        leads.iter().take(20).enumerate().map(|(i, lead)| row(*lead, product.id, (i as i64 * 7) % 30)).collect();
+    rows.extend(leads.iter().map(|lead| row(*lead, other.id, 1)));
+    store.put_lead_scores(&rows).await.unwrap();
+    let mut expected: Vec<(i64, i64)> =
+        rows.iter().filter(|r| r.product_id == product.id).map(|r| (r.engagement, r.lead_id)).collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<i64> = expected.iter().map(|(_, id)| *id).collect();
+    let by_score = LeadQuery { sort: LeadSort::Score(product.id), ..LeadQuery::default() };
+    check_lead_pages(store, &by_score, &expected, 6).await;
+    let page = store.list_leads(&LeadQuery { limit: 3, ..by_score.clone() }).await.unwrap();
+    assert!(page.items.iter().all(|l| l.sort_score.is_some()), "the score it was sorted by comes with the row");
+    // With a filter: only 東京都.
+    let tokyo: Vec<i64> =
+        expected.iter().copied().filter(|id| leads.iter().position(|l| l == id).is_some_and(|i| i % 2 == 0)).collect();
+    let filtered = LeadQuery { prefecture: s("東京都"), ..by_score.clone() };
+    check_lead_pages(store, &filtered, &tokyo, 4).await;
+    assert_eq!(LeadSort::parse(&LeadSort::Score(product.id).param()), Some(LeadSort::Score(product.id)));
 }
 
 #[tokio::test]

@@ -116,7 +116,9 @@ async fn list(
     };
     let sort = match params.sort.as_deref() {
         None => LeadSort::Updated,
-        Some(text) => LeadSort::parse(text).ok_or_else(|| invalid_param("sort", "updated, created, name"))?,
+        Some(text) => {
+            LeadSort::parse(text).ok_or_else(|| invalid_param("sort", "updated, created, name, score:{product id}"))?
+        }
     };
     let query = LeadQuery {
         search: params.q.as_deref().and_then(SearchQuery::parse),

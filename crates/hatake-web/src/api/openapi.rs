@@ -213,7 +213,7 @@ fn operation(method: &str, path: &str) -> Value {
                 }
                 parameters.push(json!({"name": "kind", "in": "query", "schema": {"type": "string", "enum": ["lead", "list", "all"]}}));
                 parameters.push(json!({"name": "department_class", "in": "query", "schema": {"type": "string"}}));
-                parameters.push(json!({"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["updated", "created", "name"]}}));
+                parameters.push(json!({"name": "sort", "in": "query", "description": "updated, created, name, or score:{product id} (highest engagement first; leads scored for that product only)", "schema": {"type": "string", "pattern": "^(updated|created|name|score:[0-9]+)$"}}));
             }
             responses.insert(
                 "200".into(),

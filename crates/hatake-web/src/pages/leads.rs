@@ -90,7 +90,39 @@ async fn list(
     let products = store.list_products().await.map_err(|e| PageError::from_store(e, locale))?;
     let users = store.list_users().await.map_err(|e| PageError::from_store(e, locale))?;
     let required = service::required_fields(store).await.map_err(|e| PageError::from_store(e, locale))?;
-    let rows: Vec<minijinja::Value> = page.items.iter().map(|lead| lead_view(lead, &required, locale)).collect();
+    // Each lead's engagement per product with a scoring model, shown as one column.
+    let models: Vec<i64> = store
+        .current_scoring_models()
+        .await
+        .map_err(|e| PageError::from_store(e, locale))?
+        .iter()
+        .map(|m| m.product_id)
+        .collect();
+    let ids: Vec<i64> = page.items.iter().map(|l| l.id).collect();
+    let scores = if models.is_empty() || ids.is_empty() {
+        Vec::new()
+    } else {
+        store.lead_scores(&ids).await.map_err(|e| PageError::from_store(e, locale))?
+    };
+    let product_name = |id: i64| products.iter().find(|p| p.id == id).map(|p| p.name.clone()).unwrap_or_default();
+    let rows: Vec<minijinja::Value> = page
+        .items
+        .iter()
+        .map(|lead| {
+            let lead_scores: Vec<minijinja::Value> = models
+                .iter()
+                .filter_map(|product| {
+                    let score = scores.iter().find(|s| s.lead_id == lead.id && s.product_id == *product)?;
+                    Some(context! { product => product_name(*product), engagement => score.engagement })
+                })
+                .collect();
+            context! { lead => lead_view(lead, &required, locale), scores => lead_scores }
+        })
+        .collect();
+    let score_sorts: Vec<minijinja::Value> = models
+        .iter()
+        .map(|product| context! { key => format!("score:{product}"), product => product_name(*product) })
+        .collect();
     // The filters without the cursor, for links that keep them.
     let mut filters: Vec<(&str, String)> = Vec::new();
     for (key, value) in [
@@ -125,7 +157,8 @@ async fn list(
             owner => owner_param,
             kind => params.kind.unwrap_or_default(),
             prefecture => params.prefecture.unwrap_or_default(),
-            sort => sort.as_str(),
+            sort => sort.param(),
+            score_sorts => score_sorts,
             products => products,
             users => users,
             prefectures => prefectures(locale),
