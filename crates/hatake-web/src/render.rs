@@ -50,6 +50,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("process/queue.html", include_str!("../templates/process/queue.html")),
     ("process/board.html", include_str!("../templates/process/board.html")),
     ("process/policy.html", include_str!("../templates/process/policy.html")),
+    ("process/policy_form.html", include_str!("../templates/process/policy_form.html")),
     ("process/settings.html", include_str!("../templates/process/settings.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),

@@ -91,6 +91,7 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         format!("/pipeline/{product}/mql"),
         format!("/pipeline/{product}/settings"),
         format!("/qualification/{product}"),
+        format!("/qualification/{product}/form"),
     ]);
     pages
 }

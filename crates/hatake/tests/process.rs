@@ -449,3 +449,79 @@ async fn the_queue_pages_sorts_and_says_why_sqlite() {
 async fn the_queue_pages_sorts_and_says_why_postgres() {
     the_queue_pages_sorts_and_says_why(Backend::Postgres).await;
 }
+
+/// A marketer edits the MQL policy as a form: modes by their names, thresholds, the items to
+/// know by their labels, a schedule and exclusions; a wrong number is named in words and
+/// nothing is saved; saving makes the next version that the YAML editor shows.
+async fn the_policy_is_edited_as_a_form(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    let product = app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    let timing = hatake_domain::CustomFieldDef::parse("timing", "導入時期", "Timing", "text", "").unwrap();
+    app.store.create_custom_field(&timing, 0).await.unwrap();
+    let (admin, csrf) = app.sign_in("admin@example.jp").await;
+    let url = format!("/qualification/{}/form", product.id);
+    let page = admin.get(app.url(&format!("{url}?template=1"))).send().await.unwrap().text().await.unwrap();
+    for part in ["繁忙期（厳しめ）", "最低エンゲージメント", "導入時期", "フリーメールのリードは渡さない"]
+    {
+        assert!(page.contains(part), "{part} missing (modes, thresholds and hearing items in words)");
+    }
+    let form = |fit: &str| {
+        vec![
+            ("_csrf", csrf.clone()),
+            ("mode.0.id", "normal".into()),
+            ("mode.0.label", "通常".into()),
+            ("mode.0.min_engagement", "60".into()),
+            ("mode.0.min_fit", fit.to_owned()),
+            ("mode.0.required", "custom.timing".into()),
+            ("mode.1.id", "busy".into()),
+            ("mode.1.label", "繁忙期".into()),
+            ("mode.1.min_engagement", "90".into()),
+            ("default_mode", "normal".into()),
+            ("range.0.mode", "busy".into()),
+            ("range.0.from", "2026-12-01".into()),
+            ("range.0.to", "2027-01-15".into()),
+            ("free_mail", "1".into()),
+            ("domains", "rival.co.jp".into()),
+            ("action", "save".into()),
+        ]
+    };
+    let refused = admin.post(app.url(&url)).form(&form("たくさん")).send().await.unwrap();
+    assert_eq!(refused.status(), 422);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("モード1の最低フィット: 整数を入力してください。"), "{html}");
+    assert!(app.store.config_versions(product.id, "mql_policy").await.unwrap().is_empty(), "nothing saved");
+
+    let saved = admin.post(app.url(&url)).form(&form("10")).send().await.unwrap();
+    assert_eq!(saved.status(), 303);
+    let versions = app.store.config_versions(product.id, "mql_policy").await.unwrap();
+    let policy = MqlPolicy::from_json(&versions[0].definition).unwrap();
+    assert_eq!(policy.modes.len(), 2);
+    assert_eq!((policy.modes[0].min_engagement, policy.modes[0].min_fit), (Some(60), Some(10)));
+    assert_eq!(policy.modes[0].required, ["custom.timing"]);
+    assert_eq!(policy.schedule[0].mode, "busy");
+    assert!(policy.exclusions.free_mail);
+    assert_eq!(policy.exclusions.domains, ["rival.co.jp"]);
+    let yaml =
+        admin.get(app.url(&format!("/qualification/{}", product.id))).send().await.unwrap().text().await.unwrap();
+    assert!(
+        yaml.contains("min_engagement: 60") && yaml.contains("id=\"edit-form\""),
+        "the YAML shows the same version"
+    );
+    // Field sales may not edit it.
+    let (sales, sales_csrf) = app.sign_in("sales@example.jp").await;
+    let mut theirs = form("10");
+    theirs[0].1 = sales_csrf;
+    assert_eq!(sales.post(app.url(&url)).form(&theirs).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test]
+async fn the_policy_is_edited_as_a_form_sqlite() {
+    the_policy_is_edited_as_a_form(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_policy_is_edited_as_a_form_postgres() {
+    the_policy_is_edited_as_a_form(Backend::Postgres).await;
+}

@@ -12,6 +12,7 @@ mod lead_history;
 mod leads;
 mod me;
 mod meetings;
+mod policy_form;
 mod process;
 mod products;
 mod review_pairs;
@@ -43,6 +44,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(scoring::routes());
     all.extend(scoring_rules::routes());
     all.extend(process::routes());
+    all.extend(policy_form::routes());
     all.extend(meetings::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
