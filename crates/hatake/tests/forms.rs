@@ -549,6 +549,17 @@ async fn the_builder_offers_fields_by_their_labels() {
     {
         assert!(page.contains(part), "{part} missing");
     }
+    // A new form starts as an inquiry that asks for what makes a lead: the reading, the title,
+    // consent to the handling of personal information; and it is a hand-raise.
+    let starter = [
+        "value=\"フリガナ（セイ）\"",
+        "value=\"title\" selected",
+        "id=\"privacy\" checked",
+        "id=\"fast-track\" checked",
+    ];
+    for part in starter {
+        assert!(page.contains(part), "the starter form: {part} missing");
+    }
     let mut form = builder("survey", &csrf);
     form.extend(pairs(&[("field.6.target", "extra.new"), ("field.6.label_ja", "導入予定時期は？")]));
     let response = admin.post(app.url("/forms")).form(&form).send().await.unwrap();

@@ -143,6 +143,8 @@ async fn scoring_end_to_end(backend: Backend) {
     let page = admin.get(app.url("/scoring/1")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"current-version\">v2"));
     assert!(page.contains("?version=1"), "the older version stays readable");
+    // The model page states the floor rule.
+    assert!(page.contains("id=\"floor-rule\"") && page.contains("スコアは0を下回りません"), "the floor rule");
 
     // An event after the recomputation is folded onto a held state; shutting the server down
     // writes the held states back and gives the scorer's lease up.

@@ -320,6 +320,7 @@ async fn page(
                 redirect_url => draft.redirect_url, allowed_origins => draft.allowed_origins,
                 booking => draft.booking, slot_minutes => draft.slot_minutes,
                 business_days => draft.business_days, min_notice_minutes => draft.min_notice_minutes,
+                fast_track => draft.fast_track, privacy => draft.privacy, privacy_url => draft.privacy_url,
             },
             rows => rows, lead_targets => lead_targets, custom_targets => custom_targets,
             extra_targets => extra_targets, new_question => NEW_QUESTION, consents => consents,
