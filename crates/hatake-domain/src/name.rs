@@ -116,9 +116,21 @@ const VARIANTS: &[(char, char)] = &[
     ('桒', '桑'),
 ];
 
+/// The form in common use of a variant character, if it is one.
+fn common_form(c: char) -> Option<char> {
+    // Every variant is a CJK ideograph: anything else (kana, Latin letters) is passed at once.
+    if !is_kanji(c) {
+        return None;
+    }
+    VARIANTS.iter().find(|(from, _)| *from == c).map(|(_, to)| *to)
+}
+
 /// A name with its variant characters written in the form in common use (for comparing).
 pub fn fold_variants(name: &str) -> String {
-    name.chars().map(|c| VARIANTS.iter().find(|(from, _)| *from == c).map_or(c, |(_, to)| *to)).collect()
+    if !name.chars().any(|c| common_form(c).is_some()) {
+        return name.to_owned();
+    }
+    name.chars().map(|c| common_form(c).unwrap_or(c)).collect()
 }
 
 /// A full name as (family, given). The given name is `None` when the name cannot be split

@@ -489,29 +489,35 @@ impl Resolver {
         current: &mut HashMap<i64, (LeadData, Option<LeadSnapshot>)>,
     ) {
         let mut claimed: HashMap<String, i64> = HashMap::new();
-        let mut settle = |resolver: &Self, id: i64, data: &mut LeadData, before: Option<&LeadData>| -> bool {
-            let Some(email) = data.email.as_ref().map(|e| e.as_str().to_owned()) else { return false };
+        // The address a lead of the plan would take, if another lead holds it already (else it
+        // is claimed for this one).
+        let mut taken = |resolver: &Self, id: i64, data: &LeadData| -> Option<String> {
+            let email = data.email.as_ref()?.as_str().to_owned();
             let holder = claimed.get(&email).copied().or_else(|| resolver.email_holder(&email));
             if holder.is_some_and(|holder| holder != id) {
-                data.email = before.and_then(|b| b.email.clone()).filter(|e| e.as_str() != email);
-                return true;
+                return Some(email);
             }
             claimed.insert(email, id);
-            false
+            None
         };
         for update in &mut plan.updates {
-            let before =
-                current.get(&update.id).and_then(|(_, snapshot)| snapshot.as_ref()).and_then(|s| s.data().ok());
-            if settle(self, update.id, &mut update.data, before.as_ref()) {
-                update.is_lead = self.required.is_lead(&update.data);
-                if let Some((data, _)) = current.get_mut(&update.id) {
-                    data.clone_from(&update.data);
-                }
+            let Some(email) = taken(self, update.id, &update.data) else { continue };
+            // Back to the address the lead had before this plan (read only now: rarely needed).
+            let before = current
+                .get(&update.id)
+                .and_then(|(_, snapshot)| snapshot.as_ref())
+                .and_then(|s| s.data().ok())
+                .and_then(|d| d.email);
+            update.data.email = before.filter(|e| e.as_str() != email);
+            update.is_lead = self.required.is_lead(&update.data);
+            if let Some((data, _)) = current.get_mut(&update.id) {
+                data.clone_from(&update.data);
             }
         }
         for (index, create) in plan.creates.iter_mut().enumerate() {
             let id = provisional(self.created_before + index);
-            if settle(self, id, &mut create.data, None) {
+            if taken(self, id, &create.data).is_some() {
+                create.data.email = None;
                 create.is_lead = self.required.is_lead(&create.data);
             }
         }
