@@ -188,9 +188,7 @@ async fn seed_events(
     appended += append(store, &mut events, now).await?;
     inquiries.sort_unstable();
     let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC);
-    for (at, lead, product, form) in inquiries {
-        hatake_engine::qualification::hand_raise(store, lead, product, "form", Some(&form), at, &zone).await?;
-    }
+    crate::demo_pipeline::work_inquiries(store, &inquiries, now, &zone).await?;
     Ok(appended)
 }
 
@@ -450,5 +448,18 @@ mod tests {
         let detail: serde_json::Value =
             serde_json::from_str(qualified[0].detail.as_deref().expect("why")).expect("JSON");
         assert!(detail["met"].as_array().is_some_and(|m| !m.is_empty()), "{detail}");
+        // Older inquiries were worked: the queue holds the last days' only, the deal board has
+        // open, won and lost deals, and reps have meetings.
+        let fresh = now - 11 * 24 * 3_600_000;
+        assert!(raised.iter().all(|q| q.since >= fresh), "an old inquiry still waits in the queue");
+        let mut deals = 0;
+        for status in ["open", "won", "lost"] {
+            let found = store.opportunities(first, status, 1_000).await.expect("deals");
+            println!("{status}: {}", found.len());
+            deals += found.len();
+        }
+        assert!(deals > 0, "no deal on the ERP's board");
+        let meetings = store.list_meetings(None, 0, 1_000).await.expect("meetings");
+        assert!(!meetings.is_empty(), "no meeting booked");
     }
 }

@@ -1,0 +1,233 @@
+//! The demo's sales pipeline, as a team would have worked its inquiries: those of the last ten
+//! days wait in the MQL queue (some with a meeting already booked with a rep); older ones were
+//! accepted by inside sales within a day or so, then either recycled to nurturing with a reason
+//! or opened as an opportunity by a rep (with a first meeting), moved along the pipeline and,
+//! when old enough, won or lost. Each move is made through the engine, at its own time in the
+//! past, so the history, the deal board and the reports read as a real year does.
+
+use anyhow::Context;
+use hatake_engine::qualification::{self, CloseRequest, MoveError, MoveRequest};
+use hatake_store::{NewMeeting, Store, StoreError};
+
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+/// Inquiries younger than this still wait for inside sales.
+const FRESH: i64 = 10 * DAY;
+
+/// A number in `0..n` fixed by the lead and a salt (the same on every run).
+fn roll(lead: i64, salt: u64, n: u64) -> u64 {
+    let mut x = (lead as u64) ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (x ^ (x >> 31)) % n
+}
+
+/// What the demo's pipeline holds, for the summary and the tests.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Worked {
+    pub accepted: usize,
+    pub recycled: usize,
+    pub opened: usize,
+    pub won: usize,
+    pub lost: usize,
+    pub meetings: usize,
+}
+
+/// Hand-raises each inquiry `(at, lead, product, form)` (oldest first) and works it as
+/// described above, every move before the lead's next inquiry for the product.
+///
+/// # Errors
+/// On a database error.
+pub async fn work_inquiries(
+    store: &dyn Store,
+    inquiries: &[(i64, i64, i64, String)],
+    now: i64,
+    zone: &jiff::tz::TimeZone,
+) -> anyhow::Result<Worked> {
+    let users = store.list_users().await?;
+    let callers: Vec<i64> = users.iter().filter(|u| u.role == "inside_sales").map(|u| u.id).collect();
+    let mut worked = Worked::default();
+    for (index, (at, lead, product, form)) in inquiries.iter().enumerate() {
+        let (at, lead, product) = (*at, *lead, *product);
+        qualification::hand_raise(store, lead, product, "form", Some(form), at, zone).await?;
+        // Nothing moves after the lead's next inquiry (which is worked in its turn).
+        let until = inquiries[index + 1..]
+            .iter()
+            .find(|(_, l, p, _)| *l == lead && *p == product)
+            .map_or(now, |(next, ..)| (*next).min(now));
+        let stage = store.lead_stages(&[lead]).await?.into_iter().find(|s| s.product_id == product);
+        if stage.as_ref().map(|s| s.stage.as_str()) != Some("mql") {
+            continue;
+        }
+        let reps: Vec<i64> = store.product_reps(product).await?.into_iter().map(|(id, _)| id).collect();
+        let pick = |ids: &[i64], salt: u64| ids.get(roll(lead, salt, ids.len().max(1) as u64) as usize).copied();
+        if now - at < FRESH {
+            // Waiting; four in ten have booked a meeting in the coming two weeks.
+            if roll(lead, 1, 10) < 4 {
+                if let Some(rep) = pick(&reps, 2) {
+                    let starts = next_slot(now, roll(lead, 3, 10) as i64 + 1, 10 + roll(lead, 4, 7) as i64, zone)?;
+                    worked.meetings += usize::from(book(store, rep, lead, product, starts, now).await?);
+                }
+            }
+            continue;
+        }
+        let caller = pick(&callers, 5);
+        // Accepted within two days, and always before the next inquiry.
+        let accepted_at = (at + 2 * HOUR + roll(lead, 6, 40) as i64 * HOUR).min(at + (until - at) / 2);
+        let now = until;
+        // One in eight is rejected by inside sales straight away.
+        if roll(lead, 7, 8) == 0 {
+            let reason = ["info_gathering", "wrong_person", "not_now"][roll(lead, 8, 3) as usize];
+            worked.recycled += usize::from(
+                step(store, lead, product, "mql", "nurturing", Some(reason), caller, accepted_at, zone).await?,
+            );
+            continue;
+        }
+        if !step(store, lead, product, "mql", "sal", None, caller, accepted_at, zone).await? {
+            continue;
+        }
+        worked.accepted += 1;
+        let next = accepted_at + DAY + roll(lead, 9, 10) as i64 * DAY;
+        if next >= now {
+            continue;
+        }
+        // A quarter are not worth a visit after the call.
+        if roll(lead, 10, 4) == 0 {
+            let reason = ["not_now", "no_budget", "no_response", "info_gathering"][roll(lead, 11, 4) as usize];
+            worked.recycled +=
+                usize::from(step(store, lead, product, "sal", "nurturing", Some(reason), caller, next, zone).await?);
+            continue;
+        }
+        let Some(rep) = pick(&reps, 12) else { continue };
+        let amount = (12 + roll(lead, 13, 280)) * 100_000;
+        let close_after = (60 + roll(lead, 14, 150) as i64) * DAY;
+        let close_on = qualification::day_of(next + close_after, zone);
+        let request = MoveRequest {
+            lead_id: lead,
+            product_id: product,
+            from: "sal".into(),
+            to: "opportunity".into(),
+            by: Some(rep),
+            amount: Some(amount.to_string()),
+            expected_close_on: Some(close_on),
+            ..MoveRequest::default()
+        };
+        if !moved(qualification::move_lead(store, &request, next, zone).await)? {
+            continue;
+        }
+        worked.opened += 1;
+        worked.meetings += usize::from(book(store, rep, lead, product, next_slot(next, 1, 14, zone)?, next).await?);
+        let Some(opportunity) =
+            store.lead_opportunities(lead).await?.into_iter().find(|o| o.product_id == product && o.status == "open")
+        else {
+            continue;
+        };
+        // Along the pipeline, a stage every three to six weeks, as far as time allows.
+        let mut when = next;
+        for stage in ["proposal", "approval", "verbal"] {
+            when += (21 + roll(lead, 15, 21) as i64) * DAY;
+            if when >= now || when >= next + close_after || roll(lead, 16 + stage.len() as u64, 5) == 0 {
+                break;
+            }
+            match qualification::update_opportunity(
+                store,
+                opportunity.id,
+                stage,
+                Some(&amount.to_string()),
+                None,
+                Some(rep),
+                when,
+            )
+            .await
+            {
+                Ok(()) | Err(MoveError::Invalid(_)) => {}
+                Err(MoveError::Store(e)) => return Err(e).context("moving a demo opportunity"),
+            }
+        }
+        let closes_at = next + close_after;
+        if closes_at >= now {
+            continue;
+        }
+        let won = roll(lead, 20, 100) < 35;
+        let close = CloseRequest {
+            won,
+            reason: (!won)
+                .then(|| ["competitor", "no_budget", "timing", "no_need"][roll(lead, 21, 4) as usize].to_owned()),
+            competitor: (!won && roll(lead, 22, 2) == 0)
+                .then(|| ["大手ERPベンダーA社", "国産パッケージB社"][roll(lead, 23, 2) as usize].to_owned()),
+            ..CloseRequest::default()
+        };
+        match qualification::close_opportunity(store, opportunity.id, &close, Some(rep), closes_at).await {
+            Ok(()) if won => worked.won += 1,
+            Ok(()) => worked.lost += 1,
+            Err(MoveError::Invalid(_)) => {}
+            Err(MoveError::Store(e)) => return Err(e).context("closing a demo opportunity"),
+        }
+    }
+    Ok(worked)
+}
+
+/// Moves a lead; whether it moved (a move the lead's stage no longer allows is skipped).
+#[allow(clippy::too_many_arguments)]
+async fn step(
+    store: &dyn Store,
+    lead: i64,
+    product: i64,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+    by: Option<i64>,
+    at: i64,
+    zone: &jiff::tz::TimeZone,
+) -> anyhow::Result<bool> {
+    let request = MoveRequest {
+        lead_id: lead,
+        product_id: product,
+        from: from.into(),
+        to: to.into(),
+        reason: reason.map(str::to_owned),
+        by,
+        ..MoveRequest::default()
+    };
+    moved(qualification::move_lead(store, &request, at, zone).await)
+}
+
+fn moved(result: Result<i64, MoveError>) -> anyhow::Result<bool> {
+    match result {
+        Ok(_) => Ok(true),
+        Err(MoveError::Invalid(_) | MoveError::Store(StoreError::Conflict { .. })) => Ok(false),
+        Err(MoveError::Store(e)) => Err(e).context("moving a demo lead"),
+    }
+}
+
+/// The start of an hour-long slot `days` weekdays after `from`, at `hour` o'clock in `zone`.
+fn next_slot(from: i64, days: i64, hour: i64, zone: &jiff::tz::TimeZone) -> anyhow::Result<i64> {
+    let mut day = jiff::Timestamp::from_millisecond(from)?.to_zoned(zone.clone()).date();
+    let mut left = days;
+    while left > 0 {
+        day = day.tomorrow()?;
+        if !matches!(day.weekday(), jiff::civil::Weekday::Saturday | jiff::civil::Weekday::Sunday) {
+            left -= 1;
+        }
+    }
+    let at = day.at(i8::try_from(hour.clamp(0, 23))?, 0, 0, 0).to_zoned(zone.clone())?;
+    Ok(at.timestamp().as_millisecond())
+}
+
+/// Books an hour with `rep`; whether it was booked (a slot already taken is skipped).
+async fn book(store: &dyn Store, rep: i64, lead: i64, product: i64, starts_at: i64, now: i64) -> anyhow::Result<bool> {
+    let meeting = NewMeeting {
+        user_id: rep,
+        lead_id: Some(lead),
+        product_id: Some(product),
+        form_id: None,
+        submission_id: None,
+        starts_at,
+        ends_at: starts_at + HOUR,
+    };
+    match store.book_meeting(&meeting, now).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict { .. }) => Ok(false),
+        Err(e) => Err(e).context("booking a demo meeting"),
+    }
+}
