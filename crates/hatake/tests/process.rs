@@ -131,7 +131,11 @@ async fn process_end_to_end(backend: Backend) {
         &[("_csrf", &sales_csrf), ("product_id", "1"), ("from", "mql"), ("to", "sal"), ("back", back)],
     )
     .await;
-    assert_eq!(location(&response), "/pipeline/1/mql?moved=1");
+    assert_eq!(location(&response), format!("/pipeline/1/mql?moved=sal.{lead}"));
+    // The queue says what happened, to whom.
+    let said = sales.get(app.url(&location(&response))).send().await.unwrap().text().await.unwrap();
+    let lead_name = app.store.get_lead(lead).await.unwrap().full_name();
+    assert!(said.contains(&format!("{lead_name}：SALとして受け付けました。")), "{said}");
     // The same click again comes from a stale page: refused, said so.
     let response = post(
         &sales,
@@ -178,7 +182,7 @@ async fn process_end_to_end(backend: Backend) {
         ],
     )
     .await;
-    assert!(location(&response).ends_with("moved=1"));
+    assert!(location(&response).ends_with(&format!("moved=opportunity.{lead}")), "{}", location(&response));
     let opportunity = app.store.lead_opportunities(lead).await.unwrap().remove(0);
     let board = sales.get(app.url("/pipeline/1")).send().await.unwrap().text().await.unwrap();
     assert!(board.contains(&format!("data-opportunity=\"{}\"", opportunity.id)));
@@ -186,7 +190,9 @@ async fn process_end_to_end(backend: Backend) {
     let path = format!("/opportunities/{}", opportunity.id);
     let response =
         post(&sales, &app, &path, &[("_csrf", &sales_csrf), ("stage_key", "approval"), ("amount", "2,800,000")]).await;
-    assert_eq!(location(&response), "/pipeline/1?moved=1");
+    assert_eq!(location(&response), format!("/pipeline/1?moved=deal.{lead}"));
+    let said = sales.get(app.url(&location(&response))).send().await.unwrap().text().await.unwrap();
+    assert!(said.contains("：商談を更新しました。"), "the board says the deal changed");
     let close = format!("/opportunities/{}/close", opportunity.id);
     // A win is never one stray click: without the confirmation nothing closes, and the board
     // says why.
@@ -211,7 +217,7 @@ async fn process_end_to_end(backend: Backend) {
         ],
     )
     .await;
-    assert!(location(&response).ends_with("moved=1"));
+    assert!(location(&response).ends_with(&format!("moved=lost.{lead}")), "{}", location(&response));
     let board = sales.get(app.url("/pipeline/1")).send().await.unwrap().text().await.unwrap();
     assert!(board.contains("競合に負けた") && board.contains("2031-10-01"), "lost with reason and re-approach date");
     assert_eq!(stage(&app, lead).await.as_deref(), Some("lost"));
@@ -435,7 +441,7 @@ async fn the_queue_pages_sorts_and_says_why(backend: Backend) {
         ],
     )
     .await;
-    assert!(location(&response).ends_with("?moved=1"), "{}", location(&response));
+    assert!(location(&response).contains("?moved=sal."), "{}", location(&response));
     let sal = client.get(app.url(&format!("{base}?tab=sal"))).send().await.unwrap().text().await.unwrap();
     assert!(sal.contains("id=\"sal-total\">1<") && sal.contains(note) && sal.contains("内田 三郎"), "{sal}");
 }

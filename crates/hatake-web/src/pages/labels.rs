@@ -12,6 +12,8 @@ pub struct Names {
     pub forms_by_slug: HashMap<String, String>,
     pub forms_by_id: HashMap<i64, String>,
     pub products: HashMap<i64, String>,
+    /// Custom lead fields by key: (Japanese label, English label).
+    pub custom_fields: HashMap<String, (String, String)>,
 }
 
 impl Names {
@@ -25,12 +27,27 @@ impl Names {
             forms_by_slug: forms.iter().map(|f| (f.slug.clone(), f.name.clone())).collect(),
             forms_by_id: forms.into_iter().map(|f| (f.id, f.name)).collect(),
             products: store.list_products().await?.into_iter().map(|p| (p.id, p.name)).collect(),
+            custom_fields: store
+                .list_custom_fields()
+                .await?
+                .into_iter()
+                .map(|f| (f.key, (f.label_ja, f.label_en)))
+                .collect(),
         })
     }
 }
 
 fn say(locale: &str, ja: &str, en: &str) -> String {
     if locale == "en" { en } else { ja }.to_owned()
+}
+
+impl Names {
+    /// A custom field's label in the user's language (`custom.timing` or `timing` → 導入時期);
+    /// `None` for a key that is not a custom field.
+    pub fn custom_label(&self, key: &str, locale: &str) -> Option<String> {
+        let key = key.strip_prefix("custom.").unwrap_or(key);
+        self.custom_fields.get(key).map(|(ja, en)| if locale == "en" { en.clone() } else { ja.clone() })
+    }
 }
 
 /// An event's or a record's source in words.
@@ -69,8 +86,11 @@ pub struct Property {
 /// behind the event are left out.
 pub fn properties(json: &str, names: &Names, locale: &str) -> Vec<Property> {
     let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap_or_default();
+    // Keys in the order a person reads them (a meeting's start before its end), then the rest.
+    let mut keys: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+    keys.sort_by_key(|(key, _)| READING_ORDER.iter().position(|k| k == key).unwrap_or(READING_ORDER.len()));
     let mut out = Vec::new();
-    for (key, value) in &map {
+    for (key, value) in keys {
         if matches!(key.as_str(), "meeting_id" | "rep_id" | "form_version" | "submission_id" | "import_id" | "line") {
             continue;
         }
@@ -87,11 +107,24 @@ pub fn properties(json: &str, names: &Names, locale: &str) -> Vec<Property> {
             }
             continue;
         }
-        let label = property_label(key, locale);
+        let label = match key.strip_prefix("custom.") {
+            Some(_) => names.custom_label(key, locale).unwrap_or_else(|| key.clone()),
+            None => property_label(key, locale),
+        };
         let (value, time) = property_value(key, value, names, locale);
         out.push(Property { label, value, time });
     }
     out
+}
+
+/// Keys shown first, in this order.
+const READING_ORDER: &[&str] =
+    &["subject", "title", "url", "caller", "result", "rep", "format", "status", "starts_at", "ends_at", "session_at"];
+
+/// A field's value as a page shows it: product ids of a consent by their names, a number with
+/// separators, a yes/no in words.
+pub fn field_value(key: &str, value: &serde_json::Value, names: &Names, locale: &str) -> String {
+    property_value(key, value, names, locale).0
 }
 
 fn text_of(value: &serde_json::Value) -> String {
@@ -109,6 +142,11 @@ pub fn value_text(value: &serde_json::Value, locale: &str) -> String {
         },
         serde_json::Value::Bool(b) => say(locale, if *b { "はい" } else { "いいえ" }, if *b { "Yes" } else { "No" }),
         serde_json::Value::Null => String::new(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|v| value_text(v, locale))
+            .collect::<Vec<_>>()
+            .join(if locale == "en" { ", " } else { "、" }),
         other => text_of(other),
     }
 }
@@ -140,6 +178,7 @@ fn property_label(key: &str, locale: &str) -> String {
         "booked_via" => ("予約経路", "Booked via"),
         "form_id" => ("フォーム", "Form"),
         "consents" => ("メール配信の同意", "Mail consent"),
+        "privacy_consent" => ("個人情報の取扱いへの同意", "Consent to the handling of personal information"),
         "visitor" => ("訪問者", "Visitor"),
         "link" => ("トラッキングリンク", "Tracked link"),
         other => return other.to_owned(),
@@ -220,5 +259,23 @@ mod tests {
         assert_eq!(value_text(&serde_json::json!(-1234), "ja"), "-1,234");
         assert_eq!(value_text(&serde_json::json!(2.5), "ja"), "2.5");
         assert_eq!(value_text(&serde_json::json!("未定"), "ja"), "未定");
+    }
+
+    #[test]
+    fn custom_fields_consent_and_reading_order() {
+        let mut names = Names::default();
+        names.custom_fields.insert("timing".into(), ("導入時期".into(), "Timing".into()));
+        let shown = properties(
+            r#"{"ends_at":1791439200000,"starts_at":1791435600000,"custom.timing":"半年以内","privacy_consent":true}"#,
+            &names,
+            "ja",
+        );
+        let labels: Vec<&str> = shown.iter().map(|p| p.label.as_str()).collect();
+        assert_eq!(labels[..2], ["開始", "終了"], "a meeting's start is read before its end: {labels:?}");
+        assert!(shown.iter().any(|p| p.label == "導入時期" && p.value == "半年以内"), "{shown:?}");
+        assert!(shown.iter().any(|p| p.label == "個人情報の取扱いへの同意" && p.value == "はい"), "{shown:?}");
+        assert_eq!(value_text(&serde_json::json!(["A", "B"]), "ja"), "A、B");
+        assert_eq!(names.custom_label("custom.timing", "en").as_deref(), Some("Timing"));
+        assert_eq!(names.custom_label("unknown", "ja"), None);
     }
 }

@@ -26,10 +26,18 @@ fn source_view(source: &SourceRow, labelled: &super::labels::Names, locale: &str
         serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&source.fields)
             .unwrap_or_default()
             .into_iter()
-            .filter(|(_, v)| !v.is_null())
+            .filter(|(_, v)| !v.is_null() && v.as_array().is_none_or(|a| !a.is_empty()))
             .map(|(k, v)| {
-                let key = if named { super::imports::field_label(&k, locale) } else { k };
-                (key, v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                if !named {
+                    return (k, super::labels::value_text(&v, locale));
+                }
+                let value = super::labels::field_value(&k, &v, labelled, locale);
+                let key = if k == hatake_domain::form::PRIVACY_FIELD {
+                    t(locale, "forms.privacy_consent").to_owned()
+                } else {
+                    labelled.custom_label(&k, locale).unwrap_or_else(|| super::imports::field_label(&k, locale))
+                };
+                (key, value)
             })
             .collect();
     context! {

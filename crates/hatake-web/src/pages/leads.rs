@@ -266,7 +266,7 @@ async fn detail(
             consents => consents,
             scores => scores,
             process => process,
-            moved => flash.moved.is_some(),
+            moved => super::process::moved_message(state.store.as_ref(), flash.moved.as_deref(), locale).await,
             move_error => flash.move_error.as_ref().map(|c| format!("move.error.{c}")),
             meetings => meetings,
             department_class => class.map(|c| super::departments::class_label(c, locale)),

@@ -206,14 +206,29 @@ fn policy_from(pairs: &[(String, String)], manual_mode: Option<String>) -> (MqlP
     let mut modes = Vec::new();
     for i in indexes("mode.") {
         let p = |part: &str| format!("mode.{i}.{part}");
-        let id = get(&p("id")).unwrap_or_default();
-        if get(&p("remove")).is_some() || id.is_empty() {
+        let mut id = get(&p("id")).unwrap_or_default();
+        let label = get(&p("label")).filter(|l| !l.is_empty());
+        let blank = ["min_engagement", "min_fit", "min_account_score"]
+            .iter()
+            .all(|part| get(&p(part)).is_none_or(|v| v.is_empty()))
+            && label.is_none();
+        if get(&p("remove")).is_some() || (id.is_empty() && blank) {
             continue;
+        }
+        // A new mode given by its name only gets an id of its own (mode2, mode3, …).
+        if id.is_empty() {
+            id = (modes.len() + 1..)
+                .map(|n| format!("mode{n}"))
+                .find(|candidate| {
+                    !modes.iter().any(|m: &PolicyMode| &m.id == candidate)
+                        && !indexes("mode.").iter().any(|j| get(&format!("mode.{j}.id")).as_ref() == Some(candidate))
+                })
+                .unwrap_or_default();
         }
         let at = modes.len();
         modes.push(PolicyMode {
             id,
-            label: get(&p("label")).filter(|l| !l.is_empty()),
+            label,
             min_engagement: number(&p("min_engagement"), format!("modes[{at}].min_engagement")),
             min_fit: number(&p("min_fit"), format!("modes[{at}].min_fit")),
             min_account_score: number(&p("min_account_score"), format!("modes[{at}].min_account_score")),
@@ -245,9 +260,13 @@ fn policy_from(pairs: &[(String, String)], manual_mode: Option<String>) -> (MqlP
             (!key.is_empty() && get(&format!("custom.{i}.remove")).is_none()).then_some(CustomExclusion { key, values })
         })
         .collect();
+    // No default picked (the first mode of a new policy): the first mode.
+    let default_mode = get("default_mode")
+        .filter(|d| !d.is_empty())
+        .unwrap_or_else(|| modes.first().map(|m| m.id.clone()).unwrap_or_default());
     let policy = MqlPolicy {
         modes,
-        default_mode: get("default_mode").unwrap_or_default(),
+        default_mode,
         manual_mode,
         schedule,
         exclusions: Exclusions {
@@ -332,5 +351,23 @@ mod tests {
         assert_eq!(errors.0[0].field, "modes[1].min_fit");
         assert_eq!(field_words(&errors.0[0].field, "ja"), "モード2の最低フィット");
         assert_eq!(field_words("exclusions.domains", "en"), "excluded domains");
+    }
+
+    #[test]
+    fn a_mode_named_only_gets_an_id_and_the_first_mode_is_the_default() {
+        let posted = pairs(&[
+            ("mode.0.label", "通常"),
+            ("mode.0.min_engagement", "50"),
+            ("mode.1.id", "mode1"),
+            ("mode.1.label", "繁忙期"),
+            ("mode.2.label", "閑散期"),
+            ("mode.3.id", ""),
+            ("default_mode", ""),
+        ]);
+        let (policy, errors) = policy_from(&posted, None);
+        assert!(errors.is_empty(), "{errors:?}");
+        let ids: Vec<&str> = policy.modes.iter().map(|m| m.id.as_str()).collect();
+        assert_eq!(ids, ["mode2", "mode1", "mode3"], "new ids never take one another row has");
+        assert_eq!(policy.default_mode, "mode2");
     }
 }

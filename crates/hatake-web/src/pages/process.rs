@@ -137,6 +137,31 @@ fn move_error_code(error: &MoveError) -> Option<&'static str> {
     }
 }
 
+/// What a move did, in words, with the lead's name: 「山田 太郎：SALに移しました。」. `moved` is
+/// `{what}.{lead id}`; an unknown one (an old link) says only that it was recorded.
+pub(crate) async fn moved_message(
+    store: &dyn hatake_store::Store,
+    moved: Option<&str>,
+    locale: &str,
+) -> Option<String> {
+    let moved = moved?;
+    let (what, lead) = moved.rsplit_once('.').unwrap_or((moved, ""));
+    let key = match what {
+        "mql" | "sal" | "nurturing" | "opportunity" | "deal" | "won" | "lost" => format!("process.moved.{what}"),
+        _ => "process.moved".to_owned(),
+    };
+    let text = crate::i18n::t(locale, &key).to_owned();
+    let name = match lead.parse::<i64>() {
+        Ok(id) => store.get_lead(id).await.ok().map(|l| l.full_name()).filter(|n| !n.trim().is_empty()),
+        Err(_) => None,
+    };
+    Some(match name {
+        Some(name) if locale == "en" => format!("{name}: {text}"),
+        Some(name) => format!("{name}：{text}"),
+        None => text,
+    })
+}
+
 /// Where to go back to: a path of this site only.
 fn back(to: Option<&str>, fallback: String) -> String {
     match to {
@@ -212,7 +237,7 @@ async fn queue(
             next => next, paged => after.is_some(), mql_total => count("mql"), sal_total => count("sal"),
             breached => breached, sla_hours => process.sla_business_hours,
             recycle_reasons => process.recycle_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) }).collect::<Vec<_>>(),
-            stages => process.stages, moved => params.flash.moved.is_some(),
+            stages => process.stages, moved => moved_message(state.store.as_ref(), params.flash.moved.as_deref(), locale).await,
             move_error => params.flash.move_error.map(|c| format!("move.error.{c}")),
         },
     )
@@ -262,7 +287,8 @@ async fn board(
             product => product, columns => columns, orphans => orphans, won => won, lost => lost,
             stages => process.stages,
             lost_reasons => process.lost_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) }).collect::<Vec<_>>(),
-            moved => flash.moved.is_some(), move_error => flash.move_error.map(|c| format!("move.error.{c}")),
+            moved => moved_message(state.store.as_ref(), flash.moved.as_deref(), locale).await,
+            move_error => flash.move_error.map(|c| format!("move.error.{c}")),
         },
     )
     .await
@@ -302,8 +328,9 @@ async fn move_stage(
         expected_close_on: data.expected_close_on,
     };
     let to = back(data.back.as_deref(), format!("/leads/{id}#lead-process"));
+    let what = format!("{}.{id}", request.to);
     let result = qualification::move_lead(state.store.as_ref(), &request, now_millis(), &state.zone()).await;
-    answer(result.map(|_| ()), &to, locale)
+    answer(result.map(|_| ()), &to, &what, locale)
 }
 
 #[derive(Deserialize)]
@@ -321,7 +348,7 @@ async fn update_opportunity(
 ) -> Result<Response, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
-    let to = deal_page(&state, id, data.back.as_deref(), locale).await?;
+    let (to, lead) = deal_page(&state, id, data.back.as_deref(), locale).await?;
     let result = qualification::update_opportunity(
         store,
         id,
@@ -332,18 +359,26 @@ async fn update_opportunity(
         now_millis(),
     )
     .await;
-    answer(result, &to, locale)
+    answer(result, &to, &format!("deal.{}", lead.unwrap_or_default()), locale)
 }
 
-/// Where a change of deal `id` returns to: the page it was made on, else the deal's board.
-async fn deal_page(state: &AppState, id: i64, to: Option<&str>, locale: &'static str) -> Result<String, PageError> {
+/// Where a change of deal `id` returns to (the page it was made on, else the deal's board), and
+/// the deal's lead.
+async fn deal_page(
+    state: &AppState,
+    id: i64,
+    to: Option<&str>,
+    locale: &'static str,
+) -> Result<(String, Option<i64>), PageError> {
     let opportunity = state.store.get_opportunity(id).await.map_err(store_error(locale))?;
-    Ok(back(to, format!("/pipeline/{}", opportunity.product_id)))
+    Ok((back(to, format!("/pipeline/{}", opportunity.product_id)), opportunity.lead_id))
 }
 
-fn answer(result: Result<(), MoveError>, to: &str, locale: &'static str) -> Result<Response, PageError> {
+/// `what` (`{stage or deal, won, lost}.{lead id}`) goes back as the flash `moved`, which
+/// [`moved_message`] puts in words.
+fn answer(result: Result<(), MoveError>, to: &str, what: &str, locale: &'static str) -> Result<Response, PageError> {
     match result {
-        Ok(()) => Ok(Redirect::to(&with_query(to, "moved=1")).into_response()),
+        Ok(()) => Ok(Redirect::to(&with_query(to, &format!("moved={what}"))).into_response()),
         Err(MoveError::Store(StoreError::NotFound)) => {
             Ok(Redirect::to(&with_query(to, "move_error=closed")).into_response())
         }
@@ -377,7 +412,7 @@ async fn close_opportunity(
 ) -> Result<Response, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
-    let to = deal_page(&state, id, data.back.as_deref(), locale).await?;
+    let (to, lead) = deal_page(&state, id, data.back.as_deref(), locale).await?;
     if data.outcome == "won" && data.confirm_won.as_deref().is_none_or(str::is_empty) {
         return Ok(Redirect::to(&with_query(&to, "move_error=confirm_won")).into_response());
     }
@@ -389,8 +424,9 @@ async fn close_opportunity(
         competitor_installed_on: data.competitor_installed_on,
         reapproach_on: data.reapproach_on,
     };
+    let what = format!("{}.{}", if request.won { "won" } else { "lost" }, lead.unwrap_or_default());
     let result = qualification::close_opportunity(store, id, &request, Some(user.user.id), now_millis()).await;
-    answer(result, &to, locale)
+    answer(result, &to, &what, locale)
 }
 
 // --- Configuration: the MQL policy (with its simulator) and the process settings. ---
