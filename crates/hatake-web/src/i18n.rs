@@ -782,6 +782,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("process.moved.lost", "失注を記録しました。", "recorded as lost."),
     ("process.sla_text", "MQLは{hours}営業時間以内に受け入れるか差し戻してください。", "Accept or return each MQL within {hours} business hours."),
     ("process.since", "から", "since"),
+    ("lead.no_name", "（氏名未登録）", "(no name)"),
     ("process.mql_since", "MQL日時", "MQL since"),
     ("process.sal_since", "SAL日時", "SAL since"),
     ("process.accept", "受け入れ（SAL）", "Accept (SAL)"),
