@@ -252,6 +252,16 @@ pub trait LifecycleStore: Send + Sync + 'static {
     async fn get_opportunity(&self, id: i64) -> StoreResult<OpportunityRow>;
     /// A product's opportunities of a status (`open`, `won`, `lost`), newest change first.
     async fn opportunities(&self, product_id: i64, status: &str, limit: i64) -> StoreResult<Vec<OpportunityRow>>;
+    /// A product's open opportunities per pipeline stage: `(stage key, count, summed amount)`.
+    async fn open_deal_totals(&self, product_id: i64) -> StoreResult<Vec<(String, i64, i64)>>;
+    /// One page of a product's open opportunities in a stage, newest change first.
+    async fn stage_opportunities(
+        &self,
+        product_id: i64,
+        stage_key: &str,
+        limit: i64,
+        offset: i64,
+    ) -> StoreResult<Vec<OpportunityRow>>;
     async fn lead_opportunities(&self, lead_id: i64) -> StoreResult<Vec<OpportunityRow>>;
     /// [`crate::StoreError::NotFound`] unless the opportunity is open.
     async fn update_opportunity(&self, update: &OpportunityUpdate) -> StoreResult<()>;
@@ -566,6 +576,38 @@ macro_rules! impl_lifecycle_store {
                 .bind(product_id)
                 .bind(status)
                 .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn open_deal_totals(&self, product_id: i64) -> $crate::StoreResult<Vec<(String, i64, i64)>> {
+                sqlx::query_as::<$db, (String, i64, i64)>(
+                    "SELECT stage_key, COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM opportunities \
+                     WHERE product_id = $1 AND status = 'open' GROUP BY stage_key ORDER BY stage_key",
+                )
+                .bind(product_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn stage_opportunities(
+                &self,
+                product_id: i64,
+                stage_key: &str,
+                limit: i64,
+                offset: i64,
+            ) -> $crate::StoreResult<Vec<$crate::OpportunityRow>> {
+                sqlx::query_as::<$db, $crate::OpportunityRow>(&format!(
+                    "{} WHERE o.product_id = $1 AND o.status = 'open' AND o.stage_key = $2 \
+                     ORDER BY o.updated_at DESC, o.id DESC LIMIT $3 OFFSET $4",
+                    $crate::OPPORTUNITY_SELECT
+                ))
+                .bind(product_id)
+                .bind(stage_key)
+                .bind(limit)
+                .bind(offset)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)

@@ -531,3 +531,89 @@ async fn the_policy_is_edited_as_a_form_sqlite() {
 async fn the_policy_is_edited_as_a_form_postgres() {
     the_policy_is_edited_as_a_form(Backend::Postgres).await;
 }
+
+/// A stage with more deals than a column holds shows ten with the stage's whole count and
+/// amount, and opens to page through all of them 50 at a time without losing or repeating one;
+/// the overview counts every open deal.
+async fn the_board_pages_a_full_column(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    let product = app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    for i in 0..63_i64 {
+        let lead = hatake_domain::LeadInput {
+            family_name: Some(format!("商談{i:03}")),
+            email: Some(format!("deal{i}@example.co.jp")),
+            ..Default::default()
+        };
+        let lead = app.store.create_lead(&lead.validate(&[]).unwrap(), true, 1).await.unwrap().id;
+        let step = StageMove {
+            lead_id: lead,
+            product_id: product.id,
+            from: None,
+            to: "opportunity".into(),
+            at: 1_000 + i,
+            by: None,
+            reason: None,
+            note: None,
+            policy_version: None,
+            mode: None,
+            sla_due_at: None,
+            opportunity: Some(hatake_store::NewOpportunity {
+                name: format!("案件{i:03}"),
+                stage_key: if i < 61 { "visited".into() } else { "approval".into() },
+                amount: Some(100_000),
+                expected_close_on: None,
+                owner_id: None,
+            }),
+            detail: None,
+        };
+        app.store.move_stage(&step).await.unwrap();
+    }
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    let cards = |html: &str| -> Vec<String> {
+        html.split("data-opportunity=\"").skip(1).map(|s| s.split('"').next().unwrap().to_owned()).collect()
+    };
+    let board = sales.get(app.url(&format!("/pipeline/{}", product.id))).send().await.unwrap().text().await.unwrap();
+    assert_eq!(cards(&board).len(), 12, "ten of the full column and the two of the other");
+    assert!(board.contains("61 · 6,100,000円"), "the column's whole count and amount");
+    assert!(board.contains("ほか51件を表示"), "the rest is one click away");
+    let overview = sales.get(app.url("/pipeline")).send().await.unwrap().text().await.unwrap();
+    assert!(overview.contains("6,300,000円"), "the overview sums every open deal");
+
+    let mut seen = std::collections::BTreeSet::new();
+    let mut url = format!("/pipeline/{}?stage=visited", product.id);
+    let mut pages = 0;
+    loop {
+        let page = sales.get(app.url(&url)).send().await.unwrap().text().await.unwrap();
+        pages += 1;
+        let opened: Vec<String> =
+            page.split("data-stage=\"visited\"").nth(1).unwrap().split("</section>").next().map(cards).unwrap();
+        assert!(opened.len() <= 50);
+        for id in opened {
+            assert!(seen.insert(id), "no deal twice");
+        }
+        match page.split("rel=\"next\" href=\"").nth(1) {
+            Some(next) => {
+                let next = next.split('"').next().unwrap().replace("&amp;", "&");
+                url = format!("/pipeline/{}{}", product.id, next.split('#').next().unwrap());
+                assert!(page.contains("61件中 1〜50件目"), "{page}");
+            }
+            None => {
+                assert!(page.contains("61件中 51〜61件目"));
+                break;
+            }
+        }
+    }
+    assert_eq!((pages, seen.len()), (2, 61), "every deal of the stage once");
+}
+
+#[tokio::test]
+async fn the_board_pages_a_full_column_sqlite() {
+    the_board_pages_a_full_column(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_board_pages_a_full_column_postgres() {
+    the_board_pages_a_full_column(Backend::Postgres).await;
+}

@@ -52,13 +52,13 @@ async fn overview(State(state): State<AppState>, user: CurrentUser) -> Result<Ht
         let counts = store.stage_counts(product.id).await.map_err(store_error(locale))?;
         let count = |stage: &str| counts.iter().find(|(s, _)| s == stage).map_or(0, |(_, n)| *n);
         let breached = store.count_breached(product.id, "mql", now).await.map_err(store_error(locale))?;
-        let open = store.opportunities(product.id, "open", 1_000).await.map_err(store_error(locale))?;
+        let open = store.open_deal_totals(product.id).await.map_err(store_error(locale))?;
         rows.push(context! {
             product => product,
             policy => policies.iter().find(|p| p.product_id == product.id).map(|p| p.version),
             mql => count("mql"), sal => count("sal"), opportunity => count("opportunity"), won => count("won"),
             lost => count("lost"), nurturing => count("nurturing"), breached => breached,
-            open_amount => open.iter().filter_map(|o| o.amount).sum::<i64>(), open_count => open.len(),
+            open_amount => open.iter().map(|(_, _, a)| a).sum::<i64>(), open_count => open.iter().map(|(_, n, _)| n).sum::<i64>(),
         });
     }
     render(&state, &user, "process/overview.html", "pipeline", context! { rows => rows }).await
@@ -244,31 +244,58 @@ async fn queue(
     .await
 }
 
+/// The board's choices: which column is opened to page through all its deals.
+#[derive(Deserialize, Default)]
+pub struct BoardParams {
+    stage: Option<String>,
+    page: Option<String>,
+    #[serde(flatten)]
+    flash: Flash,
+}
+
+/// Deals a closed board column shows; the rest are one click away.
+const COLUMN_CARDS: i64 = 10;
+/// Deals per page of an opened column.
+const COLUMN_PAGE: i64 = 50;
+
 async fn board(
     State(state): State<AppState>,
     user: CurrentUser,
     Path(id): Path<String>,
-    Query(flash): Query<Flash>,
+    Query(params): Query<BoardParams>,
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let product = product(&state, &id, locale).await?;
     let store = state.store.as_ref();
     let (_, process) = qualification::process(store, product.id).await.map_err(store_error(locale))?;
-    let open = store.opportunities(product.id, "open", 1_000).await.map_err(store_error(locale))?;
-    let columns: Vec<minijinja::Value> = process
-        .stages
-        .iter()
-        .map(|stage| {
-            let cards: Vec<&hatake_store::OpportunityRow> = open.iter().filter(|o| o.stage_key == stage.key).collect();
-            context! {
-                stage => stage, cards => cards, count => cards.len(),
-                amount => cards.iter().filter_map(|o| o.amount).sum::<i64>(),
-            }
-        })
-        .collect();
-    // Deals whose stage was removed from the settings stay visible.
-    let orphans: Vec<&hatake_store::OpportunityRow> =
-        open.iter().filter(|o| process.stage(&o.stage_key).is_none()).collect();
+    let totals = store.open_deal_totals(product.id).await.map_err(store_error(locale))?;
+    let total = |key: &str| totals.iter().find(|(k, _, _)| k == key).map_or((0, 0), |(_, n, a)| (*n, *a));
+    let opened = params.stage.as_deref().filter(|s| process.stage(s).is_some());
+    let page = params.page.as_deref().and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
+    let mut columns = Vec::new();
+    for stage in &process.stages {
+        let (count, amount) = total(&stage.key);
+        let is_open = opened == Some(stage.key.as_str());
+        let (limit, offset) = if is_open { (COLUMN_PAGE, (page - 1) * COLUMN_PAGE) } else { (COLUMN_CARDS, 0) };
+        let cards = if count > 0 {
+            store.stage_opportunities(product.id, &stage.key, limit, offset).await.map_err(store_error(locale))?
+        } else {
+            Vec::new()
+        };
+        let shown_to = offset + i64::try_from(cards.len()).unwrap_or(0);
+        columns.push(context! {
+            stage => stage, cards => cards, count => count, amount => amount, opened => is_open,
+            from => if cards.is_empty() { 0 } else { offset + 1 }, to => shown_to,
+            prev => (is_open && page > 1).then_some(page - 1),
+            next => (is_open && shown_to < count).then_some(page + 1),
+            more => (!is_open && shown_to < count).then_some(count - shown_to),
+        });
+    }
+    let mut orphans = Vec::new();
+    for (key, _, _) in totals.iter().filter(|(k, _, _)| process.stage(k).is_none()) {
+        orphans.extend(store.stage_opportunities(product.id, key, COLUMN_PAGE, 0).await.map_err(store_error(locale))?);
+    }
+    // Deals whose stage was removed from the settings stay visible (above).
     let won = store.opportunities(product.id, "won", 20).await.map_err(store_error(locale))?;
     let lost = store.opportunities(product.id, "lost", 20).await.map_err(store_error(locale))?;
     let reason_label = |key: &Option<String>| {
@@ -287,8 +314,8 @@ async fn board(
             product => product, columns => columns, orphans => orphans, won => won, lost => lost,
             stages => process.stages,
             lost_reasons => process.lost_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) }).collect::<Vec<_>>(),
-            moved => moved_message(state.store.as_ref(), flash.moved.as_deref(), locale).await,
-            move_error => flash.move_error.map(|c| format!("move.error.{c}")),
+            moved => moved_message(state.store.as_ref(), params.flash.moved.as_deref(), locale).await,
+            move_error => params.flash.move_error.map(|c| format!("move.error.{c}")),
         },
     )
     .await
