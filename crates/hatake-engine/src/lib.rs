@@ -10,5 +10,6 @@ pub mod import;
 pub mod maintenance;
 pub mod qualification;
 pub mod resolve;
+pub mod runtime;
 pub mod scoring;
 pub mod settings;

@@ -57,9 +57,8 @@ const HELD_LIMIT: usize = 4_000_000;
 /// lead (a state that holds an event makes its lead be folded again), where a recomputation reads
 /// the log once (about 40 s for 20M events at a million leads).
 const FOLD_AGAIN_AT_MOST: i64 = 1_000_000;
-/// The lease's name and how long one holds.
+/// The lease's name (the runtime's scorer worker: [`crate::runtime::workers::ScorerWorker`]).
 pub const LEASE: &str = "scorer";
-const LEASE_MS: i64 = 30_000;
 /// How far ahead the index of due times reaches (`hatake_store::DueWindow`): rows changing by
 /// time within it have an entry; when half of it has passed, a decay pass walks every score once.
 pub const DUE_HORIZON_MS: i64 = 24 * 60 * 60 * 1000;
@@ -1195,60 +1194,6 @@ pub async fn catch_up(store: &dyn Store, scorer: &mut Scorer, now: i64) -> Store
             total.written_back += scorer.write_back(store).await?;
             return Ok(total);
         }
-    }
-}
-
-/// Runs the scorer while the process serves: a step whenever `wake` is notified (an event was
-/// written here) and at least every `interval`, while this process holds the lease. When `stop`
-/// is set (and `wake` notified) it writes its held states back, gives the lease up and returns.
-pub async fn run(
-    store: std::sync::Arc<dyn Store>,
-    wake: std::sync::Arc<tokio::sync::Notify>,
-    holder: String,
-    interval: std::time::Duration,
-    zone: jiff::tz::TimeZone,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-) {
-    let mut scorer = Scorer::with_zone(zone.clone());
-    // Until when the lease is ours: renewed when half of it is left, not at every step (a write
-    // that would wait for its turn among the event writer's).
-    let mut ours_until = 0;
-    loop {
-        let now = now_millis();
-        if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            if ours_until > now {
-                // The next scorer then starts from the states, not from folding again.
-                if let Err(error) = scorer.write_back(store.as_ref()).await {
-                    tracing::warn!(%error, "the scorer's states could not be written back");
-                }
-                if let Err(error) = store.release_lease(LEASE, &holder).await {
-                    tracing::warn!(%error, "the scorer's lease could not be given up");
-                }
-            }
-            return;
-        }
-        let leased = if ours_until - now > LEASE_MS / 2 {
-            Ok(true)
-        } else {
-            store.try_lease(LEASE, &holder, now + LEASE_MS, now).await.inspect(|ours| {
-                ours_until = if *ours { now + LEASE_MS } else { 0 };
-            })
-        };
-        match leased {
-            Ok(true) => match scorer.step(store.as_ref(), now).await {
-                Ok(report) if report.more => continue,
-                Ok(_) => {}
-                Err(error) => {
-                    // What the scorer held may be ahead of the store: the next one starts from
-                    // the stored states.
-                    tracing::warn!(%error, "scoring step failed");
-                    scorer = Scorer::with_zone(zone.clone());
-                }
-            },
-            Ok(false) => scorer = Scorer::with_zone(zone.clone()),
-            Err(error) => tracing::warn!(%error, "the scorer's lease could not be taken"),
-        }
-        let _ = tokio::time::timeout(interval, wake.notified()).await;
     }
 }
 

@@ -5,7 +5,6 @@
 pub mod api;
 pub mod auth;
 pub mod error;
-pub mod event_writer;
 pub mod i18n;
 pub mod limits;
 mod multipart;
@@ -51,21 +50,22 @@ pub struct AppState {
     /// Files uploaded for import, kept until they are imported or expire (per process; see
     /// [`uploads`]).
     pub uploads: Arc<uploads::PendingUploads>,
-    /// Group commit of events (API batches and tracking hits; see [`event_writer`]).
-    pub event_writer: Arc<event_writer::EventWriter>,
+    /// The engine's background work: the event writer (group commit of API batches and
+    /// tracking hits), wake signals, the clock ([`hatake_engine::runtime`]).
+    pub runtime: hatake_engine::runtime::RuntimeHandle,
     /// The organisation's own IP ranges, read again every few seconds ([`tracking`]).
     pub internal_ranges: Arc<tracking::InternalRanges>,
-    /// Wakes the scorer when events were written here ([`hatake_engine::scoring::run`]).
-    pub scoring_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
     /// # Errors
     /// When a template does not parse.
-    pub fn new(store: Arc<dyn Store>, config: WebConfig) -> Result<Self, minijinja::Error> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        runtime: hatake_engine::runtime::RuntimeHandle,
+        config: WebConfig,
+    ) -> Result<Self, minijinja::Error> {
         let templates = Templates::load(&config.time_zone)?;
-        let scoring_wake = Arc::new(tokio::sync::Notify::new());
-        let event_writer = Arc::new(event_writer::EventWriter::new(store.clone(), scoring_wake.clone()));
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -73,9 +73,8 @@ impl AppState {
             login_throttle: Arc::new(auth::LoginThrottle::default()),
             form_limiter: Arc::new(public_forms::limiter()),
             uploads: Arc::new(uploads::PendingUploads::default()),
-            event_writer,
+            runtime,
             internal_ranges: Arc::new(tracking::InternalRanges::default()),
-            scoring_wake,
         })
     }
 }
@@ -186,7 +185,8 @@ pub fn now_millis() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves. Background work runs in the engine's runtime, which
+/// whoever serves starts and stops around this (`hatake serve`).
 ///
 /// # Errors
 /// When the listener fails.
@@ -195,32 +195,8 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Scores follow the event log while the server runs (one process of several at a time).
-    let holder = format!("{}-{}", std::process::id(), tracking::new_visitor_id());
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let wake = state.scoring_wake.clone();
-    let mut scorer = tokio::spawn(hatake_engine::scoring::run(
-        state.store.clone(),
-        wake.clone(),
-        holder,
-        SCORING_INTERVAL,
-        state.zone(),
-        stop.clone(),
-    ));
     // The peer's address is for web tracking's internal IP ranges.
-    let served = axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
-        .await;
-    // The scorer finishes its step and writes its held states back (seconds at most, after a
-    // busy minute at a million leads).
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    wake.notify_one();
-    if tokio::time::timeout(std::time::Duration::from_secs(30), &mut scorer).await.is_err() {
-        tracing::warn!("the scorer did not stop within 30 s");
-        scorer.abort();
-    }
-    served
+        .await
 }
-
-/// How often the scorer looks at the log when no event written here woke it.
-pub const SCORING_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);

@@ -119,7 +119,7 @@ fn visitor_of(sent: Option<&str>, headers: &HeaderMap) -> (Option<String>, Optio
 
 /// Records a page view unless it comes from a bot or the organisation's own network. The view is
 /// written with those of concurrent hits (and API batches) in one transaction
-/// ([`crate::event_writer`]); the hit is answered after that committed, or after [`HIT_WAIT`].
+/// ([`hatake_engine::runtime::event_writer`]); the hit is answered after that committed, or after [`HIT_WAIT`].
 async fn record_view(
     state: &AppState,
     from: Origin,
@@ -144,7 +144,7 @@ async fn record_view(
         idempotency_key: None,
     };
     let pending = PendingEvent { lead: EventLead::None, event };
-    let answer = match state.event_writer.submit(vec![pending], now).await {
+    let answer = match state.runtime.events().submit(vec![pending], now).await {
         Ok(answer) => answer,
         Err(error) => {
             tracing::warn!(%error, "a page view was not recorded");

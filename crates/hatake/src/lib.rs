@@ -9,7 +9,7 @@ pub mod demo_data;
 pub mod demo_pipeline;
 mod import_cli;
 pub mod rescore_cli;
-mod serve;
+pub mod serve;
 mod users;
 
 use clap::Parser;

@@ -2,6 +2,7 @@
 
 use crate::config::{Database, Settings};
 use anyhow::Context;
+use hatake_engine::runtime::{Clock, Context as WorkContext, Runtime, Standard};
 use std::io::Write;
 
 /// Serves until Ctrl-C or SIGTERM. `banner` is printed once the server listens.
@@ -20,7 +21,6 @@ pub(crate) async fn serve_store(
 ) -> anyhow::Result<()> {
     let config =
         hatake_web::WebConfig { secure_cookies: settings.secure_cookies, time_zone: settings.time_zone.clone() };
-    let state = hatake_web::AppState::new(store.clone(), config).context("templates failed to load")?;
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -28,40 +28,70 @@ pub(crate) async fn serve_store(
     // The signal handlers are in place before anyone is told where to connect: a SIGTERM right
     // after the banner stops the server gracefully instead of killing it.
     let shutdown = shutdown_signal();
+    let server = Server::start(store, config, Clock::system(), Standard::default())?;
     tracing::info!(%address, database = %settings.database, "hatake is serving");
     println!("hatake is running at http://{address}/  ({})", settings.database);
     if let Some(banner) = banner {
         println!("{banner}");
     }
     println!("Press Ctrl-C to stop.");
-    let zone = jiff::tz::TimeZone::get(&settings.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let retries = tokio::spawn(retry_form_submissions(store, zone));
-    hatake_web::serve(listener, state, shutdown).await.context("the server failed")?;
-    retries.abort();
+    server.serve(listener, shutdown).await.context("the server failed")?;
     // Whoever started the server may have stopped reading its output: no panic over that.
     let _ = writeln!(std::io::stdout(), "hatake stopped.");
     Ok(())
 }
 
-/// How often stored form submissions that are due (failed earlier, or left pending by a stop)
-/// are processed again.
-const FORM_RETRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+/// A serving process: the engine's runtime with its standard workers (event writer, scorer,
+/// form retries) and the web state over it. Tests and benchmarks start the same.
+pub struct Server {
+    pub runtime: std::sync::Arc<Runtime>,
+    pub state: hatake_web::AppState,
+}
 
-/// Processes due form submissions every [`FORM_RETRY_INTERVAL`] while the server runs.
-async fn retry_form_submissions(store: std::sync::Arc<dyn hatake_store::Store>, zone: jiff::tz::TimeZone) {
-    let mut ticks = tokio::time::interval(FORM_RETRY_INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        ticks.tick().await;
-        // A submission stored a moment ago is being processed by its request: leave it a minute.
-        let now = hatake_web::now_millis();
-        match hatake_engine::forms::process_due(store.as_ref(), now - 60_000, now, 100, &zone).await {
-            Ok(counts) if counts.done + counts.failed > 0 => {
-                tracing::info!(done = counts.done, failed = counts.failed, "form submissions retried");
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "form submissions could not be retried"),
-        }
+/// How long the background work has to stop after the server did (the scorer writes its held
+/// states back: seconds at most, after a busy minute at a million leads).
+pub const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Server {
+    /// Starts the runtime (inside a Tokio runtime) and the web state over it.
+    ///
+    /// # Errors
+    /// When a template does not parse.
+    pub fn start(
+        store: std::sync::Arc<dyn hatake_store::Store>,
+        config: hatake_web::WebConfig,
+        clock: Clock,
+        standard: Standard,
+    ) -> anyhow::Result<Self> {
+        let zone = jiff::tz::TimeZone::get(&config.time_zone)
+            .unwrap_or_else(|_| jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC));
+        Self::start_in(WorkContext::new(store, clock, zone), config, standard)
+    }
+
+    /// The same in a context of the caller's (a benchmark that holds the scorer's lease under
+    /// its own name).
+    ///
+    /// # Errors
+    /// When a template does not parse.
+    pub fn start_in(cx: WorkContext, config: hatake_web::WebConfig, standard: Standard) -> anyhow::Result<Self> {
+        let store = cx.store.clone();
+        let runtime = std::sync::Arc::new(Runtime::start(cx, standard));
+        let state = hatake_web::AppState::new(store, runtime.handle(), config).context("templates failed to load")?;
+        Ok(Self { runtime, state })
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then stops the background work.
+    ///
+    /// # Errors
+    /// When the listener fails.
+    pub async fn serve(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let served = hatake_web::serve(listener, self.state, shutdown).await;
+        self.runtime.shutdown(STOP_WITHIN).await;
+        served
     }
 }
 

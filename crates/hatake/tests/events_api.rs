@@ -253,7 +253,7 @@ async fn a_failing_request_does_not_fail_its_group(backend: Backend) {
     let lead =
         hatake_domain::LeadInput { family_name: Some("山田".into()), ..Default::default() }.validate(&[]).unwrap();
     let lead_id = app.store.create_lead(&lead, false, 1).await.unwrap().id;
-    let writer = hatake_web::event_writer::EventWriter::new(app.store.clone(), Default::default());
+    let writer = hatake_engine::runtime::event_writer::EventWriter::new(app.store.clone(), Default::default());
     // An event whose lead was looked up already (`EventLead::None` and `lead_id` set): a lead id
     // that is not stored fails the write itself.
     let event = |lead: i64, key: &str| hatake_store::PendingEvent {
@@ -281,7 +281,7 @@ async fn a_failing_request_does_not_fail_its_group(backend: Backend) {
     );
     assert_eq!(
         writer.stats(),
-        hatake_web::event_writer::WriterStats { groups: 1, requests: 3, events: 5, unawaited: 0 }
+        hatake_engine::runtime::event_writer::WriterStats { groups: 1, requests: 3, events: 5, unawaited: 0 }
     );
     assert!(created(good.unwrap()));
     assert!(bad.is_err(), "the missing lead fails its request");

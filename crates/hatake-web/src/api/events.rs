@@ -1,6 +1,6 @@
 //! `POST /api/v1/events`: behaviour events in batches (a JSON array, or NDJSON: one JSON object
 //! per line). Each event is checked on its own: the good ones are appended in one transaction
-//! (with those of concurrent requests: [`crate::event_writer`]), which also finds each event's
+//! (with those of concurrent requests: [`hatake_engine::runtime::event_writer`]), which also finds each event's
 //! lead by id or e-mail, committed before the response (so an acknowledged event survives a
 //! crash of the server), and each bad one is answered with its index and field errors without
 //! failing the others.
@@ -243,7 +243,7 @@ async fn ingest(
     let named: Vec<EventLead> = pending.iter().map(|p| p.lead.clone()).collect();
     // Written with the events of concurrent requests in one transaction, committed before the
     // answer (see `event_writer`).
-    let fates = state.event_writer.append(pending, now).await.map_err(store_error)?;
+    let fates = state.runtime.events().append(pending, now).await.map_err(store_error)?;
     for ((index, fate), lead) in indexes.into_iter().zip(fates).zip(named) {
         let result = &mut results[index];
         match (fate, lead) {

@@ -785,7 +785,7 @@ async fn save(
                 .save_scoring_model(product.id, &model.to_json(), Some(user.user.id), now_millis())
                 .await
                 .map_err(store_error(locale))?;
-            state.scoring_wake.notify_one();
+            state.runtime.wake(hatake_engine::runtime::EVENTS_WRITTEN);
             Ok(Redirect::to(&format!("/scoring/{}?saved={}", product.id, row.version)).into_response())
         }
     }

@@ -24,6 +24,7 @@ use super::{per_second, TempDir};
 use crate::demo::{ensure_product, ensure_user};
 use anyhow::{anyhow, bail, Context};
 use hatake_domain::RequiredFieldSet;
+use hatake_engine::runtime::{Clock, Standard};
 use hatake_store::{EventQuery, NewEvent, Store};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -144,16 +145,18 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
     let world = prepare(store.as_ref(), &args).await?;
     println!("database file: {} MB", database_megabytes(&dir));
 
-    let state = hatake_web::AppState::new(
+    let served = crate::serve::Server::start(
         store.clone(),
         hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() },
-    )
-    .map_err(|e| anyhow!("templates: {e}"))?;
-    let writer = state.event_writer.clone();
+        Clock::system(),
+        Standard::default(),
+    )?;
+    let runtime = served.runtime.handle();
+    let writer = runtime.events();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding 127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hatake_web::serve(listener, state, async move {
+    let server = tokio::spawn(served.serve(listener, async move {
         let _ = stopped.await;
     }));
     let now = hatake_web::now_millis();
@@ -183,7 +186,7 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
             println!();
             println!("round {}/{}", round + 1, args.rounds);
             rounds.push(
-                measure_round(round, &args, &world, store.as_ref(), &writer, addr, &api_token, &cookie, wrk.as_deref())
+                measure_round(round, &args, &world, store.as_ref(), writer, addr, &api_token, &cookie, wrk.as_deref())
                     .await?,
             );
         }
@@ -685,7 +688,7 @@ async fn measure_round(
     args: &EventsBenchArgs,
     world: &Arc<World>,
     store: &dyn Store,
-    writer: &hatake_web::event_writer::EventWriter,
+    writer: &hatake_engine::runtime::event_writer::EventWriter,
     addr: SocketAddr,
     token: &str,
     cookie: &str,
@@ -745,7 +748,7 @@ async fn api_round(
     round: usize,
     args: &EventsBenchArgs,
     world: &Arc<World>,
-    writer: &hatake_web::event_writer::EventWriter,
+    writer: &hatake_engine::runtime::event_writer::EventWriter,
     addr: SocketAddr,
     token: &str,
     figures: &mut RoundFigures,
@@ -784,7 +787,7 @@ async fn api_round(
 async fn tracking_round(
     round: usize,
     args: &EventsBenchArgs,
-    writer: &hatake_web::event_writer::EventWriter,
+    writer: &hatake_engine::runtime::event_writer::EventWriter,
     addr: SocketAddr,
     wrk: Option<&Path>,
     figures: &mut RoundFigures,

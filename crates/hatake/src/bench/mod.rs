@@ -21,6 +21,7 @@ pub mod scoring;
 use crate::demo::{ensure_product, ensure_user};
 use anyhow::{anyhow, bail, Context};
 use hatake_domain::RequiredFieldSet;
+use hatake_engine::runtime::{Clock, Standard};
 use hatake_store::Store;
 use load::{measure, Client};
 use report::{count, report, reproduce};
@@ -127,15 +128,16 @@ pub async fn ui(args: UiBenchArgs) -> anyhow::Result<()> {
     let ids = prepare(store.as_ref(), &args).await?;
 
     // Serve on loopback.
-    let state = hatake_web::AppState::new(
+    let served = crate::serve::Server::start(
         store.clone(),
         hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() },
-    )
-    .map_err(|e| anyhow!("templates: {e}"))?;
+        Clock::system(),
+        Standard::default(),
+    )?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding 127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hatake_web::serve(listener, state, async move {
+    let server = tokio::spawn(served.serve(listener, async move {
         let _ = stopped.await;
     }));
 

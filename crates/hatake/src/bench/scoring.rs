@@ -24,12 +24,13 @@ use crate::demo::{ensure_product, ensure_user};
 use anyhow::{anyhow, bail, Context};
 use hatake_domain::scoring::{Cap, DecayRule, EngagementRule, FitRule, PropertyMatch, ScoringModel, DAY_MS};
 use hatake_domain::EventKind;
+use hatake_engine::runtime::workers::ScorerWorker;
+use hatake_engine::runtime::{Clock, Standard};
 use hatake_engine::scoring::{self as engine, Models, Scorer};
 use hatake_store::{NewEvent, Store};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -539,34 +540,6 @@ async fn decay_round(store: &dyn Store, figures: &mut Round) -> anyhow::Result<(
     Ok(())
 }
 
-/// Runs the scorer as a serving process does (a step when woken by written events, or every
-/// `SCORING_INTERVAL`) until `stop`.
-async fn scorer_loop(
-    store: Arc<dyn Store>,
-    wake: Arc<tokio::sync::Notify>,
-    mut scorer: Scorer,
-    stop: Arc<AtomicBool>,
-) -> anyhow::Result<(Scorer, engine::StepTimings)> {
-    let mut timings = engine::StepTimings::default();
-    let mut read = 0;
-    while !stop.load(Ordering::Relaxed) {
-        let report = scorer.step(store.as_ref(), hatake_web::now_millis()).await?;
-        timings.add(&report.timings);
-        read += report.events;
-        if std::env::var_os("HATAKE_BENCH_STEPS").is_some() {
-            eprintln!(
-                "    step: {} events, {} folded, {} refolded, {:?}",
-                report.events, report.folded, report.refolded, report.timings
-            );
-        }
-        if !report.more {
-            let _ = tokio::time::timeout(hatake_web::SCORING_INTERVAL, wake.notified()).await;
-        }
-    }
-    eprintln!("    scorer loop read {read} events");
-    Ok((scorer, timings))
-}
-
 /// One line: where the scorer's time went.
 fn print_timings(timings: &engine::StepTimings) {
     let parts = [
@@ -596,16 +569,21 @@ async fn incremental(
     store: &Arc<dyn Store>,
     rounds: &mut [Round],
 ) -> anyhow::Result<()> {
-    let state = hatake_web::AppState::new(
-        store.clone(),
+    // The server's runtime runs the scorer only when the bench hands it one (under the bench's
+    // name, which holds the scorer's lease).
+    let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC);
+    let mut cx = hatake_engine::runtime::Context::new(store.clone(), Clock::system(), zone.clone());
+    cx.holder = HOLDER.into();
+    let served = crate::serve::Server::start_in(
+        cx,
         hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() },
-    )
-    .map_err(|e| anyhow!("templates: {e}"))?;
-    let wake = state.scoring_wake.clone();
+        Standard { scorer: false, form_retries: true },
+    )?;
+    let runtime = served.runtime.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding 127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     let (stop_server, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(hatake_web::serve(listener, state, async move {
+    let server = tokio::spawn(served.serve(listener, async move {
         let _ = stopped.await;
     }));
     let now = hatake_web::now_millis();
@@ -659,10 +637,11 @@ async fn incremental(
                 started.elapsed().as_secs_f64()
             );
             print_timings(&caught.timings);
-            let stop = Arc::new(AtomicBool::new(false));
             let (_, cursor_before) = behind(store.as_ref()).await?;
             let started = Instant::now();
-            let task = tokio::spawn(scorer_loop(store.clone(), wake.clone(), scorer, stop.clone()));
+            let mut worker = ScorerWorker::from_scorer(scorer, zone.clone());
+            worker.trace_steps = std::env::var_os("HATAKE_BENCH_STEPS").is_some();
+            let task = runtime.spawn(worker);
             let quarter = {
                 let store = store.clone();
                 let wait = Duration::from_secs_f64(args.seconds as f64 / 4.0);
@@ -682,10 +661,10 @@ async fn incremental(
             figures.steady_ingested = (high - high_q) as f64 / span;
             figures.steady_scored = (cursor_after - cursor_q) as f64 / span;
             figures.steady_lag = high_q - cursor_q;
-            stop.store(true, Ordering::Relaxed);
-            wake.notify_one();
-            let timings;
-            (scorer, timings) = task.await.map_err(|e| anyhow!("scorer task failed: {e}"))??;
+            let worker = task.stop(Duration::from_secs(120)).await.ok_or_else(|| anyhow!("the scorer did not stop"))?;
+            eprintln!("    scorer worker read {} events", worker.events);
+            let timings = worker.timings;
+            scorer = worker.into_scorer();
             let with = with?;
             figures.ingest_scored = with.per_second;
             figures.scored = (cursor_after - cursor_before) as f64 / elapsed;

@@ -26,6 +26,8 @@ pub struct TestApp {
     pub admin_token: String,
     /// An API token acting as a field-sales user.
     pub field_token: String,
+    /// The server's background work (its clock, signals, workers).
+    pub runtime: Arc<hatake_engine::runtime::Runtime>,
     _dir: Option<tempfile::TempDir>,
     server: Option<tokio::task::JoinHandle<()>>,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -68,6 +70,11 @@ pub async fn add_token(store: &dyn Store, user: &UserRow) -> String {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with_clock(backend, hatake_engine::runtime::Clock::system()).await
+}
+
+/// A server whose background work reads `clock` (a manual one: tests move time).
+pub async fn spawn_app_with_clock(backend: Backend, clock: hatake_engine::runtime::Clock) -> TestApp {
     let (store, dir) = open(backend).await;
     let admin = add_user(store.as_ref(), "admin@example.jp", "管理 太郎", "admin").await;
     let field_sales = add_user(store.as_ref(), "sales@example.jp", "営業 次郎", "field_sales").await;
@@ -76,7 +83,8 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let admin_token = add_token(store.as_ref(), &admin).await;
     let field_token = add_token(store.as_ref(), &field_sales).await;
     let config = hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() };
-    let state = hatake_web::AppState::new(store.clone(), config).expect("templates");
+    let served = hatake::serve::Server::start(store.clone(), config, clock, Default::default()).expect("templates");
+    let runtime = served.runtime.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("address"));
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -84,7 +92,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         let stopped = async move {
             let _ = stopped.await;
         };
-        hatake_web::serve(listener, state, stopped).await.expect("server");
+        served.serve(listener, stopped).await.expect("server");
     });
     TestApp {
         base,
@@ -95,6 +103,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         inside_sales,
         admin_token,
         field_token,
+        runtime,
         _dir: dir,
         server: Some(server),
         shutdown: Some(shutdown),

@@ -4,7 +4,9 @@
 //! [`hatake_store::EventStore::append_resolving`]), and then answers each request with the
 //! fates of its own events. [`EventWriter::append`] returns only after the transaction holding
 //! the events committed, so an API request's "acknowledged" still means "durable"; tracking hits
-//! wait for that a short while at most ([`EventWriter::submit`], `tracking::HIT_WAIT`).
+//! wait for that a short while at most ([`EventWriter::submit`], the web's `HIT_WAIT`). The
+//! writer belongs to the [`super::Runtime`]; after each group it wakes the scorer
+//! ([`super::EVENTS_WRITTEN`]).
 //!
 //! On SQLite every commit writes the index pages it dirtied to the log, so a few large
 //! transactions cost far less than many small ones (BENCHMARKS.md: `hatake bench events`).
@@ -52,7 +54,7 @@ struct Counters {
     unawaited: AtomicU64,
 }
 
-/// The handle of the writer task, started on first use (inside the server's runtime).
+/// The handle of the writer task, started on first use (inside the server's Tokio runtime).
 pub struct EventWriter {
     store: Arc<dyn Store>,
     queue: Mutex<Option<mpsc::Sender<Job>>>,
