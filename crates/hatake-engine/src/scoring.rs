@@ -27,7 +27,9 @@
 use hatake_domain::scoring::fold::{Compiled, Matched, ScoreEvent, ScoreState};
 use hatake_domain::scoring::{FitSubject, ScoringModel};
 use hatake_domain::EventKind;
-use hatake_store::{FitRow, LeadScoreRow, ScoringEventRow, Store, StoreError, StoreResult};
+use hatake_store::{
+    FitRow, LeadScoreRow, ScorerStore, ScoringEventRow, ScoringModelStore, Store, StoreError, StoreResult, SystemStore,
+};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -75,7 +77,7 @@ pub struct Models {
 impl Models {
     /// # Errors
     /// When the store fails.
-    pub async fn load(store: &dyn Store) -> StoreResult<Self> {
+    pub async fn load(store: &(impl ScoringModelStore + ?Sized)) -> StoreResult<Self> {
         let rows = store.current_scoring_models().await?;
         let mut models = Vec::with_capacity(rows.len());
         for row in rows {
@@ -227,7 +229,7 @@ impl Held {
     }
 
     /// Writes back the unwritten states `pick` chooses (all of them: `None`). Returns how many.
-    async fn write_back(&mut self, store: &dyn Store, due_by: Option<i64>) -> StoreResult<usize> {
+    async fn write_back(&mut self, store: &(impl ScorerStore + ?Sized), due_by: Option<i64>) -> StoreResult<usize> {
         if self.dirty == 0 {
             return Ok(0);
         }
@@ -266,7 +268,7 @@ impl Held {
     /// Reads every stored score (a scorer that starts), unless there are more than it holds:
     /// then it reads them as their leads' events come. Of a lead with some rows, the products
     /// without one are known to have none.
-    async fn read_all(&mut self, store: &dyn Store, models: &Models) -> StoreResult<()> {
+    async fn read_all(&mut self, store: &(impl ScorerStore + ?Sized), models: &Models) -> StoreResult<()> {
         const PAGE: i64 = 50_000;
         let mut after = (i64::MIN, i64::MIN);
         let mut lead = None;
@@ -320,7 +322,12 @@ impl Held {
 ///
 /// # Errors
 /// When the store fails.
-pub async fn score_leads(store: &dyn Store, models: &Models, lead_ids: &[i64], now: i64) -> StoreResult<usize> {
+pub async fn score_leads(
+    store: &(impl ScorerStore + ?Sized),
+    models: &Models,
+    lead_ids: &[i64],
+    now: i64,
+) -> StoreResult<usize> {
     if lead_ids.is_empty() || models.models.is_empty() {
         return Ok(0);
     }
@@ -545,7 +552,13 @@ fn lap(clock: &mut Instant) -> Duration {
 
 /// Folds leads again from the log ([`score_leads`]), which writes their rows: `held` forgets
 /// them (their unwritten states are superseded).
-async fn fold_again(store: &dyn Store, models: &Models, held: &mut Held, leads: &[i64], now: i64) -> StoreResult<()> {
+async fn fold_again(
+    store: &(impl ScorerStore + ?Sized),
+    models: &Models,
+    held: &mut Held,
+    leads: &[i64],
+    now: i64,
+) -> StoreResult<()> {
     held.forget(leads, models);
     score_leads(store, models, leads, now).await?;
     Ok(())
@@ -567,7 +580,12 @@ pub struct ApplyCounts {
 ///
 /// # Errors
 /// When the store fails.
-pub async fn decay_pass(store: &dyn Store, models: &Models, held: &mut Held, now: i64) -> StoreResult<usize> {
+pub async fn decay_pass(
+    store: &(impl ScorerStore + ?Sized),
+    models: &Models,
+    held: &mut Held,
+    now: i64,
+) -> StoreResult<usize> {
     if held.dirty_due.is_some_and(|due| due <= now) {
         held.write_back(store, Some(now)).await?;
     }
@@ -588,7 +606,7 @@ pub async fn decay_pass(store: &dyn Store, models: &Models, held: &mut Held, now
 }
 
 /// Gives these leads' score rows the fit their attributes now give.
-async fn refit(store: &dyn Store, models: &Models, rows: &[FitRow]) -> StoreResult<()> {
+async fn refit(store: &(impl ScorerStore + ?Sized), models: &Models, rows: &[FitRow]) -> StoreResult<()> {
     // Only leads with scores have a fit stored (after a large import most have none), and only
     // a fit that changed is written.
     let ids: Vec<i64> = rows.iter().map(|r| r.lead_id).collect();
@@ -812,12 +830,12 @@ pub async fn rescore(
 ///
 /// # Errors
 /// When the store fails.
-pub async fn rescored_versions(store: &dyn Store) -> StoreResult<HashMap<i64, i64>> {
+pub async fn rescored_versions(store: &(impl SystemStore + ?Sized)) -> StoreResult<HashMap<i64, i64>> {
     let text = store.get_setting(SETTING_RESCORED).await?;
     Ok(text.and_then(|t| serde_json::from_str::<Vec<(i64, i64)>>(&t).ok()).unwrap_or_default().into_iter().collect())
 }
 
-async fn set_rescored(store: &dyn Store, versions: &HashMap<i64, i64>, now: i64) -> StoreResult<()> {
+async fn set_rescored(store: &(impl SystemStore + ?Sized), versions: &HashMap<i64, i64>, now: i64) -> StoreResult<()> {
     let mut list: Vec<(i64, i64)> = versions.iter().map(|(p, v)| (*p, *v)).collect();
     list.sort_unstable();
     store.put_setting(SETTING_RESCORED, &serde_json::to_string(&list).unwrap_or_default(), now).await
@@ -827,7 +845,7 @@ async fn set_rescored(store: &dyn Store, versions: &HashMap<i64, i64>, now: i64)
 ///
 /// # Errors
 /// When the store fails.
-pub async fn request_rescore(store: &dyn Store, products: &[i64], now: i64) -> StoreResult<()> {
+pub async fn request_rescore(store: &(impl SystemStore + ?Sized), products: &[i64], now: i64) -> StoreResult<()> {
     let mut versions = rescored_versions(store).await?;
     if products.is_empty() {
         versions.clear();
@@ -950,7 +968,7 @@ impl Scorer {
     ///
     /// # Errors
     /// When the store fails.
-    pub async fn write_back(&mut self, store: &dyn Store) -> StoreResult<usize> {
+    pub async fn write_back(&mut self, store: &(impl ScorerStore + ?Sized)) -> StoreResult<usize> {
         let written = self.held.write_back(store, None).await?;
         let mut cursor = store.scoring_cursor().await?;
         if self.started && cursor.states_at < cursor.event_id {
@@ -1171,7 +1189,7 @@ impl Scorer {
     }
 }
 
-async fn store_versions(store: &dyn Store) -> StoreResult<Vec<(i64, i64)>> {
+async fn store_versions(store: &(impl ScoringModelStore + ?Sized)) -> StoreResult<Vec<(i64, i64)>> {
     Ok(store.current_scoring_models().await?.iter().map(|r| (r.product_id, r.version)).collect())
 }
 

@@ -5,14 +5,14 @@ use crate::import::{ImportOptions, RowContext};
 use hatake_domain::department::DepartmentDictionary;
 use hatake_domain::text::search_key;
 use hatake_domain::RequiredFieldSet;
-use hatake_store::{Store, StoreResult, SETTING_REQUIRED_FIELDS};
+use hatake_store::{CatalogStore, Store, StoreResult, SystemStore, SETTING_REQUIRED_FIELDS};
 
 /// The setting holding the department dictionary in its text form.
 pub const SETTING_DEPARTMENTS: &str = "department_dictionary";
 
 /// # Errors
 /// On a database error.
-pub async fn required_fields(store: &dyn Store) -> StoreResult<RequiredFieldSet> {
+pub async fn required_fields(store: &(impl SystemStore + ?Sized)) -> StoreResult<RequiredFieldSet> {
     Ok(store
         .get_setting(SETTING_REQUIRED_FIELDS)
         .await?
@@ -24,7 +24,7 @@ pub async fn required_fields(store: &dyn Store) -> StoreResult<RequiredFieldSet>
 ///
 /// # Errors
 /// On a database error.
-pub async fn custom_defs(store: &dyn Store) -> StoreResult<Vec<hatake_domain::CustomFieldDef>> {
+pub async fn custom_defs(store: &(impl CatalogStore + ?Sized)) -> StoreResult<Vec<hatake_domain::CustomFieldDef>> {
     Ok(store.list_custom_fields().await?.iter().map(hatake_store::CustomFieldRow::def).collect())
 }
 
@@ -32,7 +32,7 @@ pub async fn custom_defs(store: &dyn Store) -> StoreResult<Vec<hatake_domain::Cu
 ///
 /// # Errors
 /// On a database error.
-pub async fn departments(store: &dyn Store) -> StoreResult<DepartmentDictionary> {
+pub async fn departments(store: &(impl SystemStore + ?Sized)) -> StoreResult<DepartmentDictionary> {
     Ok(store
         .get_setting(SETTING_DEPARTMENTS)
         .await?

@@ -1,4 +1,4 @@
-//! Settings and overview counts, shared by both backends (see [`impl_system_store!`]).
+//! Settings, overview counts and leases, shared by both backends (see [`impl_system_store!`]).
 
 /// Implements [`crate::SystemStore`]: the backend's name and the statements that refresh
 /// planner statistics are the only differences.
@@ -50,6 +50,48 @@ macro_rules! impl_system_store {
                 for statement in [$($analyze),+] {
                     sqlx::query::<$db>(statement).execute(&self.pool).await.map_err(db_error)?;
                 }
+                Ok(())
+            }
+
+            async fn try_lease(
+                &self,
+                name: &str,
+                holder: &str,
+                until: $crate::Millis,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<bool> {
+                // Held by another and not expired: a read says so without a write.
+                let current: Option<(String, $crate::Millis)> =
+                    sqlx::query_as::<$db, (String, $crate::Millis)>("SELECT holder, expires_at FROM leases WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                if current.is_some_and(|(other, expires_at)| other != holder && expires_at >= now) {
+                    return Ok(false);
+                }
+                let result = sqlx::query::<$db>(
+                    "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+                     WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
+                )
+                .bind(name)
+                .bind(holder)
+                .bind(until)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(result.rows_affected() == 1)
+            }
+
+            async fn release_lease(&self, name: &str, holder: &str) -> $crate::StoreResult<()> {
+                sqlx::query::<$db>("DELETE FROM leases WHERE name = $1 AND holder = $2")
+                    .bind(name)
+                    .bind(holder)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(db_error)?;
                 Ok(())
             }
         }

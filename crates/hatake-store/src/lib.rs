@@ -83,7 +83,9 @@ pub trait Store:
     + EventStore
     + FormStore
     + BookingStore
-    + ScoringStore
+    + ScoringModelStore
+    + ScorerStore
+    + ScoreViewStore
     + LifecycleStore
 {
 }
@@ -99,7 +101,9 @@ impl<
             + EventStore
             + FormStore
             + BookingStore
-            + ScoringStore
+            + ScoringModelStore
+            + ScorerStore
+            + ScoreViewStore
             + LifecycleStore,
     > Store for T
 {
@@ -115,6 +119,10 @@ pub trait SystemStore: Send + Sync + 'static {
     async fn overview(&self) -> StoreResult<Overview>;
     /// Refreshes planner statistics after a bulk load.
     async fn analyze(&self) -> StoreResult<()>;
+    /// Takes or renews the lease `name` for `holder` until `until`; `false` when another holder
+    /// has it.
+    async fn try_lease(&self, name: &str, holder: &str, until: Millis, now: Millis) -> StoreResult<bool>;
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
 }
 
 #[async_trait]

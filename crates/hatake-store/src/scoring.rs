@@ -1,6 +1,7 @@
-//! Scoring ([`ScoringStore`]): versioned scoring models per product, the derived scores per
-//! lead and product, and what the scorer reads (events in id order, a lead's events, leads'
-//! attributes for fit) and where it has got to. The SQL is written once and instantiated by each
+//! Scoring, in three traits: versioned scoring models per product ([`ScoringModelStore`]), what
+//! the scorer reads and writes — events in id order, a lead's events, leads' attributes for fit,
+//! the scores with their states, where it has got to ([`ScorerStore`]) — and the scores as pages
+//! read them ([`ScoreViewStore`]). The SQL is written once and instantiated by each
 //! backend with [`impl_scoring_store!`].
 
 use crate::{Millis, StoreResult};
@@ -113,10 +114,10 @@ impl ScoringEventChunk {
 
 /// The new engagement score and next change time of a stored row at some time, or `None` when
 /// the row must be folded again from the log (its model changed): given to
-/// [`ScoringStore::update_due_scores`] by the scorer.
+/// [`ScorerStore::update_due_scores`] by the scorer.
 pub type ScoreAtTime = std::sync::Arc<dyn Fn(&LeadScoreRow) -> Option<(i64, Option<Millis>)> + Send + Sync>;
 
-/// What [`ScoringStore::update_due_scores`] did.
+/// What [`ScorerStore::update_due_scores`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DueScores {
     /// Rows that were due.
@@ -242,8 +243,9 @@ pub const LEAD_SCORE_SELECT: &str =
     "SELECT s.lead_id, s.product_id, s.model_version, s.engagement, s.fit, s.next_change_at, t.state, s.updated_at \
      FROM lead_scores s JOIN score_states t ON t.lead_id = s.lead_id AND t.product_id = s.product_id";
 
+/// Versioned scoring models per product.
 #[async_trait]
-pub trait ScoringStore: Send + Sync + 'static {
+pub trait ScoringModelStore: Send + Sync + 'static {
     /// The model in force (the highest version) of every product that has one.
     async fn current_scoring_models(&self) -> StoreResult<Vec<ScoringModelRow>>;
     /// A product's versions, newest first.
@@ -257,7 +259,12 @@ pub trait ScoringStore: Send + Sync + 'static {
         by: Option<i64>,
         now: Millis,
     ) -> StoreResult<ScoringModelRow>;
+}
 
+/// What the scorer reads and writes: the event log in id order, leads' fit attributes, the score
+/// rows with their states, its cursor and queue.
+#[async_trait]
+pub trait ScorerStore: Send + Sync + 'static {
     /// The stored scores of these leads (every product).
     async fn lead_scores(&self, lead_ids: &[i64]) -> StoreResult<Vec<LeadScoreRow>>;
     /// Inserts or replaces these rows.
@@ -280,7 +287,7 @@ pub trait ScoringStore: Send + Sync + 'static {
     async fn update_due_scores(&self, window: DueWindow, score: ScoreAtTime) -> StoreResult<DueScores>;
     /// Updates rows that exist after their leads' new events were folded: model version,
     /// engagement and next change time (the fit stays, and so does the stored state: see
-    /// [`Store::put_score_states`]). Returns the keys (lead, product) of rows that do not exist
+    /// [`ScorerStore::put_score_states`]). Returns the keys (lead, product) of rows that do not exist
     /// (deleted meanwhile), which are left out.
     async fn update_folded_scores(&self, rows: &[LeadScoreRow]) -> StoreResult<Vec<(i64, i64)>>;
     /// Writes folded states (lead, product, state) of rows that exist; others are left out.
@@ -292,6 +299,42 @@ pub trait ScoringStore: Send + Sync + 'static {
     async fn update_score_values(&self, rows: &[(i64, i64, i64, Option<Millis>)], now: Millis) -> StoreResult<()>;
     /// Sets the fit score of a lead for a product where it differs.
     async fn update_fit_scores(&self, rows: &[(i64, i64, i64)]) -> StoreResult<()>;
+    /// Events with ids above `after_id` and at most `up_to`, in id order, up to `limit`, each with
+    /// the lead it counts for (for a full recomputation).
+    async fn scoring_event_chunk(&self, after_id: i64, up_to: i64, limit: i64) -> StoreResult<ScoringEventChunk>;
+    /// Events with ids above `after_id`, in id order, up to `limit`.
+    async fn scoring_events_after(&self, after_id: i64, limit: i64) -> StoreResult<Vec<ScoringEventRow>>;
+    /// The highest event id (0 without events).
+    async fn max_event_id(&self) -> StoreResult<i64>;
+    /// Events by id (those that were missing when the scorer passed).
+    async fn scoring_events_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<ScoringEventRow>>;
+    /// All of a lead's events: its own and its linked visitors' anonymous ones.
+    async fn lead_scoring_events(&self, lead_id: i64) -> StoreResult<Vec<ScoringEventRow>>;
+    /// The leads these visitors are linked to.
+    async fn visitor_lead_ids(&self, visitor_ids: &[String]) -> StoreResult<Vec<(String, i64)>>;
+    /// Visitor links made at or after `since`: (lead, linked at).
+    async fn visitor_links_since(&self, since: Millis) -> StoreResult<Vec<(i64, Millis)>>;
+    /// The fit attributes of these leads.
+    async fn fit_rows(&self, lead_ids: &[i64]) -> StoreResult<Vec<FitRow>>;
+    /// Leads changed at or after `since` (by `updated_at`, then id after `after_id`).
+    async fn leads_changed_since(&self, since: Millis, after_id: i64, limit: i64) -> StoreResult<Vec<FitRow>>;
+    /// The ids and change times of leads of accounts changed at or after `since`.
+    async fn accounts_changed_since(&self, since: Millis, limit: i64) -> StoreResult<Vec<(i64, Millis)>>;
+    /// Leads of an account.
+    async fn account_lead_ids(&self, account_id: i64) -> StoreResult<Vec<i64>>;
+    async fn scoring_cursor(&self) -> StoreResult<ScoringCursor>;
+    /// Moves the cursor; a rewind read by the caller (`rewind_seen`) is cleared unless another
+    /// deletion lowered it meanwhile.
+    async fn set_scoring_cursor(&self, cursor: &ScoringCursor, rewind_seen: Option<i64>) -> StoreResult<()>;
+    /// Asks the scorer to fold these leads again from the log.
+    async fn queue_scoring(&self, lead_ids: &[i64]) -> StoreResult<()>;
+    /// Takes up to `limit` leads from that queue.
+    async fn take_scoring_queue(&self, limit: i64) -> StoreResult<Vec<i64>>;
+}
+
+/// Scores as pages read them: rankings of leads and accounts, an account's people's scores.
+#[async_trait]
+pub trait ScoreViewStore: Send + Sync + 'static {
     /// The best-scored leads of a product (engagement, then id), from `after` (score, id) down.
     async fn ranked_leads(
         &self,
@@ -319,44 +362,6 @@ pub trait ScoringStore: Send + Sync + 'static {
         top: i64,
         limit: i64,
     ) -> StoreResult<Vec<RankedAccount>>;
-
-    /// Events with ids above `after_id` and at most `up_to`, in id order, up to `limit`, each with
-    /// the lead it counts for (for a full recomputation).
-    async fn scoring_event_chunk(&self, after_id: i64, up_to: i64, limit: i64) -> StoreResult<ScoringEventChunk>;
-    /// Events with ids above `after_id`, in id order, up to `limit`.
-    async fn scoring_events_after(&self, after_id: i64, limit: i64) -> StoreResult<Vec<ScoringEventRow>>;
-    /// The highest event id (0 without events).
-    async fn max_event_id(&self) -> StoreResult<i64>;
-    /// Events by id (those that were missing when the scorer passed).
-    async fn scoring_events_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<ScoringEventRow>>;
-    /// All of a lead's events: its own and its linked visitors' anonymous ones.
-    async fn lead_scoring_events(&self, lead_id: i64) -> StoreResult<Vec<ScoringEventRow>>;
-    /// The leads these visitors are linked to.
-    async fn visitor_lead_ids(&self, visitor_ids: &[String]) -> StoreResult<Vec<(String, i64)>>;
-    /// Visitor links made at or after `since`: (lead, linked at).
-    async fn visitor_links_since(&self, since: Millis) -> StoreResult<Vec<(i64, Millis)>>;
-    /// The fit attributes of these leads.
-    async fn fit_rows(&self, lead_ids: &[i64]) -> StoreResult<Vec<FitRow>>;
-    /// Leads changed at or after `since` (by `updated_at`, then id after `after_id`).
-    async fn leads_changed_since(&self, since: Millis, after_id: i64, limit: i64) -> StoreResult<Vec<FitRow>>;
-    /// The ids and change times of leads of accounts changed at or after `since`.
-    async fn accounts_changed_since(&self, since: Millis, limit: i64) -> StoreResult<Vec<(i64, Millis)>>;
-    /// Leads of an account.
-    async fn account_lead_ids(&self, account_id: i64) -> StoreResult<Vec<i64>>;
-
-    async fn scoring_cursor(&self) -> StoreResult<ScoringCursor>;
-    /// Moves the cursor; a rewind read by the caller (`rewind_seen`) is cleared unless another
-    /// deletion lowered it meanwhile.
-    async fn set_scoring_cursor(&self, cursor: &ScoringCursor, rewind_seen: Option<i64>) -> StoreResult<()>;
-    /// Asks the scorer to fold these leads again from the log.
-    async fn queue_scoring(&self, lead_ids: &[i64]) -> StoreResult<()>;
-    /// Takes up to `limit` leads from that queue.
-    async fn take_scoring_queue(&self, limit: i64) -> StoreResult<Vec<i64>>;
-
-    /// Takes or renews the lease `name` for `holder` until `until`; `false` when another holder
-    /// has it.
-    async fn try_lease(&self, name: &str, holder: &str, until: Millis, now: Millis) -> StoreResult<bool>;
-    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
 }
 
 #[macro_export]
@@ -419,7 +424,7 @@ macro_rules! impl_scoring_store {
         }
 
         #[async_trait::async_trait]
-        impl $crate::ScoringStore for $store {
+        impl $crate::ScoringModelStore for $store {
             async fn current_scoring_models(&self) -> $crate::StoreResult<Vec<$crate::ScoringModelRow>> {
                 sqlx::query_as::<$db, $crate::ScoringModelRow>(&format!(
                     "{} WHERE m.version = (SELECT MAX(version) FROM scoring_models x WHERE x.product_id = m.product_id) \
@@ -495,9 +500,12 @@ macro_rules! impl_scoring_store {
                 .await
                 .map_err(db_error)?;
                 tx.commit().await.map_err(db_error)?;
-                $crate::ScoringStore::scoring_model_version(self, product_id, version).await
+                $crate::ScoringModelStore::scoring_model_version(self, product_id, version).await
             }
+        }
 
+        #[async_trait::async_trait]
+        impl $crate::ScorerStore for $store {
             async fn lead_scores(&self, lead_ids: &[i64]) -> $crate::StoreResult<Vec<$crate::LeadScoreRow>> {
                 self.bulk_lead_scores(lead_ids).await
             }
@@ -611,27 +619,6 @@ macro_rules! impl_scoring_store {
                 self.bulk_scores_after(after, limit).await
             }
 
-            async fn scored_lead_ids(
-                &self,
-                product_id: i64,
-                min_engagement: i64,
-                after: i64,
-                limit: i64,
-            ) -> $crate::StoreResult<Vec<i64>> {
-                let rows: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>(
-                    "SELECT lead_id FROM lead_scores WHERE lead_id > $1 AND product_id = $2 AND engagement >= $3 \
-                     ORDER BY lead_id LIMIT $4",
-                )
-                .bind(after)
-                .bind(product_id)
-                .bind(min_engagement)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(rows.into_iter().map(|(id,)| id).collect())
-            }
-
             async fn scoring_event_chunk(
                 &self,
                 after_id: i64,
@@ -663,75 +650,6 @@ macro_rules! impl_scoring_store {
                     .map_err(db_error)?;
                 }
                 tx.commit().await.map_err(db_error)
-            }
-
-            async fn ranked_leads(
-                &self,
-                product_id: i64,
-                min_engagement: i64,
-                after: Option<(i64, i64)>,
-                limit: i64,
-            ) -> $crate::StoreResult<Vec<$crate::RankedLead>> {
-                let (score, id) = after.unwrap_or((i64::MAX, i64::MAX));
-                sqlx::query_as::<$db, $crate::RankedLead>(
-                    "SELECT s.lead_id, TRIM(COALESCE(l.family_name, '') || ' ' || COALESCE(l.given_name, '')) AS name, \
-                     COALESCE(a.name, l.company_name) AS company_name, l.account_id, s.engagement, s.fit, s.updated_at \
-                     FROM lead_scores s JOIN leads l ON l.id = s.lead_id LEFT JOIN accounts a ON a.id = l.account_id \
-                     WHERE s.product_id = $1 AND s.engagement >= $2 \
-                     AND (s.engagement < $3 OR (s.engagement = $3 AND s.lead_id < $4)) \
-                     ORDER BY s.engagement DESC, s.lead_id DESC LIMIT $5",
-                )
-                .bind(product_id)
-                .bind(min_engagement)
-                .bind(score)
-                .bind(id)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)
-            }
-
-            async fn ranked_accounts(
-                &self,
-                product_id: i64,
-                method: &str,
-                top: i64,
-                limit: i64,
-            ) -> $crate::StoreResult<Vec<$crate::RankedAccount>> {
-                let score = match method {
-                    "max" => "MAX(r.engagement)",
-                    "top" => "SUM(CASE WHEN r.place <= $2 THEN r.engagement ELSE 0 END)",
-                    _ => "SUM(r.engagement)",
-                };
-                sqlx::query_as::<$db, $crate::RankedAccount>(&format!(
-                    "SELECT r.account_id, a.name, COUNT(*) AS people, CAST({score} AS BIGINT) AS score, MAX(r.engagement) AS best \
-                     FROM (SELECT l.account_id, s.engagement, ROW_NUMBER() OVER \
-                     (PARTITION BY l.account_id ORDER BY s.engagement DESC, s.lead_id) AS place \
-                     FROM lead_scores s JOIN leads l ON l.id = s.lead_id \
-                     WHERE s.product_id = $1 AND l.account_id IS NOT NULL) r \
-                     JOIN accounts a ON a.id = r.account_id \
-                     GROUP BY r.account_id, a.name ORDER BY score DESC, r.account_id LIMIT $3"
-                ))
-                .bind(product_id)
-                .bind(top)
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)
-            }
-
-            async fn account_person_scores(
-                &self,
-                account_id: i64,
-            ) -> $crate::StoreResult<Vec<$crate::AccountPersonScore>> {
-                sqlx::query_as::<$db, $crate::AccountPersonScore>(
-                    "SELECT s.lead_id, s.product_id, s.engagement, s.fit FROM lead_scores s \
-                     JOIN leads l ON l.id = s.lead_id WHERE l.account_id = $1 ORDER BY s.product_id, s.engagement DESC",
-                )
-                .bind(account_id)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db_error)
             }
 
             async fn scoring_events_after(
@@ -785,7 +703,6 @@ macro_rules! impl_scoring_store {
                 .await
                 .map_err(db_error)
             }
-
 
             async fn leads_changed_since(
                 &self,
@@ -883,47 +800,99 @@ macro_rules! impl_scoring_store {
                 .map_err(db_error)?;
                 Ok(rows.into_iter().map(|(id,)| id).collect())
             }
+        }
 
-            async fn try_lease(
+        #[async_trait::async_trait]
+        impl $crate::ScoreViewStore for $store {
+
+            async fn scored_lead_ids(
                 &self,
-                name: &str,
-                holder: &str,
-                until: $crate::Millis,
-                now: $crate::Millis,
-            ) -> $crate::StoreResult<bool> {
-                // Held by another and not expired: a read says so without a write.
-                let current: Option<(String, $crate::Millis)> =
-                    sqlx::query_as::<$db, (String, $crate::Millis)>("SELECT holder, expires_at FROM leases WHERE name = $1")
-                        .bind(name)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(db_error)?;
-                if current.is_some_and(|(other, expires_at)| other != holder && expires_at >= now) {
-                    return Ok(false);
-                }
-                let result = sqlx::query::<$db>(
-                    "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
-                     WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
+                product_id: i64,
+                min_engagement: i64,
+                after: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<i64>> {
+                let rows: Vec<(i64,)> = sqlx::query_as::<$db, (i64,)>(
+                    "SELECT lead_id FROM lead_scores WHERE lead_id > $1 AND product_id = $2 AND engagement >= $3 \
+                     ORDER BY lead_id LIMIT $4",
                 )
-                .bind(name)
-                .bind(holder)
-                .bind(until)
-                .bind(now)
-                .execute(&self.pool)
+                .bind(after)
+                .bind(product_id)
+                .bind(min_engagement)
+                .bind(limit)
+                .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                Ok(result.rows_affected() == 1)
+                Ok(rows.into_iter().map(|(id,)| id).collect())
             }
 
-            async fn release_lease(&self, name: &str, holder: &str) -> $crate::StoreResult<()> {
-                sqlx::query::<$db>("DELETE FROM leases WHERE name = $1 AND holder = $2")
-                    .bind(name)
-                    .bind(holder)
-                    .execute(&self.pool)
-                    .await
-                    .map_err(db_error)?;
-                Ok(())
+            async fn ranked_leads(
+                &self,
+                product_id: i64,
+                min_engagement: i64,
+                after: Option<(i64, i64)>,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::RankedLead>> {
+                let (score, id) = after.unwrap_or((i64::MAX, i64::MAX));
+                sqlx::query_as::<$db, $crate::RankedLead>(
+                    "SELECT s.lead_id, TRIM(COALESCE(l.family_name, '') || ' ' || COALESCE(l.given_name, '')) AS name, \
+                     COALESCE(a.name, l.company_name) AS company_name, l.account_id, s.engagement, s.fit, s.updated_at \
+                     FROM lead_scores s JOIN leads l ON l.id = s.lead_id LEFT JOIN accounts a ON a.id = l.account_id \
+                     WHERE s.product_id = $1 AND s.engagement >= $2 \
+                     AND (s.engagement < $3 OR (s.engagement = $3 AND s.lead_id < $4)) \
+                     ORDER BY s.engagement DESC, s.lead_id DESC LIMIT $5",
+                )
+                .bind(product_id)
+                .bind(min_engagement)
+                .bind(score)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn ranked_accounts(
+                &self,
+                product_id: i64,
+                method: &str,
+                top: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::RankedAccount>> {
+                let score = match method {
+                    "max" => "MAX(r.engagement)",
+                    "top" => "SUM(CASE WHEN r.place <= $2 THEN r.engagement ELSE 0 END)",
+                    _ => "SUM(r.engagement)",
+                };
+                sqlx::query_as::<$db, $crate::RankedAccount>(&format!(
+                    "SELECT r.account_id, a.name, COUNT(*) AS people, CAST({score} AS BIGINT) AS score, MAX(r.engagement) AS best \
+                     FROM (SELECT l.account_id, s.engagement, ROW_NUMBER() OVER \
+                     (PARTITION BY l.account_id ORDER BY s.engagement DESC, s.lead_id) AS place \
+                     FROM lead_scores s JOIN leads l ON l.id = s.lead_id \
+                     WHERE s.product_id = $1 AND l.account_id IS NOT NULL) r \
+                     JOIN accounts a ON a.id = r.account_id \
+                     GROUP BY r.account_id, a.name ORDER BY score DESC, r.account_id LIMIT $3"
+                ))
+                .bind(product_id)
+                .bind(top)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn account_person_scores(
+                &self,
+                account_id: i64,
+            ) -> $crate::StoreResult<Vec<$crate::AccountPersonScore>> {
+                sqlx::query_as::<$db, $crate::AccountPersonScore>(
+                    "SELECT s.lead_id, s.product_id, s.engagement, s.fit FROM lead_scores s \
+                     JOIN leads l ON l.id = s.lead_id WHERE l.account_id = $1 ORDER BY s.product_id, s.engagement DESC",
+                )
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
             }
         }
     };
@@ -1059,7 +1028,7 @@ macro_rules! impl_scoring_sqlx_paths {
                 up_to: i64,
                 limit: i64,
             ) -> $crate::StoreResult<$crate::ScoringEventChunk> {
-                let rows = $crate::ScoringStore::scoring_events_after(self, after_id, limit).await?;
+                let rows = $crate::ScorerStore::scoring_events_after(self, after_id, limit).await?;
                 let rows: Vec<&$crate::ScoringEventRow> = rows.iter().filter(|e| e.id <= up_to).collect();
                 let mut visitors: Vec<String> =
                     rows.iter().filter(|e| e.lead_id.is_none()).filter_map(|e| e.visitor_id.clone()).collect();
@@ -1068,7 +1037,7 @@ macro_rules! impl_scoring_sqlx_paths {
                 let links: std::collections::HashMap<String, i64> = if visitors.is_empty() {
                     std::collections::HashMap::new()
                 } else {
-                    $crate::ScoringStore::visitor_lead_ids(self, &visitors).await?.into_iter().collect()
+                    $crate::ScorerStore::visitor_lead_ids(self, &visitors).await?.into_iter().collect()
                 };
                 let mut chunk = $crate::ScoringEventChunk::with_capacity(rows.len());
                 for e in rows {

@@ -355,7 +355,7 @@ pub(crate) async fn ensure_product(
 mod tests {
     use hatake_store::{
         BookingStore, CatalogStore, EventQuery, EventStore, FormStore, LeadQuery, LeadStore, LifecycleStore,
-        ScoringStore,
+        ScoreViewStore, ScoringModelStore,
     };
 
     #[tokio::test]
