@@ -12,6 +12,10 @@
 //! holds the read end of a pipe whose write end only the test process holds; when the test
 //! process exits for any reason (even `SIGKILL`), the pipe closes and the watchdog stops the
 //! server with `pg_ctl stop -m immediate` and removes the directory.
+//!
+//! [`smtp::SmtpSink`] is a real SMTP server on a free port that records the mail it is sent.
+
+pub mod smtp;
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream};
 use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
