@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (17, "import_settled", include_str!("../migrations/0017_import_settled.sql")),
     (18, "score_floor", include_str!("../migrations/0018_score_floor.sql")),
     (19, "queue_sla", include_str!("../migrations/0019_queue_sla.sql")),
+    (20, "outbox", include_str!("../migrations/0020_outbox.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -10,12 +10,14 @@ mod common_users;
 mod events;
 mod forms;
 mod lifecycle;
+mod outbox;
 mod scoring;
 pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
 pub use forms::*;
 pub use lifecycle::*;
+pub use outbox::*;
 pub use scoring::*;
 mod query;
 mod resolution;
@@ -87,6 +89,7 @@ pub trait Store:
     + ScorerStore
     + ScoreViewStore
     + LifecycleStore
+    + OutboxStore
 {
 }
 
@@ -104,7 +107,8 @@ impl<
             + ScoringModelStore
             + ScorerStore
             + ScoreViewStore
-            + LifecycleStore,
+            + LifecycleStore
+            + OutboxStore,
     > Store for T
 {
 }

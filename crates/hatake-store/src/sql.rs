@@ -30,6 +30,15 @@ impl Dialect {
             Dialect::Postgres => " FOR UPDATE",
         }
     }
+
+    /// ` FOR UPDATE SKIP LOCKED` on PostgreSQL (rows claimed by one worker of several: the others
+    /// pass them by instead of waiting); nothing on SQLite, which writes one at a time.
+    pub fn skip_locked(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "",
+            Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
 }
 
 /// A value to bind, in placeholder order.

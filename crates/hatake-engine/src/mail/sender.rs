@@ -1,0 +1,266 @@
+//! The worker that sends due mail from the outbox. Every process runs it: rows are claimed (one
+//! worker per row), then each row is sent on one of a few connections kept open between steps:
+//! the server is asked to take a message, the outbox records the hand-over, the content goes
+//! out, and the server's answer is recorded — sent, a transient refusal tried again later with
+//! back-off, a permanent one never again, or no answer at all (the row stays handed over and is
+//! never sent twice).
+
+use super::transport::{MailConnection, MailTransport, SendError};
+use super::{build, message_id, OutgoingMail, KIND};
+use crate::runtime::{Context, Next, WorkError, Worker};
+use async_trait::async_trait;
+use hatake_store::{Millis, OutboxOutcome, OutboxRow, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The signal that wakes the sender (a mail was recorded).
+pub const OUTBOX: &str = "outbox";
+
+/// Waits after the 1st, 2nd, … transient refusal; after the last the row fails.
+const BACKOFF_MS: [i64; 8] =
+    [60_000, 5 * 60_000, 15 * 60_000, 3_600_000, 3 * 3_600_000, 6 * 3_600_000, 12 * 3_600_000, 24 * 3_600_000];
+
+/// When a row refused `attempts` times before (this one included) is tried again, or `None`
+/// when it has been tried enough.
+pub fn retry_at(now: Millis, attempts: i64) -> Option<Millis> {
+    let index = usize::try_from(attempts).ok()?;
+    BACKOFF_MS.get(index).map(|wait| now + wait)
+}
+
+/// How the sender works.
+#[derive(Debug, Clone, Copy)]
+pub struct SenderSettings {
+    /// Connections used side by side.
+    pub connections: usize,
+    /// Rows claimed per step.
+    pub batch: i64,
+    /// How long a claim holds (the batch must be handed over within it).
+    pub claim_ms: i64,
+    /// Rest between looks at the outbox when nothing woke it.
+    pub interval: Duration,
+}
+
+impl Default for SenderSettings {
+    fn default() -> Self {
+        Self { connections: 4, batch: 400, claim_ms: 5 * 60_000, interval: Duration::from_secs(15) }
+    }
+}
+
+/// What the sender did so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SenderCounts {
+    pub sent: u64,
+    pub retried: u64,
+    pub failed: u64,
+    pub unconfirmed: u64,
+    /// Rows whose claim another worker took before the hand-over (nothing sent here).
+    pub lost: u64,
+}
+
+impl SenderCounts {
+    fn add(&mut self, other: &Self) {
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.unconfirmed += other.unconfirmed;
+        self.lost += other.lost;
+    }
+}
+
+/// Sends due mail ([`KIND`] rows of the outbox).
+pub struct MailSender {
+    transport: Arc<dyn MailTransport>,
+    settings: SenderSettings,
+    /// Connections open since an earlier step.
+    idle: Vec<Box<dyn MailConnection>>,
+    pub counts: SenderCounts,
+}
+
+impl MailSender {
+    pub fn new(transport: Arc<dyn MailTransport>, settings: SenderSettings) -> Self {
+        Self { transport, settings, idle: Vec::new(), counts: SenderCounts::default() }
+    }
+}
+
+#[async_trait]
+impl Worker for MailSender {
+    fn name(&self) -> &'static str {
+        "mail-sender"
+    }
+
+    fn signal(&self) -> Option<&'static str> {
+        Some(OUTBOX)
+    }
+
+    fn interval(&self) -> Duration {
+        self.settings.interval
+    }
+
+    async fn step(&mut self, cx: &Context) -> Result<Next, WorkError> {
+        let now = cx.clock.now();
+        let rows =
+            cx.store.claim_outbox(KIND, &cx.holder, now, now + self.settings.claim_ms, self.settings.batch).await?;
+        if rows.is_empty() {
+            return Ok(match cx.store.next_outbox_due(KIND).await? {
+                Some(due) => Next::Until(due),
+                None => Next::Idle,
+            });
+        }
+        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= self.settings.batch;
+        let lanes = self.settings.connections.clamp(1, rows.len());
+        let mut groups: Vec<Vec<OutboxRow>> = (0..lanes).map(|_| Vec::new()).collect();
+        for (i, row) in rows.into_iter().enumerate() {
+            groups[i % lanes].push(row);
+        }
+        let mut tasks = tokio::task::JoinSet::new();
+        for group in groups {
+            let connection = self.idle.pop();
+            let lane = Lane { cx: cx.clone(), transport: self.transport.clone(), connection };
+            tasks.spawn(lane.send(group));
+        }
+        while let Some(done) = tasks.join_next().await {
+            match done {
+                Ok((connection, counts)) => {
+                    self.counts.add(&counts);
+                    self.idle.extend(connection);
+                }
+                Err(error) => tracing::warn!(%error, "a mail lane failed"),
+            }
+        }
+        Ok(if full { Next::Again } else { Next::Idle })
+    }
+
+    fn reset(&mut self) {
+        self.idle.clear();
+    }
+
+    async fn finish(&mut self, cx: &Context) {
+        for mut connection in self.idle.drain(..) {
+            connection.close().await;
+        }
+        if let Err(error) = cx.store.release_outbox(&cx.holder, cx.clock.now()).await {
+            tracing::warn!(%error, "claimed mail could not be given back");
+        }
+    }
+}
+
+/// One connection's share of a step.
+struct Lane {
+    cx: Context,
+    transport: Arc<dyn MailTransport>,
+    connection: Option<Box<dyn MailConnection>>,
+}
+
+impl Lane {
+    async fn send(mut self, rows: Vec<OutboxRow>) -> (Option<Box<dyn MailConnection>>, SenderCounts) {
+        let mut counts = SenderCounts::default();
+        for row in rows {
+            let outcome = self.send_one(&row, &mut counts).await;
+            let store: &dyn Store = self.cx.store.as_ref();
+            if let Some(outcome) = outcome {
+                match &outcome {
+                    OutboxOutcome::Sent { .. } => counts.sent += 1,
+                    OutboxOutcome::Retry { .. } => counts.retried += 1,
+                    OutboxOutcome::Failed { .. } => counts.failed += 1,
+                    OutboxOutcome::Unconfirmed { .. } => counts.unconfirmed += 1,
+                }
+                if let Err(error) = store.finish_outbox(row.id, &outcome, self.cx.clock.now()).await {
+                    // The row stays claimed (or handed): a claim runs out and is taken again;
+                    // a handed row is never sent twice.
+                    tracing::warn!(%error, row = row.id, "the outcome of a mail could not be recorded");
+                }
+            }
+        }
+        (self.connection, counts)
+    }
+
+    /// Sends one row; `None` when nothing may be recorded (another worker has it).
+    async fn send_one(&mut self, row: &OutboxRow, counts: &mut SenderCounts) -> Option<OutboxOutcome> {
+        let now = self.cx.clock.now();
+        let refused = |error: &SendError| refusal(error, row.attempts, now);
+        let mail: OutgoingMail = match serde_json::from_str(&row.payload) {
+            Ok(mail) => mail,
+            Err(error) => {
+                return Some(OutboxOutcome::Failed { code: None, detail: format!("unreadable mail: {error}") })
+            }
+        };
+        let id = message_id(&row.idempotency_key, &mail.from_address);
+        let bytes = match build(&mail, &id, row.created_at) {
+            Ok(bytes) => bytes,
+            Err(error) => return Some(OutboxOutcome::Failed { code: None, detail: error.to_string() }),
+        };
+        let eight_bit = !bytes.is_ascii();
+        // A connection kept from an earlier step may have been closed by the server: one more
+        // try on a new one.
+        let mut fresh = self.connection.is_none();
+        loop {
+            if self.connection.is_none() {
+                match self.transport.open().await {
+                    Ok(connection) => self.connection = Some(connection),
+                    Err(error) => return Some(refused(&error)),
+                }
+            }
+            let connection = self.connection.as_mut()?;
+            match connection.begin(&mail.from_address, &mail.to_address, eight_bit).await {
+                Ok(()) => break,
+                Err(error) if error.broken && !fresh => {
+                    self.connection = None;
+                    fresh = true;
+                }
+                Err(error) => {
+                    if error.broken {
+                        self.connection = None;
+                    } else if let Some(connection) = self.connection.as_mut() {
+                        if connection.reset().await.is_err() {
+                            self.connection = None;
+                        }
+                    }
+                    return Some(refused(&error));
+                }
+            }
+        }
+        let store: &dyn Store = self.cx.store.as_ref();
+        match store.hand_over_outbox(row.id, &self.cx.holder, &id, self.cx.clock.now()).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => {
+                counts.lost += 1;
+                if let Some(connection) = self.connection.as_mut() {
+                    if connection.reset().await.is_err() {
+                        self.connection = None;
+                    }
+                }
+                return None;
+            }
+        }
+        let connection = self.connection.as_mut()?;
+        match connection.content(&bytes).await {
+            Ok(accepted) => Some(OutboxOutcome::Sent {
+                code: Some(i64::from(accepted.code)),
+                detail: Some(accepted.message).filter(|m| !m.is_empty()),
+            }),
+            // The server answered: it did not take the message, so trying again is safe.
+            Err(error) if error.code.is_some() => {
+                if error.broken {
+                    self.connection = None;
+                }
+                Some(refused(&error))
+            }
+            Err(error) => {
+                self.connection = None;
+                Some(OutboxOutcome::Unconfirmed { detail: error.to_string() })
+            }
+        }
+    }
+}
+
+/// What a refusal means for the row: again later, or never.
+fn refusal(error: &SendError, attempts: i64, now: Millis) -> OutboxOutcome {
+    let code = error.code.map(i64::from);
+    if error.transient {
+        if let Some(at) = retry_at(now, attempts) {
+            return OutboxOutcome::Retry { at, code, detail: error.to_string() };
+        }
+        return OutboxOutcome::Failed { code, detail: format!("gave up after {} attempts: {error}", attempts + 1) };
+    }
+    OutboxOutcome::Failed { code, detail: error.to_string() }
+}

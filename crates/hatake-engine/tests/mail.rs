@@ -1,0 +1,188 @@
+//! Mail through the outbox on both backends, to a real SMTP server (the testkit's sink): each
+//! cause sends once however often it is recorded, a transient refusal is tried again after its
+//! back-off on the clock and a permanent one never, a refusal after the content is safe to try
+//! again, and two workers over one outbox never send a mail twice.
+
+use hatake_engine::mail::sender::{MailSender, SenderSettings};
+use hatake_engine::mail::transport::{SmtpSettings, SmtpTransport, TlsMode};
+use hatake_engine::mail::{enqueue, OutgoingMail};
+use hatake_engine::runtime::{self, Clock, Context, LeaseState, Next};
+use hatake_store::Store;
+use hatake_testkit::smtp::{FailMode, SmtpSink};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const T0: i64 = 1_790_000_000_000;
+
+fn mail(to: &str) -> OutgoingMail {
+    OutgoingMail {
+        from_name: Some("サンプル株式会社".into()),
+        from_address: "news@sample.co.jp".into(),
+        to_name: Some("山田 太郎".into()),
+        to_address: to.into(),
+        subject: "【ご案内】ERPセミナー".into(),
+        text: "山田 太郎 様\n\nセミナーのご案内です。\n.\n（行頭のドット）".into(),
+        html: None,
+        unsubscribe_url: Some("https://hatake.example/u/x".into()),
+        ..Default::default()
+    }
+}
+
+fn sender(sink: &SmtpSink, connections: usize, batch: i64) -> MailSender {
+    let transport = SmtpTransport::new(SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port(),
+        tls: TlsMode::None,
+        username: None,
+        password: None,
+        hello_name: Some("hatake.test".into()),
+        timeout_secs: 5,
+    });
+    MailSender::new(Arc::new(transport), SenderSettings { connections, batch, ..SenderSettings::default() })
+}
+
+/// Steps the sender until it has nothing due.
+async fn drain(worker: &mut MailSender, cx: &Context) {
+    let mut lease = LeaseState::default();
+    for _ in 0..100 {
+        match runtime::step(worker, cx, &mut lease).await.expect("step") {
+            Some(Next::Again) => {}
+            _ => return,
+        }
+    }
+    panic!("the sender never finished");
+}
+
+fn ids(sink: &SmtpSink) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    for message in sink.messages() {
+        *seen.entry(message.message_id.clone().expect("a Message-ID")).or_insert(0) += 1;
+    }
+    seen
+}
+
+async fn each_cause_sends_once(store: Arc<dyn Store>) {
+    let sink = SmtpSink::start().expect("sink");
+    let clock = Clock::manual(T0);
+    let cx = Context::new(store.clone(), clock.clone(), jiff::tz::TimeZone::UTC);
+    for i in 0..30 {
+        let key = format!("test:{i}");
+        assert!(enqueue(store.as_ref(), &key, None, &mail(&format!("p{i}@example.jp")), T0, T0).await.unwrap());
+    }
+    assert!(!enqueue(store.as_ref(), "test:0", None, &mail("p0@example.jp"), T0, T0).await.unwrap(), "once per cause");
+    // Not yet due: nothing goes.
+    enqueue(store.as_ref(), "later", None, &mail("later@example.jp"), T0 + 3_600_000, T0).await.unwrap();
+    let mut worker = sender(&sink, 3, 8);
+    drain(&mut worker, &cx).await;
+    assert!(sink.wait_for(30, Duration::from_secs(5)));
+    let seen = ids(&sink);
+    assert_eq!(seen.len(), 30, "every mail once");
+    assert!(seen.values().all(|n| *n == 1));
+    assert_eq!(worker.counts.sent, 30);
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.sent, counts.pending), (30, 1));
+    let first = store.outbox_by_key("test:0").await.unwrap().unwrap();
+    assert_eq!((first.status.as_str(), first.last_code, first.attempts), ("sent", Some(250), 1));
+    assert!(seen.contains_key(&format!("<{}>", first.message_id.unwrap())), "the id recorded is the one sent");
+    let body = sink.messages().into_iter().find(|m| m.rcpt_to == ["p3@example.jp"]).unwrap();
+    assert_eq!(body.header("List-Unsubscribe-Post").as_deref(), Some("List-Unsubscribe=One-Click"));
+    assert_eq!(body.mail_from, "news@sample.co.jp");
+
+    // An hour later the later one goes, and nothing else.
+    clock.advance(Duration::from_secs(3_600));
+    drain(&mut worker, &cx).await;
+    assert!(sink.wait_for(31, Duration::from_secs(5)));
+    assert_eq!(ids(&sink).len(), 31);
+}
+
+async fn refusals_are_tried_again_or_not(store: Arc<dyn Store>) {
+    let sink = SmtpSink::start().expect("sink");
+    sink.fail_rcpt("busy@example.jp", "450 4.2.1 mailbox busy", FailMode::Times(2));
+    sink.fail_rcpt("gone@example.jp", "550 5.1.1 no such user", FailMode::Always);
+    let clock = Clock::manual(T0);
+    let cx = Context::new(store.clone(), clock.clone(), jiff::tz::TimeZone::UTC);
+    for (key, to) in [("busy", "busy@example.jp"), ("gone", "gone@example.jp"), ("late", "late@example.jp")] {
+        enqueue(store.as_ref(), key, None, &mail(to), T0, T0).await.unwrap();
+    }
+    sink.fail_data_times(1, "451 4.3.0 try again later");
+    let mut worker = sender(&sink, 1, 10);
+    drain(&mut worker, &cx).await;
+    let busy = store.outbox_by_key("busy").await.unwrap().unwrap();
+    assert_eq!((busy.status.as_str(), busy.last_code, busy.due_at), ("pending", Some(450), T0 + 60_000));
+    let gone = store.outbox_by_key("gone").await.unwrap().unwrap();
+    assert_eq!((gone.status.as_str(), gone.last_code), ("failed", Some(550)));
+    let late = store.outbox_by_key("late").await.unwrap().unwrap();
+    assert_eq!((late.status.as_str(), late.last_code), ("pending", Some(451)), "refused after the content");
+    assert_eq!(sink.count(), 0);
+
+    // A minute later: busy is refused once more (five minutes now), late goes.
+    clock.advance(Duration::from_secs(61));
+    drain(&mut worker, &cx).await;
+    let busy = store.outbox_by_key("busy").await.unwrap().unwrap();
+    assert_eq!((busy.status.as_str(), busy.due_at), ("pending", T0 + 61_000 + 5 * 60_000));
+    assert_eq!(store.outbox_by_key("late").await.unwrap().unwrap().status, "sent");
+    clock.advance(Duration::from_secs(5 * 60));
+    drain(&mut worker, &cx).await;
+    let busy = store.outbox_by_key("busy").await.unwrap().unwrap();
+    assert_eq!((busy.status.as_str(), busy.attempts), ("sent", 3));
+    let attempts = store.outbox_attempts(busy.id).await.unwrap();
+    let outcomes: Vec<(&str, Option<i64>)> = attempts.iter().map(|a| (a.outcome.as_str(), a.code)).collect();
+    assert_eq!(outcomes, [("retry", Some(450)), ("retry", Some(450)), ("sent", Some(250))]);
+    assert!(sink.wait_for(2, Duration::from_secs(5)));
+    let to: Vec<Vec<String>> = sink.messages().into_iter().map(|m| m.rcpt_to).collect();
+    assert_eq!(to, [vec!["late@example.jp".to_owned()], vec!["busy@example.jp".to_owned()]]);
+    // Nothing more is due; the failed one stays failed.
+    clock.advance(Duration::from_secs(48 * 3_600));
+    drain(&mut worker, &cx).await;
+    assert_eq!(sink.count(), 2);
+}
+
+async fn two_workers_never_send_twice(store: Arc<dyn Store>) {
+    let sink = SmtpSink::start_counting().expect("sink");
+    let clock = Clock::system();
+    let now = clock.now();
+    for i in 0..300 {
+        enqueue(store.as_ref(), &format!("race:{i}"), None, &mail(&format!("r{i}@example.jp")), now, now)
+            .await
+            .unwrap();
+    }
+    let mut one = Context::new(store.clone(), clock.clone(), jiff::tz::TimeZone::UTC);
+    one.holder = "one".into();
+    let mut two = Context::new(store.clone(), clock.clone(), jiff::tz::TimeZone::UTC);
+    two.holder = "two".into();
+    let (mut a, mut b) = (sender(&sink, 2, 25), sender(&sink, 2, 25));
+    tokio::join!(drain(&mut a, &one), drain(&mut b, &two));
+    assert!(sink.wait_for(300, Duration::from_secs(10)));
+    let seen = ids(&sink);
+    assert_eq!(seen.len(), 300);
+    assert!(seen.values().all(|n| *n == 1), "no mail twice");
+    assert_eq!(a.counts.sent + b.counts.sent, 300);
+    assert_eq!(store.outbox_counts().await.unwrap().sent, 300);
+}
+
+macro_rules! both {
+    ($scenario:ident, $sqlite:ident, $postgres:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open SQLite");
+            $scenario(Arc::new(store)).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            let url = hatake_testkit::PgCluster::shared().fresh_database();
+            let store = hatake_postgres::PostgresStore::connect(&url).await.expect("connect PostgreSQL");
+            $scenario(Arc::new(store)).await;
+        }
+    };
+}
+
+both!(each_cause_sends_once, each_cause_sends_once_sqlite, each_cause_sends_once_postgres);
+both!(
+    refusals_are_tried_again_or_not,
+    refusals_are_tried_again_or_not_sqlite,
+    refusals_are_tried_again_or_not_postgres
+);
+both!(two_workers_never_send_twice, two_workers_never_send_twice_sqlite, two_workers_never_send_twice_postgres);

@@ -1,0 +1,398 @@
+//! The outbox ([`OutboxStore`]): every side effect — a mail now, later alerts and webhooks — is a
+//! row with an idempotency key from its cause, recorded before anything is sent. Workers of any
+//! process claim due rows for a while (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's writes
+//! are one at a time), hand a row's content over, and record how it ended.
+//!
+//! A row's life: `pending` (due at `due_at`) → `claimed` (by `claimed_by` until
+//! `claimed_until`; a claim that runs out before the hand-over goes to the next worker) →
+//! `handed` (its content is on its way to the server: from here on it is never sent again) →
+//! `sent` when the server accepted it, back to `pending` with a later `due_at` after a
+//! transient refusal, or `failed` after a permanent one. A process killed between the
+//! hand-over and the server's answer leaves the row `handed`: shown as sent without a
+//! confirmation, never sent twice. Every attempt is kept in `outbox_attempts`.
+
+use crate::{Millis, StoreResult};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// A side effect to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOutbox {
+    /// From the cause (newsletter + lead, scenario run + step, test send + time): the same cause
+    /// never makes a second row.
+    pub idempotency_key: String,
+    /// `mail` (later `webhook`, `alert`).
+    pub kind: String,
+    pub lead_id: Option<i64>,
+    /// The address (or URL) it goes to.
+    pub recipient: String,
+    /// What to send, as JSON (for a mail: `hatake_engine::mail::OutgoingMail`).
+    pub payload: String,
+    /// Not before this time.
+    pub due_at: Millis,
+}
+
+/// A recorded side effect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub kind: String,
+    pub lead_id: Option<i64>,
+    pub recipient: String,
+    pub payload: String,
+    /// `pending`, `claimed`, `handed`, `sent` or `failed`.
+    pub status: String,
+    /// Attempts finished so far (sent, refused, unconfirmed).
+    pub attempts: i64,
+    pub due_at: Millis,
+    pub claimed_by: Option<String>,
+    pub claimed_until: Option<Millis>,
+    pub handed_at: Option<Millis>,
+    pub sent_at: Option<Millis>,
+    /// The server's last reply code (e.g. 250, 451, 550).
+    pub last_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub message_id: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One attempt at a row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct OutboxAttempt {
+    pub outbox_id: i64,
+    pub at: Millis,
+    /// `sent`, `retry`, `failed` or `unconfirmed`.
+    pub outcome: String,
+    pub code: Option<i64>,
+    pub detail: Option<String>,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboxOutcome {
+    /// Accepted by the server.
+    Sent { code: Option<i64>, detail: Option<String> },
+    /// Refused for now (a 4xx reply, a timeout, a broken connection): again at `at`.
+    Retry { at: Millis, code: Option<i64>, detail: String },
+    /// Refused for good (a 5xx reply, a message that cannot be built): never again.
+    Failed { code: Option<i64>, detail: String },
+    /// The content went out but no answer came (the connection broke): the server may have it.
+    /// The row stays `handed` (never sent twice) with the reason.
+    Unconfirmed { detail: String },
+}
+
+/// Rows per status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub claimed: i64,
+    pub handed: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+/// The statuses a list can be filtered by.
+pub const OUTBOX_STATUSES: [&str; 5] = ["pending", "claimed", "handed", "sent", "failed"];
+
+pub const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, lead_id, recipient, payload, status, attempts, due_at, \
+     claimed_by, claimed_until, handed_at, sent_at, last_code, last_error, message_id, created_at, updated_at";
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync + 'static {
+    /// Records these side effects; a key recorded before is left as it was. Returns how many
+    /// rows are new.
+    async fn enqueue_outbox(&self, rows: &[NewOutbox], now: Millis) -> StoreResult<u64>;
+    /// Claims for `holder` until `until` up to `limit` rows of `kind` that are due at `now`:
+    /// pending ones, and claimed ones whose claim ran out before their hand-over. Oldest due
+    /// first.
+    async fn claim_outbox(
+        &self,
+        kind: &str,
+        holder: &str,
+        now: Millis,
+        until: Millis,
+        limit: i64,
+    ) -> StoreResult<Vec<OutboxRow>>;
+    /// The row's content is about to go to the server (after this it is never sent again);
+    /// `false` when the row is no longer claimed by `holder` (its claim ran out and another
+    /// worker took it), in which case nothing may be sent.
+    async fn hand_over_outbox(&self, id: i64, holder: &str, message_id: &str, now: Millis) -> StoreResult<bool>;
+    /// Records how the attempt at a handed-over (or claimed) row ended.
+    async fn finish_outbox(&self, id: i64, outcome: &OutboxOutcome, now: Millis) -> StoreResult<()>;
+    /// Gives back the rows `holder` claimed and did not hand over (a worker that stops).
+    async fn release_outbox(&self, holder: &str, now: Millis) -> StoreResult<u64>;
+    async fn get_outbox(&self, id: i64) -> StoreResult<OutboxRow>;
+    async fn outbox_by_key(&self, idempotency_key: &str) -> StoreResult<Option<OutboxRow>>;
+    /// Newest first, before id `before` (keyset), of one status or all.
+    async fn list_outbox(&self, status: Option<&str>, before: Option<i64>, limit: i64) -> StoreResult<Vec<OutboxRow>>;
+    async fn outbox_counts(&self) -> StoreResult<OutboxCounts>;
+    async fn outbox_attempts(&self, id: i64) -> StoreResult<Vec<OutboxAttempt>>;
+    /// When the next pending row falls due (for a worker's rest).
+    async fn next_outbox_due(&self, kind: &str) -> StoreResult<Option<Millis>>;
+}
+
+#[macro_export]
+macro_rules! impl_outbox_store {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::OutboxStore for $store {
+            async fn enqueue_outbox(&self, rows: &[$crate::NewOutbox], now: $crate::Millis) -> $crate::StoreResult<u64> {
+                const COLUMNS: [&str; 10] = [
+                    "idempotency_key",
+                    "kind",
+                    "lead_id",
+                    "recipient",
+                    "payload",
+                    "status",
+                    "attempts",
+                    "due_at",
+                    "created_at",
+                    "updated_at",
+                ];
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let mut created = 0;
+                for part in rows.chunks($crate::rows_per_statement(COLUMNS.len())) {
+                    let sql = format!(
+                        "{} ON CONFLICT (idempotency_key) DO NOTHING",
+                        $crate::sql::insert_rows("outbox", &COLUMNS, part.len())
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for row in part {
+                        query = query
+                            .bind(&row.idempotency_key)
+                            .bind(&row.kind)
+                            .bind(row.lead_id)
+                            .bind(&row.recipient)
+                            .bind(&row.payload)
+                            .bind("pending")
+                            .bind(0_i64)
+                            .bind(row.due_at)
+                            .bind(now)
+                            .bind(now);
+                    }
+                    created += query.execute(&mut *tx).await.map_err(db_error)?.rows_affected();
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(created)
+            }
+
+            async fn claim_outbox(
+                &self,
+                kind: &str,
+                holder: &str,
+                now: $crate::Millis,
+                until: $crate::Millis,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::OutboxRow>> {
+                let sql = format!(
+                    "UPDATE outbox SET status = 'claimed', claimed_by = $1, claimed_until = $2, updated_at = $3 \
+                     WHERE id IN (SELECT id FROM outbox WHERE kind = $4 \
+                       AND ((status = 'pending' AND due_at <= $3) OR (status = 'claimed' AND claimed_until < $3)) \
+                       ORDER BY due_at, id LIMIT $5{}) \
+                     RETURNING {}",
+                    Self::DIALECT.skip_locked(),
+                    $crate::OUTBOX_COLUMNS
+                );
+                let mut rows = sqlx::query_as::<$db, $crate::OutboxRow>(&sql)
+                    .bind(holder)
+                    .bind(until)
+                    .bind(now)
+                    .bind(kind)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                rows.sort_by_key(|r| (r.due_at, r.id));
+                Ok(rows)
+            }
+
+            async fn hand_over_outbox(
+                &self,
+                id: i64,
+                holder: &str,
+                message_id: &str,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<bool> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE outbox SET status = 'handed', handed_at = $1, message_id = $2, updated_at = $1 \
+                     WHERE id = $3 AND status = 'claimed' AND claimed_by = $4",
+                )
+                .bind(now)
+                .bind(message_id)
+                .bind(id)
+                .bind(holder)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_outbox(
+                &self,
+                id: i64,
+                outcome: &$crate::OutboxOutcome,
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                let (name, code, detail) = match outcome {
+                    $crate::OutboxOutcome::Sent { code, detail } => ("sent", *code, detail.clone()),
+                    $crate::OutboxOutcome::Retry { code, detail, .. } => ("retry", *code, Some(detail.clone())),
+                    $crate::OutboxOutcome::Failed { code, detail } => ("failed", *code, Some(detail.clone())),
+                    $crate::OutboxOutcome::Unconfirmed { detail } => ("unconfirmed", None, Some(detail.clone())),
+                };
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let changed = match outcome {
+                    $crate::OutboxOutcome::Sent { .. } => sqlx::query::<$db>(
+                        "UPDATE outbox SET status = 'sent', sent_at = $1, last_code = $2, last_error = NULL, \
+                         attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $1 \
+                         WHERE id = $3",
+                    )
+                    .bind(now)
+                    .bind(code)
+                    .bind(id),
+                    $crate::OutboxOutcome::Retry { at, .. } => sqlx::query::<$db>(
+                        "UPDATE outbox SET status = 'pending', due_at = $1, handed_at = NULL, last_code = $2, \
+                         last_error = $3, attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, \
+                         updated_at = $4 WHERE id = $5",
+                    )
+                    .bind(*at)
+                    .bind(code)
+                    .bind(detail.clone())
+                    .bind(now)
+                    .bind(id),
+                    $crate::OutboxOutcome::Failed { .. } => sqlx::query::<$db>(
+                        "UPDATE outbox SET status = 'failed', last_code = $1, last_error = $2, attempts = attempts + 1, \
+                         claimed_by = NULL, claimed_until = NULL, updated_at = $3 WHERE id = $4",
+                    )
+                    .bind(code)
+                    .bind(detail.clone())
+                    .bind(now)
+                    .bind(id),
+                    $crate::OutboxOutcome::Unconfirmed { detail } => sqlx::query::<$db>(
+                        "UPDATE outbox SET last_error = $1, attempts = attempts + 1, claimed_by = NULL, \
+                         claimed_until = NULL, updated_at = $2 WHERE id = $3 AND status = 'handed'",
+                    )
+                    .bind(detail.clone())
+                    .bind(now)
+                    .bind(id),
+                }
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                if changed.rows_affected() == 0 {
+                    return Err($crate::StoreError::NotFound);
+                }
+                sqlx::query::<$db>(
+                    "INSERT INTO outbox_attempts (outbox_id, at, outcome, code, detail) VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(id)
+                .bind(now)
+                .bind(name)
+                .bind(code)
+                .bind(detail)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn release_outbox(&self, holder: &str, now: $crate::Millis) -> $crate::StoreResult<u64> {
+                let done = sqlx::query::<$db>(
+                    "UPDATE outbox SET status = 'pending', claimed_by = NULL, claimed_until = NULL, updated_at = $1 \
+                     WHERE status = 'claimed' AND claimed_by = $2",
+                )
+                .bind(now)
+                .bind(holder)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn get_outbox(&self, id: i64) -> $crate::StoreResult<$crate::OutboxRow> {
+                sqlx::query_as::<$db, $crate::OutboxRow>(&format!(
+                    "SELECT {} FROM outbox WHERE id = $1",
+                    $crate::OUTBOX_COLUMNS
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)?
+                .ok_or($crate::StoreError::NotFound)
+            }
+
+            async fn outbox_by_key(&self, idempotency_key: &str) -> $crate::StoreResult<Option<$crate::OutboxRow>> {
+                sqlx::query_as::<$db, $crate::OutboxRow>(&format!(
+                    "SELECT {} FROM outbox WHERE idempotency_key = $1",
+                    $crate::OUTBOX_COLUMNS
+                ))
+                .bind(idempotency_key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn list_outbox(
+                &self,
+                status: Option<&str>,
+                before: Option<i64>,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::OutboxRow>> {
+                sqlx::query_as::<$db, $crate::OutboxRow>(&format!(
+                    "SELECT {} FROM outbox WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) AND id < $2 ORDER BY id DESC LIMIT $3",
+                    $crate::OUTBOX_COLUMNS
+                ))
+                .bind(status)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn outbox_counts(&self) -> $crate::StoreResult<$crate::OutboxCounts> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as::<$db, (String, i64)>("SELECT status, COUNT(*) FROM outbox GROUP BY status")
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                let mut counts = $crate::OutboxCounts::default();
+                for (status, n) in rows {
+                    match status.as_str() {
+                        "pending" => counts.pending = n,
+                        "claimed" => counts.claimed = n,
+                        "handed" => counts.handed = n,
+                        "sent" => counts.sent = n,
+                        "failed" => counts.failed = n,
+                        _ => {}
+                    }
+                }
+                Ok(counts)
+            }
+
+            async fn outbox_attempts(&self, id: i64) -> $crate::StoreResult<Vec<$crate::OutboxAttempt>> {
+                sqlx::query_as::<$db, $crate::OutboxAttempt>(
+                    "SELECT outbox_id, at, outcome, code, detail FROM outbox_attempts WHERE outbox_id = $1 \
+                     ORDER BY at, id",
+                )
+                .bind(id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn next_outbox_due(&self, kind: &str) -> $crate::StoreResult<Option<$crate::Millis>> {
+                let (due,): (Option<i64>,) = sqlx::query_as::<$db, (Option<i64>,)>(
+                    "SELECT MIN(due_at) FROM outbox WHERE kind = $1 AND status = 'pending'",
+                )
+                .bind(kind)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_error)?;
+                Ok(due)
+            }
+        }
+    };
+}
