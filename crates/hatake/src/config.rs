@@ -3,6 +3,7 @@
 //! URL's password) are never printed: see [`redact_url`].
 
 use anyhow::{bail, Context};
+use hatake_engine::mail::config::{parse_smtp_url, MailConfig};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,7 +21,8 @@ pub struct StoreArgs {
     /// PostgreSQL instead of the embedded SQLite: postgres://user:password@host:port/db
     #[arg(long, env = "HATAKE_DATABASE_URL", value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// A TOML file with any of: data_dir, database_url, listen, time_zone, secure_cookies.
+    /// A TOML file with any of: data_dir, database_url, listen, time_zone, secure_cookies,
+    /// smtp_url, mail_dir.
     #[arg(long, env = "HATAKE_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 }
@@ -37,6 +39,13 @@ pub struct ServeArgs {
     /// Mark cookies Secure (use when hatake is reached over HTTPS, e.g. behind a proxy).
     #[arg(long, env = "HATAKE_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
+    /// Where mail goes: smtp://user:password@host:587 (STARTTLS; ?tls=none for a trusted relay,
+    /// smtps:// for TLS from the start). Overrides the mail settings page.
+    #[arg(long, env = "HATAKE_SMTP_URL", value_name = "URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Write mail as .eml files into this directory instead of sending it (development).
+    #[arg(long, env = "HATAKE_MAIL_DIR", value_name = "DIR")]
+    pub mail_dir: Option<PathBuf>,
 }
 
 /// What the TOML file may contain.
@@ -48,6 +57,8 @@ struct FileConfig {
     listen: Option<String>,
     time_zone: Option<String>,
     secure_cookies: Option<bool>,
+    smtp_url: Option<String>,
+    mail_dir: Option<PathBuf>,
 }
 
 /// Where the data lives.
@@ -72,6 +83,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub time_zone: String,
     pub secure_cookies: bool,
+    /// Where mail goes, when the configuration says (else the mail settings page decides).
+    pub mail: Option<MailConfig>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -103,7 +116,15 @@ pub fn resolve(store: &StoreArgs, serve: &ServeArgs, default_data_dir: &str) -> 
         bail!("unknown time zone {time_zone}; use an IANA name such as Asia/Tokyo");
     }
     let secure_cookies = serve.secure_cookies.or(file.secure_cookies).unwrap_or(false);
-    Ok(Settings { database, listen, time_zone, secure_cookies })
+    let mail = match (serve.smtp_url.clone().or(file.smtp_url), serve.mail_dir.clone().or(file.mail_dir)) {
+        (Some(_), Some(_)) => bail!("give either --smtp-url or --mail-dir, not both"),
+        (Some(url), None) => {
+            Some(MailConfig::Smtp(parse_smtp_url(&url).map_err(|e| anyhow::anyhow!("--smtp-url is not valid: {e}"))?))
+        }
+        (None, Some(dir)) => Some(MailConfig::File { dir }),
+        (None, None) => None,
+    };
+    Ok(Settings { database, listen, time_zone, secure_cookies, mail })
 }
 
 /// The URL with any password replaced by `***`.

@@ -28,7 +28,8 @@ pub(crate) async fn serve_store(
     // The signal handlers are in place before anyone is told where to connect: a SIGTERM right
     // after the banner stops the server gracefully instead of killing it.
     let shutdown = shutdown_signal();
-    let server = Server::start(store, config, Clock::system(), Standard::default())?;
+    let standard = Standard { mail_config: settings.mail.clone(), ..Standard::default() };
+    let server = Server::start(store, config, Clock::system(), standard)?;
     tracing::info!(%address, database = %settings.database, "hatake is serving");
     println!("hatake is running at http://{address}/  ({})", settings.database);
     if let Some(banner) = banner {

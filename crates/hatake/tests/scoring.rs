@@ -180,3 +180,56 @@ async fn scoring_end_to_end_sqlite() {
 async fn scoring_end_to_end_postgres() {
     scoring_end_to_end(Backend::Postgres).await;
 }
+
+/// Half a year of silence takes milliseconds: the server's clock is a manual one; the template's
+/// "no reaction to mail for 180 days: −30" applies when the clock is moved past it, and not a
+/// day before, with the scorer woken by the runtime's signal instead of any sleep on time.
+async fn silence_decays_when_the_clock_moves(backend: Backend) {
+    const T0: i64 = 1_790_000_000_000;
+    const DAY: Duration = Duration::from_secs(86_400);
+    let clock = hatake_engine::runtime::Clock::manual(T0);
+    let app = support::spawn_app_with_clock(backend, clock.clone()).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    app.store.save_scoring_model(1, &ScoringModel::template().to_json(), None, T0).await.unwrap();
+    let lead = hatake_domain::LeadInput { family_name: Some("佐藤".into()), ..Default::default() };
+    let lead = app.store.create_lead(&lead.validate(&[]).unwrap(), false, T0).await.unwrap().id;
+    let events: Vec<serde_json::Value> = ["mail_open", "download", "seminar_attendance", "exhibition_visit"]
+        .iter()
+        .enumerate()
+        .map(|(i, kind)| {
+            json!({ "kind": kind, "lead_id": lead, "product_id": 1, "occurred_at": T0 - 1_000,
+                    "idempotency_key": format!("k{i}") })
+        })
+        .collect();
+    let posted = app.api(Method::POST, "/api/v1/events", &app.admin_token).json(&events).send().await.unwrap();
+    assert_eq!(posted.status(), 200);
+    until_score(&app, lead, (40, 1)).await;
+
+    let signals = app.runtime.context().signals.clone();
+    clock.advance(DAY * 179);
+    signals.wake(hatake_engine::runtime::EVENTS_WRITTEN);
+    // The scorer knows when the score changes next, and does not change it a day early.
+    let row = app.store.lead_scores(&[lead]).await.unwrap().remove(0);
+    assert_eq!(row.next_change_at, Some(T0 - 1_000 + 180 * 86_400_000));
+    for _ in 0..20 {
+        signals.wake(hatake_engine::runtime::EVENTS_WRITTEN);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(engagement(&app, lead).await, Some((40, 1)), "day 179: no penalty yet");
+    clock.advance(DAY * 2);
+    signals.wake(hatake_engine::runtime::EVENTS_WRITTEN);
+    let took = until_score(&app, lead, (10, 1)).await;
+    assert!(took < Duration::from_secs(5), "half a year in {took:?}");
+}
+
+#[tokio::test]
+async fn silence_decays_when_the_clock_moves_sqlite() {
+    silence_decays_when_the_clock_moves(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn silence_decays_when_the_clock_moves_postgres() {
+    silence_decays_when_the_clock_moves(Backend::Postgres).await;
+}

@@ -3,6 +3,7 @@
 //! ([`sender::MailSender`]). Every mail is recorded in the outbox first ([`enqueue`]) with an
 //! idempotency key from its cause, so a cause never sends twice.
 
+pub mod config;
 pub mod sender;
 pub mod transport;
 

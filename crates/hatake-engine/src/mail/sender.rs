@@ -5,6 +5,7 @@
 //! back-off, a permanent one never again, or no answer at all (the row stays handed over and is
 //! never sent twice).
 
+use super::config::MailConfig;
 use super::transport::{MailConnection, MailTransport, SendError};
 use super::{build, message_id, OutgoingMail, KIND};
 use crate::runtime::{Context, Next, WorkError, Worker};
@@ -34,7 +35,8 @@ pub struct SenderSettings {
     pub connections: usize,
     /// Rows claimed per step.
     pub batch: i64,
-    /// How long a claim holds (the batch must be handed over within it).
+    /// How long a claim holds: the batch is handed over within it, and the claims of a process
+    /// that died are taken over after it.
     pub claim_ms: i64,
     /// Rest between looks at the outbox when nothing woke it.
     pub interval: Duration,
@@ -42,7 +44,7 @@ pub struct SenderSettings {
 
 impl Default for SenderSettings {
     fn default() -> Self {
-        Self { connections: 4, batch: 400, claim_ms: 5 * 60_000, interval: Duration::from_secs(15) }
+        Self { connections: 4, batch: 400, claim_ms: 15_000, interval: Duration::from_secs(15) }
     }
 }
 
@@ -67,9 +69,18 @@ impl SenderCounts {
     }
 }
 
+/// Where the sender's transport comes from.
+enum Source {
+    /// Given once (tests, benchmarks).
+    Fixed(Arc<dyn MailTransport>),
+    /// The server's configuration when it names one, else the mail settings page's, read again
+    /// at every step (a change applies without a restart).
+    Configured { fixed: Option<MailConfig>, current: Option<(MailConfig, Arc<dyn MailTransport>)> },
+}
+
 /// Sends due mail ([`KIND`] rows of the outbox).
 pub struct MailSender {
-    transport: Arc<dyn MailTransport>,
+    source: Source,
     settings: SenderSettings,
     /// Connections open since an earlier step.
     idle: Vec<Box<dyn MailConnection>>,
@@ -78,7 +89,41 @@ pub struct MailSender {
 
 impl MailSender {
     pub fn new(transport: Arc<dyn MailTransport>, settings: SenderSettings) -> Self {
-        Self { transport, settings, idle: Vec::new(), counts: SenderCounts::default() }
+        Self { source: Source::Fixed(transport), settings, idle: Vec::new(), counts: SenderCounts::default() }
+    }
+
+    /// A sender that follows the configuration: `fixed` (the server's) when given, else the
+    /// mail settings page's.
+    pub fn configured(fixed: Option<MailConfig>, settings: SenderSettings) -> Self {
+        Self {
+            source: Source::Configured { fixed, current: None },
+            settings,
+            idle: Vec::new(),
+            counts: SenderCounts::default(),
+        }
+    }
+
+    /// The transport to use now (`None`: mail is off and waits).
+    async fn transport(&mut self, cx: &Context) -> Result<Option<Arc<dyn MailTransport>>, WorkError> {
+        let (fixed, current) = match &mut self.source {
+            Source::Fixed(transport) => return Ok(Some(transport.clone())),
+            Source::Configured { fixed, current } => (fixed, current),
+        };
+        let config = match fixed {
+            Some(config) => config.clone(),
+            None => super::config::stored(cx.store.as_ref()).await?.unwrap_or_default(),
+        };
+        if current.as_ref().map(|(c, _)| c) != Some(&config) {
+            // Connections to where mail went before are closed.
+            for mut connection in self.idle.drain(..) {
+                connection.close().await;
+            }
+            *current = config.transport().map(|t| (config.clone(), t));
+            if let Some((_, transport)) = current.as_ref() {
+                tracing::info!(to = %transport.describe(), "mail goes");
+            }
+        }
+        Ok(current.as_ref().map(|(_, t)| t.clone()))
     }
 }
 
@@ -97,6 +142,7 @@ impl Worker for MailSender {
     }
 
     async fn step(&mut self, cx: &Context) -> Result<Next, WorkError> {
+        let Some(transport) = self.transport(cx).await? else { return Ok(Next::Idle) };
         let now = cx.clock.now();
         let rows =
             cx.store.claim_outbox(KIND, &cx.holder, now, now + self.settings.claim_ms, self.settings.batch).await?;
@@ -115,7 +161,7 @@ impl Worker for MailSender {
         let mut tasks = tokio::task::JoinSet::new();
         for group in groups {
             let connection = self.idle.pop();
-            let lane = Lane { cx: cx.clone(), transport: self.transport.clone(), connection };
+            let lane = Lane { cx: cx.clone(), transport: transport.clone(), connection };
             tasks.spawn(lane.send(group));
         }
         while let Some(done) = tasks.join_next().await {

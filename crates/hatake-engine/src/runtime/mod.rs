@@ -3,8 +3,8 @@
 //! [`Clock`] that every worker reads and waits on (tests move it instead of sleeping).
 //!
 //! `hatake serve` starts a [`Runtime`] with the standard workers ([`Runtime::start`]): the
-//! event writer (group commit of events), the scorer, and the retry of stored form
-//! submissions. The web crate only hands work to it ([`RuntimeHandle`]). Benchmarks start the
+//! event writer (group commit of events), the scorer, the retry of stored form submissions and
+//! the mail sender. The web crate only hands work to it ([`RuntimeHandle`]). Benchmarks start the
 //! same runtime; tests drive a worker one step at a time with [`step`].
 //!
 //! A worker's loop: when it needs a lease and does not hold it, it tries to take it (renewing
@@ -291,15 +291,26 @@ impl RuntimeHandle {
 }
 
 /// Which of the standard workers [`Runtime::start`] runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Standard {
     pub scorer: bool,
     pub form_retries: bool,
+    /// The mail sender ([`crate::mail::sender::MailSender`]).
+    pub mail: bool,
+    /// Where mail goes when the server's configuration says so (else the mail settings page).
+    pub mail_config: Option<crate::mail::config::MailConfig>,
+    pub mail_sender: crate::mail::sender::SenderSettings,
 }
 
 impl Default for Standard {
     fn default() -> Self {
-        Self { scorer: true, form_retries: true }
+        Self {
+            scorer: true,
+            form_retries: true,
+            mail: true,
+            mail_config: None,
+            mail_sender: crate::mail::sender::SenderSettings::default(),
+        }
     }
 }
 
@@ -319,6 +330,9 @@ impl Runtime {
         }
         if standard.form_retries {
             runtime.run(workers::FormRetries::default());
+        }
+        if standard.mail {
+            runtime.run(crate::mail::sender::MailSender::configured(standard.mail_config, standard.mail_sender));
         }
         runtime
     }

@@ -577,7 +577,7 @@ async fn incremental(
     let served = crate::serve::Server::start_in(
         cx,
         hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() },
-        Standard { scorer: false, form_retries: true },
+        Standard { scorer: false, ..Standard::default() },
     )?;
     let runtime = served.runtime.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding 127.0.0.1:0")?;
