@@ -5,7 +5,7 @@
 mod support;
 
 use hatake_engine::mail::{enqueue, OutgoingMail};
-use hatake_store::{OutboxStore, Store};
+use hatake_store::Store;
 use hatake_testkit::smtp::SmtpSink;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};

@@ -75,7 +75,12 @@ enum Source {
     Fixed(Arc<dyn MailTransport>),
     /// The server's configuration when it names one, else the mail settings page's, read again
     /// at every step (a change applies without a restart).
-    Configured { fixed: Option<MailConfig>, current: Option<(MailConfig, Arc<dyn MailTransport>)> },
+    Configured(Box<Configured>),
+}
+
+struct Configured {
+    fixed: Option<MailConfig>,
+    current: Option<(MailConfig, Arc<dyn MailTransport>)>,
 }
 
 /// Sends due mail ([`KIND`] rows of the outbox).
@@ -96,7 +101,7 @@ impl MailSender {
     /// mail settings page's.
     pub fn configured(fixed: Option<MailConfig>, settings: SenderSettings) -> Self {
         Self {
-            source: Source::Configured { fixed, current: None },
+            source: Source::Configured(Box::new(Configured { fixed, current: None })),
             settings,
             idle: Vec::new(),
             counts: SenderCounts::default(),
@@ -105,9 +110,9 @@ impl MailSender {
 
     /// The transport to use now (`None`: mail is off and waits).
     async fn transport(&mut self, cx: &Context) -> Result<Option<Arc<dyn MailTransport>>, WorkError> {
-        let (fixed, current) = match &mut self.source {
+        let Configured { fixed, current } = match &mut self.source {
             Source::Fixed(transport) => return Ok(Some(transport.clone())),
-            Source::Configured { fixed, current } => (fixed, current),
+            Source::Configured(configured) => configured.as_mut(),
         };
         let config = match fixed {
             Some(config) => config.clone(),
