@@ -37,6 +37,9 @@ pub struct WebConfig {
     pub secure_cookies: bool,
     /// The organisation's time zone for showing times (IANA name).
     pub time_zone: String,
+    /// Where mail goes when the server's configuration says so (shown, without the password,
+    /// on the mail settings page, which then cannot change it).
+    pub mail: Option<hatake_engine::mail::config::MailConfig>,
 }
 
 #[derive(Clone)]

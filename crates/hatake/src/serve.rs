@@ -19,8 +19,11 @@ pub(crate) async fn serve_store(
     store: std::sync::Arc<dyn hatake_store::Store>,
     banner: Option<String>,
 ) -> anyhow::Result<()> {
-    let config =
-        hatake_web::WebConfig { secure_cookies: settings.secure_cookies, time_zone: settings.time_zone.clone() };
+    let config = hatake_web::WebConfig {
+        secure_cookies: settings.secure_cookies,
+        time_zone: settings.time_zone.clone(),
+        mail: None,
+    };
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
@@ -76,6 +79,11 @@ impl Server {
     /// When a template does not parse.
     pub fn start_in(cx: WorkContext, config: hatake_web::WebConfig, standard: Standard) -> anyhow::Result<Self> {
         let store = cx.store.clone();
+        // The pages show where the configuration sends mail, without its password.
+        let config = hatake_web::WebConfig {
+            mail: standard.mail_config.as_ref().map(hatake_engine::mail::config::MailConfig::redacted),
+            ..config
+        };
         let runtime = std::sync::Arc::new(Runtime::start(cx, standard));
         let state = hatake_web::AppState::new(store, runtime.handle(), config).context("templates failed to load")?;
         Ok(Self { runtime, state })

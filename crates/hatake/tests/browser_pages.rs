@@ -72,6 +72,8 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         "/settings/departments",
         "/settings/tracking",
         "/settings/booking",
+        "/settings/mail",
+        "/mail/outbox",
         "/admin/users",
         "/admin/tokens",
         "/me",

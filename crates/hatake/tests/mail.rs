@@ -110,3 +110,124 @@ async fn mail_survives_a_kill_on_postgres() {
     let store = hatake_postgres::PostgresStore::connect(&url).await.expect("store");
     mail_survives_a_kill(&["--database-url", &url], Arc::new(store)).await;
 }
+
+/// The mail pages over HTTP: an admin sets where mail goes (a wrong setting is named field by
+/// field and nothing is stored; the password is kept when left blank), sends a test mail that
+/// reaches a real SMTP server through the runtime's sender, and reads its attempts; the outbox
+/// pages 50 at a time by status; marketers read it, only admins change where mail goes.
+async fn mail_pages(backend: support::Backend) {
+    let app = support::spawn_app(backend).await;
+    let sink = SmtpSink::start().expect("sink");
+    let (admin, csrf) = app.sign_in("admin@example.jp").await;
+    let page = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"mail-off\""), "no server yet: mail waits: {page}");
+
+    let wrong = [("_csrf", csrf.as_str()), ("transport", "smtp"), ("host", ""), ("port", "abc"), ("tls", "none")];
+    let response = admin.post(app.url("/settings/mail")).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("SMTPサーバーのホスト名を入力してください。"), "{html}");
+    assert!(html.contains("ポート番号は1〜65535の数字で入力してください（入力: abc）。"));
+    assert!(app.store.get_setting("mail.transport").await.unwrap().is_none(), "nothing stored");
+
+    let port = sink.port().to_string();
+    let right = [
+        ("_csrf", csrf.as_str()),
+        ("transport", "smtp"),
+        ("host", "127.0.0.1"),
+        ("port", port.as_str()),
+        ("tls", "none"),
+        ("username", "mailer"),
+        ("password", "secret-1"),
+    ];
+    let response = admin.post(app.url("/settings/mail")).form(&right).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/settings/mail?saved=1");
+    let page = admin.get(app.url("/settings/mail?saved=1")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("メール送信の設定を保存しました。"));
+    assert!(page.contains(&format!("SMTPサーバー 127.0.0.1:{port}（暗号化なし、ユーザー mailer）")), "{page}");
+    assert!(!page.contains("secret-1"), "the password is never shown");
+    // Saved again without a password: the stored one is kept.
+    let again: Vec<(&str, &str)> = right.iter().copied().filter(|(k, _)| *k != "password").collect();
+    assert_eq!(admin.post(app.url("/settings/mail")).form(&again).send().await.unwrap().status(), 303);
+    assert!(app.store.get_setting("mail.transport").await.unwrap().unwrap().contains("secret-1"));
+    // This sink takes no login: the setting without a user.
+    let plain = [
+        ("_csrf", csrf.as_str()),
+        ("transport", "smtp"),
+        ("host", "127.0.0.1"),
+        ("port", port.as_str()),
+        ("tls", "none"),
+    ];
+    assert_eq!(admin.post(app.url("/settings/mail")).form(&plain).send().await.unwrap().status(), 303);
+
+    // A test mail: a wrong address is named; a right one goes out and the page shows how.
+    let response = admin
+        .post(app.url("/settings/mail/test"))
+        .form(&[("_csrf", csrf.as_str()), ("to", "no-at-sign")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("メールアドレスの形式が正しくありません"));
+    let response = admin
+        .post(app.url("/settings/mail/test"))
+        .form(&[("_csrf", csrf.as_str()), ("to", "tester@example.jp")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let row_url = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(row_url.starts_with("/mail/outbox/") && row_url.ends_with("?test=1"), "{row_url}");
+    assert!(sink.wait_for(1, Duration::from_secs(10)), "the test mail reached the server");
+    assert_eq!(sink.messages()[0].rcpt_to, ["tester@example.jp"]);
+    let started = Instant::now();
+    let page = loop {
+        let page = admin.get(app.url(&row_url)).send().await.unwrap().text().await.unwrap();
+        if page.contains("id=\"outbox-status\">送信済み<") || started.elapsed() > Duration::from_secs(10) {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(page.contains("テストメールを送信待ちに登録しました。"));
+    assert!(page.contains("id=\"outbox-status\">送信済み<"), "{page}");
+    assert!(page.contains("送信成功") && page.contains("250"), "the attempt with the server's answer");
+
+    // Sixty more, not due yet: the outbox pages them 50 at a time, by status.
+    let now = hatake_web::now_millis();
+    for i in 0..60 {
+        let mail = OutgoingMail {
+            from_address: "news@sample.co.jp".into(),
+            to_address: format!("wait{i}@example.jp"),
+            subject: format!("ご案内 {i}"),
+            text: "本文".into(),
+            ..Default::default()
+        };
+        enqueue(app.store.as_ref(), &format!("wait:{i}"), None, &mail, now + 86_400_000, now).await.unwrap();
+    }
+    let (marketer, _) = app.sign_in("marketing@example.jp").await;
+    let list = marketer.get(app.url("/mail/outbox?status=pending")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(list.matches("class=\"outbox-row").count(), 50);
+    assert!(list.contains("送信待ち <span class=\"count\">60</span>"), "the tab counts all of them");
+    let next =
+        list.split("id=\"outbox-next\" href=\"").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let rest = marketer.get(app.url(&next)).send().await.unwrap().text().await.unwrap();
+    assert_eq!(rest.matches("class=\"outbox-row").count(), 10);
+    assert!(!rest.contains("id=\"outbox-next\""));
+    let all = marketer.get(app.url("/mail/outbox?status=sent")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(all.matches("class=\"outbox-row").count(), 1);
+    // Marketers read the outbox but do not change where mail goes; field sales see neither.
+    assert_eq!(marketer.get(app.url("/settings/mail")).send().await.unwrap().status(), 403);
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    assert_eq!(sales.get(app.url("/mail/outbox")).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_pages_sqlite() {
+    mail_pages(support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_pages_postgres() {
+    mail_pages(support::Backend::Postgres).await;
+}

@@ -26,6 +26,15 @@ async fn seed(app: &TestApp) {
     }
     let def = hatake_domain::CustomFieldDef::parse("problem", "課題", "Problem", "text", "").unwrap();
     app.store.create_custom_field(&def, 0).await.unwrap();
+    // Outbox row 1 (a mail not due for a day).
+    let mail = hatake_engine::mail::OutgoingMail {
+        from_address: "news@example.jp".into(),
+        to_address: "y@example.jp".into(),
+        subject: "ご案内".into(),
+        text: "本文".into(),
+        ..Default::default()
+    };
+    hatake_engine::mail::enqueue(app.store.as_ref(), "seed", Some(1), &mail, 86_400_000, 1).await.unwrap();
     // Product 1's scoring model and MQL policy (so their exports exist), and lead 1's deal
     // (opportunity 1).
     let model = hatake_domain::scoring::ScoringModel::template().to_json();

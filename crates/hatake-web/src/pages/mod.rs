@@ -10,6 +10,7 @@ pub(crate) mod labels;
 mod lead_export;
 mod lead_history;
 mod leads;
+mod mail;
 mod me;
 mod meetings;
 mod policy_form;
@@ -48,6 +49,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(meetings::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
+    all.extend(mail::routes());
     all.extend(imports::routes());
     all.extend(reviews::routes());
     all.extend(admin::routes());

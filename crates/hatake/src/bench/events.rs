@@ -147,7 +147,7 @@ pub async fn run(args: EventsBenchArgs) -> anyhow::Result<()> {
 
     let served = crate::serve::Server::start(
         store.clone(),
-        hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() },
+        hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into(), ..Default::default() },
         Clock::system(),
         Standard::default(),
     )?;

@@ -130,7 +130,7 @@ pub async fn ui(args: UiBenchArgs) -> anyhow::Result<()> {
     // Serve on loopback.
     let served = crate::serve::Server::start(
         store.clone(),
-        hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() },
+        hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into(), ..Default::default() },
         Clock::system(),
         Standard::default(),
     )?;

@@ -576,7 +576,7 @@ async fn incremental(
     cx.holder = HOLDER.into();
     let served = crate::serve::Server::start_in(
         cx,
-        hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() },
+        hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into(), ..Default::default() },
         Standard { scorer: false, ..Standard::default() },
     )?;
     let runtime = served.runtime.clone();

@@ -82,7 +82,7 @@ pub async fn spawn_app_with_clock(backend: Backend, clock: hatake_engine::runtim
     let inside_sales = add_user(store.as_ref(), "is@example.jp", "内田 三郎", "inside_sales").await;
     let admin_token = add_token(store.as_ref(), &admin).await;
     let field_token = add_token(store.as_ref(), &field_sales).await;
-    let config = hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into() };
+    let config = hatake_web::WebConfig { secure_cookies: false, time_zone: "Asia/Tokyo".into(), ..Default::default() };
     let served = hatake::serve::Server::start(store.clone(), config, clock, Default::default()).expect("templates");
     let runtime = served.runtime.clone();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");

@@ -1,0 +1,407 @@
+//! Mail pages: where mail goes (settings → mail, admins: an SMTP server, files for development,
+//! or off; the server's configuration wins when it names one), a test send, and the outbox —
+//! every mail recorded, by status, paged, each with its attempts and the server's answers.
+
+use super::{field_errors, render, route, PageError, PageForm};
+use crate::auth::CurrentUser;
+use crate::{now_millis, Access, AppState, RouteSpec};
+use axum::extract::{Path, Query, State};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post, MethodRouter};
+use hatake_domain::{FieldError, FieldErrors};
+use hatake_engine::mail::config::{MailConfig, SETTING_MAIL};
+use hatake_engine::mail::sender::OUTBOX;
+use hatake_engine::mail::transport::{SmtpSettings, TlsMode};
+use hatake_engine::mail::OutgoingMail;
+use hatake_store::{OutboxRow, OUTBOX_STATUSES};
+use minijinja::context;
+use serde::Deserialize;
+
+pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
+    vec![
+        route("GET", "/settings/mail", Access::Admin, get(settings)),
+        route("POST", "/settings/mail", Access::Admin, post(save_settings)),
+        route("POST", "/settings/mail/test", Access::Admin, post(test_send)),
+        route("GET", "/mail/outbox", Access::Configure, get(outbox)),
+        route("GET", "/mail/outbox/{id}", Access::Configure, get(outbox_row)),
+    ]
+}
+
+/// The settings form as typed.
+#[derive(Deserialize, Default, serde::Serialize, Clone)]
+pub struct MailForm {
+    #[serde(default)]
+    transport: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    port: String,
+    #[serde(default)]
+    tls: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    dir: String,
+}
+
+impl MailForm {
+    fn from_config(config: &MailConfig) -> Self {
+        match config {
+            MailConfig::None => Self { transport: "none".into(), ..Self::default() },
+            MailConfig::Smtp(s) => Self {
+                transport: "smtp".into(),
+                host: s.host.clone(),
+                port: s.port.to_string(),
+                tls: tls_key(s.tls).into(),
+                username: s.username.clone().unwrap_or_default(),
+                ..Self::default()
+            },
+            MailConfig::File { dir } => {
+                Self { transport: "file".into(), dir: dir.display().to_string(), ..Self::default() }
+            }
+        }
+    }
+
+    /// The configuration it asks for, keeping the stored password when none was typed.
+    fn parse(&self, stored: Option<&MailConfig>) -> Result<MailConfig, FieldErrors> {
+        let mut errors = Vec::new();
+        let config = match self.transport.as_str() {
+            "none" => MailConfig::None,
+            "file" => {
+                if self.dir.trim().is_empty() {
+                    errors.push(FieldError::new(
+                        "dir",
+                        "required",
+                        "保存先のフォルダを入力してください。",
+                        "Enter the directory to write mail to.",
+                    ));
+                }
+                MailConfig::File { dir: self.dir.trim().into() }
+            }
+            "smtp" => {
+                let host = self.host.trim();
+                if host.is_empty() {
+                    errors.push(FieldError::new(
+                        "host",
+                        "required",
+                        "SMTPサーバーのホスト名を入力してください。",
+                        "Enter the SMTP server's host name.",
+                    ));
+                }
+                let tls = match self.tls.as_str() {
+                    "tls" => TlsMode::Tls,
+                    "none" => TlsMode::None,
+                    _ => TlsMode::Starttls,
+                };
+                let port = match self.port.trim() {
+                    "" => match tls {
+                        TlsMode::Tls => 465,
+                        TlsMode::Starttls => 587,
+                        TlsMode::None => 25,
+                    },
+                    text => match text.parse::<u16>() {
+                        Ok(port) if port > 0 => port,
+                        _ => {
+                            errors.push(FieldError::new(
+                                "port",
+                                "invalid_port",
+                                format!("ポート番号は1〜65535の数字で入力してください（入力: {text}）。"),
+                                format!("The port must be a number from 1 to 65535 (got {text})."),
+                            ));
+                            0
+                        }
+                    },
+                };
+                let username = Some(self.username.trim().to_owned()).filter(|u| !u.is_empty());
+                let kept = match stored {
+                    Some(MailConfig::Smtp(s)) if s.username == username => s.password.clone(),
+                    _ => None,
+                };
+                let password = Some(self.password.clone()).filter(|p| !p.is_empty()).or(kept);
+                if username.is_some() && password.is_none() {
+                    errors.push(FieldError::new(
+                        "password",
+                        "required",
+                        "ユーザー名を使う場合はパスワードも入力してください。",
+                        "Enter the password that goes with the user name.",
+                    ));
+                }
+                MailConfig::Smtp(SmtpSettings {
+                    host: host.to_owned(),
+                    port,
+                    tls,
+                    username,
+                    password,
+                    hello_name: None,
+                    timeout_secs: 30,
+                })
+            }
+            other => {
+                errors.push(FieldError::new(
+                    "transport",
+                    "invalid_choice",
+                    format!("送信方法を選んでください（入力: {other}）。"),
+                    format!("Choose how mail is sent (got {other})."),
+                ));
+                MailConfig::None
+            }
+        };
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(FieldErrors(errors))
+        }
+    }
+}
+
+fn tls_key(tls: TlsMode) -> &'static str {
+    match tls {
+        TlsMode::None => "none",
+        TlsMode::Starttls => "starttls",
+        TlsMode::Tls => "tls",
+    }
+}
+
+/// Where mail goes, in words.
+fn describe(config: &MailConfig, locale: &str) -> String {
+    let en = locale == "en";
+    match config {
+        MailConfig::None if en => "Off: mail waits in the outbox".into(),
+        MailConfig::None => "送信しない（メールは送信待ちのまま保持されます）".into(),
+        MailConfig::Smtp(s) => {
+            let tls = match (s.tls, en) {
+                (TlsMode::Starttls, _) => "STARTTLS",
+                (TlsMode::Tls, _) => "TLS",
+                (TlsMode::None, true) => "no encryption",
+                (TlsMode::None, false) => "暗号化なし",
+            };
+            let login = match (&s.username, en) {
+                (Some(user), true) => format!(", signed in as {user}"),
+                (Some(user), false) => format!("、ユーザー {user}"),
+                (None, _) => String::new(),
+            };
+            if en {
+                format!("SMTP server {}:{} ({tls}{login})", s.host, s.port)
+            } else {
+                format!("SMTPサーバー {}:{}（{tls}{login}）", s.host, s.port)
+            }
+        }
+        MailConfig::File { dir } if en => format!("Files in {} (nothing is sent)", dir.display()),
+        MailConfig::File { dir } => format!("{} にファイルとして保存（送信はしません）", dir.display()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct SettingsParams {
+    saved: Option<String>,
+}
+
+async fn settings_page(
+    state: &AppState,
+    user: &CurrentUser,
+    form: Option<(&MailForm, &FieldErrors)>,
+    saved: bool,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let stored = hatake_engine::mail::config::stored(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let fixed = state.config.mail.clone();
+    let effective = fixed.clone().or_else(|| stored.clone()).unwrap_or_default();
+    let shown = match form {
+        Some((form, _)) => form.clone(),
+        None => MailForm::from_config(&stored.clone().unwrap_or_default()),
+    };
+    let has_password = matches!(&stored, Some(MailConfig::Smtp(s)) if s.password.is_some());
+    let counts = store.outbox_counts().await.map_err(|e| PageError::from_store(e, locale))?;
+    render(
+        state,
+        user,
+        "settings/mail.html",
+        "settings",
+        context! {
+            form => shown, errors => form.map(|(_, e)| field_errors(e, locale)).unwrap_or_default(),
+            fixed => fixed.as_ref().map(|c| describe(c, locale)), effective => describe(&effective, locale),
+            off => effective == MailConfig::None, has_password => has_password, saved => saved,
+            counts => counts, test_to => user.user.email.clone(),
+        },
+    )
+    .await
+}
+
+async fn settings(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<SettingsParams>,
+) -> Result<Html<String>, PageError> {
+    settings_page(&state, &user, None, params.saved.is_some()).await
+}
+
+async fn save_settings(State(state): State<AppState>, PageForm { user, data }: PageForm<MailForm>) -> Response {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let stored = match hatake_engine::mail::config::stored(store).await {
+        Ok(stored) => stored,
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    match data.parse(stored.as_ref()) {
+        Ok(config) => {
+            let text = serde_json::to_string(&config).unwrap_or_default();
+            match store.put_setting(SETTING_MAIL, &text, now_millis()).await {
+                Ok(()) => {
+                    state.runtime.wake(OUTBOX);
+                    Redirect::to("/settings/mail?saved=1").into_response()
+                }
+                Err(error) => PageError::from_store(error, locale).into_response(),
+            }
+        }
+        // Nothing is stored; the form comes back as typed (without the password) with the reasons.
+        Err(errors) => {
+            let typed = MailForm { password: String::new(), ..data };
+            match settings_page(&state, &user, Some((&typed, &errors)), false).await {
+                Ok(html) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TestForm {
+    #[serde(default)]
+    to: String,
+}
+
+async fn test_send(State(state): State<AppState>, PageForm { user, data }: PageForm<TestForm>) -> Response {
+    let locale = user.locale();
+    let to = data.to.trim();
+    if let Err(error) = hatake_domain::Email::parse_field(to, "to") {
+        let errors = FieldErrors(vec![error]);
+        return match settings_page(&state, &user, Some((&MailForm::default(), &errors)), false).await {
+            Ok(html) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+            Err(error) => error.into_response(),
+        };
+    }
+    let now = now_millis();
+    let from = user.user.email.clone();
+    let mail = OutgoingMail {
+        from_name: Some("hatake".into()),
+        from_address: from,
+        to_address: to.to_owned(),
+        subject: "hatake テスト送信 / test mail".into(),
+        text: format!(
+            "hatake からのテスト送信です。\nThis is a test mail from hatake.\n\n送信者 / sent by: {}\n",
+            user.user.display_name
+        ),
+        ..OutgoingMail::default()
+    };
+    // One test per person and second: a double click sends once.
+    let key = format!("test:{}:{}", user.user.id, now / 1_000);
+    let store = state.store.as_ref();
+    if let Err(error) = hatake_engine::mail::enqueue(store, &key, None, &mail, now, now).await {
+        return PageError::from_store(error, locale).into_response();
+    }
+    state.runtime.wake(OUTBOX);
+    match store.outbox_by_key(&key).await {
+        Ok(Some(row)) => Redirect::to(&format!("/mail/outbox/{}?test=1", row.id)).into_response(),
+        Ok(None) => Redirect::to("/mail/outbox").into_response(),
+        Err(error) => PageError::from_store(error, locale).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct OutboxParams {
+    status: Option<String>,
+    before: Option<String>,
+    test: Option<String>,
+}
+
+/// Rows per outbox page.
+const PAGE: i64 = 50;
+
+/// A row as a list shows it: the mail's subject, the status in words.
+fn row_view(row: &OutboxRow, locale: &str) -> minijinja::Value {
+    let mail: Option<OutgoingMail> = serde_json::from_str(&row.payload).ok();
+    context! {
+        row => row,
+        subject => mail.as_ref().map(|m| m.subject.clone()),
+        to_name => mail.as_ref().and_then(|m| m.to_name.clone()),
+        status => crate::i18n::t(locale, &format!("outbox.status.{}", row.status)),
+    }
+}
+
+async fn outbox(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<OutboxParams>,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let status = params.status.as_deref().filter(|s| OUTBOX_STATUSES.contains(s));
+    let before = params.before.as_deref().and_then(|b| b.parse::<i64>().ok());
+    let mut rows = store.list_outbox(status, before, PAGE + 1).await.map_err(|e| PageError::from_store(e, locale))?;
+    let more = rows.len() > usize::try_from(PAGE).unwrap_or(50);
+    rows.truncate(usize::try_from(PAGE).unwrap_or(50));
+    let next = if more { rows.last().map(|r| r.id) } else { None };
+    let counts = store.outbox_counts().await.map_err(|e| PageError::from_store(e, locale))?;
+    let tabs: Vec<minijinja::Value> = OUTBOX_STATUSES
+        .iter()
+        .map(|s| {
+            let count = match *s {
+                "pending" => counts.pending,
+                "claimed" => counts.claimed,
+                "handed" => counts.handed,
+                "sent" => counts.sent,
+                _ => counts.failed,
+            };
+            context! { key => s, label => crate::i18n::t(locale, &format!("outbox.status.{s}")), count => count }
+        })
+        .collect();
+    let total = counts.pending + counts.claimed + counts.handed + counts.sent + counts.failed;
+    render(
+        &state,
+        &user,
+        "mail/outbox.html",
+        "settings",
+        context! {
+            rows => rows.iter().map(|r| row_view(r, locale)).collect::<Vec<_>>(), status_tabs => tabs, status => status,
+            total => total, next => next, first_page => before.is_some(),
+            off => state.config.mail.is_none()
+                && hatake_engine::mail::config::stored(store).await.ok().flatten().unwrap_or_default() == MailConfig::None,
+        },
+    )
+    .await
+}
+
+async fn outbox_row(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<i64>,
+    Query(params): Query<OutboxParams>,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let row = store.get_outbox(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let attempts = store.outbox_attempts(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let mail: Option<OutgoingMail> = serde_json::from_str(&row.payload).ok();
+    let lead = match row.lead_id {
+        Some(lead) => store.get_lead(lead).await.ok(),
+        None => None,
+    };
+    let attempts: Vec<minijinja::Value> = attempts
+        .iter()
+        .map(|a| context! { a => a, outcome => crate::i18n::t(locale, &format!("outbox.outcome.{}", a.outcome)) })
+        .collect();
+    render(
+        &state,
+        &user,
+        "mail/outbox_row.html",
+        "settings",
+        context! {
+            view => row_view(&row, locale), mail => mail, attempts => attempts, lead => lead,
+            test => params.test.is_some(),
+        },
+    )
+    .await
+}
