@@ -118,9 +118,35 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// The row's content is about to go to the server (after this it is never sent again);
     /// `false` when the row is no longer claimed by `holder` (its claim ran out and another
     /// worker took it), in which case nothing may be sent.
-    async fn hand_over_outbox(&self, id: i64, holder: &str, message_id: &str, now: Millis) -> StoreResult<bool>;
+    async fn hand_over_outbox(&self, id: i64, holder: &str, message_id: &str, now: Millis) -> StoreResult<bool> {
+        let handed = self.hand_over_outbox_many(holder, &[(id, message_id.to_owned())], now).await?;
+        Ok(handed == [id])
+    }
+    /// Hand-overs of several rows (id, Message-ID) in one transaction; returns the ids handed
+    /// over (the others are no longer claimed by `holder`).
+    async fn hand_over_outbox_many(&self, holder: &str, rows: &[(i64, String)], now: Millis) -> StoreResult<Vec<i64>> {
+        Ok(self.write_outbox(holder, rows, &[], now).await?.0)
+    }
     /// Records how the attempt at a handed-over (or claimed) row ended.
-    async fn finish_outbox(&self, id: i64, outcome: &OutboxOutcome, now: Millis) -> StoreResult<()>;
+    async fn finish_outbox(&self, id: i64, outcome: &OutboxOutcome, now: Millis) -> StoreResult<()> {
+        match self.finish_outbox_many(&[(id, outcome.clone())], now).await? {
+            0 => Err(crate::StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+    /// How several attempts ended, in one transaction; returns how many rows changed.
+    async fn finish_outbox_many(&self, outcomes: &[(i64, OutboxOutcome)], now: Millis) -> StoreResult<u64> {
+        Ok(self.write_outbox("", &[], outcomes, now).await?.1)
+    }
+    /// Outcomes and then hand-overs, in one transaction (a sender's group commit): returns the
+    /// ids handed over and how many outcomes changed a row.
+    async fn write_outbox(
+        &self,
+        holder: &str,
+        hand_overs: &[(i64, String)],
+        outcomes: &[(i64, OutboxOutcome)],
+        now: Millis,
+    ) -> StoreResult<(Vec<i64>, u64)>;
     /// Gives back the rows `holder` claimed and did not hand over (a worker that stops).
     async fn release_outbox(&self, holder: &str, now: Millis) -> StoreResult<u64>;
     async fn get_outbox(&self, id: i64) -> StoreResult<OutboxRow>;
@@ -208,94 +234,99 @@ macro_rules! impl_outbox_store {
                 Ok(rows)
             }
 
-            async fn hand_over_outbox(
+            async fn write_outbox(
                 &self,
-                id: i64,
                 holder: &str,
-                message_id: &str,
+                hand_overs: &[(i64, String)],
+                outcomes: &[(i64, $crate::OutboxOutcome)],
                 now: $crate::Millis,
-            ) -> $crate::StoreResult<bool> {
-                let done = sqlx::query::<$db>(
-                    "UPDATE outbox SET status = 'handed', handed_at = $1, message_id = $2, updated_at = $1 \
-                     WHERE id = $3 AND status = 'claimed' AND claimed_by = $4",
-                )
-                .bind(now)
-                .bind(message_id)
-                .bind(id)
-                .bind(holder)
-                .execute(&self.pool)
-                .await
-                .map_err(db_error)?;
-                Ok(done.rows_affected() == 1)
-            }
-
-            async fn finish_outbox(
-                &self,
-                id: i64,
-                outcome: &$crate::OutboxOutcome,
-                now: $crate::Millis,
-            ) -> $crate::StoreResult<()> {
-                let (name, code, detail) = match outcome {
-                    $crate::OutboxOutcome::Sent { code, detail } => ("sent", *code, detail.clone()),
-                    $crate::OutboxOutcome::Retry { code, detail, .. } => ("retry", *code, Some(detail.clone())),
-                    $crate::OutboxOutcome::Failed { code, detail } => ("failed", *code, Some(detail.clone())),
-                    $crate::OutboxOutcome::Unconfirmed { detail } => ("unconfirmed", None, Some(detail.clone())),
-                };
+            ) -> $crate::StoreResult<(Vec<i64>, u64)> {
+                if hand_overs.is_empty() && outcomes.is_empty() {
+                    return Ok((Vec::new(), 0));
+                }
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let changed = match outcome {
-                    $crate::OutboxOutcome::Sent { .. } => sqlx::query::<$db>(
-                        "UPDATE outbox SET status = 'sent', sent_at = $1, last_code = $2, last_error = NULL, \
-                         attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $1 \
-                         WHERE id = $3",
+                let mut changed_rows = 0;
+                for (id, outcome) in outcomes {
+                    let id = *id;
+                    let (name, code, detail) = match outcome {
+                        $crate::OutboxOutcome::Sent { code, detail } => ("sent", *code, detail.clone()),
+                        $crate::OutboxOutcome::Retry { code, detail, .. } => ("retry", *code, Some(detail.clone())),
+                        $crate::OutboxOutcome::Failed { code, detail } => ("failed", *code, Some(detail.clone())),
+                        $crate::OutboxOutcome::Unconfirmed { detail } => ("unconfirmed", None, Some(detail.clone())),
+                    };
+                    let changed = match outcome {
+                        $crate::OutboxOutcome::Sent { .. } => sqlx::query::<$db>(
+                            "UPDATE outbox SET status = 'sent', sent_at = $1, last_code = $2, last_error = NULL, \
+                             attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $1 \
+                             WHERE id = $3",
+                        )
+                        .bind(now)
+                        .bind(code)
+                        .bind(id),
+                        $crate::OutboxOutcome::Retry { at, .. } => sqlx::query::<$db>(
+                            "UPDATE outbox SET status = 'pending', due_at = $1, handed_at = NULL, last_code = $2, \
+                             last_error = $3, attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, \
+                             updated_at = $4 WHERE id = $5",
+                        )
+                        .bind(*at)
+                        .bind(code)
+                        .bind(detail.clone())
+                        .bind(now)
+                        .bind(id),
+                        $crate::OutboxOutcome::Failed { .. } => sqlx::query::<$db>(
+                            "UPDATE outbox SET status = 'failed', last_code = $1, last_error = $2, attempts = attempts + 1, \
+                             claimed_by = NULL, claimed_until = NULL, updated_at = $3 WHERE id = $4",
+                        )
+                        .bind(code)
+                        .bind(detail.clone())
+                        .bind(now)
+                        .bind(id),
+                        $crate::OutboxOutcome::Unconfirmed { detail } => sqlx::query::<$db>(
+                            "UPDATE outbox SET last_error = $1, attempts = attempts + 1, claimed_by = NULL, \
+                             claimed_until = NULL, updated_at = $2 WHERE id = $3 AND status = 'handed'",
+                        )
+                        .bind(detail.clone())
+                        .bind(now)
+                        .bind(id),
+                    }
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if changed.rows_affected() == 0 {
+                        continue;
+                    }
+                    changed_rows += changed.rows_affected();
+                    sqlx::query::<$db>(
+                        "INSERT INTO outbox_attempts (outbox_id, at, outcome, code, detail) VALUES ($1, $2, $3, $4, $5)",
                     )
+                    .bind(id)
                     .bind(now)
+                    .bind(name)
                     .bind(code)
-                    .bind(id),
-                    $crate::OutboxOutcome::Retry { at, .. } => sqlx::query::<$db>(
-                        "UPDATE outbox SET status = 'pending', due_at = $1, handed_at = NULL, last_code = $2, \
-                         last_error = $3, attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, \
-                         updated_at = $4 WHERE id = $5",
-                    )
-                    .bind(*at)
-                    .bind(code)
-                    .bind(detail.clone())
-                    .bind(now)
-                    .bind(id),
-                    $crate::OutboxOutcome::Failed { .. } => sqlx::query::<$db>(
-                        "UPDATE outbox SET status = 'failed', last_code = $1, last_error = $2, attempts = attempts + 1, \
-                         claimed_by = NULL, claimed_until = NULL, updated_at = $3 WHERE id = $4",
-                    )
-                    .bind(code)
-                    .bind(detail.clone())
-                    .bind(now)
-                    .bind(id),
-                    $crate::OutboxOutcome::Unconfirmed { detail } => sqlx::query::<$db>(
-                        "UPDATE outbox SET last_error = $1, attempts = attempts + 1, claimed_by = NULL, \
-                         claimed_until = NULL, updated_at = $2 WHERE id = $3 AND status = 'handed'",
-                    )
-                    .bind(detail.clone())
-                    .bind(now)
-                    .bind(id),
+                    .bind(detail)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
                 }
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-                if changed.rows_affected() == 0 {
-                    return Err($crate::StoreError::NotFound);
+                let mut handed = Vec::with_capacity(hand_overs.len());
+                for (id, message_id) in hand_overs {
+                    let done = sqlx::query::<$db>(
+                        "UPDATE outbox SET status = 'handed', handed_at = $1, message_id = $2, updated_at = $1 \
+                         WHERE id = $3 AND status = 'claimed' AND claimed_by = $4",
+                    )
+                    .bind(now)
+                    .bind(message_id)
+                    .bind(*id)
+                    .bind(holder)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if done.rows_affected() == 1 {
+                        handed.push(*id);
+                    }
                 }
-                sqlx::query::<$db>(
-                    "INSERT INTO outbox_attempts (outbox_id, at, outcome, code, detail) VALUES ($1, $2, $3, $4, $5)",
-                )
-                .bind(id)
-                .bind(now)
-                .bind(name)
-                .bind(code)
-                .bind(detail)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
                 tx.commit().await.map_err(db_error)?;
-                Ok(())
+                Ok((handed, changed_rows))
             }
 
             async fn release_outbox(&self, holder: &str, now: $crate::Millis) -> $crate::StoreResult<u64> {

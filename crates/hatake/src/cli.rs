@@ -82,6 +82,9 @@ pub enum BenchCommand {
     Events(crate::bench::events::EventsBenchArgs),
     /// Full recomputation, decay pass and incremental scoring with 20M events (see BENCHMARKS.md).
     Scoring(crate::bench::scoring::ScoringBenchArgs),
+    /// Mail from the outbox to a local SMTP server next to that server's own rate, and a kill -9
+    /// in the middle of a send (see BENCHMARKS.md).
+    Mail(crate::bench::mail::MailBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,5 +147,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Names(args) } => crate::bench::names::run(&args).await,
         Command::Bench { command: BenchCommand::Events(args) } => crate::bench::events::run(args).await,
         Command::Bench { command: BenchCommand::Scoring(args) } => crate::bench::scoring::run(args).await,
+        Command::Bench { command: BenchCommand::Mail(args) } => crate::bench::mail::run(&args).await,
     }
 }

@@ -10,7 +10,7 @@ use super::transport::{MailConnection, MailTransport, SendError};
 use super::{build, message_id, OutgoingMail, KIND};
 use crate::runtime::{Context, Next, WorkError, Worker};
 use async_trait::async_trait;
-use hatake_store::{Millis, OutboxOutcome, OutboxRow, Store};
+use hatake_store::{Millis, OutboxOutcome, OutboxRow};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -44,7 +44,7 @@ pub struct SenderSettings {
 
 impl Default for SenderSettings {
     fn default() -> Self {
-        Self { connections: 4, batch: 400, claim_ms: 15_000, interval: Duration::from_secs(15) }
+        Self { connections: 8, batch: 800, claim_ms: 15_000, interval: Duration::from_secs(15) }
     }
 }
 
@@ -163,12 +163,16 @@ impl Worker for MailSender {
         for (i, row) in rows.into_iter().enumerate() {
             groups[i % lanes].push(row);
         }
+        let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
+        let writer = tokio::spawn(write_loop(cx.clone(), queued));
+        let writes = Writes(queue);
         let mut tasks = tokio::task::JoinSet::new();
         for group in groups {
             let connection = self.idle.pop();
-            let lane = Lane { cx: cx.clone(), transport: transport.clone(), connection };
+            let lane = Lane { cx: cx.clone(), transport: transport.clone(), connection, writes: writes.clone() };
             tasks.spawn(lane.send(group));
         }
+        drop(writes);
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok((connection, counts)) => {
@@ -177,6 +181,12 @@ impl Worker for MailSender {
                 }
                 Err(error) => tracing::warn!(%error, "a mail lane failed"),
             }
+        }
+        // Every lane is done and has dropped its handle: the writer commits what is left.
+        match writer.await {
+            Ok(0) => {}
+            Ok(unrecorded) => tracing::warn!(unrecorded, "outcomes of sent mail could not be recorded"),
+            Err(error) => tracing::warn!(%error, "the outbox writer failed"),
         }
         Ok(if full { Next::Again } else { Next::Idle })
     }
@@ -195,31 +205,94 @@ impl Worker for MailSender {
     }
 }
 
+/// What the lanes of a step ask to be written.
+enum Write {
+    HandOver { id: i64, message_id: String, reply: tokio::sync::oneshot::Sender<bool> },
+    Finish { id: i64, outcome: OutboxOutcome },
+}
+
+/// The lanes' writes, committed together: what arrived while the last commit ran goes in the
+/// next one (outcomes first, then hand-overs), so that many connections share each commit.
+#[derive(Clone)]
+struct Writes(tokio::sync::mpsc::UnboundedSender<Write>);
+
+impl Writes {
+    /// Records that the row's content goes out now; `false` when it may not (no longer ours, or
+    /// the store failed).
+    async fn hand_over(&self, id: i64, message_id: String) -> bool {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.0.send(Write::HandOver { id, message_id, reply }).is_err() {
+            return false;
+        }
+        answer.await.unwrap_or(false)
+    }
+
+    fn finish(&self, id: i64, outcome: OutboxOutcome) {
+        let _ = self.0.send(Write::Finish { id, outcome });
+    }
+}
+
+/// Writes until every lane is done; returns the outcomes that could not be recorded.
+async fn write_loop(cx: Context, mut queue: tokio::sync::mpsc::UnboundedReceiver<Write>) -> u64 {
+    let mut unrecorded = 0;
+    while let Some(first) = queue.recv().await {
+        let mut writes = vec![first];
+        while let Ok(next) = queue.try_recv() {
+            writes.push(next);
+        }
+        let mut hand_overs = Vec::new();
+        let mut replies = Vec::new();
+        let mut outcomes = Vec::new();
+        for write in writes {
+            match write {
+                Write::HandOver { id, message_id, reply } => {
+                    hand_overs.push((id, message_id));
+                    replies.push((id, reply));
+                }
+                Write::Finish { id, outcome } => outcomes.push((id, outcome)),
+            }
+        }
+        match cx.store.write_outbox(&cx.holder, &hand_overs, &outcomes, cx.clock.now()).await {
+            Ok((handed, _)) => {
+                for (id, reply) in replies {
+                    let _ = reply.send(handed.contains(&id));
+                }
+            }
+            Err(error) => {
+                // Nothing of this commit holds: no content goes out for its hand-overs; its
+                // outcomes leave their rows handed over (never sent twice) or claimed (taken
+                // again when the claim runs out).
+                tracing::warn!(%error, "the outbox could not be written");
+                unrecorded += outcomes.len() as u64;
+                for (_, reply) in replies {
+                    let _ = reply.send(false);
+                }
+            }
+        }
+    }
+    unrecorded
+}
+
 /// One connection's share of a step.
 struct Lane {
     cx: Context,
     transport: Arc<dyn MailTransport>,
     connection: Option<Box<dyn MailConnection>>,
+    writes: Writes,
 }
 
 impl Lane {
     async fn send(mut self, rows: Vec<OutboxRow>) -> (Option<Box<dyn MailConnection>>, SenderCounts) {
         let mut counts = SenderCounts::default();
         for row in rows {
-            let outcome = self.send_one(&row, &mut counts).await;
-            let store: &dyn Store = self.cx.store.as_ref();
-            if let Some(outcome) = outcome {
+            if let Some(outcome) = self.send_one(&row, &mut counts).await {
                 match &outcome {
                     OutboxOutcome::Sent { .. } => counts.sent += 1,
                     OutboxOutcome::Retry { .. } => counts.retried += 1,
                     OutboxOutcome::Failed { .. } => counts.failed += 1,
                     OutboxOutcome::Unconfirmed { .. } => counts.unconfirmed += 1,
                 }
-                if let Err(error) = store.finish_outbox(row.id, &outcome, self.cx.clock.now()).await {
-                    // The row stays claimed (or handed): a claim runs out and is taken again;
-                    // a handed row is never sent twice.
-                    tracing::warn!(%error, row = row.id, "the outcome of a mail could not be recorded");
-                }
+                self.writes.finish(row.id, outcome);
             }
         }
         (self.connection, counts)
@@ -270,18 +343,14 @@ impl Lane {
                 }
             }
         }
-        let store: &dyn Store = self.cx.store.as_ref();
-        match store.hand_over_outbox(row.id, &self.cx.holder, &id, self.cx.clock.now()).await {
-            Ok(true) => {}
-            Ok(false) | Err(_) => {
-                counts.lost += 1;
-                if let Some(connection) = self.connection.as_mut() {
-                    if connection.reset().await.is_err() {
-                        self.connection = None;
-                    }
+        if !self.writes.hand_over(row.id, id.clone()).await {
+            counts.lost += 1;
+            if let Some(connection) = self.connection.as_mut() {
+                if connection.reset().await.is_err() {
+                    self.connection = None;
                 }
-                return None;
             }
+            return None;
         }
         let connection = self.connection.as_mut()?;
         match connection.content(&bytes).await {

@@ -13,6 +13,7 @@ pub mod events;
 pub mod febrl;
 pub mod import;
 mod load;
+pub mod mail;
 pub mod names;
 mod report;
 mod scenarios;
