@@ -88,7 +88,8 @@ pub async fn process(
     if let Some(referrer) = &submission.referrer {
         properties.insert("referrer".into(), referrer.clone().into());
     }
-    properties.insert("consents".into(), FormDefinition::consents_of(&payload).into());
+    let consents = FormDefinition::consents_of(&payload);
+    properties.insert("consents".into(), consents.clone().into());
     let answers = FormDefinition::extras_of(&payload);
     if !answers.is_empty() {
         properties.insert("answers".into(), Value::Object(answers));
@@ -109,6 +110,21 @@ pub async fn process(
         Some(Appended::Created(id) | Appended::Duplicate(id)) => *id,
         None => return Err(ProcessError::Store(StoreError::Database("no event was appended".to_owned()))),
     };
+    // Each consent box ticked subscribes the lead to that product's mail (the first consent's
+    // time and form stay when it was given before).
+    let subscriptions: Vec<hatake_store::SubscriptionChange> = consents
+        .iter()
+        .map(|product| hatake_store::SubscriptionChange {
+            lead_id,
+            topic: hatake_store::product_topic(*product),
+            status: "subscribed".into(),
+            source: "form".into(),
+            detail: Some(definition.name.clone()),
+            by_user: None,
+            at: submission.received_at,
+        })
+        .collect();
+    store.change_subscriptions(&subscriptions).await?;
     // A meeting booked before the submission became a lead gets the lead now (only a
     // submission given a booking token can have one).
     if submission.booking_token.is_some() {

@@ -186,3 +186,177 @@ both!(
     refusals_are_tried_again_or_not_postgres
 );
 both!(two_workers_never_send_twice, two_workers_never_send_twice_sqlite, two_workers_never_send_twice_postgres);
+
+/// One step of an interleaving: record a mail for (lead, topic), unsubscribe (lead, topic), or
+/// let the sender take a step.
+#[derive(Debug, Clone)]
+enum Op {
+    Mail(usize, usize),
+    Unsubscribe(usize, usize),
+    Send,
+}
+
+fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+    use proptest::prelude::*;
+    prop_oneof![
+        4 => (0..3_usize, 0..2_usize).prop_map(|(l, t)| Op::Mail(l, t)),
+        1 => (0..3_usize, 0..2_usize).prop_map(|(l, t)| Op::Unsubscribe(l, t)),
+        2 => Just(Op::Send),
+    ]
+}
+
+/// Runs an interleaving and checks that no mail went out after its lead unsubscribed from its
+/// topic, and that every mail for a topic still subscribed went out.
+async fn unsubscribes_are_honoured_at_once(store: Arc<dyn Store>, ops: Vec<Op>) {
+    let sink = SmtpSink::start_counting().expect("sink");
+    // Each run starts later than the last one's mail (a store may hold earlier runs').
+    let start = store.list_outbox(None, None, 1).await.unwrap().first().map_or(T0, |r| r.due_at + 3_600_000);
+    let clock = Clock::manual(start);
+    let cx = Context::new(store.clone(), clock.clone(), jiff::tz::TimeZone::UTC);
+    let topics = ["general", "product:1"];
+    let mut leads = Vec::new();
+    for i in 0..3 {
+        let lead = hatake_domain::LeadInput { family_name: Some(format!("見込{i}")), ..Default::default() };
+        leads.push(store.create_lead(&lead.validate(&[]).unwrap(), false, T0).await.unwrap().id);
+    }
+    let mut worker = sender(&sink, 2, 3);
+    let mut lease = LeaseState::default();
+    let mut unsubscribed_at: BTreeMap<(i64, &str), i64> = BTreeMap::new();
+    for (n, op) in ops.iter().enumerate() {
+        clock.advance(Duration::from_millis(10));
+        match *op {
+            Op::Mail(l, t) => {
+                let mut m = mail(&format!("p{l}@example.jp"));
+                m.topic = Some(topics[t].into());
+                let key = format!("op:{}:{n}", leads[0]);
+                enqueue(store.as_ref(), &key, Some(leads[l]), &m, clock.now(), clock.now()).await.unwrap();
+            }
+            Op::Unsubscribe(l, t) => {
+                let change = hatake_store::SubscriptionChange {
+                    lead_id: leads[l],
+                    topic: topics[t].into(),
+                    status: "unsubscribed".into(),
+                    source: "link".into(),
+                    detail: None,
+                    by_user: None,
+                    at: clock.now(),
+                };
+                store.change_subscriptions(&[change]).await.unwrap();
+                unsubscribed_at.entry((leads[l], topics[t])).or_insert(clock.now());
+            }
+            Op::Send => {
+                runtime::step(&mut worker, &cx, &mut lease).await.unwrap();
+            }
+        }
+    }
+    clock.advance(Duration::from_millis(10));
+    drain(&mut worker, &cx).await;
+    let mut before = None;
+    let mut rows = Vec::new();
+    loop {
+        let page = store.list_outbox(None, before, 200).await.unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.id);
+        // Only this run's mail (a store may hold earlier runs').
+        rows.extend(page.into_iter().filter(|r| r.lead_id.is_some_and(|l| leads.contains(&l))));
+    }
+    let mut sent = 0;
+    for row in &rows {
+        let topic = row.topic.as_deref().unwrap();
+        let stop = unsubscribed_at.get(&(row.lead_id.unwrap(), topic));
+        match row.status.as_str() {
+            "sent" => {
+                sent += 1;
+                let handed = row.handed_at.unwrap();
+                assert!(stop.is_none_or(|at| handed < *at), "sent after the unsubscribe: {row:?} ({stop:?})");
+            }
+            "cancelled" => {}
+            other => panic!("{other}: {row:?}"),
+        }
+        if row.status == "cancelled" {
+            assert!(stop.is_some(), "cancelled without an unsubscribe: {row:?}");
+        }
+        if stop.is_none() {
+            assert_eq!(row.status, "sent", "a subscribed topic's mail goes out");
+        }
+    }
+    assert!(sink.wait_for(sent, Duration::from_secs(5)));
+    assert_eq!(sink.count(), sent, "the server got exactly the mail recorded as sent");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    #[test]
+    fn unsubscribes_are_honoured_at_once_sqlite(ops in proptest::collection::vec(op(), 1..40)) {
+        // One runtime and one store for every case (each case has leads of its own).
+        static SHARED: std::sync::OnceLock<(tokio::runtime::Runtime, Arc<dyn Store>, tempfile::TempDir)> =
+            std::sync::OnceLock::new();
+        let (runtime, store, _) = SHARED.get_or_init(|| {
+            let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let store: Arc<dyn Store> =
+                Arc::new(runtime.block_on(hatake_sqlite::SqliteStore::open(dir.path())).expect("open SQLite"));
+            (runtime, store, dir)
+        });
+        runtime.block_on(unsubscribes_are_honoured_at_once(store.clone(), ops));
+    }
+}
+
+/// The same on PostgreSQL, for a fixed interleaving that has every case.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unsubscribes_are_honoured_at_once_postgres() {
+    let url = hatake_testkit::PgCluster::shared().fresh_database();
+    let store = hatake_postgres::PostgresStore::connect(&url).await.expect("connect PostgreSQL");
+    let ops = vec![
+        Op::Mail(0, 0),
+        Op::Mail(0, 1),
+        Op::Mail(1, 1),
+        Op::Send,
+        Op::Mail(0, 0),
+        Op::Mail(1, 1),
+        Op::Unsubscribe(1, 1),
+        Op::Mail(1, 1),
+        Op::Mail(1, 0),
+        Op::Send,
+        Op::Unsubscribe(0, 0),
+        Op::Mail(0, 0),
+        Op::Mail(2, 0),
+        Op::Send,
+    ];
+    unsubscribes_are_honoured_at_once(Arc::new(store), ops).await;
+}
+
+/// An unsubscribe that comes in between the claim and the hand-over: the hand-over itself
+/// refuses the row and cancels it (the check and the hand-over are one statement's work).
+async fn the_hand_over_checks_the_subscription(store: Arc<dyn Store>) {
+    let lead = hatake_domain::LeadInput { family_name: Some("山田".into()), ..Default::default() };
+    let lead = store.create_lead(&lead.validate(&[]).unwrap(), false, T0).await.unwrap().id;
+    let mut m = mail("yamada@example.jp");
+    m.topic = Some("general".into());
+    enqueue(store.as_ref(), "race", Some(lead), &m, T0, T0).await.unwrap();
+    let claimed = store.claim_outbox("mail", "h", T0, T0 + 15_000, 10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert!(store.cancel_unsubscribed_outbox("h", &[claimed[0].id], T0).await.unwrap().is_empty(), "still subscribed");
+    let change = hatake_store::SubscriptionChange {
+        lead_id: lead,
+        topic: "general".into(),
+        status: "unsubscribed".into(),
+        source: "link".into(),
+        detail: None,
+        by_user: None,
+        at: T0 + 1,
+    };
+    store.change_subscriptions(&[change]).await.unwrap();
+    let written = store.write_outbox("h", &[(claimed[0].id, "x@sample.co.jp".into())], &[], T0 + 2).await.unwrap();
+    assert_eq!((written.handed.len(), written.cancelled.clone()), (0, vec![claimed[0].id]));
+    let row = store.get_outbox(claimed[0].id).await.unwrap();
+    assert_eq!((row.status.as_str(), row.last_error.as_deref()), ("cancelled", Some("unsubscribed")));
+    assert_eq!(store.outbox_counts().await.unwrap().cancelled, 1);
+}
+
+both!(
+    the_hand_over_checks_the_subscription,
+    the_hand_over_checks_the_subscription_sqlite,
+    the_hand_over_checks_the_subscription_postgres
+);

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "score_floor", include_str!("../migrations/0018_score_floor.sql")),
     (19, "queue_sla", include_str!("../migrations/0019_queue_sla.sql")),
     (20, "outbox", include_str!("../migrations/0020_outbox.sql")),
+    (21, "subscriptions", include_str!("../migrations/0021_subscriptions.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (18, "score_floor", include_str!("../migrations/0018_score_floor.sql")),
     (19, "queue_sla", include_str!("../migrations/0019_queue_sla.sql")),
     (20, "outbox", include_str!("../migrations/0020_outbox.sql")),
+    (21, "subscriptions", include_str!("../migrations/0021_subscriptions.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -367,6 +367,17 @@ macro_rules! impl_resolution_store {
                 // move; a stage for a product the survivor has none for moves too (the rest go
                 // with the merged lead).
                 for sql in [
+                    // Mail subscriptions: an unsubscribe of either is never lost; topics only the
+                    // merged lead had move; every change's record moves.
+                    "UPDATE subscriptions SET status = 'unsubscribed', \
+                     source = (SELECT m.source FROM subscriptions m WHERE m.lead_id = $2 AND m.topic = subscriptions.topic), \
+                     detail = (SELECT m.detail FROM subscriptions m WHERE m.lead_id = $2 AND m.topic = subscriptions.topic), \
+                     at = (SELECT m.at FROM subscriptions m WHERE m.lead_id = $2 AND m.topic = subscriptions.topic) \
+                     WHERE lead_id = $1 AND status = 'subscribed' AND topic IN \
+                     (SELECT topic FROM subscriptions WHERE lead_id = $2 AND status = 'unsubscribed')",
+                    "UPDATE subscriptions SET lead_id = $1 WHERE lead_id = $2 AND topic NOT IN \
+                     (SELECT topic FROM subscriptions WHERE lead_id = $1)",
+                    "UPDATE subscription_history SET lead_id = $1 WHERE lead_id = $2",
                     "UPDATE stage_history SET lead_id = $1 WHERE lead_id = $2",
                     "UPDATE opportunities SET lead_id = $1 WHERE lead_id = $2",
                     "UPDATE lead_stages SET lead_id = $1 WHERE lead_id = $2 AND product_id NOT IN \

@@ -12,6 +12,7 @@ mod forms;
 mod lifecycle;
 mod outbox;
 mod scoring;
+mod subscriptions;
 pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
@@ -19,6 +20,7 @@ pub use forms::*;
 pub use lifecycle::*;
 pub use outbox::*;
 pub use scoring::*;
+pub use subscriptions::*;
 mod query;
 mod resolution;
 mod rows;
@@ -90,6 +92,7 @@ pub trait Store:
     + ScoreViewStore
     + LifecycleStore
     + OutboxStore
+    + SubscriptionStore
 {
 }
 
@@ -108,7 +111,8 @@ impl<
             + ScorerStore
             + ScoreViewStore
             + LifecycleStore
-            + OutboxStore,
+            + OutboxStore
+            + SubscriptionStore,
     > Store for T
 {
 }

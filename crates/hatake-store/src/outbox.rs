@@ -30,6 +30,9 @@ pub struct NewOutbox {
     pub payload: String,
     /// Not before this time.
     pub due_at: Millis,
+    /// A marketing mail's subscription topic (`general`, `product:{id}`): it is not handed over
+    /// once the lead unsubscribed from it. `None` for mail a person asked for (a test send).
+    pub topic: Option<String>,
 }
 
 /// A recorded side effect.
@@ -56,6 +59,7 @@ pub struct OutboxRow {
     pub message_id: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    pub topic: Option<String>,
 }
 
 /// One attempt at a row.
@@ -91,13 +95,25 @@ pub struct OutboxCounts {
     pub handed: i64,
     pub sent: i64,
     pub failed: i64,
+    pub cancelled: i64,
 }
 
 /// The statuses a list can be filtered by.
-pub const OUTBOX_STATUSES: [&str; 5] = ["pending", "claimed", "handed", "sent", "failed"];
+pub const OUTBOX_STATUSES: [&str; 6] = ["pending", "claimed", "handed", "sent", "failed", "cancelled"];
+
+/// What [`OutboxStore::write_outbox`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxWritten {
+    /// Rows handed over: their content may go out now.
+    pub handed: Vec<i64>,
+    /// Rows not handed over because the lead unsubscribed from their topic (now `cancelled`).
+    pub cancelled: Vec<i64>,
+    /// Outcomes that changed a row.
+    pub finished: u64,
+}
 
 pub const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, lead_id, recipient, payload, status, attempts, due_at, \
-     claimed_by, claimed_until, handed_at, sent_at, last_code, last_error, message_id, created_at, updated_at";
+     claimed_by, claimed_until, handed_at, sent_at, last_code, last_error, message_id, created_at, updated_at, topic";
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync + 'static {
@@ -119,13 +135,13 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// `false` when the row is no longer claimed by `holder` (its claim ran out and another
     /// worker took it), in which case nothing may be sent.
     async fn hand_over_outbox(&self, id: i64, holder: &str, message_id: &str, now: Millis) -> StoreResult<bool> {
-        let handed = self.hand_over_outbox_many(holder, &[(id, message_id.to_owned())], now).await?;
-        Ok(handed == [id])
+        let written = self.write_outbox(holder, &[(id, message_id.to_owned())], &[], now).await?;
+        Ok(written.handed == [id])
     }
     /// Hand-overs of several rows (id, Message-ID) in one transaction; returns the ids handed
     /// over (the others are no longer claimed by `holder`).
     async fn hand_over_outbox_many(&self, holder: &str, rows: &[(i64, String)], now: Millis) -> StoreResult<Vec<i64>> {
-        Ok(self.write_outbox(holder, rows, &[], now).await?.0)
+        Ok(self.write_outbox(holder, rows, &[], now).await?.handed)
     }
     /// Records how the attempt at a handed-over (or claimed) row ended.
     async fn finish_outbox(&self, id: i64, outcome: &OutboxOutcome, now: Millis) -> StoreResult<()> {
@@ -136,17 +152,21 @@ pub trait OutboxStore: Send + Sync + 'static {
     }
     /// How several attempts ended, in one transaction; returns how many rows changed.
     async fn finish_outbox_many(&self, outcomes: &[(i64, OutboxOutcome)], now: Millis) -> StoreResult<u64> {
-        Ok(self.write_outbox("", &[], outcomes, now).await?.1)
+        Ok(self.write_outbox("", &[], outcomes, now).await?.finished)
     }
-    /// Outcomes and then hand-overs, in one transaction (a sender's group commit): returns the
-    /// ids handed over and how many outcomes changed a row.
+    /// Outcomes and then hand-overs, in one transaction (a sender's group commit). A row whose
+    /// lead unsubscribed from its topic is cancelled instead of handed over: the check and the
+    /// hand-over are one step, so no mail goes out after an unsubscribe was recorded.
     async fn write_outbox(
         &self,
         holder: &str,
         hand_overs: &[(i64, String)],
         outcomes: &[(i64, OutboxOutcome)],
         now: Millis,
-    ) -> StoreResult<(Vec<i64>, u64)>;
+    ) -> StoreResult<OutboxWritten>;
+    /// Cancels the rows among `ids` claimed by `holder` whose lead unsubscribed from their
+    /// topic (checked for a whole claim at once; the hand-over checks again); returns their ids.
+    async fn cancel_unsubscribed_outbox(&self, holder: &str, ids: &[i64], now: Millis) -> StoreResult<Vec<i64>>;
     /// Gives back the rows `holder` claimed and did not hand over (a worker that stops).
     async fn release_outbox(&self, holder: &str, now: Millis) -> StoreResult<u64>;
     async fn get_outbox(&self, id: i64) -> StoreResult<OutboxRow>;
@@ -165,7 +185,7 @@ macro_rules! impl_outbox_store {
         #[async_trait::async_trait]
         impl $crate::OutboxStore for $store {
             async fn enqueue_outbox(&self, rows: &[$crate::NewOutbox], now: $crate::Millis) -> $crate::StoreResult<u64> {
-                const COLUMNS: [&str; 10] = [
+                const COLUMNS: [&str; 11] = [
                     "idempotency_key",
                     "kind",
                     "lead_id",
@@ -176,6 +196,7 @@ macro_rules! impl_outbox_store {
                     "due_at",
                     "created_at",
                     "updated_at",
+                    "topic",
                 ];
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 let mut created = 0;
@@ -196,7 +217,8 @@ macro_rules! impl_outbox_store {
                             .bind(0_i64)
                             .bind(row.due_at)
                             .bind(now)
-                            .bind(now);
+                            .bind(now)
+                            .bind(&row.topic);
                     }
                     created += query.execute(&mut *tx).await.map_err(db_error)?.rows_affected();
                 }
@@ -240,9 +262,9 @@ macro_rules! impl_outbox_store {
                 hand_overs: &[(i64, String)],
                 outcomes: &[(i64, $crate::OutboxOutcome)],
                 now: $crate::Millis,
-            ) -> $crate::StoreResult<(Vec<i64>, u64)> {
+            ) -> $crate::StoreResult<$crate::OutboxWritten> {
                 if hand_overs.is_empty() && outcomes.is_empty() {
-                    return Ok((Vec::new(), 0));
+                    return Ok($crate::OutboxWritten::default());
                 }
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 let mut changed_rows = 0;
@@ -309,7 +331,24 @@ macro_rules! impl_outbox_store {
                     .map_err(db_error)?;
                 }
                 let mut handed = Vec::with_capacity(hand_overs.len());
+                let mut cancelled = Vec::new();
                 for (id, message_id) in hand_overs {
+                    let refused = sqlx::query::<$db>(
+                        "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
+                         claimed_until = NULL, updated_at = $1 WHERE id = $2 AND status = 'claimed' AND claimed_by = $3 \
+                         AND topic IS NOT NULL AND lead_id IS NOT NULL AND EXISTS (SELECT 1 FROM subscriptions s \
+                         WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic AND s.status = 'unsubscribed')",
+                    )
+                    .bind(now)
+                    .bind(*id)
+                    .bind(holder)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if refused.rows_affected() == 1 {
+                        cancelled.push(*id);
+                        continue;
+                    }
                     let done = sqlx::query::<$db>(
                         "UPDATE outbox SET status = 'handed', handed_at = $1, message_id = $2, updated_at = $1 \
                          WHERE id = $3 AND status = 'claimed' AND claimed_by = $4",
@@ -326,7 +365,32 @@ macro_rules! impl_outbox_store {
                     }
                 }
                 tx.commit().await.map_err(db_error)?;
-                Ok((handed, changed_rows))
+                Ok($crate::OutboxWritten { handed, cancelled, finished: changed_rows })
+            }
+
+            async fn cancel_unsubscribed_outbox(
+                &self,
+                holder: &str,
+                ids: &[i64],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<i64>> {
+                let mut cancelled = Vec::new();
+                for part in ids.chunks(500) {
+                    let list = (0..part.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+                    let sql = format!(
+                        "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
+                         claimed_until = NULL, updated_at = $1 WHERE id IN ({list}) AND status = 'claimed' \
+                         AND claimed_by = $2 AND topic IS NOT NULL AND lead_id IS NOT NULL AND EXISTS \
+                         (SELECT 1 FROM subscriptions s WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic \
+                         AND s.status = 'unsubscribed') RETURNING id"
+                    );
+                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql).bind(now).bind(holder);
+                    for id in part {
+                        query = query.bind(*id);
+                    }
+                    cancelled.extend(query.fetch_all(&self.pool).await.map_err(db_error)?.into_iter().map(|(id,)| id));
+                }
+                Ok(cancelled)
             }
 
             async fn release_outbox(&self, holder: &str, now: $crate::Millis) -> $crate::StoreResult<u64> {
@@ -397,6 +461,7 @@ macro_rules! impl_outbox_store {
                         "handed" => counts.handed = n,
                         "sent" => counts.sent = n,
                         "failed" => counts.failed = n,
+                        "cancelled" => counts.cancelled = n,
                         _ => {}
                     }
                 }

@@ -11,6 +11,7 @@ mod multipart;
 pub mod pages;
 pub mod public_booking;
 pub mod public_forms;
+pub mod public_subscriptions;
 mod render;
 pub mod service;
 pub mod tracking;
@@ -149,6 +150,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(api::routes());
     all.extend(tracking::routes());
     all.extend(public_forms::routes());
+    all.extend(public_subscriptions::routes());
     all
 }
 

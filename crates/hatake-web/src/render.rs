@@ -28,6 +28,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings/mail.html", include_str!("../templates/settings/mail.html")),
     ("mail/outbox.html", include_str!("../templates/mail/outbox.html")),
     ("mail/outbox_row.html", include_str!("../templates/mail/outbox_row.html")),
+    ("subscriptions/preferences.html", include_str!("../templates/subscriptions/preferences.html")),
     ("meetings/list.html", include_str!("../templates/meetings/list.html")),
     ("settings/booking.html", include_str!("../templates/settings/booking.html")),
     ("forms/list.html", include_str!("../templates/forms/list.html")),

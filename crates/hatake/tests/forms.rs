@@ -196,6 +196,14 @@ async fn a_submission_becomes_a_lead_with_its_history(backend: Backend) {
     assert_eq!(events[0].product_id, Some(1));
     let page = admin.get(app.url(&format!("/leads/{lead_id}"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"mail-consents\"><span class=\"tag consent\""), "the consent shows on the lead");
+    // The consent box subscribed the lead to the product's mail, saying how.
+    let subscriptions = app.store.lead_subscriptions(lead_id).await.unwrap();
+    assert_eq!(subscriptions.len(), 1);
+    assert_eq!(
+        (subscriptions[0].topic.as_str(), subscriptions[0].status.as_str(), subscriptions[0].source.as_str()),
+        ("product:1", "subscribed", "form")
+    );
+    assert!(page.contains("data-topic=\"product:1\"><td>") && page.contains("購読中"), "the lead page shows it");
     // The form's page shows each submission's answers, labelled as the form labels them.
     let page = admin.get(app.url("/forms/1")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("<dt>ご興味</dt><dd class=\"answer\">価格</dd>"), "{page}");

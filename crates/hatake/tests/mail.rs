@@ -231,3 +231,189 @@ async fn mail_pages_sqlite() {
 async fn mail_pages_postgres() {
     mail_pages(support::Backend::Postgres).await;
 }
+
+/// Subscriptions over HTTP: the one-click unsubscribe exactly as RFC 8058 sends it (a POST with
+/// `List-Unsubscribe=One-Click`, no cookie, no CSRF token), the preference page (each topic,
+/// "stop all", Japanese and English, a forged token refused), a person's change on the lead
+/// page, and mail for an unsubscribed topic cancelled instead of sent.
+async fn subscriptions_over_http(backend: support::Backend) {
+    let app = support::spawn_app(backend).await;
+    let sink = SmtpSink::start().expect("sink");
+    for (code, name) in [("erp", "クラウドERP"), ("kintai", "勤怠管理")] {
+        let product =
+            hatake_domain::ProductInput { code: Some(code.into()), name: Some(name.into()), ..Default::default() };
+        app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    }
+    let lead = hatake_domain::LeadInput {
+        family_name: Some("山田".into()),
+        given_name: Some("太郎".into()),
+        email: Some("yamada@example.co.jp".into()),
+        ..Default::default()
+    };
+    let lead = app.store.create_lead(&lead.validate(&[]).unwrap(), true, 0).await.unwrap().id;
+    let now = hatake_web::now_millis();
+    let subscribe = |topic: &str| hatake_store::SubscriptionChange {
+        lead_id: lead,
+        topic: topic.into(),
+        status: "subscribed".into(),
+        source: "import".into(),
+        detail: Some("展示会2026.csv".into()),
+        by_user: None,
+        at: now,
+    };
+    app.store
+        .change_subscriptions(&[subscribe("general"), subscribe("product:1"), subscribe("product:2")])
+        .await
+        .unwrap();
+    let key = hatake_engine::mail::subscriptions::link_key(app.store.as_ref(), now).await.unwrap();
+    let url = hatake_engine::mail::subscriptions::unsubscribe_url(&app.base, &key, lead, "product:1");
+
+    // RFC 8058: the mail program posts the body; nothing else.
+    let plain = reqwest::Client::new();
+    let response = plain
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let states = |rows: Vec<hatake_store::SubscriptionRow>| -> Vec<(String, String, String)> {
+        rows.into_iter().map(|r| (r.topic, r.status, r.source)).collect()
+    };
+    let now_states = states(app.store.lead_subscriptions(lead).await.unwrap());
+    assert!(now_states.contains(&("product:1".into(), "unsubscribed".into(), "link".into())), "{now_states:?}");
+    assert!(now_states.contains(&("product:2".into(), "subscribed".into(), "import".into())), "only that topic");
+
+    // Mail about the unsubscribed topic is cancelled, the other goes.
+    let mut config = hatake_engine::mail::transport::SmtpSettings {
+        host: "127.0.0.1".into(),
+        port: sink.port(),
+        tls: hatake_engine::mail::transport::TlsMode::None,
+        username: None,
+        password: None,
+        hello_name: None,
+        timeout_secs: 5,
+    };
+    config.hello_name = Some("hatake.test".into());
+    let json = serde_json::to_string(&hatake_engine::mail::config::MailConfig::Smtp(config)).unwrap();
+    app.store.put_setting("mail.transport", &json, now).await.unwrap();
+    for (i, topic) in ["product:1", "product:2"].iter().enumerate() {
+        let mail = OutgoingMail {
+            from_address: "news@sample.co.jp".into(),
+            to_address: "yamada@example.co.jp".into(),
+            subject: format!("ご案内 {topic}"),
+            text: "本文".into(),
+            topic: Some((*topic).into()),
+            unsubscribe_url: Some(url.clone()),
+            ..Default::default()
+        };
+        enqueue(app.store.as_ref(), &format!("news:{i}:lead:{lead}"), Some(lead), &mail, now, now).await.unwrap();
+    }
+    app.runtime.handle().wake(hatake_engine::mail::sender::OUTBOX);
+    assert!(sink.wait_for(1, Duration::from_secs(10)));
+    let started = Instant::now();
+    loop {
+        let counts = app.store.outbox_counts().await.unwrap();
+        if counts.sent == 1 && counts.cancelled == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{counts:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(sink.count(), 1, "only the subscribed topic's mail");
+    assert_eq!(sink.messages()[0].header("List-Unsubscribe"), Some(format!("<{url}>")), "its one-click link");
+    assert_eq!(app.store.outbox_by_key(&format!("news:0:lead:{lead}")).await.unwrap().unwrap().status, "cancelled");
+
+    // The preference page: each topic with its switch, in Japanese or English, no sign-in.
+    let page_url = url.split('?').next().unwrap().to_owned();
+    let page = plain.get(&page_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("メール配信の設定") && page.contains("y*****@example.co.jp"), "{page}");
+    assert!(page.contains("name=\"topic.general\" value=\"on\" checked"));
+    assert!(page.contains("name=\"topic.product:1\" value=\"on\">"), "unsubscribed: off");
+    assert!(page.contains("クラウドERPのご案内") && page.contains("勤怠管理のご案内"));
+    let english = plain.get(format!("{page_url}?lang=en")).send().await.unwrap().text().await.unwrap();
+    assert!(english.contains("Mail preferences") && english.contains("Stop all mail"));
+    // Switch the general newsletter off and ERP back on.
+    let browser = app.browser();
+    let response = browser
+        .post(format!("{page_url}?lang=ja"))
+        .form(&[("topic.product:1", "on"), ("topic.product:2", "on"), ("action", "save")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let saved = browser
+        .get(app.url(response.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(saved.contains("配信設定を変更しました。"));
+    let now_states = states(app.store.lead_subscriptions(lead).await.unwrap());
+    assert!(now_states.contains(&("general".into(), "unsubscribed".into(), "preferences".into())));
+    assert!(now_states.contains(&("product:1".into(), "subscribed".into(), "preferences".into())));
+    // Stop all.
+    let response = browser.post(&page_url).form(&[("action", "stop_all")]).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let now_states = states(app.store.lead_subscriptions(lead).await.unwrap());
+    assert!(now_states.iter().all(|(_, status, _)| status == "unsubscribed"), "{now_states:?}");
+    // A forged or altered token changes nothing and says so.
+    let forged = page_url.replace(&format!("/u/{lead}."), &format!("/u/{}.", lead + 1));
+    let response = plain.post(&forged).body("List-Unsubscribe=One-Click").send().await.unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("このリンクは無効です"));
+
+    // A person records a consent given by phone on the lead page, with a note; the history
+    // keeps every change.
+    let (is, csrf) = app.sign_in("is@example.jp").await;
+    let response = is
+        .post(app.url(&format!("/leads/{lead}/subscriptions")))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("topic", "product:2"),
+            ("status", "subscribed"),
+            ("note", "電話で再開の依頼"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let page = is.get(app.url(&format!("/leads/{lead}?subs=1"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("メール配信の設定を変更しました。"));
+    assert!(page.contains("担当者（電話で再開の依頼） · 内田 三郎"), "how, why and who");
+    assert!(page.contains("メール内のワンクリック停止") && page.contains("配信設定ページ"), "the history says how");
+    let history = app.store.subscription_history(lead, 50).await.unwrap();
+    assert_eq!(history.len(), 3 + 1 + 2 + 2 + 1, "every change recorded: {history:?}");
+    let response = is
+        .post(app.url(&format!("/leads/{lead}/subscriptions")))
+        .form(&[("_csrf", csrf.as_str()), ("topic", "product:99"), ("status", "subscribed")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], format!("/leads/{lead}?subs=invalid#subscriptions"));
+
+    // The consent records export as CSV for Excel, every change with how, when and who.
+    let (marketer, _) = app.sign_in("marketing@example.jp").await;
+    let response = marketer.get(app.url("/mail/consents.csv")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), "UTF-8 with BOM");
+    let csv = String::from_utf8(bytes[3..].to_vec()).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 9, "{csv}");
+    assert!(csv.starts_with("記録ID,リードID,メールアドレス,配信の種類,状態,経緯,詳細,担当者,日時"));
+    assert!(csv.contains("yamada@example.co.jp,クラウドERPのご案内,配信停止,メール内のワンクリック停止"), "{csv}");
+    assert!(csv.contains("購読中,担当者,電話で再開の依頼,内田 三郎"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_over_http_sqlite() {
+    subscriptions_over_http(support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_over_http_postgres() {
+    subscriptions_over_http(support::Backend::Postgres).await;
+}

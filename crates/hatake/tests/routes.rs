@@ -76,8 +76,9 @@ async fn seed_import(app: &TestApp, admin: &reqwest::Client, csrf: &str) -> Stri
     app.upload_token(admin, csrf, "waiting.csv", file).await
 }
 
-fn concrete(path: &str, token: &str) -> String {
+fn concrete(path: &str, token: &str, link: &str) -> String {
     path.replace("{id}", "1")
+        .replace("{link}", link)
         .replace("{product}", "1")
         .replace("{token}", token)
         .replace("{code}", "seedlink")
@@ -96,10 +97,13 @@ async fn every_route_is_guarded_as_its_table_says() {
     let (inside, inside_csrf) = app.sign_in("is@example.jp").await;
     let (admin, admin_csrf) = app.sign_in("admin@example.jp").await;
     let token = seed_import(&app, &admin, &admin_csrf).await;
+    // The preference page of lead 1's mail links.
+    let key = hatake_engine::mail::subscriptions::link_key(app.store.as_ref(), 1).await.unwrap();
+    let link = hatake_engine::mail::subscriptions::token(&key, 1);
     let forbidden_ja = hatake_web::i18n::t("ja", "error.forbidden");
 
     for spec in &table {
-        let path = concrete(spec.path, &token);
+        let path = concrete(spec.path, &token, &link);
         let method = Method::from_bytes(spec.method.as_bytes()).unwrap();
         let url = app.url(&path);
         let response = anonymous.request(method.clone(), &url).send().await.unwrap();

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod sender;
+pub mod subscriptions;
 pub mod transport;
 
 use hatake_store::{Millis, NewOutbox, OutboxStore, StoreResult};
@@ -33,6 +34,10 @@ pub struct OutgoingMail {
     /// `List-Unsubscribe-Post` headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe_url: Option<String>,
+    /// The subscription topic of marketing mail (`general`, `product:{id}`): not sent once the
+    /// lead unsubscribed from it. `None` for mail a person asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 /// Why a mail cannot be built (permanent: the row fails).
@@ -113,6 +118,7 @@ pub async fn enqueue(
         recipient: mail.to_address.clone(),
         payload: serde_json::to_string(mail).unwrap_or_default(),
         due_at,
+        topic: mail.topic.clone(),
     };
     Ok(store.enqueue_outbox(&[row], now).await? == 1)
 }

@@ -57,6 +57,8 @@ pub struct SenderCounts {
     pub unconfirmed: u64,
     /// Rows whose claim another worker took before the hand-over (nothing sent here).
     pub lost: u64,
+    /// Rows not sent because the lead unsubscribed from their topic.
+    pub cancelled: u64,
 }
 
 impl SenderCounts {
@@ -66,6 +68,7 @@ impl SenderCounts {
         self.failed += other.failed;
         self.unconfirmed += other.unconfirmed;
         self.lost += other.lost;
+        self.cancelled += other.cancelled;
     }
 }
 
@@ -158,6 +161,20 @@ impl Worker for MailSender {
             });
         }
         let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= self.settings.batch;
+        // Mail for topics its lead left is cancelled before any connection is asked (the
+        // hand-over checks again, for an unsubscribe that comes in meanwhile).
+        let marketing: Vec<i64> =
+            rows.iter().filter(|r| r.topic.is_some() && r.lead_id.is_some()).map(|r| r.id).collect();
+        let cancelled = if marketing.is_empty() {
+            Vec::new()
+        } else {
+            cx.store.cancel_unsubscribed_outbox(&cx.holder, &marketing, now).await?
+        };
+        self.counts.cancelled += cancelled.len() as u64;
+        let rows: Vec<OutboxRow> = rows.into_iter().filter(|r| !cancelled.contains(&r.id)).collect();
+        if rows.is_empty() {
+            return Ok(if full { Next::Again } else { Next::Idle });
+        }
         let lanes = self.settings.connections.clamp(1, rows.len());
         let mut groups: Vec<Vec<OutboxRow>> = (0..lanes).map(|_| Vec::new()).collect();
         for (i, row) in rows.into_iter().enumerate() {
@@ -207,7 +224,7 @@ impl Worker for MailSender {
 
 /// What the lanes of a step ask to be written.
 enum Write {
-    HandOver { id: i64, message_id: String, reply: tokio::sync::oneshot::Sender<bool> },
+    HandOver { id: i64, message_id: String, reply: tokio::sync::oneshot::Sender<HandOver> },
     Finish { id: i64, outcome: OutboxOutcome },
 }
 
@@ -216,15 +233,26 @@ enum Write {
 #[derive(Clone)]
 struct Writes(tokio::sync::mpsc::UnboundedSender<Write>);
 
+/// What became of a hand-over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandOver {
+    /// Recorded: the content goes out now.
+    Handed,
+    /// The lead unsubscribed from the mail's topic: cancelled, nothing goes out.
+    Cancelled,
+    /// No longer this worker's (or the store failed): nothing goes out.
+    NotOurs,
+}
+
 impl Writes {
     /// Records that the row's content goes out now; `false` when it may not (no longer ours, or
     /// the store failed).
-    async fn hand_over(&self, id: i64, message_id: String) -> bool {
+    async fn hand_over(&self, id: i64, message_id: String) -> HandOver {
         let (reply, answer) = tokio::sync::oneshot::channel();
         if self.0.send(Write::HandOver { id, message_id, reply }).is_err() {
-            return false;
+            return HandOver::NotOurs;
         }
-        answer.await.unwrap_or(false)
+        answer.await.unwrap_or(HandOver::NotOurs)
     }
 
     fn finish(&self, id: i64, outcome: OutboxOutcome) {
@@ -253,9 +281,15 @@ async fn write_loop(cx: Context, mut queue: tokio::sync::mpsc::UnboundedReceiver
             }
         }
         match cx.store.write_outbox(&cx.holder, &hand_overs, &outcomes, cx.clock.now()).await {
-            Ok((handed, _)) => {
+            Ok(written) => {
                 for (id, reply) in replies {
-                    let _ = reply.send(handed.contains(&id));
+                    let _ = reply.send(if written.handed.contains(&id) {
+                        HandOver::Handed
+                    } else if written.cancelled.contains(&id) {
+                        HandOver::Cancelled
+                    } else {
+                        HandOver::NotOurs
+                    });
                 }
             }
             Err(error) => {
@@ -265,7 +299,7 @@ async fn write_loop(cx: Context, mut queue: tokio::sync::mpsc::UnboundedReceiver
                 tracing::warn!(%error, "the outbox could not be written");
                 unrecorded += outcomes.len() as u64;
                 for (_, reply) in replies {
-                    let _ = reply.send(false);
+                    let _ = reply.send(HandOver::NotOurs);
                 }
             }
         }
@@ -343,13 +377,16 @@ impl Lane {
                 }
             }
         }
-        if !self.writes.hand_over(row.id, id.clone()).await {
-            counts.lost += 1;
-            if let Some(connection) = self.connection.as_mut() {
-                if connection.reset().await.is_err() {
-                    self.connection = None;
-                }
+        let handed = self.writes.hand_over(row.id, id.clone()).await;
+        if handed != HandOver::Handed {
+            if handed == HandOver::Cancelled {
+                counts.cancelled += 1;
+            } else {
+                counts.lost += 1;
             }
+            // The server waits for the content now: the connection is dropped without it, and the
+            // server discards the unfinished message.
+            self.connection = None;
             return None;
         }
         let connection = self.connection.as_mut()?;

@@ -201,6 +201,8 @@ pub struct Flash {
     /// A stage move was made, or why not (a code of `move.error.*`).
     moved: Option<String>,
     move_error: Option<String>,
+    /// A subscription was changed (`1`) or the change was not understood (`invalid`).
+    subs: Option<String>,
 }
 
 async fn detail(
@@ -247,6 +249,7 @@ async fn detail(
         })
         .collect();
     let meetings = store.lead_meetings(id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let subscriptions = super::mail::lead_subscriptions(&state, id, locale).await?;
     let scores = super::scoring::lead_scores(&state, id, &products, locale).await?;
     let process = super::process::lead_process(&state, &lead, &products, locale).await?;
     let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
@@ -264,6 +267,8 @@ async fn detail(
             custom => custom,
             interests => interests,
             consents => consents,
+            subscriptions => subscriptions,
+            subs_flash => flash.subs,
             scores => scores,
             process => process,
             moved => super::process::moved_message(state.store.as_ref(), flash.moved.as_deref(), locale).await,

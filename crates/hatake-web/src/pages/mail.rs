@@ -24,6 +24,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("POST", "/settings/mail/test", Access::Admin, post(test_send)),
         route("GET", "/mail/outbox", Access::Configure, get(outbox)),
         route("GET", "/mail/outbox/{id}", Access::Configure, get(outbox_row)),
+        route("POST", "/leads/{id}/subscriptions", Access::SignedIn, post(change_subscription)),
+        route("GET", "/mail/consents.csv", Access::Configure, get(consents_csv)),
     ]
 }
 
@@ -353,12 +355,13 @@ async fn outbox(
                 "claimed" => counts.claimed,
                 "handed" => counts.handed,
                 "sent" => counts.sent,
-                _ => counts.failed,
+                "failed" => counts.failed,
+                _ => counts.cancelled,
             };
             context! { key => s, label => crate::i18n::t(locale, &format!("outbox.status.{s}")), count => count }
         })
         .collect();
-    let total = counts.pending + counts.claimed + counts.handed + counts.sent + counts.failed;
+    let total = counts.pending + counts.claimed + counts.handed + counts.sent + counts.failed + counts.cancelled;
     render(
         &state,
         &user,
@@ -404,4 +407,150 @@ async fn outbox_row(
         },
     )
     .await
+}
+
+/// A lead's mail subscriptions for its page: each topic's state (subscribed, unsubscribed,
+/// never asked) with how and when, and the latest changes.
+pub(crate) async fn lead_subscriptions(
+    state: &AppState,
+    lead_id: i64,
+    locale: &'static str,
+) -> Result<minijinja::Value, PageError> {
+    let store = state.store.as_ref();
+    let topics =
+        hatake_engine::mail::subscriptions::topics(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let current = store.lead_subscriptions(lead_id).await.map_err(|e| PageError::from_store(e, locale))?;
+    let history = store.subscription_history(lead_id, 20).await.map_err(|e| PageError::from_store(e, locale))?;
+    let label = |topic: &str| {
+        topics.iter().find(|t| t.key == topic).map_or_else(|| topic.to_owned(), |t| t.label(locale).to_owned())
+    };
+    let how = |source: &str| crate::i18n::t(locale, &format!("subs.source.{source}")).to_owned();
+    let rows: Vec<minijinja::Value> = topics
+        .iter()
+        .map(|topic| {
+            let now = current.iter().find(|s| s.topic == topic.key);
+            context! {
+                key => topic.key, label => topic.label(locale),
+                state => now.map_or("never", |s| s.status.as_str()),
+                state_label => crate::i18n::t(locale, &format!("subs.{}", now.map_or("never", |s| s.status.as_str()))),
+                how => now.map(|s| how(&s.source)), at => now.map(|s| s.at),
+                detail => now.and_then(|s| s.detail.clone()), by => now.and_then(|s| s.by_name.clone()),
+            }
+        })
+        .collect();
+    let history: Vec<minijinja::Value> = history
+        .iter()
+        .map(|h| {
+            context! {
+                topic => label(&h.topic), state => h.status,
+                state_label => crate::i18n::t(locale, &format!("subs.{}", h.status)),
+                how => how(&h.source), at => h.at, detail => h.detail, by => h.by_name,
+            }
+        })
+        .collect();
+    Ok(context! { topics => rows, history => history })
+}
+
+#[derive(Deserialize)]
+pub struct SubscriptionForm {
+    #[serde(default)]
+    topic: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// A person records a change (a request by phone, a consent given at a meeting).
+async fn change_subscription(
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    PageForm { user, data }: PageForm<SubscriptionForm>,
+) -> Response {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let topics = match hatake_engine::mail::subscriptions::topics(store).await {
+        Ok(topics) => topics,
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    if !hatake_engine::mail::subscriptions::known(&topics, &data.topic)
+        || !matches!(data.status.as_str(), "subscribed" | "unsubscribed")
+    {
+        return Redirect::to(&format!("/leads/{id}?subs=invalid#subscriptions")).into_response();
+    }
+    let change = hatake_store::SubscriptionChange {
+        lead_id: id,
+        topic: data.topic,
+        status: data.status,
+        source: "user".into(),
+        detail: Some(data.note.trim().to_owned()).filter(|n| !n.is_empty()),
+        by_user: Some(user.user.id),
+        at: now_millis(),
+    };
+    match store.change_subscriptions(&[change]).await {
+        Ok(_) => Redirect::to(&format!("/leads/{id}?subs=1#subscriptions")).into_response(),
+        Err(error) => PageError::from_store(error, locale).into_response(),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct CsvParams {
+    encoding: Option<String>,
+}
+
+/// Every consent and unsubscribe ever recorded (特定電子メール法 asks that they be kept), as CSV
+/// for Excel (UTF-8 with BOM, or CP932), oldest first.
+async fn consents_csv(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<CsvParams>,
+) -> Result<Response, PageError> {
+    let locale = user.locale();
+    let encoding = super::imports::export_encoding(params.encoding.as_deref(), locale)?;
+    let store = state.store.as_ref();
+    let topics =
+        hatake_engine::mail::subscriptions::topics(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let zone = jiff::tz::TimeZone::get(&state.config.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let headers: Vec<String> =
+        ["記録ID", "リードID", "メールアドレス", "配信の種類", "状態", "経緯", "詳細", "担当者", "日時"]
+            .iter()
+            .map(|h| (*h).to_owned())
+            .collect();
+    let mut writer = hatake_csv::CsvWriter::new(&headers, encoding);
+    let mut after = 0;
+    let mut emails: std::collections::HashMap<i64, Option<String>> = std::collections::HashMap::new();
+    loop {
+        let page = store.consent_records(after, 1_000).await.map_err(|e| PageError::from_store(e, locale))?;
+        let Some((last, _)) = page.last() else { break };
+        after = *last;
+        for (id, row) in &page {
+            if !emails.contains_key(&row.lead_id) {
+                let email = store.get_lead(row.lead_id).await.ok().and_then(|l| l.email);
+                emails.insert(row.lead_id, email);
+            }
+            let topic = topics.iter().find(|t| t.key == row.topic).map_or(row.topic.clone(), |t| t.label_ja.clone());
+            let at = jiff::Timestamp::from_millisecond(row.at)
+                .map(|ts| ts.to_zoned(zone.clone()).strftime("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default();
+            writer.write_row(vec![
+                id.to_string(),
+                row.lead_id.to_string(),
+                emails.get(&row.lead_id).cloned().flatten().unwrap_or_default(),
+                topic,
+                crate::i18n::t("ja", &format!("subs.{}", row.status)).to_owned(),
+                crate::i18n::t("ja", &format!("subs.source.{}", row.source)).to_owned(),
+                row.detail.clone().unwrap_or_default(),
+                row.by_name.clone().unwrap_or_default(),
+                at,
+            ]);
+        }
+    }
+    let export = writer.finish();
+    let suffix = if encoding == hatake_csv::ExportEncoding::Cp932 { "-sjis" } else { "" };
+    Ok(super::imports::csv_response(
+        export.bytes,
+        encoding,
+        &format!("consents{suffix}.csv"),
+        &format!("配信同意記録{suffix}.csv"),
+    ))
 }

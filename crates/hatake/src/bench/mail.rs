@@ -219,6 +219,7 @@ async fn record_all(store: &dyn Store, mails: usize, now: i64) -> anyhow::Result
             recipient: m.to_address.clone(),
             payload: serde_json::to_string(&m)?,
             due_at: now,
+            topic: None,
         });
         if rows.len() == 10_000 {
             store.enqueue_outbox(&rows, now).await?;
