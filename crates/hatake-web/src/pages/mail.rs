@@ -524,9 +524,8 @@ async fn consents_csv(
         let Some((last, _)) = page.last() else { break };
         after = *last;
         for (id, row) in &page {
-            if !emails.contains_key(&row.lead_id) {
-                let email = store.get_lead(row.lead_id).await.ok().and_then(|l| l.email);
-                emails.insert(row.lead_id, email);
+            if let std::collections::hash_map::Entry::Vacant(slot) = emails.entry(row.lead_id) {
+                slot.insert(store.get_lead(row.lead_id).await.ok().and_then(|l| l.email));
             }
             let topic = topics.iter().find(|t| t.key == row.topic).map_or(row.topic.clone(), |t| t.label_ja.clone());
             let at = jiff::Timestamp::from_millisecond(row.at)
