@@ -127,6 +127,7 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     seed_forms(store, &product_ids, now).await?;
     let codes: Vec<(i64, &str)> = product_ids.iter().zip(PRODUCTS).map(|(id, (code, _, _))| (*id, *code)).collect();
     let events = seed_events(store, &codes, &people, now).await.context("storing demo events")?;
+    seed_subscriptions(store, &people, now).await.context("storing demo subscriptions")?;
     seed_scoring(store, &codes, now).await?;
     store.analyze().await?;
     store.put_setting(SEEDED_SETTING, &now.to_string(), now).await?;
@@ -135,6 +136,66 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
 
 /// Events appended per call.
 const EVENT_BATCH: usize = 10_000;
+
+/// Mail subscriptions as a team that has collected them for a while has them: seven in ten people
+/// with an address subscribed to the general newsletter when their card or list was imported
+/// (some unsubscribed since by a mail's one-click link), and half of them to the mail of each
+/// product they are interested in through a form (a few switched it off on the preference page).
+/// Deterministic by person.
+async fn seed_subscriptions(store: &dyn Store, people: &[(usize, String, Vec<i64>)], now: i64) -> anyhow::Result<()> {
+    const DAY: i64 = 86_400_000;
+    let roll = |index: usize, salt: u64| -> u64 {
+        let mut x = (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ salt.wrapping_mul(0xD1B5_4A32_D192_ED03);
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        (x ^ (x >> 29)) % 100
+    };
+    for part in people.chunks(5_000) {
+        let emails: Vec<String> = part.iter().map(|p| p.1.clone()).collect();
+        let ids: std::collections::HashMap<String, i64> = store.lead_ids_by_email(&emails).await?.into_iter().collect();
+        let mut changes = Vec::new();
+        for (index, email, interests) in part {
+            let Some(&lead_id) = ids.get(email) else { continue };
+            let change =
+                |topic: String, status: &str, source: &str, detail: &str, at: i64| hatake_store::SubscriptionChange {
+                    lead_id,
+                    topic,
+                    status: status.into(),
+                    source: source.into(),
+                    detail: Some(detail.to_owned()).filter(|d| !d.is_empty()),
+                    by_user: None,
+                    at,
+                };
+            let since = now - i64::try_from(30 + roll(*index, 1) * 5).unwrap_or(0) * DAY;
+            if roll(*index, 2) < 70 {
+                changes.push(change(
+                    hatake_store::TOPIC_GENERAL.into(),
+                    "subscribed",
+                    "import",
+                    "名刺・展示会リスト",
+                    since,
+                ));
+                if roll(*index, 3) < 6 {
+                    let at = since + i64::try_from(1 + roll(*index, 4)).unwrap_or(1) * DAY / 4;
+                    changes.push(change(hatake_store::TOPIC_GENERAL.into(), "unsubscribed", "link", "", at.min(now)));
+                }
+            }
+            for product in interests {
+                let salt = 10 + u64::try_from(*product).unwrap_or(0);
+                if roll(*index, salt) < 50 {
+                    let at = since + DAY * 3;
+                    let topic = hatake_store::product_topic(*product);
+                    changes.push(change(topic.clone(), "subscribed", "form", "資料請求フォーム", at));
+                    if roll(*index, salt + 100) < 4 {
+                        changes.push(change(topic, "unsubscribed", "preferences", "", (at + 20 * DAY).min(now)));
+                    }
+                }
+            }
+        }
+        store.change_subscriptions(&changes).await?;
+    }
+    Ok(())
+}
 
 /// Behaviour events ([`crate::demo_data::behaviour`]) for the people stored with an e-mail
 /// address, and anonymous web visitors (one for every ten people), appended in batches. Each
@@ -355,7 +416,7 @@ pub(crate) async fn ensure_product(
 mod tests {
     use hatake_store::{
         BookingStore, CatalogStore, EventQuery, EventStore, FormStore, LeadQuery, LeadStore, LifecycleStore,
-        ScoreViewStore, ScoringModelStore,
+        ScoreViewStore, ScoringModelStore, SubscriptionStore,
     };
 
     #[tokio::test]
@@ -376,6 +437,14 @@ mod tests {
         assert!(form.definition.contains("\"booking\""));
         let product = store.list_products().await.expect("products")[0].id;
         assert_eq!(store.product_reps(product).await.expect("reps").len(), 4);
+        // Mail subscriptions: the newsletter from imports, products from forms, some stopped.
+        let records = store.consent_records(0, 10_000).await.expect("consents");
+        let count = |status: &str, source: &str| {
+            records.iter().filter(|(_, r)| r.status == status && r.source == source).count()
+        };
+        assert!(count("subscribed", "import") > 100, "{}", count("subscribed", "import"));
+        assert!(count("subscribed", "form") > 20);
+        assert!(count("unsubscribed", "link") > 0 && count("unsubscribed", "link") < count("subscribed", "import") / 5);
     }
 
     #[tokio::test]
