@@ -360,3 +360,80 @@ both!(
     the_hand_over_checks_the_subscription_sqlite,
     the_hand_over_checks_the_subscription_postgres
 );
+
+/// The TXT records a test publishes to the DKIM verifier (no DNS is asked).
+#[derive(Default)]
+struct Records(std::sync::Mutex<std::collections::HashMap<String, mail_auth::Txt>>);
+
+impl mail_auth::ResolverCache<String, mail_auth::Txt> for Records {
+    fn get<Q>(&self, name: &Q) -> Option<mail_auth::Txt>
+    where
+        String: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().get(name).cloned()
+    }
+    fn remove<Q>(&self, name: &Q) -> Option<mail_auth::Txt>
+    where
+        String: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        self.0.lock().unwrap().remove(name)
+    }
+    fn insert(&self, key: String, value: mail_auth::Txt, _: std::time::Instant) {
+        self.0.lock().unwrap().insert(key, value);
+    }
+}
+
+/// Mail is signed with the organisation's DKIM key (RSA-2048 and Ed25519), the signature covers
+/// the one-click unsubscribe headers, and an independent verifier (mail-auth) passes it with
+/// the record the settings page publishes — and fails it when the link is altered.
+async fn mail_is_dkim_signed(store: Arc<dyn Store>) {
+    use hatake_engine::mail::dkim::{DkimAlgorithm, DkimSettings, SETTING_DKIM};
+    use mail_auth::common::parse::TxtRecordParser;
+    use mail_auth::ResolverCache;
+    let sink = SmtpSink::start().expect("sink");
+    let cx = Context::new(store.clone(), Clock::manual(T0), jiff::tz::TimeZone::UTC);
+    let mut worker = sender(&sink, 1, 10);
+    for (i, algorithm) in [DkimAlgorithm::Rsa, DkimAlgorithm::Ed25519].into_iter().enumerate() {
+        let settings = DkimSettings::generate("sample.co.jp", &format!("s{i}"), algorithm).unwrap();
+        store.put_setting(SETTING_DKIM, &serde_json::to_string(&settings).unwrap(), T0).await.unwrap();
+        enqueue(store.as_ref(), &format!("dkim:{i}"), None, &mail("yamada@example.jp"), T0, T0).await.unwrap();
+        drain(&mut worker, &cx).await;
+        assert!(sink.wait_for(1, Duration::from_secs(5)));
+        let raw = sink.take().remove(0).data;
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let signature = text.split("\r\n\r\n").next().unwrap().to_lowercase();
+        assert!(
+            signature.contains("list-unsubscribe:list-unsubscribe-post"),
+            "the one-click headers are signed: {signature}"
+        );
+
+        let records = Records::default();
+        let key = mail_auth::common::verify::DomainKey::parse(settings.record().unwrap().as_bytes())
+            .expect("the published record parses");
+        records.insert(
+            format!("{}.", settings.record_name()),
+            mail_auth::Txt::from(key),
+            std::time::Instant::now() + Duration::from_secs(3_600),
+        );
+        let verifier = mail_auth::MessageAuthenticator::new_cloudflare().expect("verifier");
+        let verify = |bytes: Vec<u8>| {
+            let records = &records;
+            let verifier = &verifier;
+            async move {
+                let message = mail_auth::AuthenticatedMessage::parse(&bytes).expect("a message");
+                let results = verifier.verify_dkim(mail_auth::Parameters::new(&message).with_txt_cache(records)).await;
+                results.iter().map(|r| r.result().clone()).collect::<Vec<_>>()
+            }
+        };
+        let results = verify(raw.clone()).await;
+        assert_eq!(results, [mail_auth::DkimResult::Pass], "{algorithm:?}: {results:?}");
+        // A relay that changes the unsubscribe link breaks the signature.
+        let altered = text.replace("https://hatake.example/u/x", "https://evil.example/u/x").into_bytes();
+        let results = verify(altered).await;
+        assert!(!matches!(results.as_slice(), [mail_auth::DkimResult::Pass]), "{results:?}");
+    }
+}
+
+both!(mail_is_dkim_signed, mail_is_dkim_signed_sqlite, mail_is_dkim_signed_postgres);

@@ -84,6 +84,7 @@ async fn show(
         locale,
         context! {
             topics => rows, token => token, email => masked, saved => params.saved.is_some(),
+            stopped_all => params.saved.as_deref() == Some("all"),
             asked => params.topic.as_deref().filter(|t| known(&topics, t)),
         },
     )
@@ -127,7 +128,13 @@ async fn change(
         // RFC 8058: the topic of the mail's link, or every topic when the link names none.
         match params.topic.as_deref().filter(|t| known(&all, t)) {
             Some(topic) => all.iter().filter(|t| t.key == topic).map(|t| change(t, false, "link")).collect(),
-            None => all.iter().map(|t| change(t, false, "link")).collect(),
+            // A link that names no topic of ours stops everything, and says so in the record.
+            None => all
+                .iter()
+                .map(|t| SubscriptionChange {
+                    detail: Some("すべて停止 / all".into()), ..change(t, false, "link")
+                })
+                .collect(),
         }
     } else if pairs.iter().any(|(k, v)| k == "action" && v == "stop_all") {
         all.iter().map(|t| change(t, false, "preferences")).collect()
@@ -150,7 +157,8 @@ async fn change(
         return (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "unsubscribed\n")
             .into_response();
     }
-    Redirect::to(&format!("/u/{token}?saved=1&lang={locale}")).into_response()
+    let saved = if pairs.iter().any(|(k, v)| k == "action" && v == "stop_all") { "all" } else { "1" };
+    Redirect::to(&format!("/u/{token}?saved={saved}&lang={locale}")).into_response()
 }
 
 /// `a=1&b=2` as pairs (percent- and plus-decoded).

@@ -74,6 +74,7 @@ impl Templates {
         env.add_filter("datetime", move |millis: i64| format_time(millis, &zone));
         env.add_filter("number", format_number);
         env.add_filter("yen", yen);
+        env.add_filter("truncate", truncate);
         Ok(Self { env })
     }
 
@@ -154,4 +155,15 @@ mod tests {
         let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
         assert_eq!(super::format_time(0, &tokyo), "1970-01-01 09:00");
     }
+}
+
+/// `text|truncate(n)`: at most `n` characters, with "…" when cut (the whole text goes in a
+/// `title` beside it where it matters).
+fn truncate(text: String, length: usize) -> String {
+    if text.chars().count() <= length {
+        return text;
+    }
+    let mut cut: String = text.chars().take(length.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }

@@ -189,9 +189,51 @@ async fn mail_pages(backend: support::Backend) {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(page.contains("テストメールを送信待ちに登録しました。"));
+    assert!(!page.contains("再読み込みしてください"), "once sent, no more asking to reload");
     assert!(page.contains("id=\"outbox-status\">送信済み<"), "{page}");
     assert!(page.contains("送信成功") && page.contains("250"), "the attempt with the server's answer");
+
+    // DKIM: a key made on the page, the records to publish, a wrong upload named.
+    let response = admin
+        .post(app.url("/settings/mail/dkim"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("action", "generate"),
+            ("domain", "sample.co.jp"),
+            ("selector", "s2026"),
+            ("algorithm", "ed25519"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let page = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("s2026._domainkey.sample.co.jp") && page.contains("v=DKIM1; k=ed25519; p="),
+        "the DKIM record"
+    );
+    assert!(page.contains("_dmarc.sample.co.jp") && page.contains("v=DMARC1; p=none"), "the DMARC record");
+    assert!(page.contains("a:127.0.0.1"), "SPF names the relay");
+    let response = admin
+        .post(app.url("/settings/mail/dkim"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("action", "upload"),
+            ("domain", "sample.co.jp"),
+            ("algorithm", "rsa"),
+            ("private_key", "nonsense"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response
+        .text()
+        .await
+        .unwrap()
+        .contains("RSAの秘密鍵（-----BEGIN RSA PRIVATE KEY----- で始まるPEM形式）を貼り付けてください。"));
+    let stored = app.store.get_setting("mail.dkim").await.unwrap().unwrap();
+    assert!(stored.contains("ed25519"), "the wrong upload changed nothing");
 
     // Sixty more, not due yet: the outbox pages them 50 at a time, by status.
     let now = hatake_web::now_millis();
@@ -358,6 +400,15 @@ async fn subscriptions_over_http(backend: support::Backend) {
     // Stop all.
     let response = browser.post(&page_url).form(&[("action", "stop_all")]).send().await.unwrap();
     assert_eq!(response.status(), 303);
+    let stopped = browser
+        .get(app.url(response.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(stopped.contains("すべてのメール配信を停止しました。"));
     let now_states = states(app.store.lead_subscriptions(lead).await.unwrap());
     assert!(now_states.iter().all(|(_, status, _)| status == "unsubscribed"), "{now_states:?}");
     // A forged or altered token changes nothing and says so.
@@ -383,10 +434,29 @@ async fn subscriptions_over_http(backend: support::Backend) {
     assert_eq!(response.status(), 303);
     let page = is.get(app.url(&format!("/leads/{lead}?subs=1"))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("メール配信の設定を変更しました。"));
-    assert!(page.contains("担当者（電話で再開の依頼） · 内田 三郎"), "how, why and who");
+    assert!(page.contains("担当者 · 内田 三郎") && page.contains("メモ: 電話で再開の依頼"), "how, why and who");
     assert!(page.contains("メール内のワンクリック停止") && page.contains("配信設定ページ"), "the history says how");
     let history = app.store.subscription_history(lead, 50).await.unwrap();
     assert_eq!(history.len(), 3 + 1 + 2 + 2 + 1, "every change recorded: {history:?}");
+    // Mail again to someone who stopped it needs a note of how they consented; the same state
+    // again changes nothing and says so.
+    let response = is
+        .post(app.url(&format!("/leads/{lead}/subscriptions")))
+        .form(&[("_csrf", csrf.as_str()), ("topic", "general"), ("status", "subscribed"), ("note", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], format!("/leads/{lead}?subs=note#subscriptions"));
+    let page = is.get(app.url(&format!("/leads/{lead}?subs=note"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("ご本人の同意を得た経緯をメモに入力してください"));
+    let response = is
+        .post(app.url(&format!("/leads/{lead}/subscriptions")))
+        .form(&[("_csrf", csrf.as_str()), ("topic", "product:2"), ("status", "subscribed"), ("note", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], format!("/leads/{lead}?subs=same#subscriptions"));
+    assert_eq!(app.store.subscription_history(lead, 50).await.unwrap().len(), history.len());
     let response = is
         .post(app.url(&format!("/leads/{lead}/subscriptions")))
         .form(&[("_csrf", csrf.as_str()), ("topic", "product:99"), ("status", "subscribed")])

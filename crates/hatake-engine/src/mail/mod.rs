@@ -4,6 +4,7 @@
 //! idempotency key from its cause, so a cause never sends twice.
 
 pub mod config;
+pub mod dkim;
 pub mod sender;
 pub mod subscriptions;
 pub mod transport;
@@ -68,6 +69,19 @@ pub fn message_id(key: &str, from_address: &str) -> String {
 /// # Errors
 /// An address or part that cannot be encoded.
 pub fn build(mail: &OutgoingMail, message_id: &str, date: Millis) -> Result<Vec<u8>, BuildError> {
+    build_signed(mail, message_id, date, None)
+}
+
+/// The same, signed with the organisation's DKIM key when there is one.
+///
+/// # Errors
+/// An address or part that cannot be encoded.
+pub fn build_signed(
+    mail: &OutgoingMail,
+    message_id: &str,
+    date: Millis,
+    dkim: Option<&dkim::DkimSigner>,
+) -> Result<Vec<u8>, BuildError> {
     let mut builder = lettre::Message::builder()
         .from(mailbox(mail.from_name.as_deref(), &mail.from_address)?)
         .to(mailbox(mail.to_name.as_deref(), &mail.to_address)?)
@@ -95,6 +109,10 @@ pub fn build(mail: &OutgoingMail, message_id: &str, date: Millis) -> Result<Vec<
         None => builder.singlepart(text),
     }
     .map_err(|e| BuildError::Message(e.to_string()))?;
+    let mut message = message;
+    if let Some(signer) = dkim {
+        signer.sign(&mut message, mail.unsubscribe_url.is_some());
+    }
     Ok(message.formatted())
 }
 

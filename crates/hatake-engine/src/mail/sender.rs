@@ -6,8 +6,9 @@
 //! never sent twice).
 
 use super::config::MailConfig;
+use super::dkim::DkimSigner;
 use super::transport::{MailConnection, MailTransport, SendError};
-use super::{build, message_id, OutgoingMail, KIND};
+use super::{build_signed, message_id, OutgoingMail, KIND};
 use crate::runtime::{Context, Next, WorkError, Worker};
 use async_trait::async_trait;
 use hatake_store::{Millis, OutboxOutcome, OutboxRow};
@@ -92,12 +93,20 @@ pub struct MailSender {
     settings: SenderSettings,
     /// Connections open since an earlier step.
     idle: Vec<Box<dyn MailConnection>>,
+    /// The DKIM signer made from the stored settings (and the settings' text it was made from).
+    dkim: Option<(String, Option<Arc<DkimSigner>>)>,
     pub counts: SenderCounts,
 }
 
 impl MailSender {
     pub fn new(transport: Arc<dyn MailTransport>, settings: SenderSettings) -> Self {
-        Self { source: Source::Fixed(transport), settings, idle: Vec::new(), counts: SenderCounts::default() }
+        Self {
+            source: Source::Fixed(transport),
+            settings,
+            idle: Vec::new(),
+            dkim: None,
+            counts: SenderCounts::default(),
+        }
     }
 
     /// A sender that follows the configuration: `fixed` (the server's) when given, else the
@@ -107,8 +116,36 @@ impl MailSender {
             source: Source::Configured(Box::new(Configured { fixed, current: None })),
             settings,
             idle: Vec::new(),
+            dkim: None,
             counts: SenderCounts::default(),
         }
+    }
+
+    /// The DKIM signer of the stored settings, made again only when they changed.
+    async fn signer(&mut self, cx: &Context) -> Result<Option<Arc<DkimSigner>>, WorkError> {
+        let text = cx.store.get_setting(super::dkim::SETTING_DKIM).await?.unwrap_or_default();
+        if let Some((seen, signer)) = &self.dkim {
+            if *seen == text {
+                return Ok(signer.clone());
+            }
+        }
+        let signer = if text.is_empty() {
+            None
+        } else {
+            match serde_json::from_str::<super::dkim::DkimSettings>(&text)
+                .map_err(|e| e.to_string())
+                .and_then(|s| s.signer().map_err(|e| e.to_string()))
+            {
+                Ok(signer) => Some(Arc::new(signer)),
+                Err(error) => {
+                    // Unsigned mail rather than none: the settings page shows the problem.
+                    tracing::warn!(%error, "the DKIM settings cannot sign");
+                    None
+                }
+            }
+        };
+        self.dkim = Some((text, signer.clone()));
+        Ok(signer)
     }
 
     /// The transport to use now (`None`: mail is off and waits).
@@ -151,6 +188,7 @@ impl Worker for MailSender {
 
     async fn step(&mut self, cx: &Context) -> Result<Next, WorkError> {
         let Some(transport) = self.transport(cx).await? else { return Ok(Next::Idle) };
+        let signer = self.signer(cx).await?;
         let now = cx.clock.now();
         let rows =
             cx.store.claim_outbox(KIND, &cx.holder, now, now + self.settings.claim_ms, self.settings.batch).await?;
@@ -186,7 +224,13 @@ impl Worker for MailSender {
         let mut tasks = tokio::task::JoinSet::new();
         for group in groups {
             let connection = self.idle.pop();
-            let lane = Lane { cx: cx.clone(), transport: transport.clone(), connection, writes: writes.clone() };
+            let lane = Lane {
+                cx: cx.clone(),
+                transport: transport.clone(),
+                connection,
+                writes: writes.clone(),
+                signer: signer.clone(),
+            };
             tasks.spawn(lane.send(group));
         }
         drop(writes);
@@ -313,6 +357,7 @@ struct Lane {
     transport: Arc<dyn MailTransport>,
     connection: Option<Box<dyn MailConnection>>,
     writes: Writes,
+    signer: Option<Arc<DkimSigner>>,
 }
 
 impl Lane {
@@ -343,7 +388,7 @@ impl Lane {
             }
         };
         let id = message_id(&row.idempotency_key, &mail.from_address);
-        let bytes = match build(&mail, &id, row.created_at) {
+        let bytes = match build_signed(&mail, &id, row.created_at, self.signer.as_deref()) {
             Ok(bytes) => bytes,
             Err(error) => return Some(OutboxOutcome::Failed { code: None, detail: error.to_string() }),
         };

@@ -237,17 +237,6 @@ async fn detail(
     let history = super::lead_history::history(store, &lead, locale).await?;
     let labelled = super::labels::Names::load(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let source = lead.source.as_deref().map(|s| super::labels::source_label(s, &labelled, locale));
-    // Consents to mail given on forms, newest per product.
-    let consents: Vec<minijinja::Value> = hatake_engine::forms::lead_consents(store, id)
-        .await
-        .map_err(|e| PageError::from_store(e, locale))?
-        .into_iter()
-        .map(|(product, at, form)| {
-            let name =
-                products.iter().find(|p| p.id == product).map_or_else(|| format!("#{product}"), |p| p.name.clone());
-            context! { product => name, at => at, form => form }
-        })
-        .collect();
     let meetings = store.lead_meetings(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let subscriptions = super::mail::lead_subscriptions(&state, id, locale).await?;
     let scores = super::scoring::lead_scores(&state, id, &products, locale).await?;
@@ -266,7 +255,6 @@ async fn detail(
             account => account,
             custom => custom,
             interests => interests,
-            consents => consents,
             subscriptions => subscriptions,
             subs_flash => flash.subs,
             scores => scores,

@@ -10,6 +10,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
 use hatake_domain::{FieldError, FieldErrors};
 use hatake_engine::mail::config::{MailConfig, SETTING_MAIL};
+use hatake_engine::mail::dkim::{DkimAlgorithm, DkimSettings, SETTING_DKIM};
 use hatake_engine::mail::sender::OUTBOX;
 use hatake_engine::mail::transport::{SmtpSettings, TlsMode};
 use hatake_engine::mail::OutgoingMail;
@@ -22,6 +23,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("GET", "/settings/mail", Access::Admin, get(settings)),
         route("POST", "/settings/mail", Access::Admin, post(save_settings)),
         route("POST", "/settings/mail/test", Access::Admin, post(test_send)),
+        route("POST", "/settings/mail/dkim", Access::Admin, post(save_dkim)),
         route("GET", "/mail/outbox", Access::Configure, get(outbox)),
         route("GET", "/mail/outbox/{id}", Access::Configure, get(outbox_row)),
         route("POST", "/leads/{id}/subscriptions", Access::SignedIn, post(change_subscription)),
@@ -84,6 +86,14 @@ impl MailForm {
             }
             "smtp" => {
                 let host = self.host.trim();
+                if !host.is_empty() && (host.contains(char::is_whitespace) || host.contains(['/', ':', '@'])) {
+                    errors.push(FieldError::new(
+                        "host",
+                        "invalid_host",
+                        format!("ホスト名に空白や記号は使えません（入力: {host}）。"),
+                        format!("A host name has no spaces or / : @ (got {host})."),
+                    ));
+                }
                 if host.is_empty() {
                     errors.push(FieldError::new(
                         "host",
@@ -206,6 +216,16 @@ async fn settings_page(
     form: Option<(&MailForm, &FieldErrors)>,
     saved: bool,
 ) -> Result<Html<String>, PageError> {
+    dkim_page(state, user, form, saved, None).await
+}
+
+async fn dkim_page(
+    state: &AppState,
+    user: &CurrentUser,
+    form: Option<(&MailForm, &FieldErrors)>,
+    saved: bool,
+    dkim_error: Option<String>,
+) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
     let stored = hatake_engine::mail::config::stored(store).await.map_err(|e| PageError::from_store(e, locale))?;
@@ -217,6 +237,21 @@ async fn settings_page(
     };
     let has_password = matches!(&stored, Some(MailConfig::Smtp(s)) if s.password.is_some());
     let counts = store.outbox_counts().await.map_err(|e| PageError::from_store(e, locale))?;
+    let dkim = hatake_engine::mail::dkim::stored(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let relay = match &effective {
+        MailConfig::Smtp(s) => Some(s.host.clone()),
+        _ => None,
+    };
+    let default_domain = user.user.email.rsplit_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+    let dkim_view = dkim.as_ref().map(|d| {
+        context! {
+            domain => d.domain, selector => d.selector,
+            algorithm => match d.algorithm { DkimAlgorithm::Rsa => "RSA-2048", DkimAlgorithm::Ed25519 => "Ed25519" },
+            record_name => d.record_name(), record => d.record().ok(), problem => d.check().err().map(|e| e.0),
+            spf => hatake_engine::mail::dkim::spf_record(relay.as_deref()),
+            dmarc_name => format!("_dmarc.{}", d.domain), dmarc => hatake_engine::mail::dkim::dmarc_record(&d.domain),
+        }
+    });
     render(
         state,
         user,
@@ -227,6 +262,8 @@ async fn settings_page(
             fixed => fixed.as_ref().map(|c| describe(c, locale)), effective => describe(&effective, locale),
             off => effective == MailConfig::None, has_password => has_password, saved => saved,
             counts => counts, test_to => user.user.email.clone(),
+            dkim => dkim_view, dkim_domain => dkim.as_ref().map_or(default_domain, |d| d.domain.clone()),
+            dkim_error => dkim_error,
         },
     )
     .await
@@ -298,8 +335,8 @@ async fn test_send(State(state): State<AppState>, PageForm { user, data }: PageF
         ),
         ..OutgoingMail::default()
     };
-    // One test per person and second: a double click sends once.
-    let key = format!("test:{}:{}", user.user.id, now / 1_000);
+    // One test per person, address and second: a double click sends once.
+    let key = format!("test:{}:{to}:{}", user.user.id, now / 1_000);
     let store = state.store.as_ref();
     if let Err(error) = hatake_engine::mail::enqueue(store, &key, None, &mail, now, now).await {
         return PageError::from_store(error, locale).into_response();
@@ -388,6 +425,8 @@ async fn outbox_row(
     let row = store.get_outbox(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let attempts = store.outbox_attempts(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let mail: Option<OutgoingMail> = serde_json::from_str(&row.payload).ok();
+    let off = state.config.mail.is_none()
+        && hatake_engine::mail::config::stored(store).await.ok().flatten().unwrap_or_default() == MailConfig::None;
     let lead = match row.lead_id {
         Some(lead) => store.get_lead(lead).await.ok(),
         None => None,
@@ -403,7 +442,7 @@ async fn outbox_row(
         "settings",
         context! {
             view => row_view(&row, locale), mail => mail, attempts => attempts, lead => lead,
-            test => params.test.is_some(),
+            test => params.test.is_some() && row.status != "sent", off => off,
         },
     )
     .await
@@ -478,16 +517,26 @@ async fn change_subscription(
     {
         return Redirect::to(&format!("/leads/{id}?subs=invalid#subscriptions")).into_response();
     }
+    let note = Some(data.note.trim().to_owned()).filter(|n| !n.is_empty());
+    let current = match store.lead_subscriptions(id).await {
+        Ok(rows) => rows.into_iter().find(|s| s.topic == data.topic),
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    // Mail again to someone who opted out needs their consent, and a record of how it was given.
+    if data.status == "subscribed" && current.as_ref().is_some_and(|s| s.status == "unsubscribed") && note.is_none() {
+        return Redirect::to(&format!("/leads/{id}?subs=note#subscriptions")).into_response();
+    }
     let change = hatake_store::SubscriptionChange {
         lead_id: id,
         topic: data.topic,
         status: data.status,
         source: "user".into(),
-        detail: Some(data.note.trim().to_owned()).filter(|n| !n.is_empty()),
+        detail: note,
         by_user: Some(user.user.id),
         at: now_millis(),
     };
     match store.change_subscriptions(&[change]).await {
+        Ok(0) => Redirect::to(&format!("/leads/{id}?subs=same#subscriptions")).into_response(),
         Ok(_) => Redirect::to(&format!("/leads/{id}?subs=1#subscriptions")).into_response(),
         Err(error) => PageError::from_store(error, locale).into_response(),
     }
@@ -552,4 +601,78 @@ async fn consents_csv(
         &format!("consents{suffix}.csv"),
         &format!("配信同意記録{suffix}.csv"),
     ))
+}
+
+#[derive(Deserialize)]
+pub struct DkimForm {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    domain: String,
+    #[serde(default)]
+    selector: String,
+    #[serde(default)]
+    algorithm: String,
+    #[serde(default)]
+    private_key: String,
+}
+
+/// Makes a new DKIM key, takes an uploaded one, or stops signing.
+async fn save_dkim(State(state): State<AppState>, PageForm { user, data }: PageForm<DkimForm>) -> Response {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let now = now_millis();
+    let en = locale == "en";
+    let algorithm = if data.algorithm == "ed25519" { DkimAlgorithm::Ed25519 } else { DkimAlgorithm::Rsa };
+    let selector = if data.selector.trim().is_empty() { "hatake".to_owned() } else { data.selector.trim().to_owned() };
+    let result = match data.action.as_str() {
+        "remove" => match store.put_setting(SETTING_DKIM, "", now).await {
+            Ok(()) => return Redirect::to("/settings/mail?saved=1#dkim").into_response(),
+            Err(error) => return PageError::from_store(error, locale).into_response(),
+        },
+        "upload" => {
+            let settings = DkimSettings {
+                domain: data.domain.trim().to_owned(),
+                selector,
+                algorithm,
+                private_key: data.private_key.trim().to_owned(),
+            };
+            settings.check().map(|()| settings)
+        }
+        _ => DkimSettings::generate(&data.domain, &selector, algorithm),
+    };
+    match result {
+        Ok(settings) => {
+            match store.put_setting(SETTING_DKIM, &serde_json::to_string(&settings).unwrap_or_default(), now).await {
+                Ok(()) => Redirect::to("/settings/mail?saved=1#dkim").into_response(),
+                Err(error) => PageError::from_store(error, locale).into_response(),
+            }
+        }
+        Err(error) => {
+            let message = if en {
+                format!("The DKIM key was not saved: {error}")
+            } else {
+                format!("DKIMの鍵を保存できませんでした: {}", dkim_problem_ja(&error.0))
+            };
+            match dkim_page(&state, &user, None, false, Some(message)).await {
+                Ok(html) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+                Err(error) => error.into_response(),
+            }
+        }
+    }
+}
+
+/// A DKIM problem in Japanese.
+fn dkim_problem_ja(problem: &str) -> String {
+    if problem.ends_with("not a domain name") {
+        format!("ドメイン名が正しくありません（{}）。", problem.trim_end_matches(": not a domain name"))
+    } else if problem.contains("selector") {
+        "セレクタは半角英数字とハイフンで入力してください。".to_owned()
+    } else if problem.contains("PKCS#1") {
+        "RSAの秘密鍵（-----BEGIN RSA PRIVATE KEY----- で始まるPEM形式）を貼り付けてください。".to_owned()
+    } else if problem.contains("Ed25519") {
+        "Ed25519の秘密鍵は32バイトのシードをBase64にしたものを貼り付けてください。".to_owned()
+    } else {
+        problem.to_owned()
+    }
 }
