@@ -126,6 +126,17 @@ pub fn format_number(value: i64) -> String {
     }
 }
 
+/// `text|truncate(n)`: at most `n` characters, with "…" when cut (the whole text goes in a
+/// `title` beside it where it matters).
+fn truncate(text: String, length: usize) -> String {
+    if text.chars().count() <= length {
+        return text;
+    }
+    let mut cut: String = text.chars().take(length.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     /// Every literal `t("key")` in a template names a key with both languages (a missing key
@@ -155,15 +166,4 @@ mod tests {
         let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
         assert_eq!(super::format_time(0, &tokyo), "1970-01-01 09:00");
     }
-}
-
-/// `text|truncate(n)`: at most `n` characters, with "…" when cut (the whole text goes in a
-/// `title` beside it where it matters).
-fn truncate(text: String, length: usize) -> String {
-    if text.chars().count() <= length {
-        return text;
-    }
-    let mut cut: String = text.chars().take(length.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
 }
