@@ -199,12 +199,15 @@ async fn silence_decays_when_the_clock_moves(backend: Backend) {
         .iter()
         .enumerate()
         .map(|(i, kind)| {
-            json!({ "kind": kind, "lead_id": lead, "product_id": 1, "occurred_at": T0 - 1_000,
+            let at = jiff::Timestamp::from_millisecond(T0 - 1_000).unwrap().to_string();
+            json!({ "kind": kind, "lead_id": lead, "product_id": 1, "occurred_at": at,
                     "idempotency_key": format!("k{i}") })
         })
         .collect();
     let posted = app.api(Method::POST, "/api/v1/events", &app.admin_token).json(&events).send().await.unwrap();
     assert_eq!(posted.status(), 200);
+    let report: serde_json::Value = posted.json().await.unwrap();
+    assert_eq!(report["created"], 4, "{report}");
     until_score(&app, lead, (40, 1)).await;
 
     let signals = app.runtime.context().signals.clone();

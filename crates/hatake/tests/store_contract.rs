@@ -1495,6 +1495,8 @@ async fn scenario_migrations(backend: &Backend) {
         (17, "import_settled".to_owned()),
         (18, "score_floor".to_owned()),
         (19, "queue_sla".to_owned()),
+        (20, "outbox".to_owned()),
+        (21, "subscriptions".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;
