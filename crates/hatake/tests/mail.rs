@@ -487,3 +487,66 @@ async fn subscriptions_over_http_sqlite() {
 async fn subscriptions_over_http_postgres() {
     subscriptions_over_http(support::Backend::Postgres).await;
 }
+
+/// Subscriptions over the API: read per topic (never asked shown as such), changed with the
+/// token's user recorded as coming from the API, a wrong topic or state named by its place with
+/// nothing stored.
+async fn subscriptions_over_the_api(backend: support::Backend) {
+    use reqwest::Method;
+    let app = support::spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    let lead = hatake_domain::LeadInput { family_name: Some("山田".into()), ..Default::default() };
+    let lead = app.store.create_lead(&lead.validate(&[]).unwrap(), false, 0).await.unwrap().id;
+    let path = format!("/api/v1/leads/{lead}/subscriptions");
+    let read = || async {
+        let response = app.api(Method::GET, &path, &app.admin_token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<serde_json::Value>().await.unwrap()
+    };
+    let first = read().await;
+    assert_eq!(first["data"][0]["topic"], "general");
+    assert_eq!(first["data"][0]["status"], "never_asked");
+    assert_eq!(first["data"][1]["topic"], "product:1");
+
+    let wrong = serde_json::json!({"changes": [
+        {"topic": "general", "status": "subscribed"},
+        {"topic": "product:9", "status": "maybe"},
+    ]});
+    let response = app.api(Method::POST, &path, &app.admin_token).json(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let body: serde_json::Value = response.json().await.unwrap();
+    let fields: Vec<&str> =
+        body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["changes[1].topic", "changes[1].status"], "{body}");
+    assert!(app.store.lead_subscriptions(lead).await.unwrap().is_empty(), "nothing stored");
+
+    let right = serde_json::json!({"changes": [
+        {"topic": "general", "status": "subscribed", "detail": "CRM連携"},
+        {"topic": "product:1", "status": "unsubscribed"},
+    ]});
+    let response = app.api(Method::POST, &path, &app.admin_token).json(&right).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap()["changed"], 2);
+    let again = app.api(Method::POST, &path, &app.admin_token).json(&right).send().await.unwrap();
+    assert_eq!(again.json::<serde_json::Value>().await.unwrap()["changed"], 0, "the same state changes nothing");
+    let now = read().await;
+    assert_eq!(now["data"][0]["status"], "subscribed");
+    assert_eq!(now["data"][0]["source"], "api");
+    assert_eq!(now["data"][0]["by"], "管理 太郎");
+    assert_eq!(now["data"][1]["status"], "unsubscribed");
+    assert_eq!(now["history"].as_array().unwrap().len(), 2);
+    let missing = app.api(Method::GET, "/api/v1/leads/999999/subscriptions", &app.admin_token).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn subscriptions_over_the_api_sqlite() {
+    subscriptions_over_the_api(support::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn subscriptions_over_the_api_postgres() {
+    subscriptions_over_the_api(support::Backend::Postgres).await;
+}

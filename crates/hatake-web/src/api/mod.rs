@@ -9,6 +9,7 @@ pub mod openapi;
 mod process;
 mod products;
 mod resolve;
+mod subscriptions;
 
 use crate::auth::ApiUser;
 use crate::error::ApiError;
@@ -38,6 +39,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(events::routes());
     all.extend(products::routes());
     all.extend(process::routes());
+    all.extend(subscriptions::routes());
     all
 }
 

@@ -273,6 +273,8 @@ pub fn build() -> Value {
                 resolve_operation()
             } else if spec.path == "/api/v1/events" {
                 events_operation()
+            } else if let Some(op) = super::subscriptions::operation(spec.method, spec.path) {
+                op
             } else if let Some(op) = super::process::operation(spec.method, spec.path) {
                 op
             } else {
