@@ -228,7 +228,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("outbox.all", "すべて", "All"),
     ("outbox.status.pending", "送信待ち", "Waiting"),
     ("outbox.status.claimed", "送信処理中", "Being sent"),
-    ("outbox.status.handed", "送信済み（受領未確認）", "Sent, unconfirmed"),
+    ("outbox.status.handed", "送信済み（到達未確認）", "Sent, unconfirmed"),
     ("outbox.status.sent", "送信済み", "Sent"),
     ("outbox.status.failed", "送信失敗", "Failed"),
     ("prefs.title", "メール配信の設定", "Mail preferences"),
@@ -286,6 +286,9 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("outbox.row", "送信メール", "Mail"),
     ("outbox.lead", "リードを表示", "Open the lead"),
     ("outbox.empty", "記録されたメールはありません。", "No mail recorded."),
+    ("outbox.code.2", "受付", "accepted"),
+    ("outbox.code.4", "一時エラー", "temporary"),
+    ("outbox.code.5", "拒否", "refused"),
     ("outbox.consents", "配信同意の記録をCSVで出力", "Export consent records (CSV)"),
     ("tracking.snippet", "サイトに貼るタグ", "Tag for your site"),
     (

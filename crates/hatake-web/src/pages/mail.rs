@@ -367,6 +367,20 @@ fn row_view(row: &OutboxRow, locale: &str) -> minijinja::Value {
         subject => mail.as_ref().map(|m| m.subject.clone()),
         to_name => mail.as_ref().and_then(|m| m.to_name.clone()),
         status => crate::i18n::t(locale, &format!("outbox.status.{}", row.status)),
+        code => row.last_code.map(|code| code_label(code, locale)),
+    }
+}
+
+/// An SMTP reply code with what it means: 「250（受付）」.
+fn code_label(code: i64, locale: &str) -> String {
+    let meaning = crate::i18n::t(locale, &format!("outbox.code.{}", code / 100)).to_owned();
+    if meaning.starts_with("outbox.") {
+        return code.to_string();
+    }
+    if locale == "en" {
+        format!("{code} ({meaning})")
+    } else {
+        format!("{code}（{meaning}）")
     }
 }
 
