@@ -178,6 +178,7 @@ pub async fn import_companies<S: Store + ?Sized>(
                 .unwrap_or_default(),
                 created_by,
                 event: None,
+                subscribe: None,
             },
             now(),
         )

@@ -68,6 +68,7 @@ pub async fn import_context(
         departments: departments(store).await?,
         batch_size: None,
         event: None,
+        subscribe: Vec::new(),
     };
     Ok((context, options))
 }

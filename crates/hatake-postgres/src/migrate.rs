@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "queue_sla", include_str!("../migrations/0019_queue_sla.sql")),
     (20, "outbox", include_str!("../migrations/0020_outbox.sql")),
     (21, "subscriptions", include_str!("../migrations/0021_subscriptions.sql")),
+    (22, "import_subscribe", include_str!("../migrations/0022_import_subscribe.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

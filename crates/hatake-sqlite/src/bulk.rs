@@ -409,6 +409,7 @@ mod tests {
                 headers: "[]".into(),
                 created_by: None,
                 event: None,
+                subscribe: None,
             };
             for status in ["done", "failed"] {
                 let import = store.create_import(&new_import, 1).await.expect("import");

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (19, "queue_sla", include_str!("../migrations/0019_queue_sla.sql")),
     (20, "outbox", include_str!("../migrations/0020_outbox.sql")),
     (21, "subscriptions", include_str!("../migrations/0021_subscriptions.sql")),
+    (22, "import_subscribe", include_str!("../migrations/0022_import_subscribe.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -53,8 +53,8 @@ macro_rules! impl_import_store {
             ) -> $crate::StoreResult<$crate::ImportRow> {
                 let sql = format!(
                     "INSERT INTO imports (kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
-                     headers, created_by, created_at, progress_at, event) \
-                     VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11) RETURNING {}",
+                     headers, created_by, created_at, progress_at, event, subscribe) \
+                     VALUES ($1, 'running', $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11, $12) RETURNING {}",
                     $crate::common_resolution::IMPORT_COLUMNS
                 );
                 sqlx::query_as::<$db, $crate::ImportRow>(&sql)
@@ -69,6 +69,7 @@ macro_rules! impl_import_store {
                     .bind(import.created_by)
                     .bind(now)
                     .bind(import.event.as_deref())
+                    .bind(import.subscribe.as_deref())
                     .fetch_one(&self.pool)
                     .await
                     .map_err(db_error)

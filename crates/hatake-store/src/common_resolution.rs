@@ -30,7 +30,7 @@ pub fn source_values(
 
 pub const IMPORT_COLUMNS: &str = "id, kind, status, file_name, file_sha256, encoding, source, product_id, mapping, \
     headers, total_rows, created_rows, merged_rows, unchanged_rows, review_rows, rejected_rows, error, created_by, \
-    created_at, finished_at, undone_at, undone_by, event, event_rows, settled_rows, progress_at";
+    created_at, finished_at, undone_at, undone_by, event, event_rows, settled_rows, progress_at, subscribe";
 pub const REVIEW_COLUMNS: &str =
     "id, kind, lead_id, candidate_id, score, evidence, status, import_id, created_at, decided_by, decided_at";
 /// [`REVIEW_COLUMNS`] of `match_reviews r`.

@@ -170,6 +170,8 @@ pub struct NewImport {
     pub created_by: Option<i64>,
     /// JSON of the event to record for each person (`hatake_domain::event::OfflineEvent`).
     pub event: Option<String>,
+    /// JSON array of the mail topics to subscribe each person to.
+    pub subscribe: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
@@ -206,6 +208,8 @@ pub struct ImportRow {
     pub settled_rows: i64,
     /// When a running import last wrote a batch.
     pub progress_at: Option<Millis>,
+    /// JSON array of the mail topics it subscribes each person to.
+    pub subscribe: Option<String>,
 }
 
 impl ImportRow {

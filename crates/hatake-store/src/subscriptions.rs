@@ -45,7 +45,8 @@ pub struct SubscriptionRow {
 #[async_trait]
 pub trait SubscriptionStore: Send + Sync + 'static {
     /// Applies changes in order, in one transaction; a change to the state a lead already has
-    /// for the topic is left out (the first consent's time and way stay). Returns how many
+    /// for the topic is left out (the first consent's time and way stay), and so is an import's
+    /// subscription of someone who unsubscribed. Returns how many
     /// changed something. Leads that do not exist are left out.
     async fn change_subscriptions(&self, changes: &[SubscriptionChange]) -> StoreResult<u64>;
     /// A lead's subscriptions now, by topic.
@@ -81,7 +82,12 @@ macro_rules! impl_subscription_store {
                     .fetch_optional(&mut *tx)
                     .await
                     .map_err(db_error)?;
-                    if now.is_some_and(|(status,)| status == change.status) {
+                    if now.as_ref().is_some_and(|(status,)| *status == change.status) {
+                        continue;
+                    }
+                    // A list never speaks for someone who opted out: only they (or a person who
+                    // records their consent) can.
+                    if change.source == "import" && now.is_some_and(|(status,)| status == "unsubscribed") {
                         continue;
                     }
                     sqlx::query::<$db>(

@@ -870,3 +870,78 @@ async fn sqlite_a_person_chooses_each_value_before_merging() {
 async fn postgres_a_person_chooses_each_value_before_merging() {
     a_person_chooses_each_value_before_merging(Backend::Postgres).await;
 }
+
+/// A list whose people consented subscribes them to the topics chosen on the mapping step, with
+/// the file named as how; someone who unsubscribed before stays unsubscribed; a topic that is
+/// not the organisation's is named and nothing is imported. Both backends.
+async fn a_consented_list_subscribes_its_people(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    // 鈴木 opted out of the newsletter before.
+    let suzuki = hatake_domain::LeadInput {
+        family_name: Some("鈴木".into()),
+        given_name: Some("花子".into()),
+        email: Some("hanako@himawari.co.jp".into()),
+        ..Default::default()
+    };
+    let suzuki = app.store.create_lead(&suzuki.validate(&[]).unwrap(), false, 0).await.unwrap().id;
+    let out = hatake_store::SubscriptionChange {
+        lead_id: suzuki,
+        topic: "general".into(),
+        status: "unsubscribed".into(),
+        source: "link".into(),
+        detail: None,
+        by_user: None,
+        at: 1,
+    };
+    app.store.change_subscriptions(&[out]).await.unwrap();
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    let file = "氏名,会社名,メールアドレス\n佐藤 太郎,ひまわり商事,taro@himawari.co.jp\n鈴木 花子,ひまわり商事,hanako@himawari.co.jp\n";
+    let token = app.upload_token(&client, &csrf, "展示会2026.csv", file.as_bytes()).await;
+    let mapping = client.get(app.url(&format!("/imports/uploads/{token}"))).send().await.unwrap().text().await.unwrap();
+    assert!(mapping.contains("name=\"subscribe\" value=\"general\"") && mapping.contains("value=\"product:1\""));
+    let preview_url = app.url(&format!("/imports/uploads/{token}/preview"));
+    let wrong = [("_csrf", csrf.as_str()), ("subscribe", "product:77")];
+    let response = client.post(&preview_url).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("選ばれた配信の種類がありません。"));
+    let right = [("_csrf", csrf.as_str()), ("subscribe", "general"), ("subscribe", "product:1")];
+    let page = client.post(&preview_url).form(&right).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("メール配信に登録する種類: <strong>メールマガジン（全般）、ERP</strong>"), "{page}");
+    assert_eq!(hidden_values(&page, "subscribe"), ["general", "product:1"], "carried to the commit");
+    let response = client.post(app.url(&format!("/imports/uploads/{token}/commit"))).form(&right).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+
+    let sato = app.store.lead_ids_by_email(&["taro@himawari.co.jp".to_owned()]).await.unwrap()[0].1;
+    let states = |rows: Vec<hatake_store::SubscriptionRow>| -> Vec<(String, String, String, Option<String>)> {
+        rows.into_iter().map(|r| (r.topic, r.status, r.source, r.detail)).collect()
+    };
+    let file_name = Some("展示会2026.csv".to_owned());
+    assert_eq!(
+        states(app.store.lead_subscriptions(sato).await.unwrap()),
+        [
+            ("general".to_owned(), "subscribed".to_owned(), "import".to_owned(), file_name.clone()),
+            ("product:1".to_owned(), "subscribed".to_owned(), "import".to_owned(), file_name.clone()),
+        ]
+    );
+    let hers = states(app.store.lead_subscriptions(suzuki).await.unwrap());
+    assert!(
+        hers.contains(&("general".to_owned(), "unsubscribed".to_owned(), "link".to_owned(), None)),
+        "an opt-out stays: {hers:?}"
+    );
+    assert!(hers.contains(&("product:1".to_owned(), "subscribed".to_owned(), "import".to_owned(), file_name)));
+    let import = app.store.list_imports(1).await.unwrap().remove(0);
+    assert_eq!(import.subscribe.as_deref(), Some("[\"general\",\"product:1\"]"), "kept for a resume");
+}
+
+#[tokio::test]
+async fn a_consented_list_subscribes_its_people_sqlite() {
+    a_consented_list_subscribes_its_people(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_consented_list_subscribes_its_people_postgres() {
+    a_consented_list_subscribes_its_people(Backend::Postgres).await;
+}

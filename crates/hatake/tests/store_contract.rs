@@ -1497,6 +1497,7 @@ async fn scenario_migrations(backend: &Backend) {
         (19, "queue_sla".to_owned()),
         (20, "outbox".to_owned()),
         (21, "subscriptions".to_owned()),
+        (22, "import_subscribe".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

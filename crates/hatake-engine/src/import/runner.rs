@@ -44,6 +44,9 @@ pub struct ImportOptions {
     /// An event to record for each person the file names (a seminar's attendance list), with
     /// the import's product.
     pub event: Option<hatake_domain::event::OfflineEvent>,
+    /// Mail topics (`general`, `product:{id}`) everyone the file names is subscribed to (a list
+    /// whose people gave their consent); an opt-out is never overridden.
+    pub subscribe: Vec<String>,
 }
 
 /// Runs an import of a prepared file to the end and returns the finished import.
@@ -88,6 +91,8 @@ pub async fn start<S: Store + ?Sized>(
                 headers: serde_json::to_string(&prepared.headers).unwrap_or_default(),
                 created_by: options.created_by,
                 event: options.event.as_ref().and_then(|e| serde_json::to_string(e).ok()),
+                subscribe: (!options.subscribe.is_empty())
+                    .then(|| serde_json::to_string(&options.subscribe).unwrap_or_default()),
             },
             now,
         )
@@ -161,6 +166,7 @@ pub async fn prepare_resume<S: Store + ?Sized>(
     let options = ImportOptions {
         file_name: import.file_name.clone(),
         event: import.event.as_deref().and_then(|e| serde_json::from_str(e).ok()),
+        subscribe: import.subscribe.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default(),
         ..options.clone()
     };
     Ok(Resumption { prepared, context, options, import })
@@ -591,7 +597,11 @@ where
         }
         let Some((rows, rejects, (mut plan, mut resolved))) = next? else { return Ok(None) };
         resolver.finalize(&mut plan, &mut resolved)?;
-        let people = if job.options.event.is_some() { resolved.iter().map(|r| r.lead).collect() } else { Vec::new() };
+        let people = if job.options.event.is_some() || !job.options.subscribe.is_empty() {
+            resolved.iter().map(|r| r.lead).collect()
+        } else {
+            Vec::new()
+        };
         planned_counts.total += rows;
         planned_counts.rejected += i64::try_from(rejects.len()).unwrap_or(0);
         for r in &resolved {
@@ -670,6 +680,26 @@ where
                 store.add_import_events(job.import_id, i64::try_from(new).unwrap_or(0)).await?;
             }
         }
+    }
+    if !job.options.subscribe.is_empty() {
+        let mut seen = std::collections::HashSet::new();
+        let at = (job.now)();
+        let options = job.options;
+        let mut changes = Vec::new();
+        for lead in people.iter().filter(|lead| seen.insert(**lead)) {
+            for topic in &options.subscribe {
+                changes.push(hatake_store::SubscriptionChange {
+                    lead_id: *lead,
+                    topic: topic.clone(),
+                    status: "subscribed".into(),
+                    source: "import".into(),
+                    detail: Some(options.file_name.clone()),
+                    by_user: options.created_by,
+                    at,
+                });
+            }
+        }
+        store.change_subscriptions(&changes).await?;
     }
     if !targets.is_empty() {
         let links = crate::companies::link_leads(store, targets, Some(job.import_id), (job.now)()).await?;

@@ -22,6 +22,8 @@ pub(super) struct Choices {
     pub(super) event_kind: String,
     pub(super) event_name: String,
     pub(super) event_date: String,
+    /// Mail topics to subscribe everyone to (`general`, `product:{id}`).
+    pub(super) subscribe: Vec<String>,
 }
 
 impl Choices {
@@ -36,6 +38,7 @@ impl Choices {
             event_kind: get("event_kind"),
             event_name: get("event_name"),
             event_date: get("event_date"),
+            subscribe: pairs.iter().filter(|(k, _)| k == "subscribe").map(|(_, v)| v.clone()).collect(),
         }
     }
 
@@ -52,6 +55,9 @@ impl Choices {
         for key in self.mapping.iter().flatten() {
             pairs.push(("mapping", key));
         }
+        for topic in &self.subscribe {
+            pairs.push(("subscribe", topic));
+        }
         serde_urlencoded::to_string(&pairs).unwrap_or_default()
     }
 }
@@ -64,6 +70,7 @@ pub(super) struct Settled {
     pub(super) source: Option<String>,
     pub(super) product_id: Option<i64>,
     pub(super) event: Option<hatake_domain::event::OfflineEvent>,
+    pub(super) subscribe: Vec<String>,
 }
 
 /// Checks the choices; every problem names its field (`mapping[i]` for a column).
@@ -105,12 +112,30 @@ pub(super) fn settle(
             .map_err(|e| errors.0.extend(e.0))
             .ok()
             .flatten();
+    let mut subscribe = Vec::new();
+    for topic in &choices.subscribe {
+        let known = topic == hatake_store::TOPIC_GENERAL
+            || products.iter().any(|p| hatake_store::product_topic(p.id) == *topic);
+        if known {
+            if !subscribe.contains(topic) {
+                subscribe.push(topic.clone());
+            }
+        } else {
+            errors.push(FieldError::new(
+                "subscribe",
+                "unknown_topic",
+                "選ばれた配信の種類がありません。",
+                "There is no such mail topic.",
+            ));
+        }
+    }
     errors.into_result(|| Settled {
         encoding,
         mapping,
         source: (!source.is_empty()).then_some(source),
         product_id,
         event,
+        subscribe,
     })
 }
 

@@ -229,6 +229,9 @@ async fn mapping_page(
             event_name => choices.event_name,
             event_date => choices.event_date,
             event_kinds => offline_kinds(locale),
+            subscribe => choices.subscribe,
+            topics => products.iter().map(|p| context! { key => hatake_store::product_topic(p.id), label => format!("{}のご案内", p.name) })
+                .collect::<Vec<_>>(),
             errors => super::super::field_errors(&general, locale),
             has_errors => !errors.is_empty(),
         },
@@ -270,6 +273,7 @@ async fn ready(
     let zone = jiff::tz::TimeZone::get(&state.config.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let settled = settle(choices, &products, &zone).map_err(NotReady::Again)?;
     let event = settled.event;
+    let subscribe = settled.subscribe;
     let bytes = upload.bytes.clone();
     let (encoding, mapping) = (settled.encoding, settled.mapping);
     let prepared = match blocking(locale, move || prepare(&bytes, encoding, mapping)).await {
@@ -288,6 +292,7 @@ async fn ready(
     .await
     .map_err(|e| NotReady::Page(PageError::from_store(e, locale)))?;
     options.event = event;
+    options.subscribe = subscribe;
     Ok((prepared, context, options))
 }
 
@@ -361,6 +366,8 @@ pub(super) async fn preview(
             event_kind => choices.event_kind,
             event_name => choices.event_name,
             event_date => choices.event_date,
+            subscribe => choices.subscribe,
+            subscribe_labels => subscribe_labels(&options.subscribe, &names, locale),
             headers => headers,
             rows => scanned.rows.iter().map(|r| row_view(r, &prepared.mapping, locale)).collect::<Vec<_>>(),
             total => scanned.total,
@@ -452,4 +459,19 @@ pub(super) async fn commit(
         }
         Err(ImportError::Store(error)) => PageError::from_store(error, locale).into_response(),
     }
+}
+
+/// The topics an import subscribes its people to, as the preview names them.
+fn subscribe_labels(topics: &[String], names: &super::Names, locale: &str) -> Vec<String> {
+    topics
+        .iter()
+        .map(|topic| {
+            if topic == hatake_store::TOPIC_GENERAL {
+                crate::i18n::t(locale, "import.subscribe_general").to_owned()
+            } else {
+                let id = topic.strip_prefix("product:").and_then(|id| id.parse::<i64>().ok());
+                names.product(id).map_or_else(|| topic.clone(), str::to_owned)
+            }
+        })
+        .collect()
 }
