@@ -1,7 +1,8 @@
 //! A real headless Chromium, driven through chromedriver: sign in, find a lead in the list,
 //! open it, and switch the language; import a file through upload, mapping, preview and
 //! commit; the tracking script and an embedded form on another site (another origin); a meeting
-//! booked after the hosted form; an MQL accepted and made a deal. Needs Debian's `chromium` and
+//! booked after the hosted form; an MQL accepted and made a deal; a recipient's mail preferences on
+//! a phone. Needs Debian's `chromium` and
 //! `chromium-driver` (`.ci/run` installs them); without them these tests fail with instructions —
 //! never skip.
 
@@ -695,4 +696,66 @@ async fn a_marketer_simulates_a_policy_in_headless_chromium() {
     browser.close().await.ok();
     result.expect("browser steps");
     assert!(app.store.config_versions(product.id, "mql_policy").await.unwrap().is_empty(), "simulating saves nothing");
+}
+
+/// A recipient opens the link of a marketing mail on a phone (390 px wide, no sign-in): each
+/// topic's switch fits the screen, switching one off and saving says so and records it, and
+/// 「すべてのメール配信を停止する」 stops the rest.
+#[tokio::test]
+async fn a_recipient_changes_their_mail_preferences_on_a_phone() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let lead = hatake_domain::LeadInput {
+        family_name: Some("佐藤".into()),
+        email: Some("sato@towa.example.jp".into()),
+        ..Default::default()
+    };
+    let lead = app.store.create_lead(&lead.validate(&[]).unwrap(), false, 0).await.unwrap().id;
+    let now = hatake_web::now_millis();
+    let subscribe = |topic: String| hatake_store::SubscriptionChange {
+        lead_id: lead,
+        topic,
+        status: "subscribed".into(),
+        source: "form".into(),
+        detail: Some("資料請求".into()),
+        by_user: None,
+        at: now,
+    };
+    app.store
+        .change_subscriptions(&[subscribe("general".into()), subscribe(hatake_store::product_topic(product.id))])
+        .await
+        .unwrap();
+    let key = hatake_engine::mail::subscriptions::link_key(app.store.as_ref(), now).await.unwrap();
+    let url = hatake_engine::mail::subscriptions::unsubscribe_url(&app.base, &key, lead, "general");
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.set_window_size(390, 844).await?;
+        // A Japanese recipient's browser asks for Japanese; this headless one asks for English.
+        browser.goto(&format!("{url}&lang=ja")).await?;
+        browser.wait().for_element(Locator::Id("prefs-form")).await?;
+        let width = browser.execute("return document.documentElement.scrollWidth", vec![]).await?;
+        assert!(width.as_i64().unwrap_or(9_999) <= 390, "the page fits a phone: {width}");
+        let general = browser.find(Locator::Css("input[name='topic.general']")).await?;
+        assert!(general.prop("checked").await?.as_deref() == Some("true"), "subscribed: on");
+        general.click().await?;
+        browser.find(Locator::Css("button[value=save]")).await?.click().await?;
+        let saved = wait_for_text(&browser, "#prefs-saved", "配信設定を変更しました").await?;
+        assert!(saved.contains("変更しました"));
+        let rows = app.store.lead_subscriptions(lead).await.unwrap();
+        let general = rows.iter().find(|r| r.topic == "general").unwrap();
+        assert_eq!((general.status.as_str(), general.source.as_str()), ("unsubscribed", "preferences"));
+        let erp = rows.iter().find(|r| r.topic != "general").unwrap();
+        assert_eq!(erp.status, "subscribed", "the other topic stays");
+
+        browser.find(Locator::Id("stop-all")).await?.click().await?;
+        wait_for_text(&browser, "#prefs-saved", "すべてのメール配信を停止しました").await?;
+        let rows = app.store.lead_subscriptions(lead).await.unwrap();
+        assert!(rows.iter().all(|r| r.status == "unsubscribed"), "{rows:?}");
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
 }
