@@ -31,8 +31,10 @@ pub struct LinkParams {
     saved: Option<String>,
 }
 
-fn page(state: &AppState, status: StatusCode, locale: &str, context: minijinja::Value) -> Response {
-    let context = context! { locale => locale, ..context };
+async fn page(state: &AppState, status: StatusCode, locale: &str, context: minijinja::Value) -> Response {
+    // Who sends the mail and how to reach them, on every page of the link (特定電子メール法).
+    let sender = hatake_engine::mail::config::sender(state.store.as_ref()).await.ok().flatten();
+    let context = context! { locale => locale, sender => sender, ..context };
     match state.templates.render("subscriptions/preferences.html", context) {
         Ok(html) => {
             let mut response = (status, Html(html)).into_response();
@@ -53,8 +55,8 @@ async fn lead_of(state: &AppState, token: &str) -> Option<hatake_store::LeadRow>
     state.store.get_lead(lead_id).await.ok()
 }
 
-fn invalid(state: &AppState, locale: &str) -> Response {
-    page(state, StatusCode::NOT_FOUND, locale, context! { invalid => true })
+async fn invalid(state: &AppState, locale: &str) -> Response {
+    page(state, StatusCode::NOT_FOUND, locale, context! { invalid => true }).await
 }
 
 async fn show(
@@ -64,7 +66,7 @@ async fn show(
     headers: HeaderMap,
 ) -> Response {
     let locale = locale_of(params.lang.as_deref(), &headers);
-    let Some(lead) = lead_of(&state, &token).await else { return invalid(&state, locale) };
+    let Some(lead) = lead_of(&state, &token).await else { return invalid(&state, locale).await };
     let store = state.store.as_ref();
     let (Ok(topics), Ok(current)) = (topics(store).await, store.lead_subscriptions(lead.id).await) else {
         return StatusCode::INTERNAL_SERVER_ERROR.into_response();
@@ -88,6 +90,7 @@ async fn show(
             asked => params.topic.as_deref().filter(|t| known(&topics, t)),
         },
     )
+    .await
 }
 
 /// `yamada@example.co.jp` → `y*****@example.co.jp`: enough to recognise, not to harvest.
@@ -109,7 +112,7 @@ async fn change(
     body: String,
 ) -> Response {
     let locale = locale_of(params.lang.as_deref(), &headers);
-    let Some(lead) = lead_of(&state, &token).await else { return invalid(&state, locale) };
+    let Some(lead) = lead_of(&state, &token).await else { return invalid(&state, locale).await };
     let store = state.store.as_ref();
     let Ok(all) = topics(store).await else { return StatusCode::INTERNAL_SERVER_ERROR.into_response() };
     let pairs: Vec<(String, String)> = serde_urlencoded_pairs(&body);

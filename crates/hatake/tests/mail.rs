@@ -193,6 +193,32 @@ async fn mail_pages(backend: support::Backend) {
     assert!(page.contains("id=\"outbox-status\">送信済み<"), "{page}");
     assert!(page.contains("送信成功") && page.contains("250"), "the attempt with the server's answer");
 
+    // The sender (特定電子メール法): every field needed, each named; then saved.
+    let settings = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
+    assert!(settings.contains("id=\"sender-missing\""), "the page says it is missing");
+    let response = admin
+        .post(app.url("/settings/mail/sender"))
+        .form(&[("_csrf", csrf.as_str()), ("name", "サンプル株式会社"), ("address", ""), ("contact", " ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("送信者の住所を入力してください。")
+            && html.contains("問い合わせ先（メールアドレス・電話番号・URL）を入力してください。")
+    );
+    assert!(!html.contains("送信者の氏名または名称を入力してください。"));
+    let sender = [
+        ("_csrf", csrf.as_str()),
+        ("name", "サンプル株式会社"),
+        ("address", "東京都千代田区丸の内1-1-1"),
+        ("contact", "info@sample.co.jp"),
+    ];
+    assert_eq!(admin.post(app.url("/settings/mail/sender")).form(&sender).send().await.unwrap().status(), 303);
+    let page = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("id=\"sender-missing\"") && page.contains("東京都千代田区丸の内1-1-1"));
+
     // DKIM: a key made on the page, the records to publish, a wrong upload named.
     let response = admin
         .post(app.url("/settings/mail/dkim"))
@@ -367,13 +393,21 @@ async fn subscriptions_over_http(backend: support::Backend) {
     assert_eq!(sink.messages()[0].header("List-Unsubscribe"), Some(format!("<{url}>")), "its one-click link");
     assert_eq!(app.store.outbox_by_key(&format!("news:0:lead:{lead}")).await.unwrap().unwrap().status, "cancelled");
 
-    // The preference page: each topic with its switch, in Japanese or English, no sign-in.
+    // The preference page: each topic with its switch, in Japanese or English, no sign-in, and
+    // who sends the mail.
+    let sender = hatake_engine::mail::config::SenderIdentity {
+        name: "サンプル株式会社".into(),
+        address: "東京都千代田区丸の内1-1-1".into(),
+        contact: "info@sample.co.jp".into(),
+    };
+    app.store.put_setting("mail.sender", &serde_json::to_string(&sender).unwrap(), now).await.unwrap();
     let page_url = url.split('?').next().unwrap().to_owned();
     let page = plain.get(&page_url).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("メール配信の設定") && page.contains("y*****@example.co.jp"), "{page}");
     assert!(page.contains("name=\"topic.general\" value=\"on\" checked"));
     assert!(page.contains("name=\"topic.product:1\" value=\"on\">"), "unsubscribed: off");
     assert!(page.contains("クラウドERPのご案内") && page.contains("勤怠管理のご案内"));
+    assert!(page.contains("送信者: サンプル株式会社 · 東京都千代田区丸の内1-1-1 · お問い合わせ: info@sample.co.jp"));
     let english = plain.get(format!("{page_url}?lang=en")).send().await.unwrap().text().await.unwrap();
     assert!(english.contains("Mail preferences") && english.contains("Stop all mail"));
     // Switch the general newsletter off and ERP back on.
@@ -415,7 +449,11 @@ async fn subscriptions_over_http(backend: support::Backend) {
     let forged = page_url.replace(&format!("/u/{lead}."), &format!("/u/{}.", lead + 1));
     let response = plain.post(&forged).body("List-Unsubscribe=One-Click").send().await.unwrap();
     assert_eq!(response.status(), 404);
-    assert!(response.text().await.unwrap().contains("このリンクは無効です"));
+    let invalid = response.text().await.unwrap();
+    assert!(
+        invalid.contains("このリンクは無効です") && invalid.contains("info@sample.co.jp"),
+        "with a way to reach the sender"
+    );
 
     // A person records a consent given by phone on the lead page, with a note; the history
     // keeps every change.

@@ -167,3 +167,37 @@ mod tests {
         assert_eq!(serde_json::from_str::<MailConfig>(&json).unwrap(), config);
     }
 }
+
+/// The setting that holds who sends the organisation's mail (JSON of [`SenderIdentity`]).
+pub const SETTING_SENDER: &str = "mail.sender";
+
+/// Who sends the mail, as 特定電子メール法 asks every marketing mail to say: the sender's name, a
+/// postal address and a contact for enquiries. Shown on the preference page too.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderIdentity {
+    pub name: String,
+    pub address: String,
+    /// An e-mail address, phone number or URL for enquiries.
+    pub contact: String,
+}
+
+impl SenderIdentity {
+    /// The fields left empty (`name`, `address`, `contact`).
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut missing = Vec::new();
+        for (field, value) in [("name", &self.name), ("address", &self.address), ("contact", &self.contact)] {
+            if value.trim().is_empty() {
+                missing.push(field);
+            }
+        }
+        missing
+    }
+}
+
+/// The stored sender identity, if any.
+///
+/// # Errors
+/// When the store fails.
+pub async fn sender(store: &(impl SystemStore + ?Sized)) -> StoreResult<Option<SenderIdentity>> {
+    Ok(store.get_setting(SETTING_SENDER).await?.and_then(|text| serde_json::from_str(&text).ok()))
+}

@@ -24,6 +24,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("POST", "/settings/mail", Access::Admin, post(save_settings)),
         route("POST", "/settings/mail/test", Access::Admin, post(test_send)),
         route("POST", "/settings/mail/dkim", Access::Admin, post(save_dkim)),
+        route("POST", "/settings/mail/sender", Access::Admin, post(save_sender)),
         route("GET", "/mail/outbox", Access::Configure, get(outbox)),
         route("GET", "/mail/outbox/{id}", Access::Configure, get(outbox_row)),
         route("POST", "/leads/{id}/subscriptions", Access::SignedIn, post(change_subscription)),
@@ -238,6 +239,7 @@ async fn dkim_page(
     let has_password = matches!(&stored, Some(MailConfig::Smtp(s)) if s.password.is_some());
     let counts = store.outbox_counts().await.map_err(|e| PageError::from_store(e, locale))?;
     let dkim = hatake_engine::mail::dkim::stored(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let sender = hatake_engine::mail::config::sender(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let relay = match &effective {
         MailConfig::Smtp(s) => Some(s.host.clone()),
         _ => None,
@@ -264,6 +266,7 @@ async fn dkim_page(
             counts => counts, test_to => user.user.email.clone(),
             dkim => dkim_view, dkim_domain => dkim.as_ref().map_or(default_domain, |d| d.domain.clone()),
             dkim_error => dkim_error,
+            sender => sender.clone().unwrap_or_default(), sender_missing => sender.is_none_or(|s| !s.missing().is_empty()),
         },
     )
     .await
@@ -688,5 +691,53 @@ fn dkim_problem_ja(problem: &str) -> String {
         "Ed25519の秘密鍵は32バイトのシードをBase64にしたものを貼り付けてください。".to_owned()
     } else {
         problem.to_owned()
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SenderForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    contact: String,
+}
+
+/// Who sends the organisation's mail (特定電子メール法): every field is needed.
+async fn save_sender(State(state): State<AppState>, PageForm { user, data }: PageForm<SenderForm>) -> Response {
+    let locale = user.locale();
+    let sender = hatake_engine::mail::config::SenderIdentity {
+        name: data.name.trim().to_owned(),
+        address: data.address.trim().to_owned(),
+        contact: data.contact.trim().to_owned(),
+    };
+    let missing = sender.missing();
+    if !missing.is_empty() {
+        let errors = FieldErrors(
+            missing
+                .iter()
+                .map(|field| {
+                    let (ja, en) = match *field {
+                        "name" => ("送信者の氏名または名称を入力してください。", "Enter the sender's name."),
+                        "address" => ("送信者の住所を入力してください。", "Enter the sender's postal address."),
+                        _ => (
+                            "問い合わせ先（メールアドレス・電話番号・URL）を入力してください。",
+                            "Enter a contact for enquiries.",
+                        ),
+                    };
+                    FieldError::new(format!("sender_{field}"), "required", ja, en)
+                })
+                .collect(),
+        );
+        return match settings_page(&state, &user, Some((&MailForm::default(), &errors)), false).await {
+            Ok(html) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+            Err(error) => error.into_response(),
+        };
+    }
+    let text = serde_json::to_string(&sender).unwrap_or_default();
+    match state.store.put_setting(hatake_engine::mail::config::SETTING_SENDER, &text, now_millis()).await {
+        Ok(()) => Redirect::to("/settings/mail?saved=1#sender").into_response(),
+        Err(error) => PageError::from_store(error, locale).into_response(),
     }
 }
