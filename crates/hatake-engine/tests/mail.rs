@@ -437,3 +437,60 @@ async fn mail_is_dkim_signed(store: Arc<dyn Store>) {
 }
 
 both!(mail_is_dkim_signed, mail_is_dkim_signed_sqlite, mail_is_dkim_signed_postgres);
+
+/// The send window and a domain's limit on the clock: at 20:00 nothing goes until the next
+/// business day's 09:00; then a domain limited to 2 a minute gets 2 a minute (the rest wait,
+/// without an attempt counted) while other domains go at once.
+async fn windows_and_domain_limits(store: Arc<dyn Store>) {
+    use hatake_engine::mail::limits::{DomainLimit, SendLimits, SendWindow, SETTING_LIMITS};
+    let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    let at = |text: &str| {
+        text.parse::<jiff::civil::DateTime>().unwrap().to_zoned(tokyo.clone()).unwrap().timestamp().as_millisecond()
+    };
+    let limits = SendLimits {
+        domains: vec![DomainLimit { domain: "example.jp".into(), per_minute: 2 }],
+        window: Some(SendWindow { start_minute: 9 * 60, end_minute: 18 * 60, business_days: true }),
+    };
+    store.put_setting(SETTING_LIMITS, &serde_json::to_string(&limits).unwrap(), 0).await.unwrap();
+    let sink = SmtpSink::start().expect("sink");
+    let clock = Clock::manual(at("2026-12-07T20:00"));
+    let cx = Context::new(store.clone(), clock.clone(), tokyo.clone());
+    for i in 0..5 {
+        enqueue(
+            store.as_ref(),
+            &format!("limited:{i}"),
+            None,
+            &mail(&format!("p{i}@example.jp")),
+            clock.now(),
+            clock.now(),
+        )
+        .await
+        .unwrap();
+    }
+    enqueue(store.as_ref(), "free", None, &mail("someone@other.jp"), clock.now(), clock.now()).await.unwrap();
+    let mut worker = sender(&sink, 2, 10);
+    let mut lease = LeaseState::default();
+    let next = runtime::step(&mut worker, &cx, &mut lease).await.unwrap();
+    assert_eq!(next, Some(Next::Until(at("2026-12-08T09:00"))), "closed until Tuesday 09:00");
+    assert_eq!(sink.count(), 0);
+
+    clock.set(at("2026-12-08T09:00") + 5_000);
+    drain(&mut worker, &cx).await;
+    assert!(sink.wait_for(3, Duration::from_secs(5)));
+    let to: Vec<String> = sink.messages().into_iter().map(|m| m.rcpt_to[0].clone()).collect();
+    assert_eq!(to.iter().filter(|t| t.ends_with("@example.jp")).count(), 2, "two a minute: {to:?}");
+    assert!(to.contains(&"someone@other.jp".to_owned()), "other domains go at once");
+    assert_eq!(worker.counts.deferred, 3);
+    let waiting = store.list_outbox(Some("pending"), None, 10).await.unwrap();
+    assert_eq!(waiting.len(), 3);
+    assert!(waiting.iter().all(|r| r.due_at == at("2026-12-08T09:01") && r.attempts == 0), "{waiting:?}");
+
+    clock.set(at("2026-12-08T09:01"));
+    drain(&mut worker, &cx).await;
+    clock.set(at("2026-12-08T09:02"));
+    drain(&mut worker, &cx).await;
+    assert!(sink.wait_for(6, Duration::from_secs(5)), "every mail by 09:02 ({})", sink.count());
+    assert_eq!(store.outbox_counts().await.unwrap().sent, 6);
+}
+
+both!(windows_and_domain_limits, windows_and_domain_limits_sqlite, windows_and_domain_limits_postgres);

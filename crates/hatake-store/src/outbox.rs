@@ -167,6 +167,9 @@ pub trait OutboxStore: Send + Sync + 'static {
     /// Cancels the rows among `ids` claimed by `holder` whose lead unsubscribed from their
     /// topic (checked for a whole claim at once; the hand-over checks again); returns their ids.
     async fn cancel_unsubscribed_outbox(&self, holder: &str, ids: &[i64], now: Millis) -> StoreResult<Vec<i64>>;
+    /// Puts rows `holder` claimed back to wait until their given time (a domain's limit was
+    /// reached), without counting an attempt.
+    async fn defer_outbox(&self, holder: &str, rows: &[(i64, Millis)], now: Millis) -> StoreResult<()>;
     /// Gives back the rows `holder` claimed and did not hand over (a worker that stops).
     async fn release_outbox(&self, holder: &str, now: Millis) -> StoreResult<u64>;
     async fn get_outbox(&self, id: i64) -> StoreResult<OutboxRow>;
@@ -391,6 +394,33 @@ macro_rules! impl_outbox_store {
                     cancelled.extend(query.fetch_all(&self.pool).await.map_err(db_error)?.into_iter().map(|(id,)| id));
                 }
                 Ok(cancelled)
+            }
+
+            async fn defer_outbox(
+                &self,
+                holder: &str,
+                rows: &[(i64, $crate::Millis)],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<()> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for (id, due) in rows {
+                    sqlx::query::<$db>(
+                        "UPDATE outbox SET status = 'pending', due_at = $1, claimed_by = NULL, claimed_until = NULL, \
+                         updated_at = $2 WHERE id = $3 AND status = 'claimed' AND claimed_by = $4",
+                    )
+                    .bind(*due)
+                    .bind(now)
+                    .bind(*id)
+                    .bind(holder)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
             }
 
             async fn release_outbox(&self, holder: &str, now: $crate::Millis) -> $crate::StoreResult<u64> {

@@ -219,6 +219,36 @@ async fn mail_pages(backend: support::Backend) {
     let page = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
     assert!(!page.contains("id=\"sender-missing\"") && page.contains("東京都千代田区丸の内1-1-1"));
 
+    // Sending pace and hours: each wrong line and a reversed window named, nothing stored.
+    let wrong = [
+        ("_csrf", csrf.as_str()),
+        ("domains", "docomo.ne.jp 60\nezweb 30"),
+        ("window", "1"),
+        ("start", "18:00"),
+        ("end", "09:00"),
+        ("business_days", "1"),
+    ];
+    let response = admin.post(app.url("/settings/mail/limits")).form(&wrong).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("2行目「ezweb 30」") && html.contains("開始を終了より前にして"), "{html}");
+    assert!(app.store.get_setting("mail.limits").await.unwrap().is_none());
+    let right = [
+        ("_csrf", csrf.as_str()),
+        ("domains", "docomo.ne.jp 60\r\nezweb.ne.jp 30"),
+        ("window", "1"),
+        ("start", "09:00"),
+        ("end", "18:00"),
+        ("business_days", "1"),
+    ];
+    assert_eq!(admin.post(app.url("/settings/mail/limits")).form(&right).send().await.unwrap().status(), 303);
+    let limits = hatake_engine::mail::limits::stored(app.store.as_ref()).await.unwrap();
+    assert_eq!(limits.domains.len(), 2);
+    assert_eq!(limits.window.map(|w| (w.start_minute, w.end_minute, w.business_days)), Some((540, 1080, true)));
+    // Off again, for the sends below whatever the hour.
+    let off = [("_csrf", csrf.as_str()), ("domains", "")];
+    assert_eq!(admin.post(app.url("/settings/mail/limits")).form(&off).send().await.unwrap().status(), 303);
+
     // DKIM: a key made on the page, the records to publish, a wrong upload named.
     let response = admin
         .post(app.url("/settings/mail/dkim"))

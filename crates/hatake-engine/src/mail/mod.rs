@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod dkim;
+pub mod limits;
 pub mod sender;
 pub mod subscriptions;
 pub mod transport;

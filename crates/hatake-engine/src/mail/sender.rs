@@ -60,6 +60,8 @@ pub struct SenderCounts {
     pub lost: u64,
     /// Rows not sent because the lead unsubscribed from their topic.
     pub cancelled: u64,
+    /// Rows put back to wait for their domain's next minute.
+    pub deferred: u64,
 }
 
 impl SenderCounts {
@@ -70,6 +72,7 @@ impl SenderCounts {
         self.unconfirmed += other.unconfirmed;
         self.lost += other.lost;
         self.cancelled += other.cancelled;
+        self.deferred += other.deferred;
     }
 }
 
@@ -95,6 +98,8 @@ pub struct MailSender {
     idle: Vec<Box<dyn MailConnection>>,
     /// The DKIM signer made from the stored settings (and the settings' text it was made from).
     dkim: Option<(String, Option<Arc<DkimSigner>>)>,
+    /// What went to each limited domain this minute.
+    domain_counts: super::limits::DomainCounts,
     pub counts: SenderCounts,
 }
 
@@ -105,6 +110,7 @@ impl MailSender {
             settings,
             idle: Vec::new(),
             dkim: None,
+            domain_counts: Default::default(),
             counts: SenderCounts::default(),
         }
     }
@@ -117,6 +123,7 @@ impl MailSender {
             settings,
             idle: Vec::new(),
             dkim: None,
+            domain_counts: Default::default(),
             counts: SenderCounts::default(),
         }
     }
@@ -190,6 +197,11 @@ impl Worker for MailSender {
         let Some(transport) = self.transport(cx).await? else { return Ok(Next::Idle) };
         let signer = self.signer(cx).await?;
         let now = cx.clock.now();
+        // Outside the send window nothing is claimed: the sender rests until it opens.
+        let limits = super::limits::stored(cx.store.as_ref()).await?;
+        if let Some(opens) = limits.closed_until(now, &cx.zone) {
+            return Ok(Next::Until(opens));
+        }
         let rows =
             cx.store.claim_outbox(KIND, &cx.holder, now, now + self.settings.claim_ms, self.settings.batch).await?;
         if rows.is_empty() {
@@ -209,9 +221,30 @@ impl Worker for MailSender {
             cx.store.cancel_unsubscribed_outbox(&cx.holder, &marketing, now).await?
         };
         self.counts.cancelled += cancelled.len() as u64;
-        let rows: Vec<OutboxRow> = rows.into_iter().filter(|r| !cancelled.contains(&r.id)).collect();
+        let mut deferred = Vec::new();
+        let mut rows: Vec<OutboxRow> = rows.into_iter().filter(|r| !cancelled.contains(&r.id)).collect();
+        if !limits.domains.is_empty() {
+            // A domain over its limit this minute waits for the next one (not an attempt).
+            rows.retain(|row| match limits.limit_for(&row.recipient) {
+                Some(limit) => match self.domain_counts.take(limit, now) {
+                    Ok(()) => true,
+                    Err(next) => {
+                        deferred.push((row.id, next));
+                        false
+                    }
+                },
+                None => true,
+            });
+            cx.store.defer_outbox(&cx.holder, &deferred, now).await?;
+            self.counts.deferred += deferred.len() as u64;
+        }
+        let rest = |full: bool| match deferred.iter().map(|(_, due)| *due).min() {
+            _ if full => Next::Again,
+            Some(due) => Next::Until(due),
+            None => Next::Idle,
+        };
         if rows.is_empty() {
-            return Ok(if full { Next::Again } else { Next::Idle });
+            return Ok(rest(full));
         }
         let lanes = self.settings.connections.clamp(1, rows.len());
         let mut groups: Vec<Vec<OutboxRow>> = (0..lanes).map(|_| Vec::new()).collect();
@@ -249,7 +282,7 @@ impl Worker for MailSender {
             Ok(unrecorded) => tracing::warn!(unrecorded, "outcomes of sent mail could not be recorded"),
             Err(error) => tracing::warn!(%error, "the outbox writer failed"),
         }
-        Ok(if full { Next::Again } else { Next::Idle })
+        Ok(rest(full))
     }
 
     fn reset(&mut self) {

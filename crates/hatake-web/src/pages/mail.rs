@@ -25,6 +25,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("POST", "/settings/mail/test", Access::Admin, post(test_send)),
         route("POST", "/settings/mail/dkim", Access::Admin, post(save_dkim)),
         route("POST", "/settings/mail/sender", Access::Admin, post(save_sender)),
+        route("POST", "/settings/mail/limits", Access::Admin, post(save_limits)),
         route("GET", "/mail/outbox", Access::Configure, get(outbox)),
         route("GET", "/mail/outbox/{id}", Access::Configure, get(outbox_row)),
         route("POST", "/leads/{id}/subscriptions", Access::SignedIn, post(change_subscription)),
@@ -240,6 +241,8 @@ async fn dkim_page(
     let counts = store.outbox_counts().await.map_err(|e| PageError::from_store(e, locale))?;
     let dkim = hatake_engine::mail::dkim::stored(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let sender = hatake_engine::mail::config::sender(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let limits = hatake_engine::mail::limits::stored(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let hhmm = |minute: u32| format!("{:02}:{:02}", minute / 60, minute % 60);
     let relay = match &effective {
         MailConfig::Smtp(s) => Some(s.host.clone()),
         _ => None,
@@ -267,6 +270,10 @@ async fn dkim_page(
             dkim => dkim_view, dkim_domain => dkim.as_ref().map_or(default_domain, |d| d.domain.clone()),
             dkim_error => dkim_error,
             sender => sender.clone().unwrap_or_default(), sender_missing => sender.is_none_or(|s| !s.missing().is_empty()),
+            limits_text => limits.domains_text(), window => limits.window.is_some(),
+            window_start => limits.window.as_ref().map_or_else(|| "09:00".to_owned(), |w| hhmm(w.start_minute)),
+            window_end => limits.window.as_ref().map_or_else(|| "18:00".to_owned(), |w| hhmm(w.end_minute)),
+            window_business => limits.window.as_ref().is_none_or(|w| w.business_days),
         },
     )
     .await
@@ -738,6 +745,84 @@ async fn save_sender(State(state): State<AppState>, PageForm { user, data }: Pag
     let text = serde_json::to_string(&sender).unwrap_or_default();
     match state.store.put_setting(hatake_engine::mail::config::SETTING_SENDER, &text, now_millis()).await {
         Ok(()) => Redirect::to("/settings/mail?saved=1#sender").into_response(),
+        Err(error) => PageError::from_store(error, locale).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LimitsForm {
+    #[serde(default)]
+    domains: String,
+    #[serde(default)]
+    window: Option<String>,
+    #[serde(default)]
+    start: String,
+    #[serde(default)]
+    end: String,
+    #[serde(default)]
+    business_days: Option<String>,
+}
+
+/// `HH:MM` as minutes after midnight.
+fn minutes(text: &str) -> Option<u32> {
+    let (h, m) = text.trim().split_once(':')?;
+    let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+/// Per-domain limits and the send window; each wrong line or time is named, nothing stored.
+async fn save_limits(State(state): State<AppState>, PageForm { user, data }: PageForm<LimitsForm>) -> Response {
+    use hatake_engine::mail::limits::{SendLimits, SendWindow, SETTING_LIMITS};
+    let locale = user.locale();
+    let mut errors = Vec::new();
+    let domains = match SendLimits::parse_domains(&data.domains.replace("\r\n", "\n")) {
+        Ok(domains) => domains,
+        Err(lines) => {
+            for (line, text) in lines {
+                errors.push(FieldError::new(
+                    "domains",
+                    "invalid_line",
+                    format!("{line}行目「{text}」: 「ドメイン 1分あたりの通数」の形で入力してください（例：docomo.ne.jp 60）。"),
+                    format!("Line {line} \"{text}\": write \"domain mails-per-minute\" (e.g. docomo.ne.jp 60)."),
+                ));
+            }
+            Vec::new()
+        }
+    };
+    let window = if data.window.is_some() {
+        match (minutes(&data.start), minutes(&data.end)) {
+            (Some(start), Some(end)) if start < end => {
+                Some(SendWindow { start_minute: start, end_minute: end, business_days: data.business_days.is_some() })
+            }
+            _ => {
+                errors.push(FieldError::new(
+                    "window",
+                    "invalid_window",
+                    format!("送信時間帯は「09:00」〜「18:00」のように、開始を終了より前にして入力してください（入力: {}〜{}）。", data.start, data.end),
+                    format!("Give the window as 09:00 to 18:00, the start before the end (got {} to {}).", data.start, data.end),
+                ));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    if !errors.is_empty() {
+        return match settings_page(&state, &user, Some((&MailForm::default(), &FieldErrors(errors))), false).await {
+            Ok(html) => (axum::http::StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+            Err(error) => error.into_response(),
+        };
+    }
+    let limits = SendLimits { domains, window };
+    match state
+        .store
+        .put_setting(SETTING_LIMITS, &serde_json::to_string(&limits).unwrap_or_default(), now_millis())
+        .await
+    {
+        Ok(()) => {
+            state.runtime.wake(OUTBOX);
+            Redirect::to("/settings/mail?saved=1#limits").into_response()
+        }
         Err(error) => PageError::from_store(error, locale).into_response(),
     }
 }
