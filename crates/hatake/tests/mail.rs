@@ -128,6 +128,7 @@ async fn mail_pages(backend: support::Backend) {
     let html = response.text().await.unwrap();
     assert!(html.contains("SMTPサーバーのホスト名を入力してください。"), "{html}");
     assert!(html.contains("ポート番号は1〜65535の数字で入力してください（入力: abc）。"));
+    assert!(html.contains("id=\"password-again\""), "the page says why the password field is empty");
     assert!(app.store.get_setting("mail.transport").await.unwrap().is_none(), "nothing stored");
 
     let port = sink.port().to_string();
