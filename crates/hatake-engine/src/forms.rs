@@ -197,25 +197,6 @@ pub async fn process_due(
     Ok(counts)
 }
 
-/// The products a lead agreed to receive mail about through forms, with when (the newest
-/// consent per product).
-///
-/// # Errors
-/// A store error.
-pub async fn lead_consents(store: &dyn Store, lead_id: i64) -> Result<Vec<(i64, i64, String)>, StoreError> {
-    let query = hatake_store::EventQuery { kind: Some("form_submit".to_owned()), limit: 500, ..Default::default() };
-    let mut consents: Vec<(i64, i64, String)> = Vec::new();
-    for event in store.lead_events(lead_id, &query).await? {
-        let Ok(properties) = serde_json::from_str::<Map<String, Value>>(&event.properties) else { continue };
-        for product in FormDefinition::consents_of(&properties) {
-            if !consents.iter().any(|(p, _, _)| *p == product) {
-                consents.push((product, event.occurred_at, event.name.clone().unwrap_or_default()));
-            }
-        }
-    }
-    Ok(consents)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

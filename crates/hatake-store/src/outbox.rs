@@ -112,6 +112,11 @@ pub struct OutboxWritten {
     pub finished: u64,
 }
 
+/// The condition on an `outbox` row whose lead unsubscribed from the row's topic.
+pub const OUTBOX_UNSUBSCRIBED: &str =
+    "topic IS NOT NULL AND lead_id IS NOT NULL AND EXISTS (SELECT 1 FROM subscriptions s \
+     WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic AND s.status = 'unsubscribed')";
+
 pub const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, lead_id, recipient, payload, status, attempts, due_at, \
      claimed_by, claimed_until, handed_at, sent_at, last_code, last_error, message_id, created_at, updated_at, topic";
 
@@ -336,12 +341,12 @@ macro_rules! impl_outbox_store {
                 let mut handed = Vec::with_capacity(hand_overs.len());
                 let mut cancelled = Vec::new();
                 for (id, message_id) in hand_overs {
-                    let refused = sqlx::query::<$db>(
+                    let refused = sqlx::query::<$db>(&format!(
                         "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
                          claimed_until = NULL, updated_at = $1 WHERE id = $2 AND status = 'claimed' AND claimed_by = $3 \
-                         AND topic IS NOT NULL AND lead_id IS NOT NULL AND EXISTS (SELECT 1 FROM subscriptions s \
-                         WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic AND s.status = 'unsubscribed')",
-                    )
+                         AND {}",
+                        $crate::OUTBOX_UNSUBSCRIBED
+                    ))
                     .bind(now)
                     .bind(*id)
                     .bind(holder)
@@ -383,9 +388,8 @@ macro_rules! impl_outbox_store {
                     let sql = format!(
                         "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
                          claimed_until = NULL, updated_at = $1 WHERE id IN ({list}) AND status = 'claimed' \
-                         AND claimed_by = $2 AND topic IS NOT NULL AND lead_id IS NOT NULL AND EXISTS \
-                         (SELECT 1 FROM subscriptions s WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic \
-                         AND s.status = 'unsubscribed') RETURNING id"
+                         AND claimed_by = $2 AND {} RETURNING id",
+                        $crate::OUTBOX_UNSUBSCRIBED
                     );
                     let mut query = sqlx::query_as::<$db, (i64,)>(&sql).bind(now).bind(holder);
                     for id in part {

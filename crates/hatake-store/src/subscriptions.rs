@@ -90,36 +90,27 @@ macro_rules! impl_subscription_store {
                     if change.source == "import" && now.is_some_and(|(status,)| status == "unsubscribed") {
                         continue;
                     }
-                    sqlx::query::<$db>(
+                    // The state now, and the change kept in the history: the same values.
+                    for sql in [
                         "INSERT INTO subscriptions (lead_id, topic, status, source, detail, by_user, at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lead_id, topic) DO UPDATE SET \
                          status = excluded.status, source = excluded.source, detail = excluded.detail, \
                          by_user = excluded.by_user, at = excluded.at",
-                    )
-                    .bind(change.lead_id)
-                    .bind(&change.topic)
-                    .bind(&change.status)
-                    .bind(&change.source)
-                    .bind(&change.detail)
-                    .bind(change.by_user)
-                    .bind(change.at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    sqlx::query::<$db>(
                         "INSERT INTO subscription_history (lead_id, topic, status, source, detail, by_user, at) \
                          VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(change.lead_id)
-                    .bind(&change.topic)
-                    .bind(&change.status)
-                    .bind(&change.source)
-                    .bind(&change.detail)
-                    .bind(change.by_user)
-                    .bind(change.at)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                    ] {
+                        sqlx::query::<$db>(sql)
+                            .bind(change.lead_id)
+                            .bind(&change.topic)
+                            .bind(&change.status)
+                            .bind(&change.source)
+                            .bind(&change.detail)
+                            .bind(change.by_user)
+                            .bind(change.at)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db_error)?;
+                    }
                     changed += 1;
                 }
                 tx.commit().await.map_err(db_error)?;

@@ -164,34 +164,9 @@ async fn change(
     Redirect::to(&format!("/u/{token}?saved={saved}&lang={locale}")).into_response()
 }
 
-/// `a=1&b=2` as pairs (percent- and plus-decoded).
+/// `a=1&b=2` as pairs (percent- and plus-decoded); a body that is not a form is no pairs.
 fn serde_urlencoded_pairs(body: &str) -> Vec<(String, String)> {
-    body.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
-fn decode(text: &str) -> String {
-    let text = text.replace('+', " ");
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(value) = text.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                out.push(value);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    serde_urlencoded::from_str(body).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -81,14 +81,7 @@ pub fn parse_smtp_url(url: &str) -> Result<SmtpSettings, UrlError> {
         Some((host, port)) => {
             (host, port.parse::<u16>().map_err(|_| UrlError(format!("{port}: the port must be a number")))?)
         }
-        None => (
-            hostport,
-            match tls {
-                TlsMode::Tls => 465,
-                TlsMode::Starttls => 587,
-                TlsMode::None => 25,
-            },
-        ),
+        None => (hostport, tls.default_port()),
     };
     if host.is_empty() {
         return Err(UrlError(format!("{url}: no host")));

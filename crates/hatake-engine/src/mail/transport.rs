@@ -102,6 +102,17 @@ pub enum TlsMode {
     Tls,
 }
 
+impl TlsMode {
+    /// The usual port: 465 for TLS, 587 for STARTTLS, 25 without.
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::Tls => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        }
+    }
+}
+
 /// An SMTP server's settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmtpSettings {

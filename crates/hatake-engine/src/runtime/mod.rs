@@ -370,15 +370,13 @@ impl Runtime {
             stop.send_replace(true);
         }
         let joins: Vec<_> = self.joins.lock().unwrap_or_else(std::sync::PoisonError::into_inner).drain(..).collect();
-        let all = futures_join_all(joins);
+        let all = async {
+            for join in joins {
+                let _ = join.await;
+            }
+        };
         if tokio::time::timeout(within, all).await.is_err() {
             tracing::warn!("background work did not stop within {within:?}");
         }
-    }
-}
-
-async fn futures_join_all(joins: Vec<tokio::task::JoinHandle<()>>) {
-    for join in joins {
-        let _ = join.await;
     }
 }

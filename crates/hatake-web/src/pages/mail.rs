@@ -110,11 +110,7 @@ impl MailForm {
                     _ => TlsMode::Starttls,
                 };
                 let port = match self.port.trim() {
-                    "" => match tls {
-                        TlsMode::Tls => 465,
-                        TlsMode::Starttls => 587,
-                        TlsMode::None => 25,
-                    },
+                    "" => tls.default_port(),
                     text => match text.parse::<u16>() {
                         Ok(port) if port > 0 => port,
                         _ => {
@@ -359,6 +355,13 @@ async fn test_send(State(state): State<AppState>, PageForm { user, data }: PageF
     }
 }
 
+/// Whether no configuration sends mail (it waits in the outbox).
+async fn mail_off(state: &AppState) -> bool {
+    state.config.mail.is_none()
+        && hatake_engine::mail::config::stored(state.store.as_ref()).await.ok().flatten().unwrap_or_default()
+            == MailConfig::None
+}
+
 #[derive(Deserialize, Default)]
 pub struct OutboxParams {
     status: Option<String>,
@@ -431,8 +434,7 @@ async fn outbox(
         context! {
             rows => rows.iter().map(|r| row_view(r, locale)).collect::<Vec<_>>(), status_tabs => tabs, status => status,
             total => total, next => next, first_page => before.is_some(),
-            off => state.config.mail.is_none()
-                && hatake_engine::mail::config::stored(store).await.ok().flatten().unwrap_or_default() == MailConfig::None,
+            off => mail_off(&state).await,
         },
     )
     .await
@@ -449,8 +451,7 @@ async fn outbox_row(
     let row = store.get_outbox(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let attempts = store.outbox_attempts(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let mail: Option<OutgoingMail> = serde_json::from_str(&row.payload).ok();
-    let off = state.config.mail.is_none()
-        && hatake_engine::mail::config::stored(store).await.ok().flatten().unwrap_or_default() == MailConfig::None;
+    let off = mail_off(&state).await;
     let lead = match row.lead_id {
         Some(lead) => store.get_lead(lead).await.ok(),
         None => None,
