@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (20, "outbox", include_str!("../migrations/0020_outbox.sql")),
     (21, "subscriptions", include_str!("../migrations/0021_subscriptions.sql")),
     (22, "import_subscribe", include_str!("../migrations/0022_import_subscribe.sql")),
+    (23, "mail_templates", include_str!("../migrations/0023_mail_templates.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

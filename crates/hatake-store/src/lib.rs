@@ -13,6 +13,7 @@ mod lifecycle;
 mod outbox;
 mod scoring;
 mod subscriptions;
+mod templates;
 pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
@@ -21,6 +22,7 @@ pub use lifecycle::*;
 pub use outbox::*;
 pub use scoring::*;
 pub use subscriptions::*;
+pub use templates::*;
 mod query;
 mod resolution;
 mod rows;
@@ -93,6 +95,7 @@ pub trait Store:
     + LifecycleStore
     + OutboxStore
     + SubscriptionStore
+    + MailTemplateStore
 {
 }
 
@@ -112,7 +115,8 @@ impl<
             + ScoreViewStore
             + LifecycleStore
             + OutboxStore
-            + SubscriptionStore,
+            + SubscriptionStore
+            + MailTemplateStore,
     > Store for T
 {
 }

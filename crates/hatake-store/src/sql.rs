@@ -414,7 +414,8 @@ pub fn store_error(error: sqlx::Error, backend: &'static str) -> crate::StoreErr
 
 /// Which unique value a constraint-violation message or constraint name is about.
 pub fn unique_field(text: &str) -> &'static str {
-    const FIELDS: [&str; 8] = ["corporate_number", "email", "token_hash", "code", "key", "token", "slug", "slot"];
+    const FIELDS: [&str; 9] =
+        ["corporate_number", "email", "token_hash", "code", "key", "token", "slug", "slot", "name"];
     FIELDS.into_iter().find(|f| text.contains(f)).unwrap_or("id")
 }
 

@@ -4,6 +4,11 @@
 //! the 1×1 pixel it reports to, which also works alone (`<noscript><img …>`). Hits from known
 //! bots and from the organisation's own IP ranges (settings: `tracking.internal_ranges`) are
 //! not counted. The pixel always answers with the image, whatever it recorded.
+//!
+//! Mail's own tracking: `GET /m/c/{token}?u=URL`, a link in a mail (signed for its lead, mail and
+//! URL), records a `mail_click` for the lead — with the browser's visitor id, so the visits it
+//! made before anyone knew who it was join the lead — and redirects; `GET /m/o/{token}` is the
+//! open pixel (`mail_open`).
 
 use crate::pages::route;
 use crate::{now_millis, Access, AppState, RouteSpec};
@@ -40,6 +45,8 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
         route("GET", "/t.js", Access::Public, get(script)),
         route("GET", "/t/p.gif", Access::Public, get(pixel)),
         route("GET", "/t/l/{code}", Access::Public, get(link)),
+        route("GET", "/m/c/{token}", Access::Public, get(mail_click)),
+        route("GET", "/m/o/{token}", Access::Public, get(mail_open)),
     ]
 }
 
@@ -312,6 +319,107 @@ impl InternalRanges {
             Some((std::time::Instant::now(), ranges.clone()));
         ranges
     }
+}
+
+/// Records an event of a known lead (a mail's click or open). A click by a bot (a link scanner)
+/// is not counted; an open is, whoever fetched the image (mail providers fetch it for their
+/// readers).
+async fn record_mail_event(
+    state: &AppState,
+    kind: EventKind,
+    lead_id: i64,
+    visitor: Option<String>,
+    properties: serde_json::Value,
+    agent: Option<&str>,
+) {
+    if kind == EventKind::MailClick && is_bot(agent) {
+        return;
+    }
+    let now = now_millis();
+    let event = NewEvent {
+        kind: kind.as_str(),
+        lead_id: Some(lead_id),
+        visitor_id: visitor,
+        product_id: None,
+        occurred_at: now,
+        source: Some("mail".into()),
+        name: None,
+        properties: properties.to_string(),
+        idempotency_key: None,
+    };
+    let pending = PendingEvent { lead: EventLead::Id(lead_id), event };
+    match state.runtime.events().submit(vec![pending], now).await {
+        Ok(answer) => match tokio::time::timeout(HIT_WAIT, answer).await {
+            Ok(Ok(Ok(_))) | Err(_) => {}
+            Ok(Ok(Err(error))) => tracing::warn!(%error, lead_id, "a mail event was not recorded"),
+            Ok(Err(_)) => tracing::warn!("a mail event was not recorded: the event writer stopped"),
+        },
+        Err(error) => tracing::warn!(%error, "a mail event was not recorded"),
+    }
+}
+
+async fn link_key(state: &AppState) -> Option<Vec<u8>> {
+    match hatake_engine::mail::subscriptions::link_key(state.store.as_ref(), now_millis()).await {
+        Ok(key) => Some(key),
+        Err(error) => {
+            tracing::warn!(%error, "the link key could not be read");
+            None
+        }
+    }
+}
+
+/// `/m/c/{token}?u=URL`: a link in a mail. A signature that does not hold for the URL gets an
+/// explanation, never a redirect (no open redirect).
+async fn mail_click(
+    State(state): State<AppState>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+    request: Request,
+) -> Response {
+    let pairs: Vec<(String, String)> =
+        request.uri().query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
+    let url = pairs.into_iter().find(|(k, _)| k == "u").map(|(_, v)| v).unwrap_or_default();
+    let Some(key) = link_key(&state).await else {
+        return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "try again / 再度お試しください\n").into_response();
+    };
+    let Some((lead_id, mail)) = hatake_engine::mail::template::verify_click(&key, &token, &url) else {
+        return (
+            axum::http::StatusCode::NOT_FOUND,
+            "このリンクは無効です（メールの一部が欠けているか、変更されています）。\nThis link is not valid.\n",
+        )
+            .into_response();
+    };
+    let (visitor, set_cookie) = visitor_of(None, request.headers());
+    let agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    drop(request);
+    let properties = serde_json::json!({ "url": clip(Some(url.clone())), "mail": mail });
+    record_mail_event(&state, EventKind::MailClick, lead_id, visitor, properties, agent.as_deref()).await;
+    let response = match HeaderValue::from_str(&url) {
+        Ok(location) => (
+            axum::http::StatusCode::FOUND,
+            [(header::LOCATION, location), (header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        )
+            .into_response(),
+        Err(_) => (axum::http::StatusCode::BAD_REQUEST, "bad target / リンク先が不正です\n").into_response(),
+    };
+    with_visitor_cookie(&state, response, set_cookie)
+}
+
+/// `/m/o/{token}`: the open pixel of a mail; always the image.
+async fn mail_open(State(state): State<AppState>, axum::extract::Path(token): axum::extract::Path<String>) -> Response {
+    if let Some(key) = link_key(&state).await {
+        if let Some((lead_id, mail)) = hatake_engine::mail::template::verify_open(&key, &token) {
+            let properties = serde_json::json!({ "mail": mail });
+            record_mail_event(&state, EventKind::MailOpen, lead_id, None, properties, None).await;
+        }
+    }
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/gif")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store, max-age=0")),
+        ],
+        PIXEL.as_slice(),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -432,6 +432,7 @@ async fn subscriptions_over_http(backend: support::Backend) {
         name: "サンプル株式会社".into(),
         address: "東京都千代田区丸の内1-1-1".into(),
         contact: "info@sample.co.jp".into(),
+        ..Default::default()
     };
     app.store.put_setting("mail.sender", &serde_json::to_string(&sender).unwrap(), now).await.unwrap();
     let page_url = url.split('?').next().unwrap().to_owned();
@@ -679,4 +680,308 @@ async fn three_servers_on_one_postgres_send_each_mail_once() {
     let lanes = hatake_engine::mail::sender::SenderSettings::default().connections;
     assert!(seen.len() >= MAILS - lanes, "at most one lost per connection of the killed server: {}", seen.len());
     eprintln!("three servers, one killed: {} delivered of {MAILS}, {} unconfirmed", seen.len(), counts.handed);
+}
+
+fn form_of<'a>(
+    csrf: &'a str,
+    name: &'a str,
+    subject: &'a str,
+    html: &'a str,
+    text: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("_csrf", csrf),
+        ("name", name),
+        ("kind", "marketing"),
+        ("product_id", "1"),
+        ("charset", "utf-8"),
+        ("subject", subject),
+        ("html", html),
+        ("text", text),
+    ]
+}
+
+/// Templates as a marketer uses them: every save checked (syntax with line and column, what
+/// 特定電子メール法 asks of marketing mail), versions with a way back, a preview for a chosen
+/// lead, a test send through the outbox to a real SMTP server, tracked links that record a
+/// `mail_click` and join the browser's earlier anonymous visits to the lead, the open pixel, a
+/// forged link refused, archiving with undo, and the list paged.
+async fn mail_templates(backend: support::Backend) {
+    let app = support::spawn_app(backend).await;
+    let store = app.store.as_ref();
+    let sink = SmtpSink::start().expect("sink");
+    let now = hatake_web::now_millis();
+    let smtp = hatake_engine::mail::config::MailConfig::Smtp(
+        hatake_engine::mail::config::parse_smtp_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.port())).unwrap(),
+    );
+    store.put_setting("mail.transport", &serde_json::to_string(&smtp).unwrap(), now).await.unwrap();
+    let product = hatake_domain::ProductInput {
+        code: Some("erp".into()),
+        name: Some("クラウドERP".into()),
+        ..Default::default()
+    };
+    store.create_product(&product.validate().unwrap(), now).await.unwrap();
+    let lead = hatake_domain::LeadInput {
+        family_name: Some("佐藤".into()),
+        given_name: Some("花子".into()),
+        email: Some("hanako@towa.example.jp".into()),
+        company_name: Some("東和精機株式会社".into()),
+        ..Default::default()
+    };
+    let lead = store.create_lead(&lead.validate(&[]).unwrap(), true, now).await.unwrap().id;
+    let (marketer, csrf) = app.sign_in("marketing@example.jp").await;
+
+    // A new template starts with what the law asks; without a sender it cannot be saved.
+    let page = marketer.get(app.url("/mail/templates/new")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("{{ sender.address }}") && page.contains("{{ unsubscribe_url }}"), "{page}");
+    let html = "<p>{{ lead.full_name }} 様</p>\n<p><a href=\"https://erp.example.jp/case?from=mail&amp;x=1\">導入事例</a></p>\n<p>{{ sender.name }} {{ sender.address }} {{ sender.contact }} <a href=\"{{ unsubscribe_url }}\">配信停止</a></p>";
+    let good = form_of(&csrf, "ERP事例のご案内", "{{ lead.family_name }}様へ {{ product.name }}の導入事例", html, "");
+    let response = marketer.post(app.url("/mail/templates")).form(&good).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains(
+            "特定電子メール法の表示: 送信者情報（氏名または名称・住所・問い合わせ先）がメール設定にありません"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("value=\"ERP事例のご案内\""), "what was typed stays");
+    let sender = hatake_engine::mail::config::SenderIdentity {
+        name: "畑ソフト株式会社".into(),
+        address: "東京都千代田区丸の内1-1-1".into(),
+        contact: "info@hatake.example.jp".into(),
+        from_address: "news@hatake.example.jp".into(),
+        public_url: app.base.clone(),
+    };
+    store.put_setting("mail.sender", &serde_json::to_string(&sender).unwrap(), now).await.unwrap();
+
+    // A syntax error names the part, line and column; a missing opt-out link is named too.
+    let broken = form_of(&csrf, "ERP事例のご案内", "件名", "<p>\n{{ lead.family_name }\n</p>", "");
+    let body = marketer.post(app.url("/mail/templates")).form(&broken).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("HTML本文 2行目 21列: 構文エラー"), "{body}");
+    let no_link = form_of(
+        &csrf,
+        "ERP事例のご案内",
+        "件名",
+        "<p>{{ sender.name }} {{ sender.address }} {{ sender.contact }}</p>",
+        "",
+    );
+    let body = marketer.post(app.url("/mail/templates")).form(&no_link).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("配信停止のリンクがありません"), "{body}");
+    let (rows, total) =
+        store.mail_templates(&hatake_store::TemplateQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!((rows.len(), total), (0, 0), "nothing stored");
+
+    // Saved: version 1, previewed for the sample person.
+    let response = marketer.post(app.url("/mail/templates")).form(&good).send().await.unwrap();
+    let status = response.status();
+    assert_eq!(
+        status,
+        303,
+        "{}",
+        response
+            .text()
+            .await
+            .unwrap()
+            .split("template-problems")
+            .nth(1)
+            .unwrap_or_default()
+            .chars()
+            .take(600)
+            .collect::<String>()
+    );
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("?saved=1"), "{location}");
+    let id: i64 = location.trim_start_matches("/mail/templates/").split('?').next().unwrap().parse().unwrap();
+    let page = marketer.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("保存しました（第1版）。"));
+    assert!(page.contains("<strong>山田様へ クラウドERPの導入事例</strong>"), "{page}");
+    // The same content again makes no version; a change makes version 2.
+    let response = marketer.post(app.url(&format!("/mail/templates/{id}"))).form(&good).send().await.unwrap();
+    assert_eq!(response.headers()["location"], format!("/mail/templates/{id}?unchanged=1"));
+    let changed = form_of(&csrf, "ERP事例のご案内", "{{ lead.family_name }}様 事例集をお届けします", html, "");
+    let response = marketer.post(app.url(&format!("/mail/templates/{id}"))).form(&changed).send().await.unwrap();
+    assert_eq!(response.headers()["location"], format!("/mail/templates/{id}?saved=2"));
+    // Preview without saving shows the form's content, and stores nothing.
+    let mut unsaved = form_of(&csrf, "ERP事例のご案内", "未保存の件名 {{ lead.family_name }}様", html, "");
+    unsaved.push(("action", "preview"));
+    unsaved.push(("lead", "hanako@towa.example.jp"));
+    let page = marketer
+        .post(app.url(&format!("/mail/templates/{id}")))
+        .form(&unsaved)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<strong>未保存の件名 佐藤様</strong>") && page.contains("id=\"preview-unsaved\""), "{page}");
+    assert_eq!(store.mail_template(id).await.unwrap().unwrap().version, 2);
+    // The versions, and back to version 1 as version 3.
+    let page =
+        marketer.get(app.url(&format!("/mail/templates/{id}/versions/1"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("第1版") && page.contains("第2版") && page.contains("この版に戻す"));
+    let response = marketer
+        .post(app.url(&format!("/mail/templates/{id}/versions/1/restore")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], format!("/mail/templates/{id}?saved=3"));
+    let row = store.mail_template(id).await.unwrap().unwrap();
+    assert_eq!((row.version, row.subject.as_str()), (3, "{{ lead.family_name }}様へ {{ product.name }}の導入事例"));
+
+    // Preview for a chosen lead; an unknown one is said so.
+    let page = marketer
+        .get(app.url(&format!("/mail/templates/{id}?lead=hanako@towa.example.jp")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("<strong>佐藤様へ クラウドERPの導入事例</strong>"), "{page}");
+    let page = marketer
+        .get(app.url(&format!("/mail/templates/{id}?lead=nobody@nowhere.example")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"preview-lead-missing\""));
+
+    // A test send for the lead goes through the outbox to the SMTP server.
+    let response = marketer
+        .post(app.url(&format!("/mail/templates/{id}/test")))
+        .form(&[("_csrf", csrf.as_str()), ("to", "tester@example.jp"), ("lead", &lead.to_string())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let row_url = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(row_url.starts_with("/mail/outbox/"), "{row_url}");
+    assert!(sink.wait_for(1, Duration::from_secs(10)), "the test reached the server");
+    let received = &sink.messages()[0];
+    assert_eq!(received.rcpt_to, ["tester@example.jp"]);
+    assert!(received.header("List-Unsubscribe").is_some_and(|h| h.contains(&format!("/u/{lead}."))));
+    let outbox_id: i64 = row_url.trim_start_matches("/mail/outbox/").split('?').next().unwrap().parse().unwrap();
+    let mail: OutgoingMail = serde_json::from_str(&store.get_outbox(outbox_id).await.unwrap().payload).unwrap();
+    assert_eq!(mail.subject, "[テスト] 佐藤様へ クラウドERPの導入事例");
+    assert_eq!(mail.from_address, "news@hatake.example.jp");
+    let html_part = mail.html.clone().unwrap();
+    assert!(html_part.contains("/m/o/"), "the open pixel");
+    assert!(!html_part.contains("href=\"https://erp.example.jp/"), "links are tracked: {html_part}");
+    let click = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("/m/c/"))
+        .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_owned())
+        .expect("a tracked link in the text part");
+    // A bad address is named.
+    let response = marketer
+        .post(app.url(&format!("/mail/templates/{id}/test")))
+        .form(&[("_csrf", csrf.as_str()), ("to", "no-at-sign")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("送信先のメールアドレスの形式が正しくありません。"));
+
+    // The browser visited anonymously before; the click joins those visits to the lead.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/131.0 Safari/537.36")
+        .build()
+        .unwrap();
+    let response = browser.get(app.url("/t/p.gif?u=https%3A%2F%2Ferp.example.jp%2Fprice")).send().await.unwrap();
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let visitor = cookie.split(';').next().unwrap().trim_start_matches("hk_vid=").to_owned();
+    let response = browser.get(&click).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "https://erp.example.jp/case?from=mail&x=1");
+    let forged = click.replace("%2Fcase", "%2Fevil");
+    assert_eq!(browser.get(&forged).send().await.unwrap().status(), 404, "no open redirect");
+    let open = html_part.split("src=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let response = app.browser().get(&open).send().await.unwrap();
+    assert_eq!(response.headers()["content-type"], "image/gif");
+    let started = Instant::now();
+    let query = hatake_store::EventQuery { limit: 50, ..Default::default() };
+    let kinds = loop {
+        let events = store.lead_events(lead, &query).await.unwrap();
+        let kinds: Vec<String> = events.iter().map(|e| e.kind.clone()).collect();
+        if (kinds.contains(&"mail_click".to_owned()) && kinds.contains(&"mail_open".to_owned()))
+            || started.elapsed() > Duration::from_secs(10)
+        {
+            break kinds;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(kinds.contains(&"mail_click".to_owned()) && kinds.contains(&"mail_open".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"page_view".to_owned()), "the earlier anonymous visit joined the lead: {kinds:?}");
+    assert_eq!(store.visitor_leads(&[visitor]).await.unwrap().first().map(|v| v.1), Some(lead));
+
+    // Archive, with undo.
+    let response = marketer
+        .post(app.url(&format!("/mail/templates/{id}/archive")))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let page = marketer.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("「ERP事例のご案内」をアーカイブしました。") && page.contains("id=\"archive-undo\""),
+        "{page}"
+    );
+    assert!(!page.contains("class=\"template-row\""), "no longer listed");
+    let response = marketer
+        .post(app.url(&format!("/mail/templates/{id}/archive")))
+        .form(&[("_csrf", csrf.as_str()), ("undo", "1")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert!(store.mail_template(id).await.unwrap().unwrap().archived_at.is_none());
+
+    // A layout used by name; the list pages by 50.
+    for n in 0..55 {
+        let draft = hatake_store::TemplateDraft {
+            name: format!("部品{n:02}"),
+            kind: "partial".into(),
+            product_id: None,
+            charset: "utf-8".into(),
+            content: hatake_store::TemplateContent {
+                subject: String::new(),
+                html: "<p>部品</p>".into(),
+                text: "部品".into(),
+            },
+        };
+        store.create_mail_template(&draft, None, now).await.unwrap();
+    }
+    let page = marketer.get(app.url("/mail/templates")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(page.matches("class=\"template-row\"").count(), 50);
+    assert!(page.contains("id=\"templates-next\"") && page.contains("56 件"), "{page}");
+    let page = marketer.get(app.url("/mail/templates?page=2")).send().await.unwrap().text().await.unwrap();
+    assert_eq!(page.matches("class=\"template-row\"").count(), 6);
+    let with_partial = form_of(&csrf, "部品つき", "件名", "{% include \"部品00\" %}<p>{{ sender.name }} {{ sender.address }} {{ sender.contact }} {{ unsubscribe_url }}</p>", "");
+    assert_eq!(marketer.post(app.url("/mail/templates")).form(&with_partial).send().await.unwrap().status(), 303);
+    let missing = form_of(&csrf, "部品なし", "件名", "{% include \"ない部品\" %}", "");
+    let body = marketer.post(app.url("/mail/templates")).form(&missing).send().await.unwrap().text().await.unwrap();
+    assert!(body.contains("レイアウトまたは部品が見つかりません"), "{body}");
+
+    // Field sales do not edit templates.
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    assert_eq!(sales.get(app.url("/mail/templates")).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_templates_sqlite() {
+    mail_templates(support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_templates_postgres() {
+    mail_templates(support::Backend::Postgres).await;
 }

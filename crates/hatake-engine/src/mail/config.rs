@@ -172,6 +172,13 @@ pub struct SenderIdentity {
     pub address: String,
     /// An e-mail address, phone number or URL for enquiries.
     pub contact: String,
+    /// The address marketing mail is sent from (`From:`).
+    #[serde(default)]
+    pub from_address: String,
+    /// Where hatake is reached from the internet: the base of the links in mail (tracked
+    /// links, the open pixel, the preference page).
+    #[serde(default)]
+    pub public_url: String,
 }
 
 impl SenderIdentity {

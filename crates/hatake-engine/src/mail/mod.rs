@@ -3,11 +3,13 @@
 //! ([`sender::MailSender`]). Every mail is recorded in the outbox first ([`enqueue`]) with an
 //! idempotency key from its cause, so a cause never sends twice.
 
+pub mod compose;
 pub mod config;
 pub mod dkim;
 pub mod limits;
 pub mod sender;
 pub mod subscriptions;
+pub mod template;
 pub mod transport;
 
 use hatake_store::{Millis, NewOutbox, OutboxStore, StoreResult};

@@ -54,7 +54,7 @@ pub fn known(topics: &[Topic], topic: &str) -> bool {
     topics.iter().any(|t| t.key == topic)
 }
 
-fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     const BLOCK: usize = 64;
     let mut block = [0_u8; BLOCK];
     if key.len() > BLOCK {

@@ -430,7 +430,7 @@ async fn outbox(
         &state,
         &user,
         "mail/outbox.html",
-        "settings",
+        "mail",
         context! {
             rows => rows.iter().map(|r| row_view(r, locale)).collect::<Vec<_>>(), status_tabs => tabs, status => status,
             total => total, next => next, first_page => before.is_some(),
@@ -464,7 +464,7 @@ async fn outbox_row(
         &state,
         &user,
         "mail/outbox_row.html",
-        "settings",
+        "mail",
         context! {
             view => row_view(&row, locale), mail => mail, attempts => attempts, lead => lead,
             test => params.test.is_some() && row.status != "sent", off => off,
@@ -710,6 +710,10 @@ pub struct SenderForm {
     address: String,
     #[serde(default)]
     contact: String,
+    #[serde(default)]
+    from_address: String,
+    #[serde(default)]
+    public_url: String,
 }
 
 /// Who sends the organisation's mail (特定電子メール法): every field is needed.
@@ -719,9 +723,33 @@ async fn save_sender(State(state): State<AppState>, PageForm { user, data }: Pag
         name: data.name.trim().to_owned(),
         address: data.address.trim().to_owned(),
         contact: data.contact.trim().to_owned(),
+        from_address: data.from_address.trim().to_owned(),
+        public_url: data.public_url.trim().trim_end_matches('/').to_owned(),
     };
     let missing = sender.missing();
-    if !missing.is_empty() {
+    let mut wrong = Vec::new();
+    if !sender.from_address.is_empty()
+        && hatake_domain::Email::parse_field(&sender.from_address, "sender_from").is_err()
+    {
+        wrong.push(FieldError::new(
+            "sender_from",
+            "invalid",
+            "送信元メールアドレスの形式が正しくありません。",
+            "The from address is not a valid e-mail address.",
+        ));
+    }
+    let url = &sender.public_url;
+    if !url.is_empty()
+        && (!(url.starts_with("https://") || url.starts_with("http://")) || url.contains(char::is_whitespace))
+    {
+        wrong.push(FieldError::new(
+            "sender_public_url",
+            "invalid",
+            "公開URLは https:// で始まるアドレスで入力してください。",
+            "The public URL is an address starting with https://.",
+        ));
+    }
+    if !missing.is_empty() || !wrong.is_empty() {
         let errors = FieldErrors(
             missing
                 .iter()
@@ -736,6 +764,7 @@ async fn save_sender(State(state): State<AppState>, PageForm { user, data }: Pag
                     };
                     FieldError::new(format!("sender_{field}"), "required", ja, en)
                 })
+                .chain(wrong)
                 .collect(),
         );
         return match settings_page(&state, &user, Some((&MailForm::default(), &errors)), false).await {

@@ -11,6 +11,7 @@ mod lead_export;
 mod lead_history;
 mod leads;
 mod mail;
+mod mail_templates;
 mod me;
 mod meetings;
 mod policy_form;
@@ -50,6 +51,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
     all.extend(mail::routes());
+    all.extend(mail_templates::routes());
     all.extend(imports::routes());
     all.extend(reviews::routes());
     all.extend(admin::routes());
