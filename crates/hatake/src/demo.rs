@@ -82,8 +82,12 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     let now = hatake_web::now_millis();
     let hash = hatake_web::auth::hash_password(DEMO_PASSWORD).map_err(|e| anyhow!("hashing failed: {e}"))?;
     let mut owners = Vec::new();
+    let mut marketer = None;
     for (email, name, role) in DEMO_USERS {
         let id = ensure_user(store, email, name, role, DEMO_PASSWORD, &hash, now).await?;
+        if *role == "marketer" {
+            marketer = marketer.or(Some(id));
+        }
         if matches!(*role, "inside_sales" | "field_sales") {
             owners.push(id);
         }
@@ -129,6 +133,7 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     let events = seed_events(store, &codes, &people, now).await.context("storing demo events")?;
     seed_subscriptions(store, &people, now).await.context("storing demo subscriptions")?;
     seed_scoring(store, &codes, now).await?;
+    crate::demo_mail::seed(store, &product_ids, marketer, now).await.context("storing demo mail templates")?;
     store.analyze().await?;
     store.put_setting(SEEDED_SETTING, &now.to_string(), now).await?;
     Ok(events)

@@ -6,6 +6,7 @@ mod cli;
 pub mod config;
 pub mod demo;
 pub mod demo_data;
+mod demo_mail;
 pub mod demo_pipeline;
 mod import_cli;
 pub mod rescore_cli;

@@ -759,3 +759,87 @@ async fn a_recipient_changes_their_mail_preferences_on_a_phone() {
     browser.close().await.ok();
     result.expect("browser steps");
 }
+
+/// A marketer writes a template in Chromium: a typo is named with its line and column and what
+/// was typed stays; once fixed it saves as version 1 with a preview (subject, HTML in a sandboxed
+/// frame); the preview for a chosen lead without saving shows their name; a test send lands on
+/// the outbox.
+#[tokio::test]
+async fn a_marketer_writes_and_previews_a_template_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let now = hatake_web::now_millis();
+    let sender = hatake_engine::mail::config::SenderIdentity {
+        name: "畑ソフト株式会社".into(),
+        address: "東京都千代田区丸の内1-1-1".into(),
+        contact: "info@hatake.example.jp".into(),
+        from_address: "news@hatake.example.jp".into(),
+        public_url: app.base.clone(),
+    };
+    app.store.put_setting("mail.sender", &serde_json::to_string(&sender).unwrap(), now).await.unwrap();
+    let lead = hatake_domain::LeadInput {
+        family_name: Some("渡辺".into()),
+        given_name: Some("美香".into()),
+        email: Some("watanabe@kita-kogyo.co.jp".into()),
+        company_name: Some("北工業株式会社".into()),
+        ..Default::default()
+    };
+    app.store.create_lead(&lead.validate(&[]).unwrap(), true, now).await.unwrap();
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/login")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("logout")).await?;
+        browser.find(Locator::Id("nav-mail")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("template-new")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("template-form")).await?;
+        browser.find(Locator::Css("input[name=name]")).await?.send_keys("ERPセミナーのご案内").await?;
+        let select = browser.find(Locator::Css("select[name=product_id]")).await?;
+        select.select_by_value(&product.id.to_string()).await?;
+        let subject = browser.find(Locator::Id("template-subject")).await?;
+        subject.clear().await?;
+        subject.send_keys("{{ lead.family_name }}様 {{ product.name }}セミナーのご案内").await?;
+        // A typo on the HTML's first line: a variable left open.
+        let html = browser.find(Locator::Id("template-html")).await?;
+        let starter = html.prop("value").await?.unwrap_or_default();
+        html.clear().await?;
+        html.send_keys(&starter.replacen("{{ company }}", "{{ company }", 1)).await?;
+        browser.find(Locator::Id("template-save")).await?.click().await?;
+        let problems = wait_for_text(&browser, "#template-problems", "1行目").await?;
+        assert!(problems.contains("HTML本文 1行目") && problems.contains("列: 構文エラー"), "{problems}");
+        let kept = browser.find(Locator::Css("input[name=name]")).await?.prop("value").await?;
+        assert_eq!(kept.as_deref(), Some("ERPセミナーのご案内"), "what was typed stays");
+        let html = browser.find(Locator::Id("template-html")).await?;
+        html.clear().await?;
+        html.send_keys(&starter).await?;
+        browser.find(Locator::Id("template-save")).await?.click().await?;
+        wait_for_text(&browser, "#template-saved", "第1版").await?;
+        let subject = wait_for_text(&browser, "#preview-subject", "様").await?;
+        assert_eq!(subject, "山田様 クラウドERPセミナーのご案内");
+        let frame = browser.find(Locator::Id("preview-html")).await?.attr("srcdoc").await?.unwrap_or_default();
+        assert!(frame.contains("山田 太郎 様") && frame.contains("東京都千代田区丸の内1-1-1"), "{frame}");
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-template-editor.png"), shot).ok();
+        // For a chosen lead, without saving.
+        browser.find(Locator::Id("template-lead")).await?.send_keys("watanabe@kita-kogyo.co.jp").await?;
+        browser.find(Locator::Id("template-preview-button")).await?.click().await?;
+        let subject = wait_for_text(&browser, "#preview-subject", "渡辺").await?;
+        assert_eq!(subject, "渡辺様 クラウドERPセミナーのご案内");
+        browser.find(Locator::Id("template-test-send")).await?.click().await?;
+        wait_for_url(&browser, "/mail/outbox/").await?;
+        let page = browser.find(Locator::Css("main")).await?.text().await?;
+        assert!(page.contains("[テスト] 渡辺様 クラウドERPセミナーのご案内"), "{page}");
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+    let (rows, _) =
+        app.store.mail_templates(&hatake_store::TemplateQuery { limit: 5, ..Default::default() }).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].version, 1, "previewing saves nothing");
+}

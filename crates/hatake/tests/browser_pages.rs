@@ -74,6 +74,8 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         "/settings/booking",
         "/settings/mail",
         "/mail/outbox",
+        "/mail/templates",
+        "/mail/templates/new",
         "/admin/users",
         "/admin/tokens",
         "/me",
@@ -95,6 +97,12 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         format!("/qualification/{product}"),
         format!("/qualification/{product}/form"),
     ]);
+    // The demo's case study (a layout, a partial, a preview) and its first version.
+    let query = hatake_store::TemplateQuery { kind: Some("marketing".into()), limit: 50, ..Default::default() };
+    let templates = store.mail_templates(&query).await.unwrap().0;
+    let case = templates.iter().find(|t| t.version > 1 && t.product_id.is_some()).expect("an edited demo template");
+    pages.push(format!("/mail/templates/{}", case.id));
+    pages.push(format!("/mail/templates/{}/versions/1", case.id));
     pages
 }
 

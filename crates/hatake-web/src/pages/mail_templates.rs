@@ -199,7 +199,7 @@ async fn editor(
     row: Option<&MailTemplateRow>,
     form: &TemplateForm,
     shown: Shown,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
     let now = now_millis();
@@ -267,6 +267,28 @@ async fn editor(
         },
     )
     .await
+    .map(with_preview_policy)
+}
+
+/// The editor's policy: as every page's, except that the preview frame (sandboxed: no scripts,
+/// no forms) shows the mail as it will look, with its inline styles and its images.
+fn with_preview_policy(html: Html<String>) -> Response {
+    let mut response = html.into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-frame-options", axum::http::HeaderValue::from_static("DENY"));
+    headers.insert(
+        axum::http::header::CONTENT_SECURITY_POLICY,
+        axum::http::HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data: https: http:; style-src 'self' 'unsafe-inline'; \
+             frame-ancestors 'none'; form-action 'self'",
+        ),
+    );
+    response
+}
+
+fn unprocessable(mut response: Response) -> Response {
+    *response.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    response
 }
 
 async fn layout_names(state: &AppState) -> Vec<String> {
@@ -297,7 +319,7 @@ async fn new(
     user: CurrentUser,
     headers: HeaderMap,
     Query(params): Query<NewParams>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
     let kind = params.kind.as_deref().filter(|k| TEMPLATE_KINDS.contains(k)).unwrap_or("marketing");
     editor(&state, &user, &headers, None, &starter(kind), Shown::default()).await
 }
@@ -353,7 +375,7 @@ async fn failed(
     problems: Vec<Problem>,
 ) -> Response {
     match editor(state, user, headers, row, form, Shown { problems, ..Shown::default() }).await {
-        Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+        Ok(response) => unprocessable(response),
         Err(error) => error.into_response(),
     }
 }
@@ -405,7 +427,7 @@ async fn edit(
     headers: HeaderMap,
     Path(id): Path<i64>,
     Query(params): Query<EditParams>,
-) -> Result<Html<String>, PageError> {
+) -> Result<Response, PageError> {
     let row = template_row(&state, id, user.locale()).await?;
     let mut form = TemplateForm::of(&row);
     form.lead = params.lead.unwrap_or_default();
@@ -434,7 +456,7 @@ async fn save(
     if data.action == "preview" {
         let shown = Shown { preview_form: true, ..Shown::default() };
         return match editor(&state, &user, &headers, Some(&row), &data, shown).await {
-            Ok(html) => html.into_response(),
+            Ok(response) => response,
             Err(error) => error.into_response(),
         };
     }
@@ -483,7 +505,7 @@ async fn test_send(
         let (state, user, headers, row, form) = (&state, &user, &headers, &row, &form);
         async move {
             match editor(state, user, headers, Some(row), form, shown).await {
-                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+                Ok(response) => unprocessable(response),
                 Err(error) => error.into_response(),
             }
         }

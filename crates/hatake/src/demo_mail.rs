@@ -1,0 +1,116 @@
+//! The demo's mail: who sends it (特定電子メール法), a layout and a signature shared by the
+//! templates, and the templates a marketing team writes first — a monthly newsletter, a case
+//! study per product, a seminar invitation and the thank-you for a document request — some
+//! edited since they were written (more than one version).
+
+use hatake_store::{Store, TemplateContent, TemplateDraft};
+
+const DAY: i64 = 86_400_000;
+
+const LAYOUT_HTML: &str = r#"<!doctype html>
+<html><body style="margin:0;background:#f4f5f0;font-family:'Hiragino Sans','Noto Sans JP',sans-serif;color:#222;line-height:1.8">
+<div style="max-width:640px;margin:0 auto;background:#fff;padding:24px">
+<p style="font-size:13px;color:#5a7a3a;margin:0 0 16px">株式会社ハタケデモ</p>
+{% block content %}{% endblock %}
+{% include "署名" %}
+<hr style="border:0;border-top:1px solid #ddd;margin:24px 0">
+<p style="font-size:12px;color:#666">このメールは、資料請求・展示会・セミナーなどで当社とご縁のあった方にお送りしています。<br>
+{{ sender.name }}　{{ sender.address }}<br>
+お問い合わせ: {{ sender.contact }}<br>
+配信停止・配信内容の変更は<a href="{{ unsubscribe_url }}">こちら</a>から（ログイン不要）。</p>
+</div>
+</body></html>
+"#;
+
+const LAYOUT_TEXT: &str = "株式会社ハタケデモ\n\n{% block content %}{% endblock %}\n\n{% include \"署名\" %}\n\n--------------------------------\n{{ sender.name }}\n{{ sender.address }}\nお問い合わせ: {{ sender.contact }}\n配信停止・配信内容の変更（ログイン不要）:\n{{ unsubscribe_url }}\n";
+
+fn draft(name: &str, kind: &str, product_id: Option<i64>, subject: &str, html: &str, text: &str) -> TemplateDraft {
+    TemplateDraft {
+        name: name.into(),
+        kind: kind.into(),
+        product_id,
+        charset: "utf-8".into(),
+        content: TemplateContent { subject: subject.into(), html: html.into(), text: text.into() },
+    }
+}
+
+/// Stores the sender and the templates unless templates exist already.
+///
+/// # Errors
+/// On a database error.
+pub async fn seed(store: &dyn Store, product_ids: &[i64], marketer: Option<i64>, now: i64) -> anyhow::Result<()> {
+    let existing = store.mail_templates(&hatake_store::TemplateQuery { limit: 1, ..Default::default() }).await?;
+    if existing.1 > 0 {
+        return Ok(());
+    }
+    if store.get_setting(hatake_engine::mail::config::SETTING_SENDER).await?.is_none() {
+        let sender = hatake_engine::mail::config::SenderIdentity {
+            name: "株式会社ハタケデモ".into(),
+            address: "東京都千代田区丸の内一丁目1番1号 ハタケビル12階".into(),
+            contact: "marketing@hatake-demo.jp / 03-1234-5678".into(),
+            from_address: "news@hatake-demo.jp".into(),
+            public_url: String::new(),
+        };
+        store.put_setting(hatake_engine::mail::config::SETTING_SENDER, &serde_json::to_string(&sender)?, now).await?;
+    }
+    let product = |i: usize| product_ids.get(i).copied();
+    let templates = [
+        draft("標準レイアウト", "layout", None, "", LAYOUT_HTML, LAYOUT_TEXT),
+        draft(
+            "署名",
+            "partial",
+            None,
+            "",
+            "<p style=\"margin-top:24px\">マーケティング部　真家 花子<br>株式会社ハタケデモ</p>\n",
+            "マーケティング部　真家 花子\n株式会社ハタケデモ\n",
+        ),
+        draft(
+            "月刊メルマガ（全般）",
+            "marketing",
+            None,
+            "【ハタケデモ通信】{{ today }}号 — 基幹システム刷新の進め方",
+            "{% extends \"標準レイアウト\" %}{% block content %}<p>{{ company }}<br>{{ lead.full_name }} 様</p>\n<p>いつもお世話になっております。今月は、基幹システム刷新を成功させた3社の進め方をご紹介します。</p>\n<h2 style=\"font-size:18px\">今月の記事</h2>\n<ul>\n<li><a href=\"https://www.hatake-demo.jp/column/erp-roadmap\">稟議を通すための投資対効果の示し方</a></li>\n<li><a href=\"https://www.hatake-demo.jp/column/kintai-law\">改正労働基準法と勤怠管理の見直しポイント</a></li>\n<li><a href=\"https://www.hatake-demo.jp/seminar\">今月のオンラインセミナー</a></li>\n</ul>{% endblock %}",
+            "{% extends \"標準レイアウト\" %}{% block content %}{{ company }}\n{{ lead.full_name }} 様\n\nいつもお世話になっております。今月は、基幹システム刷新を成功させた3社の進め方をご紹介します。\n\n■ 稟議を通すための投資対効果の示し方\nhttps://www.hatake-demo.jp/column/erp-roadmap\n\n■ 改正労働基準法と勤怠管理の見直しポイント\nhttps://www.hatake-demo.jp/column/kintai-law\n\n■ 今月のオンラインセミナー\nhttps://www.hatake-demo.jp/seminar{% endblock %}",
+        ),
+        draft(
+            "クラウドERP 導入事例のご案内",
+            "marketing",
+            product(0),
+            "{{ lead.family_name }}様 製造業3社の{{ product.name }}導入事例をお届けします",
+            "{% extends \"標準レイアウト\" %}{% block content %}<p>{{ company }}<br>{% if lead.department %}{{ lead.department }}<br>{% endif %}{{ lead.full_name }} 様</p>\n<p>先日は資料をご請求いただき、ありがとうございました。{{ lead.department_class or \"ご担当部門\" }}の皆さまからよくいただくご質問に、導入企業の事例でお答えします。</p>\n<p style=\"text-align:center;margin:24px 0\"><a href=\"https://www.hatake-demo.jp/erp/cases\" style=\"background:#5a7a3a;color:#fff;padding:12px 24px;border-radius:4px;text-decoration:none\">導入事例を読む</a></p>\n<p>製品の詳細は<a href=\"https://www.hatake-demo.jp/erp\">製品ページ</a>をご覧ください。</p>{% endblock %}",
+            "",
+        ),
+        draft(
+            "勤怠管理SaaS セミナーのご招待",
+            "marketing",
+            product(1),
+            "【無料オンラインセミナー】{{ lead.family_name }}様 勤怠管理の法改正対応、間に合っていますか",
+            "{% extends \"標準レイアウト\" %}{% block content %}<p>{{ company }}<br>{{ lead.full_name }} 様</p>\n<p>人事・総務部門の皆さまを対象に、改正法への対応ポイントを60分で解説するオンラインセミナーを開催します。</p>\n<p><a href=\"https://www.hatake-demo.jp/seminar/kintai?utm_source=newsletter&amp;utm_campaign=seminar\">お申し込みはこちら</a></p>{% endblock %}",
+            "",
+        ),
+        draft(
+            "資料請求のお礼",
+            "transactional",
+            None,
+            "資料請求ありがとうございます（株式会社ハタケデモ）",
+            "<p>{{ company }}<br>{{ lead.full_name }} 様</p>\n<p>このたびは資料をご請求いただき、ありがとうございます。資料は<a href=\"https://www.hatake-demo.jp/download\">こちら</a>からダウンロードいただけます。</p>\n{% include \"署名\" %}",
+            "",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (n, template) in templates.iter().enumerate() {
+        let written = now - (60 - i64::try_from(n).unwrap_or(0) * 5) * DAY;
+        ids.push(store.create_mail_template(template, marketer, written).await?);
+    }
+    // Edited since: the newsletter's subject twice, the case study's call to action once.
+    let mut newsletter = templates[2].clone();
+    newsletter.content.subject =
+        "【ハタケデモ通信】{{ today }}号 — {{ lead.family_name }}様へ 基幹システム刷新の進め方".into();
+    store.save_mail_template(ids[2], &newsletter, marketer, now - 20 * DAY).await?;
+    newsletter.content.subject = "【ハタケデモ通信】{{ lead.family_name }}様 基幹システム刷新、3社の進め方".into();
+    store.save_mail_template(ids[2], &newsletter, marketer, now - 6 * DAY).await?;
+    let mut cases = templates[3].clone();
+    cases.content.html = cases.content.html.replace("導入事例を読む", "3社の導入事例を読む（無料）");
+    store.save_mail_template(ids[3], &cases, marketer, now - 9 * DAY).await?;
+    Ok(())
+}
