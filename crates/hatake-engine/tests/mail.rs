@@ -433,6 +433,41 @@ async fn mail_is_dkim_signed(store: Arc<dyn Store>) {
         let altered = text.replace("https://hatake.example/u/x", "https://evil.example/u/x").into_bytes();
         let results = verify(altered).await;
         assert!(!matches!(results.as_slice(), [mail_auth::DkimResult::Pass]), "{results:?}");
+
+        // The same in ISO-2022-JP: signed as sent, the subject and both parts in JIS, the
+        // characters JIS X 0208 lacks written as their stand-ins.
+        let jis = OutgoingMail {
+            subject: "【ご案内】㈱サンプル①髙橋様 ERPセミナーと導入事例のお知らせ".into(),
+            html: Some("<p>髙橋 様</p><p>①日時 ②会場</p>".into()),
+            charset: Some("iso-2022-jp".into()),
+            ..mail("takahashi@example.jp")
+        };
+        enqueue(store.as_ref(), &format!("dkim-jis:{i}"), None, &jis, T0, T0).await.unwrap();
+        drain(&mut worker, &cx).await;
+        assert!(sink.wait_for(1, Duration::from_secs(5)));
+        let raw = sink.take().remove(0).data;
+        assert_eq!(verify(raw.clone()).await, [mail_auth::DkimResult::Pass], "ISO-2022-JP, {algorithm:?}");
+        let text = String::from_utf8(raw).expect("ISO-2022-JP is 7-bit");
+        let subject: String = text
+            .split("\r\n")
+            .skip_while(|l| !l.starts_with("Subject:"))
+            .take_while(|l| l.starts_with("Subject:") || l.starts_with(' '))
+            .flat_map(|l| l.trim_start_matches("Subject:").split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+            .map(|word| {
+                use base64::Engine as _;
+                let b64 = word.trim_start_matches("=?ISO-2022-JP?B?").trim_end_matches("?=");
+                let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("an encoded word");
+                encoding_rs::ISO_2022_JP.decode(&bytes).0.into_owned()
+            })
+            .collect();
+        assert_eq!(subject, "【ご案内】(株)サンプル(1)高橋様 ERPセミナーと導入事例のお知らせ");
+        for (kind, expected) in [("plain", "山田 太郎 様"), ("html", "<p>高橋 様</p><p>(1)日時 (2)会場</p>")]
+        {
+            let start = text.find(&format!("Content-Type: text/{kind}; charset=iso-2022-jp")).expect(kind);
+            let body = text[start..].split("\r\n\r\n").nth(1).unwrap().split("\r\n--").next().unwrap();
+            let decoded = encoding_rs::ISO_2022_JP.decode(body.as_bytes()).0;
+            assert!(decoded.contains(expected), "{kind}: {decoded}");
+        }
     }
 }
 

@@ -220,6 +220,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("template.unchanged", "内容に変更がないため、新しい版は作りませんでした。", "Nothing changed: no new version was made."),
     ("template.restored", "アーカイブから戻しました。", "Brought back from the archive."),
     ("template.preview", "プレビュー", "Preview"),
+    ("template.jis_warning", "ISO-2022-JPでは送れない文字（機種依存文字など）があります。送信時は次のように置き換わります。UTF-8にするとそのまま送れます。", "ISO-2022-JP cannot carry some characters (vendor-specific ones); they are sent replaced as follows. With UTF-8 they go as written."),
     ("template.preview_after_save", "保存すると、ここにプレビューとテスト送信が表示されます。", "Save to see the preview and send a test here."),
     ("template.preview_button", "保存せずにプレビュー", "Preview without saving"),
     ("template.preview_unsaved", "保存前の内容を表示しています。", "Showing the unsaved content."),

@@ -971,6 +971,28 @@ async fn mail_templates(backend: support::Backend) {
     let body = marketer.post(app.url("/mail/templates")).form(&missing).send().await.unwrap().text().await.unwrap();
     assert!(body.contains("レイアウトまたは部品が見つかりません"), "{body}");
 
+    // ISO-2022-JP: saved, with a warning for what it cannot carry and how it goes instead.
+    let mut jis = form_of(
+        &csrf,
+        "JISのご案内",
+        "①日時のご案内",
+        "<p>㈱サンプル {{ sender.name }} {{ sender.address }} {{ sender.contact }} {{ unsubscribe_url }}</p>",
+        "",
+    );
+    jis.retain(|(k, _)| *k != "charset");
+    jis.push(("charset", "iso-2022-jp"));
+    let response = marketer.post(app.url("/mail/templates")).form(&jis).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let page = marketer
+        .get(app.url(response.headers()["location"].to_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"template-jis\"") && page.contains("① → (1)") && page.contains("㈱ → (株)"), "{page}");
+
     // Field sales do not edit templates.
     let (sales, _) = app.sign_in("sales@example.jp").await;
     assert_eq!(sales.get(app.url("/mail/templates")).send().await.unwrap().status(), 403);

@@ -274,6 +274,7 @@ pub async fn preview(
         html: tracked.html,
         unsubscribe_url: composed.unsubscribe_url.clone(),
         topic: None,
+        charset: (row.charset == super::jis::CHARSET).then(|| row.charset.clone()),
     };
     Ok(Ok(Preview { composed, lead, mail }))
 }

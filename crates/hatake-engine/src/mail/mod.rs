@@ -6,6 +6,7 @@
 pub mod compose;
 pub mod config;
 pub mod dkim;
+pub mod jis;
 pub mod limits;
 pub mod sender;
 pub mod subscriptions;
@@ -13,8 +14,9 @@ pub mod template;
 pub mod transport;
 
 use hatake_store::{Millis, NewOutbox, OutboxStore, StoreResult};
+use lettre::message::header::ContentTransferEncoding;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -42,6 +44,29 @@ pub struct OutgoingMail {
     /// lead unsubscribed from it. `None` for mail a person asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// `iso-2022-jp` to send the subject and parts in ISO-2022-JP (see [`jis`]); UTF-8 otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
+}
+
+impl OutgoingMail {
+    /// Whether the mail goes out in ISO-2022-JP.
+    pub fn iso_2022_jp(&self) -> bool {
+        self.charset.as_deref() == Some(jis::CHARSET)
+    }
+}
+
+/// A part's body in ISO-2022-JP: 7bit when every line is short enough, else base64.
+fn jis_part(kind: &str, text: &str) -> SinglePart {
+    let encoded = jis::encode(text);
+    let content_type =
+        ContentType::parse(&format!("text/{kind}; charset=ISO-2022-JP")).unwrap_or(ContentType::TEXT_PLAIN);
+    let short = encoded.lines().all(|l| l.len() < 900);
+    let encoding = if short { ContentTransferEncoding::SevenBit } else { ContentTransferEncoding::Base64 };
+    let body = Body::new_with_encoding(encoded.clone(), encoding).unwrap_or_else(|_| {
+        Body::new_with_encoding(encoded, ContentTransferEncoding::Base64).unwrap_or_else(|_| Body::new(String::new()))
+    });
+    SinglePart::builder().header(content_type).body(body)
 }
 
 /// Why a mail cannot be built (permanent: the row fails).
@@ -85,10 +110,20 @@ pub fn build_signed(
     date: Millis,
     dkim: Option<&dkim::DkimSigner>,
 ) -> Result<Vec<u8>, BuildError> {
+    let jis = mail.iso_2022_jp();
     let mut builder = lettre::Message::builder()
         .from(mailbox(mail.from_name.as_deref(), &mail.from_address)?)
-        .to(mailbox(mail.to_name.as_deref(), &mail.to_address)?)
-        .subject(mail.subject.clone())
+        .to(mailbox(mail.to_name.as_deref(), &mail.to_address)?);
+    builder = if jis {
+        builder.raw_header(HeaderValue::dangerous_new_pre_encoded(
+            HeaderName::new_from_ascii_str("Subject"),
+            mail.subject.clone(),
+            jis::encoded_words(&mail.subject),
+        ))
+    } else {
+        builder.subject(mail.subject.clone())
+    };
+    let mut builder = builder
         .message_id(Some(format!("<{message_id}>")))
         .date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(date).unwrap_or(0)));
     if let Some(reply_to) = &mail.reply_to {
@@ -102,13 +137,17 @@ pub fn build_signed(
                 "List-Unsubscribe=One-Click".to_owned(),
             ));
     }
-    let text = SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone());
+    let text = if jis {
+        jis_part("plain", &mail.text)
+    } else {
+        SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone())
+    };
     let message = match &mail.html {
-        Some(html) => builder.multipart(
-            MultiPart::alternative()
-                .singlepart(text)
-                .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())),
-        ),
+        Some(html) => builder.multipart(MultiPart::alternative().singlepart(text).singlepart(if jis {
+            jis_part("html", html)
+        } else {
+            SinglePart::builder().header(ContentType::TEXT_HTML).body(html.clone())
+        })),
         None => builder.singlepart(text),
     }
     .map_err(|e| BuildError::Message(e.to_string()))?;

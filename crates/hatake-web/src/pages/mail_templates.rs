@@ -12,6 +12,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
 use hatake_domain::text::SearchQuery;
 use hatake_engine::mail::compose::{self, Problem, TestSend};
+use hatake_engine::mail::jis;
 use hatake_engine::mail::sender::OUTBOX;
 use hatake_store::{
     LeadQuery, MailTemplateRow, StoreError, TemplateContent, TemplateDraft, TemplateQuery, TEMPLATE_KINDS,
@@ -224,6 +225,8 @@ async fn editor(
     });
     let mut preview = None;
     let mut preview_problems = Vec::new();
+    // What ISO-2022-JP cannot carry: in the template as written and in the preview's lead.
+    let mut jis_text = format!("{}\n{}\n{}", draft.content.subject, draft.content.html, draft.content.text);
     let layout_like = matches!(draft.kind.as_str(), "layout" | "partial");
     if let (Some(r), false) = (&preview_row, layout_like) {
         let content = if shown.preview_form { draft.content.clone() } else { r.content() };
@@ -232,6 +235,8 @@ async fn editor(
             .map_err(|e| PageError::from_store(e, locale))?
         {
             Ok(p) => {
+                jis_text.push_str(&p.composed.rendered.subject);
+                jis_text.push_str(&p.composed.rendered.text);
                 preview = Some(context! {
                     subject => p.composed.rendered.subject, html => p.composed.rendered.html,
                     text => p.composed.rendered.text, lead => p.lead.full_name, email => p.lead.email,
@@ -241,6 +246,11 @@ async fn editor(
             Err(problems) => preview_problems = problems,
         }
     }
+    let jis_warnings: Vec<String> = if draft.charset == jis::CHARSET {
+        jis::unsupported(&jis_text).into_iter().map(|c| format!("{c} → {}", jis::stand_in(c))).collect()
+    } else {
+        Vec::new()
+    };
     let sender = hatake_engine::mail::config::sender(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let versions = match row {
         Some(r) => store.mail_template_versions(r.id).await.map_err(|e| PageError::from_store(e, locale))?,
@@ -264,6 +274,7 @@ async fn editor(
             sender_missing => sender.as_ref().is_none_or(|s| !s.missing().is_empty()),
             no_from => sender.as_ref().is_none_or(|s| s.from_address.trim().is_empty()),
             layouts => layout_names(state).await, layout_like => layout_like, restored => shown.restored,
+            jis_warnings => jis_warnings,
         },
     )
     .await
