@@ -21,6 +21,7 @@ pub mod prefecture;
 pub mod product;
 pub mod qualification;
 pub mod scoring;
+pub mod segment;
 pub mod text;
 pub mod tracking;
 pub mod user;

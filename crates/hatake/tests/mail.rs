@@ -827,7 +827,16 @@ async fn mail_templates(backend: support::Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.headers()["location"], format!("/mail/templates/{id}?saved=3"));
+    assert_eq!(response.headers()["location"], format!("/mail/templates/{id}?saved=3&from=1"));
+    let page = marketer
+        .get(app.url(&format!("/mail/templates/{id}?saved=3&from=1")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("第1版の内容を第3版として保存しました。"));
     let row = store.mail_template(id).await.unwrap().unwrap();
     assert_eq!((row.version, row.subject.as_str()), (3, "{{ lead.family_name }}様へ {{ product.name }}の導入事例"));
 
@@ -872,12 +881,21 @@ async fn mail_templates(backend: support::Backend) {
     let html_part = mail.html.clone().unwrap();
     assert!(html_part.contains("/m/o/"), "the open pixel");
     assert!(!html_part.contains("href=\"https://erp.example.jp/"), "links are tracked: {html_part}");
-    let click = mail
-        .text
-        .split_whitespace()
-        .find(|w| w.contains("/m/c/"))
-        .map(|w| w.trim_matches(|c| c == '(' || c == ')').to_owned())
-        .expect("a tracked link in the text part");
+    let start = mail.text.find(&format!("{}/m/c/", app.base)).expect("a tracked link in the text part");
+    let click: String = mail.text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '）').collect();
+    // A misspelt value is refused with its place, not sent as an empty line.
+    let misspelt = html.replace("{{ lead.full_name }}", "{{ lead.ful_name }}");
+    let typo = form_of(&csrf, "ERP事例のご案内", "件名", &misspelt, "");
+    let body = marketer
+        .post(app.url(&format!("/mail/templates/{id}")))
+        .form(&typo)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("HTML本文 1行目 7列: lead.ful_name は使えない値です"), "{body}");
     // A bad address is named.
     let response = marketer
         .post(app.url(&format!("/mail/templates/{id}/test")))
@@ -969,7 +987,7 @@ async fn mail_templates(backend: support::Backend) {
     assert_eq!(marketer.post(app.url("/mail/templates")).form(&with_partial).send().await.unwrap().status(), 303);
     let missing = form_of(&csrf, "部品なし", "件名", "{% include \"ない部品\" %}", "");
     let body = marketer.post(app.url("/mail/templates")).form(&missing).send().await.unwrap().text().await.unwrap();
-    assert!(body.contains("レイアウトまたは部品が見つかりません"), "{body}");
+    assert!(body.contains("「ない部品」という名前のレイアウトまたは部品はありません"), "{body}");
 
     // ISO-2022-JP: saved, with a warning for what it cannot carry and how it goes instead.
     let mut jis = form_of(

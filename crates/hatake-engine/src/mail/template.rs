@@ -112,7 +112,8 @@ const FUEL: u64 = 200_000;
 /// The template's syntax mistakes, each with its part, line and column.
 pub fn compile(content: &TemplateContent, library: &Library) -> Result<Compiled, Vec<TemplateProblem>> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    // A misspelt value is a mistake to name, not an empty line in every recipient's mail.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_fuel(Some(FUEL));
     env.set_auto_escape_callback(|name| if name.ends_with(".html") { AutoEscape::Html } else { AutoEscape::None });
     // `{% extends "基本レイアウト" %}` in the HTML part means the layout's HTML, in the text part
@@ -161,25 +162,62 @@ fn problem(error: &minijinja::Error, part: Part, source: &str, library: &Library
         Some(before.rsplit('\n').next().unwrap_or("").chars().count() + 1)
     });
     let detail = error.detail().map(str::to_owned).unwrap_or_else(|| error.kind().to_string());
+    // What the mistake is written as: `lead.compnay`, a stray `}`.
+    let snippet = error
+        .range()
+        .and_then(|r| text.get(r.start.min(text.len())..r.end.min(text.len())))
+        .map(|s| s.trim().chars().take(40).collect::<String>())
+        .filter(|s| !s.is_empty());
     let (ja, en) = match error.kind() {
-        ErrorKind::SyntaxError => ("構文エラー", "syntax error"),
-        ErrorKind::TemplateNotFound => ("レイアウトまたは部品が見つかりません", "no layout or partial of that name"),
-        ErrorKind::UnknownFilter => ("不明なフィルターです", "unknown filter"),
-        ErrorKind::UnknownFunction => ("不明な関数です", "unknown function"),
-        ErrorKind::UnknownTest => ("不明なテストです", "unknown test"),
-        ErrorKind::UndefinedError => ("未定義の値です", "undefined value"),
-        ErrorKind::OutOfFuel => ("処理が多すぎます（ループを見直してください）", "too much work (check the loops)"),
-        ErrorKind::BadEscape => ("エスケープが不正です", "bad escape"),
-        _ => ("表示できません", "cannot be rendered"),
+        ErrorKind::SyntaxError => (syntax_ja(&detail, snippet.as_deref()), format!("syntax error ({detail})")),
+        ErrorKind::TemplateNotFound => {
+            let name = detail.split('"').nth(1).unwrap_or_default().trim_end_matches(".html").trim_end_matches(".txt");
+            (
+                format!("「{name}」という名前のレイアウトまたは部品はありません"),
+                format!("no layout or partial named “{name}”"),
+            )
+        }
+        ErrorKind::UndefinedError => match &snippet {
+            Some(s) => (
+                format!("{s} は使えない値です（つづりを確かめてください。使える値は「使える値」にあります）"),
+                format!("{s} is not a value you can use (check the spelling)"),
+            ),
+            None => ("使えない値があります（つづりを確かめてください）".to_owned(), "an unknown value".to_owned()),
+        },
+        ErrorKind::UnknownFilter => (
+            format!("不明なフィルターです{}", snippet.map(|s| format!("（{s}）")).unwrap_or_default()),
+            format!("unknown filter ({detail})"),
+        ),
+        ErrorKind::UnknownFunction | ErrorKind::UnknownTest => {
+            ("不明な関数またはテストです".to_owned(), format!("unknown function or test ({detail})"))
+        }
+        ErrorKind::OutOfFuel => {
+            ("処理が多すぎます（ループを見直してください）".to_owned(), "too much work (check the loops)".to_owned())
+        }
+        _ => ("この部分を表示できません".to_owned(), format!("cannot be rendered ({detail})")),
     };
-    TemplateProblem {
-        part,
-        included,
-        line: error.line(),
-        column,
-        message_ja: format!("{ja}（{detail}）"),
-        message_en: format!("{en} ({detail})"),
-    }
+    TemplateProblem { part, included, line: error.line(), column, message_ja: ja, message_en: en }
+}
+
+/// A syntax error's reason in Japanese, from the parser's (English) one.
+fn syntax_ja(detail: &str, snippet: Option<&str>) -> String {
+    let at = snippet.map(|s| format!("「{s}」の所で")).unwrap_or_default();
+    let reason = if detail.contains("expected end of variable block") {
+        "差し込み {{ … }} が閉じていません（}} で閉じてください）"
+    } else if detail.contains("expected end of block") || detail.contains("unexpected end of block") {
+        "命令 {% … %} の書き方が正しくありません（%} で閉じ、必要な条件や名前を書いてください）"
+    } else if detail.contains("unexpected end of input") || detail.contains("unexpected end of template") {
+        "途中で終わっています（{% endif %} や {% endfor %}、{% endblock %} が足りないかもしれません）"
+    } else if detail.contains("unknown statement") {
+        "不明な命令です"
+    } else if detail.contains("unclosed") || detail.contains("unterminated") {
+        "閉じていない文字列やコメントがあります"
+    } else if detail.contains("unexpected") {
+        "ここに書けない記号や語があります"
+    } else {
+        "書き方が正しくありません"
+    };
+    format!("構文エラー: {at}{reason}")
 }
 
 /// A mail as rendered for one lead.
@@ -319,7 +357,7 @@ pub fn html_to_text(html: &str) -> String {
             "a" => {
                 if let Some(Some(href)) = pending_href.pop() {
                     if href.starts_with("http") && !out.ends_with(&href) {
-                        out.push_str(&format!(" ( {href} )"));
+                        out.push_str(&format!("（{href}）"));
                     }
                 }
             }
@@ -333,7 +371,9 @@ pub fn html_to_text(html: &str) -> String {
     let mut text = String::new();
     let mut blank = 0;
     for line in out.lines() {
-        let line = line.split_whitespace().collect::<Vec<_>>().join(" ");
+        // ASCII spaces run together as HTML shows them; a full-width space is a character.
+        let line =
+            line.split(|c: char| c.is_ascii_whitespace()).filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
         if line.is_empty() {
             blank += 1;
             if blank > 1 || text.is_empty() {
@@ -677,6 +717,7 @@ mod tests {
         assert_eq!((problems[0].part, problems[0].line), (Part::Html, Some(2)));
         assert!(problems[0].column.is_some());
         assert!(problems[0].describe("ja").starts_with("HTML本文 2行目"), "{}", problems[0].describe("ja"));
+        assert!(problems[0].message_ja.contains("差し込み {{ … }} が閉じていません"), "{}", problems[0].message_ja);
         assert!(problems[0].describe("en").starts_with("HTML body, line 2, column"));
         assert_eq!((problems[1].part, problems[1].line), (Part::Text, Some(2)));
         assert_eq!(problems[1].column, Some(7), "{problems:?}");
@@ -685,7 +726,20 @@ mod tests {
         let compiled = compile(&c, &Library::default()).unwrap();
         let p = compiled.render(&values(), &c, &Library::default()).unwrap_err();
         assert_eq!(p.part, Part::Html);
-        assert!(p.message_ja.starts_with("レイアウトまたは部品が見つかりません"), "{}", p.message_ja);
+        assert_eq!(p.message_ja, "「ない」という名前のレイアウトまたは部品はありません");
+        // A misspelt value is named, not left blank.
+        let c = content("s", "<p>{{ company }}\n{{ lead.compnay }} 様</p>", "");
+        let compiled = compile(&c, &Library::default()).unwrap();
+        let p = compiled.render(&values(), &c, &Library::default()).unwrap_err();
+        assert_eq!((p.line, p.column), (Some(2), Some(4)));
+        assert!(p.message_ja.starts_with("lead.compnay は使えない値です"), "{}", p.message_ja);
+        // An empty value is fine: a condition on it reads false.
+        let c = content("s", "{% if lead.department %}{{ lead.department }}{% else %}ご担当{% endif %}", "");
+        let compiled = compile(&c, &Library::default()).unwrap();
+        let mut lead = LeadValues::sample();
+        lead.department = String::new();
+        let blank = context(&lead, None, &sender(), UNSUB, "");
+        assert_eq!(compiled.render(&blank, &c, &Library::default()).unwrap().html.unwrap(), "ご担当");
         // A loop that never ends stops.
         let c = content("s", "", "{% for i in range(100000) %}{% for j in range(100000) %}x{% endfor %}{% endfor %}");
         let compiled = compile(&c, &Library::default()).unwrap();
@@ -697,7 +751,7 @@ mod tests {
         let text = html_to_text(
             "<html><head><style>p{}</style></head><body><h1>ご案内</h1><p>A&amp;B <a href=\"https://x.example/a?b=1&amp;c=2\">詳しく</a></p><ul><li>一</li><li>二</li></ul>改行<br>後</body></html>",
         );
-        assert_eq!(text, "ご案内\nA&B 詳しく ( https://x.example/a?b=1&c=2 )\n・一\n・二\n改行\n後\n");
+        assert_eq!(text, "ご案内\nA&B 詳しく（https://x.example/a?b=1&c=2）\n・一\n・二\n改行\n後\n");
     }
 
     #[test]

@@ -468,6 +468,7 @@ async fn outbox_row(
         context! {
             view => row_view(&row, locale), mail => mail, attempts => attempts, lead => lead,
             test => params.test.is_some() && row.status != "sent", off => off,
+            template_id => row.idempotency_key.strip_prefix("template-test:").and_then(|k| k.split(':').next()),
         },
     )
     .await

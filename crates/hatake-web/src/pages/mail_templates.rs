@@ -41,7 +41,7 @@ const PAGE: i64 = 50;
 pub struct ListParams {
     kind: Option<String>,
     archived: Option<String>,
-    page: Option<i64>,
+    page: Option<String>,
     archived_id: Option<i64>,
 }
 
@@ -57,7 +57,7 @@ async fn list(
     let locale = user.locale();
     let store = state.store.as_ref();
     let kind = params.kind.as_deref().filter(|k| TEMPLATE_KINDS.contains(k)).map(str::to_owned);
-    let page = params.page.unwrap_or(1).max(1);
+    let page = params.page.as_deref().and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
     let query = TemplateQuery {
         kind: kind.clone(),
         archived: params.archived.is_some(),
@@ -191,6 +191,7 @@ struct Shown {
     sent_to: Option<String>,
     test_error: Option<&'static str>,
     restored: bool,
+    restored_from: Option<i64>,
 }
 
 async fn editor(
@@ -230,6 +231,7 @@ async fn editor(
     let layout_like = matches!(draft.kind.as_str(), "layout" | "partial");
     if let (Some(r), false) = (&preview_row, layout_like) {
         let content = if shown.preview_form { draft.content.clone() } else { r.content() };
+        let unsaved = shown.preview_form && content != r.content();
         match compose::preview(store, r, &content, lead_id, &base, now)
             .await
             .map_err(|e| PageError::from_store(e, locale))?
@@ -241,6 +243,7 @@ async fn editor(
                     subject => p.composed.rendered.subject, html => p.composed.rendered.html,
                     text => p.composed.rendered.text, lead => p.lead.full_name, email => p.lead.email,
                     sample => lead_id.is_none(), from => p.mail.from_address, unsubscribe => p.composed.unsubscribe_url,
+                    unsaved => unsaved,
                 });
             }
             Err(problems) => preview_problems = problems,
@@ -252,6 +255,8 @@ async fn editor(
         Vec::new()
     };
     let sender = hatake_engine::mail::config::sender(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    // Links in mail fall back to the address this page is open at: say so when none is set.
+    let local_url = !layout_like && sender.as_ref().is_none_or(|s| s.public_url.trim().is_empty());
     let versions = match row {
         Some(r) => store.mail_template_versions(r.id).await.map_err(|e| PageError::from_store(e, locale))?,
         None => Vec::new(),
@@ -274,7 +279,8 @@ async fn editor(
             sender_missing => sender.as_ref().is_none_or(|s| !s.missing().is_empty()),
             no_from => sender.as_ref().is_none_or(|s| s.from_address.trim().is_empty()),
             layouts => layout_names(state).await, layout_like => layout_like, restored => shown.restored,
-            jis_warnings => jis_warnings,
+            jis_warnings => jis_warnings, restored_from => shown.restored_from,
+            local_url => local_url.then_some(base.clone()),
         },
     )
     .await
@@ -332,7 +338,24 @@ async fn new(
     Query(params): Query<NewParams>,
 ) -> Result<Response, PageError> {
     let kind = params.kind.as_deref().filter(|k| TEMPLATE_KINDS.contains(k)).unwrap_or("marketing");
-    editor(&state, &user, &headers, None, &starter(kind), Shown::default()).await
+    let mut form = starter(kind);
+    // A marketing mail starts on the organisation's first layout, when it has one.
+    if kind == "marketing" {
+        let query = TemplateQuery { kind: Some("layout".into()), archived: false, offset: 0, limit: 1 };
+        if let Some(layout) =
+            state.store.mail_templates(&query).await.ok().and_then(|(rows, _)| rows.into_iter().next())
+        {
+            form.html = format!(
+                "{{% extends \"{}\" %}}{{% block content %}}\n<p>{{{{ company }}}}<br>{{{{ lead.full_name }}}} 様</p>\n<p>いつもお世話になっております。</p>\n{{% endblock %}}\n",
+                layout.name
+            );
+            form.text = format!(
+                "{{% extends \"{}\" %}}{{% block content %}}{{{{ company }}}}\n{{{{ lead.full_name }}}} 様\n\nいつもお世話になっております。\n{{% endblock %}}\n",
+                layout.name
+            );
+        }
+    }
+    editor(&state, &user, &headers, None, &form, Shown::default()).await
 }
 
 fn name_problem(draft: &TemplateDraft) -> Option<Problem> {
@@ -421,6 +444,7 @@ pub struct EditParams {
     lead: Option<String>,
     sent: Option<String>,
     restored: Option<String>,
+    from: Option<i64>,
 }
 
 async fn template_row(state: &AppState, id: i64, locale: &'static str) -> Result<MailTemplateRow, PageError> {
@@ -447,6 +471,7 @@ async fn edit(
         unchanged: params.unchanged.is_some(),
         sent_to: params.sent,
         restored: params.restored.is_some(),
+        restored_from: params.from,
         ..Shown::default()
     };
     editor(&state, &user, &headers, Some(&row), &form, shown).await
@@ -521,6 +546,9 @@ async fn test_send(
             }
         }
     };
+    if row.archived_at.is_some() {
+        return show(Shown { test_error: Some("archived"), ..Shown::default() }).await;
+    }
     if hatake_domain::Email::parse_field(to, "to").is_err() {
         return show(Shown { test_error: Some("bad_address"), ..Shown::default() }).await;
     }
@@ -623,7 +651,7 @@ async fn restore(
         return failed(&state, &user, &headers, Some(&row), &form, found).await;
     }
     match state.store.save_mail_template(id, &draft, Some(user.user.id), now_millis()).await {
-        Ok(saved) => Redirect::to(&format!("/mail/templates/{id}?saved={saved}")).into_response(),
+        Ok(saved) => Redirect::to(&format!("/mail/templates/{id}?saved={saved}&from={version}")).into_response(),
         Err(error) => PageError::from_store(error, locale).into_response(),
     }
 }
