@@ -13,4 +13,5 @@ pub mod qualification;
 pub mod resolve;
 pub mod runtime;
 pub mod scoring;
+pub mod segments;
 pub mod settings;

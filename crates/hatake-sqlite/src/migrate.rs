@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (21, "subscriptions", include_str!("../migrations/0021_subscriptions.sql")),
     (22, "import_subscribe", include_str!("../migrations/0022_import_subscribe.sql")),
     (23, "mail_templates", include_str!("../migrations/0023_mail_templates.sql")),
+    (24, "segments", include_str!("../migrations/0024_segments.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

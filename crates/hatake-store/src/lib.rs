@@ -12,6 +12,7 @@ mod forms;
 mod lifecycle;
 mod outbox;
 mod scoring;
+mod segments;
 mod subscriptions;
 mod templates;
 pub use booking::*;
@@ -21,6 +22,7 @@ pub use forms::*;
 pub use lifecycle::*;
 pub use outbox::*;
 pub use scoring::*;
+pub use segments::*;
 pub use subscriptions::*;
 pub use templates::*;
 mod query;
@@ -96,6 +98,7 @@ pub trait Store:
     + OutboxStore
     + SubscriptionStore
     + MailTemplateStore
+    + SegmentStore
 {
 }
 
@@ -116,7 +119,8 @@ impl<
             + LifecycleStore
             + OutboxStore
             + SubscriptionStore
-            + MailTemplateStore,
+            + MailTemplateStore
+            + SegmentStore,
     > Store for T
 {
 }

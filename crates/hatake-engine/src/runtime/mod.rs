@@ -295,6 +295,8 @@ impl RuntimeHandle {
 pub struct Standard {
     pub scorer: bool,
     pub form_retries: bool,
+    /// Segment membership ([`crate::segments::SegmentWorker`]).
+    pub segments: bool,
     /// The mail sender ([`crate::mail::sender::MailSender`]).
     pub mail: bool,
     /// Where mail goes when the server's configuration says so (else the mail settings page).
@@ -307,6 +309,7 @@ impl Default for Standard {
         Self {
             scorer: true,
             form_retries: true,
+            segments: true,
             mail: true,
             mail_config: None,
             mail_sender: crate::mail::sender::SenderSettings::default(),
@@ -330,6 +333,9 @@ impl Runtime {
         }
         if standard.form_retries {
             runtime.run(workers::FormRetries::default());
+        }
+        if standard.segments {
+            runtime.run(crate::segments::SegmentWorker::default());
         }
         if standard.mail {
             runtime.run(crate::mail::sender::MailSender::configured(standard.mail_config, standard.mail_sender));

@@ -60,6 +60,10 @@ impl Worker for ScorerWorker {
         let report = self.scorer.step(cx.store.as_ref(), cx.clock.now()).await?;
         self.timings.add(&report.timings);
         self.events += report.events as u64;
+        if report.events > 0 {
+            // Segments read scores: they look again once these are in.
+            cx.signals.wake(crate::segments::SEGMENTS_DUE);
+        }
         if self.trace_steps {
             tracing::info!(
                 events = report.events,
