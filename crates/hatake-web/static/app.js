@@ -55,3 +55,50 @@ document.addEventListener("input", function (event) {
       });
   }, 200);
 });
+
+// The segment editor: a changed kind of condition shows that kind's fields (the form is shown
+// again by the server), and the number of matching people follows every change.
+(function () {
+  var form = document.getElementById("segment-form");
+  if (!form) {
+    return;
+  }
+  var count = document.getElementById("segment-count");
+  var note = document.getElementById("segment-count-note");
+  var timer = null;
+  function recount() {
+    var data = new FormData(form);
+    data.set("action", "count");
+    fetch(form.getAttribute("data-count"), { method: "POST", body: new URLSearchParams(data), credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) {
+        if (!answer) {
+          return;
+        }
+        if (typeof answer.count === "number") {
+          count.textContent = answer.count.toLocaleString("ja-JP");
+          note.textContent = "";
+        } else {
+          count.textContent = "—";
+          note.textContent = (answer.errors || []).join(" ");
+        }
+      });
+  }
+  form.addEventListener("change", function (event) {
+    if (event.target.classList && event.target.classList.contains("condition-type")) {
+      var action = document.createElement("input");
+      action.type = "hidden";
+      action.name = "action";
+      action.value = "refresh";
+      form.appendChild(action);
+      form.submit();
+      return;
+    }
+    clearTimeout(timer);
+    timer = setTimeout(recount, 300);
+  });
+  form.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(recount, 600);
+  });
+})();

@@ -48,6 +48,11 @@ async fn seed(app: &TestApp) {
         },
     };
     app.store.create_mail_template(&draft, None, 1).await.unwrap();
+    // Segment 1.
+    let definition =
+        hatake_domain::segment::Definition::parse(r#"{"groups":[{"conditions":[{"type":"kind","lead":true}]}]}"#)
+            .unwrap();
+    app.store.create_segment("全リード", "", &definition, None, 1).await.unwrap();
     // Product 1's scoring model and MQL policy (so their exports exist), and lead 1's deal
     // (opportunity 1).
     let model = hatake_domain::scoring::ScoringModel::template().to_json();

@@ -53,16 +53,59 @@ const COLUMNS: [&str; 20] = [
     "common.updated_at",
 ];
 
-struct Context<'a> {
+struct Context {
     products: HashMap<i64, String>,
     classes: HashMap<String, String>,
     custom_keys: Vec<String>,
-    zone: &'a jiff::tz::TimeZone,
+    zone: jiff::tz::TimeZone,
 }
 
-fn row(lead: &LeadRow, context: &Context<'_>) -> Vec<String> {
+/// Leads written as the export's CSV: the same columns wherever leads are exported (the lead
+/// list, a segment's members).
+pub(crate) struct LeadCsv {
+    writer: CsvWriter,
+    context: Context,
+}
+
+impl LeadCsv {
+    pub(crate) async fn new(state: &AppState, encoding: ExportEncoding) -> Result<Self, hatake_store::StoreError> {
+        let store = state.store.as_ref();
+        let defs = crate::service::custom_defs(store).await?;
+        let dictionary = hatake_engine::settings::departments(store).await?;
+        let context = Context {
+            products: store.list_products().await?.into_iter().map(|p| (p.id, p.name)).collect(),
+            classes: dictionary.classes().iter().map(|c| (c.key.clone(), c.label_ja.clone())).collect(),
+            custom_keys: defs.iter().map(|d| d.key.clone()).collect(),
+            zone: jiff::tz::TimeZone::get(&state.config.time_zone).unwrap_or(jiff::tz::TimeZone::UTC),
+        };
+        let mut headers: Vec<String> = COLUMNS.iter().map(|key| t("ja", key).to_owned()).collect();
+        headers.extend(defs.iter().map(|d| d.label_ja.clone()));
+        Ok(Self { writer: CsvWriter::new(&headers, encoding), context })
+    }
+
+    pub(crate) fn write(&mut self, leads: &[LeadRow]) {
+        for lead in leads {
+            self.writer.write_row(row(lead, &self.context));
+        }
+    }
+
+    pub(crate) fn finish(self) -> hatake_csv::Export {
+        self.writer.finish()
+    }
+
+    /// `leads-20261207-1030.csv` and its Japanese name, in the organisation's zone.
+    pub(crate) fn names(&self, ascii: &str, japanese: &str, encoding: ExportEncoding) -> (String, String) {
+        let stamp = jiff::Timestamp::from_millisecond(now_millis())
+            .map(|ts| ts.to_zoned(self.context.zone.clone()).strftime("%Y%m%d-%H%M").to_string())
+            .unwrap_or_default();
+        let suffix = if encoding == ExportEncoding::Cp932 { "-sjis" } else { "" };
+        (format!("{ascii}-{stamp}{suffix}.csv"), format!("{japanese}_{stamp}{suffix}.csv"))
+    }
+}
+
+fn row(lead: &LeadRow, context: &Context) -> Vec<String> {
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
-    let time = |millis| crate::render::format_time(millis, context.zone);
+    let time = |millis| crate::render::format_time(millis, &context.zone);
     let products: Vec<&str> =
         lead.product_ids.iter().filter_map(|id| context.products.get(id)).map(String::as_str).collect();
     let mut fields = vec![
@@ -105,41 +148,20 @@ async fn export(
     let encoding = export_encoding(export.encoding.as_deref(), locale)?;
     let store = state.store.as_ref();
     let page_error = |e| PageError::from_store(e, locale);
-    let defs = crate::service::custom_defs(store).await.map_err(page_error)?;
-    let dictionary = hatake_engine::settings::departments(store).await.map_err(page_error)?;
-    let zone = jiff::tz::TimeZone::get(&state.config.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
-    let context = Context {
-        products: store.list_products().await.map_err(page_error)?.into_iter().map(|p| (p.id, p.name)).collect(),
-        classes: dictionary.classes().iter().map(|c| (c.key.clone(), c.label_ja.clone())).collect(),
-        custom_keys: defs.iter().map(|d| d.key.clone()).collect(),
-        zone: &zone,
-    };
-    let mut headers: Vec<String> = COLUMNS.iter().map(|key| t("ja", key).to_owned()).collect();
-    headers.extend(defs.iter().map(|d| d.label_ja.clone()));
-    let mut writer = CsvWriter::new(&headers, encoding);
+    let mut csv = LeadCsv::new(&state, encoding).await.map_err(page_error)?;
     // Every page of the list from the first (a cursor in the link is ignored), 1,000 at a time.
     let mut query = params.query(EXPORT_PAGE, false);
     query.cursor = None;
     loop {
         let page = store.list_leads(&query).await.map_err(page_error)?;
-        for lead in &page.items {
-            writer.write_row(row(lead, &context));
-        }
+        csv.write(&page.items);
         match page.next.as_deref().and_then(Cursor::decode) {
             Some(next) => query.cursor = Some(next),
             None => break,
         }
     }
-    let export = writer.finish();
+    let (ascii, japanese) = csv.names("leads", "リード", encoding);
+    let export = csv.finish();
     tracing::info!(user = user.user.id, rows = export.rows, unmappable = export.unmappable, "leads exported");
-    let stamp = jiff::Timestamp::from_millisecond(now_millis())
-        .map(|ts| ts.to_zoned(zone.clone()).strftime("%Y%m%d-%H%M").to_string())
-        .unwrap_or_default();
-    let suffix = if encoding == ExportEncoding::Cp932 { "-sjis" } else { "" };
-    Ok(csv_response(
-        export.bytes,
-        encoding,
-        &format!("leads-{stamp}{suffix}.csv"),
-        &format!("リード_{stamp}{suffix}.csv"),
-    ))
+    Ok(csv_response(export.bytes, encoding, &ascii, &japanese))
 }

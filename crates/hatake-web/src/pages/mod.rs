@@ -21,6 +21,7 @@ mod review_pairs;
 mod reviews;
 mod scoring;
 mod scoring_rules;
+mod segments;
 mod session;
 mod settings;
 mod timeline;
@@ -52,6 +53,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(tracking_settings::routes());
     all.extend(mail::routes());
     all.extend(mail_templates::routes());
+    all.extend(segments::routes());
     all.extend(imports::routes());
     all.extend(reviews::routes());
     all.extend(admin::routes());
