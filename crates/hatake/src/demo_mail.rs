@@ -1,7 +1,7 @@
 //! The demo's mail: who sends it (特定電子メール法), a layout and a signature shared by the
 //! templates, and the templates a marketing team writes first — a monthly newsletter, a case
 //! study per product, a seminar invitation and the thank-you for a document request — some
-//! edited since they were written (more than one version).
+//! edited since they were written (more than one version) — and the segments they go to.
 
 use hatake_store::{Store, TemplateContent, TemplateDraft};
 
@@ -112,5 +112,56 @@ pub async fn seed(store: &dyn Store, product_ids: &[i64], marketer: Option<i64>,
     let mut cases = templates[3].clone();
     cases.content.html = cases.content.html.replace("導入事例を読む", "3社の導入事例を読む（無料）");
     store.save_mail_template(ids[3], &cases, marketer, now - 9 * DAY).await?;
+    seed_segments(store, product_ids, marketer, now).await
+}
+
+/// The segments a team keeps for its newsletters: IT departments interested in the ERP, the
+/// recently active, the dormant subscribers, and large companies in Tokyo.
+async fn seed_segments(store: &dyn Store, product_ids: &[i64], marketer: Option<i64>, now: i64) -> anyhow::Result<()> {
+    let erp = product_ids.first().copied().unwrap_or(1);
+    let kintai = product_ids.get(1).copied().unwrap_or(erp);
+    let segments = [
+        (
+            "ERP関心・情報システム部門（購読中）",
+            "クラウドERPに関心があり、ERPの案内を購読している情報システム・DX推進部門の方",
+            format!(
+                r#"{{"groups":[{{"conditions":[{{"type":"product","product_id":{erp}}},
+                {{"type":"department_class","values":["it","dx"]}},
+                {{"type":"subscription","topic":"product:{erp}","status":"subscribed"}}]}}]}}"#
+            ),
+        ),
+        (
+            "直近30日に資料を2回以上ダウンロード",
+            "検討が進んでいそうな方（インサイドセールスの架電候補）",
+            r#"{"groups":[{"conditions":[{"type":"behaviour","kind":"download","days":30,"at_least":2}]}]}"#.to_owned(),
+        ),
+        (
+            "休眠：90日サイト訪問なし（メルマガ購読中）",
+            "掘り起こしメールの対象",
+            r#"{"groups":[{"conditions":[{"type":"behaviour","kind":"page_view","days":90,"at_least":1,"negate":true},
+            {"type":"subscription","topic":"general","status":"subscribed"}]}]}"#
+                .to_owned(),
+        ),
+        (
+            "首都圏の大企業（従業員300人以上）",
+            "東京・神奈川・千葉・埼玉",
+            r#"{"groups":[{"conditions":[{"type":"prefecture","values":["東京都","神奈川県","千葉県","埼玉県"]},
+            {"type":"employees","min":300}]}]}"#
+                .to_owned(),
+        ),
+        (
+            "勤怠管理：人事・総務（MQL未満）",
+            "勤怠管理SaaSのセミナー招待の対象",
+            format!(
+                r#"{{"groups":[{{"conditions":[{{"type":"department_class","values":["hr","general_affairs"]}},
+                {{"type":"stage","product_id":{kintai},"stages":["lead","nurturing"]}}]}}]}}"#
+            ),
+        ),
+    ];
+    for (name, description, json) in segments {
+        let definition = hatake_domain::segment::Definition::parse(&json)
+            .map_err(|e| anyhow::anyhow!("demo segment {name}: {:?}", e.0.first().map(|e| e.message_en.clone())))?;
+        store.create_segment(name, description, &definition, marketer, now).await?;
+    }
     Ok(())
 }

@@ -843,3 +843,62 @@ async fn a_marketer_writes_and_previews_a_template_in_headless_chromium() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].version, 1, "previewing saves nothing");
 }
+
+/// A marketer builds a segment in Chromium: changing a condition's kind shows that kind's
+/// fields, the number of matching people follows each choice without a reload, and once saved
+/// the runtime lists the members.
+#[tokio::test]
+async fn a_marketer_builds_a_segment_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let now = hatake_web::now_millis();
+    for (i, department) in ["情報システム部", "情報システム部", "総務部"].into_iter().enumerate() {
+        let input = hatake_domain::LeadInput {
+            family_name: Some(format!("社員{i}")),
+            email: Some(format!("p{i}@towa.example.jp")),
+            department: Some(department.into()),
+            ..Default::default()
+        };
+        let mut data = input.validate(&[]).unwrap();
+        data.department_class = Some(if i < 2 { "it" } else { "general_affairs" }.to_owned());
+        app.store.create_lead(&data, true, now).await.unwrap();
+    }
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/login")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("logout")).await?;
+        browser.goto(&app.url("/mail/segments/new")).await?;
+        browser.wait().for_element(Locator::Id("segment-form")).await?;
+        browser.find(Locator::Css("input[name=name]")).await?.send_keys("情シスの方").await?;
+        // The second row (a subscription) goes; the first becomes a department class.
+        browser.find(Locator::Css("#cond-0-1 button.remove")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("segment-form")).await?;
+        browser.find(Locator::Css("input[name=name]")).await?.send_keys("").await?;
+        let kind = browser.find(Locator::Css("#cond-0-0 select.condition-type")).await?;
+        kind.select_by_value("department_class").await?;
+        browser.wait().for_element(Locator::Css("#cond-0-0 select[name='g0.c0.values']")).await?;
+        let values = browser.find(Locator::Css("#cond-0-0 select[name='g0.c0.values']")).await?;
+        values.select_by_value("it").await?;
+        let count = wait_for_text(&browser, "#segment-count", "2").await?;
+        assert_eq!(count, "2");
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-segment-editor.png"), shot).ok();
+        browser.find(Locator::Id("segment-save")).await?.click().await?;
+        wait_for_text(&browser, "#segment-saved", "保存しました").await?;
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+    let (rows, _) = app.store.segments(false, 0, 5).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].name, "情シスの方", "the name typed before the rows changed was kept");
+    let started = std::time::Instant::now();
+    while app.store.segment(rows[0].id).await.unwrap().unwrap().member_count != 2 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15), "the members were built");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

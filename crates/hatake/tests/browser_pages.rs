@@ -76,6 +76,8 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         "/mail/outbox",
         "/mail/templates",
         "/mail/templates/new",
+        "/mail/segments",
+        "/mail/segments/new",
         "/admin/users",
         "/admin/tokens",
         "/me",
@@ -103,6 +105,9 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
     let case = templates.iter().find(|t| t.version > 1 && t.product_id.is_some()).expect("an edited demo template");
     pages.push(format!("/mail/templates/{}", case.id));
     pages.push(format!("/mail/templates/{}/versions/1", case.id));
+    let segment = store.segments(false, 0, 1).await.unwrap().0.into_iter().next().expect("a demo segment");
+    pages.push(format!("/mail/segments/{}", segment.id));
+    pages.push(format!("/mail/segments/{}/members", segment.id));
     pages
 }
 
