@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (22, "import_subscribe", include_str!("../migrations/0022_import_subscribe.sql")),
     (23, "mail_templates", include_str!("../migrations/0023_mail_templates.sql")),
     (24, "segments", include_str!("../migrations/0024_segments.sql")),
+    (25, "newsletters", include_str!("../migrations/0025_newsletters.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

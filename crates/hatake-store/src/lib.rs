@@ -10,6 +10,7 @@ mod common_users;
 mod events;
 mod forms;
 mod lifecycle;
+mod newsletters;
 mod outbox;
 mod scoring;
 mod segments;
@@ -20,6 +21,7 @@ pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
 pub use forms::*;
 pub use lifecycle::*;
+pub use newsletters::*;
 pub use outbox::*;
 pub use scoring::*;
 pub use segments::*;
@@ -99,6 +101,7 @@ pub trait Store:
     + SubscriptionStore
     + MailTemplateStore
     + SegmentStore
+    + NewsletterStore
 {
 }
 
@@ -120,7 +123,8 @@ impl<
             + OutboxStore
             + SubscriptionStore
             + MailTemplateStore
-            + SegmentStore,
+            + SegmentStore
+            + NewsletterStore,
     > Store for T
 {
 }

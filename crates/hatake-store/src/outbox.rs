@@ -112,10 +112,13 @@ pub struct OutboxWritten {
     pub finished: u64,
 }
 
-/// The condition on an `outbox` row whose lead unsubscribed from the row's topic.
+/// The condition on an `outbox` row of marketing mail (one with a topic) that must not go out:
+/// its lead unsubscribed from the topic, or its address is suppressed (a hard bounce, a
+/// complaint, an address entered by hand).
 pub const OUTBOX_UNSUBSCRIBED: &str =
-    "topic IS NOT NULL AND lead_id IS NOT NULL AND EXISTS (SELECT 1 FROM subscriptions s \
-     WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic AND s.status = 'unsubscribed')";
+    "topic IS NOT NULL AND ((lead_id IS NOT NULL AND EXISTS (SELECT 1 FROM subscriptions s \
+     WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic AND s.status = 'unsubscribed')) \
+     OR EXISTS (SELECT 1 FROM suppressions x WHERE x.email = LOWER(outbox.recipient) AND x.active))";
 
 pub const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, lead_id, recipient, payload, status, attempts, due_at, \
      claimed_by, claimed_until, handed_at, sent_at, last_code, last_error, message_id, created_at, updated_at, topic";

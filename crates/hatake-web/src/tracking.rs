@@ -358,6 +358,11 @@ async fn record_mail_event(
     }
 }
 
+/// The newsletter a mail reference names (`n12`).
+fn newsletter_of(mail: &str) -> Option<i64> {
+    mail.strip_prefix('n').and_then(|id| id.parse().ok())
+}
+
 async fn link_key(state: &AppState) -> Option<Vec<u8>> {
     match hatake_engine::mail::subscriptions::link_key(state.store.as_ref(), now_millis()).await {
         Ok(key) => Some(key),
@@ -392,6 +397,13 @@ async fn mail_click(
     let agent = request.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
     drop(request);
     let properties = serde_json::json!({ "url": clip(Some(url.clone())), "mail": mail });
+    if !is_bot(agent.as_deref()) {
+        if let Some(newsletter) = newsletter_of(&mail) {
+            if let Err(error) = state.store.newsletter_clicked(newsletter, lead_id, &url, now_millis()).await {
+                tracing::warn!(%error, "a newsletter click was not counted");
+            }
+        }
+    }
     record_mail_event(&state, EventKind::MailClick, lead_id, visitor, properties, agent.as_deref()).await;
     let response = match HeaderValue::from_str(&url) {
         Ok(location) => (
@@ -408,6 +420,11 @@ async fn mail_click(
 async fn mail_open(State(state): State<AppState>, axum::extract::Path(token): axum::extract::Path<String>) -> Response {
     if let Some(key) = link_key(&state).await {
         if let Some((lead_id, mail)) = hatake_engine::mail::template::verify_open(&key, &token) {
+            if let Some(newsletter) = newsletter_of(&mail) {
+                if let Err(error) = state.store.newsletter_opened(newsletter, lead_id, now_millis()).await {
+                    tracing::warn!(%error, "a newsletter open was not counted");
+                }
+            }
             let properties = serde_json::json!({ "mail": mail });
             record_mail_event(&state, EventKind::MailOpen, lead_id, None, properties, None).await;
         }

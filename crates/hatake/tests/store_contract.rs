@@ -1500,6 +1500,7 @@ async fn scenario_migrations(backend: &Backend) {
         (22, "import_subscribe".to_owned()),
         (23, "mail_templates".to_owned()),
         (24, "segments".to_owned()),
+        (25, "newsletters".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

@@ -56,8 +56,13 @@ pub async fn library(store: &(impl MailTemplateStore + ?Sized)) -> StoreResult<L
 pub async fn lead_values(store: &(impl LeadStore + SystemStore + ?Sized), lead_id: i64) -> StoreResult<LeadValues> {
     let lead = store.get_lead(lead_id).await?;
     let dictionary = crate::settings::departments(store).await?;
+    Ok(values_of(&lead, &dictionary))
+}
+
+/// What a template can use about a lead read already.
+pub fn values_of(lead: &hatake_store::LeadRow, dictionary: &hatake_domain::DepartmentDictionary) -> LeadValues {
     let class = lead.department_class.as_deref().and_then(|k| dictionary.class(k)).map(|c| c.label_ja.clone());
-    Ok(LeadValues {
+    LeadValues {
         id: lead.id,
         family_name: lead.family_name.clone().unwrap_or_default(),
         given_name: lead.given_name.clone().unwrap_or_default(),
@@ -68,7 +73,7 @@ pub async fn lead_values(store: &(impl LeadStore + SystemStore + ?Sized), lead_i
         department_class: class.unwrap_or_default(),
         title: lead.title.clone().unwrap_or_default(),
         prefecture: lead.prefecture.clone().unwrap_or_default(),
-    })
+    }
 }
 
 /// The subscription topic of a template's mail (`None` for transactional mail).

@@ -8,6 +8,7 @@ pub mod config;
 pub mod dkim;
 pub mod jis;
 pub mod limits;
+pub mod newsletter;
 pub mod sender;
 pub mod subscriptions;
 pub mod template;

@@ -338,6 +338,7 @@ impl Runtime {
             runtime.run(crate::segments::SegmentWorker::default());
         }
         if standard.mail {
+            runtime.run(crate::mail::newsletter::NewsletterWorker);
             runtime.run(crate::mail::sender::MailSender::configured(standard.mail_config, standard.mail_sender));
         }
         runtime
