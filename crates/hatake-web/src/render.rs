@@ -28,6 +28,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings/mail.html", include_str!("../templates/settings/mail.html")),
     ("mail/outbox.html", include_str!("../templates/mail/outbox.html")),
     ("mail/tabs.html", include_str!("../templates/mail/tabs.html")),
+    ("mail/newsletters.html", include_str!("../templates/mail/newsletters.html")),
+    ("mail/newsletter.html", include_str!("../templates/mail/newsletter.html")),
+    ("mail/newsletter_form.html", include_str!("../templates/mail/newsletter_form.html")),
+    ("mail/suppressions.html", include_str!("../templates/mail/suppressions.html")),
     ("mail/segments.html", include_str!("../templates/mail/segments.html")),
     ("mail/segment.html", include_str!("../templates/mail/segment.html")),
     ("mail/segment_members.html", include_str!("../templates/mail/segment_members.html")),
@@ -80,6 +84,10 @@ impl Templates {
             .unwrap_or_else(|_| jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC));
         env.add_filter("datetime", move |millis: i64| format_time(millis, &zone));
         env.add_filter("number", format_number);
+        // A share as a percentage with one decimal (「12.3%」), or 「—」 when there is none.
+        env.add_filter("percent", |value: Option<f64>| {
+            value.map_or_else(|| "—".to_owned(), |v| format!("{:.1}%", v * 100.0))
+        });
         env.add_filter("yen", yen);
         env.add_filter("truncate", truncate);
         Ok(Self { env })

@@ -102,3 +102,26 @@ document.addEventListener("input", function (event) {
     timer = setTimeout(recount, 600);
   });
 })();
+
+// The newsletter form: how many the send would reach, as template and segment are chosen.
+(function () {
+  var form = document.getElementById("newsletter-form");
+  var shown = document.getElementById("newsletter-estimate");
+  if (!form || !shown) {
+    return;
+  }
+  function estimate() {
+    var data = new FormData(form);
+    fetch(form.getAttribute("data-estimate"), { method: "POST", body: new URLSearchParams(data), credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (answer) {
+        shown.textContent = answer && typeof answer.count === "number" ? answer.count.toLocaleString("ja-JP") : "—";
+      });
+  }
+  form.addEventListener("change", function (event) {
+    if (event.target.name === "template_id" || event.target.name === "segment_id") {
+      estimate();
+    }
+  });
+  estimate();
+})();

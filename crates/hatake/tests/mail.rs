@@ -1165,3 +1165,191 @@ async fn segments_over_http_sqlite() {
 async fn segments_over_http_postgres() {
     segments_over_http(support::Backend::Postgres).await;
 }
+
+/// A newsletter as a marketer sends it: errors named, the reach shown, sent now through the
+/// runtime to a real SMTP server (only to subscribers not suppressed), its page with the
+/// figures and a click counted; the suppression list with a wrong line named; the frequency cap.
+async fn newsletters_over_http(backend: support::Backend) {
+    let app = support::spawn_app(backend).await;
+    let store = app.store.as_ref();
+    let sink = SmtpSink::start().expect("sink");
+    let now = hatake_web::now_millis();
+    let smtp = hatake_engine::mail::config::MailConfig::Smtp(
+        hatake_engine::mail::config::parse_smtp_url(&format!("smtp://127.0.0.1:{}?tls=none", sink.port())).unwrap(),
+    );
+    store.put_setting("mail.transport", &serde_json::to_string(&smtp).unwrap(), now).await.unwrap();
+    let identity = hatake_engine::mail::config::SenderIdentity {
+        name: "畑ソフト株式会社".into(),
+        address: "東京都千代田区丸の内1-1-1".into(),
+        contact: "info@hatake.example.jp".into(),
+        from_address: "news@hatake.example.jp".into(),
+        public_url: app.base.clone(),
+    };
+    store.put_setting("mail.sender", &serde_json::to_string(&identity).unwrap(), now).await.unwrap();
+    let mut leads = Vec::new();
+    for i in 0..4 {
+        let input = hatake_domain::LeadInput {
+            family_name: Some(format!("読者{i}")),
+            email: Some(format!("reader{i}@example.jp")),
+            ..Default::default()
+        };
+        leads.push(store.create_lead(&input.validate(&[]).unwrap(), true, now).await.unwrap().id);
+    }
+    let changes: Vec<hatake_store::SubscriptionChange> = leads[..3]
+        .iter()
+        .map(|lead| hatake_store::SubscriptionChange {
+            lead_id: *lead,
+            topic: "general".into(),
+            status: "subscribed".into(),
+            source: "form".into(),
+            detail: None,
+            by_user: None,
+            at: now,
+        })
+        .collect();
+    store.change_subscriptions(&changes).await.unwrap();
+    let template = hatake_store::TemplateDraft {
+        name: "月刊メルマガ".into(),
+        kind: "marketing".into(),
+        product_id: None,
+        charset: "utf-8".into(),
+        content: hatake_store::TemplateContent {
+            subject: "{{ lead.family_name }}様 12月号".into(),
+            html: "<p><a href=\"https://example.jp/column\">今月のコラム</a></p><p>{{ sender.name }} {{ sender.address }} {{ sender.contact }} <a href=\"{{ unsubscribe_url }}\">停止</a></p>".into(),
+            text: String::new(),
+        },
+    };
+    let template = store.create_mail_template(&template, None, now).await.unwrap().to_string();
+    let (marketer, csrf) = app.sign_in("marketing@example.jp").await;
+
+    // Suppress reader2 by hand; a wrong line is named and nothing is added.
+    let response = marketer
+        .post(app.url("/mail/suppressions"))
+        .form(&[("_csrf", csrf.as_str()), ("emails", "reader2@example.jp\nnot-an-address")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("2行目: 「not-an-address」はメールアドレスの形式ではありません。"));
+    let response = marketer
+        .post(app.url("/mail/suppressions"))
+        .form(&[("_csrf", csrf.as_str()), ("emails", "Reader2@example.jp"), ("note", "本人から電話で依頼")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/mail/suppressions?added=1");
+    let page = marketer.get(app.url("/mail/suppressions?added=1")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("1件を配信停止リストに追加しました。")
+            && page.contains("reader2@example.jp")
+            && page.contains("手動で追加")
+    );
+
+    // The form: each missing thing named; the reach counted.
+    let response = marketer
+        .post(app.url("/mail/newsletters"))
+        .form(&[("_csrf", csrf.as_str()), ("name", ""), ("ab", "subject"), ("variant_subject", ""), ("send", "now")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("配信名を入力してください。")
+            && body.contains("テンプレート（広告・宣伝メール）を選んでください。")
+    );
+    assert!(body.contains("A&#x2f;Bテストの件名Bを入力してください。"), "{body}");
+    let answer: serde_json::Value = marketer
+        .post(app.url("/mail/newsletters/estimate"))
+        .form(&[("_csrf", csrf.as_str()), ("template_id", template.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["count"], 2, "readers 0 and 1: 2 is suppressed, 3 never subscribed");
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("name", "12月号"),
+        ("template_id", template.as_str()),
+        ("segment_id", ""),
+        ("ab", "none"),
+        ("send", "now"),
+    ];
+    let response = marketer.post(app.url("/mail/newsletters")).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("?started=1"), "{location}");
+    assert!(sink.wait_for(2, Duration::from_secs(15)), "sent by the runtime");
+    let mut to: Vec<String> = sink.messages().iter().flat_map(|m| m.rcpt_to.clone()).collect();
+    to.sort();
+    assert_eq!(to, ["reader0@example.jp", "reader1@example.jp"]);
+    let id: i64 = location.trim_start_matches("/mail/newsletters/").split('?').next().unwrap().parse().unwrap();
+    let started = Instant::now();
+    let page = loop {
+        let page =
+            marketer.get(app.url(&format!("/mail/newsletters/{id}"))).send().await.unwrap().text().await.unwrap();
+        if page.contains(">送信済み<")
+            && page.contains("id=\"newsletter-total\"><th>合計</th><td class=\"num\">2</td><td class=\"num\">2</td>")
+            || started.elapsed() > Duration::from_secs(15)
+        {
+            break page;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        page.contains("id=\"newsletter-total\"><th>合計</th><td class=\"num\">2</td><td class=\"num\">2</td>"),
+        "{page}"
+    );
+    // A click on the mail's link counts for the send, by link.
+    let outbox = store.outbox_by_key(&format!("newsletter:{id}:lead:{}", leads[0])).await.unwrap().unwrap();
+    let mail: OutgoingMail = serde_json::from_str(&outbox.payload).unwrap();
+    let start = mail.text.find(&format!("{}/m/c/", app.base)).unwrap();
+    let click: String = mail.text[start..].chars().take_while(|c| !c.is_whitespace() && *c != '）').collect();
+    let reader = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 Safari/605.1.15")
+        .build()
+        .unwrap();
+    assert_eq!(reader.get(&click).send().await.unwrap().status(), 302);
+    let page = marketer.get(app.url(&format!("/mail/newsletters/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("example.jp&#x2f;column</a></td><td class=\"num\">1</td>") && page.contains("50.0%"),
+        "a click and its rate: {page}"
+    );
+    let list = marketer.get(app.url("/mail/newsletters")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("12月号") && list.contains("送信済み"), "{list}");
+
+    // The frequency cap: a wrong one is explained; a right one saved.
+    let response = marketer
+        .post(app.url("/mail/newsletters/cap"))
+        .form(&[("_csrf", csrf.as_str()), ("max", "0"), ("days", "7")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 422);
+    let response = marketer
+        .post(app.url("/mail/newsletters/cap"))
+        .form(&[("_csrf", csrf.as_str()), ("max", "2"), ("days", "7")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["location"], "/mail/newsletters?cap_saved=1");
+    assert_eq!(
+        hatake_engine::mail::newsletter::frequency_cap(store).await.unwrap(),
+        Some(hatake_engine::mail::newsletter::FrequencyCap { max: 2, days: 7 })
+    );
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    assert_eq!(sales.get(app.url("/mail/newsletters")).send().await.unwrap().status(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newsletters_over_http_sqlite() {
+    newsletters_over_http(support::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newsletters_over_http_postgres() {
+    newsletters_over_http(support::Backend::Postgres).await;
+}

@@ -53,6 +53,17 @@ async fn seed(app: &TestApp) {
         hatake_domain::segment::Definition::parse(r#"{"groups":[{"conditions":[{"type":"kind","lead":true}]}]}"#)
             .unwrap();
     app.store.create_segment("全リード", "", &definition, None, 1).await.unwrap();
+    // Newsletter 1 (a draft of template 1).
+    let newsletter = hatake_store::NewsletterDraft {
+        name: "12月号".into(),
+        template_id: 1,
+        segment_id: Some(1),
+        topic: "general".into(),
+        ab_metric: "opens".into(),
+        ab_wait_hours: 4,
+        ..Default::default()
+    };
+    app.store.create_newsletter(&newsletter, None, 1).await.unwrap();
     // Product 1's scoring model and MQL policy (so their exports exist), and lead 1's deal
     // (opportunity 1).
     let model = hatake_domain::scoring::ScoringModel::template().to_json();

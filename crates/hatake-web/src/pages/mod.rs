@@ -14,6 +14,7 @@ mod mail;
 mod mail_templates;
 mod me;
 mod meetings;
+mod newsletters;
 mod policy_form;
 mod process;
 mod products;
@@ -54,6 +55,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(mail::routes());
     all.extend(mail_templates::routes());
     all.extend(segments::routes());
+    all.extend(newsletters::routes());
     all.extend(imports::routes());
     all.extend(reviews::routes());
     all.extend(admin::routes());
