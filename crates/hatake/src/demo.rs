@@ -57,7 +57,7 @@ pub async fn run(settings: &Settings, companies: usize, people: usize, serve: bo
         None => {
             let started = Instant::now();
             println!("Creating demo data ({companies} companies, {people} people) in {} …", settings.database);
-            let events = seed(store.as_ref(), companies, people).await?;
+            let events = seed(&store, companies, people).await?;
             println!("Demo data ready in {:.1} s ({events} behaviour events).", started.elapsed().as_secs_f64());
         }
     }
@@ -78,7 +78,8 @@ pub async fn run(settings: &Settings, companies: usize, people: usize, serve: bo
 ///
 /// # Errors
 /// On a database error.
-pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow::Result<u64> {
+pub async fn seed(shared: &std::sync::Arc<dyn Store>, companies: usize, people: usize) -> anyhow::Result<u64> {
+    let store = shared.as_ref();
     let now = hatake_web::now_millis();
     let hash = hatake_web::auth::hash_password(DEMO_PASSWORD).map_err(|e| anyhow!("hashing failed: {e}"))?;
     let mut owners = Vec::new();
@@ -134,6 +135,7 @@ pub async fn seed(store: &dyn Store, companies: usize, people: usize) -> anyhow:
     seed_subscriptions(store, &people, now).await.context("storing demo subscriptions")?;
     seed_scoring(store, &codes, now).await?;
     crate::demo_mail::seed(store, &product_ids, marketer, now).await.context("storing demo mail templates")?;
+    crate::demo_mail::seed_newsletters(shared, marketer, now).await.context("sending the demo newsletters")?;
     store.analyze().await?;
     store.put_setting(SEEDED_SETTING, &now.to_string(), now).await?;
     Ok(events)

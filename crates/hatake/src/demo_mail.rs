@@ -165,3 +165,212 @@ async fn seed_segments(store: &dyn Store, product_ids: &[i64], marketer: Option<
     }
     Ok(())
 }
+
+/// A mix from 0 to 99, fixed by its inputs.
+fn roll(a: i64, b: i64, salt: u64) -> u64 {
+    let mut x = (a as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (b as u64).wrapping_mul(0xD1B5_4A32_D192_ED03) ^ salt;
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    (x ^ (x >> 29)) % 100
+}
+
+/// Sends past newsletters the way the product does — the segment's members chosen and their
+/// mail rendered and recorded by the runtime's newsletter worker on a clock set in the past —
+/// then plays out what readers did: most mail accepted, some opened and clicked, a few bounces,
+/// unsubscribes and a complaint. Also a draft for next month and a scheduled send.
+pub async fn seed_newsletters(
+    shared: &std::sync::Arc<dyn Store>,
+    marketer: Option<i64>,
+    now: i64,
+) -> anyhow::Result<()> {
+    use hatake_engine::runtime::{self, Clock, Context, LeaseState, Next};
+    let store = shared.as_ref();
+    if store.newsletters(0, 1).await?.1 > 0 {
+        return Ok(());
+    }
+    let templates = store.mail_templates(&hatake_store::TemplateQuery { limit: 100, ..Default::default() }).await?.0;
+    let segments = store.segments(false, 0, 100).await?.0;
+    let template = |name: &str| templates.iter().find(|t| t.name == name).cloned();
+    let segment = |name: &str| segments.iter().find(|s| s.name.starts_with(name)).cloned();
+    let (Some(monthly), Some(cases), Some(seminar)) = (
+        template("月刊メルマガ（全般）"),
+        template("クラウドERP 導入事例のご案内"),
+        template("勤怠管理SaaS セミナーのご招待"),
+    ) else {
+        return Ok(());
+    };
+    // Members as the runtime would have kept them.
+    for s in &segments {
+        if let Some(definition) = s.parsed() {
+            store.refresh_segment(s.id, &definition, s.version, None, now).await?;
+        }
+    }
+    let sends = [
+        ("10月号メルマガ", &monthly, segment("首都圏"), 45, None, 0),
+        ("ERP導入事例（情シス向け）", &cases, segment("ERP関心"), 30, None, 0),
+        ("11月号メルマガ", &monthly, segment("首都圏"), 16, None, 0),
+        (
+            "勤怠管理セミナー招待（件名A/Bテスト）",
+            &seminar,
+            segment("勤怠管理"),
+            9,
+            Some("【参加無料】{{ lead.family_name }}様 法改正対応を60分で"),
+            30,
+        ),
+    ];
+    let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC);
+    for (name, template, target, days_ago, variant_subject, sample) in sends {
+        let at = now - days_ago * DAY + 10 * 3_600_000;
+        let clock = Clock::manual(at);
+        let cx = Context::new(shared.clone(), clock.clone(), zone.clone());
+        let draft = hatake_store::NewsletterDraft {
+            name: name.into(),
+            template_id: template.id,
+            segment_id: target.as_ref().map(|s| s.id),
+            topic: hatake_engine::mail::compose::topic("marketing", template.product_id).unwrap_or_default(),
+            variant_template_id: None,
+            variant_subject: variant_subject.map(str::to_owned),
+            sample_percent: sample,
+            ab_metric: "opens".into(),
+            ab_wait_hours: 4,
+            per_hour: None,
+        };
+        let id = store.create_newsletter(&draft, marketer, at - DAY).await?;
+        store.schedule_newsletter(id, at, "", at - DAY).await?;
+        let mut worker = hatake_engine::mail::newsletter::NewsletterWorker;
+        let mut lease = LeaseState::default();
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            if rounds > 10_000 {
+                anyhow::bail!("the demo newsletter {name} did not finish");
+            }
+            if let Some(Next::Again) =
+                runtime::step(&mut worker, &cx, &mut lease).await.map_err(|e| anyhow::anyhow!("{e}"))?
+            {
+                continue;
+            }
+            let row = store.newsletter(id).await?.ok_or_else(|| anyhow::anyhow!("newsletter {id} is gone"))?;
+            if row.status == "testing" {
+                // Readers of the sample open B's subject more; the test decides after its wait.
+                react(store, &row, at, true).await?;
+                clock.advance(std::time::Duration::from_secs(5 * 3_600));
+                continue;
+            }
+            break;
+        }
+        deliver(store, id, at).await?;
+        let row = store.newsletter(id).await?.ok_or_else(|| anyhow::anyhow!("newsletter {id} is gone"))?;
+        react(store, &row, at, false).await?;
+    }
+    // Next month's issue, a draft; and a case-study send scheduled for next week.
+    let next = hatake_store::NewsletterDraft {
+        name: "12月号メルマガ".into(),
+        template_id: monthly.id,
+        segment_id: None,
+        topic: "general".into(),
+        ab_metric: "opens".into(),
+        ab_wait_hours: 4,
+        ..Default::default()
+    };
+    store.create_newsletter(&next, marketer, now - DAY).await?;
+    let scheduled = hatake_store::NewsletterDraft {
+        name: "ERP導入事例 第2弾".into(),
+        template_id: cases.id,
+        segment_id: segment("ERP関心").map(|s| s.id),
+        topic: hatake_engine::mail::compose::topic("marketing", cases.product_id).unwrap_or_default(),
+        ab_metric: "opens".into(),
+        ab_wait_hours: 4,
+        ..Default::default()
+    };
+    let id = store.create_newsletter(&scheduled, marketer, now - DAY).await?;
+    let start = jiff::Timestamp::from_millisecond(now + 7 * DAY)
+        .map(|t| t.to_zoned(zone.clone()))
+        .ok()
+        .and_then(|z| z.with().hour(10).minute(0).second(0).subsec_nanosecond(0).build().ok())
+        .map_or(now + 7 * DAY, |z| z.timestamp().as_millisecond());
+    store.schedule_newsletter(id, start, "", now).await?;
+    Ok(())
+}
+
+/// The mail of a send accepted by the receiving servers (the demo has no SMTP server).
+async fn deliver(store: &dyn Store, newsletter: i64, at: i64) -> anyhow::Result<()> {
+    let holder = format!("demo-{newsletter}");
+    loop {
+        let rows = store.claim_outbox(hatake_engine::mail::KIND, &holder, at + DAY, at + 2 * DAY, 2_000).await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let handed: Vec<(i64, String)> = rows
+            .iter()
+            .map(|r| (r.id, hatake_engine::mail::message_id(&r.idempotency_key, "news@hatake-demo.jp")))
+            .collect();
+        let outcomes: Vec<(i64, hatake_store::OutboxOutcome)> = rows
+            .iter()
+            .map(|r| (r.id, hatake_store::OutboxOutcome::Sent { code: Some(250), detail: Some("2.0.0 OK".into()) }))
+            .collect();
+        store.write_outbox(&holder, &handed, &outcomes, at + DAY).await?;
+    }
+}
+
+/// What readers did with a send: opens, clicks on its links, bounces, unsubscribes and a rare
+/// complaint. While a test waits (`sample`) only opens and clicks happen (B's subject is opened
+/// more); the rest is played out once the send is done.
+async fn react(store: &dyn Store, row: &hatake_store::NewsletterRow, at: i64, sample: bool) -> anyhow::Result<()> {
+    let links = [
+        "https://www.hatake-demo.jp/column/erp-roadmap",
+        "https://www.hatake-demo.jp/erp/cases",
+        "https://www.hatake-demo.jp/seminar",
+    ];
+    let mut after = 0;
+    loop {
+        let ids = store.segment_member_ids(row.segment_id.unwrap_or(0), after, 2_000).await?;
+        let Some(&last) = ids.last() else { break };
+        after = last;
+        for lead in ids {
+            let Some(outbox) = store.outbox_by_key(&format!("newsletter:{}:lead:{lead}", row.id)).await? else {
+                continue;
+            };
+            let payload: hatake_engine::mail::OutgoingMail = serde_json::from_str(&outbox.payload).unwrap_or_default();
+            let is_b = payload.subject.starts_with("【参加無料】");
+            let r = roll(row.id, lead, 1);
+            let hour = i64::try_from(roll(row.id, lead, 2)).unwrap_or(0) * 3_600_000 / 10;
+            let open_rate = if is_b { 38 } else { 24 };
+            // The sample's opens decide the test; what else happened is played out once, after.
+            if !sample && r < 1 {
+                store.mark_recipient(&outbox.idempotency_key, Some("hard"), false, at + hour).await?;
+                store.suppress(&outbox.recipient, "hard_bounce", Some("550 5.1.1 user unknown"), 3, at + hour).await?;
+                continue;
+            }
+            if !sample && r < 2 {
+                store.mark_recipient(&outbox.idempotency_key, Some("soft"), false, at + hour).await?;
+                store.suppress(&outbox.recipient, "soft_bounce", Some("452 4.2.2 mailbox full"), 3, at + hour).await?;
+                continue;
+            }
+            if r < 2 + open_rate {
+                store.newsletter_opened(row.id, lead, at + hour).await?;
+                if roll(row.id, lead, 3) < 22 {
+                    let link = links[usize::try_from(roll(row.id, lead, 4) % 3).unwrap_or(0)];
+                    store.newsletter_clicked(row.id, lead, link, at + hour + 60_000).await?;
+                }
+            }
+            if !sample && roll(row.id, lead, 5) < 1 && roll(row.id, lead, 6) < 40 {
+                let change = hatake_store::SubscriptionChange {
+                    lead_id: lead,
+                    topic: row.topic.clone(),
+                    status: "unsubscribed".into(),
+                    source: "link".into(),
+                    detail: None,
+                    by_user: None,
+                    at: at + hour + 120_000,
+                };
+                store.change_subscriptions(&[change]).await?;
+            }
+            if !sample && roll(row.id, lead, 7) == 0 && roll(row.id, lead, 8) < 10 {
+                store.mark_recipient(&outbox.idempotency_key, None, true, at + hour).await?;
+                store.suppress(&outbox.recipient, "complaint", Some("迷惑メールとして報告"), 3, at + hour).await?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -114,7 +114,7 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
 #[tokio::test]
 async fn every_main_page_fits_a_1280_px_window() {
     let app = support::spawn_app(support::Backend::Sqlite).await;
-    hatake::demo::seed(app.store.as_ref(), 60, 600).await.expect("demo data");
+    hatake::demo::seed(&app.store, 60, 600).await.expect("demo data");
     let now = hatake_web::now_millis();
     hatake_engine::scoring::catch_up(app.store.as_ref(), &mut hatake_engine::scoring::Scorer::new(), now)
         .await
