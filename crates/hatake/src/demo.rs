@@ -421,15 +421,13 @@ pub(crate) async fn ensure_product(
 
 #[cfg(test)]
 mod tests {
-    use hatake_store::{
-        BookingStore, CatalogStore, EventQuery, EventStore, FormStore, LeadQuery, LeadStore, LifecycleStore,
-        ScoreViewStore, ScoringModelStore, SubscriptionStore,
-    };
+    use hatake_store::{EventQuery, LeadQuery};
 
     #[tokio::test]
     async fn seeded_leads_carry_their_department_class() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open");
+        let store: std::sync::Arc<dyn hatake_store::Store> =
+            std::sync::Arc::new(hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open"));
         let events = super::seed(&store, 20, 300).await.expect("seed");
         assert!(events > 300 * 5, "{events} behaviour events for 300 people");
         let query = LeadQuery { department_class: Some("it".into()), limit: 500, ..LeadQuery::default() };
@@ -452,12 +450,27 @@ mod tests {
         assert!(count("subscribed", "import") > 100, "{}", count("subscribed", "import"));
         assert!(count("subscribed", "form") > 20);
         assert!(count("unsubscribed", "link") > 0 && count("unsubscribed", "link") < count("subscribed", "import") / 5);
+        // Sent newsletters with their results, a draft and a scheduled one.
+        let (sends, total) = store.newsletters(0, 20).await.expect("newsletters");
+        assert_eq!(total, 6);
+        let sent: Vec<_> = sends.iter().filter(|n| n.status == "sent").collect();
+        assert_eq!(sent.len(), 4, "{sends:?}");
+        assert!(sends.iter().any(|n| n.status == "draft") && sends.iter().any(|n| n.status == "scheduled"));
+        for send in sent {
+            let stats = store.newsletter_stats(send.id).await.expect("stats");
+            let sent: i64 = stats.iter().map(|s| s.sent).sum();
+            let opened: i64 = stats.iter().map(|s| s.opened).sum();
+            assert!(sent > 0 && opened > 0 && opened < sent, "{}: {stats:?}", send.name);
+        }
+        let test = sends.iter().find(|n| n.sample_percent > 0).expect("the A/B test");
+        assert!(test.winner.is_some(), "decided");
     }
 
     #[tokio::test]
     async fn the_demo_has_behaviour_and_scoring_models_that_rank_leads() {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let store = hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open");
+        let store: std::sync::Arc<dyn hatake_store::Store> =
+            std::sync::Arc::new(hatake_sqlite::SqliteStore::open(dir.path()).await.expect("open"));
         let appended = super::seed(&store, 30, 400).await.expect("seed");
         let products = store.list_products().await.expect("products");
         assert_eq!(products.len(), 3);
@@ -491,7 +504,7 @@ mod tests {
             .enumerate()
             .filter_map(|(i, l)| Some((i, l.data.email?.as_str().to_owned(), l.data.product_ids)))
             .collect();
-        let again = super::seed_events(&store, &codes, &people, hatake_web::now_millis()).await.expect("again");
+        let again = super::seed_events(store.as_ref(), &codes, &people, hatake_web::now_millis()).await.expect("again");
         assert_eq!(again, 0);
 
         // Each product has a model; once scored, the first product ranks leads above 50.
@@ -502,7 +515,7 @@ mod tests {
         assert_eq!(erp.definition, hatake_domain::scoring::ScoringModel::template().to_json());
         let now = hatake_web::now_millis();
         let mut scorer = hatake_engine::scoring::Scorer::new();
-        let report = hatake_engine::scoring::catch_up(&store, &mut scorer, now).await.expect("score");
+        let report = hatake_engine::scoring::catch_up(store.as_ref(), &mut scorer, now).await.expect("score");
         assert!(report.rescored > 0, "{report:?}");
         let ranked = store.ranked_leads(first, 50, None, 10).await.expect("ranking");
         assert!(!ranked.is_empty(), "no lead scores 50 or more for the ERP");
