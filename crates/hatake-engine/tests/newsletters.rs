@@ -248,6 +248,66 @@ async fn newsletters_reach_whom_they_may(store: Arc<dyn Store>) {
     let cancelled = s.cancel_newsletter(fourth, clock.now()).await.unwrap();
     assert_eq!(cancelled, Some(6), "all but the first, due now");
     assert_eq!(s.cancel_newsletter(first, clock.now()).await.unwrap(), None, "a finished send stays");
+
+    // What comes back from the first send: a DSN naming our Message-ID (hard), an ARF
+    // complaint, and three soft bounces (suppressed on the third).
+    let key = |lead: i64| format!("newsletter:{first}:lead:{lead}");
+    let hard = s.outbox_by_key(&key(setup.leads[0])).await.unwrap().unwrap();
+    let dsn = format!(
+        "From: MAILER-DAEMON@mx.example.jp\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\n\
+         Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.jp\r\n\r\n\
+         Final-Recipient: rfc822; {}\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 unknown\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{}>\r\n\r\n--B--\r\n",
+        hard.recipient,
+        hard.message_id.clone().expect("sent with an id")
+    );
+    let found = hatake_engine::mail::feedback::parse_message(dsn.as_bytes()).unwrap();
+    let applied = hatake_engine::mail::feedback::apply(s, &found, clock.now()).await.unwrap();
+    assert_eq!(
+        (applied.hard_bounces, applied.matched, applied.suppressed.clone()),
+        (1, 1, vec![hard.recipient.clone()])
+    );
+    let complaint = s.outbox_by_key(&key(setup.leads[1])).await.unwrap().unwrap();
+    let arf = format!(
+        "From: fbl@isp.example.jp\r\nSubject: complaint\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\r\n\r\n--F\r\n\
+         Content-Type: message/feedback-report\r\n\r\nFeedback-Type: abuse\r\nOriginal-Rcpt-To: {}\r\n\r\n--F\r\n\
+         Content-Type: message/rfc822\r\n\r\nMessage-ID: <{}>\r\nSubject: x\r\n\r\nbody\r\n--F--\r\n",
+        complaint.recipient,
+        complaint.message_id.clone().unwrap()
+    );
+    let found = hatake_engine::mail::feedback::parse_message(arf.as_bytes()).unwrap();
+    let applied = hatake_engine::mail::feedback::apply(s, &found, clock.now()).await.unwrap();
+    assert_eq!((applied.complaints, applied.unsubscribed.clone()), (1, vec![setup.leads[1]]));
+    let subscriptions = s.lead_subscriptions(setup.leads[1]).await.unwrap();
+    assert!(
+        !subscriptions.is_empty()
+            && subscriptions.iter().all(|r| r.status == "unsubscribed" && r.source == "complaint")
+    );
+    let soft = s.outbox_by_key(&key(setup.leads[2])).await.unwrap().unwrap();
+    let bounce = hatake_engine::mail::feedback::Feedback {
+        kind: hatake_engine::mail::feedback::Kind::SoftBounce,
+        email: soft.recipient.clone(),
+        message_id: soft.message_id.clone(),
+        detail: Some("452 4.2.2 mailbox full".into()),
+    };
+    for n in 1..=3 {
+        let applied =
+            hatake_engine::mail::feedback::apply(s, std::slice::from_ref(&bounce), clock.now()).await.unwrap();
+        assert_eq!(applied.suppressed.is_empty(), n < 3, "suppressed on the third soft bounce, not before ({n})");
+    }
+    let stats = s.newsletter_stats(first).await.unwrap();
+    assert_eq!((stats[0].hard_bounces, stats[0].soft_bounces, stats[0].complained), (1, 1, 1));
+    // None of the three gets the next send.
+    clock.advance(Duration::from_secs(8 * 24 * 3_600));
+    let fifth = s.create_newsletter(&draft(&setup, "その後の号"), None, clock.now()).await.unwrap();
+    let row = s.newsletter(fifth).await.unwrap().unwrap();
+    assert_eq!(
+        s.count_audience(&row, None).await.unwrap(),
+        4,
+        "7 less the bounced, the complainer and the soft-bounced"
+    );
 }
 
 macro_rules! both {

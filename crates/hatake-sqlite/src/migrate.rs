@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (23, "mail_templates", include_str!("../migrations/0023_mail_templates.sql")),
     (24, "segments", include_str!("../migrations/0024_segments.sql")),
     (25, "newsletters", include_str!("../migrations/0025_newsletters.sql")),
+    (26, "outbox_message_id", include_str!("../migrations/0026_outbox_message_id.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -182,6 +182,8 @@ pub trait OutboxStore: Send + Sync + 'static {
     async fn release_outbox(&self, holder: &str, now: Millis) -> StoreResult<u64>;
     async fn get_outbox(&self, id: i64) -> StoreResult<OutboxRow>;
     async fn outbox_by_key(&self, idempotency_key: &str) -> StoreResult<Option<OutboxRow>>;
+    /// The row whose mail went out with this Message-ID (without angle brackets).
+    async fn outbox_by_message_id(&self, message_id: &str) -> StoreResult<Option<OutboxRow>>;
     /// Newest first, before id `before` (keyset), of one status or all.
     async fn list_outbox(&self, status: Option<&str>, before: Option<i64>, limit: i64) -> StoreResult<Vec<OutboxRow>>;
     async fn outbox_counts(&self) -> StoreResult<OutboxCounts>;
@@ -461,6 +463,17 @@ macro_rules! impl_outbox_store {
                     $crate::OUTBOX_COLUMNS
                 ))
                 .bind(idempotency_key)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn outbox_by_message_id(&self, message_id: &str) -> $crate::StoreResult<Option<$crate::OutboxRow>> {
+                sqlx::query_as::<$db, $crate::OutboxRow>(&format!(
+                    "SELECT {} FROM outbox WHERE message_id = $1 ORDER BY id LIMIT 1",
+                    $crate::OUTBOX_COLUMNS
+                ))
+                .bind(message_id)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(db_error)

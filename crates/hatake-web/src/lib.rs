@@ -7,6 +7,7 @@ pub mod auth;
 pub mod error;
 pub mod i18n;
 pub mod limits;
+pub mod mail_hooks;
 mod multipart;
 pub mod pages;
 pub mod public_booking;
@@ -151,6 +152,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(tracking::routes());
     all.extend(public_forms::routes());
     all.extend(public_subscriptions::routes());
+    all.extend(mail_hooks::routes());
     all
 }
 

@@ -60,10 +60,26 @@ pub enum Command {
     },
     /// Recompute lead scores from the event log (all products with a model, or --product).
     Rescore(crate::rescore_cli::RescoreArgs),
+    /// Mail that comes back: bounces and complaints.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Read one returned message on standard input — a delivery status notification (RFC 3464)
+    /// or an abuse feedback report (ARF) — and apply it: hard bounces and complaints suppress
+    /// the address, soft bounces count. For a mailbox piped to it (.forward, procmail).
+    Inbound {
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -141,6 +157,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { command } => crate::import_cli::run_command(command).await,
         Command::Rescore(args) => crate::rescore_cli::run(args, DEFAULT_DATA_DIR).await,
+        Command::Mail { command: MailCommand::Inbound { store } } => {
+            let settings = config::resolve(&store, &ServeArgs::default(), DEFAULT_DATA_DIR)?;
+            inbound(&settings).await
+        }
         Command::Bench { command: BenchCommand::Ui(args) } => crate::bench::ui(args).await,
         Command::Bench { command: BenchCommand::Match(args) } => crate::bench::febrl::run(&args),
         Command::Bench { command: BenchCommand::Import(args) } => crate::bench::import::run_bench(&args).await,
@@ -149,4 +169,40 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Scoring(args) } => crate::bench::scoring::run(args).await,
         Command::Bench { command: BenchCommand::Mail(args) } => crate::bench::mail::run(&args).await,
     }
+}
+
+/// `hatake mail inbound`: one returned message from standard input.
+async fn inbound(settings: &config::Settings) -> anyhow::Result<()> {
+    use hatake_engine::mail::feedback;
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    std::io::stdin().read_to_end(&mut raw)?;
+    let found = match feedback::parse_message(&raw) {
+        Ok(found) => found,
+        Err(error) => {
+            // Not ours to read (an out-of-office reply, a person's answer): leave it, succeed.
+            println!("nothing done: {error}");
+            return Ok(());
+        }
+    };
+    let store = crate::open_store(&settings.database).await?;
+    let applied = feedback::apply(store.as_ref(), &found, hatake_web::now_millis()).await?;
+    for item in &found {
+        let kind = match item.kind {
+            feedback::Kind::HardBounce => "hard bounce",
+            feedback::Kind::SoftBounce => "soft bounce",
+            feedback::Kind::Complaint => "complaint",
+        };
+        let suppressed = if applied.suppressed.contains(&item.email) { " → suppressed" } else { "" };
+        println!(
+            "{kind}: {}{}{suppressed}",
+            item.email,
+            item.detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+        );
+    }
+    if !applied.unsubscribed.is_empty() {
+        println!("unsubscribed from all mail: {} lead(s)", applied.unsubscribed.len());
+    }
+    println!("matched to our mail: {} of {}", applied.matched, found.len());
+    Ok(())
 }

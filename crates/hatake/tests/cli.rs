@@ -42,6 +42,7 @@ fn every_command_explains_itself() {
         &["import", "companies", "--help"],
         &["import", "list", "--help"],
         &["import", "undo", "--help"],
+        &["mail", "inbound", "--help"],
     ];
     for args in commands {
         let (ok, out, err) = run(args);
@@ -178,4 +179,40 @@ fn postgres_is_chosen_by_flag_or_environment() {
     let (ok, out, err) = run(&["migrate", "--database-url", &with_password]);
     assert!(ok, "{err}");
     assert!(!out.contains("topsecret") && !err.contains("topsecret") && out.contains("postgres:***@"), "{out}");
+}
+
+/// `hatake mail inbound`: a returned message piped in is applied (the address suppressed); a
+/// message that is no report changes nothing and succeeds (so the mailbox does not bounce it).
+#[test]
+fn returned_mail_piped_in_suppresses_the_address() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let pipe = |message: &str| {
+        let mut child = hatake()
+            .args(["mail", "inbound", "--data-dir", data])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("hatake runs");
+        child.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let dsn = "From: MAILER-DAEMON@mx.example.jp\r\nSubject: Undelivered\r\nMIME-Version: 1.0\r\n\
+               Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n--B\r\n\
+               Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.jp\r\n\r\n\
+               Final-Recipient: rfc822; Gone@Example.jp\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+               Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--B--\r\n";
+    let (ok, out, err) = pipe(dsn);
+    assert!(ok, "{err}");
+    assert!(out.contains("hard bounce: gone@example.jp (550 5.1.1 user unknown) → suppressed"), "{out}");
+    let (ok, out, _) = pipe("From: someone@example.jp\r\nSubject: Re: ご案内\r\n\r\nありがとうございます\r\n");
+    assert!(ok && out.contains("nothing done"), "{out}");
 }

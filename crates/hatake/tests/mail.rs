@@ -1342,6 +1342,29 @@ async fn newsletters_over_http(backend: support::Backend) {
     );
     let (sales, _) = app.sign_in("sales@example.jp").await;
     assert_eq!(sales.get(app.url("/mail/newsletters")).send().await.unwrap().status(), 403);
+
+    // A relay's webhook: the URL on the settings page; a wrong token finds nothing; a bounce of
+    // reader1's mail is counted for the send and suppresses the address.
+    let (admin, _) = app.sign_in("admin@example.jp").await;
+    let settings = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
+    let hook = settings.split("id=\"hook-url\">").nth(1).unwrap().split('<').next().unwrap().replace("&#x2f;", "/");
+    assert!(hook.starts_with(&format!("{}/hooks/mail/", app.base)), "{hook}");
+    let plain = reqwest::Client::new();
+    let wrong = plain.post(app.url("/hooks/mail/not-the-token")).json(&serde_json::json!([])).send().await.unwrap();
+    assert_eq!(wrong.status(), 404);
+    let bad = plain.post(&hook).body("not json").send().await.unwrap();
+    assert_eq!(bad.status(), 400);
+    let reader1 = store.outbox_by_key(&format!("newsletter:{id}:lead:{}", leads[1])).await.unwrap().unwrap();
+    let events = serde_json::json!([{
+        "email": "reader1@example.jp", "event": "bounce", "type": "bounce", "reason": "550 5.1.1 unknown",
+        "smtp-id": format!("<{}>", reader1.message_id.clone().unwrap())
+    }]);
+    let answer: serde_json::Value = plain.post(&hook).json(&events).send().await.unwrap().json().await.unwrap();
+    assert_eq!((answer["hard_bounces"].as_u64(), answer["matched"].as_u64()), (Some(1), Some(1)), "{answer}");
+    let page = marketer.get(app.url(&format!("/mail/newsletters/{id}"))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<td class=\"num\">1 / 0</td>"), "one hard bounce: {page}");
+    let list = marketer.get(app.url("/mail/suppressions")).send().await.unwrap().text().await.unwrap();
+    assert!(list.contains("reader1@example.jp") && list.contains("不達（恒久的）"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@
 pub mod compose;
 pub mod config;
 pub mod dkim;
+pub mod feedback;
 pub mod jis;
 pub mod limits;
 pub mod newsletter;

@@ -239,6 +239,9 @@ async fn dkim_page(
     let sender = hatake_engine::mail::config::sender(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let limits = hatake_engine::mail::limits::stored(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let hhmm = |minute: u32| format!("{:02}:{:02}", minute / 60, minute % 60);
+    let hook_token = crate::mail_hooks::hook_token(state).await.map_err(|e| PageError::from_store(e, locale))?;
+    let hook_base = sender.as_ref().map(|s| s.public_url.trim_end_matches('/').to_owned()).filter(|u| !u.is_empty());
+    let hook_url = format!("{}/hooks/mail/{hook_token}", hook_base.unwrap_or_default());
     let relay = match &effective {
         MailConfig::Smtp(s) => Some(s.host.clone()),
         _ => None,
@@ -270,6 +273,7 @@ async fn dkim_page(
             window_start => limits.window.as_ref().map_or_else(|| "09:00".to_owned(), |w| hhmm(w.start_minute)),
             window_end => limits.window.as_ref().map_or_else(|| "18:00".to_owned(), |w| hhmm(w.end_minute)),
             window_business => limits.window.as_ref().is_none_or(|w| w.business_days),
+            hook_url => hook_url,
         },
     )
     .await
