@@ -101,6 +101,9 @@ pub enum BenchCommand {
     /// Mail from the outbox to a local SMTP server next to that server's own rate, and a kill -9
     /// in the middle of a send (see BENCHMARKS.md).
     Mail(crate::bench::mail::MailBenchArgs),
+    /// Fresh evaluation of segments of each kind of condition on a million leads and twenty
+    /// million events, next to a segment every lead matches (see BENCHMARKS.md).
+    Segments(crate::bench::segments::SegmentsBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +171,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Events(args) } => crate::bench::events::run(args).await,
         Command::Bench { command: BenchCommand::Scoring(args) } => crate::bench::scoring::run(args).await,
         Command::Bench { command: BenchCommand::Mail(args) } => crate::bench::mail::run(&args).await,
+        Command::Bench { command: BenchCommand::Segments(args) } => crate::bench::segments::run(args).await,
     }
 }
 

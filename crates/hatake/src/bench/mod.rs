@@ -18,6 +18,7 @@ pub mod names;
 mod report;
 mod scenarios;
 pub mod scoring;
+pub mod segments;
 
 use crate::demo::{ensure_product, ensure_user};
 use anyhow::{anyhow, bail, Context};

@@ -162,7 +162,7 @@ async fn measure(args: &ScoringBenchArgs, world: &Arc<World>, store: &Arc<dyn St
 // ---------------------------------------------------------------------------------------------
 // Data.
 
-async fn prepare(store: &dyn Store, args: &ScoringBenchArgs) -> anyhow::Result<World> {
+pub(crate) async fn prepare(store: &dyn Store, args: &ScoringBenchArgs) -> anyhow::Result<World> {
     let companies = (args.leads / 20).max(1);
     let marker = format!("seed={SEED} leads={} companies={companies}", args.leads);
     let overview = store.overview().await?;
