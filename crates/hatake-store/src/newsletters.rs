@@ -227,7 +227,7 @@ pub trait NewsletterStore: Send + Sync + 'static {
         at: Millis,
     ) -> StoreResult<bool>;
     async fn unsuppress(&self, email: &str) -> StoreResult<bool>;
-    /// Suppressed addresses (and those with soft bounces), newest first.
+    /// Suppressed addresses, newest first (soft bounces below the limit are counted, not listed).
     async fn suppressions(&self, offset: i64, limit: i64) -> StoreResult<(Vec<SuppressionRow>, i64)>;
     /// A bounce or complaint of the newsletter mail with this outbox key.
     async fn mark_recipient(
@@ -745,7 +745,7 @@ macro_rules! impl_newsletter_store {
                 limit: i64,
             ) -> $crate::StoreResult<(Vec<$crate::SuppressionRow>, i64)> {
                 let rows = sqlx::query_as::<$db, $crate::SuppressionRow>(
-                    "SELECT email, reason, detail, soft_bounces, active, at FROM suppressions \
+                    "SELECT email, reason, detail, soft_bounces, active, at FROM suppressions WHERE active \
                      ORDER BY at DESC, email LIMIT $1 OFFSET $2",
                 )
                 .bind(limit)
@@ -753,7 +753,7 @@ macro_rules! impl_newsletter_store {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                let total = sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM suppressions")
+                let total = sqlx::query_scalar::<$db, i64>("SELECT COUNT(*) FROM suppressions WHERE active")
                     .fetch_one(&self.pool)
                     .await
                     .map_err(db_error)?;

@@ -1,7 +1,10 @@
-// hatake: the little script pages need. Forms marked data-confirm ask before submitting.
+// hatake: the little script pages need. Forms (or the button pressed) marked data-confirm ask
+// before submitting.
 document.addEventListener("submit", function (event) {
   var form = event.target;
-  var question = form.getAttribute && form.getAttribute("data-confirm");
+  var button = event.submitter;
+  var question = (button && button.getAttribute && button.getAttribute("data-confirm")) ||
+    (form.getAttribute && form.getAttribute("data-confirm"));
   if (question && !window.confirm(question)) {
     event.preventDefault();
   }
@@ -66,13 +69,15 @@ document.addEventListener("input", function (event) {
   var count = document.getElementById("segment-count");
   var note = document.getElementById("segment-count-note");
   var timer = null;
+  var asked = 0;
   function recount() {
     var data = new FormData(form);
     data.set("action", "count");
+    var mine = ++asked;
     fetch(form.getAttribute("data-count"), { method: "POST", body: new URLSearchParams(data), credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (answer) {
-        if (!answer) {
+        if (!answer || mine !== asked) {
           return;
         }
         if (typeof answer.count === "number") {
@@ -110,11 +115,17 @@ document.addEventListener("input", function (event) {
   if (!form || !shown) {
     return;
   }
+  var asked = 0;
   function estimate() {
     var data = new FormData(form);
+    var mine = ++asked;
     fetch(form.getAttribute("data-estimate"), { method: "POST", body: new URLSearchParams(data), credentials: "same-origin" })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (answer) {
+        // An answer to an earlier choice that arrives late is dropped.
+        if (mine !== asked) {
+          return;
+        }
         shown.textContent = answer && typeof answer.count === "number" ? answer.count.toLocaleString("ja-JP") : "—";
       });
   }

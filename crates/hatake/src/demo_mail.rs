@@ -219,8 +219,17 @@ pub async fn seed_newsletters(
         ),
     ];
     let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC);
+    // 10:00 in Japan on the day, as a B2B newsletter goes out.
+    let at_ten = |days_ago: i64| {
+        jiff::Timestamp::from_millisecond(now - days_ago * DAY)
+            .ok()
+            .and_then(|t| {
+                t.to_zoned(zone.clone()).with().hour(10).minute(0).second(0).subsec_nanosecond(0).build().ok()
+            })
+            .map_or(now - days_ago * DAY, |z| z.timestamp().as_millisecond())
+    };
     for (name, template, target, days_ago, variant_subject, sample) in sends {
-        let at = now - days_ago * DAY + 10 * 3_600_000;
+        let at = at_ten(days_ago);
         let clock = Clock::manual(at);
         let cx = Context::new(shared.clone(), clock.clone(), zone.clone());
         let draft = hatake_store::NewsletterDraft {
@@ -317,11 +326,7 @@ async fn deliver(store: &dyn Store, newsletter: i64, at: i64) -> anyhow::Result<
 /// complaint. While a test waits (`sample`) only opens and clicks happen (B's subject is opened
 /// more); the rest is played out once the send is done.
 async fn react(store: &dyn Store, row: &hatake_store::NewsletterRow, at: i64, sample: bool) -> anyhow::Result<()> {
-    let links = [
-        "https://www.hatake-demo.jp/column/erp-roadmap",
-        "https://www.hatake-demo.jp/erp/cases",
-        "https://www.hatake-demo.jp/seminar",
-    ];
+    let mut links: Vec<String> = Vec::new();
     let mut after = 0;
     loop {
         let ids = store.segment_member_ids(row.segment_id.unwrap_or(0), after, 2_000).await?;
@@ -332,6 +337,23 @@ async fn react(store: &dyn Store, row: &hatake_store::NewsletterRow, at: i64, sa
                 continue;
             };
             let payload: hatake_engine::mail::OutgoingMail = serde_json::from_str(&outbox.payload).unwrap_or_default();
+            if links.is_empty() {
+                // The send's own links, as its tracked redirects carry them.
+                links = payload
+                    .text
+                    .split("?u=")
+                    .skip(1)
+                    .filter_map(|rest| {
+                        let value: String = rest.chars().take_while(|c| !c.is_whitespace() && *c != '）').collect();
+                        serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("u={value}"))
+                            .ok()?
+                            .pop()
+                            .map(|(_, u)| u)
+                    })
+                    .collect();
+                links.sort();
+                links.dedup();
+            }
             let is_b = payload.subject.starts_with("【参加無料】");
             let r = roll(row.id, lead, 1);
             let hour = i64::try_from(roll(row.id, lead, 2)).unwrap_or(0) * 3_600_000 / 10;
@@ -349,9 +371,9 @@ async fn react(store: &dyn Store, row: &hatake_store::NewsletterRow, at: i64, sa
             }
             if r < 2 + open_rate {
                 store.newsletter_opened(row.id, lead, at + hour).await?;
-                if roll(row.id, lead, 3) < 22 {
-                    let link = links[usize::try_from(roll(row.id, lead, 4) % 3).unwrap_or(0)];
-                    store.newsletter_clicked(row.id, lead, link, at + hour + 60_000).await?;
+                if roll(row.id, lead, 3) < 22 && !links.is_empty() {
+                    let pick = usize::try_from(roll(row.id, lead, 4)).unwrap_or(0) % links.len();
+                    store.newsletter_clicked(row.id, lead, &links[pick], at + hour + 60_000).await?;
                 }
             }
             if !sample && roll(row.id, lead, 5) < 1 && roll(row.id, lead, 6) < 40 {

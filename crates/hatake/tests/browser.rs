@@ -795,6 +795,7 @@ async fn a_marketer_writes_and_previews_a_template_in_headless_chromium() {
         browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
         browser.wait().for_element(Locator::Id("logout")).await?;
         browser.find(Locator::Id("nav-mail")).await?.click().await?;
+        browser.wait().for_element(Locator::Css("#mail-tabs a[href='/mail/templates']")).await?.click().await?;
         browser.wait().for_element(Locator::Id("template-new")).await?.click().await?;
         browser.wait().for_element(Locator::Id("template-form")).await?;
         browser.find(Locator::Css("input[name=name]")).await?.send_keys("ERPセミナーのご案内").await?;

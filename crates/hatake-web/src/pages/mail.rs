@@ -360,7 +360,7 @@ async fn test_send(State(state): State<AppState>, PageForm { user, data }: PageF
 }
 
 /// Whether no configuration sends mail (it waits in the outbox).
-async fn mail_off(state: &AppState) -> bool {
+pub(crate) async fn mail_off(state: &AppState) -> bool {
     state.config.mail.is_none()
         && hatake_engine::mail::config::stored(state.store.as_ref()).await.ok().flatten().unwrap_or_default()
             == MailConfig::None

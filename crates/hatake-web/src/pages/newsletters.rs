@@ -91,6 +91,15 @@ async fn list(
     user: CurrentUser,
     Query(params): Query<ListParams>,
 ) -> Result<Html<String>, PageError> {
+    list_page(&state, &user, &params, None).await
+}
+
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    params: &ListParams,
+    cap_error: Option<&str>,
+) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
     let error = |e| PageError::from_store(e, locale);
@@ -103,13 +112,13 @@ async fn list(
     }
     let cap = frequency_cap(store).await.map_err(error)?;
     render(
-        &state,
-        &user,
+        state,
+        user,
         "mail/newsletters.html",
         "mail",
         context! {
             rows => views, total => total_count, page => page, pages => (total_count + PAGE - 1) / PAGE,
-            cap => cap, cap_saved => params.cap_saved.is_some(),
+            cap => cap, cap_saved => params.cap_saved.is_some(), cap_error => cap_error,
         },
     )
     .await
@@ -139,11 +148,10 @@ async fn save_cap(State(state): State<AppState>, PageForm { user, data }: PageFo
                 } else {
                     "上限は「1〜365日に1〜100通」で入れてください（両方空欄で上限なし）。"
                 };
-                return (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Html(format!("<p>{message}</p><p><a href=\"/mail/newsletters\">←</a></p>")),
-                )
-                    .into_response();
+                return match list_page(&state, &user, &ListParams::default(), Some(message)).await {
+                    Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+                    Err(error) => error.into_response(),
+                };
             }
         }
     };
@@ -199,7 +207,8 @@ impl NewsletterForm {
             ab: ab.into(),
             variant_subject: row.variant_subject.clone().unwrap_or_default(),
             variant_template_id: row.variant_template_id.map(|t| t.to_string()).unwrap_or_default(),
-            sample_percent: row.sample_percent.to_string(),
+            // Without a test the field shows the usual share (a 0 would block the form).
+            sample_percent: if row.is_ab() { row.sample_percent.to_string() } else { "20".into() },
             ab_metric: row.ab_metric.clone(),
             ab_wait_hours: row.ab_wait_hours.to_string(),
             per_hour: row.per_hour.map(|p| p.to_string()).unwrap_or_default(),
@@ -538,7 +547,9 @@ async fn show(
     // The previous sends, for comparison.
     let (recent, _) = store.newsletters(0, 20).await.map_err(error)?;
     let mut previous = Vec::new();
-    for other in recent.iter().filter(|n| n.id != id && n.status == "sent").take(5) {
+    let this_start = row.started_at.or(row.scheduled_at).unwrap_or(row.created_at);
+    let earlier = |n: &&NewsletterRow| n.started_at.is_some_and(|s| s < this_start);
+    for other in recent.iter().filter(|n| n.id != id && n.status == "sent").filter(earlier).take(5) {
         let s = store.newsletter_stats(other.id).await.map_err(error)?;
         previous.push(context! { row => other, f => figures(total(&s)) });
     }
@@ -564,13 +575,21 @@ async fn show(
     } else {
         None
     };
+    // Recorded in full is not sent: while mail waits in the outbox the send is still going out.
+    let waiting = all.stats.queued - all.stats.sent - all.stats.failed - all.stats.cancelled;
+    let status = if row.status == "sent" && waiting > 0 {
+        status_label("sending", locale)
+    } else {
+        status_label(&row.status, locale)
+    };
+    let off = super::mail::mail_off(&state).await;
     render(
         &state,
         &user,
         "mail/newsletter.html",
         "mail",
         context! {
-            row => row, status => status_label(&row.status, locale), variants => variants, all => all, links => links,
+            row => row, status => status, waiting => waiting.max(0), mail_off => off && waiting > 0, variants => variants, all => all, links => links,
             previous => previous, variant_template => variant_template, notice => notice, audience => audience,
             progress => if row.recipients > 0 { row.queued * 100 / row.recipients } else { 0 },
             can_cancel => !matches!(row.status.as_str(), "cancelled") && (row.status != "sent" || all.stats.queued > all.stats.sent + all.stats.failed + all.stats.cancelled),
@@ -605,7 +624,7 @@ async fn suppression_page(
     user: &CurrentUser,
     params: &SuppressionParams,
     errors: &[String],
-    typed: &str,
+    typed: (&str, &str),
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let page = params.page.as_deref().and_then(|p| p.parse::<i64>().ok()).unwrap_or(1).max(1);
@@ -621,7 +640,8 @@ async fn suppression_page(
         "mail/suppressions.html",
         "mail",
         context! {
-            rows => rows, total => total, page => page, pages => (total + 49) / 50, errors => errors, typed => typed,
+            rows => rows, total => total, page => page, pages => (total + 49) / 50, errors => errors,
+            typed => typed.0, typed_note => typed.1,
             added => params.added, removed => params.removed,
         },
     )
@@ -633,7 +653,7 @@ async fn suppressions(
     user: CurrentUser,
     Query(params): Query<SuppressionParams>,
 ) -> Result<Html<String>, PageError> {
-    suppression_page(&state, &user, &params, &[], "").await
+    suppression_page(&state, &user, &params, &[], ("", "")).await
 }
 
 #[derive(Deserialize, Default)]
@@ -663,6 +683,15 @@ async fn add_suppressions(State(state): State<AppState>, PageForm { user, data }
             }),
         }
     }
+    emails.sort();
+    emails.dedup();
+    if !errors.is_empty() {
+        errors.push(if locale == "en" {
+            "Nothing was added: fix the lines above and add again.".into()
+        } else {
+            "どのアドレスもまだ追加していません。上の行を直してから、もう一度追加してください。".into()
+        });
+    }
     if emails.is_empty() && errors.is_empty() {
         errors.push(if locale == "en" {
             "Enter at least one address.".into()
@@ -671,7 +700,9 @@ async fn add_suppressions(State(state): State<AppState>, PageForm { user, data }
         });
     }
     if !errors.is_empty() {
-        return match suppression_page(&state, &user, &SuppressionParams::default(), &errors, &data.emails).await {
+        return match suppression_page(&state, &user, &SuppressionParams::default(), &errors, (&data.emails, &data.note))
+            .await
+        {
             Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
             Err(error) => error.into_response(),
         };
