@@ -114,6 +114,21 @@ impl VariantStats {
     }
 }
 
+/// A newsletter a lead was sent, with what they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct LeadNewsletterRow {
+    pub newsletter_id: i64,
+    pub name: String,
+    pub variant: String,
+    pub queued_at: Option<Millis>,
+    pub opened_at: Option<Millis>,
+    pub clicked_at: Option<Millis>,
+    pub bounce: Option<String>,
+    pub complained_at: Option<Millis>,
+    /// The outbox status of the mail (`sent`, `pending`, `cancelled`, …).
+    pub status: Option<String>,
+}
+
 /// A suppressed address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct SuppressionRow {
@@ -229,6 +244,10 @@ pub trait NewsletterStore: Send + Sync + 'static {
     async fn unsuppress(&self, email: &str) -> StoreResult<bool>;
     /// Suppressed addresses, newest first (soft bounces below the limit are counted, not listed).
     async fn suppressions(&self, offset: i64, limit: i64) -> StoreResult<(Vec<SuppressionRow>, i64)>;
+    /// The newsletters a lead was sent (recorded in the outbox), newest first.
+    async fn lead_newsletters(&self, lead_id: i64, limit: i64) -> StoreResult<Vec<LeadNewsletterRow>>;
+    /// The segments a lead is a member of now: (id, name), by name.
+    async fn lead_segments(&self, lead_id: i64) -> StoreResult<Vec<(i64, String)>>;
     /// A bounce or complaint of the newsletter mail with this outbox key.
     async fn mark_recipient(
         &self,
@@ -758,6 +777,35 @@ macro_rules! impl_newsletter_store {
                     .await
                     .map_err(db_error)?;
                 Ok((rows, total))
+            }
+
+            async fn lead_newsletters(
+                &self,
+                lead_id: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::LeadNewsletterRow>> {
+                sqlx::query_as::<$db, $crate::LeadNewsletterRow>(
+                    "SELECT r.newsletter_id, n.name, r.variant, r.queued_at, r.opened_at, r.clicked_at, r.bounce, \
+                     r.complained_at, o.status FROM newsletter_recipients r JOIN newsletters n ON n.id = r.newsletter_id \
+                     LEFT JOIN outbox o ON o.idempotency_key = r.outbox_key \
+                     WHERE r.lead_id = $1 AND r.queued_at IS NOT NULL ORDER BY r.queued_at DESC LIMIT $2",
+                )
+                .bind(lead_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn lead_segments(&self, lead_id: i64) -> $crate::StoreResult<Vec<(i64, String)>> {
+                sqlx::query_as::<$db, (i64, String)>(
+                    "SELECT g.id, g.name FROM segment_members m JOIN segments g ON g.id = m.segment_id \
+                     WHERE m.lead_id = $1 AND g.archived_at IS NULL ORDER BY g.name",
+                )
+                .bind(lead_id)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
             }
 
             async fn mark_recipient(

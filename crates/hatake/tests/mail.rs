@@ -1320,6 +1320,10 @@ async fn newsletters_over_http(backend: support::Backend) {
     );
     let list = marketer.get(app.url("/mail/newsletters")).send().await.unwrap().text().await.unwrap();
     assert!(list.contains("12月号") && list.contains("送信済み"), "{list}");
+    // The reader's page shows the send and the click.
+    let lead_page = marketer.get(app.url(&format!("/leads/{}", leads[0]))).send().await.unwrap().text().await.unwrap();
+    let received = lead_page.split("id=\"lead-newsletters\"").nth(1).expect("the lead's newsletters");
+    assert!(received.contains("12月号") && received.contains(">クリック<"), "{received}");
 
     // The frequency cap: a wrong one is explained; a right one saved.
     let response = marketer

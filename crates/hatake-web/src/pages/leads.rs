@@ -239,6 +239,8 @@ async fn detail(
     let source = lead.source.as_deref().map(|s| super::labels::source_label(s, &labelled, locale));
     let meetings = store.lead_meetings(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let subscriptions = super::mail::lead_subscriptions(&state, id, locale).await?;
+    let newsletters = store.lead_newsletters(id, 20).await.map_err(|e| PageError::from_store(e, locale))?;
+    let segments = store.lead_segments(id).await.map_err(|e| PageError::from_store(e, locale))?;
     let scores = super::scoring::lead_scores(&state, id, &products, locale).await?;
     let process = super::process::lead_process(&state, &lead, &products, locale).await?;
     let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
@@ -257,6 +259,8 @@ async fn detail(
             interests => interests,
             subscriptions => subscriptions,
             subs_flash => flash.subs,
+            newsletters => newsletters,
+            segments => segments,
             scores => scores,
             process => process,
             moved => super::process::moved_message(state.store.as_ref(), flash.moved.as_deref(), locale).await,
