@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (24, "segments", include_str!("../migrations/0024_segments.sql")),
     (25, "newsletters", include_str!("../migrations/0025_newsletters.sql")),
     (26, "outbox_message_id", include_str!("../migrations/0026_outbox_message_id.sql")),
+    (27, "events_kind_time", include_str!("../migrations/0027_events_kind_time.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

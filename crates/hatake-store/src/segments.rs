@@ -23,6 +23,8 @@ const DAY: Millis = 86_400_000;
 
 struct Builder {
     binds: Vec<Bind>,
+    /// Counting for every lead at once (a fresh evaluation, a rebuild) rather than for a few.
+    all: bool,
 }
 
 impl Builder {
@@ -145,7 +147,19 @@ impl Builder {
                     None => String::new(),
                 };
                 let count = self.bind(Bind::Int(*at_least));
-                // The lead's own events and those of the browsers linked to it.
+                // The lead's own events and those of the browsers linked to it: for every lead,
+                // one pass over the window's events of the kind (index on kind and time) grouped
+                // by lead; for a few leads, their events looked up by lead.
+                if self.all {
+                    let leads = format!(
+                        "SELECT x.lid FROM (SELECT e.lead_id AS lid FROM events e WHERE e.kind = {kind} \
+                         AND e.occurred_at >= {since} AND e.lead_id IS NOT NULL{product} \
+                         UNION ALL SELECT v.lead_id AS lid FROM events e JOIN visitor_leads v ON v.visitor_id = e.visitor_id \
+                         WHERE e.kind = {kind} AND e.occurred_at >= {since} AND e.lead_id IS NULL{product}) x \
+                         GROUP BY x.lid HAVING COUNT(*) >= {count}"
+                    );
+                    return not(*negate, format!("l.id IN ({leads})"));
+                }
                 let counted = format!(
                     "(SELECT COUNT(*) FROM events e WHERE e.lead_id = l.id AND e.kind = {kind} \
                      AND e.occurred_at >= {since}{product}) + \
@@ -171,9 +185,10 @@ impl Builder {
 }
 
 /// The condition on `leads l` that a definition makes at `now`, with its values in bind order
-/// (`$1`, `$2`, …, after `first` values the caller binds first).
-pub fn condition_sql(definition: &Definition, now: Millis, first: usize) -> (String, Vec<Bind>) {
-    let mut builder = Builder { binds: vec![Bind::Int(0); first] };
+/// (`$1`, `$2`, …, after `first` values the caller binds first). `all`: written for evaluating
+/// every lead at once (else for a few leads named by the caller).
+pub fn condition_sql(definition: &Definition, now: Millis, first: usize, all: bool) -> (String, Vec<Bind>) {
+    let mut builder = Builder { binds: vec![Bind::Int(0); first], all };
     let mut groups = Vec::new();
     for group in &definition.groups {
         if group.conditions.is_empty() {
@@ -410,7 +425,7 @@ macro_rules! impl_segment_store {
                 definition: &hatake_domain::segment::Definition,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<i64> {
-                let (condition, binds) = $crate::condition_sql(definition, now, 0);
+                let (condition, binds) = $crate::condition_sql(definition, now, 0, true);
                 let sql = format!("SELECT COUNT(*) FROM leads l WHERE {condition}");
                 let query = sqlx::query_scalar::<$db, i64>(&sql);
                 let query = $crate::bind_segment!(query, binds);
@@ -424,7 +439,7 @@ macro_rules! impl_segment_store {
                 after: i64,
                 limit: i64,
             ) -> $crate::StoreResult<Vec<i64>> {
-                let (condition, binds) = $crate::condition_sql(definition, now, 2);
+                let (condition, binds) = $crate::condition_sql(definition, now, 2, true);
                 let sql = format!("SELECT l.id FROM leads l WHERE l.id > $1 AND {condition} ORDER BY l.id LIMIT $2");
                 let query = sqlx::query_scalar::<$db, i64>(&sql).bind(after).bind(limit);
                 let query = $crate::bind_segment!(query, binds);
@@ -449,7 +464,7 @@ macro_rules! impl_segment_store {
                 });
                 let scope = scope.as_deref().unwrap_or("");
                 let member_scope = scope.replace("l.id", "m.lead_id");
-                let (condition, binds) = $crate::condition_sql(definition, now, 2);
+                let (condition, binds) = $crate::condition_sql(definition, now, 2, leads.is_none());
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 // Members that no longer match (or whose lead is gone).
                 let delete = format!(

@@ -1502,6 +1502,7 @@ async fn scenario_migrations(backend: &Backend) {
         (24, "segments".to_owned()),
         (25, "newsletters".to_owned()),
         (26, "outbox_message_id".to_owned()),
+        (27, "events_kind_time".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;
