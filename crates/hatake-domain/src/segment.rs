@@ -221,9 +221,43 @@ impl Definition {
         windows
     }
 
-    /// Whether any condition reads scores.
-    pub fn uses_scores(&self) -> bool {
-        self.groups.iter().flat_map(|g| &g.conditions).any(|c| matches!(c, Condition::Score { .. }))
+    /// What the definition reads besides the lead's own record and its events: the changes a
+    /// maintainer must watch for.
+    pub fn reads(&self) -> Reads {
+        let mut reads = Reads::default();
+        for condition in self.groups.iter().flat_map(|g| &g.conditions) {
+            match condition {
+                Condition::Score { .. } => reads.scores = true,
+                Condition::Stage { .. } => reads.stages = true,
+                Condition::Product { .. } => reads.interests = true,
+                Condition::Subscription { .. } => reads.subscriptions = true,
+                Condition::Behaviour { .. } => reads.events = true,
+                // A company's attributes change with the company: its leads are refreshed when
+                // the lead record is (linking), not when the company is edited.
+                _ => {}
+            }
+        }
+        reads
+    }
+}
+
+/// What a definition reads (see [`Definition::reads`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reads {
+    pub scores: bool,
+    pub stages: bool,
+    pub interests: bool,
+    pub subscriptions: bool,
+    pub events: bool,
+}
+
+impl Reads {
+    pub fn add(&mut self, other: Reads) {
+        self.scores |= other.scores;
+        self.stages |= other.stages;
+        self.interests |= other.interests;
+        self.subscriptions |= other.subscriptions;
+        self.events |= other.events;
     }
 }
 

@@ -76,7 +76,13 @@ impl SegmentWorker {
             }
             return Ok(true);
         }
-        let (leads, last) = store.segment_changes(cursor.event, cursor.since, EVENTS_PER_STEP).await?;
+        let mut reads = hatake_domain::segment::Reads::default();
+        for segment in &segments {
+            if let Some(definition) = segment.parsed() {
+                reads.add(definition.reads());
+            }
+        }
+        let (leads, last) = store.segment_changes(cursor.event, cursor.since, EVENTS_PER_STEP, reads).await?;
         let more = last - cursor.event >= EVENTS_PER_STEP;
         let mut touched = leads;
         // Every step: the members equal a fresh evaluation when it ends.

@@ -286,7 +286,13 @@ pub trait SegmentStore: Send + Sync + 'static {
     /// Leads something a segment reads changed for: events after `after_event` (up to `limit`
     /// events; returns the last event id read), and records, scores, stages, interests and
     /// subscriptions changed at or after `since`.
-    async fn segment_changes(&self, after_event: i64, since: Millis, limit: i64) -> StoreResult<(Vec<i64>, i64)>;
+    async fn segment_changes(
+        &self,
+        after_event: i64,
+        since: Millis,
+        limit: i64,
+        reads: hatake_domain::segment::Reads,
+    ) -> StoreResult<(Vec<i64>, i64)>;
     /// Leads with an event of `kind` (for the product) that left a `days`-day window between
     /// `from` and `to`.
     async fn window_exits(
@@ -520,6 +526,7 @@ macro_rules! impl_segment_store {
                 after_event: i64,
                 since: $crate::Millis,
                 limit: i64,
+                reads: hatake_domain::segment::Reads,
             ) -> $crate::StoreResult<(Vec<i64>, i64)> {
                 let last: Option<i64> = sqlx::query_scalar::<$db, Option<i64>>(
                     "SELECT MAX(id) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2) x",
@@ -530,17 +537,30 @@ macro_rules! impl_segment_store {
                 .await
                 .map_err(db_error)?;
                 let last = last.unwrap_or(after_event);
-                let mut leads: Vec<i64> = sqlx::query_scalar::<$db, i64>(
-                    "SELECT lead_id FROM events WHERE id > $1 AND id <= $2 AND lead_id IS NOT NULL \
-                     UNION SELECT v.lead_id FROM events e JOIN visitor_leads v ON v.visitor_id = e.visitor_id \
-                     WHERE e.id > $1 AND e.id <= $2 AND e.lead_id IS NULL \
-                     UNION SELECT id FROM leads WHERE updated_at >= $3 \
-                     UNION SELECT lead_id FROM lead_scores WHERE updated_at >= $3 \
-                     UNION SELECT lead_id FROM lead_stages WHERE updated_at >= $3 \
-                     UNION SELECT lead_id FROM lead_products WHERE created_at >= $3 \
-                     UNION SELECT lead_id FROM subscriptions WHERE at >= $3 \
-                     UNION SELECT lead_id FROM visitor_leads WHERE linked_at >= $3",
-                )
+                // Only the tables some segment reads (a scan of scores, say, only when one asks
+                // for scores).
+                let mut sql = String::from("SELECT id FROM leads WHERE updated_at >= $3 AND $1 = $1 AND $2 = $2");
+                if reads.events {
+                    sql.push_str(
+                        " UNION SELECT lead_id FROM events WHERE id > $1 AND id <= $2 AND lead_id IS NOT NULL \
+                         UNION SELECT v.lead_id FROM events e JOIN visitor_leads v ON v.visitor_id = e.visitor_id \
+                         WHERE e.id > $1 AND e.id <= $2 AND e.lead_id IS NULL \
+                         UNION SELECT lead_id FROM visitor_leads WHERE linked_at >= $3",
+                    );
+                }
+                if reads.scores {
+                    sql.push_str(" UNION SELECT lead_id FROM lead_scores WHERE updated_at >= $3");
+                }
+                if reads.stages {
+                    sql.push_str(" UNION SELECT lead_id FROM lead_stages WHERE updated_at >= $3");
+                }
+                if reads.interests {
+                    sql.push_str(" UNION SELECT lead_id FROM lead_products WHERE created_at >= $3");
+                }
+                if reads.subscriptions {
+                    sql.push_str(" UNION SELECT lead_id FROM subscriptions WHERE at >= $3");
+                }
+                let mut leads: Vec<i64> = sqlx::query_scalar::<$db, i64>(&sql)
                 .bind(after_event)
                 .bind(last)
                 .bind(since)

@@ -1503,6 +1503,7 @@ async fn scenario_migrations(backend: &Backend) {
         (25, "newsletters".to_owned()),
         (26, "outbox_message_id".to_owned()),
         (27, "events_kind_time".to_owned()),
+        (28, "segment_changes".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;
