@@ -1,8 +1,8 @@
 //! Segment membership as derived state ([`SegmentWorker`]): after a segment's definition is
 //! saved its members are rebuilt once; from then on only the leads something changed for are
 //! looked at again — new events (theirs or their browsers'), edited records, scores, stages,
-//! interests and subscriptions — and the leads whose events left a behaviour condition's window
-//! since the last step. No periodic rebuild: the members equal a fresh evaluation of the
+//! interests and subscriptions — and, every few minutes ([`WINDOW_EVERY`]), the leads whose
+//! events left a behaviour condition's window since the last look. No periodic rebuild: the members equal a fresh evaluation of the
 //! definition at every step's end.
 
 use crate::runtime::{Context, Next, WorkError, Worker};
@@ -33,11 +33,30 @@ struct Cursor {
     window_at: Millis,
 }
 
+/// How often the leads whose events left a behaviour window are looked for: finding them reads
+/// the log's events of a kind by time, which has no index (one would halve ingestion).
+pub const WINDOW_EVERY: Millis = 5 * 60_000;
+
 /// Keeps every segment's members current.
-#[derive(Default)]
 pub struct SegmentWorker {
     /// Leads refreshed so far (for tests and benchmarks).
     pub refreshed: u64,
+    /// How often window edges are looked at ([`WINDOW_EVERY`]; 0: every step).
+    pub window_every: Millis,
+}
+
+impl Default for SegmentWorker {
+    fn default() -> Self {
+        Self { refreshed: 0, window_every: WINDOW_EVERY }
+    }
+}
+
+impl SegmentWorker {
+    /// A worker that looks at window edges at every step: the members equal a fresh evaluation
+    /// whenever a step ends (tests).
+    pub fn exact() -> Self {
+        Self { refreshed: 0, window_every: 0 }
+    }
 }
 
 async fn read_cursor(store: &(impl SystemStore + ?Sized)) -> Result<Option<Cursor>, WorkError> {
@@ -85,8 +104,8 @@ impl SegmentWorker {
         let (leads, last) = store.segment_changes(cursor.event, cursor.since, EVENTS_PER_STEP, reads).await?;
         let more = last - cursor.event >= EVENTS_PER_STEP;
         let mut touched = leads;
-        // Every step: the members equal a fresh evaluation when it ends.
-        let window_due = now > cursor.window_at;
+        // Events arriving count at once; an event leaving a window counts within `window_every`.
+        let window_due = now > cursor.window_at && now - cursor.window_at >= self.window_every;
         let mut exits: Vec<(i64, Vec<i64>)> = Vec::new();
         if window_due {
             for segment in &segments {

@@ -321,7 +321,7 @@ async fn membership_equals_a_fresh_evaluation(store: Arc<dyn Store>, ops: Vec<Op
         segments.push(s.create_segment(&format!("run{runs}-{n}"), "", &definition, None, start).await.unwrap());
     }
     let visitors = [format!("{runs:016x}a0000000000000001"), format!("{runs:016x}b0000000000000002")];
-    let mut worker = SegmentWorker::default();
+    let mut worker = SegmentWorker::exact();
     let mut lease = LeaseState::default();
     let mut edits = 0;
     for op in ops.into_iter().chain([Op::Step]) {

@@ -1,4 +1,5 @@
--- Segments (issue 16): a behaviour condition evaluated for every lead reads the events of one
--- kind in a window ("downloads in the last 30 days"), and the window's edge is found the same
--- way; without this index both read the whole log.
-CREATE INDEX events_kind_time ON events(kind, occurred_at);
+-- An index on events (kind, occurred_at) for segments was tried here (issue 16) and taken back
+-- in migration 29: events arrive with times in the past, so it was written at random places and
+-- halved ingestion (bench events: 160,000 → 83,000 events/s). Kept as a step so that the
+-- numbering stays.
+SELECT 1;

@@ -148,8 +148,8 @@ impl Builder {
                 };
                 let count = self.bind(Bind::Int(*at_least));
                 // The lead's own events and those of the browsers linked to it: for every lead,
-                // one pass over the window's events of the kind (index on kind and time) grouped
-                // by lead; for a few leads, their events looked up by lead.
+                // one pass over the log's events grouped by lead (no index on kind and time: it
+                // halved ingestion); for a few leads, their events looked up by lead.
                 if self.all {
                     let leads = format!(
                         "SELECT x.lid FROM (SELECT e.lead_id AS lid FROM events e WHERE e.kind = {kind} \

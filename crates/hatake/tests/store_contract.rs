@@ -1504,6 +1504,7 @@ async fn scenario_migrations(backend: &Backend) {
         (26, "outbox_message_id".to_owned()),
         (27, "events_kind_time".to_owned()),
         (28, "segment_changes".to_owned()),
+        (29, "drop_events_kind_time".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;
