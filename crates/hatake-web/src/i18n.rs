@@ -254,6 +254,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("newsletter.variant_subject", "件名B", "Subject B"),
     ("newsletter.variant_template", "テンプレートB", "Template B"),
     ("newsletter.sample", "テスト対象（%）", "Sample (%)"),
+    ("newsletter.sample_share", "テスト対象", "Sample"),
     ("newsletter.metric", "勝者の決め方", "Winner by"),
     ("newsletter.metric_opens", "開封率", "Open rate"),
     ("newsletter.metric_clicks", "クリック率", "Click rate"),
