@@ -10,6 +10,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.settings", "項目設定", "Fields"),
     ("nav.users", "ユーザー", "Users"),
     ("nav.tokens", "APIトークン", "API tokens"),
+    ("nav.admin", "管理", "Admin"),
     ("nav.logout", "ログアウト", "Sign out"),
     ("nav.language", "English", "日本語"),
     ("login.title", "ログイン", "Sign in"),
