@@ -32,10 +32,6 @@ pub async fn hook_token(state: &AppState) -> Result<String, hatake_store::StoreE
     Ok(state.store.get_setting(SETTING_HOOK_TOKEN).await?.unwrap_or(fresh))
 }
 
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn hook(State(state): State<AppState>, Path(token): Path<String>, body: Bytes) -> Response {
     let stored = match state.store.get_setting(SETTING_HOOK_TOKEN).await {
         Ok(stored) => stored.unwrap_or_default(),
@@ -44,7 +40,7 @@ async fn hook(State(state): State<AppState>, Path(token): Path<String>, body: By
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    if stored.is_empty() || !same(&stored, &token) {
+    if stored.is_empty() || !crate::auth::same_secret(&stored, &token) {
         return StatusCode::NOT_FOUND.into_response();
     }
     let json: serde_json::Value = match serde_json::from_slice(&body) {

@@ -67,8 +67,18 @@ pub(crate) fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
     Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize().into()
 }
 
+/// The signature of `text` in links: 12 bytes of its HMAC, as hex.
+pub(crate) fn sign(key: &[u8], text: &str) -> String {
+    hmac(key, text.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether two signatures are the same, compared in full whatever differs first.
+pub(crate) fn same_signature(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 fn signature(key: &[u8], lead_id: i64) -> String {
-    hmac(key, format!("subscriptions:{lead_id}").as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+    sign(key, &format!("subscriptions:{lead_id}"))
 }
 
 /// The key links are signed with, made and stored on first use.
@@ -94,11 +104,7 @@ pub fn token(key: &[u8], lead_id: i64) -> String {
 pub fn verify(key: &[u8], token: &str) -> Option<i64> {
     let (lead, given) = token.split_once('.')?;
     let lead_id: i64 = lead.parse().ok()?;
-    let expected = signature(key, lead_id);
-    // Compared in full whatever differs first.
-    let same = expected.len() == given.len()
-        && expected.bytes().zip(given.bytes()).fold(0_u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-    same.then_some(lead_id)
+    same_signature(&signature(key, lead_id), given).then_some(lead_id)
 }
 
 /// The one-click unsubscribe URL of a lead's mail about `topic` (`List-Unsubscribe`), which is

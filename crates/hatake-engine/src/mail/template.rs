@@ -9,7 +9,7 @@
 //! layout or partial), the line and the column, in Japanese and English.
 
 use super::config::SenderIdentity;
-use super::subscriptions::hmac;
+use super::subscriptions::{same_signature as same, sign as sig};
 use hatake_store::TemplateContent;
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, Value};
 use serde::Serialize;
@@ -443,14 +443,6 @@ pub struct Tracking<'k> {
     /// What sent the mail (`t12`: a template's test, `n5`: a newsletter); letters, digits and
     /// `-` only.
     pub mail: String,
-}
-
-fn sig(key: &[u8], text: &str) -> String {
-    hmac(key, text.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
-}
-
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0_u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Whether `mail` is a usable mail reference.

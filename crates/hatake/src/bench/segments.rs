@@ -4,6 +4,7 @@
 //! of a segment that every lead matches (one pass over the leads) measured in the same run.
 //! Figures: median and p95 over the repetitions (issue 16 asks p95 < 1 s).
 
+use super::load::percentile;
 use super::report::count;
 use super::scoring::{self, ScoringBenchArgs};
 use super::TempDir;
@@ -32,14 +33,6 @@ pub struct SegmentsBenchArgs {
 
 fn one(conditions: Vec<Condition>) -> Definition {
     Definition { any: false, groups: vec![Group { any: false, conditions }] }
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    sorted[rank - 1]
 }
 
 /// Runs the benchmark.
@@ -131,10 +124,11 @@ pub async fn run(args: SegmentsBenchArgs) -> anyhow::Result<()> {
         for _ in 0..args.repeat {
             let started = Instant::now();
             members = store.count_matching(definition, now).await?;
-            times.push(started.elapsed().as_secs_f64());
+            times.push(u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX));
         }
-        times.sort_by(f64::total_cmp);
-        let (median, p95) = (percentile(&times, 0.5), percentile(&times, 0.95));
+        times.sort_unstable();
+        // Nanoseconds in, milliseconds out: seconds shown.
+        let (median, p95) = (percentile(&times, 0.5) / 1e3, percentile(&times, 0.95) / 1e3);
         let base = *floor.get_or_insert(median);
         println!("{name:<58} {:>10} {median:>10.3} {p95:>10.3} {:>8.1}", count(members as usize), median / base);
     }
