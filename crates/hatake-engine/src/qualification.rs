@@ -281,8 +281,9 @@ impl Qualifier {
 
 /// A hand-raise (an inquiry, a booked meeting): the lead goes straight to the product's MQL
 /// queue, whatever its score and even as a list entry, with the SLA deadline and the reason
-/// `hand_raise` (`detail`: how, and which form). A lead already past `lead` or `nurturing`
-/// (an MQL, a deal …) stays where it is. Whether it moved.
+/// `hand_raise` (`detail`: how, and which form). A lead whose deal was lost comes back: it is
+/// recycled (to `nurturing`, with the same reason) and then qualified. A lead already in the
+/// queue or further on (MQL, SAL, a deal, a customer) stays where it is. Whether it moved.
 ///
 /// # Errors
 /// When the store fails.
@@ -296,9 +297,34 @@ pub async fn hand_raise(
     zone: &jiff::tz::TimeZone,
 ) -> StoreResult<bool> {
     let current = store.lead_stages(&[lead_id]).await?.into_iter().find(|s| s.product_id == product_id);
-    let from = current.map(|s| s.stage);
-    if !matches!(from.as_deref().and_then(Stage::parse).unwrap_or(Stage::Lead), Stage::Lead | Stage::Nurturing) {
-        return Ok(false);
+    let mut from = current.map(|s| s.stage);
+    let detail = serde_json::json!({ "via": via, "form": form }).to_string();
+    match from.as_deref().and_then(Stage::parse).unwrap_or(Stage::Lead) {
+        Stage::Lead | Stage::Nurturing => {}
+        Stage::Lost => {
+            // A lost prospect asking again: recycled, then qualified like any hand-raiser.
+            let recycle = StageMove {
+                lead_id,
+                product_id,
+                from: from.clone(),
+                to: Stage::Nurturing.as_str().into(),
+                at: now,
+                by: None,
+                reason: Some("hand_raise".into()),
+                note: None,
+                policy_version: None,
+                mode: None,
+                sla_due_at: None,
+                opportunity: None,
+                detail: Some(detail.clone()),
+            };
+            match store.move_stage(&recycle).await {
+                Ok(_) => from = Some(Stage::Nurturing.as_str().into()),
+                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(false),
+                Err(error) => return Err(error),
+            }
+        }
+        _ => return Ok(false),
     }
     let (_, process) = process(store, product_id).await?;
     let step = StageMove {
@@ -314,7 +340,7 @@ pub async fn hand_raise(
         mode: None,
         sla_due_at: Some(process.sla_deadline(now, zone)),
         opportunity: None,
-        detail: Some(serde_json::json!({ "via": via, "form": form }).to_string()),
+        detail: Some(detail),
     };
     match store.move_stage(&step).await {
         Ok(_) => Ok(true),

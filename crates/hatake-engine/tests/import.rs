@@ -331,6 +331,36 @@ async fn attendance_list(store: &dyn Store) {
     );
     assert_eq!(store.lead_events(id_of("鈴木"), &query).await.expect("events").len(), 1);
 
+    // A colleague's list of the same seminar, imported again: the people already recorded as
+    // attending are not recorded twice; a person only this list names is.
+    let again = "氏名,会社名,メールアドレス\n佐藤 太郎,ひまわり商事,taro@himawari.co.jp\n\
+                 田中 一郎,あおぞら工業,ichiro@aozora.co.jp\n山田 次郎,ひまわり商事,jiro@himawari.co.jp\n";
+    let prepared = prepare(again.as_bytes(), None, None).expect("prepare");
+    let second = run(store, &prepared, &context, &options, now, |_| {}).await.expect("import");
+    assert_eq!(second.event_rows, 1, "only the person new to this seminar: {second:?}");
+    for family in ["佐藤", "田中"] {
+        assert_eq!(store.lead_events(id_of(family), &query).await.expect("events").len(), 1, "{family}: one visit");
+    }
+    let leads = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("list").items;
+    let yamada = leads.iter().find(|l| l.family_name.as_deref() == Some("山田")).expect("山田").id;
+    assert_eq!(store.lead_events(yamada, &query).await.expect("events").len(), 1);
+    // A different seminar is a different event.
+    let other = hatake_domain::event::parse_offline_event(
+        "seminar_attendance",
+        "DX推進セミナー 2026冬",
+        "2026-12-18",
+        &jiff::tz::TimeZone::get("Asia/Tokyo").expect("zone"),
+    )
+    .expect("event")
+    .expect("asked");
+    let options_other = ImportOptions { event: Some(other), ..options.clone() };
+    let winter = format!("{again}鈴木 花子,ひまわり商事,hanako@himawari.co.jp\n");
+    let prepared = prepare(winter.as_bytes(), None, None).expect("prepare");
+    let third = run(store, &prepared, &context, &options_other, now, |_| {}).await.expect("import");
+    assert_eq!(third.event_rows, 4, "another seminar: {third:?}");
+    store.undo_import(third.id, None, now()).await.expect("undo");
+    store.undo_import(second.id, None, now()).await.expect("undo");
+
     let report = store.undo_import(done.id, None, now()).await.expect("undo");
     assert_eq!(report.deleted, 2, "the two new people");
     assert!(

@@ -5,6 +5,9 @@ use crate::{Millis, StoreResult};
 use async_trait::async_trait;
 use serde::Serialize;
 
+/// An event an import recorded: (lead, kind, name, time, product).
+pub type ImportedEvent = (i64, String, Option<String>, i64, Option<i64>);
+
 /// An event to append, its lead found already.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
@@ -106,6 +109,9 @@ pub trait EventStore: Send + Sync + 'static {
     async fn lead_ids_by_email(&self, emails: &[String]) -> StoreResult<Vec<(String, i64)>>;
     /// Which of these leads exist.
     async fn existing_lead_ids(&self, ids: &[i64]) -> StoreResult<Vec<i64>>;
+    /// The events imports recorded for these leads (an exhibition visit, a seminar attendance):
+    /// (lead, kind, name, time, product).
+    async fn imported_events_of(&self, leads: &[i64]) -> StoreResult<Vec<ImportedEvent>>;
     /// The leads these web visitors were linked to.
     async fn visitor_leads(&self, visitor_ids: &[String]) -> StoreResult<Vec<(String, i64)>>;
     /// [`crate::StoreError::Conflict`] (`code`) when the code is taken.
@@ -353,6 +359,15 @@ macro_rules! impl_event_store {
             async fn existing_lead_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<i64>> {
                 let found: Vec<(i64,)> = self.rows_in("SELECT id FROM leads WHERE id IN ({})", ids).await?;
                 Ok(found.into_iter().map(|(id,)| id).collect())
+            }
+
+            async fn imported_events_of(&self, leads: &[i64]) -> $crate::StoreResult<Vec<$crate::ImportedEvent>> {
+                self.rows_in(
+                    "SELECT lead_id, kind, name, occurred_at, product_id FROM events \
+                     WHERE lead_id IN ({}) AND source LIKE 'import:%'",
+                    leads,
+                )
+                .await
             }
         }
     };

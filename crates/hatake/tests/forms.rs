@@ -529,6 +529,40 @@ async fn an_inquiry_goes_straight_to_the_mql_queue(backend: Backend) {
     assert!(queue.contains(&format!("data-lead=\"{lead}\"")));
     assert!(queue.contains("ハンドレイズ：フォーム送信（お問い合わせ）"), "{queue}");
 
+    // Accepted, a deal opened and lost; months later the same person asks again: recycled and
+    // back in the queue at once, with both moves in the history.
+    for (from, to) in [("mql", "sal"), ("sal", "opportunity"), ("opportunity", "lost")] {
+        let step = hatake_store::StageMove {
+            lead_id: lead,
+            product_id: 1,
+            from: Some(from.into()),
+            to: to.into(),
+            at: hatake_web::now_millis(),
+            by: None,
+            reason: Some("test".into()),
+            note: None,
+            policy_version: None,
+            mode: None,
+            sla_due_at: None,
+            opportunity: (to == "opportunity").then(|| hatake_store::NewOpportunity {
+                name: "東和精機 ERP".into(),
+                stage_key: "visited".into(),
+                amount: None,
+                expected_close_on: None,
+                owner_id: None,
+            }),
+            detail: None,
+        };
+        app.store.move_stage(&step).await.unwrap_or_else(|e| panic!("{from} → {to}: {e:?}"));
+    }
+    visitor().post(app.url("/f/inquiry")).form(&agreed).send().await.unwrap();
+    let stages = app.store.lead_stages(&[lead]).await.unwrap();
+    assert_eq!(stages[0].stage, "mql", "a lost prospect asking again is back in the queue");
+    let history = app.store.stage_history(lead).await.unwrap();
+    let moves: Vec<(Option<&str>, &str)> =
+        history.iter().take(2).map(|h| (h.reason.as_deref(), h.to_stage.as_str())).collect();
+    assert_eq!(moves, [(Some("hand_raise"), "mql"), (Some("hand_raise"), "nurturing")], "newest first");
+
     // A download form is interest, not a hand-raise.
     let downloaded = visitor().post(app.url("/f/catalog")).form(&answers("b@towa.example.jp")).send().await.unwrap();
     let status = downloaded.status();

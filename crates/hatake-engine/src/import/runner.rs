@@ -672,7 +672,25 @@ where
     P: FnMut(Progress),
 {
     if let Some(event) = &job.options.event {
-        let events = offline_events(job.import_id, event, job.context.product_id, people);
+        // One visit per person per event across imports too: the same event (kind, name, date
+        // and product) another import already recorded for a person is not recorded again.
+        let kind = hatake_domain::EventKind::parse(&event.kind).unwrap_or(hatake_domain::EventKind::Custom).as_str();
+        let recorded: std::collections::HashSet<i64> = store
+            .imported_events_of(people)
+            .await?
+            .into_iter()
+            .filter(|(_, k, name, at, product)| {
+                k == kind
+                    && name.as_deref() == Some(event.name.as_str())
+                    && *at == event.occurred_at
+                    && *product == job.context.product_id
+            })
+            .map(|(lead, ..)| lead)
+            .collect();
+        let events: Vec<NewEvent> = offline_events(job.import_id, event, job.context.product_id, people)
+            .into_iter()
+            .filter(|e| e.lead_id.is_none_or(|lead| !recorded.contains(&lead)))
+            .collect();
         if !events.is_empty() {
             let appended = store.append_events(&events, (job.now)()).await?;
             let new = appended.iter().filter(|a| matches!(a, Appended::Created(_))).count();
