@@ -90,7 +90,9 @@ pub fn search_document<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
         document.extend(chars);
     };
     for part in parts {
-        let key: Vec<char> = search_key(part).chars().collect();
+        // Kana folded to hiragana: a query's hiragana form then finds a word stored in either
+        // script or a mix of both (さくらテック, サクラテック).
+        let key: Vec<char> = swap_kana(&search_key(part), false).chars().collect();
         if key.len() >= 2 {
             for pair in key.windows(2) {
                 token(&mut document, pair);
@@ -107,8 +109,9 @@ pub fn search_document<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
 
 /// A search query as a list of terms, each a list of bigrams that must occur in sequence.
 /// A one-character term is a prefix query on the bigram tokens. A word written in kana also
-/// matches the same word in the other script (たなか finds タナカ and the other way round):
-/// each term has its alternatives, any of which may match.
+/// matches the same word in the other script or in a mix of both (たなか, タナカ, たなかタロウ):
+/// each term has its alternatives, any of which may match — as typed, in hiragana (the form the
+/// documents store since search version 2) and in katakana (what older documents may hold).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchQuery {
     pub terms: Vec<Vec<SearchTerm>>,
@@ -291,6 +294,26 @@ mod tests {
         assert_eq!(SearchQuery::parse("タナカ").unwrap().to_fts5(), "(\"タナ ナカ\" OR \"たな なか\")");
         assert_eq!(SearchQuery::parse("佐藤").unwrap().to_fts5(), "\"佐藤\"");
         assert_eq!(tsvector_literal("ab bc it's"), "'ab':1 'bc':2 'it''s':3");
+    }
+
+    #[test]
+    fn kana_in_either_script_or_a_mix_finds_the_other() {
+        // Documents hold kana as hiragana; a query's hiragana alternative matches whatever
+        // script either side was written in.
+        let stored = ["さくらテック", "サクラテック", "たなかタロウ", "タナカタロウ"];
+        for text in stored {
+            let document = search_document([text]);
+            let tokens: Vec<&str> = document.split(' ').collect();
+            for query in ["さくらテック", "サクラてっく", "タナカたろう", "たなかたろう"] {
+                let parsed = SearchQuery::parse(query).unwrap();
+                let found = parsed.terms[0].iter().any(|term| match term {
+                    SearchTerm::Phrase(grams) => tokens.windows(grams.len()).any(|w| w == grams.as_slice()),
+                    SearchTerm::Prefix(c) => tokens.iter().any(|t| t.starts_with(c.as_str())),
+                });
+                let same = swap_kana(&search_key(text), false) == swap_kana(&search_key(query), false);
+                assert_eq!(found, same, "{query} in {text}: {document}");
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Bringing stored data up to what the current version derives from it, once, after an
 //! upgrade: matching keys for leads written before they existed (or under an older key
-//! scheme), and department classes for leads written before the dictionary.
+//! scheme), search documents written under an older scheme, and department classes for leads
+//! written before the dictionary.
 
 use crate::settings::{departments, save_departments, SETTING_DEPARTMENTS};
 use hatake_store::{Store, StoreResult};
@@ -11,6 +12,13 @@ pub const KEYS_VERSION: &str = "3";
 /// Where the store records the key version its leads have.
 pub const SETTING_KEYS_VERSION: &str = "matching.keys_version";
 
+/// The version of the search documents (`hatake_domain::text::search_document`); raise it
+/// when they change, and every lead is indexed again on the next start. 2: kana folded to
+/// hiragana, names also indexed without their space.
+pub const SEARCH_VERSION: &str = "2";
+/// Where the store records the version of its leads' search documents.
+pub const SETTING_SEARCH_VERSION: &str = "search.version";
+
 /// An import that wrote no batch for this long was stopped with its process (a batch takes
 /// seconds; a batch of 100,000 rows on a slow PostgreSQL under a minute).
 pub const STALLED_AFTER_MS: i64 = 5 * 60 * 1000;
@@ -19,6 +27,7 @@ pub const STALLED_AFTER_MS: i64 = 5 * 60 * 1000;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Upgraded {
     pub rekeyed: bool,
+    pub reindexed: bool,
     pub reclassified: Option<u64>,
     /// Imports found stopped half-way and marked failed.
     pub stalled_imports: u64,
@@ -40,6 +49,14 @@ pub async fn bring_up_to_date(store: &dyn Store, now: i64) -> StoreResult<Upgrad
         }
         store.put_setting(SETTING_KEYS_VERSION, KEYS_VERSION, now).await?;
         upgraded.rekeyed = true;
+    }
+    if store.get_setting(SETTING_SEARCH_VERSION).await?.as_deref() != Some(SEARCH_VERSION) {
+        let mut after = 0;
+        while let Some(last) = store.reindex_leads(after, 5_000).await? {
+            after = last;
+        }
+        store.put_setting(SETTING_SEARCH_VERSION, SEARCH_VERSION, now).await?;
+        upgraded.reindexed = true;
     }
     if store.get_setting(SETTING_DEPARTMENTS).await?.is_none() {
         let dictionary = departments(store).await?;
@@ -74,7 +91,7 @@ mod tests {
         assert_eq!(found, vec![stored.id], "create_lead keys the lead itself");
 
         let first = bring_up_to_date(&store, 2).await.expect("upgrade");
-        assert!(first.rekeyed);
+        assert!(first.rekeyed && first.reindexed);
         assert_eq!(first.reclassified, Some(1), "the class was missing");
         let query = LeadQuery { department_class: Some("it".into()), limit: 10, ..LeadQuery::default() };
         assert_eq!(store.list_leads(&query).await.expect("list").items.len(), 1);

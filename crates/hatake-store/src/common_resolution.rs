@@ -188,6 +188,29 @@ macro_rules! impl_resolution_store {
                 Ok(Some(last))
             }
 
+            async fn reindex_leads(&self, after_id: i64, limit: i64) -> $crate::StoreResult<Option<i64>> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let sql = format!(
+                    "SELECT {} FROM {} WHERE l.id > $1 ORDER BY l.id LIMIT $2",
+                    $crate::sql::LEAD_COLUMNS,
+                    $crate::sql::LEAD_FROM
+                );
+                let rows = sqlx::query_as::<$db, $crate::LeadRow>(&sql)
+                    .bind(after_id)
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                let Some(last) = rows.last().map(|r| r.id) else { return Ok(None) };
+                let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+                <$store>::unindex_leads(&mut *tx, &ids).await?;
+                let docs: Vec<(i64, String)> =
+                    rows.iter().map(|r| (r.id, $crate::sql::lead_row_search_document(r))).collect();
+                <$store>::index_leads(&mut *tx, &docs).await?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(Some(last))
+            }
+
             async fn max_lead_id(&self) -> $crate::StoreResult<i64> {
                 let (max,): (Option<i64>,) = sqlx::query_as::<$db, (Option<i64>,)>("SELECT max(id) FROM leads")
                     .fetch_one(&self.pool)

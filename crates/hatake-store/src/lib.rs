@@ -243,6 +243,10 @@ pub trait ResolutionStore: Send + Sync + 'static {
     /// returns the last id done, `None` past the end. For data written before the keys existed
     /// or under another key scheme.
     async fn rekey_leads(&self, after_id: i64, limit: i64) -> StoreResult<Option<i64>>;
+    /// Writes the search documents again for the leads after `after_id` (at most `limit`);
+    /// returns the last id done, `None` past the end. For documents written under an older
+    /// scheme.
+    async fn reindex_leads(&self, after_id: i64, limit: i64) -> StoreResult<Option<i64>>;
     /// The highest lead id so far (0 when there is no lead).
     async fn max_lead_id(&self) -> StoreResult<i64>;
     /// Leads by id (missing ids are skipped), with their products.

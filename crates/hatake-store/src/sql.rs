@@ -601,9 +601,15 @@ pub fn lead_search_document_of(lead: &hatake_domain::LeadData, account_name: Opt
 }
 
 /// The indexed fields, in order: name, given name, their readings, company, e-mail, phone,
-/// department.
+/// department; then the name and its reading written without a space (田中太郎, たなかたろう),
+/// so that a query written either way finds the person.
 fn lead_document(fields: [Option<&str>; 8]) -> String {
-    hatake_domain::text::search_document(fields.into_iter().flatten())
+    let joined = |family: Option<&str>, given: Option<&str>| match (family, given) {
+        (Some(family), Some(given)) => Some(format!("{family}{given}")),
+        _ => None,
+    };
+    let names = [joined(fields[0], fields[1]), joined(fields[2], fields[3])];
+    hatake_domain::text::search_document(fields.into_iter().flatten().chain(names.iter().flatten().map(String::as_str)))
 }
 
 /// The matcher's blocking keys of a lead (see [`hatake_domain::matching::LeadFeatures`]).

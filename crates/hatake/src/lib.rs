@@ -54,13 +54,15 @@ fn init_tracing() {
 pub async fn open_store(database: &config::Database) -> anyhow::Result<Arc<dyn hatake_store::Store>> {
     use anyhow::Context;
     let store = open_database(database).await?;
-    // Derived data an older version did not write (matching keys, department classes).
+    // Derived data an older version did not write (matching keys, search documents, department
+    // classes).
     let upgraded = hatake_engine::maintenance::bring_up_to_date(&*store, hatake_web::now_millis())
         .await
         .context("bringing stored leads up to date")?;
-    if upgraded.rekeyed || upgraded.reclassified.is_some_and(|n| n > 0) {
+    if upgraded.rekeyed || upgraded.reindexed || upgraded.reclassified.is_some_and(|n| n > 0) {
         tracing::info!(
             rekeyed = upgraded.rekeyed,
+            reindexed = upgraded.reindexed,
             reclassified = upgraded.reclassified.unwrap_or(0),
             "stored leads brought up to date"
         );

@@ -788,6 +788,21 @@ async fn scenario_account_delete_unlinks_leads(store: &dyn Store) {
     let reading = store.create_lead(&reading, false, at(4)).await.unwrap();
     assert_eq!(search_leads(store, "わたなべ").await, set(&[reading.id]));
     assert_eq!(search_leads(store, "わた 渡").await, set(&[reading.id]));
+    // A mix of scripts on either side, and a name or reading typed without its space.
+    let mixed = lead_data(LeadInput {
+        family_name: s("桜井"),
+        given_name: s("真一"),
+        family_name_kana: s("さくらい"),
+        given_name_kana: s("シンイチ"),
+        company_name: s("さくらテック"),
+        ..LeadInput::default()
+    });
+    let mixed = store.create_lead(&mixed, false, at(5)).await.unwrap();
+    for query in ["サクラテック", "さくらてっく", "サクライしんいち", "さくらいしんいち", "桜井真一"]
+    {
+        assert_eq!(search_leads(store, query).await, set(&[mixed.id]), "{query}");
+    }
+    store.delete_lead(mixed.id).await.unwrap();
     store.delete_lead(reading.id).await.unwrap();
     let overview = store.overview().await.unwrap();
     assert_eq!((overview.accounts, overview.leads), (1, 3));
