@@ -450,3 +450,31 @@ async fn corporate_numbers(store: &dyn Store) {
 }
 
 both!(corporate_numbers, sqlite_corporate_numbers, postgres_corporate_numbers);
+
+/// A name written without a space (「田中太郎」) is split by its reading, a surname dictionary or
+/// the record it meets: at the same company as 「田中 太郎」 it is the same person (merged) or at
+/// least a review question, never a second person without a word.
+async fn names_without_a_space(store: &dyn Store) {
+    let first = "氏名,会社名,メールアドレス\n田中 太郎,株式会社あおぞら工業,taro.tanaka@aozora.co.jp\n\
+                 佐藤 花子,ひまわり商事株式会社,hanako@himawari.co.jp\n";
+    let first = import(store, first.as_bytes(), "crm.csv", "CRM").await;
+    assert_eq!(first.created_rows, 2);
+    // The same people from business cards: no space, another address, a legal form abbreviated;
+    // one of them with a reading that splits the name.
+    let cards = "氏名,フリガナ,会社名,メールアドレス\n田中太郎,,（株）あおぞら工業,tanaka.t@gmail.com\n\
+                 佐藤花子,サトウ ハナコ,ひまわり商事,sato.hanako@gmail.com\n";
+    let cards = import(store, cards.as_bytes(), "cards.csv", "名刺").await;
+    assert_eq!(cards.created_rows, 0, "neither is a second person without a word: {cards:?}");
+    assert_eq!(cards.merged_rows + cards.unchanged_rows + cards.review_rows, 2, "{cards:?}");
+    let leads = store.list_leads(&LeadQuery { limit: 50, ..LeadQuery::default() }).await.expect("list").items;
+    assert_eq!(leads.len(), 2, "still two people");
+    for lead in &leads {
+        assert!(
+            matches!((lead.family_name.as_deref(), lead.given_name.as_deref()), (Some("田中"), Some("太郎")) | (Some("佐藤"), Some("花子"))),
+            "the name stays split: {lead:?}"
+        );
+    }
+}
+
+both!(names_without_a_space, sqlite_names_without_a_space, postgres_names_without_a_space);
+

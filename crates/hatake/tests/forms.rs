@@ -475,6 +475,70 @@ async fn two_submissions_of_one_new_person_at_once_postgres() {
     two_submissions_of_one_new_person_at_once(Backend::Postgres).await;
 }
 
+/// One written form of a new person's answers: the e-mail in upper or lower case, the
+/// company with 株式会社 or （株）, the name with or without a full-width space.
+fn variant(person: usize, style: u8) -> Vec<(String, String)> {
+    let families = ["山田", "佐藤", "鈴木", "高橋", "田中"];
+    let givens = ["太郎", "花子", "一郎", "美咲", "健"];
+    let family = families[person % families.len()];
+    let given = givens[(person / families.len()) % givens.len()];
+    let email = format!("p{person}.{}@towa.example.jp", given.chars().count());
+    let email = if style & 1 == 1 { email.to_uppercase() } else { email };
+    let company = if style & 2 == 2 { "（株）東和精機" } else { "株式会社東和精機" };
+    let name = if style & 4 == 4 { format!("{family}　{given}") } else { format!("{family} {given}") };
+    let (family, given) = name.split_once(['　', ' ']).unwrap_or((family, given));
+    pairs(&[("company_name", company), ("family_name", family), ("given_name", given), ("email", &email)])
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(future)
+}
+
+/// Generated people, each sending the form twice at once in two written forms (e-mail case,
+/// legal form, space): every submission is answered as a success, none fails, and each person
+/// is one lead holding both submissions.
+fn check_submissions_at_once(backend: Backend, people: Vec<(usize, u8, u8)>) {
+    block_on(async move {
+        let (app, admin, csrf) = setup(backend).await;
+        create_form(&app, &admin, &csrf, "catalog").await;
+        let mut seen = std::collections::BTreeSet::new();
+        for (person, first, second) in people {
+            if !seen.insert(person) {
+                continue;
+            }
+            let (a, b) = tokio::join!(
+                visitor().post(app.url("/f/catalog")).form(&variant(person, first)).send(),
+                visitor().post(app.url("/f/catalog")).form(&variant(person, second)).send(),
+            );
+            for response in [a.unwrap(), b.unwrap()] {
+                let status = response.status();
+                assert!(status.is_success() || status.is_redirection(), "{status}: {}", response.text().await.unwrap());
+            }
+            let email = variant(person, 0).into_iter().find(|(k, _)| k == "email").unwrap().1;
+            let ids = app.store.lead_ids_by_email(std::slice::from_ref(&email)).await.unwrap();
+            assert_eq!(ids.len(), 1, "one lead for person {person} ({first}, {second})");
+            let events = app.store.lead_events(ids[0].1, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
+            assert_eq!(events.iter().filter(|e| e.kind == "form_submit").count(), 2, "both on the lead");
+        }
+        let failed = app.store.list_submissions(1, Some("failed"), None, 10).await.unwrap();
+        assert!(failed.is_empty(), "no submission failed: {failed:?}");
+    });
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 4, failure_persistence: None, ..Default::default() })]
+
+    #[test]
+    fn sqlite_submissions_at_once_each_get_one_lead(people in proptest::collection::vec((0usize..25, 0u8..8, 0u8..8), 1..5)) {
+        check_submissions_at_once(Backend::Sqlite, people);
+    }
+
+    #[test]
+    fn postgres_submissions_at_once_each_get_one_lead(people in proptest::collection::vec((0usize..25, 0u8..8, 0u8..8), 1..5)) {
+        check_submissions_at_once(Backend::Postgres, people);
+    }
+}
+
 /// An inquiry is a hand-raise: a form marked so sends its sender straight to the product's MQL
 /// queue whatever the score (here a list entry with no behaviour at all), once; a download form
 /// leaves its sender to scoring; a form asking for consent to the handling of personal

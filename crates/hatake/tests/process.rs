@@ -387,6 +387,23 @@ async fn the_queue_pages_sorts_and_says_why(backend: Backend) {
         };
         app.store.move_stage(&step).await.unwrap();
     }
+    // Engagement scores in yet another order: lead 37 the highest.
+    let scores: Vec<hatake_store::LeadScoreRow> = leads
+        .iter()
+        .enumerate()
+        .map(|(i, lead)| hatake_store::LeadScoreRow {
+            lead_id: *lead,
+            product_id: product.id,
+            model_version: 1,
+            engagement: i64::try_from((i * 53 + 37 * 67) % 120).unwrap() + 10,
+            fit: 0,
+            next_change_at: None,
+            state: Vec::new(),
+            updated_at: now,
+        })
+        .collect();
+    let highest = scores.iter().max_by_key(|s| s.engagement).unwrap().lead_id;
+    app.store.put_lead_scores(&scores).await.unwrap();
     let (client, csrf) = app.sign_in("is@example.jp").await;
     let base = format!("/pipeline/{}/mql", product.id);
     for sort in ["sla", "waiting", "score"] {
@@ -417,7 +434,11 @@ async fn the_queue_pages_sorts_and_says_why(backend: Backend) {
         match sort {
             "sla" => assert_eq!(seen[0], leads[119], "the nearest deadline first"),
             "waiting" => assert_eq!(seen[0], leads[0], "the longest waiting first"),
-            _ => {}
+            _ => {
+                let score = |lead: &i64| scores.iter().find(|s| s.lead_id == *lead).unwrap().engagement;
+                assert_eq!(seen[0], highest, "the highest score first");
+                assert!(seen.windows(2).all(|w| score(&w[0]) >= score(&w[1])), "by score, across pages");
+            }
         }
     }
     let html = client.get(app.url(&format!("{base}?sort=sla"))).send().await.unwrap().text().await.unwrap();
