@@ -470,11 +470,13 @@ async fn names_without_a_space(store: &dyn Store) {
     assert_eq!(leads.len(), 2, "still two people");
     for lead in &leads {
         assert!(
-            matches!((lead.family_name.as_deref(), lead.given_name.as_deref()), (Some("田中"), Some("太郎")) | (Some("佐藤"), Some("花子"))),
+            matches!(
+                (lead.family_name.as_deref(), lead.given_name.as_deref()),
+                (Some("田中"), Some("太郎")) | (Some("佐藤"), Some("花子"))
+            ),
             "the name stays split: {lead:?}"
         );
     }
 }
 
 both!(names_without_a_space, sqlite_names_without_a_space, postgres_names_without_a_space);
-

@@ -195,13 +195,14 @@ pub struct QueueRow {
     pub sort_key: i64,
 }
 
-/// The columns of an [`OpportunityRow`] from `opportunities o`.
+/// The columns of an [`OpportunityRow`] from `opportunities o` (a person without a name is
+/// shown by their e-mail address).
 pub const OPPORTUNITY_SELECT: &str =
     "SELECT o.id, o.lead_id, o.product_id, o.account_id, o.name, o.stage_key, o.status, \
      o.amount, o.expected_close_on, o.reason, o.note, o.competitor, o.competitor_installed_on, o.reapproach_on, \
      o.owner_id, u.display_name AS owner_name, \
-     CASE WHEN l.id IS NULL THEN NULL ELSE TRIM(COALESCE(l.family_name, '') || ' ' || COALESCE(l.given_name, '')) END \
-     AS lead_name, COALESCE(a.name, l.company_name) AS company_name, o.created_at, o.updated_at, o.closed_at \
+     CASE WHEN l.id IS NULL THEN NULL ELSE COALESCE(NULLIF(TRIM(COALESCE(l.family_name, '') || ' ' || \
+     COALESCE(l.given_name, '')), ''), l.email) END AS lead_name, COALESCE(a.name, l.company_name) AS company_name, o.created_at, o.updated_at, o.closed_at \
      FROM opportunities o LEFT JOIN users u ON u.id = o.owner_id LEFT JOIN leads l ON l.id = o.lead_id \
      LEFT JOIN accounts a ON a.id = o.account_id";
 

@@ -136,3 +136,11 @@ document.addEventListener("input", function (event) {
   });
   estimate();
 })();
+
+// The review page: the 「マージ後」 column follows the value a person picks for each field.
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || input.type !== "radio" || !input.name.startsWith("pick.")) return;
+  const cell = input.closest("tr")?.querySelector("td.after");
+  if (cell) cell.textContent = input.dataset.value || "";
+});

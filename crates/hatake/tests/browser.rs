@@ -517,6 +517,14 @@ async fn a_prospect_books_a_meeting_after_the_hosted_form() {
     let result = async {
         browser.goto(&app.url("/f/meet?lang=ja")).await?;
         browser.wait().for_element(Locator::Css("form.hk-form")).await?;
+        // A fresh form shows no error boxes: the empty slot under each field takes no room.
+        let shown = browser
+            .execute(
+                "return [...document.querySelectorAll('[data-error-for]')].filter(e => e.offsetHeight > 0).length",
+                vec![],
+            )
+            .await?;
+        assert_eq!(shown, json!(0), "no empty error box before anyone types");
         browser.find(Locator::Css("[name=company_name]")).await?.send_keys("株式会社東和精機").await?;
         browser.find(Locator::Css("[name=family_name]")).await?.send_keys("佐藤").await?;
         browser.find(Locator::Css("[name=email]")).await?.send_keys("sato@towa.example.jp").await?;
@@ -902,4 +910,50 @@ async fn a_marketer_builds_a_segment_in_headless_chromium() {
         assert!(started.elapsed() < std::time::Duration::from_secs(15), "the members were built");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// A marketer answers a name-matching question: the 「マージ後」 column follows each value they
+/// pick, the merge takes what they picked, and the page says what happened.
+#[tokio::test]
+async fn a_marketer_picks_values_and_merges_a_pair_in_headless_chromium() {
+    use hatake_engine::import::{prepare, run, ImportOptions, RowContext};
+    let app = spawn_app(Backend::Sqlite).await;
+    let stored = "会社名,部署名,氏名,メールアドレス,電話番号\n株式会社ひまわり商事,情報システム部,佐藤 太郎,\
+                  taro.sato@himawari.co.jp,03-1234-5678\n";
+    let cards = "会社名,氏名,電話番号,都道府県\nひまわり商事,佐藤 太朗,090-9999-0000,東京都\n";
+    for (name, text) in [("stored.csv", stored), ("cards.csv", cards)] {
+        let prepared = prepare(text.as_bytes(), None, None).unwrap();
+        let options = ImportOptions { file_name: name.into(), ..ImportOptions::default() };
+        run(app.store.as_ref(), &prepared, &RowContext::default(), &options, hatake_web::now_millis, |_| {})
+            .await
+            .unwrap();
+    }
+    let review = app.store.list_reviews("open", 0, 10).await.unwrap().into_iter().find(|r| r.kind == "lead");
+    let review = review.expect("a question about two leads");
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/login")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("logout")).await?;
+        browser.goto(&app.url("/reviews")).await?;
+        let pair = browser.wait().for_element(Locator::Id(&format!("review-{}", review.id))).await?;
+        let after = "return document.querySelector('input[name=\"pick.phone\"]').closest('tr').querySelector('td.after').textContent.trim()";
+        assert_eq!(browser.execute(after, vec![]).await?, json!("090-9999-0000"), "the newer phone first");
+        pair.find(Locator::Css("input[name=\"pick.phone\"][value=stored]")).await?.click().await?;
+        assert_eq!(browser.execute(after, vec![]).await?, json!("03-1234-5678"), "the column follows the pick");
+        pair.find(Locator::Css("button.merge")).await?.click().await?;
+        browser.accept_alert().await?;
+        let said = wait_for_text(&browser, "#merged-flash", "").await?;
+        assert!(!said.is_empty(), "the page says the pair was merged");
+        let survivor = app.store.get_lead(review.candidate_id).await.unwrap();
+        assert_eq!(survivor.phone.as_deref(), Some("03-1234-5678"), "the picked value was kept");
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
 }

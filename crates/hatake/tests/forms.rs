@@ -517,7 +517,8 @@ fn check_submissions_at_once(backend: Backend, people: Vec<(usize, u8, u8)>) {
             let email = variant(person, 0).into_iter().find(|(k, _)| k == "email").unwrap().1;
             let ids = app.store.lead_ids_by_email(std::slice::from_ref(&email)).await.unwrap();
             assert_eq!(ids.len(), 1, "one lead for person {person} ({first}, {second})");
-            let events = app.store.lead_events(ids[0].1, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
+            let events =
+                app.store.lead_events(ids[0].1, &EventQuery { limit: 10, ..Default::default() }).await.unwrap();
             assert_eq!(events.iter().filter(|e| e.kind == "form_submit").count(), 2, "both on the lead");
         }
         let failed = app.store.list_submissions(1, Some("failed"), None, 10).await.unwrap();

@@ -638,3 +638,60 @@ async fn the_board_pages_a_full_column_sqlite() {
 async fn the_board_pages_a_full_column_postgres() {
     the_board_pages_a_full_column(Backend::Postgres).await;
 }
+
+/// A deal of a person known only by their e-mail address shows the address on its card, not
+/// a blank.
+async fn a_deal_without_a_name_shows_the_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let product =
+        hatake_domain::ProductInput { code: Some("erp".into()), name: Some("ERP".into()), ..Default::default() };
+    let product = app.store.create_product(&product.validate().unwrap(), 0).await.unwrap();
+    let lead = hatake_domain::LeadInput { email: Some("nameless@example.co.jp".into()), ..Default::default() };
+    let lead = app.store.create_lead(&lead.validate(&[]).unwrap(), false, 1).await.unwrap().id;
+    let step = StageMove {
+        lead_id: lead,
+        product_id: product.id,
+        from: None,
+        to: "sal".into(),
+        at: 2,
+        by: None,
+        reason: Some("紹介".into()),
+        note: None,
+        policy_version: None,
+        mode: None,
+        sla_due_at: None,
+        opportunity: None,
+        detail: None,
+    };
+    app.store.move_stage(&step).await.unwrap();
+    let open = StageMove {
+        from: Some("sal".into()),
+        to: "opportunity".into(),
+        at: 3,
+        reason: None,
+        opportunity: Some(hatake_store::NewOpportunity {
+            name: "名無しの商談".into(),
+            stage_key: "visited".into(),
+            amount: Some(1_000_000),
+            expected_close_on: None,
+            owner_id: None,
+        }),
+        ..step
+    };
+    app.store.move_stage(&open).await.unwrap();
+    let deals = app.store.lead_opportunities(lead).await.unwrap();
+    assert_eq!(deals[0].lead_name.as_deref(), Some("nameless@example.co.jp"));
+    let (sales, _) = app.sign_in("sales@example.jp").await;
+    let board = sales.get(app.url(&format!("/pipeline/{}", product.id))).send().await.unwrap().text().await.unwrap();
+    assert!(board.contains("nameless@example.co.jp"), "the card names the person by address");
+}
+
+#[tokio::test]
+async fn a_deal_without_a_name_shows_the_address_sqlite() {
+    a_deal_without_a_name_shows_the_address(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_deal_without_a_name_shows_the_address_postgres() {
+    a_deal_without_a_name_shows_the_address(Backend::Postgres).await;
+}

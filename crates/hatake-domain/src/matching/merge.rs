@@ -16,7 +16,9 @@
 //!   wins (people change titles, phones and departments), except one that says less than the
 //!   known value: a part of it (「東京都」 for a full address, 「情報システム部」 for
 //!   「情報システム部 インフラ課」), an abbreviation of the same department class (「情シス」 for
-//!   「情報システム部」), or the same phone number written another way.
+//!   「情報システム部」), or the same phone number written another way. Prefecture and address
+//!   go together: a prefecture that comes without an address does not replace the prefecture
+//!   of a kept address.
 
 use crate::company::{legal_form, normalise_company_name};
 use crate::text::search_key;
@@ -60,6 +62,14 @@ pub fn combine(existing: &LeadData, incoming: &LeadData) -> LeadData {
         (Some(old), Some(new)) if old.key() == new.key() => Some(old.clone()),
         (old, new) => new.clone().or_else(|| old.clone()),
     };
+    let address = newer(&existing.address, &incoming.address);
+    // Prefecture and address are one place: a record that gives a prefecture without an
+    // address does not move a known address to another prefecture.
+    let prefecture = if incoming.address.is_none() && address.is_some() && address == existing.address {
+        existing.prefecture.clone().or_else(|| incoming.prefecture.clone())
+    } else {
+        newer(&existing.prefecture, &incoming.prefecture)
+    };
     LeadData {
         account_id: existing.account_id.or(incoming.account_id),
         company_name: company(&existing.company_name, &incoming.company_name),
@@ -71,8 +81,8 @@ pub fn combine(existing: &LeadData, incoming: &LeadData) -> LeadData {
         phone,
         department,
         title: newer(&existing.title, &incoming.title),
-        prefecture: newer(&existing.prefecture, &incoming.prefecture),
-        address: newer(&existing.address, &incoming.address),
+        prefecture,
+        address,
         source: first(&existing.source, &incoming.source),
         owner_id: existing.owner_id.or(incoming.owner_id),
         product_ids,
@@ -325,6 +335,26 @@ mod tests {
                     ))
                 },
                 "田中/太郎",
+            ),
+            (
+                "a prefecture without an address keeps the known address's prefecture",
+                &[("prefecture", "東京都"), ("address", "東京都港区芝公園4-2-8")],
+                &[("prefecture", "神奈川県")],
+                |l| {
+                    Some(format!(
+                        "{}/{}",
+                        l.prefecture.clone().unwrap_or_default(),
+                        l.address.clone().unwrap_or_default()
+                    ))
+                },
+                "東京都/東京都港区芝公園4-2-8",
+            ),
+            (
+                "a move brings its prefecture with the address",
+                &[("prefecture", "東京都"), ("address", "東京都港区芝公園4-2-8")],
+                &[("prefecture", "神奈川県"), ("address", "神奈川県横浜市西区みなとみらい2-2-1")],
+                |l| l.prefecture.clone(),
+                "神奈川県",
             ),
             (
                 "the same phone written otherwise keeps its form",
