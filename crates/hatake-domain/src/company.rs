@@ -176,7 +176,7 @@ pub(crate) fn compact(text: &str) -> String {
 
 /// The name with its legal forms removed (lower case, not yet a key) and the canonical forms
 /// found, in the order found.
-fn strip_legal_forms(name: &str) -> (String, Vec<&'static str>) {
+pub(crate) fn strip_legal_forms(name: &str) -> (String, Vec<&'static str>) {
     let mut found = Vec::new();
     let mut text = compact(&prepare(name).to_lowercase());
     for (abbreviation, full) in ABBREVIATIONS {

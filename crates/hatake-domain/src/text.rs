@@ -92,7 +92,8 @@ pub fn search_document<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     for part in parts {
         // Kana folded to hiragana: a query's hiragana form then finds a word stored in either
         // script or a mix of both (さくらテック, サクラテック).
-        let key: Vec<char> = swap_kana(&search_key(part), false).chars().collect();
+        // Variant characters in their common form too (髙橋 as 高橋, 﨑 as 崎).
+        let key: Vec<char> = crate::name::fold_variants(&swap_kana(&search_key(part), false)).chars().collect();
         if key.len() >= 2 {
             for pair in key.windows(2) {
                 token(&mut document, pair);
@@ -153,11 +154,21 @@ impl SearchQuery {
     pub fn parse(input: &str) -> Option<Self> {
         let terms: Vec<Vec<SearchTerm>> = nfkc_trim(input)
             .split(' ')
-            .map(search_key)
+            .map(|word| {
+                // A company written with its legal form ((株)播磨) finds it written any way:
+                // the form is left out of the term.
+                let (rest, forms) = crate::company::strip_legal_forms(word);
+                if forms.is_empty() || search_key(&rest).is_empty() {
+                    search_key(word)
+                } else {
+                    search_key(&rest)
+                }
+            })
             .filter(|key| !key.is_empty())
             .map(|key| {
                 let mut keys = vec![key.clone()];
-                for other in [swap_kana(&key, true), swap_kana(&key, false)] {
+                let folded = crate::name::fold_variants(&swap_kana(&key, false));
+                for other in [swap_kana(&key, true), swap_kana(&key, false), folded] {
                     if !keys.contains(&other) {
                         keys.push(other);
                     }

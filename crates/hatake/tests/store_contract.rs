@@ -798,7 +798,8 @@ async fn scenario_account_delete_unlinks_leads(store: &dyn Store) {
         ..LeadInput::default()
     });
     let mixed = store.create_lead(&mixed, false, at(5)).await.unwrap();
-    for query in ["サクラテック", "さくらてっく", "サクライしんいち", "さくらいしんいち", "桜井真一"]
+    for query in
+        ["サクラテック", "さくらてっく", "サクライしんいち", "さくらいしんいち", "桜井真一", "(株)さくらテック", "櫻井"]
     {
         assert_eq!(search_leads(store, query).await, set(&[mixed.id]), "{query}");
     }
