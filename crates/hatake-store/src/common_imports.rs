@@ -236,6 +236,29 @@ macro_rules! impl_import_store {
                 .map_err(db_error)
             }
 
+            async fn import_line_page(
+                &self,
+                import_id: i64,
+                outcome: Option<&str>,
+                after_line: i64,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::ImportLineRow>> {
+                sqlx::query_as::<$db, $crate::ImportLineRow>(
+                    "SELECT s.line, s.lead_id, s.outcome, \
+                     COALESCE(NULLIF(TRIM(COALESCE(l.family_name, '') || ' ' || COALESCE(l.given_name, '')), ''), l.email) \
+                     AS lead_name, COALESCE(a.name, l.company_name) AS company \
+                     FROM lead_sources s LEFT JOIN leads l ON l.id = s.lead_id LEFT JOIN accounts a ON a.id = l.account_id \
+                     WHERE s.import_id = $1 AND s.line > $2 AND ($3 IS NULL OR s.outcome = $3) ORDER BY s.line LIMIT $4",
+                )
+                .bind(import_id)
+                .bind(after_line)
+                .bind(outcome)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
             async fn undo_import(
                 &self,
                 id: i64,

@@ -314,6 +314,15 @@ pub trait ImportStore: Send + Sync + 'static {
     /// The rows an import took, by line: (line, lead, outcome) from the sources it recorded
     /// (a merge later moves a source to the surviving lead).
     async fn import_lines(&self, import_id: i64) -> StoreResult<Vec<(i64, i64, String)>>;
+    /// A page of an import's rows by line after `after_line`, with the lead each became or
+    /// joined (its name, or its e-mail address), only those with `outcome` when given.
+    async fn import_line_page(
+        &self,
+        import_id: i64,
+        outcome: Option<&str>,
+        after_line: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<ImportLineRow>>;
     /// Counts events an import recorded for its people.
     async fn add_import_events(&self, import_id: i64, count: i64) -> StoreResult<()>;
     /// Records that the first `rows` rows of an import have their events and links written.

@@ -266,6 +266,16 @@ pub struct ImportBatch {
     pub now: Millis,
 }
 
+/// A row an import took: its line, what became of it and the lead it became or joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ImportLineRow {
+    pub line: i64,
+    pub lead_id: i64,
+    pub outcome: String,
+    pub lead_name: Option<String>,
+    pub company: Option<String>,
+}
+
 /// A row an import could not take.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct RejectRow {

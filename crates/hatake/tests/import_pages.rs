@@ -946,3 +946,49 @@ async fn a_consented_list_subscribes_its_people_sqlite() {
 async fn a_consented_list_subscribes_its_people_postgres() {
     a_consented_list_subscribes_its_people(Backend::Postgres).await;
 }
+
+/// An import's page lists what became of each row, by line, with the lead it became or joined:
+/// a page at a time, and by outcome.
+async fn each_row_has_its_outcome_on_the_import_page(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (client, csrf) = app.sign_in("marketing@example.jp").await;
+    import_file(&app, &client, &csrf, "stored.csv", STORED.as_bytes()).await;
+    let stored = app.store.lead_ids_by_email(&["taro.sato@himawari.co.jp".to_owned()]).await.unwrap()[0].1;
+    let mut file = String::from("会社名,氏名,メールアドレス\n");
+    for i in 0..150 {
+        file.push_str(&format!("東和精機,社員 {i:03},staff{i}@towa.example.jp\n"));
+    }
+    file.push_str("株式会社ひまわり商事,佐藤 太郎,taro.sato@himawari.co.jp\n");
+    let id = import_file(&app, &client, &csrf, "list.csv", file.as_bytes()).await;
+    let page = text(client.get(app.url(&format!("/imports/{id}"))).send().await.unwrap()).await;
+    assert!(page.contains("id=\"import-lines\"") && page.contains("行ごとの結果"));
+    assert_eq!(page.matches("<tr id=\"line-").count(), 100, "a page of rows");
+    assert!(page.contains("id=\"line-2\" data-outcome=\"created\"") && page.contains("社員 000"), "line 2 first");
+    let next = page.split("id=\"lines-next\" href=\"").nth(1).expect("a next page");
+    let next = unescape_href(&next[..next.find('"').unwrap()]);
+    let second = text(client.get(app.url(&next)).send().await.unwrap()).await;
+    assert_eq!(second.matches("<tr id=\"line-").count(), 51, "the rest");
+    assert!(second.contains("id=\"line-152\" data-outcome=\"unchanged\""), "the known person on the last line");
+    assert!(
+        second.contains(&format!("href=\"&#x2f;leads&#x2f;{stored}\""))
+            || second.contains(&format!("href=\"/leads/{stored}\""))
+    );
+    assert!(!second.contains("id=\"lines-next\""), "no page after the last");
+    let unchanged = text(client.get(app.url(&format!("/imports/{id}?outcome=unchanged"))).send().await.unwrap()).await;
+    assert_eq!(unchanged.matches("<tr id=\"line-").count(), 1, "only the unchanged row");
+    assert!(unchanged.contains("id=\"line-152\"") && unchanged.contains("佐藤 太郎"));
+}
+
+fn unescape_href(href: &str) -> String {
+    href.replace("&#x2f;", "/").replace("&amp;", "&").replace("&#x3d;", "=")
+}
+
+#[tokio::test]
+async fn sqlite_each_row_has_its_outcome_on_the_import_page() {
+    each_row_has_its_outcome_on_the_import_page(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn postgres_each_row_has_its_outcome_on_the_import_page() {
+    each_row_has_its_outcome_on_the_import_page(Backend::Postgres).await;
+}

@@ -179,7 +179,13 @@ pub struct DetailParams {
     link_reviews: Option<u64>,
     /// A stopped import was just resumed.
     resumed: Option<String>,
+    /// The rows' outcomes: those after this line, only this outcome.
+    lines_after: Option<i64>,
+    outcome: Option<String>,
 }
+
+/// Rows shown per page in the list of each row's outcome.
+const LINES_PER_PAGE: i64 = 100;
 
 /// Rejected rows shown on the page; the rest are in the CSV.
 const REJECTS_SHOWN: usize = 200;
@@ -191,7 +197,10 @@ async fn detail(
     Query(params): Query<DetailParams>,
 ) -> Result<Html<String>, PageError> {
     let links = params.linked.zip(params.link_reviews).map(|(linked, review)| Links { linked, review });
-    let notice = Notice { done: params.done.is_some(), links, resumed: params.resumed.is_some(), ..Notice::default() };
+    let outcome = params.outcome.filter(|o| matches!(o.as_str(), "created" | "merged" | "unchanged" | "review"));
+    let lines = Lines { after: params.lines_after.unwrap_or(0).max(0), outcome };
+    let notice =
+        Notice { done: params.done.is_some(), links, resumed: params.resumed.is_some(), lines, ..Notice::default() };
     detail_page(&state, &user, id, &notice).await
 }
 
@@ -206,6 +215,14 @@ pub(super) struct Notice {
     undo_refused: bool,
     /// What linking leads to companies did after a company master import.
     links: Option<Links>,
+    /// Which page of the rows' outcomes to show.
+    lines: Lines,
+}
+
+#[derive(Default)]
+pub(super) struct Lines {
+    after: i64,
+    outcome: Option<String>,
 }
 
 #[derive(serde::Serialize, Clone, Copy, Debug)]
@@ -240,6 +257,33 @@ pub(super) async fn detail_page(
         .collect();
     let companies = import.kind == "companies";
     let stopped = hatake_engine::import::is_stopped(&import, now_millis());
+    // Each row's outcome, a page at a time (one more read says whether a next page exists).
+    let outcome = notice.lines.outcome.as_deref();
+    let mut lines = if companies {
+        Vec::new()
+    } else {
+        store
+            .import_line_page(id, outcome, notice.lines.after, LINES_PER_PAGE + 1)
+            .await
+            .map_err(|e| PageError::from_store(e, locale))?
+    };
+    let lines_next = (lines.len() > usize::try_from(LINES_PER_PAGE).unwrap_or(usize::MAX)).then(|| {
+        lines.truncate(usize::try_from(LINES_PER_PAGE).unwrap_or(0));
+        lines.last().map_or(0, |l| l.line)
+    });
+    let lines: Vec<minijinja::Value> = lines
+        .iter()
+        .map(|l| {
+            context! {
+                line => l.line,
+                lead_id => l.lead_id,
+                outcome => l.outcome,
+                outcome_label => t(locale, outcome_key(&l.outcome)),
+                name => l.lead_name,
+                company => l.company,
+            }
+        })
+        .collect();
     let counts: Vec<minijinja::Value> = if companies {
         vec![
             ("created", import.created_rows, "import.company.created"),
@@ -273,6 +317,10 @@ pub(super) async fn detail_page(
             counts => counts,
             mapping => mapping,
             rejects => shown,
+            lines => lines,
+            lines_next => lines_next,
+            lines_after => notice.lines.after,
+            lines_outcome => outcome,
             rejects_more => rejects.len().saturating_sub(REJECTS_SHOWN),
             can_undo => !companies
                 && matches!(import.status.as_str(), "done" | "failed")
