@@ -957,3 +957,120 @@ async fn a_marketer_picks_values_and_merges_a_pair_in_headless_chromium() {
     browser.close().await.ok();
     result.expect("browser steps");
 }
+
+/// The editors a marketer meets in week one, used as a person would: the lead form picks its
+/// company by searching the name; the lead list finds a katakana reading typed in hiragana;
+/// the MQL policy is saved from its form; a deal is won only after the box is ticked and the
+/// question answered.
+#[tokio::test]
+async fn week_one_editors_work_as_a_person_uses_them_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let account =
+        hatake_domain::AccountInput { name: Some("株式会社ひまわり商事".into()), ..Default::default() };
+    let account = app.store.create_account(&account.validate().unwrap(), 1).await.unwrap().id;
+    let known = hatake_domain::LeadInput {
+        family_name: Some("佐藤".into()),
+        family_name_kana: Some("サトウ".into()),
+        email: Some("sato@towa.example.jp".into()),
+        ..Default::default()
+    };
+    let known = app.store.create_lead(&known.validate(&[]).unwrap(), true, 1).await.unwrap().id;
+    let deal_stage = |from: Option<&str>, to: &str| hatake_store::StageMove {
+        lead_id: known,
+        product_id: product.id,
+        from: from.map(str::to_owned),
+        to: to.into(),
+        at: hatake_web::now_millis(),
+        by: None,
+        reason: Some("紹介".into()),
+        note: None,
+        policy_version: None,
+        mode: None,
+        sla_due_at: None,
+        opportunity: (to == "opportunity").then(|| hatake_store::NewOpportunity {
+            name: "東和精機 ERP刷新".into(),
+            stage_key: "visited".into(),
+            amount: Some(5_000_000),
+            expected_close_on: None,
+            owner_id: None,
+        }),
+        detail: None,
+    };
+    app.store.move_stage(&deal_stage(None, "sal")).await.unwrap();
+    app.store.move_stage(&deal_stage(Some("sal"), "opportunity")).await.unwrap();
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        browser.goto(&app.url("/login")).await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("admin@example.jp").await?;
+        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("logout")).await?;
+
+        // The company picker: part of the name, then the suggestion.
+        browser.goto(&app.url("/leads/new")).await?;
+        browser.find(Locator::Css("input[name=family_name]")).await?.send_keys("鈴木").await?;
+        browser.find(Locator::Css("input[name=email]")).await?.send_keys("suzuki@himawari.example.jp").await?;
+        let picker = browser.find(Locator::Id("account-name")).await?;
+        picker.send_keys("ひまわり").await?;
+        let suggestion = eventually("a suggestion from the company master", || async {
+            let script = "var o = document.querySelector('#account-options option'); return o ? o.value : null;";
+            browser.execute(script, vec![]).await.ok().and_then(|v| v.as_str().map(str::to_owned))
+        })
+        .await;
+        assert!(suggestion.contains("ひまわり商事"), "{suggestion}");
+        picker.clear().await?;
+        picker.send_keys(&suggestion).await?;
+        let id = browser.execute("return document.getElementById('account-id').value", vec![]).await?;
+        assert_eq!(id, json!(account.to_string()), "picking the suggestion sets the company");
+        browser.find(Locator::Css("p.form-actions button[type=submit]")).await?.click().await?;
+        let created = eventually("the lead saved", || async {
+            let found = app.store.lead_ids_by_email(&["suzuki@himawari.example.jp".to_owned()]).await.unwrap();
+            found.first().map(|(_, id)| *id)
+        })
+        .await;
+        let created = app.store.get_lead(created).await.unwrap();
+        assert_eq!(created.account_id, Some(account), "linked to the company picked");
+
+        // A reading typed in hiragana finds the katakana one.
+        browser.goto(&app.url("/leads?q=%E3%81%95%E3%81%A8%E3%81%86")).await?;
+        let table = wait_for_text(&browser, "#lead-table", "佐藤").await?;
+        assert!(!table.contains("鈴木"), "{table}");
+
+        // The MQL policy from its form: a threshold changed and saved as a version.
+        browser.goto(&app.url(&format!("/qualification/{}/form?template=1", product.id))).await?;
+        let threshold = browser.find(Locator::Css("input[name=\"mode.0.min_engagement\"]")).await?;
+        threshold.clear().await?;
+        threshold.send_keys("55").await?;
+        browser.find(Locator::Id("save-policy")).await?.click().await?;
+        let versions = eventually("the policy saved", || async {
+            let versions = app.store.config_versions(product.id, "mql_policy").await.unwrap();
+            (!versions.is_empty()).then_some(versions)
+        })
+        .await;
+        let policy = hatake_domain::qualification::MqlPolicy::from_json(&versions[0].definition).unwrap();
+        assert_eq!(policy.modes[0].min_engagement, Some(55));
+
+        // A win: the box first (the browser will not send the form without it), then the question.
+        browser.goto(&app.url(&format!("/pipeline/{}", product.id))).await?;
+        let card = browser.wait().for_element(Locator::Css("article.opportunity")).await?;
+        card.find(Locator::Css("details summary")).await?.click().await?;
+        card.find(Locator::Css("button.win")).await?.click().await?;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(app.store.lead_stages(&[known]).await.unwrap()[0].stage, "opportunity", "not won by one click");
+        card.find(Locator::Css("input[name=confirm_won]")).await?.click().await?;
+        card.find(Locator::Css("button.win")).await?.click().await?;
+        browser.accept_alert().await?;
+        eventually("the deal won", || async {
+            let stages = app.store.lead_stages(&[known]).await.unwrap();
+            (stages[0].stage == "won").then_some(())
+        })
+        .await;
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+}
