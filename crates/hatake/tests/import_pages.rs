@@ -294,6 +294,14 @@ async fn a_review_pair_is_merged_and_the_merge_undone_unless_the_lead_changed_si
     assert!(queue.contains(&format!("id=\"review-{review_id}\"")));
     assert!(queue.contains("class=\"differs\"") && queue.contains("090-9999-0000") && queue.contains("03-1234-5678"));
     assert!(queue.contains("class=\"level-agree\""), "evidence");
+    // The evidence adds up to the score shown: a cap is a line of its own.
+    let review_row = app.store.get_review(review_id).await.unwrap();
+    let weights: f64 = serde_json::from_str::<Vec<serde_json::Value>>(&review_row.evidence)
+        .unwrap()
+        .iter()
+        .map(|e| e["weight"].as_f64().unwrap())
+        .sum();
+    assert!((weights - review_row.score).abs() < 1e-6, "{weights} vs {}", review_row.score);
     assert!(queue.contains("id=\"nav-reviews\""), "the navigation counts open questions");
     let (sales, _) = app.sign_in("sales@example.jp").await;
     assert_eq!(sales.get(&queue_url).send().await.unwrap().status(), 403);

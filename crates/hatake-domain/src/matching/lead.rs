@@ -285,6 +285,10 @@ struct Scored {
     pattern: Pattern,
     score: f64,
     same_email: bool,
+    /// What the score is besides the fields' weights, so that the evidence adds up to it:
+    /// (code, points) for the reading's weight when the names agree, the organisation's cap and
+    /// the cap for a missing anchor (no allocation: scoring is the matcher's inner loop).
+    adjustments: [Option<(&'static str, f64)>; 3],
 }
 
 impl Scored {
@@ -307,6 +311,11 @@ impl Scored {
                 level: self.pattern.level(i),
                 weight: weights.weight(i, self.pattern.level(i)),
             })
+            .chain(self.adjustments.iter().flatten().map(|(code, points)| Evidence {
+                field: code,
+                level: Level::Missing,
+                weight: *points,
+            }))
             .collect();
         Comparison { score: self.score, same_email: self.same_email, evidence }
     }
@@ -350,8 +359,14 @@ fn score(a: &LeadFeatures, b: &LeadFeatures) -> Scored {
         (0..FIELDS.len()).filter(|f| !ORGANISATION.contains(f)).map(|f| weights.weight(f, pattern.level(f))).sum();
     // A reading mostly follows from the written name: when the names agree, the same reading
     // adds little (homonyms share it too). It counts fully where the written names differ.
+    let mut adjustments = [None; 3];
     if pattern.level(GIVEN) == Level::Agree && pattern.level(kana) == Level::Agree {
-        person += KANA_WHEN_NAMES_AGREE - weights.weight(kana, Level::Agree);
+        let delta = KANA_WHEN_NAMES_AGREE - weights.weight(kana, Level::Agree);
+        person += delta;
+        adjustments[0] = Some(("adjust_kana", delta));
+    }
+    if organisation > ORGANISATION_CAP {
+        adjustments[1] = Some(("adjust_organisation", ORGANISATION_CAP - organisation));
     }
     let mut score = person + organisation.min(ORGANISATION_CAP);
     // A merge needs two anchors. The person: the given name, the reading, the e-mail or the
@@ -362,14 +377,20 @@ fn score(a: &LeadFeatures, b: &LeadFeatures) -> Scored {
     let person = agrees(GIVEN) || agrees(kana) || agrees(EMAIL) || agrees(MOBILE);
     let place =
         agrees(PHONE) || agrees(MOBILE) || agrees(EMAIL) || agrees(DOMAIN) || pattern.level(COMPANY) >= Level::Partial;
-    if !place {
+    let cap = if !place {
         // Nothing ties the two to one company or contact: a namesake, not a question worth a
         // person's time (with a million leads, common names would flood the review queue).
-        score = score.min(REVIEW_THRESHOLD - 0.5);
+        Some(("adjust_no_place", REVIEW_THRESHOLD - 0.5))
     } else if !person {
-        score = score.min(MERGE_THRESHOLD - 0.5);
+        Some(("adjust_no_person", MERGE_THRESHOLD - 0.5))
+    } else {
+        None
+    };
+    if let Some((code, cap)) = cap.filter(|(_, cap)| score > *cap) {
+        adjustments[2] = Some((code, cap - score));
+        score = cap;
     }
-    Scored { pattern, score, same_email: a.email.is_some() && a.email == b.email }
+    Scored { pattern, score, same_email: a.email.is_some() && a.email == b.email, adjustments }
 }
 
 /// What to do with an incoming record, given the stored candidates found by blocking.

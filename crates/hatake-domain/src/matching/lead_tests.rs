@@ -171,6 +171,11 @@ fn decisions_on_realistic_variants() {
                 let comparison = super::lead::compare_leads(a, b);
                 assert!(!comparison.is_confident() && !comparison.needs_review(), "{comparison:?}");
             }
+            // The evidence a person is shown adds up to the score: caps and adjustments are
+            // lines of their own.
+            let comparison = super::lead::compare_leads(a, b);
+            let sum: f64 = comparison.evidence.iter().map(|e| e.weight).sum();
+            assert!((sum - comparison.score).abs() < 1e-9, "{sum} ≠ {}: {comparison:?}", comparison.score);
         }
     }
     assert!(skipped > 0, "the cases include pairs that share no place");

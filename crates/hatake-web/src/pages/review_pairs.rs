@@ -138,15 +138,19 @@ fn evidence_view(json: &str, locale: &str) -> Vec<minijinja::Value> {
     items
         .iter()
         .map(|e| {
+            let adjustment = e.field.starts_with("adjust_");
             let level = match e.level.as_str() {
+                _ if adjustment => "adjust",
                 "agree" => "agree",
                 "partial" => "partial",
                 _ => "disagree",
             };
+            let level_key = format!("review.level.{level}");
+            let level_label = if adjustment { "" } else { t(locale, &level_key) };
             context! {
                 field => t(locale, evidence_field_key(&e.field)),
                 level => level,
-                level_label => t(locale, &format!("review.level.{level}")),
+                level_label => level_label,
                 weight => format!("{:+.1}", e.weight),
             }
         })
@@ -164,6 +168,10 @@ fn evidence_field_key(field: &str) -> &'static str {
         "email" => "lead.email",
         "email_domain" => "review.field.email_domain",
         "prefecture" => "lead.prefecture",
+        "adjust_kana" => "review.adjust_kana",
+        "adjust_organisation" => "review.adjust_organisation",
+        "adjust_no_person" => "review.adjust_no_person",
+        "adjust_no_place" => "review.adjust_no_place",
         _ => "common.none",
     }
 }
@@ -231,7 +239,8 @@ pub(super) async fn pair_view(
     Ok(context! {
         kind => "lead",
         review => review,
-        score => format!("{:.1}", review.score),
+        // Rounded down: a pair held just under the merge threshold never reads as reaching it.
+        score => format!("{:.1}", (review.score * 10.0).floor() / 10.0),
         survivor => survivor,
         merged => merged,
         survivor_class => class(&survivor),
