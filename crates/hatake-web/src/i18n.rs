@@ -1050,6 +1050,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("scoring.first_model", "この商材にはまだモデルがありません。下のテンプレート（反応ごとに+10点、半年メール無反応で-30点）から始められます。", "This product has no model yet. Start from the template below (+10 per reaction, −30 after half a year without a mail reaction)."),
     ("scoring.engagement", "エンゲージメント（行動）ルール", "Engagement (behaviour) rules"),
     ("scoring.decay", "減点ルール（時間経過）", "Decay rules (time passing)"),
+    ("scoring.rule_id", "YAMLでのID", "ID in the YAML"),
     ("scoring.fit", "フィット（属性）ルール", "Fit (attribute) rules"),
     ("scoring.account", "企業スコアの集計方法", "Account score roll-up"),
     (
