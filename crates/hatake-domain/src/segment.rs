@@ -206,21 +206,6 @@ impl Definition {
         }
     }
 
-    /// The behaviour conditions with a window: (kind, product, days). Membership changes when
-    /// their events age out of the window, with no event arriving.
-    pub fn windows(&self) -> Vec<(String, Option<i64>, i64)> {
-        let mut windows = Vec::new();
-        for condition in self.groups.iter().flat_map(|g| &g.conditions) {
-            if let Condition::Behaviour { kind, product_id, days, .. } = condition {
-                let window = (kind.clone(), *product_id, *days);
-                if !windows.contains(&window) {
-                    windows.push(window);
-                }
-            }
-        }
-        windows
-    }
-
     /// What the definition reads besides the lead's own record and its events: the changes a
     /// maintainer must watch for.
     pub fn reads(&self) -> Reads {
@@ -261,9 +246,97 @@ impl Reads {
     }
 }
 
+/// How many of a person's most recent times of one kind (for one product, or any) the activity
+/// summary keeps: "at least k times in the last N days" for k up to this reads one summary row
+/// per person (the k-th most recent time is in the window); a larger k reads the event log.
+pub const RECENT_KEPT: usize = 10;
+
+/// Digits of one time in [`Activity::encode`]: milliseconds since 1970 (until the year 5138).
+pub const TIME_DIGITS: usize = 14;
+
+/// A person's activity of one kind (for one product, or any): the most recent times, newest
+/// first, and the newest event id taken into account (an event at or below it is in already).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Activity {
+    pub recent: Vec<i64>,
+    pub upto: i64,
+}
+
+impl Activity {
+    /// Takes an event in, unless it is in already (`id` at or below [`Activity::upto`]).
+    /// Whether it changed anything.
+    pub fn add(&mut self, at: i64, id: i64) -> bool {
+        if id <= self.upto {
+            return false;
+        }
+        self.upto = id;
+        let at = at.clamp(0, 10_i64.pow(TIME_DIGITS as u32) - 1);
+        let place = self.recent.partition_point(|t| *t >= at);
+        if place >= RECENT_KEPT {
+            return true;
+        }
+        self.recent.insert(place, at);
+        self.recent.truncate(RECENT_KEPT);
+        true
+    }
+
+    /// The newest time (0 when there is none).
+    pub fn last_at(&self) -> i64 {
+        self.recent.first().copied().unwrap_or(0)
+    }
+
+    /// The times as stored: fixed-width digits, newest first, so that SQL reads the k-th with
+    /// `substr` (see `hatake_store::condition_sql`).
+    pub fn encode(&self) -> String {
+        self.recent.iter().map(|t| format!("{t:0width$}", width = TIME_DIGITS)).collect()
+    }
+
+    /// The times of [`Activity::encode`]'s text (a malformed part ends them).
+    pub fn decode(text: &str, upto: i64) -> Self {
+        let recent = text
+            .as_bytes()
+            .chunks(TIME_DIGITS)
+            .map_while(|part| std::str::from_utf8(part).ok().and_then(|p| p.parse().ok()))
+            .collect();
+        Self { recent, upto }
+    }
+
+    /// Whether at least `k` of the kept times are at or after `since` (`k` ≤ [`RECENT_KEPT`]).
+    pub fn at_least_since(&self, k: usize, since: i64) -> bool {
+        k >= 1 && self.recent.get(k - 1).is_some_and(|t| *t >= since)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_keeps_the_newest_times_once_each() {
+        let mut activity = Activity::default();
+        // Out of order, some twice (an event seen again is not counted again).
+        for (id, at) in [(1, 500), (2, 100), (3, 900), (3, 900), (2, 100), (4, 900)] {
+            activity.add(at, id);
+        }
+        assert_eq!(activity.recent, [900, 900, 500, 100]);
+        assert_eq!((activity.upto, activity.last_at()), (4, 900));
+        assert!(activity.at_least_since(2, 900) && !activity.at_least_since(3, 900) && activity.at_least_since(4, 1));
+        let text = activity.encode();
+        assert_eq!(text.len(), 4 * TIME_DIGITS);
+        assert_eq!(Activity::decode(&text, 4), activity);
+        for id in 5..40 {
+            activity.add(id * 1_000, id);
+        }
+        assert_eq!(activity.recent.len(), RECENT_KEPT);
+        assert_eq!(activity.recent[0], 39_000);
+        assert_eq!(*activity.recent.last().unwrap(), 30_000);
+        // An old time past the kept ones moves the cursor and nothing else.
+        let before = activity.recent.clone();
+        assert!(activity.add(1, 41));
+        assert_eq!((activity.recent.clone(), activity.upto), (before, 41));
+        assert_eq!(Activity::decode(&activity.encode(), 41), activity);
+        assert_eq!(Activity { recent: vec![1_790_000_000_000], upto: 1 }.encode(), "01790000000000");
+    }
 
     #[test]
     fn definitions_round_trip_and_name_each_problem() {
@@ -273,7 +346,6 @@ mod tests {
             {"type":"subscription","topic":"general","status":"subscribed"}]}]}"#;
         let definition = Definition::parse(json).unwrap();
         assert_eq!(definition.groups[0].conditions.len(), 3);
-        assert_eq!(definition.windows(), vec![("download".to_owned(), None, 30)]);
         let again = Definition::parse(&serde_json::to_string(&definition).unwrap()).unwrap();
         assert_eq!(again, definition);
 

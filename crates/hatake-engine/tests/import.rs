@@ -484,7 +484,8 @@ both!(names_without_a_space, sqlite_names_without_a_space, postgres_names_withou
 /// Two records that name only a family name at one company are colleagues as often as one
 /// person: never merged by themselves.
 async fn a_bare_family_name_is_not_merged_by_itself(store: &dyn Store) {
-    let first = import(store, "姓,会社名,電話番号\n中川,株式会社三光住販,06-6203-4107\n".as_bytes(), "a.csv", "A").await;
+    let first =
+        import(store, "姓,会社名,電話番号\n中川,株式会社三光住販,06-6203-4107\n".as_bytes(), "a.csv", "A").await;
     assert_eq!(first.created_rows, 1);
     let second =
         import(store, "姓,会社名,電話番号\n中川,株式会社三光住販,06-1234-9999\n".as_bytes(), "b.csv", "B").await;

@@ -16,6 +16,8 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     const DIALECT: Dialect = Dialect::Postgres;
+    /// The lead index of the event log is on the lead alone.
+    const LEAD_BUCKET_SHIFT: Option<u32> = None;
 
     /// Connects to `url` (`postgres://…`) and runs pending migrations.
     ///

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (27, "events_kind_time", include_str!("../migrations/0027_events_kind_time.sql")),
     (28, "segment_changes", include_str!("../migrations/0028_segment_changes.sql")),
     (29, "drop_events_kind_time", include_str!("../migrations/0029_drop_events_kind_time.sql")),
+    (30, "lead_activity", include_str!("../migrations/0030_lead_activity.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

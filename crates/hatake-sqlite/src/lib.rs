@@ -32,6 +32,9 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     const DIALECT: Dialect = Dialect::Sqlite;
+    /// The lead index of the event log leads with the id's bucket (`events.rs`): a read by lead
+    /// names the buckets (see `hatake_store::impl_segment_store!`).
+    const LEAD_BUCKET_SHIFT: Option<u32> = Some(events::BUCKET_SHIFT);
 
     /// Opens (creating if needed) the database in `data_dir` and runs pending migrations.
     ///

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (27, "events_kind_time", include_str!("../migrations/0027_events_kind_time.sql")),
     (28, "segment_changes", include_str!("../migrations/0028_segment_changes.sql")),
     (29, "drop_events_kind_time", include_str!("../migrations/0029_drop_events_kind_time.sql")),
+    (30, "lead_activity", include_str!("../migrations/0030_lead_activity.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

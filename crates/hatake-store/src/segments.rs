@@ -8,7 +8,7 @@
 
 use crate::{Millis, StoreResult};
 use async_trait::async_trait;
-use hatake_domain::segment::{Condition, Definition};
+use hatake_domain::segment::{Condition, Definition, RECENT_KEPT, TIME_DIGITS};
 use serde::Serialize;
 
 /// A value bound to a segment's query.
@@ -25,6 +25,8 @@ struct Builder {
     binds: Vec<Bind>,
     /// Counting for every lead at once (a fresh evaluation, a rebuild) rather than for a few.
     all: bool,
+    /// The activity summary (`lead_activity`) is built: behaviour reads it, not the log.
+    activity: bool,
 }
 
 impl Builder {
@@ -146,6 +148,27 @@ impl Builder {
                     Some(id) => format!(" AND e.product_id = {}", self.bind(Bind::Int(*id))),
                     None => String::new(),
                 };
+                if self.activity && usize::try_from(*at_least).is_ok_and(|k| (1..=RECENT_KEPT).contains(&k)) {
+                    // The summary: the k-th most recent time of the kind (for the product, or
+                    // any: product 0) is in the window. One row per person, by the index on
+                    // kind, product and newest time.
+                    let k = usize::try_from(*at_least).unwrap_or(1);
+                    let product = self.bind(Bind::Int(product_id.unwrap_or(0)));
+                    let mut filter = format!("a.kind = {kind} AND a.product_id = {product} AND a.last_at >= {since}");
+                    if k > 1 {
+                        let (start, end) = ((k - 1) * TIME_DIGITS + 1, k * TIME_DIGITS);
+                        filter.push_str(&format!(
+                            " AND CASE WHEN length(a.recent) >= {end} THEN \
+                             CAST(substr(a.recent, {start}, {TIME_DIGITS}) AS BIGINT) END >= {since}"
+                        ));
+                    }
+                    let sql = if self.all {
+                        format!("l.id IN (SELECT a.lead_id FROM lead_activity a WHERE {filter})")
+                    } else {
+                        format!("EXISTS (SELECT 1 FROM lead_activity a WHERE a.lead_id = l.id AND {filter})")
+                    };
+                    return not(*negate, sql);
+                }
                 let count = self.bind(Bind::Int(*at_least));
                 // The lead's own events and those of the browsers linked to it: for every lead,
                 // one pass over the log's events grouped by lead (no index on kind and time: it
@@ -186,9 +209,17 @@ impl Builder {
 
 /// The condition on `leads l` that a definition makes at `now`, with its values in bind order
 /// (`$1`, `$2`, …, after `first` values the caller binds first). `all`: written for evaluating
-/// every lead at once (else for a few leads named by the caller).
-pub fn condition_sql(definition: &Definition, now: Millis, first: usize, all: bool) -> (String, Vec<Bind>) {
-    let mut builder = Builder { binds: vec![Bind::Int(0); first], all };
+/// every lead at once (else for a few leads named by the caller). `activity`: the activity
+/// summary is built, and behaviour conditions read it (those counting more than
+/// [`RECENT_KEPT`] times read the log).
+pub fn condition_sql(
+    definition: &Definition,
+    now: Millis,
+    first: usize,
+    all: bool,
+    activity: bool,
+) -> (String, Vec<Bind>) {
+    let mut builder = Builder { binds: vec![Bind::Int(0); first], all, activity };
     let mut groups = Vec::new();
     for group in &definition.groups {
         if group.conditions.is_empty() {
@@ -231,6 +262,41 @@ impl SegmentRow {
     pub fn parsed(&self) -> Option<Definition> {
         serde_json::from_str(&self.definition).ok()
     }
+}
+
+/// Where the segment worker records how far the activity summary is built:
+/// [`ActivityBuild`] as JSON.
+pub const SETTING_ACTIVITY: &str = "segments.activity";
+
+/// How far the activity summary is built: every lead up to `after` (by id); `built` once all
+/// were, from when on segments read it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ActivityBuild {
+    pub built: bool,
+    pub after: i64,
+}
+
+/// An event as the activity summary takes it: the lead it counts for (its own, or the one its
+/// browser is linked to), kind, product and time.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ActivityEvent {
+    pub id: i64,
+    pub lead_id: i64,
+    pub kind: String,
+    pub product_id: Option<i64>,
+    pub occurred_at: Millis,
+}
+
+/// One row of the activity summary (see [`hatake_domain::segment::Activity`]).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ActivityRow {
+    pub lead_id: i64,
+    pub kind: String,
+    /// 0: any product.
+    pub product_id: i64,
+    pub last_at: Millis,
+    pub recent: String,
+    pub upto: i64,
 }
 
 /// What a refresh changed.
@@ -283,16 +349,48 @@ pub trait SegmentStore: Send + Sync + 'static {
     ) -> StoreResult<Refreshed>;
     /// The members' ids after `after`, by id.
     async fn segment_member_ids(&self, id: i64, after: i64, limit: i64) -> StoreResult<Vec<i64>>;
-    /// Leads something a segment reads changed for: events after `after_event` (up to `limit`
-    /// events; returns the last event id read), and records, scores, stages, interests and
-    /// subscriptions changed at or after `since`.
+    /// The id of the last of the next `limit` events after `after` (`after` when none).
+    async fn events_window_end(&self, after: i64, limit: i64) -> StoreResult<i64>;
+    /// Leads something a segment reads changed for: events after `after_event` up to
+    /// `upto_event`, and records, scores, stages, interests and subscriptions changed at or
+    /// after `since`.
     async fn segment_changes(
         &self,
         after_event: i64,
+        upto_event: i64,
         since: Millis,
-        limit: i64,
         reads: hatake_domain::segment::Reads,
-    ) -> StoreResult<(Vec<i64>, i64)>;
+    ) -> StoreResult<Vec<i64>>;
+    /// Where SQLite's log was rewound (a deleted event at or below an id read gives that id
+    /// again), taken once; `None` when it was not.
+    async fn take_segment_rewind(&self) -> StoreResult<Option<i64>>;
+    /// Whether the activity summary is built ([`SETTING_ACTIVITY`]).
+    async fn activity_ready(&self) -> StoreResult<bool>;
+    /// The events after `after` up to `upto` with the lead each counts for, by id.
+    async fn activity_events(&self, after: i64, upto: i64) -> StoreResult<Vec<ActivityEvent>>;
+    /// Every event of these leads (theirs and their browsers') up to the newest id when asked,
+    /// by id, and that id: every event of theirs at or below it is read.
+    async fn lead_activity_events(&self, leads: &[i64]) -> StoreResult<(Vec<ActivityEvent>, i64)>;
+    /// The activity summary's rows of these leads.
+    async fn activity_rows(&self, leads: &[i64]) -> StoreResult<Vec<ActivityRow>>;
+    /// In one transaction: removes the rows of the `replace` leads, then writes `rows` (a row
+    /// of the same lead, kind and product is replaced).
+    async fn write_activity(&self, replace: &[i64], rows: &[ActivityRow]) -> StoreResult<()>;
+    /// Leads queued to have their rows built again from the log (up to `limit`), taken.
+    async fn take_activity_queue(&self, limit: i64) -> StoreResult<Vec<i64>>;
+    /// Lead ids after `after`, by id (building the summary a slice at a time).
+    async fn lead_ids_after(&self, after: i64, limit: i64) -> StoreResult<Vec<i64>>;
+    /// Leads whose `k`-th most recent time of a kind (product 0: any) is in `[from, to)` by the
+    /// summary: those for whom "at least k in the window" stopped holding when the window's
+    /// start moved from `from` to `to` (`k` ≤ [`RECENT_KEPT`]).
+    async fn activity_exits(
+        &self,
+        kind: &str,
+        product_id: i64,
+        k: usize,
+        from: Millis,
+        to: Millis,
+    ) -> StoreResult<Vec<i64>>;
     /// Leads with an event of `kind` (for the product) that left a `days`-day window between
     /// `from` and `to`.
     async fn window_exits(
@@ -431,7 +529,8 @@ macro_rules! impl_segment_store {
                 definition: &hatake_domain::segment::Definition,
                 now: $crate::Millis,
             ) -> $crate::StoreResult<i64> {
-                let (condition, binds) = $crate::condition_sql(definition, now, 0, true);
+                let activity = self.activity_ready().await?;
+                let (condition, binds) = $crate::condition_sql(definition, now, 0, true, activity);
                 let sql = format!("SELECT COUNT(*) FROM leads l WHERE {condition}");
                 let query = sqlx::query_scalar::<$db, i64>(&sql);
                 let query = $crate::bind_segment!(query, binds);
@@ -445,7 +544,8 @@ macro_rules! impl_segment_store {
                 after: i64,
                 limit: i64,
             ) -> $crate::StoreResult<Vec<i64>> {
-                let (condition, binds) = $crate::condition_sql(definition, now, 2, true);
+                let activity = self.activity_ready().await?;
+                let (condition, binds) = $crate::condition_sql(definition, now, 2, true, activity);
                 let sql = format!("SELECT l.id FROM leads l WHERE l.id > $1 AND {condition} ORDER BY l.id LIMIT $2");
                 let query = sqlx::query_scalar::<$db, i64>(&sql).bind(after).bind(limit);
                 let query = $crate::bind_segment!(query, binds);
@@ -470,7 +570,8 @@ macro_rules! impl_segment_store {
                 });
                 let scope = scope.as_deref().unwrap_or("");
                 let member_scope = scope.replace("l.id", "m.lead_id");
-                let (condition, binds) = $crate::condition_sql(definition, now, 2, leads.is_none());
+                let activity = self.activity_ready().await?;
+                let (condition, binds) = $crate::condition_sql(definition, now, 2, leads.is_none(), activity);
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 // Members that no longer match (or whose lead is gone).
                 let delete = format!(
@@ -521,30 +622,40 @@ macro_rules! impl_segment_store {
                 .map_err(db_error)
             }
 
-            async fn segment_changes(
-                &self,
-                after_event: i64,
-                since: $crate::Millis,
-                limit: i64,
-                reads: hatake_domain::segment::Reads,
-            ) -> $crate::StoreResult<(Vec<i64>, i64)> {
+            async fn events_window_end(&self, after: i64, limit: i64) -> $crate::StoreResult<i64> {
                 let last: Option<i64> = sqlx::query_scalar::<$db, Option<i64>>(
                     "SELECT MAX(id) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2) x",
                 )
-                .bind(after_event)
+                .bind(after)
                 .bind(limit)
                 .fetch_one(&self.pool)
                 .await
                 .map_err(db_error)?;
-                let last = last.unwrap_or(after_event);
+                Ok(last.unwrap_or(after))
+            }
+
+            async fn segment_changes(
+                &self,
+                after_event: i64,
+                upto_event: i64,
+                since: $crate::Millis,
+                reads: hatake_domain::segment::Reads,
+            ) -> $crate::StoreResult<Vec<i64>> {
                 // Only the tables some segment reads (a scan of scores, say, only when one asks
                 // for scores).
-                let mut sql = String::from("SELECT id FROM leads WHERE updated_at >= $3 AND $1 = $1 AND $2 = $2");
+                let mut sql = String::new();
+                if reads.events {
+                    // The window's anonymous events by id (see `activity_events`).
+                    sql.push_str(
+                        "WITH n AS MATERIALIZED (SELECT visitor_id FROM events WHERE id > $1 AND id <= $2 \
+                         AND lead_id IS NULL) ",
+                    );
+                }
+                sql.push_str("SELECT id FROM leads WHERE updated_at >= $3 AND $1 = $1 AND $2 = $2");
                 if reads.events {
                     sql.push_str(
                         " UNION SELECT lead_id FROM events WHERE id > $1 AND id <= $2 AND lead_id IS NOT NULL \
-                         UNION SELECT v.lead_id FROM events e JOIN visitor_leads v ON v.visitor_id = e.visitor_id \
-                         WHERE e.id > $1 AND e.id <= $2 AND e.lead_id IS NULL \
+                         UNION SELECT v.lead_id FROM n JOIN visitor_leads v ON v.visitor_id = n.visitor_id \
                          UNION SELECT lead_id FROM visitor_leads WHERE linked_at >= $3",
                     );
                 }
@@ -561,15 +672,241 @@ macro_rules! impl_segment_store {
                     sql.push_str(" UNION SELECT lead_id FROM subscriptions WHERE at >= $3");
                 }
                 let mut leads: Vec<i64> = sqlx::query_scalar::<$db, i64>(&sql)
-                .bind(after_event)
-                .bind(last)
-                .bind(since)
+                    .bind(after_event)
+                    .bind(upto_event)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                leads.sort_unstable();
+                leads.dedup();
+                Ok(leads)
+            }
+
+            async fn take_segment_rewind(&self) -> $crate::StoreResult<Option<i64>> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let rewind: Option<i64> =
+                    sqlx::query_scalar::<$db, Option<i64>>("SELECT rewind_to FROM segment_rewind WHERE id = 1")
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(db_error)?
+                        .flatten();
+                if rewind.is_some() {
+                    sqlx::query::<$db>("UPDATE segment_rewind SET rewind_to = NULL WHERE id = 1")
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(rewind)
+            }
+
+            async fn activity_ready(&self) -> $crate::StoreResult<bool> {
+                let value: Option<String> =
+                    sqlx::query_scalar::<$db, String>("SELECT value FROM settings WHERE key = $1")
+                        .bind($crate::SETTING_ACTIVITY)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                Ok(value
+                    .and_then(|v| serde_json::from_str::<$crate::ActivityBuild>(&v).ok())
+                    .is_some_and(|b| b.built))
+            }
+
+            async fn activity_events(&self, after: i64, upto: i64) -> $crate::StoreResult<Vec<$crate::ActivityEvent>> {
+                // The window's anonymous events first, by id (`MATERIALIZED`: SQLite would
+                // otherwise walk every anonymous event by browser).
+                let mut events = sqlx::query_as::<$db, $crate::ActivityEvent>(
+                    "WITH n AS MATERIALIZED (SELECT id, visitor_id, kind, product_id, occurred_at FROM events \
+                     WHERE id > $1 AND id <= $2 AND lead_id IS NULL) \
+                     SELECT e.id, e.lead_id, e.kind, e.product_id, e.occurred_at FROM events e \
+                     WHERE e.id > $1 AND e.id <= $2 AND e.lead_id IS NOT NULL \
+                     UNION ALL SELECT n.id, v.lead_id, n.kind, n.product_id, n.occurred_at FROM n \
+                     JOIN visitor_leads v ON v.visitor_id = n.visitor_id",
+                )
+                .bind(after)
+                .bind(upto)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_error)?;
-                leads.sort_unstable();
-                leads.dedup();
-                Ok((leads, last))
+                events.sort_unstable_by_key(|e| e.id);
+                Ok(events)
+            }
+
+            async fn lead_activity_events(&self, leads: &[i64]) -> $crate::StoreResult<(Vec<$crate::ActivityEvent>, i64)> {
+                // A slice of neighbouring ids (the first build) is read as a range of the lead
+                // index, scattered ones (the queue) one lead at a time: SQLite's lead index
+                // leads with the id's bucket, so a list of leads would scan the whole log.
+                const OWN: &str = "SELECT e.id, e.lead_id, e.kind, e.product_id, e.occurred_at FROM events e";
+                // (Browsers first, then their events: `CROSS JOIN` keeps SQLite to that order.)
+                const LINKED: &str = "SELECT e.id, v.lead_id, e.kind, e.product_id, e.occurred_at FROM visitor_leads v \
+                                      CROSS JOIN events e WHERE e.visitor_id = v.visitor_id AND e.visitor_id IS NOT NULL";
+                let mut sorted = leads.to_vec();
+                sorted.sort_unstable();
+                sorted.dedup();
+                // Everything up to the newest event now, and nothing after it (in both arms: an
+                // event after it is the fold's, never counted twice).
+                let upto: i64 = sqlx::query_scalar::<$db, i64>("SELECT COALESCE(MAX(id), 0) FROM events")
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                let (Some(first), Some(last)) = (sorted.first().copied(), sorted.last().copied()) else {
+                    return Ok((Vec::new(), upto));
+                };
+                // SQLite's lead index leads with the bucket: name them all, so each is a seek.
+                let buckets = match <$store>::LEAD_BUCKET_SHIFT {
+                    Some(shift) => {
+                        let all: Vec<String> = (0..=(upto >> shift)).map(|b| b.to_string()).collect();
+                        format!("e.bucket IN ({}) AND ", all.join(","))
+                    }
+                    None => String::new(),
+                };
+                // (`+`: the bound must not lead SQLite to walk the table by id.)
+                let buckets = format!("{buckets}+e.id <= {upto} AND ");
+                let mut events = Vec::new();
+                if sorted.len() > 16 && last - first < 4 * sorted.len() as i64 {
+                    let sql = format!(
+                        "{OWN} WHERE {buckets}e.lead_id >= $1 AND e.lead_id <= $2 \
+                         UNION ALL {LINKED} AND +e.id <= {upto} AND v.lead_id >= $1 AND v.lead_id <= $2 AND e.lead_id IS NULL"
+                    );
+                    let found = sqlx::query_as::<$db, $crate::ActivityEvent>(&sql)
+                        .bind(first)
+                        .bind(last)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?;
+                    events.extend(found.into_iter().filter(|e| sorted.binary_search(&e.lead_id).is_ok()));
+                } else {
+                    let sql = format!(
+                        "{OWN} WHERE {buckets}e.lead_id = $1 UNION ALL {LINKED} AND +e.id <= {upto} AND v.lead_id = $1 AND e.lead_id IS NULL"
+                    );
+                    for lead in &sorted {
+                        events.extend(
+                            sqlx::query_as::<$db, $crate::ActivityEvent>(&sql)
+                                .bind(*lead)
+                                .fetch_all(&self.pool)
+                                .await
+                                .map_err(db_error)?,
+                        );
+                    }
+                }
+                events.sort_unstable_by_key(|e| e.id);
+                Ok((events, upto))
+            }
+
+            async fn activity_rows(&self, leads: &[i64]) -> $crate::StoreResult<Vec<$crate::ActivityRow>> {
+                let mut rows = Vec::new();
+                for part in leads.chunks(1_000) {
+                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                    rows.extend(
+                        sqlx::query_as::<$db, $crate::ActivityRow>(&format!(
+                            "SELECT lead_id, kind, product_id, last_at, recent, upto FROM lead_activity \
+                             WHERE lead_id IN ({})",
+                            list.join(",")
+                        ))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?,
+                    );
+                }
+                Ok(rows)
+            }
+
+            async fn write_activity(&self, replace: &[i64], rows: &[$crate::ActivityRow]) -> $crate::StoreResult<()> {
+                if replace.is_empty() && rows.is_empty() {
+                    return Ok(());
+                }
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                for part in replace.chunks(1_000) {
+                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                    sqlx::query::<$db>(&format!("DELETE FROM lead_activity WHERE lead_id IN ({})", list.join(",")))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(db_error)?;
+                }
+                // Six values a row, well under every backend's limit of binds per statement.
+                for part in rows.chunks(($crate::MAX_BINDS / 6).max(1)) {
+                    let values: Vec<String> = (0..part.len())
+                        .map(|i| {
+                            let b = i * 6;
+                            format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6)
+                        })
+                        .collect();
+                    let sql = format!(
+                        "INSERT INTO lead_activity (lead_id, kind, product_id, last_at, recent, upto) VALUES {} \
+                         ON CONFLICT (lead_id, kind, product_id) DO UPDATE SET last_at = excluded.last_at, \
+                         recent = excluded.recent, upto = excluded.upto",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for row in part {
+                        query = query
+                            .bind(row.lead_id)
+                            .bind(row.kind.as_str())
+                            .bind(row.product_id)
+                            .bind(row.last_at)
+                            .bind(row.recent.as_str())
+                            .bind(row.upto);
+                    }
+                    query.execute(&mut *tx).await.map_err(db_error)?;
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok(())
+            }
+
+            async fn take_activity_queue(&self, limit: i64) -> $crate::StoreResult<Vec<i64>> {
+                let mut taken: Vec<i64> = sqlx::query_scalar::<$db, i64>(
+                    "DELETE FROM activity_queue WHERE lead_id IN \
+                     (SELECT lead_id FROM activity_queue ORDER BY lead_id LIMIT $1) RETURNING lead_id",
+                )
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)?;
+                taken.sort_unstable();
+                Ok(taken)
+            }
+
+            async fn lead_ids_after(&self, after: i64, limit: i64) -> $crate::StoreResult<Vec<i64>> {
+                sqlx::query_scalar::<$db, i64>("SELECT id FROM leads WHERE id > $1 ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
+            }
+
+            async fn activity_exits(
+                &self,
+                kind: &str,
+                product_id: i64,
+                k: usize,
+                from: $crate::Millis,
+                to: $crate::Millis,
+            ) -> $crate::StoreResult<Vec<i64>> {
+                // The newest time first: for k = 1 it is the one (a range of the index); for a
+                // larger k it bounds the rows whose k-th time is read.
+                let kth = if k <= 1 {
+                    "a.last_at < $4".to_owned()
+                } else {
+                    let (start, end) = ((k - 1) * hatake_domain::segment::TIME_DIGITS + 1, k * hatake_domain::segment::TIME_DIGITS);
+                    format!(
+                        "CASE WHEN length(a.recent) >= {end} THEN CAST(substr(a.recent, {start}, {}) AS BIGINT) END \
+                         BETWEEN $3 AND $4 - 1",
+                        hatake_domain::segment::TIME_DIGITS
+                    )
+                };
+                sqlx::query_scalar::<$db, i64>(&format!(
+                    "SELECT a.lead_id FROM lead_activity a WHERE a.kind = $1 AND a.product_id = $2 AND a.last_at >= $3 \
+                     AND {kth}"
+                ))
+                .bind(kind)
+                .bind(product_id)
+                .bind(from)
+                .bind(to)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
             }
 
             async fn window_exits(

@@ -1521,6 +1521,7 @@ async fn scenario_migrations(backend: &Backend) {
         (27, "events_kind_time".to_owned()),
         (28, "segment_changes".to_owned()),
         (29, "drop_events_kind_time".to_owned()),
+        (30, "lead_activity".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

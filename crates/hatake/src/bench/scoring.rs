@@ -317,6 +317,14 @@ fn models() -> Vec<ScoringModel> {
     vec![erp, kintai, security]
 }
 
+/// Event `index` arriving now: the history's mix (see [`history_event`]), happened within the
+/// last hour.
+pub(crate) fn live_event(index: usize, world: &World, now: i64) -> NewEvent {
+    let mut event = history_event(index, world.leads, &world.products, now);
+    event.occurred_at = now - i64::try_from(index % 3_600_000).unwrap_or(0);
+    event
+}
+
 /// Event `index` of the history: over the last two years; 12% anonymous page views of a web
 /// visitor, 1% form submissions that link their visitor to the lead, the rest a lead's
 /// behaviour, 35% of it for a product.
