@@ -255,11 +255,11 @@ async fn fold_events(store: &(impl SegmentStore + ?Sized), events: &[ActivityEve
     if events.is_empty() {
         return Ok(());
     }
-    let mut leads: Vec<i64> = events.iter().map(|e| e.lead_id).collect();
-    leads.sort_unstable();
-    leads.dedup();
+    let mut keys: Vec<(i64, String, i64)> = events.iter().flat_map(keys_of).collect();
+    keys.sort_unstable();
+    keys.dedup();
     let mut held: HashMap<(i64, String, i64), Activity> = store
-        .activity_rows(&leads)
+        .activity_rows_of(&keys)
         .await?
         .into_iter()
         .map(|row| ((row.lead_id, row.kind, row.product_id), Activity::decode(&row.recent, row.upto)))

@@ -373,6 +373,8 @@ pub trait SegmentStore: Send + Sync + 'static {
     async fn lead_activity_events(&self, leads: &[i64]) -> StoreResult<(Vec<ActivityEvent>, i64)>;
     /// The activity summary's rows of these leads.
     async fn activity_rows(&self, leads: &[i64]) -> StoreResult<Vec<ActivityRow>>;
+    /// The activity summary's rows of these (lead, kind, product) keys, those that exist.
+    async fn activity_rows_of(&self, keys: &[(i64, String, i64)]) -> StoreResult<Vec<ActivityRow>>;
     /// In one transaction: removes the rows of the `replace` leads, then writes `rows` (a row
     /// of the same lead, kind and product is replaced).
     async fn write_activity(&self, replace: &[i64], rows: &[ActivityRow]) -> StoreResult<()>;
@@ -808,6 +810,27 @@ macro_rules! impl_segment_store {
                         .await
                         .map_err(db_error)?,
                     );
+                }
+                Ok(rows)
+            }
+
+            async fn activity_rows_of(&self, keys: &[(i64, String, i64)]) -> $crate::StoreResult<Vec<$crate::ActivityRow>> {
+                let mut rows = Vec::new();
+                // Three values a key: one seek of the primary key each.
+                for part in keys.chunks(($crate::MAX_BINDS / 3).max(1)) {
+                    let values: Vec<String> = (0..part.len())
+                        .map(|i| format!("(${}, ${}, ${})", i * 3 + 1, i * 3 + 2, i * 3 + 3))
+                        .collect();
+                    let sql = format!(
+                        "SELECT lead_id, kind, product_id, last_at, recent, upto FROM lead_activity \
+                         WHERE (lead_id, kind, product_id) IN (VALUES {})",
+                        values.join(", ")
+                    );
+                    let mut query = sqlx::query_as::<$db, $crate::ActivityRow>(&sql);
+                    for (lead, kind, product) in part {
+                        query = query.bind(*lead).bind(kind.as_str()).bind(*product);
+                    }
+                    rows.extend(query.fetch_all(&self.pool).await.map_err(db_error)?);
                 }
                 Ok(rows)
             }

@@ -136,6 +136,17 @@ pub async fn run(args: SegmentsBenchArgs) -> anyhow::Result<()> {
         }
         println!("activity summary built by the segment worker in {:.1} s", started.elapsed().as_secs_f64());
     }
+    // Up to the log's end (events stored since the worker last ran), as a running server is.
+    let started = Instant::now();
+    let behind = lag(store.as_ref()).await?;
+    while worker.run(&cx).await.map_err(|e| anyhow::anyhow!("segment worker: {e:?}"))? {}
+    if behind > 0 {
+        println!(
+            "segment worker caught up with {} events in {:.1} s",
+            count(usize::try_from(behind).unwrap_or(0)),
+            started.elapsed().as_secs_f64()
+        );
+    }
     println!();
     println!(
         "{:<58} {:>10} {:>10} {:>10} {:>8} {:>14}",
