@@ -971,6 +971,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("review.merge", "同一人物としてマージ", "Merge"),
     ("review.distinct", "別人", "Not the same"),
     ("review.merge_confirm", "2件を1人のリードにまとめます。よろしいですか？", "Merge the two records into one lead?"),
+    ("review.distinct_confirm", "別人としてこの確認を閉じます。2件はどちらもそのまま残ります。よろしいですか？", "Close this question as two different people? Both records stay as they are."),
     ("review.merged", "マージしました。", "Merged."),
     ("review.undo", "元に戻す", "Undo"),
     ("review.distinct_done", "別人として記録しました。", "Recorded as two different people."),

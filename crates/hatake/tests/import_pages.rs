@@ -385,6 +385,10 @@ async fn not_the_same_person_closes_the_question_and_keeps_both() {
     let (review_id, cards) = review_pair(&app, &client, &csrf).await;
     let queue = text(client.get(app.url("/reviews")).send().await.unwrap()).await;
     assert!(queue.contains(&format!("id=\"review-{review_id}\"")));
+    // Closing a question as two people asks first (it cannot be undone).
+    let form = format!("action=\"/reviews/{review_id}/distinct\"");
+    let at = queue.find(&form).expect("the distinct form");
+    assert!(queue[at..at + 300].contains("data-confirm=\"別人としてこの確認を閉じます。"), "asks first");
     // The dashboard shows the open questions to those who answer them, not to field sales.
     let dashboard = text(client.get(app.url("/")).send().await.unwrap()).await;
     assert!(dashboard.contains("id=\"dashboard-reviews\""));
