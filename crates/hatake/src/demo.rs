@@ -464,6 +464,17 @@ mod tests {
         }
         let test = sends.iter().find(|n| n.sample_percent > 0).expect("the A/B test");
         assert!(test.winner.is_some(), "decided");
+        // Every lead inside sales accepted carries its hand-over note for the field rep.
+        let mut accepted = 0;
+        for lead in &all {
+            for change in store.stage_history(lead.id).await.expect("history") {
+                if change.from_stage.as_deref() == Some("mql") && change.to_stage == "sal" {
+                    accepted += 1;
+                    assert!(change.note.as_deref().is_some_and(|n| n.chars().count() > 10), "{change:?}");
+                }
+            }
+        }
+        assert!(accepted > 0, "the demo has accepted leads");
     }
 
     #[tokio::test]

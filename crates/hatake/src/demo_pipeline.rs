@@ -83,7 +83,18 @@ pub async fn work_inquiries(
             );
             continue;
         }
-        if !step(store, lead, product, "mql", "sal", None, caller, accepted_at, zone).await? {
+        // Accepted with the hand-over note inside sales writes for the field rep.
+        let note = HAND_OVER_NOTES[roll(lead, 12, HAND_OVER_NOTES.len() as u64) as usize];
+        let accept = MoveRequest {
+            lead_id: lead,
+            product_id: product,
+            from: "mql".into(),
+            to: "sal".into(),
+            note: Some(note.to_owned()),
+            by: caller,
+            ..MoveRequest::default()
+        };
+        if !moved(qualification::move_lead(store, &accept, accepted_at, zone).await)? {
             continue;
         }
         worked.accepted += 1;
@@ -169,6 +180,18 @@ pub async fn work_inquiries(
 
 /// Moves a lead; whether it moved (a move the lead's stage no longer allows is skipped).
 #[allow(clippy::too_many_arguments)]
+/// What inside sales tells the field rep when it passes a lead on (one per accepted demo lead).
+const HAND_OVER_NOTES: [&str; 8] = [
+    "情報システム部の課長。来期の基幹システム刷新を検討中で、予算化は4月の見込み。部長同席での訪問を希望。",
+    "現行システムの保守切れが来年3月。比較検討中で他社2社と商談中。価格と導入期間を重視。",
+    "総務部長と電話。勤怠の締め作業に毎月3日かかっており、まずはデモを見たいとのこと。",
+    "資料請求後に折り返し。導入時期は未定だが、経営会議で年内に方向性を決める予定。",
+    "展示会で名刺交換済み。担当者は前向き、決裁者は事業部長。訪問日程の候補を3つもらった。",
+    "セキュリティ監査の指摘対応で急いでいる。来月中に見積が欲しい。",
+    "子会社3社を含めた導入を検討。まずは本社の情シスで評価したいとのこと。",
+    "予算は確保済み。現場の入力負担を減らしたいという要望が強い。オンライン商談を希望。",
+];
+
 async fn step(
     store: &dyn Store,
     lead: i64,
