@@ -178,7 +178,6 @@ pub async fn work_inquiries(
     Ok(worked)
 }
 
-/// Moves a lead; whether it moved (a move the lead's stage no longer allows is skipped).
 /// What inside sales tells the field rep when it passes a lead on (one per accepted demo lead).
 const HAND_OVER_NOTES: [&str; 8] = [
     "情報システム部の課長。来期の基幹システム刷新を検討中で、予算化は4月の見込み。部長同席での訪問を希望。",
@@ -191,6 +190,7 @@ const HAND_OVER_NOTES: [&str; 8] = [
     "予算は確保済み。現場の入力負担を減らしたいという要望が強い。オンライン商談を希望。",
 ];
 
+/// Moves a lead; whether it moved (a move the lead's stage no longer allows is skipped).
 #[allow(clippy::too_many_arguments)]
 async fn step(
     store: &dyn Store,
