@@ -297,37 +297,9 @@ pub async fn hand_raise(
     zone: &jiff::tz::TimeZone,
 ) -> StoreResult<bool> {
     let current = store.lead_stages(&[lead_id]).await?.into_iter().find(|s| s.product_id == product_id);
-    let mut from = current.map(|s| s.stage);
-    let detail = serde_json::json!({ "via": via, "form": form }).to_string();
-    match from.as_deref().and_then(Stage::parse).unwrap_or(Stage::Lead) {
-        Stage::Lead | Stage::Nurturing => {}
-        Stage::Lost => {
-            // A lost prospect asking again: recycled, then qualified like any hand-raiser.
-            let recycle = StageMove {
-                lead_id,
-                product_id,
-                from: from.clone(),
-                to: Stage::Nurturing.as_str().into(),
-                at: now,
-                by: None,
-                reason: Some("hand_raise".into()),
-                note: None,
-                policy_version: None,
-                mode: None,
-                sla_due_at: None,
-                opportunity: None,
-                detail: Some(detail.clone()),
-            };
-            match store.move_stage(&recycle).await {
-                Ok(_) => from = Some(Stage::Nurturing.as_str().into()),
-                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(false),
-                Err(error) => return Err(error),
-            }
-        }
-        _ => return Ok(false),
-    }
+    let from = current.map(|s| s.stage);
     let (_, process) = process(store, product_id).await?;
-    let step = StageMove {
+    let mut step = StageMove {
         lead_id,
         product_id,
         from,
@@ -340,8 +312,21 @@ pub async fn hand_raise(
         mode: None,
         sla_due_at: Some(process.sla_deadline(now, zone)),
         opportunity: None,
-        detail: Some(detail),
+        detail: Some(serde_json::json!({ "via": via, "form": form }).to_string()),
     };
+    match step.from.as_deref().and_then(Stage::parse).unwrap_or(Stage::Lead) {
+        Stage::Lead | Stage::Nurturing => {}
+        Stage::Lost => {
+            // A lost prospect asking again: recycled, then qualified like any hand-raiser.
+            let recycle = StageMove { to: Stage::Nurturing.as_str().into(), sla_due_at: None, ..step.clone() };
+            match store.move_stage(&recycle).await {
+                Ok(_) => step.from = Some(recycle.to),
+                Err(StoreError::Conflict { .. } | StoreError::NotFound) => return Ok(false),
+                Err(error) => return Err(error),
+            }
+        }
+        _ => return Ok(false),
+    }
     match store.move_stage(&step).await {
         Ok(_) => Ok(true),
         // Moved by someone (or the scorer) meanwhile, or deleted: that move stands.

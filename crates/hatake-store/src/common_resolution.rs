@@ -82,6 +82,25 @@ macro_rules! impl_resolution_store {
             write_lead_keys(&mut *conn, &[(snapshot.id, $crate::sql::lead_match_keys(&data))]).await
         }
 
+        /// The next `limit` leads after `after_id`, by id (walking every lead a page at a time).
+        async fn fetch_leads_after(
+            conn: &mut <$db as sqlx::Database>::Connection,
+            after_id: i64,
+            limit: i64,
+        ) -> $crate::StoreResult<Vec<$crate::LeadRow>> {
+            let sql = format!(
+                "SELECT {} FROM {} WHERE l.id > $1 ORDER BY l.id LIMIT $2",
+                $crate::sql::LEAD_COLUMNS,
+                $crate::sql::LEAD_FROM
+            );
+            sqlx::query_as::<$db, $crate::LeadRow>(&sql)
+                .bind(after_id)
+                .bind(limit)
+                .fetch_all(&mut *conn)
+                .await
+                .map_err(db_error)
+        }
+
         async fn fetch_leads_by_ids(
             conn: &mut <$db as sqlx::Database>::Connection,
             ids: &[i64],
@@ -159,17 +178,7 @@ macro_rules! impl_resolution_store {
 
             async fn rekey_leads(&self, after_id: i64, limit: i64) -> $crate::StoreResult<Option<i64>> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let sql = format!(
-                    "SELECT {} FROM {} WHERE l.id > $1 ORDER BY l.id LIMIT $2",
-                    $crate::sql::LEAD_COLUMNS,
-                    $crate::sql::LEAD_FROM
-                );
-                let rows = sqlx::query_as::<$db, $crate::LeadRow>(&sql)
-                    .bind(after_id)
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                let rows = fetch_leads_after(&mut *tx, after_id, limit).await?;
                 let Some(last) = rows.last().map(|r| r.id) else { return Ok(None) };
                 let list: Vec<String> = rows.iter().map(|r| r.id.to_string()).collect();
                 sqlx::query::<$db>(&format!("DELETE FROM lead_keys WHERE lead_id IN ({})", list.join(",")))
@@ -190,17 +199,7 @@ macro_rules! impl_resolution_store {
 
             async fn reindex_leads(&self, after_id: i64, limit: i64) -> $crate::StoreResult<Option<i64>> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let sql = format!(
-                    "SELECT {} FROM {} WHERE l.id > $1 ORDER BY l.id LIMIT $2",
-                    $crate::sql::LEAD_COLUMNS,
-                    $crate::sql::LEAD_FROM
-                );
-                let rows = sqlx::query_as::<$db, $crate::LeadRow>(&sql)
-                    .bind(after_id)
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
+                let rows = fetch_leads_after(&mut *tx, after_id, limit).await?;
                 let Some(last) = rows.last().map(|r| r.id) else { return Ok(None) };
                 let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
                 <$store>::unindex_leads(&mut *tx, &ids).await?;

@@ -170,6 +170,20 @@ async fn wait_for_text(
     }
 }
 
+/// Signs in through the login page and waits for the signed-in page.
+async fn sign_in(
+    browser: &fantoccini::Client,
+    app: &support::TestApp,
+    email: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser.goto(&app.url("/login")).await?;
+    browser.find(Locator::Css("input[name=email]")).await?.send_keys(email).await?;
+    browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
+    browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
+    browser.wait().for_element(Locator::Id("logout")).await?;
+    Ok(())
+}
+
 /// The visitor id the tracking script keeps in the current site's cookie, once it is there.
 async fn visitor_cookie(browser: &fantoccini::Client) -> String {
     eventually("the tracking script's visitor id", || async move {
@@ -601,11 +615,7 @@ async fn inside_sales_accepts_an_mql_and_opens_a_deal_in_headless_chromium() {
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;
     let result = async {
-        browser.goto(&app.url("/login")).await?;
-        browser.find(Locator::Css("input[name=email]")).await?.send_keys("is@example.jp").await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
-        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("logout")).await?;
+        sign_in(&browser, &app, "is@example.jp").await?;
         browser.goto(&app.url(&format!("/pipeline/{}/mql", product.id))).await?;
         let row = browser.wait().for_element(Locator::Css(&format!("tr.mql-row[data-lead=\"{lead}\"]"))).await?;
         let shot = browser.screenshot().await?;
@@ -680,11 +690,7 @@ async fn a_marketer_simulates_a_policy_in_headless_chromium() {
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;
     let result = async {
-        browser.goto(&app.url("/login")).await?;
-        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
-        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("logout")).await?;
+        sign_in(&browser, &app, "marketing@example.jp").await?;
         browser.goto(&app.url(&format!("/qualification/{}", product.id))).await?;
         browser.wait().for_element(Locator::Id("simulate")).await?.click().await?;
         let summary = wait_for_text(&browser, "#simulation-summary", "12か月").await?;
@@ -797,11 +803,7 @@ async fn a_marketer_writes_and_previews_a_template_in_headless_chromium() {
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;
     let result = async {
-        browser.goto(&app.url("/login")).await?;
-        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
-        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("logout")).await?;
+        sign_in(&browser, &app, "marketing@example.jp").await?;
         browser.find(Locator::Id("nav-mail")).await?.click().await?;
         browser.wait().for_element(Locator::Css("#mail-tabs a[href='/mail/templates']")).await?.click().await?;
         browser.wait().for_element(Locator::Id("template-new")).await?.click().await?;
@@ -874,11 +876,7 @@ async fn a_marketer_builds_a_segment_in_headless_chromium() {
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;
     let result = async {
-        browser.goto(&app.url("/login")).await?;
-        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
-        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("logout")).await?;
+        sign_in(&browser, &app, "marketing@example.jp").await?;
         browser.goto(&app.url("/mail/segments/new")).await?;
         browser.wait().for_element(Locator::Id("segment-form")).await?;
         browser.find(Locator::Css("input[name=name]")).await?.send_keys("情シスの方").await?;
@@ -934,11 +932,7 @@ async fn a_marketer_picks_values_and_merges_a_pair_in_headless_chromium() {
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;
     let result = async {
-        browser.goto(&app.url("/login")).await?;
-        browser.find(Locator::Css("input[name=email]")).await?.send_keys("marketing@example.jp").await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
-        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("logout")).await?;
+        sign_in(&browser, &app, "marketing@example.jp").await?;
         browser.goto(&app.url("/reviews")).await?;
         let pair = browser.wait().for_element(Locator::Id(&format!("review-{}", review.id))).await?;
         let after = "return document.querySelector('input[name=\"pick.phone\"]').closest('tr').querySelector('td.after').textContent.trim()";
@@ -1003,11 +997,7 @@ async fn week_one_editors_work_as_a_person_uses_them_in_headless_chromium() {
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;
     let result = async {
-        browser.goto(&app.url("/login")).await?;
-        browser.find(Locator::Css("input[name=email]")).await?.send_keys("admin@example.jp").await?;
-        browser.find(Locator::Css("input[name=password]")).await?.send_keys(PASSWORD).await?;
-        browser.find(Locator::Css("button[type=submit]")).await?.click().await?;
-        browser.wait().for_element(Locator::Id("logout")).await?;
+        sign_in(&browser, &app, "admin@example.jp").await?;
 
         // The company picker: part of the name, then the suggestion.
         browser.goto(&app.url("/leads/new")).await?;
