@@ -526,6 +526,31 @@ async fn windows_and_domain_limits(store: Arc<dyn Store>) {
     drain(&mut worker, &cx).await;
     assert!(sink.wait_for(6, Duration::from_secs(5)), "every mail by 09:02 ({})", sink.count());
     assert_eq!(store.outbox_counts().await.unwrap().sent, 6);
+
+    // Two processes sending from one database keep to one limit between them.
+    clock.set(at("2026-12-08T09:03"));
+    for i in 0..4 {
+        let key = format!("shared:{i}");
+        enqueue(store.as_ref(), &key, None, &mail(&format!("q{i}@example.jp")), clock.now(), clock.now())
+            .await
+            .unwrap();
+    }
+    let other = Context::new(store.clone(), clock.clone(), tokyo.clone());
+    assert_ne!(other.holder, cx.holder);
+    let mut first = sender(&sink, 1, 1);
+    let mut second = sender(&sink, 2, 10);
+    runtime::step(&mut first, &cx, &mut LeaseState::default()).await.unwrap();
+    drain(&mut second, &other).await;
+    assert!(sink.wait_for(8, Duration::from_secs(5)));
+    assert_eq!(first.counts.sent + second.counts.sent, 2, "two a minute for both processes together");
+    assert_eq!(second.counts.deferred, 2);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(sink.count(), 8, "nothing more this minute");
+    clock.set(at("2026-12-08T09:04"));
+    drain(&mut first, &cx).await;
+    drain(&mut second, &other).await;
+    assert!(sink.wait_for(10, Duration::from_secs(5)), "the rest in the next minute ({})", sink.count());
+    assert_eq!(store.outbox_counts().await.unwrap().sent, 10);
 }
 
 both!(windows_and_domain_limits, windows_and_domain_limits_sqlite, windows_and_domain_limits_postgres);

@@ -94,6 +94,7 @@ hatake_store::impl_booking_store!(PostgresStore, Postgres);
 hatake_store::impl_scoring_store!(PostgresStore, Postgres);
 hatake_store::impl_lifecycle_store!(PostgresStore, Postgres);
 hatake_store::impl_outbox_store!(PostgresStore, Postgres);
+hatake_store::impl_outbox_write!(PostgresStore, Postgres);
 hatake_store::impl_subscription_store!(PostgresStore, Postgres);
 hatake_store::impl_mail_template_store!(PostgresStore, Postgres);
 hatake_store::impl_segment_store!(PostgresStore, Postgres);

@@ -37,6 +37,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (28, "segment_changes", include_str!("../migrations/0028_segment_changes.sql")),
     (29, "drop_events_kind_time", include_str!("../migrations/0029_drop_events_kind_time.sql")),
     (30, "lead_activity", include_str!("../migrations/0030_lead_activity.sql")),
+    (31, "outbox_payloads", include_str!("../migrations/0031_outbox_payloads.sql")),
+    (32, "mail_domain_quota", include_str!("../migrations/0032_mail_domain_quota.sql")),
 ];
 /// An arbitrary constant naming hatake's migration lock.
 const MIGRATION_LOCK: i64 = 0x6861_7461_6b65;

@@ -6,6 +6,7 @@ mod bulk;
 mod checkpoint;
 mod events;
 mod migrate;
+mod outbox;
 mod scoring;
 mod turns;
 
@@ -25,6 +26,8 @@ pub struct SqliteStore {
     path: PathBuf,
     bulk: bulk::BulkWriter,
     events: events::EventWriter,
+    /// The outbox's writes (a sender's group commits), on a connection of their own.
+    outbox: bulk::BulkWriter,
     /// Scoring's reads of many rows (`scoring.rs`).
     scoring_reader: bulk::BulkWriter,
     checkpoints: std::sync::Arc<checkpoint::Checkpointer>,
@@ -82,9 +85,10 @@ impl SqliteStore {
         // An import that stopped with its process left the search index's merging off.
         bulk.run(|conn| bulk::restore_search_automerge(conn)).await?;
         let checkpoints = std::sync::Arc::new(checkpoint::Checkpointer::start(&path));
+        let outbox = bulk::BulkWriter::new(&path, Some(turns.clone()));
         let events = events::EventWriter::new(&path, turns);
         let scoring_reader = bulk::BulkWriter::new(&path, None);
-        Ok(Self { pool, path, bulk, events, scoring_reader, checkpoints })
+        Ok(Self { pool, path, bulk, events, outbox, scoring_reader, checkpoints })
     }
 
     /// The database file.
@@ -261,6 +265,20 @@ hatake_store::impl_booking_store!(SqliteStore, Sqlite);
 hatake_store::impl_scoring_store!(SqliteStore, Sqlite);
 hatake_store::impl_lifecycle_store!(SqliteStore, Sqlite);
 hatake_store::impl_outbox_store!(SqliteStore, Sqlite);
+
+impl SqliteStore {
+    /// The outbox's group commit on its own connection (`outbox.rs`).
+    async fn write_outbox_rows(
+        &self,
+        holder: &str,
+        hand_overs: &[(i64, String)],
+        outcomes: &[(i64, hatake_store::OutboxOutcome)],
+        now: hatake_store::Millis,
+    ) -> Result<hatake_store::OutboxWritten, StoreError> {
+        let (holder, hand_overs, outcomes) = (holder.to_owned(), hand_overs.to_vec(), outcomes.to_vec());
+        self.outbox.run(move |conn| outbox::write(conn, &holder, &hand_overs, &outcomes, now)).await
+    }
+}
 hatake_store::impl_subscription_store!(SqliteStore, Sqlite);
 hatake_store::impl_mail_template_store!(SqliteStore, Sqlite);
 hatake_store::impl_segment_store!(SqliteStore, Sqlite);

@@ -120,7 +120,39 @@ pub const OUTBOX_UNSUBSCRIBED: &str =
      WHERE s.lead_id = outbox.lead_id AND s.topic = outbox.topic AND s.status = 'unsubscribed')) \
      OR EXISTS (SELECT 1 FROM suppressions x WHERE x.email = LOWER(outbox.recipient) AND x.active))";
 
-pub const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, lead_id, recipient, payload, status, attempts, due_at, \
+/// One outcome's row change, for each kind but sent (parameters in order of their numbers).
+pub const OUTBOX_RETRY_SQL: &str =
+    "UPDATE outbox SET status = 'pending', due_at = $1, handed_at = NULL, last_code = $2, \
+     last_error = $3, attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $4 WHERE id = $5";
+pub const OUTBOX_FAILED_SQL: &str = "UPDATE outbox SET status = 'failed', last_code = $1, last_error = $2, \
+     attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $3 WHERE id = $4";
+pub const OUTBOX_UNCONFIRMED_SQL: &str =
+    "UPDATE outbox SET last_error = $1, attempts = attempts + 1, claimed_by = NULL, \
+     claimed_until = NULL, updated_at = $2 WHERE id = $3 AND status = 'handed'";
+/// A sent row's change: `$1` now, `$2` the server's code, `$3` the row.
+pub const OUTBOX_SENT_SQL: &str =
+    "UPDATE outbox SET status = 'sent', sent_at = $1, last_code = $2, last_error = NULL, \
+     attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $1 WHERE id = $3";
+/// The record of an attempt: row, when, outcome, code, detail.
+pub const OUTBOX_ATTEMPT_SQL: &str =
+    "INSERT INTO outbox_attempts (outbox_id, at, outcome, code, detail) VALUES ($1, $2, $3, $4, $5)";
+/// One row's hand-over: `$1` now, `$2` Message-ID, `$3` the row, `$4` its holder. A row whose
+/// lead left its topic (or whose address is suppressed) is cancelled instead, in the same step:
+/// returns the row's new status.
+pub fn outbox_hand_sql() -> String {
+    format!(
+        "UPDATE outbox SET status = CASE WHEN {u} THEN 'cancelled' ELSE 'handed' END, \
+         handed_at = CASE WHEN {u} THEN NULL ELSE $1 END, message_id = CASE WHEN {u} THEN NULL ELSE $2 END, \
+         last_error = CASE WHEN {u} THEN 'unsubscribed' ELSE last_error END, \
+         claimed_by = CASE WHEN {u} THEN NULL ELSE claimed_by END, \
+         claimed_until = CASE WHEN {u} THEN NULL ELSE claimed_until END, updated_at = $1 \
+         WHERE id = $3 AND status = 'claimed' AND claimed_by = $4 RETURNING status",
+        u = OUTBOX_UNSUBSCRIBED
+    )
+}
+
+pub const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, lead_id, recipient, \
+     (SELECT p.payload FROM outbox_payloads p WHERE p.outbox_id = outbox.id) AS payload, status, attempts, due_at, \
      claimed_by, claimed_until, handed_at, sent_at, last_code, last_error, message_id, created_at, updated_at, topic";
 
 #[async_trait]
@@ -190,6 +222,9 @@ pub trait OutboxStore: Send + Sync + 'static {
     async fn outbox_attempts(&self, id: i64) -> StoreResult<Vec<OutboxAttempt>>;
     /// When the next pending row falls due (for a worker's rest).
     async fn next_outbox_due(&self, kind: &str) -> StoreResult<Option<Millis>>;
+    /// Takes up to `wanted` sends to `domain` in the minute starting at `minute`, of at most
+    /// `limit` a minute for all processes together; returns how many were granted.
+    async fn take_domain_quota(&self, domain: &str, minute: Millis, limit: i64, wanted: i64) -> StoreResult<i64>;
 }
 
 #[macro_export]
@@ -198,12 +233,11 @@ macro_rules! impl_outbox_store {
         #[async_trait::async_trait]
         impl $crate::OutboxStore for $store {
             async fn enqueue_outbox(&self, rows: &[$crate::NewOutbox], now: $crate::Millis) -> $crate::StoreResult<u64> {
-                const COLUMNS: [&str; 11] = [
+                const COLUMNS: [&str; 10] = [
                     "idempotency_key",
                     "kind",
                     "lead_id",
                     "recipient",
-                    "payload",
                     "status",
                     "attempts",
                     "due_at",
@@ -215,17 +249,16 @@ macro_rules! impl_outbox_store {
                 let mut created = 0;
                 for part in rows.chunks($crate::rows_per_statement(COLUMNS.len())) {
                     let sql = format!(
-                        "{} ON CONFLICT (idempotency_key) DO NOTHING",
+                        "{} ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, idempotency_key",
                         $crate::sql::insert_rows("outbox", &COLUMNS, part.len())
                     );
-                    let mut query = sqlx::query::<$db>(&sql);
+                    let mut query = sqlx::query_as::<$db, (i64, String)>(&sql);
                     for row in part {
                         query = query
                             .bind(&row.idempotency_key)
                             .bind(&row.kind)
                             .bind(row.lead_id)
                             .bind(&row.recipient)
-                            .bind(&row.payload)
                             .bind("pending")
                             .bind(0_i64)
                             .bind(row.due_at)
@@ -233,7 +266,22 @@ macro_rules! impl_outbox_store {
                             .bind(now)
                             .bind(&row.topic);
                     }
-                    created += query.execute(&mut *tx).await.map_err(db_error)?.rows_affected();
+                    let mut new: std::collections::HashMap<String, i64> =
+                        query.fetch_all(&mut *tx).await.map_err(db_error)?.into_iter().map(|(id, key)| (key, id)).collect();
+                    created += new.len() as u64;
+                    let payloads: Vec<(i64, &str)> = part
+                        .iter()
+                        // A key twice in one call: the first row's content, once.
+                        .filter_map(|row| new.remove(&row.idempotency_key).map(|id| (id, row.payload.as_str())))
+                        .collect();
+                    for payloads in payloads.chunks($crate::rows_per_statement(2)) {
+                        let sql = $crate::sql::insert_rows("outbox_payloads", &["outbox_id", "payload"], payloads.len());
+                        let mut query = sqlx::query::<$db>(&sql);
+                        for (id, payload) in payloads {
+                            query = query.bind(*id).bind(*payload);
+                        }
+                        query.execute(&mut *tx).await.map_err(db_error)?;
+                    }
                 }
                 tx.commit().await.map_err(db_error)?;
                 Ok(created)
@@ -279,106 +327,7 @@ macro_rules! impl_outbox_store {
                 if hand_overs.is_empty() && outcomes.is_empty() {
                     return Ok($crate::OutboxWritten::default());
                 }
-                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
-                let mut changed_rows = 0;
-                for (id, outcome) in outcomes {
-                    let id = *id;
-                    let (name, code, detail) = match outcome {
-                        $crate::OutboxOutcome::Sent { code, detail } => ("sent", *code, detail.clone()),
-                        $crate::OutboxOutcome::Retry { code, detail, .. } => ("retry", *code, Some(detail.clone())),
-                        $crate::OutboxOutcome::Failed { code, detail } => ("failed", *code, Some(detail.clone())),
-                        $crate::OutboxOutcome::Unconfirmed { detail } => ("unconfirmed", None, Some(detail.clone())),
-                    };
-                    let changed = match outcome {
-                        $crate::OutboxOutcome::Sent { .. } => sqlx::query::<$db>(
-                            "UPDATE outbox SET status = 'sent', sent_at = $1, last_code = $2, last_error = NULL, \
-                             attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $1 \
-                             WHERE id = $3",
-                        )
-                        .bind(now)
-                        .bind(code)
-                        .bind(id),
-                        $crate::OutboxOutcome::Retry { at, .. } => sqlx::query::<$db>(
-                            "UPDATE outbox SET status = 'pending', due_at = $1, handed_at = NULL, last_code = $2, \
-                             last_error = $3, attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, \
-                             updated_at = $4 WHERE id = $5",
-                        )
-                        .bind(*at)
-                        .bind(code)
-                        .bind(detail.clone())
-                        .bind(now)
-                        .bind(id),
-                        $crate::OutboxOutcome::Failed { .. } => sqlx::query::<$db>(
-                            "UPDATE outbox SET status = 'failed', last_code = $1, last_error = $2, attempts = attempts + 1, \
-                             claimed_by = NULL, claimed_until = NULL, updated_at = $3 WHERE id = $4",
-                        )
-                        .bind(code)
-                        .bind(detail.clone())
-                        .bind(now)
-                        .bind(id),
-                        $crate::OutboxOutcome::Unconfirmed { detail } => sqlx::query::<$db>(
-                            "UPDATE outbox SET last_error = $1, attempts = attempts + 1, claimed_by = NULL, \
-                             claimed_until = NULL, updated_at = $2 WHERE id = $3 AND status = 'handed'",
-                        )
-                        .bind(detail.clone())
-                        .bind(now)
-                        .bind(id),
-                    }
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    if changed.rows_affected() == 0 {
-                        continue;
-                    }
-                    changed_rows += changed.rows_affected();
-                    sqlx::query::<$db>(
-                        "INSERT INTO outbox_attempts (outbox_id, at, outcome, code, detail) VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(id)
-                    .bind(now)
-                    .bind(name)
-                    .bind(code)
-                    .bind(detail)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                }
-                let mut handed = Vec::with_capacity(hand_overs.len());
-                let mut cancelled = Vec::new();
-                for (id, message_id) in hand_overs {
-                    let refused = sqlx::query::<$db>(&format!(
-                        "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
-                         claimed_until = NULL, updated_at = $1 WHERE id = $2 AND status = 'claimed' AND claimed_by = $3 \
-                         AND {}",
-                        $crate::OUTBOX_UNSUBSCRIBED
-                    ))
-                    .bind(now)
-                    .bind(*id)
-                    .bind(holder)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    if refused.rows_affected() == 1 {
-                        cancelled.push(*id);
-                        continue;
-                    }
-                    let done = sqlx::query::<$db>(
-                        "UPDATE outbox SET status = 'handed', handed_at = $1, message_id = $2, updated_at = $1 \
-                         WHERE id = $3 AND status = 'claimed' AND claimed_by = $4",
-                    )
-                    .bind(now)
-                    .bind(message_id)
-                    .bind(*id)
-                    .bind(holder)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db_error)?;
-                    if done.rows_affected() == 1 {
-                        handed.push(*id);
-                    }
-                }
-                tx.commit().await.map_err(db_error)?;
-                Ok($crate::OutboxWritten { handed, cancelled, finished: changed_rows })
+                self.write_outbox_rows(holder, hand_overs, outcomes, now).await
             }
 
             async fn cancel_unsubscribed_outbox(
@@ -529,6 +478,51 @@ macro_rules! impl_outbox_store {
                 .map_err(db_error)
             }
 
+            async fn take_domain_quota(
+                &self,
+                domain: &str,
+                minute: $crate::Millis,
+                limit: i64,
+                wanted: i64,
+            ) -> $crate::StoreResult<i64> {
+                if wanted <= 0 || limit <= 0 {
+                    return Ok(0);
+                }
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                // Minutes long past are of no use to anyone.
+                sqlx::query::<$db>("DELETE FROM mail_domain_quota WHERE domain = $1 AND minute < $2")
+                    .bind(domain)
+                    .bind(minute - 3_600_000)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                sqlx::query::<$db>(
+                    "INSERT INTO mail_domain_quota (domain, minute, sent) VALUES ($1, $2, 0) \
+                     ON CONFLICT (domain, minute) DO NOTHING",
+                )
+                .bind(domain)
+                .bind(minute)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                // Both right-hand sides read the count before this take.
+                let granted: Option<i64> = sqlx::query_scalar::<$db, i64>(
+                    "UPDATE mail_domain_quota SET \
+                     last_grant = CASE WHEN sent + $3 > $4 THEN $4 - sent ELSE $3 END, \
+                     sent = CASE WHEN sent + $3 > $4 THEN $4 ELSE sent + $3 END \
+                     WHERE domain = $1 AND minute = $2 AND sent < $4 RETURNING last_grant",
+                )
+                .bind(domain)
+                .bind(minute)
+                .bind(wanted)
+                .bind(limit)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_error)?;
+                tx.commit().await.map_err(db_error)?;
+                Ok(granted.unwrap_or(0))
+            }
+
             async fn next_outbox_due(&self, kind: &str) -> $crate::StoreResult<Option<$crate::Millis>> {
                 let (due,): (Option<i64>,) = sqlx::query_as::<$db, (Option<i64>,)>(
                     "SELECT MIN(due_at) FROM outbox WHERE kind = $1 AND status = 'pending'",
@@ -539,6 +533,143 @@ macro_rules! impl_outbox_store {
                 .map_err(db_error)?;
                 Ok(due)
             }
+        }
+    };
+}
+
+/// [`OutboxStore::write_outbox`] in SQL through the pool (a store whose writes have no faster
+/// path): `write_outbox_rows` of the store, a few statements for the whole commit.
+#[macro_export]
+macro_rules! impl_outbox_write {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            pub(crate) async fn write_outbox_rows(
+                &self,
+                holder: &str,
+                hand_overs: &[(i64, String)],
+                outcomes: &[(i64, $crate::OutboxOutcome)],
+                now: $crate::Millis,
+            ) -> $crate::StoreResult<$crate::OutboxWritten> {
+                let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
+                let mut changed_rows = 0;
+                // Sent mail (nearly every outcome) in a few statements for the whole commit.
+                let sent: Vec<(i64, Option<i64>, Option<&str>)> = outcomes
+                    .iter()
+                    .filter_map(|(id, outcome)| match outcome {
+                        $crate::OutboxOutcome::Sent { code, detail } => Some((*id, *code, detail.as_deref())),
+                        _ => None,
+                    })
+                    .collect();
+                for part in sent.chunks(400) {
+                    let values = $crate::sql::values_rows(3, part.len(), 2);
+                    let sql = format!(
+                        "UPDATE outbox SET status = 'sent', sent_at = $1, last_code = v.column2, last_error = NULL, \
+                         attempts = attempts + 1, claimed_by = NULL, claimed_until = NULL, updated_at = $1 \
+                         FROM (VALUES {values}) AS v WHERE outbox.id = v.column1 RETURNING outbox.id"
+                    );
+                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql).bind(now);
+                    for (id, code, detail) in part {
+                        query = query.bind(*id).bind(*code).bind(*detail);
+                    }
+                    let changed: std::collections::HashSet<i64> =
+                        query.fetch_all(&mut *tx).await.map_err(db_error)?.into_iter().map(|(id,)| id).collect();
+                    let kept: Vec<_> = part.iter().filter(|(id, ..)| changed.contains(id)).collect();
+                    changed_rows += kept.len() as u64;
+                    if kept.is_empty() {
+                        continue;
+                    }
+                    let sql = $crate::sql::insert_rows(
+                        "outbox_attempts",
+                        &["outbox_id", "at", "outcome", "code", "detail"],
+                        kept.len(),
+                    );
+                    let mut query = sqlx::query::<$db>(&sql);
+                    for (id, code, detail) in kept {
+                        query = query.bind(*id).bind(now).bind("sent").bind(*code).bind(*detail);
+                    }
+                    query.execute(&mut *tx).await.map_err(db_error)?;
+                }
+                for (id, outcome) in outcomes {
+                    let id = *id;
+                    let (name, code, detail) = match outcome {
+                        $crate::OutboxOutcome::Sent { .. } => continue,
+                        $crate::OutboxOutcome::Retry { code, detail, .. } => ("retry", *code, Some(detail.clone())),
+                        $crate::OutboxOutcome::Failed { code, detail } => ("failed", *code, Some(detail.clone())),
+                        $crate::OutboxOutcome::Unconfirmed { detail } => ("unconfirmed", None, Some(detail.clone())),
+                    };
+                    let changed = match outcome {
+                        $crate::OutboxOutcome::Sent { .. } => continue,
+                        $crate::OutboxOutcome::Retry { at, .. } => sqlx::query::<$db>($crate::OUTBOX_RETRY_SQL)
+                        .bind(*at)
+                        .bind(code)
+                        .bind(detail.clone())
+                        .bind(now)
+                        .bind(id),
+                        $crate::OutboxOutcome::Failed { .. } => sqlx::query::<$db>($crate::OUTBOX_FAILED_SQL)
+                        .bind(code)
+                        .bind(detail.clone())
+                        .bind(now)
+                        .bind(id),
+                        $crate::OutboxOutcome::Unconfirmed { detail } => sqlx::query::<$db>($crate::OUTBOX_UNCONFIRMED_SQL)
+                        .bind(detail.clone())
+                        .bind(now)
+                        .bind(id),
+                    }
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                    if changed.rows_affected() == 0 {
+                        continue;
+                    }
+                    changed_rows += changed.rows_affected();
+                    sqlx::query::<$db>($crate::OUTBOX_ATTEMPT_SQL)
+                    .bind(id)
+                    .bind(now)
+                    .bind(name)
+                    .bind(code)
+                    .bind(detail)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+                }
+                let mut handed = Vec::with_capacity(hand_overs.len());
+                let mut cancelled = Vec::new();
+                for part in hand_overs.chunks(400) {
+                    // A row whose lead left the mail's topic is cancelled, not handed over.
+                    let list = (0..part.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+                    let sql = format!(
+                        "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
+                         claimed_until = NULL, updated_at = $1 WHERE id IN ({list}) AND status = 'claimed' \
+                         AND claimed_by = $2 AND {} RETURNING id",
+                        $crate::OUTBOX_UNSUBSCRIBED
+                    );
+                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql).bind(now).bind(holder);
+                    for (id, _) in part {
+                        query = query.bind(*id);
+                    }
+                    let refused: Vec<i64> =
+                        query.fetch_all(&mut *tx).await.map_err(db_error)?.into_iter().map(|(id,)| id).collect();
+                    let rest: Vec<&(i64, String)> = part.iter().filter(|(id, _)| !refused.contains(id)).collect();
+                    cancelled.extend(refused);
+                    if rest.is_empty() {
+                        continue;
+                    }
+                    let values = $crate::sql::values_rows(2, rest.len(), 3);
+                    let sql = format!(
+                        "UPDATE outbox SET status = 'handed', handed_at = $1, message_id = v.column2, updated_at = $1 \
+                         FROM (VALUES {values}) AS v WHERE outbox.id = v.column1 AND outbox.status = 'claimed' \
+                         AND outbox.claimed_by = $2 RETURNING outbox.id"
+                    );
+                    let mut query = sqlx::query_as::<$db, (i64,)>(&sql).bind(now).bind(holder);
+                    for (id, message_id) in rest {
+                        query = query.bind(*id).bind(message_id);
+                    }
+                    handed.extend(query.fetch_all(&mut *tx).await.map_err(db_error)?.into_iter().map(|(id,)| id));
+                }
+                tx.commit().await.map_err(db_error)?;
+                Ok($crate::OutboxWritten { handed, cancelled, finished: changed_rows })
+            }
+
         }
     };
 }

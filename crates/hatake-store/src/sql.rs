@@ -548,6 +548,26 @@ pub fn insert_rows(table: &str, columns: &[&str], rows: usize) -> String {
     sql
 }
 
+/// The rows of a `VALUES` list of `rows` rows of `width` placeholders each, numbered from
+/// `$first`: `($2, $3), ($4, $5)`. Its columns are `column1`, `column2`, … on both databases.
+pub fn values_rows(width: usize, rows: usize, first: usize) -> String {
+    let mut sql = String::with_capacity(rows * width * 6);
+    for row in 0..rows {
+        if row > 0 {
+            sql.push_str(", ");
+        }
+        sql.push('(');
+        for column in 0..width {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!("${}", first + row * width + column));
+        }
+        sql.push(')');
+    }
+    sql
+}
+
 /// `UPDATE table SET a = $1, b = $2 … WHERE id = $n`.
 pub fn update_by_id(table: &str, columns: &[&str]) -> String {
     let sets: Vec<String> = columns.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();

@@ -1522,6 +1522,8 @@ async fn scenario_migrations(backend: &Backend) {
         (28, "segment_changes".to_owned()),
         (29, "drop_events_kind_time".to_owned()),
         (30, "lead_activity".to_owned()),
+        (31, "outbox_payloads".to_owned()),
+        (32, "mail_domain_quota".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

@@ -5,7 +5,6 @@
 
 use hatake_store::{Millis, StoreResult, SystemStore};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// The setting that holds the limits (JSON of [`SendLimits`]).
 pub const SETTING_LIMITS: &str = "mail.limits";
@@ -111,31 +110,6 @@ pub async fn stored(store: &(impl SystemStore + ?Sized)) -> StoreResult<SendLimi
     Ok(store.get_setting(SETTING_LIMITS).await?.and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default())
 }
 
-/// What a process has sent per domain in the current minute (each process counts its own).
-#[derive(Debug, Default)]
-pub struct DomainCounts {
-    minute: Millis,
-    sent: HashMap<String, u32>,
-}
-
-impl DomainCounts {
-    /// Whether one more mail to `limit`'s domain may go at `now`; counts it when so. Otherwise
-    /// returns when the next minute starts.
-    pub fn take(&mut self, limit: &DomainLimit, now: Millis) -> Result<(), Millis> {
-        let minute = now - now.rem_euclid(60_000);
-        if minute != self.minute {
-            self.minute = minute;
-            self.sent.clear();
-        }
-        let sent = self.sent.entry(limit.domain.clone()).or_default();
-        if *sent >= limit.per_minute {
-            return Err(minute + 60_000);
-        }
-        *sent += 1;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,11 +138,5 @@ mod tests {
         assert_eq!(all.closed_until(at("2026-12-11T18:30"), &tokyo), Some(at("2026-12-14T09:00")));
         // New Year's Day 2027 (a holiday, a Friday) at 10:00: Monday the 4th.
         assert_eq!(all.closed_until(at("2027-01-01T10:00"), &tokyo), Some(at("2027-01-04T09:00")));
-        let mut counts = DomainCounts::default();
-        let limit = DomainLimit { domain: "docomo.ne.jp".into(), per_minute: 2 };
-        let now = at("2026-12-07T10:00") + 5_000;
-        assert!(counts.take(&limit, now).is_ok() && counts.take(&limit, now).is_ok());
-        assert_eq!(counts.take(&limit, now), Err(at("2026-12-07T10:01")));
-        assert!(counts.take(&limit, at("2026-12-07T10:01")).is_ok(), "a new minute");
     }
 }

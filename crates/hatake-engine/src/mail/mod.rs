@@ -11,6 +11,7 @@ pub mod jis;
 pub mod limits;
 pub mod newsletter;
 pub mod sender;
+pub mod smtp;
 pub mod subscriptions;
 pub mod template;
 pub mod transport;

@@ -7,6 +7,7 @@
 
 use super::config::MailConfig;
 use super::dkim::DkimSigner;
+use super::smtp::Envelope;
 use super::transport::{MailConnection, MailTransport, SendError};
 use super::{build_signed, message_id, OutgoingMail, KIND};
 use crate::runtime::{Context, Next, WorkError, Worker};
@@ -98,8 +99,6 @@ pub struct MailSender {
     idle: Vec<Box<dyn MailConnection>>,
     /// The DKIM signer made from the stored settings (and the settings' text it was made from).
     dkim: Option<(String, Option<Arc<DkimSigner>>)>,
-    /// What went to each limited domain this minute.
-    domain_counts: super::limits::DomainCounts,
     pub counts: SenderCounts,
 }
 
@@ -110,7 +109,6 @@ impl MailSender {
             settings,
             idle: Vec::new(),
             dkim: None,
-            domain_counts: Default::default(),
             counts: SenderCounts::default(),
         }
     }
@@ -123,7 +121,6 @@ impl MailSender {
             settings,
             idle: Vec::new(),
             dkim: None,
-            domain_counts: Default::default(),
             counts: SenderCounts::default(),
         }
     }
@@ -224,17 +221,27 @@ impl Worker for MailSender {
         let mut deferred = Vec::new();
         let mut rows: Vec<OutboxRow> = rows.into_iter().filter(|r| !cancelled.contains(&r.id)).collect();
         if !limits.domains.is_empty() {
-            // A domain over its limit this minute waits for the next one (not an attempt).
-            rows.retain(|row| match limits.limit_for(&row.recipient) {
-                Some(limit) => match self.domain_counts.take(limit, now) {
-                    Ok(()) => true,
-                    Err(next) => {
-                        deferred.push((row.id, next));
-                        false
+            // A domain over its limit this minute — counted in the store, for every process
+            // sending from it — waits for the next minute (not an attempt).
+            let minute = now - now.rem_euclid(60_000);
+            let mut wanted: Vec<(&super::limits::DomainLimit, Vec<i64>)> = Vec::new();
+            for row in &rows {
+                if let Some(limit) = limits.limit_for(&row.recipient) {
+                    match wanted.iter_mut().find(|(l, _)| l.domain == limit.domain) {
+                        Some((_, ids)) => ids.push(row.id),
+                        None => wanted.push((limit, vec![row.id])),
                     }
-                },
-                None => true,
-            });
+                }
+            }
+            for (limit, ids) in wanted {
+                let count = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+                let granted =
+                    cx.store.take_domain_quota(&limit.domain, minute, i64::from(limit.per_minute), count).await?;
+                let granted = usize::try_from(granted).unwrap_or(0);
+                deferred.extend(ids.into_iter().skip(granted).map(|id| (id, minute + 60_000)));
+            }
+            let waiting: std::collections::HashSet<i64> = deferred.iter().map(|(id, _)| *id).collect();
+            rows.retain(|row| !waiting.contains(&row.id));
             cx.store.defer_outbox(&cx.holder, &deferred, now).await?;
             self.counts.deferred += deferred.len() as u64;
         }
@@ -393,52 +400,145 @@ struct Lane {
     signer: Option<Arc<DkimSigner>>,
 }
 
+/// A row made ready to go: its envelope and bytes.
+struct Ready {
+    row: OutboxRow,
+    envelope: Envelope,
+    message_id: String,
+    bytes: Vec<u8>,
+}
+
+/// A row of the lane: ready, or already decided (a mail that cannot be built, or a refusal of
+/// it that came with the end of the message before).
+enum Item {
+    Ready(Box<Ready>),
+    Done,
+}
+
 impl Lane {
+    /// Makes a row's message; its outcome when it cannot be made.
+    fn prepare(&self, row: OutboxRow) -> Result<Ready, (i64, OutboxOutcome)> {
+        let failed = |detail: String| (row.id, OutboxOutcome::Failed { code: None, detail });
+        let mail: OutgoingMail = match serde_json::from_str(&row.payload) {
+            Ok(mail) => mail,
+            Err(error) => return Err(failed(format!("unreadable mail: {error}"))),
+        };
+        let message_id = message_id(&row.idempotency_key, &mail.from_address);
+        let bytes = match build_signed(&mail, &message_id, row.created_at, self.signer.as_deref()) {
+            Ok(bytes) => bytes,
+            Err(error) => return Err(failed(error.to_string())),
+        };
+        let envelope = Envelope { from: mail.from_address, to: mail.to_address, eight_bit: !bytes.is_ascii() };
+        Ok(Ready { row, envelope, message_id, bytes })
+    }
+
+    fn record(&self, id: i64, outcome: OutboxOutcome, counts: &mut SenderCounts) {
+        match &outcome {
+            OutboxOutcome::Sent { .. } => counts.sent += 1,
+            OutboxOutcome::Retry { .. } => counts.retried += 1,
+            OutboxOutcome::Failed { .. } => counts.failed += 1,
+            OutboxOutcome::Unconfirmed { .. } => counts.unconfirmed += 1,
+        }
+        self.writes.finish(id, outcome);
+    }
+
+    /// Sends the rows one after another on this lane's connection: each message's content goes
+    /// out, its hand-over is recorded, then its end goes with the next message's request.
     async fn send(mut self, rows: Vec<OutboxRow>) -> (Option<Box<dyn MailConnection>>, SenderCounts) {
         let mut counts = SenderCounts::default();
+        let mut items = Vec::with_capacity(rows.len());
         for row in rows {
-            if let Some(outcome) = self.send_one(&row, &mut counts).await {
-                match &outcome {
-                    OutboxOutcome::Sent { .. } => counts.sent += 1,
-                    OutboxOutcome::Retry { .. } => counts.retried += 1,
-                    OutboxOutcome::Failed { .. } => counts.failed += 1,
-                    OutboxOutcome::Unconfirmed { .. } => counts.unconfirmed += 1,
+            match self.prepare(row) {
+                Ok(ready) => items.push(Item::Ready(Box::new(ready))),
+                Err((id, outcome)) => {
+                    self.record(id, outcome, &mut counts);
+                    items.push(Item::Done);
                 }
-                self.writes.finish(row.id, outcome);
+            }
+        }
+        // Whether the current row's message was asked for already (with the end of the last).
+        let mut begun = false;
+        for i in 0..items.len() {
+            let Item::Ready(ready) = std::mem::replace(&mut items[i], Item::Done) else { continue };
+            let now = self.cx.clock.now();
+            if !begun {
+                if let Err(error) = self.begin(&ready.envelope).await {
+                    self.record(ready.row.id, refusal(&error, ready.row.attempts, now), &mut counts);
+                    continue;
+                }
+            }
+            begun = false;
+            let Some(connection) = self.connection.as_mut() else { continue };
+            if let Err(error) = connection.content(&ready.bytes).await {
+                // The message has no end: the server discards it, and it is tried again.
+                self.connection = None;
+                self.record(ready.row.id, refusal(&error, ready.row.attempts, now), &mut counts);
+                continue;
+            }
+            match self.writes.hand_over(ready.row.id, ready.message_id.clone()).await {
+                HandOver::Handed => {}
+                other => {
+                    if other == HandOver::Cancelled {
+                        counts.cancelled += 1;
+                    } else {
+                        counts.lost += 1;
+                    }
+                    // The content is out without its end: the connection is dropped, and the
+                    // server discards the unfinished message.
+                    self.connection = None;
+                    continue;
+                }
+            }
+            let next = items[i + 1..].iter().position(|item| matches!(item, Item::Ready(_))).map(|at| i + 1 + at);
+            let next_envelope = next.and_then(|at| match &items[at] {
+                Item::Ready(next) => Some(next.envelope.clone()),
+                Item::Done => None,
+            });
+            let Some(connection) = self.connection.as_mut() else { continue };
+            let ended = connection.finish(next_envelope.as_ref()).await;
+            let outcome = match ended.taken {
+                Ok(accepted) => OutboxOutcome::Sent {
+                    code: Some(i64::from(accepted.code)),
+                    detail: Some(accepted.message).filter(|m| !m.is_empty()),
+                },
+                // The server answered: it did not take the message, so trying again is safe.
+                Err(error) if error.code.is_some() => refusal(&error, ready.row.attempts, now),
+                Err(error) => {
+                    self.connection = None;
+                    OutboxOutcome::Unconfirmed { detail: error.to_string() }
+                }
+            };
+            self.record(ready.row.id, outcome, &mut counts);
+            match (next, ended.next) {
+                (Some(_), Some(Ok(()))) => begun = true,
+                (Some(at), Some(Err(error))) => {
+                    if error.broken {
+                        // Not refused, only not asked: asked again on a new connection.
+                        self.connection = None;
+                    } else if let Item::Ready(next) = std::mem::replace(&mut items[at], Item::Done) {
+                        self.record(next.row.id, refusal(&error, next.row.attempts, now), &mut counts);
+                    }
+                }
+                _ => {}
+            }
+            if self.connection.is_none() {
+                begun = false;
             }
         }
         (self.connection, counts)
     }
 
-    /// Sends one row; `None` when nothing may be recorded (another worker has it).
-    async fn send_one(&mut self, row: &OutboxRow, counts: &mut SenderCounts) -> Option<OutboxOutcome> {
-        let now = self.cx.clock.now();
-        let refused = |error: &SendError| refusal(error, row.attempts, now);
-        let mail: OutgoingMail = match serde_json::from_str(&row.payload) {
-            Ok(mail) => mail,
-            Err(error) => {
-                return Some(OutboxOutcome::Failed { code: None, detail: format!("unreadable mail: {error}") })
-            }
-        };
-        let id = message_id(&row.idempotency_key, &mail.from_address);
-        let bytes = match build_signed(&mail, &id, row.created_at, self.signer.as_deref()) {
-            Ok(bytes) => bytes,
-            Err(error) => return Some(OutboxOutcome::Failed { code: None, detail: error.to_string() }),
-        };
-        let eight_bit = !bytes.is_ascii();
-        // A connection kept from an earlier step may have been closed by the server: one more
-        // try on a new one.
+    /// Asks for a message on the lane's connection (opened when there is none). A connection
+    /// kept from an earlier step may have been closed by the server: one more try on a new one.
+    async fn begin(&mut self, envelope: &Envelope) -> Result<(), SendError> {
         let mut fresh = self.connection.is_none();
         loop {
             if self.connection.is_none() {
-                match self.transport.open().await {
-                    Ok(connection) => self.connection = Some(connection),
-                    Err(error) => return Some(refused(&error)),
-                }
+                self.connection = Some(self.transport.open().await?);
             }
-            let connection = self.connection.as_mut()?;
-            match connection.begin(&mail.from_address, &mail.to_address, eight_bit).await {
-                Ok(()) => break,
+            let Some(connection) = self.connection.as_mut() else { continue };
+            match connection.begin(envelope).await {
+                Ok(()) => return Ok(()),
                 Err(error) if error.broken && !fresh => {
                     self.connection = None;
                     fresh = true;
@@ -446,43 +546,9 @@ impl Lane {
                 Err(error) => {
                     if error.broken {
                         self.connection = None;
-                    } else if let Some(connection) = self.connection.as_mut() {
-                        if connection.reset().await.is_err() {
-                            self.connection = None;
-                        }
                     }
-                    return Some(refused(&error));
+                    return Err(error);
                 }
-            }
-        }
-        let handed = self.writes.hand_over(row.id, id.clone()).await;
-        if handed != HandOver::Handed {
-            if handed == HandOver::Cancelled {
-                counts.cancelled += 1;
-            } else {
-                counts.lost += 1;
-            }
-            // The server waits for the content now: the connection is dropped without it, and the
-            // server discards the unfinished message.
-            self.connection = None;
-            return None;
-        }
-        let connection = self.connection.as_mut()?;
-        match connection.content(&bytes).await {
-            Ok(accepted) => Some(OutboxOutcome::Sent {
-                code: Some(i64::from(accepted.code)),
-                detail: Some(accepted.message).filter(|m| !m.is_empty()),
-            }),
-            // The server answered: it did not take the message, so trying again is safe.
-            Err(error) if error.code.is_some() => {
-                if error.broken {
-                    self.connection = None;
-                }
-                Some(refused(&error))
-            }
-            Err(error) => {
-                self.connection = None;
-                Some(OutboxOutcome::Unconfirmed { detail: error.to_string() })
             }
         }
     }

@@ -1,17 +1,15 @@
-//! Where mail goes: an SMTP server (lettre's client over a socket without Nagle's delay, plain,
-//! STARTTLS or TLS, with or without a login) or a directory of `.eml` files for development.
+//! Where mail goes: an SMTP server (hatake's client, [`super::smtp`]: plain, STARTTLS or TLS,
+//! with or without a login, pipelining when the server offers it) or a directory of `.eml`
+//! files for development.
 //!
-//! A message is sent in two halves so that the outbox can record the hand-over in between:
-//! [`MailConnection::begin`] names sender and recipient and asks to send (SMTP `MAIL`, `RCPT`,
-//! `DATA` up to the server's 354), then [`MailConnection::content`] sends the message and
-//! returns the server's answer.
+//! A message is sent in three steps so that the outbox can record the hand-over before the
+//! server can take it: [`MailConnection::begin`] names sender and recipient and asks to send
+//! (SMTP `MAIL`, `RCPT`, `DATA` up to the server's 354), [`MailConnection::content`] sends the
+//! message without its end, and [`MailConnection::finish`] ends it and returns the server's
+//! answer — asking for the next message in the same round trip when there is one.
 
+use super::smtp::{Client, Connect, Envelope, SmtpError};
 use async_trait::async_trait;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
-use lettre::transport::smtp::extension::{ClientId, MailBodyParameter, MailParameter};
-use lettre::Address;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,18 +38,20 @@ impl std::fmt::Display for SendError {
 impl std::error::Error for SendError {}
 
 impl SendError {
-    fn from_lettre(error: &lettre::transport::smtp::Error) -> Self {
-        let code = error.status().map(u16::from);
-        let transient = match code {
-            Some(code) => (400..500).contains(&code),
+    /// A failure of the client: what the server said (or that it said nothing), and whether
+    /// the session is still good.
+    fn from_smtp(error: SmtpError, broken: bool) -> Self {
+        match error {
+            SmtpError::Refused(reply) => Self {
+                code: Some(reply.code),
+                message: reply.text,
+                transient: (400..500).contains(&reply.code),
+                broken: broken || reply.code == 421,
+            },
             // No reply: a timeout or the network; the connection is gone.
-            None => error.is_timeout() || !error.is_client(),
-        };
-        Self { code, message: error.to_string(), transient, broken: code.is_none() || code == Some(421) }
-    }
-
-    fn timeout(what: &str) -> Self {
-        Self { code: None, message: format!("no answer to {what} in time"), transient: true, broken: true }
+            SmtpError::Io(error) => Self { code: None, message: error.to_string(), transient: true, broken: true },
+            SmtpError::Local(message) => Self { code: None, message, transient: false, broken },
+        }
     }
 
     /// A failure of this side (a wrong setting, a message that cannot be built): permanent.
@@ -67,16 +67,24 @@ pub struct Accepted {
     pub message: String,
 }
 
+/// How ending a message went: the server's answer, and how asking for the next one went.
+pub struct Ended {
+    pub taken: Result<Accepted, SendError>,
+    /// When a next message was given.
+    pub next: Option<Result<(), SendError>>,
+}
+
 /// One open connection to where mail goes.
 #[async_trait]
 pub trait MailConnection: Send {
-    /// Names the sender and recipient and asks to send a message (up to the server's go-ahead);
-    /// `eight_bit` when the message's bytes are not all ASCII.
-    async fn begin(&mut self, from: &str, to: &str, eight_bit: bool) -> Result<(), SendError>;
-    /// Sends the message begun and returns the server's acceptance.
-    async fn content(&mut self, message: &[u8]) -> Result<Accepted, SendError>;
-    /// Abandons a message begun (SMTP `RSET`).
-    async fn reset(&mut self) -> Result<(), SendError>;
+    /// Names the sender and recipient and asks to send a message (up to the server's go-ahead).
+    async fn begin(&mut self, envelope: &Envelope) -> Result<(), SendError>;
+    /// Sends the message begun without its end: the server cannot take it yet, and discards it
+    /// if the connection drops now.
+    async fn content(&mut self, message: &[u8]) -> Result<(), SendError>;
+    /// Ends the message (the server takes it) and returns its answer; with `next`, asks for the
+    /// next message in the same round trip when the server allows it.
+    async fn finish(&mut self, next: Option<&Envelope>) -> Ended;
     /// Says goodbye (SMTP `QUIT`).
     async fn close(&mut self);
 }
@@ -147,79 +155,44 @@ impl SmtpTransport {
         let timeout = Duration::from_secs(settings.timeout_secs.max(1));
         Self { settings, timeout }
     }
+}
 
-    fn hello(&self) -> ClientId {
-        match &self.settings.hello_name {
-            Some(name) => ClientId::Domain(name.clone()),
-            None => ClientId::default(),
-        }
-    }
-
-    async fn within<T>(
-        &self,
-        what: &str,
-        work: impl std::future::Future<Output = Result<T, lettre::transport::smtp::Error>>,
-    ) -> Result<T, SendError> {
-        match tokio::time::timeout(self.timeout, work).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => Err(SendError::from_lettre(&error)),
-            Err(_) => Err(SendError::timeout(what)),
-        }
-    }
+/// The name this machine gives in `EHLO` when none is set.
+fn machine_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'))
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 #[async_trait]
 impl MailTransport for SmtpTransport {
     async fn open(&self) -> Result<Box<dyn MailConnection>, SendError> {
-        let hello = self.hello();
-        let address = (self.settings.host.as_str(), self.settings.port);
-        let tls = || {
-            TlsParameters::new(self.settings.host.clone())
-                .map_err(|e| SendError::local(format!("TLS settings for {}: {e}", self.settings.host)))
+        let hello = self.settings.hello_name.clone().unwrap_or_else(machine_name);
+        let login = match (&self.settings.username, &self.settings.password) {
+            (Some(user), Some(password)) => Some((user.as_str(), password.as_str())),
+            _ => None,
         };
-        let mut connection = match self.settings.tls {
-            TlsMode::Tls => {
-                let parameters = tls()?;
-                self.within(
-                    "the connection",
-                    AsyncSmtpConnection::connect_tokio1(address, Some(self.timeout), &hello, Some(parameters), None),
-                )
-                .await?
-            }
-            TlsMode::None | TlsMode::Starttls => {
-                let stream = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(address))
-                    .await
-                    .map_err(|_| SendError::timeout("the connection"))?
-                    .map_err(|e| SendError {
-                        code: None,
-                        message: format!("cannot connect to {}:{}: {e}", self.settings.host, self.settings.port),
-                        transient: true,
-                        broken: true,
-                    })?;
-                // Without this every message waits for the peer's delayed acknowledgement (40 ms
-                // on Linux): the client writes the content and its final dot separately.
-                let _ = stream.set_nodelay(true);
-                let mut connection = self
-                    .within("the greeting", AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello))
-                    .await?;
-                if self.settings.tls == TlsMode::Starttls {
-                    if !connection.can_starttls() {
-                        return Err(SendError::local(format!(
-                            "{} does not offer STARTTLS (set tls = \"none\" only for a trusted relay)",
-                            self.settings.host
-                        )));
-                    }
-                    let parameters = tls()?;
-                    self.within("STARTTLS", connection.starttls(parameters, &hello)).await?;
-                }
-                connection
-            }
+        let to = Connect {
+            host: &self.settings.host,
+            port: self.settings.port,
+            tls: self.settings.tls == TlsMode::Tls,
+            starttls: self.settings.tls == TlsMode::Starttls,
+            hello: &hello,
+            login,
+            timeout: self.timeout,
         };
-        if let (Some(user), Some(password)) = (&self.settings.username, &self.settings.password) {
-            let credentials = Credentials::new(user.clone(), password.clone());
-            self.within("the login", connection.auth(&[Mechanism::Plain, Mechanism::Login], &credentials)).await?;
+        match Client::connect(&to).await {
+            Ok(client) => Ok(Box::new(SmtpConnection { client })),
+            Err(SmtpError::Io(error)) => Err(SendError {
+                code: None,
+                message: format!("cannot reach {}:{}: {error}", self.settings.host, self.settings.port),
+                transient: true,
+                broken: true,
+            }),
+            Err(error) => Err(SendError { broken: true, ..SendError::from_smtp(error, true) }),
         }
-        Ok(Box::new(SmtpConnection { connection, timeout: self.timeout }))
     }
 
     fn describe(&self) -> String {
@@ -228,68 +201,36 @@ impl MailTransport for SmtpTransport {
 }
 
 struct SmtpConnection {
-    connection: AsyncSmtpConnection,
-    timeout: Duration,
+    client: Client,
 }
 
-fn address(text: &str) -> Result<Address, SendError> {
-    text.parse::<Address>().map_err(|e| SendError::local(format!("{text}: {e}")))
+impl SmtpConnection {
+    fn error(&self, error: SmtpError) -> SendError {
+        SendError::from_smtp(error, self.client.broken())
+    }
 }
 
 #[async_trait]
 impl MailConnection for SmtpConnection {
-    async fn begin(&mut self, from: &str, to: &str, eight_bit: bool) -> Result<(), SendError> {
-        use lettre::transport::smtp::extension::Extension;
-        let (from, to) = (address(from)?, address(to)?);
-        let info = self.connection.server_info();
-        let mut parameters = Vec::new();
-        if eight_bit {
-            if !info.supports_feature(Extension::EightBitMime) {
-                return Err(SendError::local("the message has 8-bit content and the server does not take 8BITMIME"));
-            }
-            parameters.push(MailParameter::Body(MailBodyParameter::EightBitMime));
-        }
-        if !AsRef::<str>::as_ref(&from).is_ascii() || !AsRef::<str>::as_ref(&to).is_ascii() {
-            if !info.supports_feature(Extension::SmtpUtfEight) {
-                return Err(SendError::local("an address is not ASCII and the server does not take SMTPUTF8"));
-            }
-            parameters.push(MailParameter::SmtpUtfEight);
-        }
-        let timeout = self.timeout;
-        let connection = &mut self.connection;
-        let steps = async {
-            connection.command(Mail::new(Some(from), parameters)).await?;
-            connection.command(Rcpt::new(to, Vec::new())).await?;
-            connection.command(Data).await
-        };
-        match tokio::time::timeout(timeout, steps).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(SendError::from_lettre(&error)),
-            Err(_) => Err(SendError::timeout("MAIL, RCPT and DATA")),
-        }
+    async fn begin(&mut self, envelope: &Envelope) -> Result<(), SendError> {
+        self.client.begin(envelope).await.map_err(|e| self.error(e))
     }
 
-    async fn content(&mut self, message: &[u8]) -> Result<Accepted, SendError> {
-        let timeout = self.timeout;
-        let response = match tokio::time::timeout(timeout, self.connection.message(message)).await {
-            Ok(Ok(response)) => response,
-            Ok(Err(error)) => return Err(SendError::from_lettre(&error)),
-            Err(_) => return Err(SendError::timeout("the message")),
-        };
-        Ok(Accepted { code: u16::from(response.code()), message: response.message().collect::<Vec<_>>().join(" ") })
+    async fn content(&mut self, message: &[u8]) -> Result<(), SendError> {
+        self.client.content(message).await.map_err(|e| self.error(e))
     }
 
-    async fn reset(&mut self) -> Result<(), SendError> {
-        let timeout = self.timeout;
-        match tokio::time::timeout(timeout, self.connection.command(lettre::transport::smtp::commands::Rset)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(SendError::from_lettre(&error)),
-            Err(_) => Err(SendError::timeout("RSET")),
-        }
+    async fn finish(&mut self, next: Option<&Envelope>) -> Ended {
+        let finished = self.client.finish(next).await;
+        let taken = match finished.taken {
+            Ok(reply) => Ok(Accepted { code: reply.code, message: reply.text }),
+            Err(error) => Err(self.error(error)),
+        };
+        Ended { taken, next: finished.next.map(|next| next.map_err(|e| self.error(e))) }
     }
 
     async fn close(&mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(2), self.connection.quit()).await;
+        self.client.quit().await;
     }
 }
 
@@ -305,7 +246,7 @@ impl MailTransport for FileTransport {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| SendError::local(format!("cannot create {}: {e}", self.dir.display())))?;
-        Ok(Box::new(FileConnection { dir: self.dir.clone(), envelope: None }))
+        Ok(Box::new(FileConnection { dir: self.dir.clone(), envelope: None, content: None }))
     }
 
     fn describe(&self) -> String {
@@ -315,26 +256,27 @@ impl MailTransport for FileTransport {
 
 struct FileConnection {
     dir: PathBuf,
-    envelope: Option<(String, String)>,
+    envelope: Option<Envelope>,
+    content: Option<Vec<u8>>,
 }
 
-#[async_trait]
-impl MailConnection for FileConnection {
-    async fn begin(&mut self, from: &str, to: &str, _eight_bit: bool) -> Result<(), SendError> {
-        address(from)?;
-        address(to)?;
-        self.envelope = Some((from.to_owned(), to.to_owned()));
-        Ok(())
-    }
+fn check_address(text: &str) -> Result<(), SendError> {
+    text.parse::<lettre::Address>().map(drop).map_err(|e| SendError::local(format!("{text}: {e}")))
+}
 
-    async fn content(&mut self, message: &[u8]) -> Result<Accepted, SendError> {
-        let Some((from, to)) = self.envelope.take() else { return Err(SendError::local("no message begun")) };
-        let id = message_id_of(message).unwrap_or_else(|| format!("{}", crate::runtime::clock::system_millis()));
+impl FileConnection {
+    async fn write(&mut self) -> Result<Accepted, SendError> {
+        let (Some(envelope), Some(message)) = (self.envelope.take(), self.content.take()) else {
+            return Err(SendError::local("no message begun"));
+        };
+        let id = message_id_of(&message).unwrap_or_else(|| format!("{}", crate::runtime::clock::system_millis()));
         let name: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')).collect();
         let path = self.dir.join(format!("{name}.eml"));
         let temporary = self.dir.join(format!(".{name}.tmp"));
-        let mut bytes = format!("X-Hatake-Envelope-From: {from}\r\nX-Hatake-Envelope-To: {to}\r\n").into_bytes();
-        bytes.extend_from_slice(message);
+        let mut bytes =
+            format!("X-Hatake-Envelope-From: {}\r\nX-Hatake-Envelope-To: {}\r\n", envelope.from, envelope.to)
+                .into_bytes();
+        bytes.extend_from_slice(&message);
         let written = async {
             tokio::fs::write(&temporary, &bytes).await?;
             tokio::fs::rename(&temporary, &path).await
@@ -347,10 +289,33 @@ impl MailConnection for FileConnection {
         })?;
         Ok(Accepted { code: 250, message: format!("written to {}", path.display()) })
     }
+}
 
-    async fn reset(&mut self) -> Result<(), SendError> {
-        self.envelope = None;
+#[async_trait]
+impl MailConnection for FileConnection {
+    async fn begin(&mut self, envelope: &Envelope) -> Result<(), SendError> {
+        check_address(&envelope.from)?;
+        check_address(&envelope.to)?;
+        self.envelope = Some(envelope.clone());
+        self.content = None;
         Ok(())
+    }
+
+    async fn content(&mut self, message: &[u8]) -> Result<(), SendError> {
+        if self.envelope.is_none() {
+            return Err(SendError::local("no message begun"));
+        }
+        self.content = Some(message.to_vec());
+        Ok(())
+    }
+
+    async fn finish(&mut self, next: Option<&Envelope>) -> Ended {
+        let taken = self.write().await;
+        let next = match next {
+            Some(envelope) => Some(self.begin(envelope).await),
+            None => None,
+        };
+        Ended { taken, next }
     }
 
     async fn close(&mut self) {}
