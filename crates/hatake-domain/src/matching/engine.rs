@@ -18,6 +18,15 @@ pub enum Comparator {
     /// As `Similar`, and two names of the same length that differ in one character partly
     /// agree however short they are (太郎 / 太朗: Jaro–Winkler is crude on two characters).
     Name { agree: f64, partial: f64 },
+    /// As `Similar` for names of organisations, where a number is part of the name: two names
+    /// whose numbers differ (ウォーク00商事 / ウォーク30商事, 第一物産 / 第二物産) disagree however
+    /// alike the rest is.
+    Organisation { agree: f64, partial: f64 },
+}
+
+/// The numbers in a name, in order: ASCII digits and kanji numerals.
+fn numbers_of(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.chars().filter(|c| c.is_ascii_digit() || "〇一二三四五六七八九十百千万".contains(*c))
 }
 
 /// Agreement level of one field in a compared pair.
@@ -119,6 +128,12 @@ fn compare_values(comparator: Comparator, a: &Prepared, b: &Prepared) -> Level {
             } else {
                 level
             }
+        }
+        Comparator::Organisation { agree, partial } => {
+            if !numbers_of(&a.text).eq(numbers_of(&b.text)) {
+                return Level::Disagree;
+            }
+            compare_values(Comparator::Similar { agree, partial }, a, b)
         }
         Comparator::Similar { agree, partial } => {
             let similarity = match (&a.chars, &b.chars) {

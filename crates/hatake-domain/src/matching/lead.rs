@@ -56,7 +56,7 @@ const COMPARATORS: [Comparator; 10] = [
     NAME,
     SIMILAR,
     SIMILAR,
-    Comparator::Similar { agree: 0.95, partial: 0.88 },
+    Comparator::Organisation { agree: 0.95, partial: 0.88 },
     Comparator::Exact,
     Comparator::Exact,
     Comparator::Exact,

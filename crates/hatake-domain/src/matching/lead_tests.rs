@@ -76,6 +76,24 @@ fn decisions_on_realistic_variants() {
             Expect::Merge,
         ),
         (
+            "namesake at a company whose name differs only in its number, other e-mail and phone",
+            (
+                "株式会社ひまわり30商事",
+                "佐藤",
+                "太郎",
+                "サトウ タロウ",
+                "taro.sato@himawari30.co.jp",
+                "03-9876-5432",
+                "東京都",
+            ),
+            Expect::New,
+        ),
+        (
+            "namesake at 第二 where the stored record is at 第一",
+            ("株式会社第二ひまわり商事", "佐藤", "太郎", "サトウ タロウ", "", "", "東京都"),
+            Expect::New,
+        ),
+        (
             "colleague: other given name, same switchboard",
             (
                 "株式会社ひまわり商事",
