@@ -447,6 +447,14 @@ async fn a_company_question_links_the_lead_and_answers_the_others() {
     let queue = text(client.get(app.url("/reviews")).send().await.unwrap()).await;
     assert!(queue.contains("class=\"panel pair company\"") && queue.contains("同じ名前の企業が複数あります"));
     assert!(queue.contains("大阪府堺市2-2") && queue.contains(&format!("/reviews/{}/link", questions[1].id)));
+    assert!(queue.contains("この企業の人ではないとして確認を閉じます"), "asks in terms of the company");
+
+    // Not the first: said in terms of the company, not of two people.
+    let url = app.url(&format!("/reviews/{}/distinct", questions[0].id));
+    let response = client.post(&url).form(&[("_csrf", csrf.as_str()), ("after_id", "0")]).send().await.unwrap();
+    assert_eq!(response.headers()["location"], "/reviews?distinct=company");
+    let queue = text(client.get(app.url("/reviews?distinct=company")).send().await.unwrap()).await;
+    assert!(queue.contains("この企業の人ではないと記録しました。") && !queue.contains("別人として記録しました"));
 
     // Link to the second: the lead gets the company, the other question is answered "not this".
     let url = app.url(&format!("/reviews/{}/link", questions[1].id));
@@ -542,6 +550,17 @@ async fn the_queue_pages_oldest_first_by_id_and_filters_by_import() {
     assert_eq!(ids(&page).len(), 1);
     // A cursor or filter that is not a number is ignored, not an error.
     assert_eq!(client.get(app.url("/reviews?after_id=x&import=y")).send().await.unwrap().status(), 200);
+
+    // The last pairs of the second page decided: that page shows the first, not "nothing to
+    // review" next to a count of 20.
+    for id in &second_page {
+        let url = app.url(&format!("/reviews/{id}/distinct"));
+        let after = first_page[19].to_string();
+        client.post(&url).form(&[("_csrf", csrf.as_str()), ("after_id", after.as_str())]).send().await.unwrap();
+    }
+    let page = text(client.get(app.url(&format!("/reviews?after_id={}", first_page[19]))).send().await.unwrap()).await;
+    assert_eq!(ids(&page), first_page);
+    assert!(!page.contains("id=\"no-reviews\""));
 }
 
 /// A survey column of "interested products" that names no product of the organisation: the

@@ -133,11 +133,40 @@ struct Evidence {
     weight: f64,
 }
 
-fn evidence_view(json: &str, locale: &str) -> Vec<minijinja::Value> {
+/// Each line's weight in tenths, rounded so that the lines add up to the score as shown (in
+/// tenths, rounded down): each line is the nearest tenth, and the difference left goes to the
+/// lines whose rounding moved them most (no line moves by more than a tenth).
+fn shown_tenths(weights: &[f64], score: f64) -> Vec<i64> {
+    let nearest: Vec<i64> = weights.iter().map(|w| (w * 10.0).round() as i64).collect();
+    let target = (score * 10.0).floor() as i64;
+    let mut shown = nearest.clone();
+    let mut left = target - nearest.iter().sum::<i64>();
+    // Lines by how far rounding moved them: down first when the sum must grow, up first when it
+    // must shrink.
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    let moved = |i: usize| weights[i] * 10.0 - nearest[i] as f64;
+    order.sort_by(|a, b| moved(*b).total_cmp(&moved(*a)));
+    if left < 0 {
+        order.reverse();
+    }
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        shown[i] += left.signum();
+        left -= left.signum();
+    }
+    shown
+}
+
+fn evidence_view(json: &str, score: f64, locale: &str) -> Vec<minijinja::Value> {
     let items: Vec<Evidence> = serde_json::from_str(json).unwrap_or_default();
+    let weights: Vec<f64> = items.iter().map(|e| e.weight).collect();
+    let tenths = shown_tenths(&weights, score);
     items
         .iter()
-        .map(|e| {
+        .zip(tenths)
+        .map(|(e, tenths)| {
             let adjustment = e.field.starts_with("adjust_");
             let level = match e.level.as_str() {
                 _ if adjustment => "adjust",
@@ -151,7 +180,7 @@ fn evidence_view(json: &str, locale: &str) -> Vec<minijinja::Value> {
                 field => t(locale, evidence_field_key(&e.field)),
                 level => level,
                 level_label => level_label,
-                weight => format!("{:+.1}", e.weight),
+                weight => format!("{}{}.{}", if tenths < 0 { "-" } else { "+" }, tenths.abs() / 10, tenths.abs() % 10),
             }
         })
         .collect()
@@ -248,7 +277,7 @@ pub(super) async fn pair_view(
         after_class => merged_class,
         complete => survivor.is_some() && merged.is_some(),
         rows => rows,
-        evidence => evidence_view(&review.evidence, locale),
+        evidence => evidence_view(&review.evidence, review.score, locale),
     })
 }
 
@@ -324,13 +353,32 @@ mod tests {
     #[test]
     fn evidence_in_both_languages() {
         let json = r#"[{"field":"family_name","level":"agree","weight":4.21},{"field":"email_domain","level":"disagree","weight":-1.5}]"#;
-        let ja = evidence_view(json, "ja");
+        let ja = evidence_view(json, 2.71, "ja");
         assert_eq!(ja[0].get_attr("field").unwrap().to_string(), "姓");
         assert_eq!(ja[0].get_attr("weight").unwrap().to_string(), "+4.2");
         assert_eq!(ja[1].get_attr("level_label").unwrap().to_string(), "不一致");
-        let en = evidence_view(json, "en");
+        let en = evidence_view(json, 2.71, "en");
         assert_eq!(en[1].get_attr("field").unwrap().to_string(), "E-mail domain");
-        assert!(evidence_view("not json", "en").is_empty());
+        assert!(evidence_view("not json", 0.0, "en").is_empty());
+    }
+
+    #[test]
+    fn the_lines_add_up_to_the_score_shown() {
+        // The lines add up to 14.78 (shown 14.7); each line rounded alone would add up to 14.9.
+        let weights = [6.66, 3.16, 4.66, 3.36, 2.66, -4.56, -1.16];
+        let score: f64 = weights.iter().sum();
+        let nearest: i64 = weights.iter().map(|w| (w * 10.0).round() as i64).sum();
+        assert_eq!(nearest, 149);
+        let shown = shown_tenths(&weights, score);
+        assert_eq!(shown.iter().sum::<i64>(), 147);
+        for (w, s) in weights.iter().zip(&shown) {
+            assert!((w * 10.0 - *s as f64).abs() < 1.0, "{w} shown as {s}");
+        }
+        // Just under a threshold: 14.96 reads 14.9 and its lines say so.
+        let shown = shown_tenths(&[10.0, 4.96], 14.96);
+        assert_eq!(shown, [100, 49]);
+        let ja = evidence_view(r#"[{"field":"family_name","level":"agree","weight":-0.04}]"#, -0.04, "ja");
+        assert_eq!(ja[0].get_attr("weight").unwrap().to_string(), "-0.1");
     }
 
     #[test]

@@ -119,13 +119,18 @@ async fn open_page(
 async fn queue(
     State(state): State<AppState>,
     user: CurrentUser,
-    Query(position): Query<Position>,
+    Query(mut position): Query<Position>,
     Query(flash): Query<Flash>,
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
-    let (reviews, next) =
+    let (mut reviews, mut next) =
         open_page(store, position.after_id(), position.import()).await.map_err(|e| PageError::from_store(e, locale))?;
+    if reviews.is_empty() && position.after_id() > 0 {
+        // The last pairs of a later page were just decided: the first page, not an empty one.
+        position.after_id = None;
+        (reviews, next) = open_page(store, 0, position.import()).await.map_err(|e| PageError::from_store(e, locale))?;
+    }
     let dictionary = hatake_engine::settings::departments(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let mut pairs = Vec::with_capacity(reviews.len());
     for review in &reviews {
@@ -146,7 +151,7 @@ async fn queue(
             all_url => all_url,
             first_url => Position { after_id: None, ..position.clone() }.url(""),
             merged => flash.merged,
-            distinct => flash.distinct.is_some(),
+            distinct => flash.distinct.as_deref().map(|d| if d == "company" { "company" } else { "person" }),
             linked => flash.linked.is_some(),
             stale => flash.stale.is_some(),
             unmerged => flash.unmerged.is_some(),
@@ -239,13 +244,15 @@ async fn distinct(
     let user = &form.user;
     let position = position_of(&form.data);
     let store = state.store.as_ref();
-    match store.get_review(id).await {
-        Ok(review) if review.status == "open" => {}
+    // A company question answered "not this company" says so, not "two different people".
+    let done = match store.get_review(id).await {
+        Ok(review) if review.status == "open" && review.kind == "account" => "distinct=company",
+        Ok(review) if review.status == "open" => "distinct=1",
         Ok(_) => return Redirect::to(&position.url("stale=1")).into_response(),
         Err(error) => return PageError::from_store(error, user.locale()).into_response(),
-    }
+    };
     match store.decide_review(id, "distinct", Some(user.user.id), now_millis()).await {
-        Ok(()) => Redirect::to(&position.url("distinct=1")).into_response(),
+        Ok(()) => Redirect::to(&position.url(done)).into_response(),
         Err(error) => PageError::from_store(error, user.locale()).into_response(),
     }
 }
