@@ -951,9 +951,13 @@ impl<'a> Session<'a> {
             self.shared.count_rejection();
             return self.reply(&reply);
         }
-        self.writer.flush()?;
+        // The message is whole once its end arrived: kept even when the client is gone by now
+        // (as a real server keeps it: the answers of earlier pipelined commands that cannot be
+        // written any more do not undo it).
+        let flushed = self.writer.flush();
         self.shared.delay();
         let queued = self.shared.record(self.id, mail_from, rcpt_to, &mut self.data);
+        flushed?;
         self.reply(&format!("250 2.0.0 OK: queued as {queued}"))
     }
 
