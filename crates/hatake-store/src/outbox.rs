@@ -295,14 +295,21 @@ macro_rules! impl_outbox_store {
                 until: $crate::Millis,
                 limit: i64,
             ) -> $crate::StoreResult<Vec<$crate::OutboxRow>> {
+                // Due rows and run-out claims each read in the index's order (one condition
+                // with OR sorted every pending row at each claim: a claim of 800 from 100,000
+                // rows read them all).
                 let sql = format!(
                     "UPDATE outbox SET status = 'claimed', claimed_by = $1, claimed_until = $2, updated_at = $3 \
-                     WHERE id IN (SELECT id FROM outbox WHERE kind = $4 \
-                       AND ((status = 'pending' AND due_at <= $3) OR (status = 'claimed' AND claimed_until < $3)) \
-                       ORDER BY due_at, id LIMIT $5{}) \
-                     RETURNING {}",
-                    Self::DIALECT.skip_locked(),
-                    $crate::OUTBOX_COLUMNS
+                     WHERE id IN (SELECT id FROM ( \
+                       SELECT id, due_at FROM (SELECT id, due_at FROM outbox WHERE kind = $4 AND status = 'pending' \
+                         AND due_at <= $3 ORDER BY due_at, id LIMIT $5{skip}) due \
+                       UNION ALL \
+                       SELECT id, due_at FROM (SELECT id, due_at FROM outbox WHERE kind = $4 AND status = 'claimed' \
+                         AND claimed_until < $3 ORDER BY due_at, id LIMIT $5{skip}) lapsed \
+                     ) claimable ORDER BY due_at, id LIMIT $5) \
+                     RETURNING {columns}",
+                    skip = Self::DIALECT.skip_locked(),
+                    columns = $crate::OUTBOX_COLUMNS
                 );
                 let mut rows = sqlx::query_as::<$db, $crate::OutboxRow>(&sql)
                     .bind(holder)

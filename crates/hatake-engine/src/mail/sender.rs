@@ -176,50 +176,55 @@ impl MailSender {
     }
 }
 
-#[async_trait]
-impl Worker for MailSender {
-    fn name(&self) -> &'static str {
-        "mail-sender"
+/// How long a step keeps claiming more while its lanes send (then the runtime's step ends, and
+/// the settings are read again).
+const STEP_BUDGET: Duration = Duration::from_secs(20);
+
+/// One claim: the rows to send now, and those put back to wait for their domain's next minute.
+struct Claimed {
+    rows: Vec<OutboxRow>,
+    /// Rows claimed (sent, cancelled or put back).
+    taken: usize,
+    batch: i64,
+    deferred: Vec<Millis>,
+}
+
+impl Claimed {
+    /// The claim took a whole batch: more may be due.
+    fn full(&self) -> bool {
+        i64::try_from(self.taken).unwrap_or(i64::MAX) >= self.batch
     }
 
-    fn signal(&self) -> Option<&'static str> {
-        Some(OUTBOX)
+    /// When to look again after the last claim.
+    fn rest(&self) -> Next {
+        match self.deferred.iter().min() {
+            _ if self.full() => Next::Again,
+            Some(due) => Next::Until(*due),
+            None => Next::Idle,
+        }
     }
+}
 
-    fn interval(&self) -> Duration {
-        self.settings.interval
-    }
-
-    async fn step(&mut self, cx: &Context) -> Result<Next, WorkError> {
-        let Some(transport) = self.transport(cx).await? else { return Ok(Next::Idle) };
-        let signer = self.signer(cx).await?;
+impl MailSender {
+    /// Claims a batch of due rows; cancels those whose lead left the topic and puts back those
+    /// over their domain's limit this minute.
+    async fn claim(&mut self, cx: &Context, limits: &super::limits::SendLimits) -> Result<Claimed, WorkError> {
         let now = cx.clock.now();
-        // Outside the send window nothing is claimed: the sender rests until it opens.
-        let limits = super::limits::stored(cx.store.as_ref()).await?;
-        if let Some(opens) = limits.closed_until(now, &cx.zone) {
-            return Ok(Next::Until(opens));
-        }
-        let rows =
-            cx.store.claim_outbox(KIND, &cx.holder, now, now + self.settings.claim_ms, self.settings.batch).await?;
-        if rows.is_empty() {
-            return Ok(match cx.store.next_outbox_due(KIND).await? {
-                Some(due) => Next::Until(due),
-                None => Next::Idle,
-            });
-        }
-        let full = i64::try_from(rows.len()).unwrap_or(i64::MAX) >= self.settings.batch;
+        let batch = self.settings.batch;
+        let rows = cx.store.claim_outbox(KIND, &cx.holder, now, now + self.settings.claim_ms, batch).await?;
+        let taken = rows.len();
         // Mail for topics its lead left is cancelled before any connection is asked (the
         // hand-over checks again, for an unsubscribe that comes in meanwhile).
         let marketing: Vec<i64> =
             rows.iter().filter(|r| r.topic.is_some() && r.lead_id.is_some()).map(|r| r.id).collect();
-        let cancelled = if marketing.is_empty() {
-            Vec::new()
+        let cancelled: std::collections::HashSet<i64> = if marketing.is_empty() {
+            Default::default()
         } else {
-            cx.store.cancel_unsubscribed_outbox(&cx.holder, &marketing, now).await?
+            cx.store.cancel_unsubscribed_outbox(&cx.holder, &marketing, now).await?.into_iter().collect()
         };
         self.counts.cancelled += cancelled.len() as u64;
-        let mut deferred = Vec::new();
         let mut rows: Vec<OutboxRow> = rows.into_iter().filter(|r| !cancelled.contains(&r.id)).collect();
+        let mut deferred = Vec::new();
         if !limits.domains.is_empty() {
             // A domain over its limit this minute — counted in the store, for every process
             // sending from it — waits for the next minute (not an attempt).
@@ -245,35 +250,155 @@ impl Worker for MailSender {
             cx.store.defer_outbox(&cx.holder, &deferred, now).await?;
             self.counts.deferred += deferred.len() as u64;
         }
-        let rest = |full: bool| match deferred.iter().map(|(_, due)| *due).min() {
-            _ if full => Next::Again,
-            Some(due) => Next::Until(due),
-            None => Next::Idle,
+        Ok(Claimed { rows, taken, batch, deferred: deferred.into_iter().map(|(_, due)| due).collect() })
+    }
+}
+
+/// The rows a step's lanes take, one at a time, filled again while they send.
+#[derive(Default)]
+struct Feed {
+    rows: std::sync::Mutex<std::collections::VecDeque<OutboxRow>>,
+    closed: std::sync::atomic::AtomicBool,
+    /// Rows were added, or nothing more comes.
+    more: tokio::sync::Notify,
+    /// A lane took a row and fewer than `low` are left (the step may claim more).
+    took: tokio::sync::Notify,
+    low: std::sync::atomic::AtomicUsize,
+}
+
+impl Feed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<OutboxRow>> {
+        self.rows.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn push(&self, rows: Vec<OutboxRow>) {
+        self.lock().extend(rows);
+        self.more.notify_waiters();
+    }
+
+    fn close(&self) {
+        self.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.more.notify_waiters();
+    }
+
+    /// The next row now, if there is one.
+    fn try_take(&self) -> Option<OutboxRow> {
+        let (row, left) = {
+            let mut rows = self.lock();
+            let row = rows.pop_front();
+            (row, rows.len())
         };
-        if rows.is_empty() {
-            return Ok(rest(full));
+        if left < self.low.load(std::sync::atomic::Ordering::Relaxed) {
+            self.took.notify_one();
         }
-        let lanes = self.settings.connections.clamp(1, rows.len());
-        let mut groups: Vec<Vec<OutboxRow>> = (0..lanes).map(|_| Vec::new()).collect();
-        for (i, row) in rows.into_iter().enumerate() {
-            groups[i % lanes].push(row);
+        row
+    }
+
+    /// The next row, waiting for one; `None` once the step claims nothing more.
+    async fn take(&self) -> Option<OutboxRow> {
+        loop {
+            let more = self.more.notified();
+            tokio::pin!(more);
+            more.as_mut().enable();
+            if let Some(row) = self.try_take() {
+                return Some(row);
+            }
+            if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
+                return None;
+            }
+            more.await;
         }
+    }
+
+    /// Waits until fewer than `low` rows are left.
+    async fn wait_below(&self, low: usize) {
+        self.low.store(low, std::sync::atomic::Ordering::Relaxed);
+        loop {
+            let took = self.took.notified();
+            tokio::pin!(took);
+            took.as_mut().enable();
+            if self.lock().len() < low {
+                return;
+            }
+            took.await;
+        }
+    }
+}
+
+#[async_trait]
+impl Worker for MailSender {
+    fn name(&self) -> &'static str {
+        "mail-sender"
+    }
+
+    fn signal(&self) -> Option<&'static str> {
+        Some(OUTBOX)
+    }
+
+    fn interval(&self) -> Duration {
+        self.settings.interval
+    }
+
+    async fn step(&mut self, cx: &Context) -> Result<Next, WorkError> {
+        let Some(transport) = self.transport(cx).await? else { return Ok(Next::Idle) };
+        let signer = self.signer(cx).await?;
+        // Outside the send window nothing is claimed: the sender rests until it opens.
+        let limits = super::limits::stored(cx.store.as_ref()).await?;
+        if let Some(opens) = limits.closed_until(cx.clock.now(), &cx.zone) {
+            return Ok(Next::Until(opens));
+        }
+        let first = self.claim(cx, &limits).await?;
+        if first.rows.is_empty() {
+            if first.taken == 0 {
+                return Ok(match cx.store.next_outbox_due(KIND).await? {
+                    Some(due) => Next::Until(due),
+                    None => Next::Idle,
+                });
+            }
+            return Ok(first.rest());
+        }
+        // The lanes take rows from one queue; it is filled again while they send, so that no
+        // lane waits for the others at the end of a batch, nor for the next claim.
+        let lanes = self.settings.connections.clamp(1, first.rows.len());
+        let feed = Arc::new(Feed::default());
+        feed.push(first.rows);
+        let mut last = Claimed { rows: Vec::new(), ..first };
         let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
         let writer = tokio::spawn(write_loop(cx.clone(), queued));
         let writes = Writes(queue);
         let mut tasks = tokio::task::JoinSet::new();
-        for group in groups {
-            let connection = self.idle.pop();
+        for _ in 0..lanes {
             let lane = Lane {
                 cx: cx.clone(),
                 transport: transport.clone(),
-                connection,
+                connection: self.idle.pop(),
                 writes: writes.clone(),
                 signer: signer.clone(),
             };
-            tasks.spawn(lane.send(group));
+            tasks.spawn(lane.send(feed.clone()));
         }
         drop(writes);
+        let low_water = lanes * 16;
+        let started = std::time::Instant::now();
+        while last.full() && started.elapsed() < STEP_BUDGET {
+            feed.wait_below(low_water).await;
+            let next = match self.claim(cx, &limits).await {
+                Ok(next) => next,
+                Err(error) => {
+                    tracing::warn!(%error, "the outbox could not be claimed");
+                    break;
+                }
+            };
+            let Claimed { rows, taken, batch, deferred } = next;
+            feed.push(rows);
+            last = Claimed {
+                rows: Vec::new(),
+                taken,
+                batch,
+                deferred: last.deferred.into_iter().chain(deferred).collect(),
+            };
+        }
+        feed.close();
         while let Some(done) = tasks.join_next().await {
             match done {
                 Ok((connection, counts)) => {
@@ -289,7 +414,7 @@ impl Worker for MailSender {
             Ok(unrecorded) => tracing::warn!(unrecorded, "outcomes of sent mail could not be recorded"),
             Err(error) => tracing::warn!(%error, "the outbox writer failed"),
         }
-        Ok(rest(full))
+        Ok(last.rest())
     }
 
     fn reset(&mut self) {
@@ -408,13 +533,6 @@ struct Ready {
     bytes: Vec<u8>,
 }
 
-/// A row of the lane: ready, or already decided (a mail that cannot be built, or a refusal of
-/// it that came with the end of the message before).
-enum Item {
-    Ready(Box<Ready>),
-    Done,
-}
-
 impl Lane {
     /// Makes a row's message; its outcome when it cannot be made.
     fn prepare(&self, row: OutboxRow) -> Result<Ready, (i64, OutboxOutcome)> {
@@ -442,24 +560,38 @@ impl Lane {
         self.writes.finish(id, outcome);
     }
 
-    /// Sends the rows one after another on this lane's connection: each message's content goes
-    /// out, its hand-over is recorded, then its end goes with the next message's request.
-    async fn send(mut self, rows: Vec<OutboxRow>) -> (Option<Box<dyn MailConnection>>, SenderCounts) {
-        let mut counts = SenderCounts::default();
-        let mut items = Vec::with_capacity(rows.len());
-        for row in rows {
+    /// The next row of the feed made ready (rows that cannot be made are recorded as failed);
+    /// waits for one when `wait`, else only takes what is there.
+    async fn pull(&mut self, feed: &Feed, wait: bool, counts: &mut SenderCounts) -> Option<Box<Ready>> {
+        loop {
+            let row = if wait { feed.take().await? } else { feed.try_take()? };
             match self.prepare(row) {
-                Ok(ready) => items.push(Item::Ready(Box::new(ready))),
-                Err((id, outcome)) => {
-                    self.record(id, outcome, &mut counts);
-                    items.push(Item::Done);
-                }
+                Ok(ready) => return Some(Box::new(ready)),
+                Err((id, outcome)) => self.record(id, outcome, counts),
             }
         }
-        // Whether the current row's message was asked for already (with the end of the last).
+    }
+
+    /// Sends rows from the feed one after another on this lane's connection: each message's
+    /// content goes out, its hand-over is recorded, then its end goes with the next message's
+    /// request.
+    async fn send(mut self, feed: Arc<Feed>) -> (Option<Box<dyn MailConnection>>, SenderCounts) {
+        let mut counts = SenderCounts::default();
+        // The row whose message comes next, and whether it was asked for already (with the end
+        // of the last).
+        let mut current: Option<Box<Ready>> = None;
         let mut begun = false;
-        for i in 0..items.len() {
-            let Item::Ready(ready) = std::mem::replace(&mut items[i], Item::Done) else { continue };
+        loop {
+            let ready = match current.take() {
+                Some(ready) => ready,
+                None => {
+                    begun = false;
+                    match self.pull(&feed, true, &mut counts).await {
+                        Some(ready) => ready,
+                        None => break,
+                    }
+                }
+            };
             let now = self.cx.clock.now();
             if !begun {
                 if let Err(error) = self.begin(&ready.envelope).await {
@@ -489,13 +621,10 @@ impl Lane {
                     continue;
                 }
             }
-            let next = items[i + 1..].iter().position(|item| matches!(item, Item::Ready(_))).map(|at| i + 1 + at);
-            let next_envelope = next.and_then(|at| match &items[at] {
-                Item::Ready(next) => Some(next.envelope.clone()),
-                Item::Done => None,
-            });
+            // Only a row already there: the end of this message does not wait for a claim.
+            let next = self.pull(&feed, false, &mut counts).await;
             let Some(connection) = self.connection.as_mut() else { continue };
-            let ended = connection.finish(next_envelope.as_ref()).await;
+            let ended = connection.finish(next.as_ref().map(|n| &n.envelope)).await;
             let outcome = match ended.taken {
                 Ok(accepted) => OutboxOutcome::Sent {
                     code: Some(i64::from(accepted.code)),
@@ -510,16 +639,20 @@ impl Lane {
             };
             self.record(ready.row.id, outcome, &mut counts);
             match (next, ended.next) {
-                (Some(_), Some(Ok(()))) => begun = true,
-                (Some(at), Some(Err(error))) => {
-                    if error.broken {
-                        // Not refused, only not asked: asked again on a new connection.
-                        self.connection = None;
-                    } else if let Item::Ready(next) = std::mem::replace(&mut items[at], Item::Done) {
-                        self.record(next.row.id, refusal(&error, next.row.attempts, now), &mut counts);
-                    }
+                (Some(next), Some(Ok(()))) => {
+                    current = Some(next);
+                    begun = true;
                 }
-                _ => {}
+                // Not refused, only not asked: asked again on a new connection.
+                (Some(next), Some(Err(error))) if error.broken => {
+                    self.connection = None;
+                    current = Some(next);
+                }
+                (Some(next), Some(Err(error))) => {
+                    self.record(next.row.id, refusal(&error, next.row.attempts, now), &mut counts);
+                }
+                (Some(next), None) => current = Some(next),
+                (None, _) => {}
             }
             if self.connection.is_none() {
                 begun = false;
