@@ -433,8 +433,27 @@ impl Worker for MailSender {
 
 /// What the lanes of a step ask to be written.
 enum Write {
-    HandOver { id: i64, message_id: String, reply: tokio::sync::oneshot::Sender<HandOver> },
+    HandOver(Box<HandingOver>),
     Finish { id: i64, outcome: OutboxOutcome },
+}
+
+/// A message whose content is out, waiting for its hand-over: the writer ends it on its
+/// connection right after the commit (no other task runs in between), with the next message's
+/// request, and gives the connection back.
+struct HandingOver {
+    id: i64,
+    message_id: String,
+    connection: Box<dyn MailConnection>,
+    next: Option<Envelope>,
+    reply: tokio::sync::oneshot::Sender<Handed>,
+}
+
+/// The writer's answer to a hand-over.
+struct Handed {
+    outcome: HandOver,
+    connection: Box<dyn MailConnection>,
+    /// How writing the end went (handed-over messages only).
+    end: Result<(), SendError>,
 }
 
 /// The lanes' writes, committed together: what arrived while the last commit ran goes in the
@@ -454,14 +473,30 @@ enum HandOver {
 }
 
 impl Writes {
-    /// Records that the row's content goes out now; `false` when it may not (no longer ours, or
-    /// the store failed).
-    async fn hand_over(&self, id: i64, message_id: String) -> HandOver {
+    /// Records the hand-over of the row whose content is out on `connection`, and ends its
+    /// message there (asking for `next` with it); the connection comes back unless the writer
+    /// is gone.
+    async fn hand_over(
+        &self,
+        id: i64,
+        message_id: String,
+        connection: Box<dyn MailConnection>,
+        next: Option<Envelope>,
+    ) -> (HandOver, Option<Box<dyn MailConnection>>, Result<(), SendError>) {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        if self.0.send(Write::HandOver { id, message_id, reply }).is_err() {
-            return HandOver::NotOurs;
+        let ok = Ok(());
+        let handing = HandingOver { id, message_id, connection, next, reply };
+        if let Err(refused) = self.0.send(Write::HandOver(Box::new(handing))) {
+            let connection = match refused.0 {
+                Write::HandOver(handing) => Some(handing.connection),
+                Write::Finish { .. } => None,
+            };
+            return (HandOver::NotOurs, connection, ok);
         }
-        answer.await.unwrap_or(HandOver::NotOurs)
+        match answer.await {
+            Ok(handed) => (handed.outcome, Some(handed.connection), handed.end),
+            Err(_) => (HandOver::NotOurs, None, ok),
+        }
     }
 
     fn finish(&self, id: i64, outcome: OutboxOutcome) {
@@ -478,39 +513,42 @@ async fn write_loop(cx: Context, mut queue: tokio::sync::mpsc::UnboundedReceiver
             writes.push(next);
         }
         let mut hand_overs = Vec::new();
-        let mut replies = Vec::new();
+        let mut handing = Vec::new();
         let mut outcomes = Vec::new();
         for write in writes {
             match write {
-                Write::HandOver { id, message_id, reply } => {
-                    hand_overs.push((id, message_id));
-                    replies.push((id, reply));
+                Write::HandOver(one) => {
+                    hand_overs.push((one.id, one.message_id.clone()));
+                    handing.push(one);
                 }
                 Write::Finish { id, outcome } => outcomes.push((id, outcome)),
             }
         }
-        match cx.store.write_outbox(&cx.holder, &hand_overs, &outcomes, cx.clock.now()).await {
-            Ok(written) => {
-                for (id, reply) in replies {
-                    let _ = reply.send(if written.handed.contains(&id) {
-                        HandOver::Handed
-                    } else if written.cancelled.contains(&id) {
-                        HandOver::Cancelled
-                    } else {
-                        HandOver::NotOurs
-                    });
-                }
-            }
+        let written = match cx.store.write_outbox(&cx.holder, &hand_overs, &outcomes, cx.clock.now()).await {
+            Ok(written) => Some(written),
             Err(error) => {
-                // Nothing of this commit holds: no content goes out for its hand-overs; its
+                // Nothing of this commit holds: no message of its hand-overs is ended; its
                 // outcomes leave their rows handed over (never sent twice) or claimed (taken
                 // again when the claim runs out).
                 tracing::warn!(%error, "the outbox could not be written");
                 unrecorded += outcomes.len() as u64;
-                for (_, reply) in replies {
-                    let _ = reply.send(HandOver::NotOurs);
-                }
+                None
             }
+        };
+        // The ends first, all of them, before any lane runs again: the time between the commit
+        // and the server being able to take each message is as short as this task makes it.
+        let mut answers = Vec::with_capacity(handing.len());
+        for mut one in handing.into_iter().map(|one| *one) {
+            let outcome = match &written {
+                Some(w) if w.handed.contains(&one.id) => HandOver::Handed,
+                Some(w) if w.cancelled.contains(&one.id) => HandOver::Cancelled,
+                _ => HandOver::NotOurs,
+            };
+            let end = if outcome == HandOver::Handed { one.connection.end(one.next.as_ref()).await } else { Ok(()) };
+            answers.push((one.reply, Handed { outcome, connection: one.connection, end }));
+        }
+        for (reply, handed) in answers {
+            let _ = reply.send(handed);
         }
     }
     unrecorded
@@ -607,24 +645,35 @@ impl Lane {
                 self.record(ready.row.id, refusal(&error, ready.row.attempts, now), &mut counts);
                 continue;
             }
-            match self.writes.hand_over(ready.row.id, ready.message_id.clone()).await {
-                HandOver::Handed => {}
-                other => {
-                    if other == HandOver::Cancelled {
-                        counts.cancelled += 1;
-                    } else {
-                        counts.lost += 1;
-                    }
-                    // The content is out without its end: the connection is dropped, and the
-                    // server discards the unfinished message.
-                    self.connection = None;
-                    continue;
-                }
-            }
             // Only a row already there: the end of this message does not wait for a claim.
             let next = self.pull(&feed, false, &mut counts).await;
+            let Some(connection) = self.connection.take() else { continue };
+            let envelope = next.as_ref().map(|n| n.envelope.clone());
+            let (handed, connection, end) =
+                self.writes.hand_over(ready.row.id, ready.message_id.clone(), connection, envelope).await;
+            if handed != HandOver::Handed {
+                if handed == HandOver::Cancelled {
+                    counts.cancelled += 1;
+                } else {
+                    counts.lost += 1;
+                }
+                // The content is out without its end: the connection is dropped, and the server
+                // discards the unfinished message.
+                drop(connection);
+                current = next;
+                continue;
+            }
+            self.connection = connection;
+            if let Err(error) = end {
+                // The end may or may not have reached the server: never sent again.
+                self.connection = None;
+                let outcome = OutboxOutcome::Unconfirmed { detail: error.to_string() };
+                self.record(ready.row.id, outcome, &mut counts);
+                current = next;
+                continue;
+            }
             let Some(connection) = self.connection.as_mut() else { continue };
-            let ended = connection.finish(next.as_ref().map(|n| &n.envelope)).await;
+            let ended = connection.answers().await;
             let outcome = match ended.taken {
                 Ok(accepted) => OutboxOutcome::Sent {
                     code: Some(i64::from(accepted.code)),

@@ -174,6 +174,21 @@ pub struct Client {
     in_data: bool,
     /// The session cannot be used again (no answer, or the server said it closes).
     broken: bool,
+    /// What was asked with the end of the last message, its answers not read yet.
+    pending: Pending,
+}
+
+/// The next message as the end of the last left it.
+#[derive(Debug, Default)]
+enum Pending {
+    #[default]
+    Nothing,
+    /// Asked for with the end (pipelining): three answers to read.
+    Pipelined,
+    /// To ask for once the end is answered (no pipelining).
+    After(Envelope),
+    /// This side could not ask for it.
+    Refused(SmtpError),
 }
 
 fn tls_config() -> Arc<rustls::ClientConfig> {
@@ -217,6 +232,7 @@ impl Client {
             timeout,
             in_data: false,
             broken: false,
+            pending: Pending::Nothing,
         };
         client.expect(220).await?;
         client.hello(to.hello).await?;
@@ -246,6 +262,7 @@ impl Client {
                 timeout,
                 in_data: false,
                 broken: false,
+                pending: Pending::Nothing,
             };
             client.hello(to.hello).await?;
         }
@@ -492,62 +509,63 @@ impl Client {
     /// message is asked for in the same round trip. Returns the server's answer to the message
     /// and, when `next` was given, how asking for the next one went.
     pub async fn finish(&mut self, next: Option<&Envelope>) -> Finished {
+        if let Err(error) = self.end(next).await {
+            return Finished { taken: Err(error), next: next.map(|_| Err(lost())) };
+        }
+        self.answers().await
+    }
+
+    /// Writes the end of the message under way (with `next`'s request when pipelining) without
+    /// waiting for any answer: [`Client::answers`] reads them. The server can take the message
+    /// from here on.
+    pub async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SmtpError> {
         if !self.in_data {
-            return Finished { taken: Err(SmtpError::Local("no message under way".into())), next: None };
+            return Err(SmtpError::Local("no message under way".into()));
         }
         self.in_data = false;
         self.out.extend_from_slice(b".\r\n");
-        let pipelined = match next {
+        self.pending = match next {
+            None => Pending::Nothing,
             Some(envelope) if self.extensions.pipelining => match self.queue_envelope(envelope) {
-                Ok(()) => true,
-                Err(error) => {
-                    // Only this side refuses the next one: end this message alone.
-                    let taken = self.end_alone().await;
-                    return Finished { taken, next: Some(Err(error)) };
+                Ok(()) => {
+                    // `.`, MAIL, RCPT and DATA in one write.
+                    self.out.extend_from_slice(format!("RCPT TO:<{}>\r\nDATA\r\n", envelope.to).as_bytes());
+                    Pending::Pipelined
                 }
+                // Only this side refuses the next one: this message ends alone.
+                Err(error) => Pending::Refused(error),
             },
-            _ => false,
+            Some(envelope) => Pending::After(envelope.clone()),
         };
-        if !pipelined {
-            let taken = self.end_alone().await;
-            let next = match next {
-                Some(_) if self.broken => Some(Err(lost())),
-                Some(envelope) => Some(self.begin(envelope).await),
-                None => None,
-            };
-            return Finished { taken, next };
-        }
-        let envelope = next.unwrap_or_else(|| unreachable!("pipelined only with a next message"));
-        // `.`, MAIL, RCPT and DATA in one write.
-        let rcpt = format!("RCPT TO:<{}>\r\n", envelope.to);
-        self.out.extend_from_slice(rcpt.as_bytes());
-        self.out.extend_from_slice(b"DATA\r\n");
-        if let Err(error) = self.flush().await {
-            return Finished { taken: Err(error), next: Some(Err(lost())) };
-        }
+        self.flush().await
+    }
+
+    /// The answers after [`Client::end`]: the server's to the message, and how asking for the
+    /// next one went (when one was given).
+    pub async fn answers(&mut self) -> Finished {
+        let pending = std::mem::replace(&mut self.pending, Pending::Nothing);
+        let asked = !matches!(pending, Pending::Nothing);
         let taken = match self.read().await {
             Ok(reply) if reply.code == 250 => Ok(reply),
             Ok(reply) => Err(SmtpError::Refused(reply)),
-            Err(error) => return Finished { taken: Err(error), next: Some(Err(lost())) },
+            Err(error) => return Finished { taken: Err(error), next: asked.then(|| Err(lost())) },
         };
-        let replies = async {
-            let mail = self.read().await?;
-            let rcpt = self.read().await?;
-            let data = self.read().await?;
-            self.after_begin([mail, rcpt], data).await
+        let next = match pending {
+            Pending::Nothing => None,
+            Pending::Refused(error) => Some(Err(error)),
+            Pending::Pipelined => {
+                let replies = async {
+                    let mail = self.read().await?;
+                    let rcpt = self.read().await?;
+                    let data = self.read().await?;
+                    self.after_begin([mail, rcpt], data).await
+                };
+                Some(replies.await)
+            }
+            Pending::After(_) if self.broken => Some(Err(lost())),
+            Pending::After(envelope) => Some(self.begin(&envelope).await),
         };
-        let next = replies.await;
-        Finished { taken, next: Some(next) }
-    }
-
-    async fn end_alone(&mut self) -> Result<Reply, SmtpError> {
-        self.flush().await?;
-        let reply = self.read().await?;
-        if reply.code == 250 {
-            Ok(reply)
-        } else {
-            Err(SmtpError::Refused(reply))
-        }
+        Finished { taken, next }
     }
 
     /// After a refusal: a clean session for the next message, or a broken one.

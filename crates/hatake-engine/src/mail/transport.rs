@@ -82,9 +82,19 @@ pub trait MailConnection: Send {
     /// Sends the message begun without its end: the server cannot take it yet, and discards it
     /// if the connection drops now.
     async fn content(&mut self, message: &[u8]) -> Result<(), SendError>;
-    /// Ends the message (the server takes it) and returns its answer; with `next`, asks for the
-    /// next message in the same round trip when the server allows it.
-    async fn finish(&mut self, next: Option<&Envelope>) -> Ended;
+    /// Writes the message's end (the server can take it from here on) and, with `next`, the
+    /// next message's request when the server allows it in the same write; reads nothing.
+    async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError>;
+    /// The answers after [`MailConnection::end`]: the message's, and the next request's.
+    async fn answers(&mut self) -> Ended;
+    /// [`MailConnection::end`], then [`MailConnection::answers`].
+    async fn finish(&mut self, next: Option<&Envelope>) -> Ended {
+        if let Err(error) = self.end(next).await {
+            let lost = SendError { code: None, message: error.message.clone(), transient: true, broken: true };
+            return Ended { taken: Err(error), next: next.map(|_| Err(lost)) };
+        }
+        self.answers().await
+    }
     /// Says goodbye (SMTP `QUIT`).
     async fn close(&mut self);
 }
@@ -220,8 +230,12 @@ impl MailConnection for SmtpConnection {
         self.client.content(message).await.map_err(|e| self.error(e))
     }
 
-    async fn finish(&mut self, next: Option<&Envelope>) -> Ended {
-        let finished = self.client.finish(next).await;
+    async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError> {
+        self.client.end(next).await.map_err(|e| self.error(e))
+    }
+
+    async fn answers(&mut self) -> Ended {
+        let finished = self.client.answers().await;
         let taken = match finished.taken {
             Ok(reply) => Ok(Accepted { code: reply.code, message: reply.text }),
             Err(error) => Err(self.error(error)),
@@ -246,7 +260,7 @@ impl MailTransport for FileTransport {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| SendError::local(format!("cannot create {}: {e}", self.dir.display())))?;
-        Ok(Box::new(FileConnection { dir: self.dir.clone(), envelope: None, content: None }))
+        Ok(Box::new(FileConnection { dir: self.dir.clone(), envelope: None, content: None, ended: None }))
     }
 
     fn describe(&self) -> String {
@@ -258,6 +272,8 @@ struct FileConnection {
     dir: PathBuf,
     envelope: Option<Envelope>,
     content: Option<Vec<u8>>,
+    /// What writing the last message's file gave, and the next message given with its end.
+    ended: Option<(Result<Accepted, SendError>, Option<Envelope>)>,
 }
 
 fn check_address(text: &str) -> Result<(), SendError> {
@@ -309,10 +325,18 @@ impl MailConnection for FileConnection {
         Ok(())
     }
 
-    async fn finish(&mut self, next: Option<&Envelope>) -> Ended {
-        let taken = self.write().await;
+    async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError> {
+        let written = self.write().await;
+        self.ended = Some((written, next.cloned()));
+        Ok(())
+    }
+
+    async fn answers(&mut self) -> Ended {
+        let Some((taken, next)) = self.ended.take() else {
+            return Ended { taken: Err(SendError::local("no message ended")), next: None };
+        };
         let next = match next {
-            Some(envelope) => Some(self.begin(envelope).await),
+            Some(envelope) => Some(self.begin(&envelope).await),
             None => None,
         };
         Ended { taken, next }
