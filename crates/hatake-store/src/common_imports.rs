@@ -246,7 +246,9 @@ macro_rules! impl_import_store {
                 sqlx::query_as::<$db, $crate::ImportLineRow>(
                     "SELECT s.line, s.lead_id, s.outcome, \
                      COALESCE(NULLIF(TRIM(COALESCE(l.family_name, '') || ' ' || COALESCE(l.given_name, '')), ''), l.email) \
-                     AS lead_name, COALESCE(a.name, l.company_name) AS company \
+                     AS lead_name, COALESCE(a.name, l.company_name) AS company, \
+                     (s.outcome = 'review' AND NOT EXISTS (SELECT 1 FROM match_reviews r \
+                       WHERE r.lead_id = s.lead_id AND r.status = 'open')) AS decided \
                      FROM lead_sources s LEFT JOIN leads l ON l.id = s.lead_id LEFT JOIN accounts a ON a.id = l.account_id \
                      WHERE s.import_id = $1 AND s.line > $2 AND ($3 IS NULL OR s.outcome = $3) ORDER BY s.line LIMIT $4",
                 )

@@ -274,6 +274,8 @@ pub struct ImportLineRow {
     pub outcome: String,
     pub lead_name: Option<String>,
     pub company: Option<String>,
+    /// A row left to review whose questions have all been answered since.
+    pub decided: bool,
 }
 
 /// A row an import could not take.

@@ -943,6 +943,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("import.reviews_link", "この取り込みの確認待ちの組を見る", "See the pairs this import left to review"),
     ("import.review_rows_were", "要確認になった行：", "Rows left to review:"),
+    ("import.review_decided", "確認済み", "answered since"),
     ("import.field.row", "行全体", "Row"),
     ("export.bad_encoding", "文字コードは utf8 か cp932 を指定してください。", "The encoding must be utf8 or cp932."),
     ("review.title", "名寄せの確認", "Possible duplicates"),

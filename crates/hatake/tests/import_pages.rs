@@ -406,6 +406,14 @@ async fn not_the_same_person_closes_the_question_and_keeps_both() {
     assert_eq!(lead_total(&app).await, 2, "both records stay");
     let queue = text(client.get(app.url("/reviews?distinct=1")).send().await.unwrap()).await;
     assert!(queue.contains("id=\"distinct-flash\"") && !queue.contains(&format!("id=\"review-{review_id}\"")));
+    // The import's row that was left to review says it has been answered since.
+    let page = text(client.get(app.url(&format!("/imports/{cards}"))).send().await.unwrap()).await;
+    let row = page.find("data-outcome=\"review\"").expect("the row left to review");
+    assert!(
+        page[row..row + 200].contains("data-decided=\"1\"") && page.contains("→ 確認済み"),
+        "{}",
+        &page[row..row + 200]
+    );
     // Deciding a decided question again changes nothing and says so; an unknown one is a 404.
     let response = client.post(&url).form(&[("_csrf", csrf.as_str())]).send().await.unwrap();
     assert_eq!(response.headers()["location"], "/reviews?stale=1");

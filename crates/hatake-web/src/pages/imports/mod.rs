@@ -279,6 +279,7 @@ pub(super) async fn detail_page(
                 lead_id => l.lead_id,
                 outcome => l.outcome,
                 outcome_label => t(locale, outcome_key(&l.outcome)),
+                decided => l.decided,
                 name => l.lead_name,
                 company => l.company,
             }
