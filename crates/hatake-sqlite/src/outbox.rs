@@ -64,7 +64,7 @@ pub(crate) fn write(
             written.finished += changed as u64;
             attempt.execute(params![id, now, name, code, detail]).map_err(error)?;
         }
-        let mut hand = tx.prepare_cached(&hatake_store::outbox_hand_sql()).map_err(error)?;
+        let mut hand = tx.prepare_cached(hatake_store::outbox_hand_sql()).map_err(error)?;
         for (id, message_id) in hand_overs {
             let status: Option<String> =
                 hand.query_row(params![now, message_id, id, holder], |row| row.get(0)).optional().map_err(error)?;

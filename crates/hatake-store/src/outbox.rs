@@ -136,19 +136,33 @@ pub const OUTBOX_SENT_SQL: &str =
 /// The record of an attempt: row, when, outcome, code, detail.
 pub const OUTBOX_ATTEMPT_SQL: &str =
     "INSERT INTO outbox_attempts (outbox_id, at, outcome, code, detail) VALUES ($1, $2, $3, $4, $5)";
+/// Cancels the rows (ids `$3`… of `count` of them) claimed by `$2` whose lead left their topic
+/// or whose address is suppressed, at `$1`; returns their ids.
+pub fn outbox_cancel_sql(count: usize) -> String {
+    let list = (0..count).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
+    format!(
+        "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
+         claimed_until = NULL, updated_at = $1 WHERE id IN ({list}) AND status = 'claimed' \
+         AND claimed_by = $2 AND {OUTBOX_UNSUBSCRIBED} RETURNING id"
+    )
+}
+
 /// One row's hand-over: `$1` now, `$2` Message-ID, `$3` the row, `$4` its holder. A row whose
 /// lead left its topic (or whose address is suppressed) is cancelled instead, in the same step:
 /// returns the row's new status.
-pub fn outbox_hand_sql() -> String {
-    format!(
-        "UPDATE outbox SET status = CASE WHEN {u} THEN 'cancelled' ELSE 'handed' END, \
+pub fn outbox_hand_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "UPDATE outbox SET status = CASE WHEN {u} THEN 'cancelled' ELSE 'handed' END, \
          handed_at = CASE WHEN {u} THEN NULL ELSE $1 END, message_id = CASE WHEN {u} THEN NULL ELSE $2 END, \
          last_error = CASE WHEN {u} THEN 'unsubscribed' ELSE last_error END, \
          claimed_by = CASE WHEN {u} THEN NULL ELSE claimed_by END, \
          claimed_until = CASE WHEN {u} THEN NULL ELSE claimed_until END, updated_at = $1 \
          WHERE id = $3 AND status = 'claimed' AND claimed_by = $4 RETURNING status",
-        u = OUTBOX_UNSUBSCRIBED
-    )
+            u = OUTBOX_UNSUBSCRIBED
+        )
+    });
+    &SQL
 }
 
 pub const OUTBOX_COLUMNS: &str = "id, idempotency_key, kind, lead_id, recipient, \
@@ -345,13 +359,7 @@ macro_rules! impl_outbox_store {
             ) -> $crate::StoreResult<Vec<i64>> {
                 let mut cancelled = Vec::new();
                 for part in ids.chunks(500) {
-                    let list = (0..part.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
-                    let sql = format!(
-                        "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
-                         claimed_until = NULL, updated_at = $1 WHERE id IN ({list}) AND status = 'claimed' \
-                         AND claimed_by = $2 AND {} RETURNING id",
-                        $crate::OUTBOX_UNSUBSCRIBED
-                    );
+                    let sql = $crate::outbox_cancel_sql(part.len());
                     let mut query = sqlx::query_as::<$db, (i64,)>(&sql).bind(now).bind(holder);
                     for id in part {
                         query = query.bind(*id);
@@ -643,13 +651,7 @@ macro_rules! impl_outbox_write {
                 let mut cancelled = Vec::new();
                 for part in hand_overs.chunks(400) {
                     // A row whose lead left the mail's topic is cancelled, not handed over.
-                    let list = (0..part.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
-                    let sql = format!(
-                        "UPDATE outbox SET status = 'cancelled', last_error = 'unsubscribed', claimed_by = NULL, \
-                         claimed_until = NULL, updated_at = $1 WHERE id IN ({list}) AND status = 'claimed' \
-                         AND claimed_by = $2 AND {} RETURNING id",
-                        $crate::OUTBOX_UNSUBSCRIBED
-                    );
+                    let sql = $crate::outbox_cancel_sql(part.len());
                     let mut query = sqlx::query_as::<$db, (i64,)>(&sql).bind(now).bind(holder);
                     for (id, _) in part {
                         query = query.bind(*id);

@@ -180,25 +180,21 @@ impl MailSender {
 /// the settings are read again).
 const STEP_BUDGET: Duration = Duration::from_secs(20);
 
-/// One claim: the rows to send now, and those put back to wait for their domain's next minute.
+/// What the claims of a step left for the next: whether the last took a whole batch (more may
+/// be due), and when the rows put back for their domain's next minute fall due.
+#[derive(Default)]
 struct Claimed {
-    rows: Vec<OutboxRow>,
-    /// Rows claimed (sent, cancelled or put back).
+    /// Rows the last claim took (sent, cancelled or put back).
     taken: usize,
-    batch: i64,
+    full: bool,
     deferred: Vec<Millis>,
 }
 
 impl Claimed {
-    /// The claim took a whole batch: more may be due.
-    fn full(&self) -> bool {
-        i64::try_from(self.taken).unwrap_or(i64::MAX) >= self.batch
-    }
-
-    /// When to look again after the last claim.
+    /// When to look again.
     fn rest(&self) -> Next {
         match self.deferred.iter().min() {
-            _ if self.full() => Next::Again,
+            _ if self.full => Next::Again,
             Some(due) => Next::Until(*due),
             None => Next::Idle,
         }
@@ -207,8 +203,13 @@ impl Claimed {
 
 impl MailSender {
     /// Claims a batch of due rows; cancels those whose lead left the topic and puts back those
-    /// over their domain's limit this minute.
-    async fn claim(&mut self, cx: &Context, limits: &super::limits::SendLimits) -> Result<Claimed, WorkError> {
+    /// over their domain's limit this minute. Returns the rows to send now, and adds to `claimed`.
+    async fn claim(
+        &mut self,
+        cx: &Context,
+        limits: &super::limits::SendLimits,
+        claimed: &mut Claimed,
+    ) -> Result<Vec<OutboxRow>, WorkError> {
         let now = cx.clock.now();
         let batch = self.settings.batch;
         let rows = cx.store.claim_outbox(KIND, &cx.holder, now, now + self.settings.claim_ms, batch).await?;
@@ -250,7 +251,10 @@ impl MailSender {
             cx.store.defer_outbox(&cx.holder, &deferred, now).await?;
             self.counts.deferred += deferred.len() as u64;
         }
-        Ok(Claimed { rows, taken, batch, deferred: deferred.into_iter().map(|(_, due)| due).collect() })
+        claimed.taken = taken;
+        claimed.full = i64::try_from(taken).unwrap_or(i64::MAX) >= batch;
+        claimed.deferred.extend(deferred.into_iter().map(|(_, due)| due));
+        Ok(rows)
     }
 }
 
@@ -347,22 +351,22 @@ impl Worker for MailSender {
         if let Some(opens) = limits.closed_until(cx.clock.now(), &cx.zone) {
             return Ok(Next::Until(opens));
         }
-        let first = self.claim(cx, &limits).await?;
-        if first.rows.is_empty() {
-            if first.taken == 0 {
+        let mut claimed = Claimed::default();
+        let first = self.claim(cx, &limits, &mut claimed).await?;
+        if first.is_empty() {
+            if claimed.taken == 0 {
                 return Ok(match cx.store.next_outbox_due(KIND).await? {
                     Some(due) => Next::Until(due),
                     None => Next::Idle,
                 });
             }
-            return Ok(first.rest());
+            return Ok(claimed.rest());
         }
         // The lanes take rows from one queue; it is filled again while they send, so that no
         // lane waits for the others at the end of a batch, nor for the next claim.
-        let lanes = self.settings.connections.clamp(1, first.rows.len());
+        let lanes = self.settings.connections.clamp(1, first.len());
         let feed = Arc::new(Feed::default());
-        feed.push(first.rows);
-        let mut last = Claimed { rows: Vec::new(), ..first };
+        feed.push(first);
         let (queue, queued) = tokio::sync::mpsc::unbounded_channel();
         let writer = tokio::spawn(write_loop(cx.clone(), queued));
         let writes = Writes(queue);
@@ -380,23 +384,15 @@ impl Worker for MailSender {
         drop(writes);
         let low_water = lanes * 16;
         let started = std::time::Instant::now();
-        while last.full() && started.elapsed() < STEP_BUDGET {
+        while claimed.full && started.elapsed() < STEP_BUDGET {
             feed.wait_below(low_water).await;
-            let next = match self.claim(cx, &limits).await {
-                Ok(next) => next,
+            match self.claim(cx, &limits, &mut claimed).await {
+                Ok(rows) => feed.push(rows),
                 Err(error) => {
                     tracing::warn!(%error, "the outbox could not be claimed");
                     break;
                 }
-            };
-            let Claimed { rows, taken, batch, deferred } = next;
-            feed.push(rows);
-            last = Claimed {
-                rows: Vec::new(),
-                taken,
-                batch,
-                deferred: last.deferred.into_iter().chain(deferred).collect(),
-            };
+            }
         }
         feed.close();
         while let Some(done) = tasks.join_next().await {
@@ -414,7 +410,7 @@ impl Worker for MailSender {
             Ok(unrecorded) => tracing::warn!(unrecorded, "outcomes of sent mail could not be recorded"),
             Err(error) => tracing::warn!(%error, "the outbox writer failed"),
         }
-        Ok(last.rest())
+        Ok(claimed.rest())
     }
 
     fn reset(&mut self) {

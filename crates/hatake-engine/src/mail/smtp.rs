@@ -210,6 +210,19 @@ async fn wrap_tls(stream: TcpStream, host: &str) -> Result<Stream, SmtpError> {
 }
 
 impl Client {
+    /// A session on `stream`, before the server's greeting is read.
+    fn over(stream: Stream, timeout: Duration) -> Self {
+        Self {
+            io: BufReader::new(stream),
+            out: Vec::new(),
+            extensions: Extensions::default(),
+            timeout,
+            in_data: false,
+            broken: false,
+            pending: Pending::Nothing,
+        }
+    }
+
     /// Connects, reads the greeting, says `EHLO`, and protects and logs in as asked.
     pub async fn connect(to: &Connect<'_>) -> Result<Self, SmtpError> {
         let timeout = to.timeout;
@@ -225,15 +238,7 @@ impl Client {
         } else {
             Stream::Plain(tcp)
         };
-        let mut client = Self {
-            io: BufReader::new(stream),
-            out: Vec::new(),
-            extensions: Extensions::default(),
-            timeout,
-            in_data: false,
-            broken: false,
-            pending: Pending::Nothing,
-        };
+        let mut client = Self::over(stream, timeout);
         client.expect(220).await?;
         client.hello(to.hello).await?;
         if to.starttls {
@@ -255,15 +260,7 @@ impl Client {
             let stream = tokio::time::timeout(timeout, wrap_tls(tcp, to.host))
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no TLS handshake in time"))??;
-            client = Self {
-                io: BufReader::new(stream),
-                out: Vec::new(),
-                extensions: Extensions::default(),
-                timeout,
-                in_data: false,
-                broken: false,
-                pending: Pending::Nothing,
-            };
+            client = Self::over(stream, timeout);
             client.hello(to.hello).await?;
         }
         if let Some((user, password)) = to.login {
@@ -505,16 +502,6 @@ impl Client {
         self.flush().await
     }
 
-    /// Ends the message under way; the server takes it. With `next` (and pipelining) the next
-    /// message is asked for in the same round trip. Returns the server's answer to the message
-    /// and, when `next` was given, how asking for the next one went.
-    pub async fn finish(&mut self, next: Option<&Envelope>) -> Finished {
-        if let Err(error) = self.end(next).await {
-            return Finished { taken: Err(error), next: next.map(|_| Err(lost())) };
-        }
-        self.answers().await
-    }
-
     /// Writes the end of the message under way (with `next`'s request when pipelining) without
     /// waiting for any answer: [`Client::answers`] reads them. The server can take the message
     /// from here on.
@@ -638,6 +625,12 @@ mod tests {
         Client::connect(&connect).await.expect("connects")
     }
 
+    /// Ends the message under way (with `next`'s request) and reads the answers.
+    async fn finish(session: &mut Client, next: Option<&Envelope>) -> Finished {
+        session.end(next).await.expect("the end is written");
+        session.answers().await
+    }
+
     fn envelope(to: &str) -> Envelope {
         Envelope { from: "news@sample.jp".into(), to: to.into(), eight_bit: false }
     }
@@ -654,11 +647,11 @@ mod tests {
         session.content(&first).await.unwrap();
         let mut next = envelope("b@example.jp");
         next.eight_bit = true;
-        let finished = session.finish(Some(&next)).await;
+        let finished = finish(&mut session, Some(&next)).await;
         assert_eq!(finished.taken.unwrap().code, 250);
         assert!(matches!(finished.next, Some(Ok(()))));
         session.content(&second).await.unwrap();
-        let finished = session.finish(None).await;
+        let finished = finish(&mut session, None).await;
         assert!(finished.taken.is_ok() && finished.next.is_none());
         assert!(sink.wait_for(2, Duration::from_secs(5)));
         let got = sink.messages();
@@ -673,7 +666,7 @@ mod tests {
         let mut again = client(&sink).await;
         again.begin(&envelope("d@example.jp")).await.unwrap();
         again.content(b"Message-ID: <4@t>\r\n\r\nafter\r\n").await.unwrap();
-        assert!(again.finish(None).await.taken.is_ok());
+        assert!(finish(&mut again, None).await.taken.is_ok());
         assert!(sink.wait_for(3, Duration::from_secs(5)));
         let ids: Vec<_> = sink.messages().into_iter().filter_map(|m| m.message_id).collect();
         assert_eq!(ids, ["<1@t>", "<2@t>", "<4@t>"]);
@@ -693,7 +686,7 @@ mod tests {
         // Refused when asked for together with the end of the message before it.
         session.begin(&envelope("ok@example.jp")).await.unwrap();
         session.content(b"Message-ID: <5@t>\r\n\r\nok\r\n").await.unwrap();
-        let finished = session.finish(Some(&envelope("busy@example.jp"))).await;
+        let finished = finish(&mut session, Some(&envelope("busy@example.jp"))).await;
         assert!(finished.taken.is_ok());
         match finished.next {
             Some(Err(SmtpError::Refused(reply))) => assert_eq!(reply.code, 450),
@@ -701,7 +694,7 @@ mod tests {
         }
         session.begin(&envelope("ok2@example.jp")).await.unwrap();
         session.content(b"Message-ID: <6@t>\r\n\r\nok\r\n").await.unwrap();
-        assert!(session.finish(None).await.taken.is_ok());
+        assert!(finish(&mut session, None).await.taken.is_ok());
         session.quit().await;
         assert!(sink.wait_for(2, Duration::from_secs(5)));
         assert_eq!(sink.count(), 2);

@@ -87,14 +87,6 @@ pub trait MailConnection: Send {
     async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError>;
     /// The answers after [`MailConnection::end`]: the message's, and the next request's.
     async fn answers(&mut self) -> Ended;
-    /// [`MailConnection::end`], then [`MailConnection::answers`].
-    async fn finish(&mut self, next: Option<&Envelope>) -> Ended {
-        if let Err(error) = self.end(next).await {
-            let lost = SendError { code: None, message: error.message.clone(), transient: true, broken: true };
-            return Ended { taken: Err(error), next: next.map(|_| Err(lost)) };
-        }
-        self.answers().await
-    }
     /// Says goodbye (SMTP `QUIT`).
     async fn close(&mut self);
 }
