@@ -8,7 +8,7 @@ use hatake_engine::mail::transport::{SmtpSettings, SmtpTransport, TlsMode};
 use hatake_engine::mail::{enqueue, OutgoingMail};
 use hatake_engine::runtime::{self, Clock, Context, LeaseState, Next};
 use hatake_store::Store;
-use hatake_testkit::smtp::{FailMode, SmtpSink};
+use hatake_testkit::smtp::{FailMode, SinkTls, SmtpSink};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +38,7 @@ fn sender(sink: &SmtpSink, connections: usize, batch: i64) -> MailSender {
         password: None,
         hello_name: Some("hatake.test".into()),
         timeout_secs: 5,
+        tls_roots: None,
     });
     MailSender::new(Arc::new(transport), SenderSettings { connections, batch, ..SenderSettings::default() })
 }
@@ -94,6 +95,52 @@ async fn each_cause_sends_once(store: Arc<dyn Store>) {
     drain(&mut worker, &cx).await;
     assert!(sink.wait_for(31, Duration::from_secs(5)));
     assert_eq!(ids(&sink).len(), 31);
+}
+
+/// Over STARTTLS and over TLS from the first byte, to a server whose certificate comes from an
+/// authority trusted by the settings (a company's own CA), with a login: every mail once, each
+/// message's end written as a TLS record right after its hand-over's commit.
+async fn mail_goes_over_tls(store: Arc<dyn Store>) {
+    let clock = Clock::manual(T0);
+    let cx = Context::new(store.clone(), clock.clone(), jiff::tz::TimeZone::UTC);
+    for (round, (mode, tls)) in
+        [(SinkTls::StartTls, TlsMode::Starttls), (SinkTls::Implicit, TlsMode::Tls)].into_iter().enumerate()
+    {
+        let sink = SmtpSink::builder().tls(mode).auth("hatake", "p@ss").start().expect("sink");
+        for i in 0..40 {
+            let key = format!("tls:{round}:{i}");
+            enqueue(store.as_ref(), &key, None, &mail(&format!("t{i}@example.jp")), T0, T0).await.unwrap();
+        }
+        let settings = SmtpSettings {
+            host: "127.0.0.1".into(),
+            port: sink.port(),
+            tls,
+            username: Some("hatake".into()),
+            password: Some("p@ss".into()),
+            hello_name: Some("hatake.test".into()),
+            timeout_secs: 5,
+            tls_roots: sink.authority_pem(),
+        };
+        // Without the company's authority the certificate is refused: nothing goes, and the
+        // mail waits to be tried again.
+        let untrusted = SmtpTransport::new(SmtpSettings { tls_roots: None, ..settings.clone() });
+        let mut worker =
+            MailSender::new(Arc::new(untrusted), SenderSettings { connections: 2, ..SenderSettings::default() });
+        drain(&mut worker, &cx).await;
+        assert_eq!(sink.count(), 0);
+        assert_eq!(worker.counts.retried, 40, "{mode:?}");
+        clock.advance(Duration::from_secs(3_600));
+        let transport = SmtpTransport::new(settings);
+        let mut worker =
+            MailSender::new(Arc::new(transport), SenderSettings { connections: 3, ..SenderSettings::default() });
+        drain(&mut worker, &cx).await;
+        assert!(sink.wait_for(40, Duration::from_secs(5)));
+        let seen = ids(&sink);
+        assert_eq!(seen.len(), 40, "{mode:?}: every mail");
+        assert!(seen.values().all(|n| *n == 1), "{mode:?}: once");
+        assert!(sink.messages().iter().all(|m| m.tls), "{mode:?}: over TLS");
+        assert_eq!(worker.counts.sent, 40);
+    }
 }
 
 async fn refusals_are_tried_again_or_not(store: Arc<dyn Store>) {
@@ -180,6 +227,7 @@ macro_rules! both {
 }
 
 both!(each_cause_sends_once, each_cause_sends_once_sqlite, each_cause_sends_once_postgres);
+both!(mail_goes_over_tls, mail_goes_over_tls_sqlite, mail_goes_over_tls_postgres);
 both!(
     refusals_are_tried_again_or_not,
     refusals_are_tried_again_or_not_sqlite,

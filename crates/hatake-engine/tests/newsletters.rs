@@ -37,6 +37,7 @@ fn sender(sink: &SmtpSink) -> MailSender {
         password: None,
         hello_name: Some("hatake.test".into()),
         timeout_secs: 5,
+        tls_roots: None,
     });
     MailSender::new(Arc::new(transport), SenderSettings { connections: 2, batch: 50, ..SenderSettings::default() })
 }

@@ -274,9 +274,19 @@ impl SqliteStore {
         hand_overs: &[(i64, String)],
         outcomes: &[(i64, hatake_store::OutboxOutcome)],
         now: hatake_store::Millis,
+        then: Option<hatake_store::AfterCommit>,
     ) -> Result<hatake_store::OutboxWritten, StoreError> {
         let (holder, hand_overs, outcomes) = (holder.to_owned(), hand_overs.to_vec(), outcomes.to_vec());
-        self.outbox.run(move |conn| outbox::write(conn, &holder, &hand_overs, &outcomes, now)).await
+        self.outbox
+            .run(move |conn| {
+                let written = outbox::write(conn, &holder, &hand_overs, &outcomes, now)?;
+                // On this thread, right after the commit: no hop to another task in between.
+                if let Some(then) = then {
+                    then(&written);
+                }
+                Ok(written)
+            })
+            .await
     }
 }
 hatake_store::impl_subscription_store!(SqliteStore, Sqlite);

@@ -112,6 +112,11 @@ pub struct OutboxWritten {
     pub finished: u64,
 }
 
+/// What runs right after an outbox commit, on the thread that committed and before the caller
+/// learns of the commit: the mail sender writes the ends of the messages just handed over here,
+/// so that a process killed after the commit has as little time as possible left to lose them.
+pub type AfterCommit = Box<dyn FnOnce(&OutboxWritten) + Send>;
+
 /// The condition on an `outbox` row of marketing mail (one with a topic) that must not go out:
 /// its lead unsubscribed from the topic, or its address is suppressed (a hard bounce, a
 /// complaint, an address entered by hand).
@@ -217,6 +222,18 @@ pub trait OutboxStore: Send + Sync + 'static {
         hand_overs: &[(i64, String)],
         outcomes: &[(i64, OutboxOutcome)],
         now: Millis,
+    ) -> StoreResult<OutboxWritten> {
+        self.write_outbox_then(holder, hand_overs, outcomes, now, None).await
+    }
+    /// [`OutboxStore::write_outbox`], with `then` run right after the commit (not at all when
+    /// nothing was committed).
+    async fn write_outbox_then(
+        &self,
+        holder: &str,
+        hand_overs: &[(i64, String)],
+        outcomes: &[(i64, OutboxOutcome)],
+        now: Millis,
+        then: Option<AfterCommit>,
     ) -> StoreResult<OutboxWritten>;
     /// Cancels the rows among `ids` claimed by `holder` whose lead unsubscribed from their
     /// topic (checked for a whole claim at once; the hand-over checks again); returns their ids.
@@ -338,17 +355,22 @@ macro_rules! impl_outbox_store {
                 Ok(rows)
             }
 
-            async fn write_outbox(
+            async fn write_outbox_then(
                 &self,
                 holder: &str,
                 hand_overs: &[(i64, String)],
                 outcomes: &[(i64, $crate::OutboxOutcome)],
                 now: $crate::Millis,
+                then: Option<$crate::AfterCommit>,
             ) -> $crate::StoreResult<$crate::OutboxWritten> {
                 if hand_overs.is_empty() && outcomes.is_empty() {
-                    return Ok($crate::OutboxWritten::default());
+                    let written = $crate::OutboxWritten::default();
+                    if let Some(then) = then {
+                        then(&written);
+                    }
+                    return Ok(written);
                 }
-                self.write_outbox_rows(holder, hand_overs, outcomes, now).await
+                self.write_outbox_rows(holder, hand_overs, outcomes, now, then).await
             }
 
             async fn cancel_unsubscribed_outbox(
@@ -564,6 +586,7 @@ macro_rules! impl_outbox_write {
                 hand_overs: &[(i64, String)],
                 outcomes: &[(i64, $crate::OutboxOutcome)],
                 now: $crate::Millis,
+                then: Option<$crate::AfterCommit>,
             ) -> $crate::StoreResult<$crate::OutboxWritten> {
                 let mut tx = self.pool.begin_with(Self::DIALECT.begin_write()).await.map_err(db_error)?;
                 let mut changed_rows = 0;
@@ -676,7 +699,11 @@ macro_rules! impl_outbox_write {
                     handed.extend(query.fetch_all(&mut *tx).await.map_err(db_error)?.into_iter().map(|(id,)| id));
                 }
                 tx.commit().await.map_err(db_error)?;
-                Ok($crate::OutboxWritten { handed, cancelled, finished: changed_rows })
+                let written = $crate::OutboxWritten { handed, cancelled, finished: changed_rows };
+                if let Some(then) = then {
+                    then(&written);
+                }
+                Ok(written)
             }
 
         }

@@ -9,9 +9,10 @@
 //! `EHLO` (advertising `PIPELINING`, `8BITMIME`, `SMTPUTF8`, `SIZE`, `ENHANCEDSTATUSCODES`),
 //! `HELO`, `MAIL`, `RCPT`, `DATA` (with dot-unstuffing), `RSET`, `NOOP`, `QUIT`, and
 //! `AUTH PLAIN` / `AUTH LOGIN` when built with credentials. Commands are case-insensitive;
-//! pipelined commands are answered in order. There is no TLS: connect without it, for
-//! example with lettre's `AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
-//! .port(sink.port())`.
+//! pipelined commands are answered in order. Without TLS unless asked: a sink built with
+//! [`SmtpSinkBuilder::tls`] offers `STARTTLS`, or speaks TLS from the first byte, with a
+//! certificate for `127.0.0.1` and `localhost` from a certificate authority made for it
+//! ([`SmtpSink::authority_pem`] is what a client must trust).
 //!
 //! Tests of retries and back-off can make the sink refuse recipients
 //! ([`SmtpSink::fail_rcpt`]) or messages ([`SmtpSink::fail_data`]), answer slowly
@@ -52,10 +53,12 @@
 //! ```
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
@@ -89,6 +92,8 @@ pub struct Received {
     pub connection: u64,
     /// When the sink accepted it (just before its final reply).
     pub received_at: Instant,
+    /// It came over TLS (`STARTTLS` or TLS from the first byte).
+    pub tls: bool,
 }
 
 impl Received {
@@ -175,11 +180,51 @@ pub struct SmtpSinkBuilder {
     auth: Option<(String, String)>,
     counting: bool,
     max_message_size: usize,
+    tls: SinkTls,
 }
 
 impl Default for SmtpSinkBuilder {
     fn default() -> Self {
-        Self { auth: None, counting: false, max_message_size: DEFAULT_MAX_MESSAGE_SIZE }
+        Self { auth: None, counting: false, max_message_size: DEFAULT_MAX_MESSAGE_SIZE, tls: SinkTls::None }
+    }
+}
+
+/// How a sink protects its connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SinkTls {
+    /// Plain text only.
+    None,
+    /// Plain first; `STARTTLS` offered after `EHLO`.
+    StartTls,
+    /// TLS from the first byte (as on port 465).
+    Implicit,
+}
+
+/// The sink's certificate authority and the server settings with the certificate it issued.
+struct Authority {
+    pem: String,
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl Authority {
+    fn new() -> io::Result<Self> {
+        let failed = |e: rcgen::Error| io::Error::other(format!("cannot make the test certificate: {e}"));
+        let mut params = rcgen::CertificateParams::new(Vec::new()).map_err(failed)?;
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "hatake test authority");
+        let authority =
+            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().map_err(failed)?).map_err(failed)?;
+        let key = rcgen::KeyPair::generate().map_err(failed)?;
+        let params =
+            rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()]).map_err(failed)?;
+        let certificate = params.signed_by(&key, &authority).map_err(failed)?;
+        let key = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+        // The process's crypto provider (ring, the only one built in).
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certificate.der().clone()], key)
+            .map_err(|e| io::Error::other(format!("cannot use the test certificate: {e}")))?;
+        Ok(Self { pem: authority.pem(), config: Arc::new(config) })
     }
 }
 
@@ -202,6 +247,13 @@ impl SmtpSinkBuilder {
         self
     }
 
+    /// Offers `STARTTLS`, or speaks TLS from the first byte, with a certificate for
+    /// `127.0.0.1` and `localhost` ([`SmtpSink::authority_pem`] is its issuer).
+    pub fn tls(mut self, tls: SinkTls) -> Self {
+        self.tls = tls;
+        self
+    }
+
     /// Binds 127.0.0.1 on a free port and starts accepting connections.
     ///
     /// # Errors
@@ -209,7 +261,13 @@ impl SmtpSinkBuilder {
     pub fn start(self) -> io::Result<SmtpSink> {
         let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
         let addr = listener.local_addr()?;
+        let authority = match self.tls {
+            SinkTls::None => None,
+            SinkTls::StartTls | SinkTls::Implicit => Some(Authority::new()?),
+        };
         let shared = Arc::new(Shared {
+            tls: self.tls,
+            authority,
             auth: self.auth,
             counting: self.counting,
             max_message_size: self.max_message_size,
@@ -281,6 +339,12 @@ impl SmtpSink {
     /// See [`SmtpSinkBuilder::start`].
     pub fn with_auth(user: impl Into<String>, password: impl Into<String>) -> io::Result<SmtpSink> {
         Self::builder().auth(user, password).start()
+    }
+
+    /// The certificate (PEM) of the authority that issued the sink's own, for a client to
+    /// trust; `None` without TLS.
+    pub fn authority_pem(&self) -> Option<String> {
+        self.shared.authority.as_ref().map(|a| a.pem.clone())
     }
 
     /// The address the sink listens on (127.0.0.1 and [`SmtpSink::port`]).
@@ -416,6 +480,8 @@ impl Drop for SmtpSink {
 
 /// What the acceptor, the connections and the [`SmtpSink`] share.
 struct Shared {
+    tls: SinkTls,
+    authority: Option<Authority>,
     auth: Option<(String, String)>,
     counting: bool,
     max_message_size: usize,
@@ -546,7 +612,7 @@ impl Shared {
     }
 
     /// Records a message; returns its queue number.
-    fn record(&self, connection: u64, mail_from: String, rcpt_to: Vec<String>, data: &mut Vec<u8>) -> u64 {
+    fn record(&self, connection: u64, tls: bool, mail_from: String, rcpt_to: Vec<String>, data: &mut Vec<u8>) -> u64 {
         let message_id = header_value(data, "Message-ID");
         let size = data.len() as u64;
         let data = if self.counting {
@@ -555,7 +621,7 @@ impl Shared {
         } else {
             std::mem::take(data)
         };
-        let received = Received { mail_from, rcpt_to, data, message_id, connection, received_at: Instant::now() };
+        let received = Received { mail_from, rcpt_to, data, message_id, connection, received_at: Instant::now(), tls };
         let queued = {
             let mut state = lock(&self.state);
             state.messages.push(received);
@@ -639,12 +705,61 @@ enum Input {
     Eof,
 }
 
+/// A connection's socket, plain or under TLS (one TLS session read and written through both
+/// halves of a [`Session`]).
+enum Wire {
+    Plain(TcpStream),
+    Tls(Rc<RefCell<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>>),
+}
+
+impl Wire {
+    fn tls(stream: TcpStream, config: &Arc<rustls::ServerConfig>) -> io::Result<(Wire, Wire)> {
+        let connection = rustls::ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+        let shared = Rc::new(RefCell::new(rustls::StreamOwned::new(connection, stream)));
+        Ok((Wire::Tls(Rc::clone(&shared)), Wire::Tls(shared)))
+    }
+
+    fn tcp(&self) -> io::Result<TcpStream> {
+        match self {
+            Wire::Plain(tcp) => tcp.try_clone(),
+            Wire::Tls(tls) => tls.borrow().sock.try_clone(),
+        }
+    }
+}
+
+impl Read for Wire {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(tcp) => tcp.read(buf),
+            Wire::Tls(tls) => tls.borrow_mut().read(buf),
+        }
+    }
+}
+
+impl Write for Wire {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Wire::Plain(tcp) => tcp.write(buf),
+            Wire::Tls(tls) => tls.borrow_mut().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Wire::Plain(tcp) => tcp.flush(),
+            Wire::Tls(tls) => tls.borrow_mut().flush(),
+        }
+    }
+}
+
 /// One SMTP connection.
 struct Session<'a> {
     shared: &'a Shared,
     id: u64,
-    reader: BufReader<TcpStream>,
-    writer: BufWriter<TcpStream>,
+    reader: BufReader<Wire>,
+    writer: BufWriter<Wire>,
+    /// Under TLS.
+    tls: bool,
     greeted: bool,
     authenticated: bool,
     mail_from: Option<String>,
@@ -656,12 +771,19 @@ impl<'a> Session<'a> {
     fn new(shared: &'a Shared, id: u64, stream: TcpStream) -> io::Result<Self> {
         // Replies are flushed together once the pipelined commands are read; no Nagle delay.
         stream.set_nodelay(true)?;
-        let writer = BufWriter::new(stream.try_clone()?);
+        let (read, write, tls) = match (&shared.authority, shared.tls) {
+            (Some(authority), SinkTls::Implicit) => {
+                let (read, write) = Wire::tls(stream, &authority.config)?;
+                (read, write, true)
+            }
+            _ => (Wire::Plain(stream.try_clone()?), Wire::Plain(stream), false),
+        };
         Ok(Session {
             shared,
             id,
-            reader: BufReader::with_capacity(64 * 1024, stream),
-            writer,
+            reader: BufReader::with_capacity(64 * 1024, read),
+            writer: BufWriter::new(write),
+            tls,
             greeted: false,
             authenticated: false,
             mail_from: None,
@@ -680,7 +802,7 @@ impl<'a> Session<'a> {
             };
             if flow == Flow::Close {
                 self.writer.flush()?;
-                let _ = self.writer.get_ref().shutdown(Shutdown::Both);
+                let _ = self.writer.get_ref().tcp().and_then(|tcp| tcp.shutdown(Shutdown::Both));
                 return Ok(());
             }
         }
@@ -750,6 +872,7 @@ impl<'a> Session<'a> {
                 self.reply(&format!("250 {HOSTNAME}"))
             }
             "AUTH" => self.auth(arg),
+            "STARTTLS" => self.starttls(),
             "MAIL" => self.mail(arg),
             "RCPT" => self.rcpt(arg),
             "DATA" => self.data(arg),
@@ -784,11 +907,39 @@ impl<'a> Session<'a> {
         if self.shared.auth.is_some() {
             lines.push("AUTH PLAIN LOGIN".to_owned());
         }
+        if self.shared.tls == SinkTls::StartTls && !self.tls {
+            lines.push("STARTTLS".to_owned());
+        }
         let last = lines.len() - 1;
         for (i, line) in lines.iter().enumerate() {
             let separator = if i == last { ' ' } else { '-' };
             self.reply(&format!("250{separator}{line}"))?;
         }
+        Ok(Flow::Continue)
+    }
+
+    /// `STARTTLS` (RFC 3207): the go-ahead, then the handshake; the client says `EHLO` again.
+    fn starttls(&mut self) -> io::Result<Flow> {
+        let Some(authority) = self.shared.authority.as_ref().filter(|_| self.shared.tls == SinkTls::StartTls) else {
+            return self.reply("502 5.5.1 STARTTLS not available");
+        };
+        if self.tls {
+            return self.reply("503 5.5.1 TLS already active");
+        }
+        if !self.reader.buffer().is_empty() {
+            // Commands pipelined after STARTTLS would be read as if protected (RFC 3207 §4.2).
+            return self.reply("501 5.5.2 Nothing may follow STARTTLS before the handshake");
+        }
+        self.reply("220 2.0.0 Ready to start TLS")?;
+        self.writer.flush()?;
+        let tcp = self.reader.get_ref().tcp()?;
+        let (read, write) = Wire::tls(tcp, &authority.config)?;
+        self.reader = BufReader::with_capacity(64 * 1024, read);
+        self.writer = BufWriter::new(write);
+        self.tls = true;
+        self.greeted = false;
+        self.authenticated = false;
+        self.reset_transaction();
         Ok(Flow::Continue)
     }
 
@@ -956,7 +1107,7 @@ impl<'a> Session<'a> {
         // written any more do not undo it).
         let flushed = self.writer.flush();
         self.shared.delay();
-        let queued = self.shared.record(self.id, mail_from, rcpt_to, &mut self.data);
+        let queued = self.shared.record(self.id, self.tls, mail_from, rcpt_to, &mut self.data);
         flushed?;
         self.reply(&format!("250 2.0.0 OK: queued as {queued}"))
     }

@@ -491,6 +491,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("mail.username", "ユーザー名", "User name"),
     ("mail.password", "パスワード", "Password"),
     ("mail.password_again", "安全のため、入力したパスワードは表示していません。保存済みのパスワードを変える場合はもう一度入力してください。", "For safety the password typed is not shown again; type it again to change the stored one."),
+    ("mail.tls_roots", "社内認証局の証明書（任意）", "Company certificate authority (optional)"),
+    ("mail.tls_roots_hint", "SMTPサーバーの証明書が社内の認証局で発行されている場合のみ、その認証局の証明書（PEM形式）を貼り付けます。通常は空欄のままで構いません。", "Only when the SMTP server's certificate comes from your company's own authority: paste that authority's certificate (PEM). Usually left empty."),
     ("mail.password_keep", "変更しない場合は空欄", "Leave blank to keep"),
     ("mail.dir", "保存先フォルダ", "Directory"),
     ("mail.test", "テスト送信", "Test mail"),

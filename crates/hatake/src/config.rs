@@ -46,6 +46,10 @@ pub struct ServeArgs {
     /// Write mail as .eml files into this directory instead of sending it (development).
     #[arg(long, env = "HATAKE_MAIL_DIR", value_name = "DIR")]
     pub mail_dir: Option<PathBuf>,
+    /// A PEM file of certificate authorities to trust besides the usual ones, for an SMTP server
+    /// whose certificate comes from the company's own CA (with --smtp-url).
+    #[arg(long, env = "HATAKE_SMTP_CA_FILE", value_name = "FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 /// What the TOML file may contain.
@@ -58,6 +62,7 @@ struct FileConfig {
     time_zone: Option<String>,
     secure_cookies: Option<bool>,
     smtp_url: Option<String>,
+    smtp_ca_file: Option<PathBuf>,
     mail_dir: Option<PathBuf>,
 }
 
@@ -119,7 +124,15 @@ pub fn resolve(store: &StoreArgs, serve: &ServeArgs, default_data_dir: &str) -> 
     let mail = match (serve.smtp_url.clone().or(file.smtp_url), serve.mail_dir.clone().or(file.mail_dir)) {
         (Some(_), Some(_)) => bail!("give either --smtp-url or --mail-dir, not both"),
         (Some(url), None) => {
-            Some(MailConfig::Smtp(parse_smtp_url(&url).map_err(|e| anyhow::anyhow!("--smtp-url is not valid: {e}"))?))
+            let mut settings = parse_smtp_url(&url).map_err(|e| anyhow::anyhow!("--smtp-url is not valid: {e}"))?;
+            if let Some(path) = serve.smtp_ca_file.clone().or(file.smtp_ca_file) {
+                let pem = std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("--smtp-ca-file {}: {e}", path.display()))?;
+                hatake_engine::mail::smtp::tls_config(Some(&pem))
+                    .map_err(|e| anyhow::anyhow!("--smtp-ca-file {}: {e}", path.display()))?;
+                settings.tls_roots = Some(pem);
+            }
+            Some(MailConfig::Smtp(settings))
         }
         (None, Some(dir)) => Some(MailConfig::File { dir }),
         (None, None) => None,
@@ -182,5 +195,29 @@ mod tests {
         std::fs::write(&file, "colour = 1\n").unwrap();
         let store = StoreArgs { config: Some(file), ..Default::default() };
         assert!(resolve(&store, &ServeArgs::default(), "d").unwrap_err().to_string().contains("not valid"));
+    }
+
+    #[test]
+    fn a_company_authority_is_read_for_smtp() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = hatake_testkit::smtp::SmtpSink::builder()
+            .tls(hatake_testkit::smtp::SinkTls::StartTls)
+            .start()
+            .unwrap();
+        let pem = dir.path().join("ca.pem");
+        std::fs::write(&pem, sink.authority_pem().unwrap()).unwrap();
+        let serve = ServeArgs {
+            smtp_url: Some("smtp://relay.example.co.jp".into()),
+            smtp_ca_file: Some(pem),
+            ..Default::default()
+        };
+        let settings = resolve(&StoreArgs::default(), &serve, "d").unwrap();
+        let Some(MailConfig::Smtp(smtp)) = settings.mail else { panic!("SMTP") };
+        assert!(smtp.tls_roots.unwrap().starts_with("-----BEGIN CERTIFICATE-----"));
+        let bad = dir.path().join("bad.pem");
+        std::fs::write(&bad, "hello").unwrap();
+        let serve = ServeArgs { smtp_ca_file: Some(bad), ..serve };
+        let error = resolve(&StoreArgs::default(), &serve, "d").unwrap_err().to_string();
+        assert!(error.contains("--smtp-ca-file") && error.contains("no certificate"), "{error}");
     }
 }

@@ -8,7 +8,7 @@ mod support;
 
 use hatake_engine::mail::{enqueue, OutgoingMail};
 use hatake_store::Store;
-use hatake_testkit::smtp::SmtpSink;
+use hatake_testkit::smtp::{SinkTls, SmtpSink};
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -270,7 +270,7 @@ async fn a_newsletter_survives_kills_on_postgres() {
 /// pages 50 at a time by status; marketers read it, only admins change where mail goes.
 async fn mail_pages(backend: support::Backend) {
     let app = support::spawn_app(backend).await;
-    let sink = SmtpSink::start().expect("sink");
+    let sink = SmtpSink::builder().tls(SinkTls::StartTls).start().expect("sink");
     let (admin, csrf) = app.sign_in("admin@example.jp").await;
     let page = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("id=\"mail-off\""), "no server yet: mail waits: {page}");
@@ -305,15 +305,27 @@ async fn mail_pages(backend: support::Backend) {
     let again: Vec<(&str, &str)> = right.iter().copied().filter(|(k, _)| *k != "password").collect();
     assert_eq!(admin.post(app.url("/settings/mail")).form(&again).send().await.unwrap().status(), 303);
     assert!(app.store.get_setting("mail.transport").await.unwrap().unwrap().contains("secret-1"));
-    // This sink takes no login: the setting without a user.
-    let plain = [
+    // This sink takes no login, and offers STARTTLS with a certificate from an authority of
+    // its own (a company CA): the setting without a user, with that authority. A paste that is
+    // not a certificate is named and nothing changes.
+    let authority = sink.authority_pem().expect("a sink with TLS");
+    let mut protected = vec![
         ("_csrf", csrf.as_str()),
         ("transport", "smtp"),
         ("host", "127.0.0.1"),
         ("port", port.as_str()),
-        ("tls", "none"),
+        ("tls", "starttls"),
+        ("tls_roots", "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----"),
     ];
-    assert_eq!(admin.post(app.url("/settings/mail")).form(&plain).send().await.unwrap().status(), 303);
+    let response = admin.post(app.url("/settings/mail")).form(&protected).send().await.unwrap();
+    assert_eq!(response.status(), 422);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("証明書を読み取れません。PEM形式"), "{html}");
+    assert!(app.store.get_setting("mail.transport").await.unwrap().unwrap().contains("secret-1"), "unchanged");
+    protected[5].1 = &authority;
+    assert_eq!(admin.post(app.url("/settings/mail")).form(&protected).send().await.unwrap().status(), 303);
+    let page = admin.get(app.url("/settings/mail")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("社内認証局の証明書（任意）") && page.contains("-----BEGIN CERTIFICATE-----\nMII"), "kept");
 
     // A test mail: a wrong address is named; a right one goes out and the page shows how.
     let response = admin
@@ -335,6 +347,7 @@ async fn mail_pages(backend: support::Backend) {
     assert!(row_url.starts_with("/mail/outbox/") && row_url.ends_with("?test=1"), "{row_url}");
     assert!(sink.wait_for(1, Duration::from_secs(10)), "the test mail reached the server");
     assert_eq!(sink.messages()[0].rcpt_to, ["tester@example.jp"]);
+    assert!(sink.messages()[0].tls, "over STARTTLS, the company's authority trusted");
     let started = Instant::now();
     let page = loop {
         let page = admin.get(app.url(&row_url)).send().await.unwrap().text().await.unwrap();
@@ -546,6 +559,7 @@ async fn subscriptions_over_http(backend: support::Backend) {
         password: None,
         hello_name: None,
         timeout_secs: 5,
+        tls_roots: None,
     };
     config.hello_name = Some("hatake.test".into());
     let json = serde_json::to_string(&hatake_engine::mail::config::MailConfig::Smtp(config)).unwrap();

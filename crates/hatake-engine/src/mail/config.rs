@@ -101,6 +101,7 @@ pub fn parse_smtp_url(url: &str) -> Result<SmtpSettings, UrlError> {
         password,
         hello_name: None,
         timeout_secs: 30,
+        tls_roots: None,
     })
 }
 

@@ -447,7 +447,7 @@ struct HandingOver {
 /// The writer's answer to a hand-over.
 struct Handed {
     outcome: HandOver,
-    connection: Box<dyn MailConnection>,
+    connection: Option<Box<dyn MailConnection>>,
     /// How writing the end went (handed-over messages only).
     end: Result<(), SendError>,
 }
@@ -490,7 +490,7 @@ impl Writes {
             return (HandOver::NotOurs, connection, ok);
         }
         match answer.await {
-            Ok(handed) => (handed.outcome, Some(handed.connection), handed.end),
+            Ok(handed) => (handed.outcome, handed.connection, handed.end),
             Err(_) => (HandOver::NotOurs, None, ok),
         }
     }
@@ -509,42 +509,61 @@ async fn write_loop(cx: Context, mut queue: tokio::sync::mpsc::UnboundedReceiver
             writes.push(next);
         }
         let mut hand_overs = Vec::new();
-        let mut handing = Vec::new();
+        let mut ending = Vec::new();
+        let mut replies = Vec::new();
         let mut outcomes = Vec::new();
         for write in writes {
             match write {
                 Write::HandOver(one) => {
-                    hand_overs.push((one.id, one.message_id.clone()));
-                    handing.push(one);
+                    let HandingOver { id, message_id, connection, next, reply } = *one;
+                    hand_overs.push((id, message_id));
+                    ending.push((id, connection, next));
+                    replies.push(reply);
                 }
                 Write::Finish { id, outcome } => outcomes.push((id, outcome)),
             }
         }
-        let written = match cx.store.write_outbox(&cx.holder, &hand_overs, &outcomes, cx.clock.now()).await {
-            Ok(written) => Some(written),
-            Err(error) => {
-                // Nothing of this commit holds: no message of its hand-overs is ended; its
-                // outcomes leave their rows handed over (never sent twice) or claimed (taken
-                // again when the claim runs out).
-                tracing::warn!(%error, "the outbox could not be written");
-                unrecorded += outcomes.len() as u64;
-                None
+        // The ends are written right after the commit by the thread that committed, all of
+        // them before anything else runs: the time between the commit and the server being
+        // able to take each message is as short as it can be made. The connections come back
+        // through `ended` (dropped with the closure when nothing was committed: their messages
+        // have no end, so the server discards them).
+        let (ended_tx, ended_rx) = std::sync::mpsc::channel();
+        let end_all: hatake_store::AfterCommit = Box::new(move |written: &hatake_store::OutboxWritten| {
+            for (id, mut connection, next) in ending {
+                let outcome = if written.handed.contains(&id) {
+                    HandOver::Handed
+                } else if written.cancelled.contains(&id) {
+                    HandOver::Cancelled
+                } else {
+                    HandOver::NotOurs
+                };
+                let end = if outcome == HandOver::Handed { Some(connection.end_now(next.as_ref())) } else { None };
+                let _ = ended_tx.send((outcome, connection, end));
             }
-        };
-        // The ends first, all of them, before any lane runs again: the time between the commit
-        // and the server being able to take each message is as short as this task makes it.
-        let mut answers = Vec::with_capacity(handing.len());
-        for mut one in handing.into_iter().map(|one| *one) {
-            let outcome = match &written {
-                Some(w) if w.handed.contains(&one.id) => HandOver::Handed,
-                Some(w) if w.cancelled.contains(&one.id) => HandOver::Cancelled,
-                _ => HandOver::NotOurs,
-            };
-            let end = if outcome == HandOver::Handed { one.connection.end(one.next.as_ref()).await } else { Ok(()) };
-            answers.push((one.reply, Handed { outcome, connection: one.connection, end }));
+        });
+        let written =
+            cx.store.write_outbox_then(&cx.holder, &hand_overs, &outcomes, cx.clock.now(), Some(end_all)).await;
+        if let Err(error) = &written {
+            // Nothing of this commit holds: no message of its hand-overs is ended; its
+            // outcomes leave their rows handed over (never sent twice) or claimed (taken
+            // again when the claim runs out).
+            tracing::warn!(%error, "the outbox could not be written");
+            unrecorded += outcomes.len() as u64;
         }
-        for (reply, handed) in answers {
-            let _ = reply.send(handed);
+        let mut ended = ended_rx.try_iter().collect::<Vec<_>>().into_iter();
+        for reply in replies {
+            let Some((outcome, mut connection, end)) = ended.next() else {
+                // Not committed: the lane gets no connection back and drops nothing more.
+                let _ = reply.send(Handed { outcome: HandOver::NotOurs, connection: None, end: Ok(()) });
+                continue;
+            };
+            let end = match end {
+                None | Some(Ok(true)) => Ok(()),
+                Some(Ok(false)) => connection.end_rest().await,
+                Some(Err(error)) => Err(error),
+            };
+            let _ = reply.send(Handed { outcome, connection: Some(connection), end });
         }
     }
     unrecorded

@@ -5,9 +5,11 @@
 //!   one round trip a message instead of four.
 //! - **The content before its end**: [`Client::content`] sends a message's bytes without the
 //!   final `.` line, so the server cannot take it yet. The outbox records the hand-over between
-//!   that and [`Client::finish`]: a process that dies before the record leaves an unfinished
+//!   that and [`Client::end_now`]: a process that dies before the record leaves an unfinished
 //!   message that the server discards when the connection drops (sent again later, never
-//!   twice); after it, all that is left to write is the three bytes `.\r\n`.
+//!   twice); after it, all that is left to write is the three bytes `.\r\n`, which
+//!   [`Client::end_now`] hands to the kernel without waiting (TLS records made on the spot), so
+//!   that it can run on the thread that committed the record, right after the commit.
 //! - `STARTTLS` or TLS from the first byte (rustls, the Mozilla roots), `AUTH PLAIN` and
 //!   `AUTH LOGIN`, `8BITMIME` and `SMTPUTF8` as the message needs them.
 
@@ -161,6 +163,8 @@ pub struct Connect<'a> {
     pub login: Option<(&'a str, &'a str)>,
     /// For each answer.
     pub timeout: Duration,
+    /// Whom the server's certificate must come from ([`tls_config`]).
+    pub trust: Arc<rustls::ClientConfig>,
 }
 
 /// One open SMTP session.
@@ -176,6 +180,9 @@ pub struct Client {
     broken: bool,
     /// What was asked with the end of the last message, its answers not read yet.
     pending: Pending,
+    /// Bytes for the wire (TLS records already made) that [`Client::end_now`] could not write
+    /// without waiting: [`Client::end_rest`] writes them.
+    unsent: Vec<u8>,
 }
 
 /// The next message as the end of the last left it.
@@ -191,21 +198,40 @@ enum Pending {
     Refused(SmtpError),
 }
 
-fn tls_config() -> Arc<rustls::ClientConfig> {
+/// The TLS settings of a session: the Mozilla roots, and the certificate authorities in
+/// `extra_pem` too when given (a relay whose certificate comes from the company's own CA).
+///
+/// # Errors
+/// `extra_pem` holds no certificate, or one that cannot be read.
+pub fn tls_config(extra_pem: Option<&str>) -> Result<Arc<rustls::ClientConfig>, SmtpError> {
     static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-            // The process's crypto provider (ring, the one built in).
-            Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
-        })
-        .clone()
+    let build = |roots: rustls::RootCertStore| {
+        // The process's crypto provider (ring, the one built in).
+        Arc::new(rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth())
+    };
+    let mozilla = || rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let Some(pem) = extra_pem.filter(|p| !p.trim().is_empty()) else {
+        return Ok(CONFIG.get_or_init(|| build(mozilla())).clone());
+    };
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = mozilla();
+    let mut added = 0;
+    for certificate in rustls::pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        let certificate =
+            certificate.map_err(|e| SmtpError::Local(format!("a certificate authority cannot be read: {e}")))?;
+        roots.add(certificate).map_err(|e| SmtpError::Local(format!("a certificate authority cannot be used: {e}")))?;
+        added += 1;
+    }
+    if added == 0 {
+        return Err(SmtpError::Local("no certificate (-----BEGIN CERTIFICATE-----) in the given authorities".into()));
+    }
+    Ok(build(roots))
 }
 
-async fn wrap_tls(stream: TcpStream, host: &str) -> Result<Stream, SmtpError> {
+async fn wrap_tls(stream: TcpStream, host: &str, trust: &Arc<rustls::ClientConfig>) -> Result<Stream, SmtpError> {
     let name = rustls::pki_types::ServerName::try_from(host.to_owned())
         .map_err(|e| SmtpError::Local(format!("{host} is not a name TLS can check: {e}")))?;
-    let tls = tokio_rustls::TlsConnector::from(tls_config()).connect(name, stream).await?;
+    let tls = tokio_rustls::TlsConnector::from(trust.clone()).connect(name, stream).await?;
     Ok(Stream::Tls(Box::new(tls)))
 }
 
@@ -220,6 +246,7 @@ impl Client {
             in_data: false,
             broken: false,
             pending: Pending::Nothing,
+            unsent: Vec::new(),
         }
     }
 
@@ -232,7 +259,7 @@ impl Client {
         // Commands and content are written whole; nothing gains from waiting for more.
         let _ = tcp.set_nodelay(true);
         let stream = if to.tls {
-            tokio::time::timeout(timeout, wrap_tls(tcp, to.host))
+            tokio::time::timeout(timeout, wrap_tls(tcp, to.host, &to.trust))
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no TLS handshake in time"))??
         } else {
@@ -257,7 +284,7 @@ impl Client {
             let Stream::Plain(tcp) = client.io.into_inner() else {
                 return Err(SmtpError::Local("STARTTLS on a protected connection".into()));
             };
-            let stream = tokio::time::timeout(timeout, wrap_tls(tcp, to.host))
+            let stream = tokio::time::timeout(timeout, wrap_tls(tcp, to.host, &to.trust))
                 .await
                 .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "no TLS handshake in time"))??;
             client = Self::over(stream, timeout);
@@ -506,6 +533,15 @@ impl Client {
     /// waiting for any answer: [`Client::answers`] reads them. The server can take the message
     /// from here on.
     pub async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SmtpError> {
+        if !self.end_now(next)? {
+            self.end_rest().await?;
+        }
+        Ok(())
+    }
+
+    /// [`Client::end`] without waiting for anything: what the socket takes at once goes out
+    /// (nearly always all of it), and `false` says [`Client::end_rest`] must write the rest.
+    pub fn end_now(&mut self, next: Option<&Envelope>) -> Result<bool, SmtpError> {
         if !self.in_data {
             return Err(SmtpError::Local("no message under way".into()));
         }
@@ -524,7 +560,69 @@ impl Client {
             },
             Some(envelope) => Pending::After(envelope.clone()),
         };
-        self.flush().await
+        let out = std::mem::take(&mut self.out);
+        let written = self.write_now(&out);
+        self.out = out;
+        self.out.clear();
+        if let Err(error) = written {
+            self.broken = true;
+            return Err(error.into());
+        }
+        Ok(self.unsent.is_empty())
+    }
+
+    /// Puts `plain` on the wire as far as the socket takes it without waiting; keeps the rest
+    /// (as wire bytes) in `unsent`.
+    fn write_now(&mut self, plain: &[u8]) -> io::Result<()> {
+        let (tcp, wire): (&TcpStream, std::borrow::Cow<'_, [u8]>) = match self.io.get_mut() {
+            Stream::Plain(tcp) => (tcp, plain.into()),
+            Stream::Tls(tls) => {
+                let (tcp, session) = tls.get_mut();
+                io::Write::write_all(&mut session.writer(), plain)?;
+                let mut records = Vec::with_capacity(plain.len() + 64);
+                while session.wants_write() {
+                    session.write_tls(&mut records)?;
+                }
+                (&*tcp, records.into())
+            }
+        };
+        let mut at = 0;
+        while at < wire.len() {
+            match tcp.try_write(&wire[at..]) {
+                Ok(0) => return Err(io::Error::new(io::ErrorKind::WriteZero, "the connection took nothing")),
+                Ok(n) => at += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        self.unsent.extend_from_slice(&wire[at..]);
+        Ok(())
+    }
+
+    /// Writes what [`Client::end_now`] could not, waiting as long as the timeout allows.
+    pub async fn end_rest(&mut self) -> Result<(), SmtpError> {
+        if self.unsent.is_empty() {
+            return Ok(());
+        }
+        let unsent = std::mem::take(&mut self.unsent);
+        let written = async {
+            let tcp = match self.io.get_mut() {
+                Stream::Plain(tcp) => tcp,
+                Stream::Tls(tls) => tls.get_mut().0,
+            };
+            tcp.write_all(&unsent).await?;
+            tcp.flush().await
+        };
+        let written = tokio::time::timeout(self.timeout, written)
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the server took nothing in time"))
+            .and_then(|r| r);
+        if let Err(error) = written {
+            self.broken = true;
+            return Err(error.into());
+        }
+        Ok(())
     }
 
     /// The answers after [`Client::end`]: the server's to the message, and how asking for the
@@ -605,7 +703,7 @@ pub struct Finished {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hatake_testkit::smtp::{FailMode, SmtpSink};
+    use hatake_testkit::smtp::{FailMode, SinkTls, SmtpSink};
 
     fn to(sink: &SmtpSink) -> (String, u16) {
         ("127.0.0.1".to_owned(), sink.port())
@@ -621,6 +719,7 @@ mod tests {
             hello: "client.test",
             login: None,
             timeout: Duration::from_secs(5),
+            trust: tls_config(None).unwrap(),
         };
         Client::connect(&connect).await.expect("connects")
     }
@@ -670,6 +769,71 @@ mod tests {
         assert!(sink.wait_for(3, Duration::from_secs(5)));
         let ids: Vec<_> = sink.messages().into_iter().filter_map(|m| m.message_id).collect();
         assert_eq!(ids, ["<1@t>", "<2@t>", "<4@t>"]);
+    }
+
+    async fn over_tls(sink: &SmtpSink, implicit: bool, trusted: bool) -> Result<Client, SmtpError> {
+        let pem = sink.authority_pem().expect("a sink with TLS");
+        let connect = Connect {
+            host: "127.0.0.1",
+            port: sink.port(),
+            tls: implicit,
+            starttls: !implicit,
+            hello: "client.test",
+            login: Some(("user", "secret")),
+            timeout: Duration::from_secs(5),
+            trust: tls_config(trusted.then_some(pem.as_str())).unwrap(),
+        };
+        Client::connect(&connect).await
+    }
+
+    #[tokio::test]
+    async fn starttls_and_tls_carry_pipelined_messages_and_check_the_certificate() {
+        for mode in [SinkTls::StartTls, SinkTls::Implicit] {
+            let implicit = mode == SinkTls::Implicit;
+            let sink = SmtpSink::builder().tls(mode).auth("user", "secret").start().unwrap();
+            // A certificate from an authority the client does not know: no session.
+            match over_tls(&sink, implicit, false).await {
+                Err(SmtpError::Io(error)) => assert!(error.to_string().contains("certificate"), "{error}"),
+                Err(other) => panic!("{mode:?}: {other}"),
+                Ok(_) => panic!("{mode:?}: an unknown authority was accepted"),
+            }
+            let mut session = over_tls(&sink, implicit, true).await.expect("connects over TLS");
+            // The ends go out as TLS records made on the spot (end_now), each with the next
+            // message's request.
+            for n in 1..=3 {
+                if n == 1 {
+                    session.begin(&envelope("a@example.jp")).await.unwrap();
+                }
+                session.content(format!("Message-ID: <{n}@tls>\r\n\r\n本文 {n}\r\n").as_bytes()).await.unwrap();
+                let next = (n < 3).then(|| envelope("a@example.jp"));
+                let finished = finish(&mut session, next.as_ref()).await;
+                assert_eq!(finished.taken.unwrap().code, 250, "{mode:?}");
+                assert_eq!(finished.next.is_some(), n < 3);
+            }
+            assert!(sink.wait_for(3, Duration::from_secs(5)));
+            let got = sink.messages();
+            assert!(got.iter().all(|m| m.tls), "{mode:?}: every message came over TLS");
+            assert_eq!(got[2].data, "Message-ID: <3@tls>\r\n\r\n本文 3\r\n".as_bytes());
+            session.quit().await;
+        }
+        // A plain server asked for STARTTLS: refused with a reason, never sent in the clear.
+        let plain = SmtpSink::start().unwrap();
+        let (host, port) = to(&plain);
+        let connect = Connect {
+            host: &host,
+            port,
+            tls: false,
+            starttls: true,
+            hello: "client.test",
+            login: None,
+            timeout: Duration::from_secs(5),
+            trust: tls_config(None).unwrap(),
+        };
+        match Client::connect(&connect).await {
+            Err(SmtpError::Local(reason)) => assert!(reason.contains("STARTTLS"), "{reason}"),
+            other => panic!("{:?}", other.err()),
+        }
+        assert!(matches!(tls_config(Some("not a certificate")), Err(SmtpError::Local(_))));
     }
 
     #[tokio::test]

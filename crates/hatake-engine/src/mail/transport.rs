@@ -12,6 +12,7 @@ use super::smtp::{Client, Connect, Envelope, SmtpError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How a send failed, as the outbox needs to know it.
@@ -84,7 +85,18 @@ pub trait MailConnection: Send {
     async fn content(&mut self, message: &[u8]) -> Result<(), SendError>;
     /// Writes the message's end (the server can take it from here on) and, with `next`, the
     /// next message's request when the server allows it in the same write; reads nothing.
-    async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError>;
+    async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError> {
+        if !self.end_now(next)? {
+            self.end_rest().await?;
+        }
+        Ok(())
+    }
+    /// [`MailConnection::end`] without waiting for anything (it runs on the thread that
+    /// committed the hand-over, right after the commit): `false` when
+    /// [`MailConnection::end_rest`] must write the rest.
+    fn end_now(&mut self, next: Option<&Envelope>) -> Result<bool, SendError>;
+    /// What [`MailConnection::end_now`] left to write.
+    async fn end_rest(&mut self) -> Result<(), SendError>;
     /// The answers after [`MailConnection::end`]: the message's, and the next request's.
     async fn answers(&mut self) -> Ended;
     /// Says goodbye (SMTP `QUIT`).
@@ -140,6 +152,10 @@ pub struct SmtpSettings {
     /// Seconds to wait for each answer.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
+    /// Certificate authorities (PEM) trusted besides the usual ones: for a relay whose
+    /// certificate comes from the company's own CA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_roots: Option<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -150,12 +166,15 @@ fn default_timeout() -> u64 {
 pub struct SmtpTransport {
     settings: SmtpSettings,
     timeout: Duration,
+    /// The TLS settings, or why the given authorities cannot be used.
+    trust: Result<Arc<rustls::ClientConfig>, String>,
 }
 
 impl SmtpTransport {
     pub fn new(settings: SmtpSettings) -> Self {
         let timeout = Duration::from_secs(settings.timeout_secs.max(1));
-        Self { settings, timeout }
+        let trust = crate::mail::smtp::tls_config(settings.tls_roots.as_deref()).map_err(|e| e.to_string());
+        Self { settings, timeout, trust }
     }
 }
 
@@ -176,7 +195,9 @@ impl MailTransport for SmtpTransport {
             (Some(user), Some(password)) => Some((user.as_str(), password.as_str())),
             _ => None,
         };
+        let trust = self.trust.clone().map_err(SendError::local)?;
         let to = Connect {
+            trust,
             host: &self.settings.host,
             port: self.settings.port,
             tls: self.settings.tls == TlsMode::Tls,
@@ -222,8 +243,12 @@ impl MailConnection for SmtpConnection {
         self.client.content(message).await.map_err(|e| self.error(e))
     }
 
-    async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError> {
-        self.client.end(next).await.map_err(|e| self.error(e))
+    fn end_now(&mut self, next: Option<&Envelope>) -> Result<bool, SendError> {
+        self.client.end_now(next).map_err(|e| self.error(e))
+    }
+
+    async fn end_rest(&mut self) -> Result<(), SendError> {
+        self.client.end_rest().await.map_err(|e| self.error(e))
     }
 
     async fn answers(&mut self) -> Ended {
@@ -252,7 +277,7 @@ impl MailTransport for FileTransport {
         tokio::fs::create_dir_all(&self.dir)
             .await
             .map_err(|e| SendError::local(format!("cannot create {}: {e}", self.dir.display())))?;
-        Ok(Box::new(FileConnection { dir: self.dir.clone(), envelope: None, content: None, ended: None }))
+        Ok(Box::new(FileConnection { dir: self.dir.clone(), envelope: None, content: None, ending: None, ended: None }))
     }
 
     fn describe(&self) -> String {
@@ -264,6 +289,8 @@ struct FileConnection {
     dir: PathBuf,
     envelope: Option<Envelope>,
     content: Option<Vec<u8>>,
+    /// A message ended and not written yet, with the next message given with its end.
+    ending: Option<Option<Envelope>>,
     /// What writing the last message's file gave, and the next message given with its end.
     ended: Option<(Result<Accepted, SendError>, Option<Envelope>)>,
 }
@@ -317,9 +344,16 @@ impl MailConnection for FileConnection {
         Ok(())
     }
 
-    async fn end(&mut self, next: Option<&Envelope>) -> Result<(), SendError> {
+    /// A file is written by [`MailConnection::end_rest`] (after the commit, off its thread).
+    fn end_now(&mut self, next: Option<&Envelope>) -> Result<bool, SendError> {
+        self.ending = Some(next.cloned());
+        Ok(false)
+    }
+
+    async fn end_rest(&mut self) -> Result<(), SendError> {
+        let Some(next) = self.ending.take() else { return Ok(()) };
         let written = self.write().await;
-        self.ended = Some((written, next.cloned()));
+        self.ended = Some((written, next));
         Ok(())
     }
 

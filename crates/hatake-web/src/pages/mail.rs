@@ -50,6 +50,9 @@ pub struct MailForm {
     password: String,
     #[serde(default)]
     dir: String,
+    /// Certificate authorities (PEM) trusted besides the usual ones.
+    #[serde(default)]
+    tls_roots: String,
 }
 
 impl MailForm {
@@ -62,6 +65,7 @@ impl MailForm {
                 port: s.port.to_string(),
                 tls: tls_key(s.tls).into(),
                 username: s.username.clone().unwrap_or_default(),
+                tls_roots: s.tls_roots.clone().unwrap_or_default(),
                 ..Self::default()
             },
             MailConfig::File { dir } => {
@@ -138,6 +142,17 @@ impl MailForm {
                         "Enter the password that goes with the user name.",
                     ));
                 }
+                let tls_roots = Some(self.tls_roots.trim().to_owned()).filter(|p| !p.is_empty());
+                if let Some(pem) = &tls_roots {
+                    if let Err(error) = hatake_engine::mail::smtp::tls_config(Some(pem)) {
+                        errors.push(FieldError::new(
+                            "tls_roots",
+                            "invalid_certificate",
+                            format!("証明書を読み取れません。PEM形式（-----BEGIN CERTIFICATE----- で始まる）で貼り付けてください（{error}）。"),
+                            format!("The certificate cannot be read; paste it as PEM (starting with -----BEGIN CERTIFICATE-----): {error}."),
+                        ));
+                    }
+                }
                 MailConfig::Smtp(SmtpSettings {
                     host: host.to_owned(),
                     port,
@@ -146,6 +161,7 @@ impl MailForm {
                     password,
                     hello_name: None,
                     timeout_secs: 30,
+                    tls_roots,
                 })
             }
             other => {

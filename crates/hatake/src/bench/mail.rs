@@ -245,6 +245,7 @@ async fn through_outbox(args: &MailBenchArgs) -> anyhow::Result<(f64, f64)> {
         password: None,
         hello_name: Some("bench.local".into()),
         timeout_secs: 30,
+        tls_roots: None,
     });
     let settings = SenderSettings { connections: args.connections, ..SenderSettings::default() };
     let started = Instant::now();
