@@ -7,6 +7,7 @@ pub mod companies;
 pub mod export;
 pub mod forms;
 pub mod import;
+pub mod inside_sales;
 pub mod mail;
 pub mod maintenance;
 pub mod qualification;

@@ -15,6 +15,7 @@ mod outbox;
 mod scoring;
 mod segments;
 mod subscriptions;
+mod tasks;
 mod templates;
 pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
@@ -26,6 +27,7 @@ pub use outbox::*;
 pub use scoring::*;
 pub use segments::*;
 pub use subscriptions::*;
+pub use tasks::*;
 pub use templates::*;
 mod query;
 mod resolution;
@@ -102,6 +104,7 @@ pub trait Store:
     + MailTemplateStore
     + SegmentStore
     + NewsletterStore
+    + TaskStore
 {
 }
 
@@ -124,7 +127,8 @@ impl<
             + SubscriptionStore
             + MailTemplateStore
             + SegmentStore
-            + NewsletterStore,
+            + NewsletterStore
+            + TaskStore,
     > Store for T
 {
 }

@@ -200,10 +200,8 @@ mod tests {
     #[test]
     fn a_company_authority_is_read_for_smtp() {
         let dir = tempfile::tempdir().unwrap();
-        let sink = hatake_testkit::smtp::SmtpSink::builder()
-            .tls(hatake_testkit::smtp::SinkTls::StartTls)
-            .start()
-            .unwrap();
+        let sink =
+            hatake_testkit::smtp::SmtpSink::builder().tls(hatake_testkit::smtp::SinkTls::StartTls).start().unwrap();
         let pem = dir.path().join("ca.pem");
         std::fs::write(&pem, sink.authority_pem().unwrap()).unwrap();
         let serve = ServeArgs {

@@ -1524,6 +1524,7 @@ async fn scenario_migrations(backend: &Backend) {
         (30, "lead_activity".to_owned()),
         (31, "outbox_payloads".to_owned()),
         (32, "mail_domain_quota".to_owned()),
+        (33, "tasks_and_calls".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

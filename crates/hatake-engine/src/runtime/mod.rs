@@ -299,6 +299,8 @@ pub struct Standard {
     pub segments: bool,
     /// The mail sender ([`crate::mail::sender::MailSender`]).
     pub mail: bool,
+    /// The rules that make inside sales' tasks ([`crate::inside_sales::TaskRules`]).
+    pub task_rules: bool,
     /// Where mail goes when the server's configuration says so (else the mail settings page).
     pub mail_config: Option<crate::mail::config::MailConfig>,
     pub mail_sender: crate::mail::sender::SenderSettings,
@@ -311,6 +313,7 @@ impl Default for Standard {
             form_retries: true,
             segments: true,
             mail: true,
+            task_rules: true,
             mail_config: None,
             mail_sender: crate::mail::sender::SenderSettings::default(),
         }
@@ -336,6 +339,9 @@ impl Runtime {
         }
         if standard.segments {
             runtime.run(crate::segments::SegmentWorker::default());
+        }
+        if standard.task_rules {
+            runtime.run(crate::inside_sales::TaskRules);
         }
         if standard.mail {
             runtime.run(crate::mail::newsletter::NewsletterWorker);
