@@ -67,6 +67,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("process/policy.html", include_str!("../templates/process/policy.html")),
     ("process/policy_form.html", include_str!("../templates/process/policy_form.html")),
     ("process/settings.html", include_str!("../templates/process/settings.html")),
+    ("calls/tabs.html", include_str!("../templates/calls/tabs.html")),
+    ("calls/queue.html", include_str!("../templates/calls/queue.html")),
+    ("calls/tasks.html", include_str!("../templates/calls/tasks.html")),
+    ("settings/calls.html", include_str!("../templates/settings/calls.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
 ];

@@ -178,6 +178,65 @@ pub async fn work_inquiries(
     Ok(worked)
 }
 
+/// What the demo's inside sales did with the first calls the new MQLs got: the rule makes each
+/// its call task; about half were called once already — not reached (a call again later today
+/// or tomorrow, the caller's own task now) or reached and kept in nurturing — the rest wait in
+/// the pool. Returns the calls logged.
+///
+/// # Errors
+/// On a database error.
+pub async fn work_calls(store: &dyn Store, now: i64) -> anyhow::Result<usize> {
+    use hatake_engine::inside_sales::{self, CallInput, TaskRules};
+    while TaskRules::run(store, now).await? {}
+    let users = store.list_users().await?;
+    let callers: Vec<i64> = users.iter().filter(|u| u.role == "inside_sales").map(|u| u.id).collect();
+    let query =
+        hatake_store::TaskQuery { kind: Some("call".into()), limit: 5_000, ..hatake_store::TaskQuery::default() };
+    let tasks = store.tasks(&query).await?;
+    let mut logged = 0;
+    for task in tasks {
+        let lead = task.lead_id;
+        let Some(caller) = callers.get(roll(lead, 30, callers.len().max(1) as u64) as usize).copied() else { break };
+        let at = (task.created_at.max(now - 3 * DAY) + (1 + roll(lead, 31, 20) as i64) * HOUR).min(now - HOUR);
+        let (outcome, result, recall_at, note) = match roll(lead, 32, 10) {
+            0..=2 => (
+                ["no_answer", "busy", "absent"][roll(lead, 33, 3) as usize],
+                Some("recall"),
+                Some(now + (1 + roll(lead, 34, 26) as i64) * HOUR),
+                Some(
+                    ["午後に再度", "本人は外出中、夕方戻り", "代表番号から内線は不可、直通を確認"]
+                        [roll(lead, 35, 3) as usize],
+                ),
+            ),
+            3 => (
+                "reception_block",
+                Some("recall"),
+                Some(now + (20 + roll(lead, 36, 30) as i64) * HOUR),
+                Some("受付で「資料を見てから連絡する」とのこと"),
+            ),
+            4 => {
+                ("contact_person", Some("nurture"), None, Some("情報収集段階。半年後に再検討とのこと。メルマガ継続。"))
+            }
+            _ => continue,
+        };
+        let input = CallInput {
+            lead_id: lead,
+            product_id: task.product_id,
+            outcome: outcome.into(),
+            result: result.map(str::to_owned),
+            recall_at,
+            note: note.map(str::to_owned),
+            task_id: Some(task.id),
+        };
+        match inside_sales::log_call(store, &input, Some(caller), at).await {
+            Ok(_) => logged += 1,
+            Err(inside_sales::SaveError::Invalid(_)) => {}
+            Err(inside_sales::SaveError::Store(e)) => return Err(e).context("logging a demo call"),
+        }
+    }
+    Ok(logged)
+}
+
 /// What inside sales tells the field rep when it passes a lead on (one per accepted demo lead).
 const HAND_OVER_NOTES: [&str; 8] = [
     "情報システム部の課長。来期の基幹システム刷新を検討中で、予算化は4月の見込み。部長同席での訪問を希望。",

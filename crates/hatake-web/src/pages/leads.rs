@@ -191,7 +191,7 @@ pub(crate) fn prefectures(locale: &str) -> Vec<(&'static str, &'static str)> {
 }
 
 #[derive(Deserialize, Default)]
-pub struct Flash {
+pub(crate) struct Flash {
     saved: Option<String>,
     deleted: Option<String>,
     /// A merge into this lead was undone.
@@ -203,6 +203,12 @@ pub struct Flash {
     move_error: Option<String>,
     /// A subscription was changed (`1`) or the change was not understood (`invalid`).
     subs: Option<String>,
+    /// The task a call is made for (from the call queue).
+    task: Option<String>,
+    /// A call was logged (its id).
+    called: Option<String>,
+    /// A task was made.
+    task_saved: Option<String>,
 }
 
 async fn detail(
@@ -211,6 +217,25 @@ async fn detail(
     Path(id): Path<i64>,
     Query(flash): Query<Flash>,
     Query(events): Query<super::timeline::TimelineParams>,
+) -> Result<Html<String>, PageError> {
+    detail_page(&state, &user, id, &flash, &events, DetailExtra::default()).await
+}
+
+/// What a lead's page shows besides the lead: a call or task form sent back with its mistakes.
+#[derive(Default)]
+pub(crate) struct DetailExtra<'a> {
+    pub call: Option<(&'a super::calls::CallForm, &'a hatake_domain::FieldErrors)>,
+    pub task_error: Option<String>,
+}
+
+/// A lead's page.
+pub(crate) async fn detail_page(
+    state: &AppState,
+    user: &CurrentUser,
+    id: i64,
+    flash: &Flash,
+    events: &super::timeline::TimelineParams,
+    extra: DetailExtra<'_>,
 ) -> Result<Html<String>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
@@ -238,17 +263,20 @@ async fn detail(
     let labelled = super::labels::Names::load(store).await.map_err(|e| PageError::from_store(e, locale))?;
     let source = lead.source.as_deref().map(|s| super::labels::source_label(s, &labelled, locale));
     let meetings = store.lead_meetings(id).await.map_err(|e| PageError::from_store(e, locale))?;
-    let subscriptions = super::mail::lead_subscriptions(&state, id, locale).await?;
+    let subscriptions = super::mail::lead_subscriptions(state, id, locale).await?;
     let newsletters = store.lead_newsletters(id, 20).await.map_err(|e| PageError::from_store(e, locale))?;
     let segments = store.lead_segments(id).await.map_err(|e| PageError::from_store(e, locale))?;
-    let scores = super::scoring::lead_scores(&state, id, &products, locale).await?;
-    let process = super::process::lead_process(&state, &lead, &products, locale).await?;
-    let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), &events, &products, locale)
+    let scores = super::scoring::lead_scores(state, id, &products, locale).await?;
+    let process = super::process::lead_process(state, &lead, &products, locale).await?;
+    let call_panel =
+        super::calls::call_panel(state, user, id, flash.task.as_deref().and_then(|t| t.parse().ok()), extra.call)
+            .await?;
+    let timeline = super::timeline::timeline(store, super::timeline::Of::Lead(id), events, &products, locale)
         .await
         .map_err(|e| PageError::from_store(e, locale))?;
     render(
-        &state,
-        &user,
+        state,
+        user,
         "leads/detail.html",
         "leads",
         context! {
@@ -272,6 +300,10 @@ async fn detail(
             saved => flash.saved.is_some(),
             unmerged => flash.unmerged.is_some(),
             merge_error => flash.merge_error.as_deref().map(|e| crate::i18n::t(locale, super::reviews::merge_error_key(e))),
+            call_panel => call_panel,
+            called => flash.called.is_some(),
+            task_saved => flash.task_saved.is_some(),
+            task_error => extra.task_error,
         },
     ).await
 }

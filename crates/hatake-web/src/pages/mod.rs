@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod calls;
 mod departments;
 mod forms;
 mod imports;
@@ -50,6 +51,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(process::routes());
     all.extend(policy_form::routes());
     all.extend(meetings::routes());
+    all.extend(calls::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
     all.extend(mail::routes());

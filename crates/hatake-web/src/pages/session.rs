@@ -161,10 +161,26 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap, form: PageFor
     ([(header::SET_COOKIE, clear)], Redirect::to("/login")).into_response()
 }
 
-async fn dashboard(State(state): State<AppState>, user: CurrentUser) -> Result<Html<String>, PageError> {
+#[derive(Deserialize, Default)]
+pub struct DashboardParams {
+    /// The counts, also for those who land elsewhere.
+    overview: Option<String>,
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<DashboardParams>,
+) -> Result<Response, PageError> {
+    // Inside sales lands on its call queue.
+    if params.overview.is_none() && super::calls::lands_on_queue(user.user.role()) {
+        return Ok(Redirect::to("/calls").into_response());
+    }
     let overview = state.store.overview().await.map_err(|e| PageError::from_store(e, user.locale()))?;
     let products = state.store.list_products().await.map_err(|e| PageError::from_store(e, user.locale()))?;
-    render(&state, &user, "dashboard.html", "dashboard", context! { overview => overview, products => products }).await
+    render(&state, &user, "dashboard.html", "dashboard", context! { overview => overview, products => products })
+        .await
+        .map(IntoResponse::into_response)
 }
 
 #[derive(Deserialize)]
