@@ -241,6 +241,7 @@ pub async fn create_task(store: &dyn Store, input: &TaskInput, by: Option<i64>, 
         title: title.to_owned(),
         note: input.note.clone().filter(|n| !n.trim().is_empty()),
         due_at,
+        sla_due_at: None,
         priority: input.priority,
         cause: CAUSE_PERSON.into(),
         cause_key: None,
@@ -399,6 +400,7 @@ pub async fn log_call(
                 title: "再コール".into(),
                 note: note.clone(),
                 due_at,
+                sla_due_at: None,
                 priority: 2,
                 cause: CAUSE_CALL.into(),
                 cause_key: Some(format!("call:{call_id}:recall")),
@@ -495,7 +497,7 @@ pub async fn fill_latest(store: &dyn Store, entries: &mut [QueueEntry]) -> Store
 
 /// The rule that gives a new MQL its first call: for each move into `mql` (in the order of the
 /// stage history), a call task for the lead's owner when they are in inside sales, else for
-/// the pool, due at the MQL's SLA deadline, urgent for a hand-raise; a move out of `mql` cancels
+/// the pool, to make at once and by the MQL's SLA deadline, urgent for a hand-raise; a move out of `mql` cancels
 /// the open first call. Each move's task once (its cause key), whoever runs the rule.
 #[derive(Debug, Default)]
 pub struct TaskRules;
@@ -552,7 +554,9 @@ impl TaskRules {
                 owner_id: owner,
                 title,
                 note: None,
-                due_at: stage.sla_due_at.unwrap_or(step.at + 3_600_000),
+                // To call now; done by the MQL's SLA deadline.
+                due_at: step.at,
+                sla_due_at: stage.sla_due_at,
                 priority: if hand_raise { 1 } else { 2 },
                 cause: CAUSE_MQL.into(),
                 cause_key: Some(format!("mql:{}", step.id)),

@@ -67,7 +67,8 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
     assert_eq!(task_of(nobody).owner_id, None);
     assert!(open.iter().all(|t| t.priority == 1 && t.kind == "call" && t.cause == "rule:mql"));
     assert_eq!(task_of(own).title, "問い合わせ（クラウドERP）への初回架電");
-    assert!(task_of(own).due_at > T0, "due at the SLA deadline");
+    assert_eq!(task_of(own).due_at, T0, "to call at once");
+    assert!(task_of(own).sla_due_at.is_some_and(|sla| sla > T0), "by the SLA deadline");
 
     // The third leaves the queue (accepted by someone else): its call is cancelled.
     let stage = store.lead_stages(&[nobody]).await.unwrap().remove(0);
@@ -164,7 +165,15 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
     assert!(today.iter().all(|e| e.task.lead_id != own));
     let tomorrow = inside_sales::call_queue(store, rep, T0 + 25 * HOUR).await.unwrap();
     assert!(tomorrow.iter().any(|e| e.task.id == next.id));
-    assert_eq!(store.count_due_tasks(TaskOwner::User(rep), T0 + 25 * HOUR, T0 + 25 * HOUR).await.unwrap(), (1, 1));
+    assert_eq!(
+        store.count_due_tasks(TaskOwner::User(rep), T0 + 25 * HOUR, T0 + 25 * HOUR, T0 + 25 * HOUR).await.unwrap(),
+        (1, 1)
+    );
+    assert_eq!(
+        store.count_due_tasks(TaskOwner::User(rep), T0 + 25 * HOUR, T0 + 25 * HOUR, T0).await.unwrap(),
+        (1, 0),
+        "due today: not late"
+    );
 
     // The outcome codes: a code cannot be removed, only switched off; a new one is checked.
     let mut codes = inside_sales::outcomes(store).await.unwrap();

@@ -10,6 +10,7 @@ CREATE TABLE tasks (
     title TEXT NOT NULL,
     note TEXT,
     due_at BIGINT NOT NULL,
+    sla_due_at BIGINT,
     priority BIGINT NOT NULL DEFAULT 2,
     cause TEXT NOT NULL,
     cause_key TEXT UNIQUE,

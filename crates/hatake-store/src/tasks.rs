@@ -21,7 +21,10 @@ pub struct NewTask {
     pub owner_id: Option<i64>,
     pub title: String,
     pub note: Option<String>,
+    /// When it is to be done (from then on it is in the queue).
     pub due_at: Millis,
+    /// The latest it may be done (a new MQL's SLA deadline).
+    pub sla_due_at: Option<Millis>,
     /// 1 high, 2 normal, 3 low.
     pub priority: i64,
     /// `person`, `rule:mql`, `call`, later `scenario:…`.
@@ -43,6 +46,7 @@ pub struct TaskRow {
     pub title: String,
     pub note: Option<String>,
     pub due_at: Millis,
+    pub sla_due_at: Option<Millis>,
     pub priority: i64,
     pub cause: String,
     pub cause_key: Option<String>,
@@ -176,10 +180,15 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn create_task(&self, task: &NewTask) -> StoreResult<(i64, bool)>;
     async fn get_task(&self, id: i64) -> StoreResult<TaskRow>;
     async fn tasks(&self, query: &TaskQuery) -> StoreResult<Vec<TaskRow>>;
-    /// How many open tasks of `owner` are due at or before `until`, and how many of them before
-    /// `overdue_before`.
-    async fn count_due_tasks(&self, owner: TaskOwner, until: Millis, overdue_before: Millis)
-        -> StoreResult<(i64, i64)>;
+    /// How many open tasks of `owner` are due at or before `until`, and how many of them are late:
+    /// past their SLA deadline at `now`, or (without one) due before `day_start`.
+    async fn count_due_tasks(
+        &self,
+        owner: TaskOwner,
+        until: Millis,
+        now: Millis,
+        day_start: Millis,
+    ) -> StoreResult<(i64, i64)>;
     /// Closes an open task as `done` or `cancelled`; `false` when it was not open.
     async fn close_task(&self, id: i64, status: &str, by: Option<i64>, at: Millis) -> StoreResult<bool>;
     /// Gives an open task to a person (or the pool) and moves its due time; `false` when it was
@@ -199,7 +208,7 @@ pub trait TaskStore: Send + Sync + 'static {
 
 /// The columns of a [`TaskRow`], with `t` the task, `u` its owner and `l` its lead.
 pub const TASK_COLUMNS: &str = "t.id, t.kind, t.lead_id, t.product_id, t.owner_id, u.display_name AS owner_name, \
-     t.title, t.note, t.due_at, t.priority, t.cause, t.cause_key, t.status, t.created_by, t.created_at, \
+     t.title, t.note, t.due_at, t.sla_due_at, t.priority, t.cause, t.cause_key, t.status, t.created_by, t.created_at, \
      t.updated_at, t.closed_at, t.closed_by, l.family_name AS lead_family_name, l.given_name AS lead_given_name, \
      COALESCE(a.name, l.company_name) AS company_name, l.department, l.department_class, l.phone, \
      l.owner_id AS lead_owner_id";
@@ -287,8 +296,8 @@ macro_rules! impl_task_store {
                 }
                 let (id,): (i64,) = sqlx::query_as::<$db, (i64,)>(
                     "INSERT INTO tasks (kind, lead_id, product_id, owner_id, title, note, due_at, priority, cause, \
-                     cause_key, status, created_by, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $12) RETURNING id",
+                     cause_key, status, created_by, created_at, updated_at, sla_due_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $12, $13) RETURNING id",
                 )
                 .bind(&task.kind)
                 .bind(task.lead_id)
@@ -302,6 +311,7 @@ macro_rules! impl_task_store {
                 .bind(&task.cause_key)
                 .bind(task.created_by)
                 .bind(task.at)
+                .bind(task.sla_due_at)
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db_error)?;
@@ -344,14 +354,15 @@ macro_rules! impl_task_store {
                 &self,
                 owner: $crate::TaskOwner,
                 until: $crate::Millis,
-                overdue_before: $crate::Millis,
+                now: $crate::Millis,
+                day_start: $crate::Millis,
             ) -> $crate::StoreResult<(i64, i64)> {
                 let query = $crate::TaskQuery { owner, due_until: Some(until), ..Default::default() };
                 let (filter, binds) = $crate::task_filter(&query);
-                let p = binds.len() + 1;
+                let (p, q) = (binds.len() + 1, binds.len() + 2);
                 let sql = format!(
-                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN t.due_at < ${p} THEN 1 ELSE 0 END), 0) \
-                     FROM tasks t WHERE {filter}"
+                    "SELECT COUNT(*), COALESCE(SUM(CASE WHEN (t.sla_due_at IS NOT NULL AND t.sla_due_at < ${p}) \
+                     OR (t.sla_due_at IS NULL AND t.due_at < ${q}) THEN 1 ELSE 0 END), 0) FROM tasks t WHERE {filter}"
                 );
                 let mut q = sqlx::query_as::<$db, (i64, i64)>(&sql);
                 for bind in binds {
@@ -360,7 +371,7 @@ macro_rules! impl_task_store {
                         $crate::TaskBind::Text(v) => q.bind(v),
                     };
                 }
-                q.bind(overdue_before).fetch_one(&self.pool).await.map_err(db_error)
+                q.bind(now).bind(day_start).fetch_one(&self.pool).await.map_err(db_error)
             }
 
             async fn close_task(

@@ -100,6 +100,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("calls.outcomes", "架電結果コード", "Call outcomes"),
     ("calls.due_today", "今日までに架電", "Due today"),
     ("calls.overdue", "期限切れ", "Overdue"),
+    ("calls.when", "予定日時", "When"),
     ("calls.only_today", "今日の分だけ表示", "Only today's"),
     ("calls.all_open", "予定中のすべてを表示", "Show every open call"),
     ("calls.ranking_help", "優先度、スコア、直近の行動が新しい順に並んでいます。自分の架電と、担当者未定（プール）の架電が表示されます。", "Ranked by priority, then score, then how recently the lead acted. Your calls and the pool's (no owner yet)."),

@@ -667,6 +667,57 @@ async fn inside_sales_accepts_an_mql_and_opens_a_deal_in_headless_chromium() {
     assert_eq!(deal[0].amount, Some(4_500_000));
 }
 
+/// Inside sales lands on its call queue, opens the first call with one click, logs it from the
+/// call panel (an outcome, call again tomorrow) and is back on the queue, which says so.
+#[tokio::test]
+async fn inside_sales_logs_a_call_from_the_queue_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let product = erp(&app).await;
+    let input = hatake_domain::LeadInput {
+        family_name: Some("高橋".into()),
+        given_name: Some("誠".into()),
+        company_name: Some("東和精機株式会社".into()),
+        phone: Some("03-5555-0101".into()),
+        ..Default::default()
+    };
+    let now = hatake_web::now_millis();
+    let lead = app.store.create_lead(&input.validate(&[]).unwrap(), true, now).await.unwrap().id;
+    let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+    hatake_engine::qualification::hand_raise(app.store.as_ref(), lead, product.id, "form", None, now, &zone)
+        .await
+        .unwrap();
+    hatake_engine::inside_sales::TaskRules::run(app.store.as_ref(), now).await.unwrap();
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        sign_in(&browser, &app, "is@example.jp").await?;
+        wait_for_url(&browser, "/calls").await?;
+        let row = browser.wait().for_element(Locator::Css(&format!("tr.queue-row[data-lead=\"{lead}\"]"))).await?;
+        assert!(row.text().await?.contains("東和精機株式会社"));
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-call-queue.png"), shot).ok();
+        row.find(Locator::Css("a.button.primary")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("call-form")).await?;
+        browser.find(Locator::Css("input[name=outcome][value=absent]")).await?.click().await?;
+        browser.find(Locator::Css("select[name=result] option[value=recall]")).await?.click().await?;
+        browser.find(Locator::Css("textarea[name=note]")).await?.send_keys("夕方に戻るとのこと").await?;
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-call-panel.png"), shot).ok();
+        browser.find(Locator::Id("log-call")).await?.click().await?;
+        wait_for_text(&browser, "#call-logged", "架電を記録しました").await?;
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+    let calls = app.store.lead_calls(lead, 10).await.unwrap();
+    assert_eq!((calls.len(), calls[0].outcome.as_str(), calls[0].result.as_deref()), (1, "absent", Some("recall")));
+    let next = app.store.tasks(&hatake_store::TaskQuery { lead_id: Some(lead), ..Default::default() }).await.unwrap();
+    assert_eq!(next.len(), 1, "the call again is the only open task");
+    assert!(next[0].due_at > now && next[0].owner_id == Some(app.inside_sales.id));
+}
+
 /// A marketer simulates an MQL policy before saving it (the months as a chart and a table), and
 /// opens the scoring model's form editor.
 #[tokio::test]

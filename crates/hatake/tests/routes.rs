@@ -64,6 +64,23 @@ async fn seed(app: &TestApp) {
         ..Default::default()
     };
     app.store.create_newsletter(&newsletter, None, 1).await.unwrap();
+    // Task 1: a call about lead 1, in the pool.
+    let task = hatake_store::NewTask {
+        kind: "call".into(),
+        lead_id: 1,
+        product_id: Some(1),
+        owner_id: None,
+        title: "初回架電".into(),
+        note: None,
+        due_at: 1,
+        sla_due_at: None,
+        priority: 2,
+        cause: "person".into(),
+        cause_key: None,
+        created_by: None,
+        at: 1,
+    };
+    app.store.create_task(&task).await.unwrap();
     // Product 1's scoring model and MQL policy (so their exports exist), and lead 1's deal
     // (opportunity 1).
     let model = hatake_domain::scoring::ScoringModel::template().to_json();

@@ -30,15 +30,18 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     ]
 }
 
-/// The end of today in the organisation's zone.
-fn end_of_today(now: Millis, zone: &jiff::tz::TimeZone) -> Millis {
-    jiff::Timestamp::from_millisecond(now)
-        .ok()
-        .and_then(|ts| {
-            let day = ts.to_zoned(zone.clone()).date();
-            day.tomorrow().ok()?.to_zoned(zone.clone()).ok().map(|z| z.timestamp().as_millisecond() - 1)
-        })
-        .unwrap_or(now)
+/// The start and the end of today in the organisation's zone.
+fn today(now: Millis, zone: &jiff::tz::TimeZone) -> (Millis, Millis) {
+    let start_of = |day: jiff::civil::Date| day.to_zoned(zone.clone()).ok().map(|z| z.timestamp().as_millisecond());
+    let day = jiff::Timestamp::from_millisecond(now).ok().map(|ts| ts.to_zoned(zone.clone()).date());
+    let start = day.and_then(start_of).unwrap_or(now);
+    let end = day.and_then(|d| d.tomorrow().ok()).and_then(start_of).map_or(now, |end| end - 1);
+    (start, end)
+}
+
+/// Late: past its SLA deadline, or (without one) due before today.
+fn late(task: &TaskRow, now: Millis, day_start: Millis) -> bool {
+    task.status == "open" && task.sla_due_at.map_or(task.due_at < day_start, |sla| sla < now)
 }
 
 /// "3分前", "2時間前", "昨日", "5日前" — or the date when older than a month.
@@ -125,7 +128,7 @@ async fn queue(
     let error = |e: StoreError| PageError::from_store(e, locale);
     let zone = state.zone();
     let now = now_millis();
-    let today = end_of_today(now, &zone);
+    let (day_start, today) = today(now, &zone);
     let all = params.due.as_deref() == Some("all");
     let until = if all { Millis::MAX } else { today };
     let mut entries = inside_sales::call_queue(store, user.user.id, until).await.map_err(error)?;
@@ -137,7 +140,7 @@ async fn queue(
     let outcomes = inside_sales::outcomes(store).await.map_err(error)?;
     let dictionary = hatake_engine::settings::departments(store).await.map_err(error)?;
     let (due_today, overdue) =
-        store.count_due_tasks(TaskOwner::UserAndPool(user.user.id), today, now).await.map_err(error)?;
+        store.count_due_tasks(TaskOwner::UserAndPool(user.user.id), today, now, day_start).await.map_err(error)?;
     let rows: Vec<minijinja::Value> = shown
         .iter()
         .enumerate()
@@ -150,7 +153,7 @@ async fn queue(
                 score => e.score,
                 why => e.latest.as_ref().map(|ev| why_now(ev, now, locale, &zone)),
                 department_class => class.map(|c| super::departments::class_label(c, locale)),
-                overdue => e.task.due_at < now,
+                overdue => late(&e.task, now, day_start),
                 mine => e.task.owner_id == Some(user.user.id),
                 calls => e.calls.as_ref().map(|c| c.calls),
                 last_call => e.calls.as_ref().map(|c| context! {
@@ -238,7 +241,8 @@ async fn tasks(
         }
         link
     });
-    let rows: Vec<minijinja::Value> = rows.iter().map(|t| task_view(t, now, &user)).collect();
+    let (day_start, _) = today(now, &state.zone());
+    let rows: Vec<minijinja::Value> = rows.iter().map(|t| task_view(t, now, day_start, &user)).collect();
     let flash = params.done.as_deref().and_then(|d| match d {
         "done" | "cancelled" | "taken" | "created" => Some(format!("task.flash.{d}")),
         _ => None,
@@ -264,13 +268,13 @@ async fn tasks(
     .await
 }
 
-fn task_view(task: &TaskRow, now: Millis, user: &CurrentUser) -> minijinja::Value {
+fn task_view(task: &TaskRow, now: Millis, day_start: Millis, user: &CurrentUser) -> minijinja::Value {
     context! {
         task => task,
         lead_name => task.lead_name(),
         kind_label => kind_label(&task.kind),
         cause_label => format!("task.cause.{}", task.cause.split(':').next().unwrap_or("person")),
-        overdue => task.status == "open" && task.due_at < now,
+        overdue => late(task, now, day_start),
         mine => task.owner_id == Some(user.user.id),
         pool => task.owner_id.is_none(),
     }
@@ -376,7 +380,8 @@ pub(crate) async fn call_panel(
             }
         })
         .collect();
-    let task_rows: Vec<minijinja::Value> = open.iter().map(|t| task_view(t, now, user)).collect();
+    let (day_start, _) = today(now, &zone);
+    let task_rows: Vec<minijinja::Value> = open.iter().map(|t| task_view(t, now, day_start, user)).collect();
     let (typed, errors) = match form {
         Some((typed, errors)) => (Some(typed), super::field_errors(errors, locale)),
         None => (None, std::collections::BTreeMap::new()),
