@@ -589,3 +589,114 @@ impl Worker for TaskRules {
         Ok(if Self::run(cx.store.as_ref(), cx.clock.now()).await? { Next::Again } else { Next::Idle })
     }
 }
+
+/// How KPI figures are grouped in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// Weeks starting on Monday.
+    Week,
+    Month,
+}
+
+/// Inside sales' KPI figures of one group (a period, a rep, or both): the funnel of the
+/// material — calls → connects → contacts → what they led to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Kpi {
+    /// Every call made.
+    pub calls: i64,
+    /// Calls that reached the company (a connect or a contact).
+    pub connects: i64,
+    /// Calls that reached the person.
+    pub contacts: i64,
+    /// Calls after which the lead stays in nurturing.
+    pub nurture: i64,
+    /// Calls that led to an opportunity.
+    pub opportunities: i64,
+    pub not_target: i64,
+    /// Leads called (each once).
+    pub leads: i64,
+}
+
+impl Kpi {
+    fn add(&mut self, call: &hatake_store::CallRow) {
+        self.calls += 1;
+        self.connects += i64::from(call.bucket != "call");
+        self.contacts += i64::from(call.bucket == "contact");
+        match call.result.as_deref() {
+            Some("nurture") => self.nurture += 1,
+            Some("opportunity") => self.opportunities += 1,
+            Some("not_target") => self.not_target += 1,
+            _ => {}
+        }
+    }
+
+    /// Connects per call.
+    pub fn connect_rate(&self) -> Option<f64> {
+        rate(self.connects, self.calls)
+    }
+
+    /// Contacts per connect.
+    pub fn contact_rate(&self) -> Option<f64> {
+        rate(self.contacts, self.connects)
+    }
+
+    /// Opportunities per contact.
+    pub fn opportunity_rate(&self) -> Option<f64> {
+        rate(self.opportunities, self.contacts)
+    }
+}
+
+fn rate(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The first day of the period `at` falls in, in `zone`.
+pub fn period_of(at: Millis, period: Period, zone: &jiff::tz::TimeZone) -> Option<jiff::civil::Date> {
+    let day = jiff::Timestamp::from_millisecond(at).ok()?.to_zoned(zone.clone()).date();
+    match period {
+        Period::Week => day.checked_sub(jiff::Span::new().days(i64::from(day.weekday().to_monday_zero_offset()))).ok(),
+        Period::Month => Some(day.first_of_month()),
+    }
+}
+
+/// KPI figures of `calls`: by period (oldest first), by rep (most calls first), and in all.
+pub fn kpis(
+    calls: &[hatake_store::CallRow],
+    period: Period,
+    zone: &jiff::tz::TimeZone,
+) -> (Vec<(jiff::civil::Date, Kpi)>, Vec<(Option<i64>, Option<String>, Kpi)>, Kpi) {
+    let mut by_period: std::collections::BTreeMap<jiff::civil::Date, (Kpi, std::collections::HashSet<i64>)> =
+        std::collections::BTreeMap::new();
+    let mut by_rep: HashMap<Option<i64>, (Option<String>, Kpi, std::collections::HashSet<i64>)> = HashMap::new();
+    let mut all = Kpi::default();
+    let mut all_leads = std::collections::HashSet::new();
+    for call in calls {
+        let Some(start) = period_of(call.at, period, zone) else { continue };
+        let (kpi, leads) = by_period.entry(start).or_default();
+        kpi.add(call);
+        leads.insert(call.lead_id);
+        let (_, kpi, leads) =
+            by_rep.entry(call.user_id).or_insert_with(|| (call.user_name.clone(), Kpi::default(), Default::default()));
+        kpi.add(call);
+        leads.insert(call.lead_id);
+        all.add(call);
+        all_leads.insert(call.lead_id);
+    }
+    all.leads = all_leads.len() as i64;
+    let periods = by_period
+        .into_iter()
+        .map(|(start, (mut kpi, leads))| {
+            kpi.leads = leads.len() as i64;
+            (start, kpi)
+        })
+        .collect();
+    let mut reps: Vec<(Option<i64>, Option<String>, Kpi)> = by_rep
+        .into_iter()
+        .map(|(id, (name, mut kpi, leads))| {
+            kpi.leads = leads.len() as i64;
+            (id, name, kpi)
+        })
+        .collect();
+    reps.sort_by(|a, b| b.2.calls.cmp(&a.2.calls).then(a.1.cmp(&b.1)));
+    (periods, reps, all)
+}

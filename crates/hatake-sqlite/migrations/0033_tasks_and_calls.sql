@@ -40,3 +40,4 @@ CREATE TABLE calls (
 );
 CREATE INDEX calls_lead ON calls(lead_id, at);
 CREATE INDEX calls_user ON calls(user_id, at);
+CREATE INDEX calls_at ON calls(at);

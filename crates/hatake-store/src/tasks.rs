@@ -202,6 +202,8 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn lead_calls(&self, lead_id: i64, limit: i64) -> StoreResult<Vec<CallRow>>;
     /// For each of these leads with calls: how many, and the last.
     async fn call_summaries(&self, lead_ids: &[i64]) -> StoreResult<Vec<CallSummary>>;
+    /// The calls made from `from` up to (not including) `to`, oldest first, at most `limit`.
+    async fn calls_between(&self, from: Millis, to: Millis, limit: i64) -> StoreResult<Vec<CallRow>>;
     /// Moves between stages after history id `after`, in id order.
     async fn stage_moves_after(&self, after: i64, limit: i64) -> StoreResult<Vec<StageMoveRow>>;
 }
@@ -514,6 +516,25 @@ macro_rules! impl_task_store {
                     }
                 }
                 Ok(out)
+            }
+
+            async fn calls_between(
+                &self,
+                from: $crate::Millis,
+                to: $crate::Millis,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::CallRow>> {
+                sqlx::query_as::<$db, $crate::CallRow>(&format!(
+                    "SELECT {} FROM calls c LEFT JOIN users u ON u.id = c.user_id WHERE c.at >= $1 AND c.at < $2 \
+                     ORDER BY c.at, c.id LIMIT $3",
+                    $crate::CALL_SELECT
+                ))
+                .bind(from)
+                .bind(to)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
             }
 
             async fn stage_moves_after(

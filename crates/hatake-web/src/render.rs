@@ -70,6 +70,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("calls/tabs.html", include_str!("../templates/calls/tabs.html")),
     ("calls/queue.html", include_str!("../templates/calls/queue.html")),
     ("calls/tasks.html", include_str!("../templates/calls/tasks.html")),
+    ("calls/kpi.html", include_str!("../templates/calls/kpi.html")),
     ("settings/calls.html", include_str!("../templates/settings/calls.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),

@@ -72,6 +72,8 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         "/calls?due=all",
         "/tasks",
         "/tasks?owner=pool",
+        "/calls/kpi",
+        "/calls/kpi?period=month",
         "/settings/calls",
         "/settings",
         "/settings/departments",

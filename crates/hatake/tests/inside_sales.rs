@@ -124,6 +124,27 @@ async fn pages(backend: support::Backend) {
     let calls = store.lead_calls(yamada, 10).await.unwrap();
     assert_eq!((calls.len(), calls[0].bucket.as_str()), (1, "connect"));
 
+    // The KPI page counts it: a call and a connect, no contact; by week and month; as CSV.
+    let kpi = rep.get(app.url("/calls/kpi")).send().await.unwrap().text().await.unwrap();
+    assert!(kpi.contains("id=\"kpi-calls\">1<") && kpi.contains("id=\"kpi-connects\">1<"), "{kpi}");
+    assert!(kpi.contains("id=\"kpi-contacts\">0<") && kpi.contains("100.0%") && kpi.contains("内田 三郎"));
+    assert!(kpi.contains("<svg") && kpi.contains("週"));
+    let monthly = rep.get(app.url("/calls/kpi?period=month")).send().await.unwrap().text().await.unwrap();
+    assert!(monthly.contains("年") && monthly.contains("月</td>"));
+    let csv = rep.get(app.url("/calls/kpi.csv")).send().await.unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    let bytes = csv.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "a BOM for Excel");
+    let text = String::from_utf8_lossy(&bytes[3..]).into_owned();
+    assert!(
+        text.starts_with("期間,担当者,コール数,コネクト数,コンタクト数") && text.contains("内田 三郎,1,1,0"),
+        "{text}"
+    );
+    let sjis = rep.get(app.url("/calls/kpi.csv?encoding=cp932")).send().await.unwrap().bytes().await.unwrap();
+    let (decoded, _, bad) = encoding_rs::SHIFT_JIS.decode(&sjis);
+    assert!(!bad && decoded.contains("コール数"));
+    assert_eq!(rep.get(app.url("/calls/kpi.csv?encoding=latin1")).send().await.unwrap().status(), 400);
+
     // The task list: mine (the call again), the pool's (Sato's first call), taken, done.
     let mine = rep.get(app.url("/tasks")).send().await.unwrap().text().await.unwrap();
     assert!(mine.contains("id=\"task-list\"") && mine.contains("再コール") && mine.contains("架電（再コール）"));

@@ -21,6 +21,8 @@ const PAGE: usize = 50;
 pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     vec![
         route("GET", "/calls", Access::SignedIn, get(queue)),
+        route("GET", "/calls/kpi", Access::SignedIn, get(kpi)),
+        route("GET", "/calls/kpi.csv", Access::SignedIn, get(kpi_csv)),
         route("GET", "/tasks", Access::SignedIn, get(tasks)),
         route("POST", "/tasks/{id}/{action}", Access::SignedIn, post(task_action)),
         route("POST", "/leads/{id}/calls", Access::SignedIn, post(log_call)),
@@ -655,4 +657,160 @@ async fn save_settings(State(state): State<AppState>, form: PageForm<Vec<(String
 /// Where a user lands: inside sales on their call queue.
 pub(crate) fn lands_on_queue(role: Role) -> bool {
     role == Role::InsideSales
+}
+
+#[derive(Deserialize, Default)]
+pub struct KpiParams {
+    /// `week` (default) or `month`.
+    period: Option<String>,
+    /// `utf-8-bom` (default) or `cp932`, for the CSV.
+    encoding: Option<String>,
+}
+
+/// The periods shown: the last 12 weeks, or the last 12 months.
+fn kpi_range(params: &KpiParams, now: Millis, zone: &jiff::tz::TimeZone) -> (inside_sales::Period, Millis) {
+    let period = if params.period.as_deref() == Some("month") {
+        inside_sales::Period::Month
+    } else {
+        inside_sales::Period::Week
+    };
+    let first = inside_sales::period_of(now, period, zone).and_then(|start| {
+        let back = match period {
+            inside_sales::Period::Week => jiff::Span::new().weeks(11),
+            inside_sales::Period::Month => jiff::Span::new().months(11),
+        };
+        start.checked_sub(back).ok()?.to_zoned(zone.clone()).ok().map(|z| z.timestamp().as_millisecond())
+    });
+    (period, first.unwrap_or(now - 84 * 86_400_000))
+}
+
+fn period_label(start: jiff::civil::Date, period: inside_sales::Period, locale: &str) -> String {
+    match (period, locale == "en") {
+        (inside_sales::Period::Week, false) => format!("{}週", start.strftime("%Y-%m-%d")),
+        (inside_sales::Period::Week, true) => format!("Week of {}", start.strftime("%Y-%m-%d")),
+        (inside_sales::Period::Month, false) => start.strftime("%Y年%-m月").to_string(),
+        (inside_sales::Period::Month, true) => start.strftime("%Y-%m").to_string(),
+    }
+}
+
+fn kpi_view(kpi: &inside_sales::Kpi) -> minijinja::Value {
+    context! {
+        k => kpi,
+        connect_rate => kpi.connect_rate(),
+        contact_rate => kpi.contact_rate(),
+        opportunity_rate => kpi.opportunity_rate(),
+    }
+}
+
+/// The most calls a KPI page reads (a year of a large team).
+const KPI_CALLS: i64 = 500_000;
+
+async fn kpi(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    Query(params): Query<KpiParams>,
+) -> Result<Html<String>, PageError> {
+    let locale = user.locale();
+    let store = state.store.as_ref();
+    let zone = state.zone();
+    let now = now_millis();
+    let (period, from) = kpi_range(&params, now, &zone);
+    let calls = store.calls_between(from, now + 1, KPI_CALLS).await.map_err(|e| PageError::from_store(e, locale))?;
+    let (periods, reps, all) = inside_sales::kpis(&calls, period, &zone);
+    // Bars: calls, connects and contacts of each period, scaled to the busiest.
+    let top = periods.iter().map(|(_, k)| k.calls).max().unwrap_or(0).max(1);
+    let height = |n: i64| n * 120 / top;
+    let bars: Vec<minijinja::Value> = periods
+        .iter()
+        .enumerate()
+        .map(|(i, (start, k))| {
+            context! {
+                x => 40 + i * 54,
+                label => period_label(*start, period, locale),
+                short => start.strftime("%m/%d").to_string(),
+                calls => k.calls, connects => k.connects, contacts => k.contacts,
+                calls_h => height(k.calls), connects_h => height(k.connects), contacts_h => height(k.contacts),
+            }
+        })
+        .collect();
+    let rows: Vec<minijinja::Value> = periods
+        .iter()
+        .rev()
+        .map(|(start, k)| context! { label => period_label(*start, period, locale), kpi => kpi_view(k) })
+        .collect();
+    let reps: Vec<minijinja::Value> =
+        reps.iter().map(|(_, name, k)| context! { name => name, kpi => kpi_view(k) }).collect();
+    render(
+        &state,
+        &user,
+        "calls/kpi.html",
+        "calls",
+        context! {
+            period => if period == inside_sales::Period::Month { "month" } else { "week" },
+            bars => bars,
+            width => 60 + periods.len() * 54,
+            rows => rows,
+            reps => reps,
+            all => kpi_view(&all),
+            truncated => calls.len() as i64 >= KPI_CALLS,
+        },
+    )
+    .await
+}
+
+async fn kpi_csv(State(state): State<AppState>, user: CurrentUser, Query(params): Query<KpiParams>) -> Response {
+    let locale = user.locale();
+    let encoding = match hatake_csv::ExportEncoding::parse(params.encoding.as_deref().unwrap_or("utf-8-bom")) {
+        Ok(encoding) => encoding,
+        Err(error) => return (StatusCode::BAD_REQUEST, error.message(locale).to_owned()).into_response(),
+    };
+    let zone = state.zone();
+    let now = now_millis();
+    let (period, from) = kpi_range(&params, now, &zone);
+    let calls = match state.store.calls_between(from, now + 1, KPI_CALLS).await {
+        Ok(calls) => calls,
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    let (periods, reps, _) = inside_sales::kpis(&calls, period, &zone);
+    let headers = [
+        "期間",
+        "担当者",
+        "コール数",
+        "コネクト数",
+        "コンタクト数",
+        "ナーチャリング継続",
+        "商談化",
+        "対象外",
+        "架電リード数",
+    ];
+    let mut csv = hatake_csv::CsvWriter::new(&headers, encoding);
+    let line = |who: &str, label: &str, k: &inside_sales::Kpi| {
+        vec![
+            label.to_owned(),
+            who.to_owned(),
+            k.calls.to_string(),
+            k.connects.to_string(),
+            k.contacts.to_string(),
+            k.nurture.to_string(),
+            k.opportunities.to_string(),
+            k.not_target.to_string(),
+            k.leads.to_string(),
+        ]
+    };
+    for (start, k) in &periods {
+        csv.write_row(line("全員", &period_label(*start, period, "ja"), k));
+    }
+    for (_, name, k) in &reps {
+        csv.write_row(line(name.as_deref().unwrap_or("（削除されたユーザー）"), "期間計", k));
+    }
+    let bytes = csv.take_bytes();
+    let charset = if encoding == hatake_csv::ExportEncoding::Cp932 { "Shift_JIS" } else { "utf-8" };
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, format!("text/csv; charset={charset}")),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"inside-sales-kpi.csv\"".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response()
 }
