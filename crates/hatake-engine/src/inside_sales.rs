@@ -659,12 +659,26 @@ pub fn period_of(at: Millis, period: Period, zone: &jiff::tz::TimeZone) -> Optio
     }
 }
 
-/// KPI figures of `calls`: by period (oldest first), by rep (most calls first), and in all.
-pub fn kpis(
-    calls: &[hatake_store::CallRow],
-    period: Period,
-    zone: &jiff::tz::TimeZone,
-) -> (Vec<(jiff::civil::Date, Kpi)>, Vec<(Option<i64>, Option<String>, Kpi)>, Kpi) {
+/// A rep's KPI figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepKpi {
+    pub user_id: Option<i64>,
+    pub name: Option<String>,
+    pub kpi: Kpi,
+}
+
+/// KPI figures of a time range.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Kpis {
+    /// By period (its first day), oldest first.
+    pub periods: Vec<(jiff::civil::Date, Kpi)>,
+    /// By rep, most calls first.
+    pub reps: Vec<RepKpi>,
+    pub all: Kpi,
+}
+
+/// KPI figures of `calls`: by period, by rep, and in all.
+pub fn kpis(calls: &[hatake_store::CallRow], period: Period, zone: &jiff::tz::TimeZone) -> Kpis {
     let mut by_period: std::collections::BTreeMap<jiff::civil::Date, (Kpi, std::collections::HashSet<i64>)> =
         std::collections::BTreeMap::new();
     let mut by_rep: HashMap<Option<i64>, (Option<String>, Kpi, std::collections::HashSet<i64>)> = HashMap::new();
@@ -690,13 +704,13 @@ pub fn kpis(
             (start, kpi)
         })
         .collect();
-    let mut reps: Vec<(Option<i64>, Option<String>, Kpi)> = by_rep
+    let mut reps: Vec<RepKpi> = by_rep
         .into_iter()
-        .map(|(id, (name, mut kpi, leads))| {
+        .map(|(user_id, (name, mut kpi, leads))| {
             kpi.leads = leads.len() as i64;
-            (id, name, kpi)
+            RepKpi { user_id, name, kpi }
         })
         .collect();
-    reps.sort_by(|a, b| b.2.calls.cmp(&a.2.calls).then(a.1.cmp(&b.1)));
-    (periods, reps, all)
+    reps.sort_by(|a, b| b.kpi.calls.cmp(&a.kpi.calls).then(a.name.cmp(&b.name)));
+    Kpis { periods, reps, all }
 }

@@ -716,7 +716,7 @@ async fn kpi(
     let now = now_millis();
     let (period, from) = kpi_range(&params, now, &zone);
     let calls = store.calls_between(from, now + 1, KPI_CALLS).await.map_err(|e| PageError::from_store(e, locale))?;
-    let (periods, reps, all) = inside_sales::kpis(&calls, period, &zone);
+    let inside_sales::Kpis { periods, reps, all } = inside_sales::kpis(&calls, period, &zone);
     // Bars: calls, connects and contacts of each period, scaled to the busiest.
     let top = periods.iter().map(|(_, k)| k.calls).max().unwrap_or(0).max(1);
     let height = |n: i64| n * 120 / top;
@@ -739,7 +739,7 @@ async fn kpi(
         .map(|(start, k)| context! { label => period_label(*start, period, locale), kpi => kpi_view(k) })
         .collect();
     let reps: Vec<minijinja::Value> =
-        reps.iter().map(|(_, name, k)| context! { name => name, kpi => kpi_view(k) }).collect();
+        reps.iter().map(|r| context! { name => r.name, kpi => kpi_view(&r.kpi) }).collect();
     render(
         &state,
         &user,
@@ -771,7 +771,7 @@ async fn kpi_csv(State(state): State<AppState>, user: CurrentUser, Query(params)
         Ok(calls) => calls,
         Err(error) => return PageError::from_store(error, locale).into_response(),
     };
-    let (periods, reps, _) = inside_sales::kpis(&calls, period, &zone);
+    let inside_sales::Kpis { periods, reps, .. } = inside_sales::kpis(&calls, period, &zone);
     let headers = [
         "期間",
         "担当者",
@@ -800,8 +800,8 @@ async fn kpi_csv(State(state): State<AppState>, user: CurrentUser, Query(params)
     for (start, k) in &periods {
         csv.write_row(line("全員", &period_label(*start, period, "ja"), k));
     }
-    for (_, name, k) in &reps {
-        csv.write_row(line(name.as_deref().unwrap_or("（削除されたユーザー）"), "期間計", k));
+    for rep in &reps {
+        csv.write_row(line(rep.name.as_deref().unwrap_or("（削除されたユーザー）"), "期間計", &rep.kpi));
     }
     let bytes = csv.take_bytes();
     let charset = if encoding == hatake_csv::ExportEncoding::Cp932 { "Shift_JIS" } else { "utf-8" };
