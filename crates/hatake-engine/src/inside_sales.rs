@@ -31,6 +31,8 @@ pub const CAUSE_MQL: &str = "rule:mql";
 pub const CAUSE_CALL: &str = "call";
 /// A person's task.
 pub const CAUSE_PERSON: &str = "person";
+/// A lost deal's re-approach date came.
+pub const CAUSE_REAPPROACH: &str = "rule:reapproach";
 
 /// The KPI buckets, each counting the ones after it too: every call is a call, a connect
 /// reached the company (the reception, an absent person), a contact spoke with the person.
@@ -495,7 +497,8 @@ pub async fn fill_latest(store: &dyn Store, entries: &mut [QueueEntry]) -> Store
     Ok(())
 }
 
-/// The rule that gives a new MQL its first call: for each move into `mql` (in the order of the
+/// The rules that make inside sales' calls. A lost deal whose re-approach date came gets a call
+/// (once, by its cause key). And a new MQL gets its first call: for each move into `mql` (in the order of the
 /// stage history), a call task for the lead's owner when they are in inside sales, else for
 /// the pool, to make at once and by the MQL's SLA deadline, urgent for a hand-raise; a move out of `mql` cancels
 /// the open first call. Each move's task once (its cause key), whoever runs the rule.
@@ -510,7 +513,59 @@ impl TaskRules {
     ///
     /// # Errors
     /// A store error.
-    pub async fn run(store: &dyn Store, now: Millis) -> StoreResult<bool> {
+    pub async fn run(store: &dyn Store, now: Millis, zone: &jiff::tz::TimeZone) -> StoreResult<bool> {
+        let more = Self::reapproach(store, now, zone).await?;
+        Ok(Self::first_calls(store, now).await? || more)
+    }
+
+    /// Lost deals whose re-approach date came: a call task each (the deal's lead's owner when in
+    /// inside sales, else the pool), due at 9:00 that day.
+    async fn reapproach(store: &dyn Store, now: Millis, zone: &jiff::tz::TimeZone) -> StoreResult<bool> {
+        let Ok(today) = jiff::Timestamp::from_millisecond(now).map(|ts| ts.to_zoned(zone.clone()).date()) else {
+            return Ok(false);
+        };
+        let due = store.due_reapproaches(&today.to_string(), MOVES_PER_STEP).await?;
+        if due.is_empty() {
+            return Ok(false);
+        }
+        let users = store.list_users().await?;
+        let inside: std::collections::HashSet<i64> =
+            users.iter().filter(|u| u.role == "inside_sales" && u.active).map(|u| u.id).collect();
+        let lead_ids: Vec<i64> = due.iter().filter_map(|o| o.lead_id).collect();
+        let owners: HashMap<i64, Option<i64>> =
+            store.leads_by_ids(&lead_ids).await?.into_iter().map(|l| (l.id, l.owner_id)).collect();
+        for deal in &due {
+            let Some(lead_id) = deal.lead_id else { continue };
+            let day: Option<jiff::civil::Date> = deal.reapproach_on.as_deref().and_then(|d| d.parse().ok());
+            let due_at = day
+                .and_then(|d| d.at(9, 0, 0, 0).to_zoned(zone.clone()).ok())
+                .map_or(now, |z| z.timestamp().as_millisecond());
+            let why = match &deal.competitor {
+                Some(competitor) => format!("失注した商談「{}」の再アプローチ（{competitor}導入から）", deal.name),
+                None => format!("失注した商談「{}」の再アプローチ", deal.name),
+            };
+            let task = NewTask {
+                kind: "call".into(),
+                lead_id,
+                product_id: Some(deal.product_id),
+                owner_id: owners.get(&lead_id).copied().flatten().filter(|o| inside.contains(o)),
+                title: why,
+                note: deal.reason.clone().map(|r| format!("失注理由: {r}")),
+                due_at,
+                sla_due_at: None,
+                priority: 2,
+                cause: CAUSE_REAPPROACH.into(),
+                cause_key: Some(format!("reapproach:{}", deal.id)),
+                created_by: None,
+                at: now,
+            };
+            store.create_task(&task).await?;
+        }
+        Ok(due.len() as i64 == MOVES_PER_STEP)
+    }
+
+    /// New MQLs' first calls (see the type's documentation).
+    async fn first_calls(store: &dyn Store, now: Millis) -> StoreResult<bool> {
         let cursor: i64 = store.get_setting(SETTING_RULES_CURSOR).await?.and_then(|c| c.parse().ok()).unwrap_or(0);
         let moves = store.stage_moves_after(cursor, MOVES_PER_STEP).await?;
         let Some(last) = moves.last().map(|m| m.id) else { return Ok(false) };
@@ -586,7 +641,7 @@ impl Worker for TaskRules {
     }
 
     async fn step(&mut self, cx: &Context) -> Result<Next, WorkError> {
-        Ok(if Self::run(cx.store.as_ref(), cx.clock.now()).await? { Next::Again } else { Next::Idle })
+        Ok(if Self::run(cx.store.as_ref(), cx.clock.now(), &cx.zone).await? { Next::Again } else { Next::Idle })
     }
 }
 

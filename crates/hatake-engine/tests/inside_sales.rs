@@ -57,8 +57,8 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
             .await
             .unwrap());
     }
-    assert!(!TaskRules::run(store, T0 + 1).await.unwrap());
-    assert!(!TaskRules::run(store, T0 + 2).await.unwrap(), "nothing new");
+    assert!(!TaskRules::run(store, T0 + 1, &zone).await.unwrap());
+    assert!(!TaskRules::run(store, T0 + 2, &zone).await.unwrap(), "nothing new");
     let open = store.tasks(&TaskQuery::default()).await.unwrap();
     assert_eq!(open.len(), 3, "{open:?}");
     let task_of = |lead: i64| open.iter().find(|t| t.lead_id == lead).unwrap().clone();
@@ -89,7 +89,7 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
     };
     assert_eq!(stage.stage, "mql");
     store.move_stage(&step).await.unwrap();
-    TaskRules::run(store, T0 + 11).await.unwrap();
+    TaskRules::run(store, T0 + 11, &zone).await.unwrap();
     assert_eq!(store.get_task(task_of(nobody).id).await.unwrap().status, "cancelled");
 
     // The queue: the rep's own call and the pool's, the rep's first (same priority, higher
@@ -204,6 +204,43 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
     assert_eq!(saved.len(), 8);
     let off = CallInput { lead_id: own, outcome: saved[1].code.clone(), ..Default::default() };
     assert_eq!(errors_of(inside_sales::log_call(store, &off, Some(rep), T0 + HOUR).await), ["outcome"], "switched off");
+
+    // A lost deal comes back as a call on its re-approach date, once.
+    let deal = hatake_engine::qualification::MoveRequest {
+        lead_id: fields,
+        product_id: product,
+        from: "mql".into(),
+        to: "sal".into(),
+        by: Some(rep),
+        ..Default::default()
+    };
+    hatake_engine::qualification::move_lead(store, &deal, T0 + 20, &zone).await.unwrap();
+    let open = hatake_engine::qualification::MoveRequest {
+        from: "sal".into(),
+        to: "opportunity".into(),
+        amount: Some("3000000".into()),
+        ..deal.clone()
+    };
+    hatake_engine::qualification::move_lead(store, &open, T0 + 30, &zone).await.unwrap();
+    let opportunity = store.lead_opportunities(fields).await.unwrap().remove(0);
+    let day = |at: i64| jiff::Timestamp::from_millisecond(at).unwrap().to_zoned(zone.clone()).date();
+    let close = hatake_engine::qualification::CloseRequest {
+        won: false,
+        reason: Some("competitor".into()),
+        competitor: Some("大手ERPベンダーA社".into()),
+        reapproach_on: Some(day(T0 + 3 * 24 * HOUR).to_string()),
+        ..Default::default()
+    };
+    hatake_engine::qualification::close_opportunity(store, opportunity.id, &close, Some(field), T0 + 40).await.unwrap();
+    TaskRules::run(store, T0 + 24 * HOUR, &zone).await.unwrap();
+    let comeback = TaskQuery { lead_id: Some(fields), ..TaskQuery::default() };
+    assert!(store.tasks(&comeback).await.unwrap().iter().all(|t| t.cause != "rule:reapproach"), "not yet");
+    TaskRules::run(store, T0 + 3 * 24 * HOUR, &zone).await.unwrap();
+    TaskRules::run(store, T0 + 4 * 24 * HOUR, &zone).await.unwrap();
+    let back: Vec<_> =
+        store.tasks(&comeback).await.unwrap().into_iter().filter(|t| t.cause == "rule:reapproach").collect();
+    assert_eq!(back.len(), 1, "once");
+    assert!(back[0].title.contains("大手ERPベンダーA社導入から") && back[0].owner_id.is_none(), "{:?}", back[0]);
 
     // A person's task.
     let wrong = TaskInput { kind: "telepathy".into(), lead_id: fields, priority: 9, ..Default::default() };

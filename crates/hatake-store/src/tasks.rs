@@ -204,6 +204,9 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn call_summaries(&self, lead_ids: &[i64]) -> StoreResult<Vec<CallSummary>>;
     /// The calls made from `from` up to (not including) `to`, oldest first, at most `limit`.
     async fn calls_between(&self, from: Millis, to: Millis, limit: i64) -> StoreResult<Vec<CallRow>>;
+    /// Lost deals whose re-approach date (`YYYY-MM-DD`) is `on_or_before` or earlier, with a lead,
+    /// that have no re-approach task yet (cause key `reapproach:{id}`), at most `limit`.
+    async fn due_reapproaches(&self, on_or_before: &str, limit: i64) -> StoreResult<Vec<crate::OpportunityRow>>;
     /// Moves between stages after history id `after`, in id order.
     async fn stage_moves_after(&self, after: i64, limit: i64) -> StoreResult<Vec<StageMoveRow>>;
 }
@@ -531,6 +534,24 @@ macro_rules! impl_task_store {
                 ))
                 .bind(from)
                 .bind(to)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_error)
+            }
+
+            async fn due_reapproaches(
+                &self,
+                on_or_before: &str,
+                limit: i64,
+            ) -> $crate::StoreResult<Vec<$crate::OpportunityRow>> {
+                sqlx::query_as::<$db, $crate::OpportunityRow>(&format!(
+                    "{} WHERE o.status = 'lost' AND o.reapproach_on IS NOT NULL AND o.reapproach_on <= $1 \
+                     AND o.lead_id IS NOT NULL AND l.id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasks t \
+                     WHERE t.cause_key = 'reapproach:' || CAST(o.id AS TEXT)) ORDER BY o.reapproach_on, o.id LIMIT $2",
+                    $crate::OPPORTUNITY_SELECT
+                ))
+                .bind(on_or_before)
                 .bind(limit)
                 .fetch_all(&self.pool)
                 .await

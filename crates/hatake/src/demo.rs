@@ -257,7 +257,7 @@ async fn seed_events(
     inquiries.sort_unstable();
     let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC);
     crate::demo_pipeline::work_inquiries(store, &inquiries, now, &zone).await?;
-    crate::demo_pipeline::work_calls(store, now).await?;
+    crate::demo_pipeline::work_calls(store, now, &zone).await?;
     Ok(appended)
 }
 

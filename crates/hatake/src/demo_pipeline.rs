@@ -166,6 +166,9 @@ pub async fn work_inquiries(
                 .then(|| ["competitor", "no_budget", "timing", "no_need"][roll(lead, 21, 4) as usize].to_owned()),
             competitor: (!won && roll(lead, 22, 2) == 0)
                 .then(|| ["大手ERPベンダーA社", "国産パッケージB社"][roll(lead, 23, 2) as usize].to_owned()),
+            // Lost for timing or budget: try again in three to seven months.
+            reapproach_on: (!won && roll(lead, 24, 2) == 0)
+                .then(|| qualification::day_of(closes_at + (90 + roll(lead, 25, 120) as i64) * DAY, zone)),
             ..CloseRequest::default()
         };
         match qualification::close_opportunity(store, opportunity.id, &close, Some(rep), closes_at).await {
@@ -185,9 +188,9 @@ pub async fn work_inquiries(
 ///
 /// # Errors
 /// On a database error.
-pub async fn work_calls(store: &dyn Store, now: i64) -> anyhow::Result<usize> {
+pub async fn work_calls(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone) -> anyhow::Result<usize> {
     use hatake_engine::inside_sales::{self, CallInput, TaskRules};
-    while TaskRules::run(store, now).await? {}
+    while TaskRules::run(store, now, zone).await? {}
     let users = store.list_users().await?;
     let callers: Vec<i64> = users.iter().filter(|u| u.role == "inside_sales").map(|u| u.id).collect();
     let query =

@@ -686,7 +686,7 @@ async fn inside_sales_logs_a_call_from_the_queue_in_headless_chromium() {
     hatake_engine::qualification::hand_raise(app.store.as_ref(), lead, product.id, "form", None, now, &zone)
         .await
         .unwrap();
-    hatake_engine::inside_sales::TaskRules::run(app.store.as_ref(), now).await.unwrap();
+    hatake_engine::inside_sales::TaskRules::run(app.store.as_ref(), now, &zone).await.unwrap();
 
     let driver = start_driver().await;
     let (browser, _profile) = open_browser(&driver).await;

@@ -55,7 +55,7 @@ async fn pages(backend: support::Backend) {
         idempotency_key: None,
     };
     store.append_events(&[download], now).await.unwrap();
-    TaskRules::run(store, now).await.unwrap();
+    TaskRules::run(store, now, &zone).await.unwrap();
 
     // Inside sales lands on the queue; its calls and the pool's, each with why now.
     let (rep, csrf) = app.sign_in("is@example.jp").await;

@@ -275,7 +275,11 @@ fn task_view(task: &TaskRow, now: Millis, day_start: Millis, user: &CurrentUser)
         task => task,
         lead_name => task.lead_name(),
         kind_label => kind_label(&task.kind),
-        cause_label => format!("task.cause.{}", task.cause.split(':').next().unwrap_or("person")),
+        cause_label => format!("task.cause.{}", match task.cause.as_str() {
+            "rule:mql" => "mql",
+            "rule:reapproach" => "reapproach",
+            other => other.split(':').next().unwrap_or("person"),
+        }),
         overdue => late(task, now, day_start),
         mine => task.owner_id == Some(user.user.id),
         pool => task.owner_id.is_none(),
