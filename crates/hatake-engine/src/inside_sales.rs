@@ -429,15 +429,15 @@ pub struct QueueEntry {
     pub calls: Option<CallSummary>,
 }
 
-/// A rep's call queue: their open calls and the pool's due by `until`, ranked — priority first,
-/// then the lead's score, then how recently the lead acted, then the due time.
+/// A rep's call queue: their open calls (and the pool's, with `pool`) due by `until`, ranked —
+/// priority first, then the lead's score, then how recently the lead acted, then the due time.
 ///
 /// # Errors
 /// A store error.
-pub async fn call_queue(store: &dyn Store, user: i64, until: Millis) -> StoreResult<Vec<QueueEntry>> {
+pub async fn call_queue(store: &dyn Store, user: i64, pool: bool, until: Millis) -> StoreResult<Vec<QueueEntry>> {
     let tasks = store
         .tasks(&TaskQuery {
-            owner: TaskOwner::UserAndPool(user),
+            owner: if pool { TaskOwner::UserAndPool(user) } else { TaskOwner::User(user) },
             kind: Some("call".into()),
             due_until: Some(until),
             limit: 2_000,

@@ -94,15 +94,14 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
 
     // The queue: the rep's own call and the pool's, the rep's first (same priority, higher
     // score… none here: then the most recent action, then the due time).
-    let queue = inside_sales::call_queue(store, rep, T0 + 30 * 24 * HOUR).await.unwrap();
+    let queue = inside_sales::call_queue(store, rep, true, T0 + 30 * 24 * HOUR).await.unwrap();
     let leads: Vec<i64> = queue.iter().map(|e| e.task.lead_id).collect();
     assert_eq!(leads.len(), 2, "{leads:?}");
     assert!(leads.contains(&own) && leads.contains(&fields));
-    assert!(inside_sales::call_queue(store, field, T0 + 30 * 24 * HOUR)
-        .await
-        .unwrap()
-        .iter()
-        .all(|e| e.task.owner_id.is_none()));
+    let pool_for_field = inside_sales::call_queue(store, field, true, T0 + 30 * 24 * HOUR).await.unwrap();
+    assert!(pool_for_field.iter().all(|e| e.task.owner_id.is_none()) && pool_for_field.len() == 1);
+    let own_only = inside_sales::call_queue(store, field, false, T0 + 30 * 24 * HOUR).await.unwrap();
+    assert!(own_only.is_empty(), "without the pool: only the calls given to them");
     let mut shown = queue.clone();
     inside_sales::fill_latest(store, &mut shown).await.unwrap();
     assert!(shown.iter().all(|e| e.latest.is_none()), "no action of theirs yet");
@@ -161,9 +160,9 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
     assert_eq!(summaries.len(), 1);
     assert_eq!((summaries[0].calls, summaries[0].last.outcome.as_str()), (1, "absent"));
     // The queue of today no longer holds it; tomorrow's does.
-    let today = inside_sales::call_queue(store, rep, T0 + 2 * HOUR).await.unwrap();
+    let today = inside_sales::call_queue(store, rep, true, T0 + 2 * HOUR).await.unwrap();
     assert!(today.iter().all(|e| e.task.lead_id != own));
-    let tomorrow = inside_sales::call_queue(store, rep, T0 + 25 * HOUR).await.unwrap();
+    let tomorrow = inside_sales::call_queue(store, rep, true, T0 + 25 * HOUR).await.unwrap();
     assert!(tomorrow.iter().any(|e| e.task.id == next.id));
     assert_eq!(
         store.count_due_tasks(TaskOwner::User(rep), T0 + 25 * HOUR, T0 + 25 * HOUR, T0 + 25 * HOUR).await.unwrap(),

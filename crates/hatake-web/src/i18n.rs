@@ -130,6 +130,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("calls.only_today", "今日の分だけ表示", "Only today's"),
     ("calls.all_open", "予定中のすべてを表示", "Show every open call"),
     ("calls.ranking_help", "優先度、スコア、直近の行動が新しい順に並んでいます。自分の架電と、担当者未定（プール）の架電が表示されます。", "Ranked by priority, then score, then how recently the lead acted. Your calls and the pool's (no owner yet)."),
+    ("calls.ranking_help_own", "優先度、スコア、直近の行動が新しい順に並んでいます。あなたが担当する架電だけが表示されます。", "Ranked by priority, then score, then how recently the lead acted. The calls given to you."),
     ("calls.why_now", "今かける理由", "Why now"),
     ("calls.score", "スコア", "Score"),
     ("calls.last_call", "前回の架電", "Last call"),

@@ -167,6 +167,8 @@ async fn pages(backend: support::Backend) {
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
+    let field_queue = field.get(app.url("/calls?due=all")).send().await.unwrap().text().await.unwrap();
+    assert!(field_queue.contains("あなたが担当する架電だけ") && field_queue.contains("id=\"queue-empty\""), "no pool for field sales");
     let done = rep.post(app.url(&format!("/tasks/{}/done", sato_task.id))).form(&back).send().await.unwrap();
     assert_eq!(done.headers()["location"], "/tasks?owner=pool&done=done");
     let again = rep.post(app.url(&format!("/tasks/{}/done", sato_task.id))).form(&back).send().await.unwrap();

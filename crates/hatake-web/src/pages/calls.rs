@@ -133,7 +133,9 @@ async fn queue(
     let (day_start, today) = today(now, &zone);
     let all = params.due.as_deref() == Some("all");
     let until = if all { Millis::MAX } else { today };
-    let mut entries = inside_sales::call_queue(store, user.user.id, until).await.map_err(error)?;
+    // The pool is inside sales' (and their managers'); field sales see the calls given to them.
+    let pool = user.user.role() != Role::FieldSales;
+    let mut entries = inside_sales::call_queue(store, user.user.id, pool, until).await.map_err(error)?;
     let total = entries.len();
     let pages = total.div_ceil(PAGE).max(1);
     let page = params.page.as_deref().and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
@@ -141,8 +143,8 @@ async fn queue(
     inside_sales::fill_latest(store, &mut shown).await.map_err(error)?;
     let outcomes = inside_sales::outcomes(store).await.map_err(error)?;
     let dictionary = hatake_engine::settings::departments(store).await.map_err(error)?;
-    let (due_today, overdue) =
-        store.count_due_tasks(TaskOwner::UserAndPool(user.user.id), today, now, day_start).await.map_err(error)?;
+    let owner = if pool { TaskOwner::UserAndPool(user.user.id) } else { TaskOwner::User(user.user.id) };
+    let (due_today, overdue) = store.count_due_tasks(owner, today, now, day_start).await.map_err(error)?;
     let rows: Vec<minijinja::Value> = shown
         .iter()
         .enumerate()
@@ -181,6 +183,7 @@ async fn queue(
             due_today => due_today,
             overdue => overdue,
             logged => logged,
+            pool => pool,
         },
     )
     .await
