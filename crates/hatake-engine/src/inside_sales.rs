@@ -171,7 +171,18 @@ pub async fn save_outcomes(store: &dyn Store, list: &[CallOutcome], now: Millis)
     if !errors.is_empty() {
         return Err(SaveError::Invalid(FieldErrors(errors)));
     }
-    let json = serde_json::to_string(list).map_err(|e| StoreError::Database(e.to_string()))?;
+    // An outcome without an English label reads its Japanese one in English too.
+    let list: Vec<CallOutcome> = list
+        .iter()
+        .cloned()
+        .map(|mut o| {
+            if o.label_en.trim().is_empty() {
+                o.label_en = o.label_ja.clone();
+            }
+            o
+        })
+        .collect();
+    let json = serde_json::to_string(&list).map_err(|e| StoreError::Database(e.to_string()))?;
     store.put_setting(SETTING_OUTCOMES, &json, now).await?;
     Ok(())
 }

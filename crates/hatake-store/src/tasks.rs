@@ -198,6 +198,8 @@ pub trait TaskStore: Send + Sync + 'static {
     async fn cancel_tasks_of(&self, lead_id: i64, product_id: i64, cause: &str, at: Millis) -> StoreResult<u64>;
     /// Records a call, and closes its task as done in the same transaction.
     async fn record_call(&self, call: &NewCall) -> StoreResult<i64>;
+    /// These calls (those that exist).
+    async fn calls_by_ids(&self, ids: &[i64]) -> StoreResult<Vec<CallRow>>;
     /// A lead's calls, newest first.
     async fn lead_calls(&self, lead_id: i64, limit: i64) -> StoreResult<Vec<CallRow>>;
     /// For each of these leads with calls: how many, and the last.
@@ -474,6 +476,24 @@ macro_rules! impl_task_store {
                 }
                 tx.commit().await.map_err(db_error)?;
                 Ok(id)
+            }
+
+            async fn calls_by_ids(&self, ids: &[i64]) -> $crate::StoreResult<Vec<$crate::CallRow>> {
+                let mut out = Vec::new();
+                for part in ids.chunks(500) {
+                    let list: Vec<String> = part.iter().map(i64::to_string).collect();
+                    out.extend(
+                        sqlx::query_as::<$db, $crate::CallRow>(&format!(
+                            "SELECT {} FROM calls c LEFT JOIN users u ON u.id = c.user_id WHERE c.id IN ({})",
+                            $crate::CALL_SELECT,
+                            list.join(",")
+                        ))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(db_error)?,
+                    );
+                }
+                Ok(out)
             }
 
             async fn lead_calls(&self, lead_id: i64, limit: i64) -> $crate::StoreResult<Vec<$crate::CallRow>> {

@@ -138,6 +138,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("calls.count", "架電{n}回", "{n} calls"),
     ("calls.never", "架電記録はまだありません", "No call logged yet"),
     ("calls.open", "架電する", "Call"),
+    ("calls.not_yet", "未架電", "Not called yet"),
     ("calls.empty_today", "今日かける予定の架電はありません。", "No calls due today."),
     ("calls.empty_all", "予定中の架電はありません。", "No open calls."),
     ("calls.logged", "架電を記録しました", "The call was logged"),

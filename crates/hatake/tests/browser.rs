@@ -705,7 +705,7 @@ async fn inside_sales_logs_a_call_from_the_queue_in_headless_chromium() {
         let shot = browser.screenshot().await?;
         std::fs::write(std::env::temp_dir().join("hatake-call-panel.png"), shot).ok();
         browser.find(Locator::Id("log-call")).await?.click().await?;
-        wait_for_text(&browser, "#call-logged", "架電を記録しました").await?;
+        wait_for_text(&browser, "#call-logged", "高橋 誠：不在を記録しました").await?;
         // The KPI page counts it: one call, one connect.
         browser.find(Locator::Id("tab-kpi")).await?.click().await?;
         wait_for_text(&browser, "#kpi-calls", "1").await?;

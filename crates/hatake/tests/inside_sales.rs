@@ -69,7 +69,7 @@ async fn pages(backend: support::Backend) {
     assert!(queue.contains("山田 太郎") && queue.contains("佐藤 太郎"));
     assert!(queue.contains("資料ダウンロード：ERP導入ガイド（3分前）"), "why now in words: {queue}");
     assert!(queue.contains("問い合わせ（クラウドERP）への初回架電"));
-    assert!(queue.contains("プール（担当者未定）") && queue.contains("架電記録はまだありません"));
+    assert!(queue.contains("プール（担当者未定）") && queue.contains("未架電"));
     let task = app
         .store
         .tasks(&hatake_store::TaskQuery { lead_id: Some(yamada), ..Default::default() })
@@ -115,8 +115,8 @@ async fn pages(backend: support::Backend) {
     let location = response.headers()["location"].to_str().unwrap().to_owned();
     assert!(location.starts_with("/calls?logged="), "{location}");
     let queue = rep.get(app.url(&location)).send().await.unwrap().text().await.unwrap();
-    assert!(queue.contains("架電を記録しました"));
-    assert!(!queue.contains("山田 太郎"), "called today: off today's queue");
+    assert!(queue.contains("山田 太郎：不在を記録しました（再コール"), "the flash names whom and how");
+    assert!(!queue.contains(&format!("data-lead=\"{yamada}\"")), "called today: off today's queue");
     let all = rep.get(app.url("/calls?due=all")).send().await.unwrap().text().await.unwrap();
     assert!(all.contains("山田 太郎") && all.contains("不在"), "tomorrow's call, with the last outcome");
     let page = rep.get(app.url(&format!("/leads/{yamada}"))).send().await.unwrap().text().await.unwrap();
@@ -167,8 +167,14 @@ async fn pages(backend: support::Backend) {
         .await
         .unwrap();
     assert_eq!(refused.status(), 403);
+    let (marketer, _) = app.sign_in("marketing@example.jp").await;
+    let marketing_queue = marketer.get(app.url("/calls?due=all")).send().await.unwrap().text().await.unwrap();
+    assert!(marketing_queue.contains("あなたが担当する架電だけ"), "the pool is inside sales'");
     let field_queue = field.get(app.url("/calls?due=all")).send().await.unwrap().text().await.unwrap();
-    assert!(field_queue.contains("あなたが担当する架電だけ") && field_queue.contains("id=\"queue-empty\""), "no pool for field sales");
+    assert!(
+        field_queue.contains("あなたが担当する架電だけ") && field_queue.contains("id=\"queue-empty\""),
+        "no pool for field sales"
+    );
     let done = rep.post(app.url(&format!("/tasks/{}/done", sato_task.id))).form(&back).send().await.unwrap();
     assert_eq!(done.headers()["location"], "/tasks?owner=pool&done=done");
     let again = rep.post(app.url(&format!("/tasks/{}/done", sato_task.id))).form(&back).send().await.unwrap();
@@ -187,7 +193,9 @@ async fn pages(backend: support::Backend) {
     };
     let response = rep.post(app.url(&format!("/leads/{sato}/tasks"))).form(&form("")).send().await.unwrap();
     assert_eq!(response.status(), 422);
-    assert!(response.text().await.unwrap().contains("件名を入力してください。"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("件名を入力してください。"));
+    assert!(html.contains("<option value=\"mail\" selected>"), "what was typed is kept");
     let response =
         rep.post(app.url(&format!("/leads/{sato}/tasks"))).form(&form("導入事例集を送付")).send().await.unwrap();
     assert_eq!(response.status(), 303);

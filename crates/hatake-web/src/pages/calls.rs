@@ -95,6 +95,15 @@ fn why_now(event: &EventRow, now: Millis, locale: &str, zone: &jiff::tz::TimeZon
         .or_else(|| properties["asset"].as_str().map(str::to_owned))
         .or_else(|| properties["url"].as_str().map(str::to_owned));
     let when = ago(event.occurred_at, now, locale, zone);
+    // A booked meeting names the rep it is with, not a thing the lead looked at.
+    if event.kind == "meeting" {
+        let rep = properties["rep"].as_str().or(event.name.as_deref()).unwrap_or_default();
+        return if locale == "en" {
+            format!("Booked a meeting with {rep} ({when})")
+        } else {
+            format!("{rep}との商談を予約（{when}）")
+        };
+    }
     match (what, locale == "en") {
         (Some(what), false) => format!("{label}：{what}（{when}）"),
         (Some(what), true) => format!("{label}: {what} ({when})"),
@@ -133,8 +142,8 @@ async fn queue(
     let (day_start, today) = today(now, &zone);
     let all = params.due.as_deref() == Some("all");
     let until = if all { Millis::MAX } else { today };
-    // The pool is inside sales' (and their managers'); field sales see the calls given to them.
-    let pool = user.user.role() != Role::FieldSales;
+    // The pool is inside sales' (and the admins'); others see the calls given to them.
+    let pool = works_pool(user.user.role());
     let mut entries = inside_sales::call_queue(store, user.user.id, pool, until).await.map_err(error)?;
     let total = entries.len();
     let pages = total.div_ceil(PAGE).max(1);
@@ -167,8 +176,10 @@ async fn queue(
             }
         })
         .collect();
-    let logged =
-        params.logged.as_deref().and_then(|id| id.parse::<i64>().ok()).map(|_| crate::i18n::t(locale, "calls.logged"));
+    let logged = match params.logged.as_deref().and_then(|id| id.parse::<i64>().ok()) {
+        Some(id) => Some(logged_message(store, id, locale, &zone).await.map_err(error)?),
+        None => None,
+    };
     render(
         &state,
         &user,
@@ -187,6 +198,27 @@ async fn queue(
         },
     )
     .await
+}
+
+/// 「山田 麻衣：不在を記録しました（再コール 2026-12-09 10:00）」
+async fn logged_message(
+    store: &dyn hatake_store::Store,
+    call_id: i64,
+    locale: &'static str,
+    zone: &jiff::tz::TimeZone,
+) -> Result<String, StoreError> {
+    let general = crate::i18n::t(locale, "calls.logged").to_owned();
+    let Some(call) = store.calls_by_ids(&[call_id]).await?.into_iter().next() else { return Ok(general) };
+    let lead = store.get_lead(call.lead_id).await.map(|l| l.full_name()).unwrap_or_default();
+    let outcomes = inside_sales::outcomes(store).await?;
+    let outcome = outcome_label(&call.outcome, &outcomes, locale);
+    let recall = call.recall_at.map(|at| crate::render::format_time(at, zone));
+    Ok(match (locale == "en", recall) {
+        (false, Some(at)) => format!("{lead}：{outcome}を記録しました（再コール {at}）"),
+        (false, None) => format!("{lead}：{outcome}を記録しました"),
+        (true, Some(at)) => format!("{lead}: {outcome} logged (call again {at})"),
+        (true, None) => format!("{lead}: {outcome} logged"),
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -286,6 +318,9 @@ fn task_view(task: &TaskRow, now: Millis, day_start: Millis, user: &CurrentUser)
         overdue => late(task, now, day_start),
         mine => task.owner_id == Some(user.user.id),
         pool => task.owner_id.is_none(),
+        can_act => task.owner_id == Some(user.user.id)
+            || user.user.role() == Role::Admin
+            || (task.owner_id.is_none() && works_pool(user.user.role())),
     }
 }
 
@@ -310,9 +345,14 @@ async fn task_action(
         .filter(|b| b.starts_with("/tasks") || b.starts_with("/leads/") || b.starts_with("/calls"))
         .unwrap_or("/tasks");
     let me = form.user.user.id;
-    // A task is its owner's: others of inside sales take it from the pool; managers may close any.
-    let manager = form.user.user.role().can_configure();
-    if task.owner_id.is_some_and(|o| o != me) && !manager {
+    // A task is its owner's: inside sales take one from the pool; admins may close any.
+    let role = form.user.user.role();
+    let admin = role == Role::Admin;
+    let allowed = match task.owner_id {
+        Some(owner) => owner == me || admin,
+        None => works_pool(role),
+    };
+    if !allowed {
         return PageError::forbidden(locale).into_response();
     }
     let now = now_millis();
@@ -475,7 +515,7 @@ async fn log_call(State(state): State<AppState>, Path(id): Path<String>, form: P
         }
         Ok(logged) => Redirect::to(&format!("/leads/{lead_id}?called={}#call", logged.call_id)).into_response(),
         Err(SaveError::Invalid(errors)) => {
-            let extra = super::leads::DetailExtra { call: Some((&typed, &errors)), task_error: None };
+            let extra = super::leads::DetailExtra { call: Some((&typed, &errors)), task_error: None, task_form: None };
             match super::leads::detail_page(
                 &state,
                 &user,
@@ -495,7 +535,7 @@ async fn log_call(State(state): State<AppState>, Path(id): Path<String>, form: P
 }
 
 /// A new task from a lead's page.
-#[derive(Deserialize, Default, Debug)]
+#[derive(Deserialize, Default, Debug, serde::Serialize, Clone)]
 pub struct TaskForm {
     #[serde(default)]
     kind: String,
@@ -534,7 +574,7 @@ async fn new_task(State(state): State<AppState>, Path(id): Path<String>, form: P
             // Each mistake in words at the top of the panel; what was typed is kept in the URL-less
             // form below (the panel shows the lead's page again).
             let message = errors.0.iter().map(|e| e.message(locale).to_owned()).collect::<Vec<_>>().join(" ");
-            let extra = super::leads::DetailExtra { call: None, task_error: Some(message) };
+            let extra = super::leads::DetailExtra { call: None, task_error: Some(message), task_form: Some(&typed) };
             match super::leads::detail_page(
                 &state,
                 &user,
@@ -635,9 +675,6 @@ async fn save_settings(State(state): State<AppState>, form: PageForm<Vec<(String
     }
     for (i, row) in rows.iter_mut().enumerate() {
         row.active = active.contains(&i);
-        if row.label_en.is_empty() {
-            row.label_en = row.label_ja.clone();
-        }
     }
     // The blank row for a new outcome is left out unless something was typed in it; a new one
     // gets a code of its own (people only name outcomes).
@@ -659,6 +696,11 @@ async fn save_settings(State(state): State<AppState>, form: PageForm<Vec<(String
         },
         Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
     }
+}
+
+/// Who works inside sales' pool of calls.
+pub(crate) fn works_pool(role: Role) -> bool {
+    matches!(role, Role::InsideSales | Role::Admin)
 }
 
 /// Where a user lands: inside sales on their call queue.

@@ -209,6 +209,8 @@ pub(crate) struct Flash {
     called: Option<String>,
     /// A task was made.
     task_saved: Option<String>,
+    /// What was done to a task (`done`, `cancelled`, `taken`, `gone`).
+    done: Option<String>,
 }
 
 async fn detail(
@@ -226,6 +228,8 @@ async fn detail(
 pub(crate) struct DetailExtra<'a> {
     pub call: Option<(&'a super::calls::CallForm, &'a hatake_domain::FieldErrors)>,
     pub task_error: Option<String>,
+    /// The new task's form as typed (sent back with its mistakes).
+    pub task_form: Option<&'a super::calls::TaskForm>,
 }
 
 /// A lead's page.
@@ -304,6 +308,12 @@ pub(crate) async fn detail_page(
             called => flash.called.is_some(),
             task_saved => flash.task_saved.is_some(),
             task_error => extra.task_error,
+            task_form => extra.task_form,
+            task_done => flash.done.as_deref().and_then(|d| match d {
+                "done" | "cancelled" | "taken" => Some(format!("task.flash.{d}")),
+                "gone" => Some("task.flash.gone".to_owned()),
+                _ => None,
+            }),
         },
     ).await
 }
