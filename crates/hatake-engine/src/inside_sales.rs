@@ -539,12 +539,8 @@ impl TaskRules {
         if due.is_empty() {
             return Ok(false);
         }
-        let users = store.list_users().await?;
-        let inside: std::collections::HashSet<i64> =
-            users.iter().filter(|u| u.role == "inside_sales" && u.active).map(|u| u.id).collect();
         let lead_ids: Vec<i64> = due.iter().filter_map(|o| o.lead_id).collect();
-        let owners: HashMap<i64, Option<i64>> =
-            store.leads_by_ids(&lead_ids).await?.into_iter().map(|l| (l.id, l.owner_id)).collect();
+        let owners = inside_owners(store, &lead_ids).await?;
         for deal in &due {
             let Some(lead_id) = deal.lead_id else { continue };
             let day: Option<jiff::civil::Date> = deal.reapproach_on.as_deref().and_then(|d| d.parse().ok());
@@ -559,7 +555,7 @@ impl TaskRules {
                 kind: "call".into(),
                 lead_id,
                 product_id: Some(deal.product_id),
-                owner_id: owners.get(&lead_id).copied().flatten().filter(|o| inside.contains(o)),
+                owner_id: owners.get(&lead_id).copied(),
                 title: why,
                 note: deal.reason.clone().map(|r| format!("失注理由: {r}")),
                 due_at,
@@ -586,11 +582,7 @@ impl TaskRules {
         let stages = store.lead_stages(&leads).await?;
         let current: HashMap<(i64, i64), &hatake_store::LeadStageRow> =
             stages.iter().map(|s| ((s.lead_id, s.product_id), s)).collect();
-        let users = store.list_users().await?;
-        let inside: std::collections::HashSet<i64> =
-            users.iter().filter(|u| u.role == "inside_sales" && u.active).map(|u| u.id).collect();
-        let owners: HashMap<i64, Option<i64>> =
-            store.leads_by_ids(&leads).await?.into_iter().map(|l| (l.id, l.owner_id)).collect();
+        let owners = inside_owners(store, &leads).await?;
         let products: HashMap<i64, String> = store.list_products().await?.into_iter().map(|p| (p.id, p.name)).collect();
         for step in &moves {
             if step.from_stage.as_deref() == Some("mql") && step.to_stage != "mql" {
@@ -605,7 +597,7 @@ impl TaskRules {
             if stage.stage != "mql" || stage.since != step.at {
                 continue;
             }
-            let owner = owners.get(&step.lead_id).copied().flatten().filter(|o| inside.contains(o));
+            let owner = owners.get(&step.lead_id).copied();
             let hand_raise = step.reason.as_deref() == Some("hand_raise");
             let product = products.get(&step.product_id).map_or("", String::as_str);
             let title = if hand_raise {
@@ -635,6 +627,24 @@ impl TaskRules {
         store.put_setting(SETTING_RULES_CURSOR, &last.to_string(), now).await?;
         Ok(moves.len() as i64 == MOVES_PER_STEP)
     }
+}
+
+/// The owners of these leads who are (active) in inside sales, by lead: whose a rule's call is;
+/// the others' calls go to the pool.
+async fn inside_owners(store: &dyn Store, leads: &[i64]) -> StoreResult<HashMap<i64, i64>> {
+    let inside: std::collections::HashSet<i64> = store
+        .list_users()
+        .await?
+        .into_iter()
+        .filter(|u| u.role == hatake_domain::Role::InsideSales.as_str() && u.active)
+        .map(|u| u.id)
+        .collect();
+    Ok(store
+        .leads_by_ids(leads)
+        .await?
+        .into_iter()
+        .filter_map(|l| l.owner_id.filter(|o| inside.contains(o)).map(|o| (l.id, o)))
+        .collect())
 }
 
 #[async_trait::async_trait]

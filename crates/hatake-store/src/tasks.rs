@@ -224,8 +224,13 @@ pub const TASK_COLUMNS: &str = "t.id, t.kind, t.lead_id, t.product_id, t.owner_i
 pub const TASK_FROM: &str = "tasks t JOIN leads l ON l.id = t.lead_id LEFT JOIN users u ON u.id = t.owner_id \
      LEFT JOIN accounts a ON a.id = l.account_id";
 
-const CALL_COLUMNS: &str = "c.id, c.lead_id, c.product_id, c.user_id, u.display_name AS user_name, c.at, c.outcome, \
-     c.bucket, c.result, c.recall_at, c.note, c.task_id";
+/// `SELECT` of a [`CallRow`] from `calls c` and its caller `u`; a condition follows.
+pub const CALL_SELECT: &str = "SELECT c.id, c.lead_id, c.product_id, c.user_id, u.display_name AS user_name, c.at, \
+     c.outcome, c.bucket, c.result, c.recall_at, c.note, c.task_id FROM calls c LEFT JOIN users u ON u.id = c.user_id";
+
+/// Closes an open task as done (`$1` the task, `$2` when, `$3` by whom).
+pub const TASK_DONE_SQL: &str = "UPDATE tasks SET status = 'done', closed_at = $2, closed_by = $3, updated_at = $2 \
+     WHERE id = $1 AND status = 'open'";
 
 /// The `WHERE` of a task list and its values in order (`$1`…), as text or numbers.
 pub fn task_filter(query: &TaskQuery) -> (String, Vec<TaskBind>) {
@@ -265,9 +270,8 @@ pub fn task_filter(query: &TaskQuery) -> (String, Vec<TaskBind>) {
     }
     if let Some((due, id)) = query.after {
         let d = next(TaskBind::Int(due), &mut binds);
-        let d2 = next(TaskBind::Int(due), &mut binds);
         let i = next(TaskBind::Int(id), &mut binds);
-        clauses.push(format!("(t.due_at > {d} OR (t.due_at = {d2} AND t.id > {i}))"));
+        clauses.push(format!("(t.due_at > {d} OR (t.due_at = {d} AND t.id > {i}))"));
     }
     let filter = if clauses.is_empty() { "1 = 1".to_owned() } else { clauses.join(" AND ") };
     (filter, binds)
@@ -279,9 +283,6 @@ pub enum TaskBind {
     Int(i64),
     Text(String),
 }
-
-#[doc(hidden)]
-pub const CALL_SELECT: &str = CALL_COLUMNS;
 
 #[macro_export]
 macro_rules! impl_task_store {
@@ -463,10 +464,7 @@ macro_rules! impl_task_store {
                 .await
                 .map_err(db_error)?;
                 if let Some(task) = call.task_id {
-                    sqlx::query::<$db>(
-                        "UPDATE tasks SET status = 'done', closed_at = $2, closed_by = $3, updated_at = $2 \
-                         WHERE id = $1 AND status = 'open'",
-                    )
+                    sqlx::query::<$db>($crate::TASK_DONE_SQL)
                     .bind(task)
                     .bind(call.at)
                     .bind(call.user_id)
@@ -484,7 +482,7 @@ macro_rules! impl_task_store {
                     let list: Vec<String> = part.iter().map(i64::to_string).collect();
                     out.extend(
                         sqlx::query_as::<$db, $crate::CallRow>(&format!(
-                            "SELECT {} FROM calls c LEFT JOIN users u ON u.id = c.user_id WHERE c.id IN ({})",
+                            "{} WHERE c.id IN ({})",
                             $crate::CALL_SELECT,
                             list.join(",")
                         ))
@@ -498,8 +496,7 @@ macro_rules! impl_task_store {
 
             async fn lead_calls(&self, lead_id: i64, limit: i64) -> $crate::StoreResult<Vec<$crate::CallRow>> {
                 sqlx::query_as::<$db, $crate::CallRow>(&format!(
-                    "SELECT {} FROM calls c LEFT JOIN users u ON u.id = c.user_id WHERE c.lead_id = $1 \
-                     ORDER BY c.at DESC, c.id DESC LIMIT $2",
+                    "{} WHERE c.lead_id = $1 ORDER BY c.at DESC, c.id DESC LIMIT $2",
                     $crate::CALL_SELECT
                 ))
                 .bind(lead_id)
@@ -523,15 +520,8 @@ macro_rules! impl_task_store {
                     if counts.is_empty() {
                         continue;
                     }
-                    let last_ids: Vec<String> = counts.iter().map(|(_, _, id)| id.to_string()).collect();
-                    let last: Vec<$crate::CallRow> = sqlx::query_as::<$db, $crate::CallRow>(&format!(
-                        "SELECT {} FROM calls c LEFT JOIN users u ON u.id = c.user_id WHERE c.id IN ({})",
-                        $crate::CALL_SELECT,
-                        last_ids.join(",")
-                    ))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(db_error)?;
+                    let last_ids: Vec<i64> = counts.iter().map(|(_, _, id)| *id).collect();
+                    let last = self.calls_by_ids(&last_ids).await?;
                     for (lead_id, calls, last_id) in counts {
                         if let Some(row) = last.iter().find(|c| c.id == last_id) {
                             out.push($crate::CallSummary { lead_id, calls, last: row.clone() });
@@ -548,8 +538,7 @@ macro_rules! impl_task_store {
                 limit: i64,
             ) -> $crate::StoreResult<Vec<$crate::CallRow>> {
                 sqlx::query_as::<$db, $crate::CallRow>(&format!(
-                    "SELECT {} FROM calls c LEFT JOIN users u ON u.id = c.user_id WHERE c.at >= $1 AND c.at < $2 \
-                     ORDER BY c.at, c.id LIMIT $3",
+                    "{} WHERE c.at >= $1 AND c.at < $2 ORDER BY c.at, c.id LIMIT $3",
                     $crate::CALL_SELECT
                 ))
                 .bind(from)

@@ -342,10 +342,27 @@ impl Client {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
+        let written = self.write_timed(&out, false).await;
+        self.out = out;
+        self.out.clear();
+        written
+    }
+
+    /// Writes `bytes` whole within the timeout: through TLS, or (`wire`) as they are, their TLS
+    /// records made already. A failure leaves the session broken.
+    async fn write_timed(&mut self, bytes: &[u8], wire: bool) -> Result<(), SmtpError> {
         let written = async {
-            let stream = self.io.get_mut();
-            stream.write_all(&out).await?;
-            stream.flush().await
+            match (self.io.get_mut(), wire) {
+                (Stream::Tls(tls), true) => {
+                    let tcp = tls.get_mut().0;
+                    tcp.write_all(bytes).await?;
+                    tcp.flush().await
+                }
+                (stream, _) => {
+                    stream.write_all(bytes).await?;
+                    stream.flush().await
+                }
+            }
         };
         let written = tokio::time::timeout(self.timeout, written)
             .await
@@ -355,8 +372,6 @@ impl Client {
             self.broken = true;
             return Err(error.into());
         }
-        self.out = out;
-        self.out.clear();
         Ok(())
     }
 
@@ -606,23 +621,7 @@ impl Client {
             return Ok(());
         }
         let unsent = std::mem::take(&mut self.unsent);
-        let written = async {
-            let tcp = match self.io.get_mut() {
-                Stream::Plain(tcp) => tcp,
-                Stream::Tls(tls) => tls.get_mut().0,
-            };
-            tcp.write_all(&unsent).await?;
-            tcp.flush().await
-        };
-        let written = tokio::time::timeout(self.timeout, written)
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the server took nothing in time"))
-            .and_then(|r| r);
-        if let Err(error) = written {
-            self.broken = true;
-            return Err(error.into());
-        }
-        Ok(())
+        self.write_timed(&unsent, true).await
     }
 
     /// The answers after [`Client::end`]: the server's to the message, and how asking for the

@@ -516,21 +516,24 @@ async fn log_call(State(state): State<AppState>, Path(id): Path<String>, form: P
         Ok(logged) => Redirect::to(&format!("/leads/{lead_id}?called={}#call", logged.call_id)).into_response(),
         Err(SaveError::Invalid(errors)) => {
             let extra = super::leads::DetailExtra { call: Some((&typed, &errors)), task_error: None, task_form: None };
-            match super::leads::detail_page(
-                &state,
-                &user,
-                lead_id,
-                &super::leads::Flash::default(),
-                &super::timeline::TimelineParams::default(),
-                extra,
-            )
-            .await
-            {
-                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
-                Err(error) => error.into_response(),
-            }
+            lead_page_again(&state, &user, lead_id, extra).await
         }
         Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
+    }
+}
+
+/// The lead's page again (422) with a form sent back with its mistakes.
+async fn lead_page_again(
+    state: &AppState,
+    user: &CurrentUser,
+    lead_id: i64,
+    extra: super::leads::DetailExtra<'_>,
+) -> Response {
+    let flash = super::leads::Flash::default();
+    let events = super::timeline::TimelineParams::default();
+    match super::leads::detail_page(state, user, lead_id, &flash, &events, extra).await {
+        Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
+        Err(error) => error.into_response(),
     }
 }
 
@@ -575,19 +578,7 @@ async fn new_task(State(state): State<AppState>, Path(id): Path<String>, form: P
             // form below (the panel shows the lead's page again).
             let message = errors.0.iter().map(|e| e.message(locale).to_owned()).collect::<Vec<_>>().join(" ");
             let extra = super::leads::DetailExtra { call: None, task_error: Some(message), task_form: Some(&typed) };
-            match super::leads::detail_page(
-                &state,
-                &user,
-                lead_id,
-                &super::leads::Flash::default(),
-                &super::timeline::TimelineParams::default(),
-                extra,
-            )
-            .await
-            {
-                Ok(html) => (StatusCode::UNPROCESSABLE_ENTITY, html).into_response(),
-                Err(error) => error.into_response(),
-            }
+            lead_page_again(&state, &user, lead_id, extra).await
         }
         Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
     }
