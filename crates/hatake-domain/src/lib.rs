@@ -12,6 +12,7 @@ mod error;
 pub mod event;
 pub mod fields;
 pub mod form;
+pub mod hearing;
 pub mod holidays;
 pub mod lead;
 pub mod lifecycle;

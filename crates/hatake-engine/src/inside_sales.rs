@@ -14,8 +14,8 @@
 use crate::runtime::{Context, Next, WorkError, Worker};
 use hatake_domain::{FieldError, FieldErrors};
 use hatake_store::{
-    CallSummary, EventQuery, EventRow, Millis, NewCall, NewEvent, NewTask, Store, StoreError, StoreResult, TaskOwner,
-    TaskQuery, TaskRow, TASK_KINDS,
+    CallSummary, EventQuery, EventRow, HearingSource, Millis, NewCall, NewEvent, NewTask, Store, StoreError,
+    StoreResult, TaskOwner, TaskQuery, TaskRow, TASK_KINDS,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -274,6 +274,8 @@ pub struct CallInput {
     pub recall_at: Option<Millis>,
     pub note: Option<String>,
     pub task_id: Option<i64>,
+    /// Hearing items as typed during the call: (key, text); a blank one is cleared.
+    pub hearing: Vec<(String, String)>,
 }
 
 /// What logging a call did.
@@ -284,6 +286,8 @@ pub struct LoggedCall {
     pub next_task: Option<i64>,
     /// The outcome's label and bucket.
     pub outcome: CallOutcome,
+    /// The hearing items whose value the call changed.
+    pub learned: Vec<String>,
 }
 
 /// Logs a call: stored with its task done, appended to the log as a `call` event, and a call
@@ -353,6 +357,17 @@ pub async fn log_call(
             "Keep the note within 4,000 characters.",
         ));
     }
+    let hearing = if input.hearing.is_empty() {
+        Vec::new()
+    } else {
+        match crate::hearing::sheet(store).await?.changes(&input.hearing, true) {
+            Ok(changes) => changes,
+            Err(bad) => {
+                errors.extend(bad.0);
+                Vec::new()
+            }
+        }
+    };
     let Some(outcome) = outcome.filter(|_| errors.is_empty()) else {
         return Err(FieldErrors(errors).into());
     };
@@ -375,6 +390,8 @@ pub async fn log_call(
         task_id: task.as_ref().map(|t| t.id),
     };
     let call_id = store.record_call(&call).await?;
+    let source = HearingSource { user_id: user, call_id: Some(call_id), channel: "call".into(), at: now };
+    let learned = crate::hearing::record(store, lead.id, &hearing, &source).await?;
     let caller = match user {
         Some(id) => store.get_user(id).await.ok().map(|u| u.display_name),
         None => None,
@@ -424,7 +441,7 @@ pub async fn log_call(
         }
         None => None,
     };
-    Ok(LoggedCall { call_id, next_task, outcome })
+    Ok(LoggedCall { call_id, next_task, outcome, learned })
 }
 
 /// One row of a rep's call queue.
@@ -438,6 +455,8 @@ pub struct QueueEntry {
     /// The lead's latest action (filled for the page shown).
     pub latest: Option<EventRow>,
     pub calls: Option<CallSummary>,
+    /// How complete the lead's hearing sheet is (filled for the page shown).
+    pub hearing: Option<hatake_domain::hearing::Completeness>,
 }
 
 /// A rep's call queue: their open calls (and the pool's, with `pool`) due by `until`, ranked —
@@ -479,7 +498,7 @@ pub async fn call_queue(store: &dyn Store, user: i64, pool: bool, until: Millis)
                 .or_else(|| best.get(&(task.lead_id, None)))
                 .map_or((None, None), |(s, a)| (Some(*s), *a));
             let calls = calls.get(&task.lead_id).cloned();
-            QueueEntry { task, score, active_at, latest: None, calls }
+            QueueEntry { task, score, active_at, latest: None, calls, hearing: None }
         })
         .collect();
     entries.sort_by(|a, b| {
@@ -504,6 +523,34 @@ pub async fn fill_latest(store: &dyn Store, entries: &mut [QueueEntry]) -> Store
         let events = store.lead_events(entry.task.lead_id, &query).await?;
         // The lead's own latest action: the calls made to it are not why to call now.
         entry.latest = events.into_iter().find(|e| e.kind != "call");
+    }
+    Ok(())
+}
+
+/// Fills how complete each shown lead's hearing sheet is (one read for all).
+///
+/// # Errors
+/// A store error.
+pub async fn fill_hearing(
+    store: &dyn Store,
+    entries: &mut [QueueEntry],
+    sheet: &crate::hearing::Sheet,
+) -> StoreResult<()> {
+    if sheet.items.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<i64> = entries.iter().map(|e| e.task.lead_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let keys = sheet.keys();
+    let values: HashMap<i64, hatake_domain::hearing::Completeness> = store
+        .leads_by_ids(&ids)
+        .await?
+        .into_iter()
+        .map(|lead| (lead.id, hatake_domain::hearing::completeness(&keys, &lead.custom_map())))
+        .collect();
+    for entry in entries {
+        entry.hearing = values.get(&entry.task.lead_id).cloned();
     }
     Ok(())
 }

@@ -6,6 +6,7 @@ pub mod booking;
 pub mod companies;
 pub mod export;
 pub mod forms;
+pub mod hearing;
 pub mod import;
 pub mod inside_sales;
 pub mod mail;

@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (31, "outbox_payloads", include_str!("../migrations/0031_outbox_payloads.sql")),
     (32, "mail_domain_quota", include_str!("../migrations/0032_mail_domain_quota.sql")),
     (33, "tasks_and_calls", include_str!("../migrations/0033_tasks_and_calls.sql")),
+    (34, "hearing_log", include_str!("../migrations/0034_hearing_log.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

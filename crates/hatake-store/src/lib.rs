@@ -9,6 +9,7 @@ mod common_system;
 mod common_users;
 mod events;
 mod forms;
+mod hearing;
 mod lifecycle;
 mod newsletters;
 mod outbox;
@@ -21,6 +22,7 @@ pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
 pub use forms::*;
+pub use hearing::*;
 pub use lifecycle::*;
 pub use newsletters::*;
 pub use outbox::*;
@@ -105,6 +107,7 @@ pub trait Store:
     + SegmentStore
     + NewsletterStore
     + TaskStore
+    + HearingStore
 {
 }
 
@@ -128,7 +131,8 @@ impl<
             + MailTemplateStore
             + SegmentStore
             + NewsletterStore
-            + TaskStore,
+            + TaskStore
+            + HearingStore,
     > Store for T
 {
 }

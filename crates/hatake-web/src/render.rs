@@ -72,6 +72,9 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("calls/tasks.html", include_str!("../templates/calls/tasks.html")),
     ("calls/kpi.html", include_str!("../templates/calls/kpi.html")),
     ("settings/calls.html", include_str!("../templates/settings/calls.html")),
+    ("settings/hearing.html", include_str!("../templates/settings/hearing.html")),
+    ("hearing/inputs.html", include_str!("../templates/hearing/inputs.html")),
+    ("hearing/import.html", include_str!("../templates/hearing/import.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
 ];

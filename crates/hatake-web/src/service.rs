@@ -62,20 +62,33 @@ pub async fn custom_defs(store: &dyn Store) -> Result<Vec<CustomFieldDef>, Store
 }
 
 /// Creates (`id` None) or replaces a lead. Its department class comes from the organisation's
-/// department dictionary (see `hatake_domain::department`).
+/// department dictionary (see `hatake_domain::department`). Hearing items it changes are logged as `channel`'s (`ui`, `api`) by `user`.
 ///
 /// # Errors
 /// See [`SaveError`].
-pub async fn save_lead(store: &dyn Store, id: Option<i64>, input: &LeadInput, now: i64) -> Result<LeadRow, SaveError> {
+pub async fn save_lead(
+    store: &dyn Store,
+    id: Option<i64>,
+    input: &LeadInput,
+    user: Option<i64>,
+    channel: &str,
+    now: i64,
+) -> Result<LeadRow, SaveError> {
     let defs = custom_defs(store).await?;
     let mut lead = input.validate(&defs).map_err(SaveError::Invalid)?;
     let dictionary = hatake_engine::settings::departments(store).await?;
     lead.department_class = lead.department.as_deref().and_then(|d| dictionary.classify(d)).map(|c| c.key.clone());
     let is_lead = required_fields(store).await?.is_lead(&lead);
-    Ok(match id {
-        None => store.create_lead(&lead, is_lead, now).await?,
-        Some(id) => store.update_lead(id, &lead, is_lead, now).await?,
-    })
+    let (before, stored) = match id {
+        None => (None, store.create_lead(&lead, is_lead, now).await?),
+        Some(id) => {
+            let before = store.get_lead(id).await?.custom_map();
+            (Some(before), store.update_lead(id, &lead, is_lead, now).await?)
+        }
+    };
+    let source = hatake_store::HearingSource { user_id: user, call_id: None, channel: channel.to_owned(), at: now };
+    hatake_engine::hearing::log_edit(store, stored.id, before.as_ref(), &stored.custom_map(), &source).await?;
+    Ok(stored)
 }
 
 /// # Errors

@@ -105,6 +105,12 @@ pub async fn seed(shared: &std::sync::Arc<dyn Store>, companies: usize, people: 
             store.create_custom_field(&def, now).await?;
         }
     }
+    // The hearing sheet: the position-first template (its own fields where the demo has none)
+    // and the budget asked last.
+    hatake_engine::hearing::apply_template(store, hatake_domain::hearing::HearingTemplate::PositionFirst, now).await?;
+    let mut items = hatake_engine::hearing::sheet(store).await?.keys();
+    items.push("budget".into());
+    hatake_engine::hearing::save_sheet(store, &items, now).await.map_err(|e| anyhow!("demo hearing sheet: {e}"))?;
     let data = crate::demo_data::generate(SEED, companies, people, &product_ids, &owners);
     let accounts: Vec<hatake_domain::AccountData> = data.accounts.into_iter().map(|a| a.data).collect();
     let account_ids = store.bulk_insert_accounts(&accounts, now).await.context("storing demo companies")?;

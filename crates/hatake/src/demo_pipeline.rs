@@ -220,7 +220,38 @@ pub async fn work_calls(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone) 
             4 => {
                 ("contact_person", Some("nurture"), None, Some("情報収集段階。半年後に再検討とのこと。メルマガ継続。"))
             }
+            5 => ("key_person", Some("nurture"), None, Some("課長と会話。比較検討中で、来月デモを見たいとのこと。")),
             _ => continue,
+        };
+        // What a conversation taught: the more of the sheet, the longer the talk.
+        let hearing: Vec<(String, String)> = if outcome.starts_with("contact") || outcome == "key_person" {
+            let items: [(&str, &[&str]); 6] = [
+                ("position", &["推進者", "情報収集", "決裁者", "利用者"]),
+                (
+                    "problem",
+                    &[
+                        "月次の締め作業に3日かかる",
+                        "拠点ごとにExcel管理で集計が遅い",
+                        "保守切れが来年3月",
+                        "監査対応の証跡が残らない",
+                    ],
+                ),
+                ("timing", &["半年以内", "1年以内", "未定", "3ヶ月以内"]),
+                ("stage", &["情報収集", "比較検討中", "稟議中"]),
+                ("current_product", &["自社開発システム", "他社パッケージ", "Excelと紙"]),
+                ("current_since", &["2012", "2016", "2019"]),
+            ];
+            let asked = if outcome == "key_person" { 6 } else { 2 + roll(lead, 37, 3) as usize };
+            items
+                .iter()
+                .take(asked)
+                .enumerate()
+                .map(|(i, (key, choices))| {
+                    ((*key).to_owned(), choices[roll(lead, 40 + i as u64, choices.len() as u64) as usize].to_owned())
+                })
+                .collect()
+        } else {
+            Vec::new()
         };
         let input = CallInput {
             lead_id: lead,
@@ -230,6 +261,7 @@ pub async fn work_calls(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone) 
             recall_at,
             note: note.map(str::to_owned),
             task_id: Some(task.id),
+            hearing,
         };
         match inside_sales::log_call(store, &input, Some(caller), at).await {
             Ok(_) => logged += 1,

@@ -43,6 +43,8 @@ const INTERNAL_KEYS: &[&str] = &[
     "seminar_attendance",
     "hand_raise",
     "shift_jis",
+    "current_since",
+    "position_first",
     ".0円",
 ];
 
@@ -75,6 +77,8 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         "/calls/kpi",
         "/calls/kpi?period=month",
         "/settings/calls",
+        "/settings/hearing",
+        "/hearing/import",
         "/settings",
         "/settings/departments",
         "/settings/tracking",

@@ -1525,6 +1525,7 @@ async fn scenario_migrations(backend: &Backend) {
         (31, "outbox_payloads".to_owned()),
         (32, "mail_domain_quota".to_owned()),
         (33, "tasks_and_calls".to_owned()),
+        (34, "hearing_log".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

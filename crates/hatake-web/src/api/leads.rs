@@ -153,25 +153,29 @@ async fn show(State(state): State<AppState>, _user: ApiUser, ApiId(id): ApiId) -
 
 async fn create(
     State(state): State<AppState>,
-    _user: ApiUser,
+    user: ApiUser,
     ApiJson(input): ApiJson<LeadInput>,
 ) -> Result<(StatusCode, Json<LeadView>), ApiError> {
     let store = state.store.as_ref();
-    let row = save_lead(store, None, &input, now_millis()).await.map_err(|e| save_error(e, "lead"))?;
+    let row = save_lead(store, None, &input, Some(user.0.id), "api", now_millis())
+        .await
+        .map_err(|e| save_error(e, "lead"))?;
     let required = required_fields(store).await.map_err(|e| ApiError::from_store(e, "lead"))?;
     Ok((StatusCode::CREATED, Json(view(row, &required))))
 }
 
 async fn update(
     State(state): State<AppState>,
-    _user: ApiUser,
+    user: ApiUser,
     ApiId(id): ApiId,
     ApiJson(patch): ApiJson<serde_json::Value>,
 ) -> Result<Json<LeadView>, ApiError> {
     let store = state.store.as_ref();
     let current = store.get_lead(id).await.map_err(|e| ApiError::from_store(e, "lead"))?;
     let input: LeadInput = patch_input(&current.to_input(), &patch)?;
-    let row = save_lead(store, Some(id), &input, now_millis()).await.map_err(|e| save_error(e, "lead"))?;
+    let row = save_lead(store, Some(id), &input, Some(user.0.id), "api", now_millis())
+        .await
+        .map_err(|e| save_error(e, "lead"))?;
     let required = required_fields(store).await.map_err(|e| ApiError::from_store(e, "lead"))?;
     Ok(Json(view(row, &required)))
 }

@@ -150,6 +150,8 @@ async fn queue(
     let page = params.page.as_deref().and_then(|p| p.parse::<usize>().ok()).unwrap_or(1).clamp(1, pages);
     let mut shown: Vec<_> = entries.drain(((page - 1) * PAGE).min(total)..(page * PAGE).min(total)).collect();
     inside_sales::fill_latest(store, &mut shown).await.map_err(error)?;
+    let sheet = hatake_engine::hearing::sheet(store).await.map_err(error)?;
+    inside_sales::fill_hearing(store, &mut shown, &sheet).await.map_err(error)?;
     let outcomes = inside_sales::outcomes(store).await.map_err(error)?;
     let dictionary = hatake_engine::settings::departments(store).await.map_err(error)?;
     let owner = if pool { TaskOwner::UserAndPool(user.user.id) } else { TaskOwner::User(user.user.id) };
@@ -172,6 +174,11 @@ async fn queue(
                 last_call => e.calls.as_ref().map(|c| context! {
                     outcome => outcome_label(&c.last.outcome, &outcomes, locale),
                     ago => ago(c.last.at, now, locale, &zone),
+                }),
+                hearing => e.hearing.as_ref().map(|h| context! {
+                    known => h.known,
+                    total => h.total,
+                    missing => h.missing.iter().filter_map(|k| sheet.item(k)).map(|d| d.label(locale)).collect::<Vec<_>>(),
                 }),
             }
         })
@@ -467,6 +474,9 @@ pub struct CallForm {
     /// `queue`: back to the call queue once logged.
     #[serde(default)]
     back: String,
+    /// The hearing items (`hearing.KEY`) and anything else posted.
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, String>,
 }
 
 /// A `datetime-local` value in the organisation's zone.
@@ -486,6 +496,8 @@ async fn log_call(State(state): State<AppState>, Path(id): Path<String>, form: P
     let typed = form.data;
     let zone = state.zone();
     let recall_at = local_time(&typed.recall_at, &zone);
+    let pairs: Vec<(String, String)> = typed.rest.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let hearing_typed = super::hearing::typed_values(&pairs);
     let mut early = Vec::new();
     if !typed.recall_at.trim().is_empty() && recall_at.is_none() && typed.result == "recall" {
         early.push(hatake_domain::FieldError::new(
@@ -503,6 +515,7 @@ async fn log_call(State(state): State<AppState>, Path(id): Path<String>, form: P
         recall_at,
         note: Some(typed.note.clone()),
         task_id: typed.task_id.parse().ok(),
+        hearing: hearing_typed.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
     };
     let result = if early.is_empty() {
         inside_sales::log_call(state.store.as_ref(), &input, Some(user.user.id), now_millis()).await
@@ -513,9 +526,16 @@ async fn log_call(State(state): State<AppState>, Path(id): Path<String>, form: P
         Ok(logged) if typed.back == "queue" => {
             Redirect::to(&format!("/calls?logged={}", logged.call_id)).into_response()
         }
-        Ok(logged) => Redirect::to(&format!("/leads/{lead_id}?called={}#call", logged.call_id)).into_response(),
+        Ok(logged) => {
+            Redirect::to(&format!("/leads/{lead_id}?called={}&heard={}#call", logged.call_id, logged.learned.len()))
+                .into_response()
+        }
         Err(SaveError::Invalid(errors)) => {
-            let extra = super::leads::DetailExtra { call: Some((&typed, &errors)), task_error: None, task_form: None };
+            let extra = super::leads::DetailExtra {
+                call: Some((&typed, &errors)),
+                hearing: Some((&hearing_typed, &errors)),
+                ..Default::default()
+            };
             lead_page_again(&state, &user, lead_id, extra).await
         }
         Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),
@@ -523,7 +543,7 @@ async fn log_call(State(state): State<AppState>, Path(id): Path<String>, form: P
 }
 
 /// The lead's page again (422) with a form sent back with its mistakes.
-async fn lead_page_again(
+pub(crate) async fn lead_page_again(
     state: &AppState,
     user: &CurrentUser,
     lead_id: i64,
@@ -577,7 +597,8 @@ async fn new_task(State(state): State<AppState>, Path(id): Path<String>, form: P
             // Each mistake in words at the top of the panel; what was typed is kept in the URL-less
             // form below (the panel shows the lead's page again).
             let message = errors.0.iter().map(|e| e.message(locale).to_owned()).collect::<Vec<_>>().join(" ");
-            let extra = super::leads::DetailExtra { call: None, task_error: Some(message), task_form: Some(&typed) };
+            let extra =
+                super::leads::DetailExtra { task_error: Some(message), task_form: Some(&typed), ..Default::default() };
             lead_page_again(&state, &user, lead_id, extra).await
         }
         Err(SaveError::Store(error)) => PageError::from_store(error, locale).into_response(),

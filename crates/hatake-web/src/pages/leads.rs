@@ -211,6 +211,8 @@ pub(crate) struct Flash {
     task_saved: Option<String>,
     /// What was done to a task (`done`, `cancelled`, `taken`, `gone`).
     done: Option<String>,
+    /// Hearing values were saved: how many changed.
+    heard: Option<String>,
 }
 
 async fn detail(
@@ -230,6 +232,8 @@ pub(crate) struct DetailExtra<'a> {
     pub task_error: Option<String>,
     /// The new task's form as typed (sent back with its mistakes).
     pub task_form: Option<&'a super::calls::TaskForm>,
+    /// Hearing values as typed (in the call form or the hearing form), sent back with mistakes.
+    pub hearing: Option<(&'a std::collections::BTreeMap<String, String>, &'a hatake_domain::FieldErrors)>,
 }
 
 /// A lead's page.
@@ -251,9 +255,13 @@ pub(crate) async fn detail_page(
         Some(account_id) => Some(store.get_account(account_id).await.map_err(|e| PageError::from_store(e, locale))?),
         None => None,
     };
+    let hearing = super::hearing::panel(state, user, &lead, extra.hearing).await?;
+    let sheet_keys = hatake_engine::hearing::sheet(store).await.map_err(|e| PageError::from_store(e, locale))?.keys();
     let values = lead.custom_map();
+    // The hearing items are in their own panel; the other custom fields here.
     let custom: Vec<minijinja::Value> = defs
         .iter()
+        .filter(|def| !sheet_keys.contains(&def.key))
         .map(|def| {
             let value = values.get(&def.key).map(|v| super::labels::value_text(v, locale));
             context! { label => def.label(locale), value => value }
@@ -305,6 +313,8 @@ pub(crate) async fn detail_page(
             unmerged => flash.unmerged.is_some(),
             merge_error => flash.merge_error.as_deref().map(|e| crate::i18n::t(locale, super::reviews::merge_error_key(e))),
             call_panel => call_panel,
+            hearing => hearing,
+            heard => flash.heard.as_deref().and_then(|h| h.parse::<usize>().ok()),
             called => flash.called.is_some(),
             task_saved => flash.task_saved.is_some(),
             task_error => extra.task_error,
@@ -500,7 +510,7 @@ async fn save(state: &AppState, form: PageForm<Vec<(String, String)>>, id: Optio
         return axum::response::IntoResponse::into_response(PageError::from_store(error, form.user.locale()));
     }
     let result = if errors.is_empty() {
-        service::save_lead(state.store.as_ref(), id, &input, now_millis()).await
+        service::save_lead(state.store.as_ref(), id, &input, Some(form.user.user.id), "ui", now_millis()).await
     } else {
         // Report every other problem at once, too.
         let defs = service::custom_defs(state.store.as_ref()).await.unwrap_or_default();

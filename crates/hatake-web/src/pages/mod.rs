@@ -6,6 +6,7 @@ mod admin;
 mod calls;
 mod departments;
 mod forms;
+mod hearing;
 mod imports;
 pub(crate) mod labels;
 mod lead_export;
@@ -52,6 +53,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(policy_form::routes());
     all.extend(meetings::routes());
     all.extend(calls::routes());
+    all.extend(hearing::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
     all.extend(mail::routes());

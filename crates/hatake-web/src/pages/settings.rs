@@ -88,6 +88,11 @@ fn field_view(row: &CustomFieldRow, locale: &str) -> minijinja::Value {
     kind => kind, kind_label => crate::i18n::t(locale, kind_key(kind)), choices => choices }
 }
 
+/// A definition's kind in words.
+pub(crate) fn kind_label(def: &CustomFieldDef, locale: &str) -> &'static str {
+    crate::i18n::t(locale, kind_key(def.kind.as_str()))
+}
+
 fn kind_key(kind: &str) -> &'static str {
     match kind {
         "number" => "settings.kind.number",

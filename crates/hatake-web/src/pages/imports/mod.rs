@@ -9,6 +9,7 @@ mod companies;
 mod resume;
 mod scan;
 mod upload;
+pub(crate) use upload::uploaded_file;
 
 use super::{render, route, PageError, PageForm};
 use crate::auth::CurrentUser;

@@ -47,7 +47,7 @@ async fn blocking<T: Send + 'static>(
 /// The `file` part of a multipart form (multipart: `_csrf` and `file`), read up to
 /// [`crate::MAX_UPLOAD_BYTES`] with its CSRF token checked; `None` when no file was chosen or
 /// it is empty. A refused request (too large, not multipart, wrong token) is the response.
-pub(super) async fn uploaded_file(
+pub(crate) async fn uploaded_file(
     user: &CurrentUser,
     headers: &HeaderMap,
     body: Body,
