@@ -43,7 +43,6 @@ const INTERNAL_KEYS: &[&str] = &[
     "seminar_attendance",
     "hand_raise",
     "shift_jis",
-    "current_since",
     "position_first",
     ".0円",
 ];
