@@ -21,6 +21,7 @@ pub mod name;
 pub mod prefecture;
 pub mod product;
 pub mod qualification;
+pub mod routing;
 pub mod scoring;
 pub mod segment;
 pub mod text;

@@ -555,7 +555,8 @@ pub async fn fill_hearing(
     Ok(())
 }
 
-/// The rules that make inside sales' calls. A lost deal whose re-approach date came gets a call
+/// The rules that make inside sales' calls, and route on the toss-ups whose rep let the
+/// deadline pass ([`crate::routing::reroute_overdue`]). A lost deal whose re-approach date came gets a call
 /// (once, by its cause key). And a new MQL gets its first call: for each move into `mql` (in the order of the
 /// stage history), a call task for the lead's owner when they are in inside sales, else for
 /// the pool, to make at once and by the MQL's SLA deadline, urgent for a hand-raise; a move out of `mql` cancels
@@ -573,7 +574,8 @@ impl TaskRules {
     /// A store error.
     pub async fn run(store: &dyn Store, now: Millis, zone: &jiff::tz::TimeZone) -> StoreResult<bool> {
         let more = Self::reapproach(store, now, zone).await?;
-        Ok(Self::first_calls(store, now).await? || more)
+        let rerouted = crate::routing::reroute_overdue(store, now, zone).await? >= 200;
+        Ok(Self::first_calls(store, now).await? || more || rerouted)
     }
 
     /// Lost deals whose re-approach date came: a call task each (the deal's lead's owner when in

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod maintenance;
 pub mod qualification;
 pub mod resolve;
+pub mod routing;
 pub mod runtime;
 pub mod scoring;
 pub mod segments;

@@ -13,6 +13,7 @@ mod hearing;
 mod lifecycle;
 mod newsletters;
 mod outbox;
+mod routing;
 mod scoring;
 mod segments;
 mod subscriptions;
@@ -26,6 +27,7 @@ pub use hearing::*;
 pub use lifecycle::*;
 pub use newsletters::*;
 pub use outbox::*;
+pub use routing::*;
 pub use scoring::*;
 pub use segments::*;
 pub use subscriptions::*;
@@ -108,6 +110,7 @@ pub trait Store:
     + NewsletterStore
     + TaskStore
     + HearingStore
+    + RoutingStore
 {
 }
 
@@ -132,7 +135,8 @@ impl<
             + SegmentStore
             + NewsletterStore
             + TaskStore
-            + HearingStore,
+            + HearingStore
+            + RoutingStore,
     > Store for T
 {
 }
