@@ -75,6 +75,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("settings/hearing.html", include_str!("../templates/settings/hearing.html")),
     ("hearing/inputs.html", include_str!("../templates/hearing/inputs.html")),
     ("hearing/import.html", include_str!("../templates/hearing/import.html")),
+    ("settings/routing.html", include_str!("../templates/settings/routing.html")),
+    ("tossups/decide.html", include_str!("../templates/tossups/decide.html")),
+    ("tossups/list.html", include_str!("../templates/tossups/list.html")),
+    ("tossups/absences.html", include_str!("../templates/tossups/absences.html")),
+    ("tossups/log.html", include_str!("../templates/tossups/log.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
 ];

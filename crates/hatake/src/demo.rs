@@ -264,6 +264,7 @@ async fn seed_events(
     let zone = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap_or(jiff::tz::TimeZone::UTC);
     crate::demo_pipeline::work_inquiries(store, &inquiries, now, &zone).await?;
     crate::demo_pipeline::work_calls(store, now, &zone).await?;
+    crate::demo_pipeline::work_tossups(store, now, &zone).await?;
     Ok(appended)
 }
 

@@ -196,11 +196,23 @@ pub async fn work_calls(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone) 
     let query =
         hatake_store::TaskQuery { kind: Some("call".into()), limit: 5_000, ..hatake_store::TaskQuery::default() };
     let tasks = store.tasks(&query).await?;
+    let mut lead_ids: Vec<i64> = tasks.iter().map(|t| t.lead_id).collect();
+    lead_ids.sort_unstable();
+    lead_ids.dedup();
+    let mut stages = std::collections::HashMap::new();
+    for part in lead_ids.chunks(1_000) {
+        for row in store.lead_stages(part).await? {
+            stages.insert((row.lead_id, row.product_id), row.since);
+        }
+    }
     let mut logged = 0;
     for task in tasks {
         let lead = task.lead_id;
         let Some(caller) = callers.get(roll(lead, 30, callers.len().max(1) as u64) as usize).copied() else { break };
-        let at = (task.created_at.max(now - 3 * DAY) + (1 + roll(lead, 31, 20) as i64) * HOUR).min(now - HOUR);
+        // Called within a day of becoming an MQL (the stage's start; the task itself was made
+        // when the rule first ran), over the last three weeks at most.
+        let since = stages.get(&(lead, task.product_id.unwrap_or_default())).copied().unwrap_or(task.created_at);
+        let at = (since.max(now - 21 * DAY) + (1 + roll(lead, 31, 20) as i64) * HOUR).min(now - HOUR);
         let (outcome, result, recall_at, note) = match roll(lead, 32, 10) {
             0..=2 => (
                 ["no_answer", "busy", "absent"][roll(lead, 33, 3) as usize],
@@ -270,6 +282,95 @@ pub async fn work_calls(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone) 
         }
     }
     Ok(logged)
+}
+
+/// The demo's routing and toss-ups: Kansai and the west to one rep, large companies to
+/// another, the rest round the pool by weight; one rep away today, one next week. The leads
+/// inside sales reached on a call are passed on with a hand-over note — most accepted, some
+/// rejected back to inside sales or to nurturing, the latest still waiting (a few past their
+/// deadline and routed on). Returns the toss-ups made.
+///
+/// # Errors
+/// On a database error.
+pub async fn work_tossups(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone) -> anyhow::Result<usize> {
+    use hatake_domain::routing::{territory, RepSetting, RoutingConfig, RoutingRule};
+    use hatake_engine::routing::{self, Rejection, TossupInput};
+    let reps = routing::field_reps(store).await?;
+    let [first, second, third, fourth] = reps.as_slice() else { return Ok(0) };
+    let west: Vec<String> =
+        ["関西", "中国", "四国"].iter().filter_map(|t| territory(t)).flatten().map(str::to_owned).collect();
+    let config = RoutingConfig {
+        rules: vec![
+            RoutingRule {
+                name: "西日本".into(), prefectures: west, reps: vec![second.id], ..RoutingRule::default()
+            },
+            RoutingRule {
+                name: "大企業（1,000名以上）".into(),
+                min_employees: Some(1_000),
+                reps: vec![third.id, first.id],
+                ..RoutingRule::default()
+            },
+        ],
+        reps: vec![
+            RepSetting { user_id: first.id, weight: 2, cap_day: None, cap_week: None },
+            RepSetting { user_id: second.id, weight: 1, cap_day: None, cap_week: None },
+            RepSetting { user_id: third.id, weight: 1, cap_day: None, cap_week: Some(15) },
+            RepSetting { user_id: fourth.id, weight: 2, cap_day: Some(5), cap_week: None },
+        ],
+        ..RoutingConfig::default()
+    };
+    routing::save_config(store, &config, now).await.map_err(|e| anyhow::anyhow!("demo routing: {e}"))?;
+    let (today, _, _) = routing::day_and_week(now, zone);
+    let day = |offset: i64| qualification::day_of(now + offset * DAY, zone);
+    store.add_absence(third.id, &today, &day(1), Some("出張（福岡）"), Some(third.id), now).await?;
+    store.add_absence(first.id, &day(7), &day(11), Some("休暇"), Some(first.id), now).await?;
+    let users = store.list_users().await?;
+    let mut contacts = store.calls_between(now - 7 * DAY, now, 5_000).await?;
+    contacts.retain(|c| c.bucket == "contact" && c.product_id.is_some());
+    let mut made = 0;
+    for call in contacts.iter().take(60) {
+        let lead = call.lead_id;
+        let Some(product) = call.product_id else { continue };
+        let at = (call.at + HOUR).min(now - HOUR);
+        let input = TossupInput {
+            lead_id: lead,
+            product_id: product,
+            note: HAND_OVER_NOTES[roll(lead, 50, HAND_OVER_NOTES.len() as u64) as usize].to_owned(),
+        };
+        let Ok(tossed) = routing::toss_up(store, &input, call.user_id, at, zone).await else { continue };
+        made += 1;
+        let Some(rep) = tossed.decision.chosen.and_then(|id| users.iter().find(|u| u.id == id)) else { continue };
+        let decided_at = at + (2 + roll(lead, 51, 20) as i64) * HOUR;
+        if decided_at >= now {
+            continue;
+        }
+        let outcome = match roll(lead, 52, 10) {
+            0..=5 => routing::accept(store, tossed.id, rep, decided_at).await,
+            6 => {
+                let rejection = Rejection {
+                    reason: "not_now".into(),
+                    note: Some("決裁者が不在のため、来月改めて状況確認してください。".into()),
+                    back_to: "inside_sales".into(),
+                };
+                routing::reject(store, tossed.id, rep, &rejection, decided_at, zone).await
+            }
+            7 => {
+                let rejection = Rejection {
+                    reason: "info_gathering".into(),
+                    note: Some("情報収集段階。具体的な導入計画はまだない。".into()),
+                    back_to: "nurturing".into(),
+                };
+                routing::reject(store, tossed.id, rep, &rejection, decided_at, zone).await
+            }
+            // Still waiting (those past the deadline are routed on below).
+            _ => Ok(()),
+        };
+        if let Err(hatake_engine::inside_sales::SaveError::Store(e)) = outcome {
+            return Err(e).context("deciding a demo toss-up");
+        }
+    }
+    routing::reroute_overdue(store, now, zone).await?;
+    Ok(made)
 }
 
 /// What inside sales tells the field rep when it passes a lead on (one per accepted demo lead).

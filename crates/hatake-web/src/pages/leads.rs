@@ -213,6 +213,10 @@ pub(crate) struct Flash {
     done: Option<String>,
     /// Hearing values were saved: how many changed.
     heard: Option<String>,
+    /// A toss-up was made (its id).
+    tossed: Option<String>,
+    /// A toss-up was decided (`accept`, `reject`, `take`).
+    decided: Option<String>,
 }
 
 async fn detail(
@@ -234,6 +238,8 @@ pub(crate) struct DetailExtra<'a> {
     pub task_form: Option<&'a super::calls::TaskForm>,
     /// Hearing values as typed (in the call form or the hearing form), sent back with mistakes.
     pub hearing: Option<(&'a std::collections::BTreeMap<String, String>, &'a hatake_domain::FieldErrors)>,
+    /// The toss-up form as typed, sent back with its mistakes.
+    pub tossup: Option<(&'a super::tossups::TossupForm, &'a hatake_domain::FieldErrors)>,
 }
 
 /// A lead's page.
@@ -256,6 +262,7 @@ pub(crate) async fn detail_page(
         None => None,
     };
     let hearing = super::hearing::panel(state, user, &lead, extra.hearing).await?;
+    let tossup = super::tossups::panel(state, user, &lead, extra.tossup).await?;
     let sheet_keys = hatake_engine::hearing::sheet(store).await.map_err(|e| PageError::from_store(e, locale))?.keys();
     let values = lead.custom_map();
     // The hearing items are in their own panel; the other custom fields here.
@@ -314,6 +321,14 @@ pub(crate) async fn detail_page(
             merge_error => flash.merge_error.as_deref().map(|e| crate::i18n::t(locale, super::reviews::merge_error_key(e))),
             call_panel => call_panel,
             hearing => hearing,
+            tossup => tossup,
+            tossed => flash.tossed.is_some(),
+            decided => flash.decided.as_deref().and_then(|d| match d {
+                "accept" => Some("tossup.flash.accepted"),
+                "reject" => Some("tossup.flash.rejected"),
+                "take" => Some("tossup.flash.taken"),
+                _ => None,
+            }),
             heard => flash.heard.as_deref().and_then(|h| h.parse::<usize>().ok()),
             called => flash.called.is_some(),
             task_saved => flash.task_saved.is_some(),

@@ -28,6 +28,7 @@ mod segments;
 mod session;
 mod settings;
 mod timeline;
+mod tossups;
 mod tracking_settings;
 
 use crate::auth::{same_secret, CurrentUser};
@@ -54,6 +55,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(meetings::routes());
     all.extend(calls::routes());
     all.extend(hearing::routes());
+    all.extend(tossups::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
     all.extend(mail::routes());
@@ -152,6 +154,12 @@ pub(crate) async fn render(
     let can_review = crate::can_review(role);
     // The navigation shows how many possible duplicates wait; a failure only hides the number.
     let open_reviews = if can_review { state.store.count_reviews("open").await.ok() } else { None };
+    // A field rep's nav shows how many toss-ups wait for them.
+    let pending_tossups = if role == hatake_domain::Role::FieldSales {
+        state.store.count_tossups(hatake_store::TossupOwner::ToOrNobody(user.user.id), "pending").await.ok()
+    } else {
+        None
+    };
     let base = context! {
         locale => user.locale(),
         csrf => user.csrf_token,
@@ -169,6 +177,7 @@ pub(crate) async fn render(
             can_review => can_review,
         },
         open_reviews => open_reviews,
+        pending_tossups => pending_tossups,
     };
     let merged = context! { ..extra, ..base };
     state.templates.render(template, merged).map(Html).map_err(|error| {
