@@ -740,6 +740,10 @@ pub struct Kpi {
     pub not_target: i64,
     /// Leads called (each once).
     pub leads: i64,
+    /// Leads passed to field sales (toss-ups made).
+    pub passed: i64,
+    /// Toss-ups field sales accepted: valid opportunities as they judged them.
+    pub valid: i64,
 }
 
 impl Kpi {
@@ -768,6 +772,16 @@ impl Kpi {
     /// Opportunities per contact.
     pub fn opportunity_rate(&self) -> Option<f64> {
         rate(self.opportunities, self.contacts)
+    }
+
+    /// Valid opportunities per toss-up.
+    pub fn valid_rate(&self) -> Option<f64> {
+        rate(self.valid, self.passed)
+    }
+
+    fn add_tossup(&mut self, tossup: &hatake_store::TossupRow) {
+        self.passed += 1;
+        self.valid += i64::from(tossup.status == "accepted");
     }
 }
 
@@ -802,8 +816,14 @@ pub struct Kpis {
     pub all: Kpi,
 }
 
-/// KPI figures of `calls`: by period, by rep, and in all.
-pub fn kpis(calls: &[hatake_store::CallRow], period: Period, zone: &jiff::tz::TimeZone) -> Kpis {
+/// KPI figures of `calls` and the toss-ups made in the same time: by period, by rep (the one who
+/// called, the one who passed on), and in all.
+pub fn kpis(
+    calls: &[hatake_store::CallRow],
+    tossups: &[hatake_store::TossupRow],
+    period: Period,
+    zone: &jiff::tz::TimeZone,
+) -> Kpis {
     let mut by_period: std::collections::BTreeMap<jiff::civil::Date, (Kpi, std::collections::HashSet<i64>)> =
         std::collections::BTreeMap::new();
     let mut by_rep: HashMap<Option<i64>, (Option<String>, Kpi, std::collections::HashSet<i64>)> = HashMap::new();
@@ -820,6 +840,15 @@ pub fn kpis(calls: &[hatake_store::CallRow], period: Period, zone: &jiff::tz::Ti
         leads.insert(call.lead_id);
         all.add(call);
         all_leads.insert(call.lead_id);
+    }
+    for tossup in tossups {
+        let Some(start) = period_of(tossup.created_at, period, zone) else { continue };
+        by_period.entry(start).or_default().0.add_tossup(tossup);
+        let (_, kpi, _) = by_rep
+            .entry(tossup.from_user)
+            .or_insert_with(|| (tossup.from_name.clone(), Kpi::default(), Default::default()));
+        kpi.add_tossup(tossup);
+        all.add_tossup(tossup);
     }
     all.leads = all_leads.len() as i64;
     let periods = by_period

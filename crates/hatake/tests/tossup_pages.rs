@@ -158,6 +158,13 @@ async fn pages(backend: support::Backend) {
     let tasks = rep.get(app.url("/tasks")).send().await.unwrap().text().await.unwrap();
     assert!(tasks.contains("トスアップ差し戻し："), "inside sales sees the call back");
 
+    // The KPI page counts what was passed on and what field sales found valid.
+    let kpi = rep.get(app.url("/calls/kpi")).send().await.unwrap().text().await.unwrap();
+    assert!(kpi.contains("id=\"kpi-passed\">2<") && kpi.contains("id=\"kpi-valid\">1<"), "{kpi}");
+    assert!(kpi.contains("50.0%"), "the valid rate");
+    let csv = rep.get(app.url("/calls/kpi.csv")).send().await.unwrap().text().await.unwrap();
+    assert!(csv.contains("トスアップ数,有効商談数") && csv.contains("内田 三郎,0,0,0,0,0,0,0,2,1"), "{csv}");
+
     // The log keeps every decision; field sales may not change the routing.
     let log = marketer.get(app.url("/routing/log")).send().await.unwrap().text().await.unwrap();
     assert!(log.contains("ルール「関西エリア」") && log.contains("プール（重み付きラウンドロビン）"), "{log}");

@@ -760,6 +760,7 @@ fn kpi_view(kpi: &inside_sales::Kpi) -> minijinja::Value {
         connect_rate => kpi.connect_rate(),
         contact_rate => kpi.contact_rate(),
         opportunity_rate => kpi.opportunity_rate(),
+        valid_rate => kpi.valid_rate(),
     }
 }
 
@@ -777,7 +778,9 @@ async fn kpi(
     let now = now_millis();
     let (period, from) = kpi_range(&params, now, &zone);
     let calls = store.calls_between(from, now + 1, KPI_CALLS).await.map_err(|e| PageError::from_store(e, locale))?;
-    let inside_sales::Kpis { periods, reps, all } = inside_sales::kpis(&calls, period, &zone);
+    let tossups =
+        store.tossups_between(from, now + 1, KPI_CALLS).await.map_err(|e| PageError::from_store(e, locale))?;
+    let inside_sales::Kpis { periods, reps, all } = inside_sales::kpis(&calls, &tossups, period, &zone);
     // Bars: calls, connects and contacts of each period, scaled to the busiest.
     let top = periods.iter().map(|(_, k)| k.calls).max().unwrap_or(0).max(1);
     let height = |n: i64| n * 120 / top;
@@ -832,7 +835,11 @@ async fn kpi_csv(State(state): State<AppState>, user: CurrentUser, Query(params)
         Ok(calls) => calls,
         Err(error) => return PageError::from_store(error, locale).into_response(),
     };
-    let inside_sales::Kpis { periods, reps, .. } = inside_sales::kpis(&calls, period, &zone);
+    let tossups = match state.store.tossups_between(from, now + 1, KPI_CALLS).await {
+        Ok(tossups) => tossups,
+        Err(error) => return PageError::from_store(error, locale).into_response(),
+    };
+    let inside_sales::Kpis { periods, reps, .. } = inside_sales::kpis(&calls, &tossups, period, &zone);
     let headers = [
         "期間",
         "担当者",
@@ -843,6 +850,8 @@ async fn kpi_csv(State(state): State<AppState>, user: CurrentUser, Query(params)
         "商談化",
         "対象外",
         "架電リード数",
+        "トスアップ数",
+        "有効商談数",
     ];
     let mut csv = hatake_csv::CsvWriter::new(&headers, encoding);
     let line = |who: &str, label: &str, k: &inside_sales::Kpi| {
@@ -856,6 +865,8 @@ async fn kpi_csv(State(state): State<AppState>, user: CurrentUser, Query(params)
             k.opportunities.to_string(),
             k.not_target.to_string(),
             k.leads.to_string(),
+            k.passed.to_string(),
+            k.valid.to_string(),
         ]
     };
     for (start, k) in &periods {
