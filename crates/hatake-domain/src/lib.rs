@@ -2,6 +2,7 @@
 //! file system or clock — so every rule here is tested with plain tables of cases.
 
 pub mod account;
+pub mod alerts;
 pub mod booking;
 pub mod company;
 pub mod contact;

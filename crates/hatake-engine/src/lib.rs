@@ -2,6 +2,7 @@
 //! stored people, and exporting. Pure rules live in `hatake-domain`; this crate drives them
 //! with a [`hatake_store::Store`].
 
+pub mod alerts;
 pub mod booking;
 pub mod companies;
 pub mod export;

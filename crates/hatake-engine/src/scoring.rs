@@ -1168,6 +1168,10 @@ impl Scorer {
         let held = &self.held;
         let last_at = |lead_id, product_id| held.last_at(lead_id, product_id);
         crate::qualification::after_scoring(store, &mut touched, &mut self.policies_seen, now, &zone, &last_at).await;
+        // Score alerts for the same leads.
+        if let Err(error) = crate::alerts::after_scoring(store, &touched, now).await {
+            tracing::warn!(%error, "score alerts could not be checked");
+        }
         report.timings.qualify = lap(&mut clock);
         // 7. States written back now and then; with them, every event up to the cursor is in
         // the stored states.

@@ -102,6 +102,7 @@ hatake_store::impl_newsletter_store!(PostgresStore, Postgres);
 hatake_store::impl_task_store!(PostgresStore, Postgres);
 hatake_store::impl_hearing_store!(PostgresStore, Postgres);
 hatake_store::impl_routing_store!(PostgresStore, Postgres);
+hatake_store::impl_alert_store!(PostgresStore, Postgres);
 hatake_store::impl_scoring_sqlx_paths!(PostgresStore, Postgres);
 hatake_store::impl_sqlx_plan_writer!(PostgresStore, Postgres);
 hatake_store::impl_system_store!(PostgresStore, Postgres, "postgres", ["ANALYZE"]);

@@ -296,6 +296,7 @@ hatake_store::impl_newsletter_store!(SqliteStore, Sqlite);
 hatake_store::impl_task_store!(SqliteStore, Sqlite);
 hatake_store::impl_hearing_store!(SqliteStore, Sqlite);
 hatake_store::impl_routing_store!(SqliteStore, Sqlite);
+hatake_store::impl_alert_store!(SqliteStore, Sqlite);
 // After `ANALYZE`, the lead index of the event log must still look like many rows per bucket
 // (see `events.rs`): statistics of a nearly empty log are replaced.
 hatake_store::impl_system_store!(

@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (33, "tasks_and_calls", include_str!("../migrations/0033_tasks_and_calls.sql")),
     (34, "hearing_log", include_str!("../migrations/0034_hearing_log.sql")),
     (35, "routing", include_str!("../migrations/0035_routing.sql")),
+    (36, "alerts", include_str!("../migrations/0036_alerts.sql")),
 ];
 
 pub(crate) async fn run(pool: &SqlitePool) -> Result<(), StoreError> {

@@ -407,6 +407,7 @@ macro_rules! impl_resolution_store {
                     "UPDATE hearing_log SET lead_id = $1 WHERE lead_id = $2",
                     "UPDATE tossups SET lead_id = $1 WHERE lead_id = $2",
                     "UPDATE routing_decisions SET lead_id = $1 WHERE lead_id = $2",
+                    "UPDATE alerts SET lead_id = $1 WHERE lead_id = $2",
                     "UPDATE lead_stages SET lead_id = $1 WHERE lead_id = $2 AND product_id NOT IN \
                      (SELECT product_id FROM lead_stages WHERE lead_id = $1)",
                 ] {

@@ -1,6 +1,7 @@
 //! hatake's storage boundary: the [`Store`] trait both backends implement, the rows they
 //! return, and the errors they raise. Web handlers and the CLI see only this crate.
 
+mod alerts;
 mod booking;
 pub mod common_imports;
 mod common_records;
@@ -19,6 +20,7 @@ mod segments;
 mod subscriptions;
 mod tasks;
 mod templates;
+pub use alerts::*;
 pub use booking::*;
 pub use common_records::{rows_per_statement, BULK_ROWS, MAX_BINDS};
 pub use events::*;
@@ -111,6 +113,7 @@ pub trait Store:
     + TaskStore
     + HearingStore
     + RoutingStore
+    + AlertStore
 {
 }
 
@@ -136,7 +139,8 @@ impl<
             + NewsletterStore
             + TaskStore
             + HearingStore
-            + RoutingStore,
+            + RoutingStore
+            + AlertStore,
     > Store for T
 {
 }

@@ -1527,6 +1527,7 @@ async fn scenario_migrations(backend: &Backend) {
         (33, "tasks_and_calls".to_owned()),
         (34, "hearing_log".to_owned()),
         (35, "routing".to_owned()),
+        (36, "alerts".to_owned()),
     ];
     let first = backend.open().await.unwrap();
     new_user(&*first, "first@example.jp", "最初", "admin", at(0)).await;

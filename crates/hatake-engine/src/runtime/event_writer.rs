@@ -60,12 +60,13 @@ pub struct EventWriter {
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     counters: Arc<Counters>,
     /// Told after every group, so that scores follow at once.
-    written: Arc<tokio::sync::Notify>,
+    written: Arc<[Arc<tokio::sync::Notify>]>,
 }
 
 impl EventWriter {
-    pub fn new(store: Arc<dyn Store>, written: Arc<tokio::sync::Notify>) -> Self {
-        Self { store, queue: Mutex::new(None), counters: Arc::default(), written }
+    /// `written`: the signals woken after each group (the scorer's, the alerts').
+    pub fn new(store: Arc<dyn Store>, written: Vec<Arc<tokio::sync::Notify>>) -> Self {
+        Self { store, queue: Mutex::new(None), counters: Arc::default(), written: written.into() }
     }
 
     /// Groups, requests and events written so far (for benchmarks and tests).
@@ -135,7 +136,7 @@ async fn run(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<Job>,
     counters: Arc<Counters>,
-    written: Arc<tokio::sync::Notify>,
+    written: Arc<[Arc<tokio::sync::Notify>]>,
 ) {
     while let Some(first) = receiver.recv().await {
         let mut count = first.events.len();
@@ -154,7 +155,9 @@ async fn run(
         counters.events.fetch_add(count as u64, Ordering::Relaxed);
         let unawaited = write(store.as_ref(), jobs).await;
         counters.unawaited.fetch_add(unawaited, Ordering::Relaxed);
-        written.notify_one();
+        for signal in written.iter() {
+            signal.notify_one();
+        }
     }
 }
 

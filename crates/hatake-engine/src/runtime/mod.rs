@@ -36,6 +36,10 @@ pub struct Signals(Arc<Mutex<HashMap<&'static str, Arc<Notify>>>>);
 pub const EVENTS_WRITTEN: &str = "events-written";
 /// Form submissions were stored to be processed again.
 pub const FORMS_DUE: &str = "forms-due";
+/// Events were written (the alert rules follow).
+pub const ALERT_EVENTS: &str = "alert-events";
+/// Alerts were made (the browsers' live feeds follow).
+pub const ALERTS_MADE: &str = "alerts-made";
 
 impl Signals {
     /// The signal of this name (made on first use).
@@ -301,6 +305,8 @@ pub struct Standard {
     pub mail: bool,
     /// The rules that make inside sales' tasks ([`crate::inside_sales::TaskRules`]).
     pub task_rules: bool,
+    /// Alert rules and the webhooks they send ([`crate::alerts`]).
+    pub alerts: bool,
     /// Where mail goes when the server's configuration says so (else the mail settings page).
     pub mail_config: Option<crate::mail::config::MailConfig>,
     pub mail_sender: crate::mail::sender::SenderSettings,
@@ -314,6 +320,7 @@ impl Default for Standard {
             segments: true,
             mail: true,
             task_rules: true,
+            alerts: true,
             mail_config: None,
             mail_sender: crate::mail::sender::SenderSettings::default(),
         }
@@ -323,7 +330,10 @@ impl Default for Standard {
 impl Runtime {
     /// A runtime with no worker running yet (the event writer starts on its first events).
     pub fn new(cx: Context) -> Self {
-        let events = Arc::new(event_writer::EventWriter::new(cx.store.clone(), cx.signals.get(EVENTS_WRITTEN)));
+        let events = Arc::new(event_writer::EventWriter::new(
+            cx.store.clone(),
+            vec![cx.signals.get(EVENTS_WRITTEN), cx.signals.get(ALERT_EVENTS)],
+        ));
         Self { cx, events, stops: Mutex::default(), joins: Mutex::default() }
     }
 
@@ -342,6 +352,10 @@ impl Runtime {
         }
         if standard.task_rules {
             runtime.run(crate::inside_sales::TaskRules);
+        }
+        if standard.alerts {
+            runtime.run(crate::alerts::AlertWorker);
+            runtime.run(crate::alerts::WebhookSender::default());
         }
         if standard.mail {
             runtime.run(crate::mail::newsletter::NewsletterWorker);
