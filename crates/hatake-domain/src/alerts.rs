@@ -153,7 +153,7 @@ impl AlertRule {
 }
 
 fn hours_text(hours: u32, en: bool) -> String {
-    match (hours % 24 == 0, en) {
+    match (hours.is_multiple_of(24), en) {
         (true, false) => format!("{}日", hours / 24),
         (true, true) => format!("{} days", hours / 24),
         (false, false) => format!("{hours}時間"),
