@@ -45,6 +45,10 @@ pub async fn save_config(
     if config.webhook_secret.trim().is_empty() {
         config.webhook_secret = new_secret();
     }
+    // Rules alert on what happens from now on: the log's history is behind the cursor.
+    if store.get_setting(SETTING_CURSOR).await?.is_none() {
+        store.put_setting(SETTING_CURSOR, &store.max_event_id().await?.to_string(), now).await?;
+    }
     store.put_setting(SETTING_ALERTS, &serde_json::to_string(&config).unwrap_or_default(), now).await?;
     Ok(config)
 }
@@ -251,28 +255,7 @@ impl AlertWorker {
             else {
                 continue;
             };
-            let properties: serde_json::Value = serde_json::from_str(&event.properties).unwrap_or_default();
-            let seen = Seen {
-                kind: &event.kind,
-                product_id: event.product_id,
-                name: event.name.as_deref(),
-                url: properties["url"].as_str(),
-                tracked_link: properties["link"].is_string(),
-            };
-            for rule in rules.iter().filter(|r| r.matches(&seen)) {
-                let Trigger::Event { count, within_hours, .. } = &rule.trigger else { continue };
-                if *count > 1 && !enough(store, rule, lead_id, event, *count, *within_hours).await? {
-                    continue;
-                }
-                let Ok(lead) = store.get_lead(lead_id).await else { continue };
-                let cause = Cause {
-                    detail: event_words(event),
-                    event_id: Some(event.id),
-                    event_at: Some(event.occurred_at),
-                    product_id: event.product_id,
-                };
-                made += usize::from(raise(store, &config, rule, &lead, &cause, now).await?.is_some());
-            }
+            made += consider(store, &config, event, lead_id, now).await?;
         }
         store.put_setting(SETTING_CURSOR, &last.to_string(), now).await?;
         if made > 0 {
@@ -283,6 +266,43 @@ impl AlertWorker {
         }
         Ok(events.len() as i64 == EVENTS_PER_STEP)
     }
+}
+
+/// Raises the alerts the event rules make of one event of a lead (at `now`); how many.
+///
+/// # Errors
+/// A store error.
+pub async fn consider(
+    store: &dyn Store,
+    config: &AlertConfig,
+    event: &ScoringEventRow,
+    lead_id: i64,
+    now: Millis,
+) -> StoreResult<usize> {
+    let properties: serde_json::Value = serde_json::from_str(&event.properties).unwrap_or_default();
+    let seen = Seen {
+        kind: &event.kind,
+        product_id: event.product_id,
+        name: event.name.as_deref(),
+        url: properties["url"].as_str(),
+        tracked_link: properties["link"].is_string(),
+    };
+    let mut made = 0;
+    for rule in config.rules.iter().filter(|r| r.matches(&seen)) {
+        let Trigger::Event { count, within_hours, .. } = &rule.trigger else { continue };
+        if *count > 1 && !enough(store, rule, lead_id, event, *count, *within_hours).await? {
+            continue;
+        }
+        let Ok(lead) = store.get_lead(lead_id).await else { continue };
+        let cause = Cause {
+            detail: event_words(event),
+            event_id: Some(event.id),
+            event_at: Some(event.occurred_at),
+            product_id: event.product_id,
+        };
+        made += usize::from(raise(store, config, rule, &lead, &cause, now).await?.is_some());
+    }
+    Ok(made)
 }
 
 /// Whether the lead did what the rule counts `count` times within the hours before `event`.

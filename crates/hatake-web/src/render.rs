@@ -80,6 +80,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("tossups/list.html", include_str!("../templates/tossups/list.html")),
     ("tossups/absences.html", include_str!("../templates/tossups/absences.html")),
     ("tossups/log.html", include_str!("../templates/tossups/log.html")),
+    ("alerts/list.html", include_str!("../templates/alerts/list.html")),
+    ("settings/alerts.html", include_str!("../templates/settings/alerts.html")),
     ("admin/users.html", include_str!("../templates/admin/users.html")),
     ("admin/tokens.html", include_str!("../templates/admin/tokens.html")),
 ];

@@ -144,3 +144,47 @@ document.addEventListener("change", (event) => {
   const cell = input.closest("tr")?.querySelector("td.after");
   if (cell) cell.textContent = input.dataset.value || "";
 });
+
+// Alerts as they are made (server-sent events): a note in the corner that opens the lead, and
+// the unread count in the header. The browser reconnects by itself, saying what it saw last.
+(function () {
+  var box = document.getElementById("alert-toasts");
+  if (!box || !window.EventSource) {
+    return;
+  }
+  var source = new EventSource("/alerts/stream?after=" + encodeURIComponent(box.getAttribute("data-after") || "0"));
+  source.addEventListener("alert", function (event) {
+    var alert = JSON.parse(event.data);
+    var item = document.createElement("div");
+    item.className = "toast";
+    item.setAttribute("role", "status");
+    item.setAttribute("data-alert", String(alert.id));
+    var title = document.createElement("a");
+    title.href = alert.url;
+    title.textContent = alert.title;
+    item.appendChild(title);
+    if (alert.detail) {
+      var detail = document.createElement("small");
+      detail.textContent = alert.detail;
+      item.appendChild(detail);
+    }
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "link close";
+    close.textContent = "×";
+    close.setAttribute("aria-label", box.getAttribute("data-close") || "close");
+    close.addEventListener("click", function () {
+      item.remove();
+    });
+    item.appendChild(close);
+    box.insertBefore(item, box.firstChild);
+    while (box.children.length > 5) {
+      box.removeChild(box.lastChild);
+    }
+    var count = document.getElementById("alert-count");
+    if (count) {
+      count.textContent = String((parseInt(count.textContent, 10) || 0) + 1);
+      count.hidden = false;
+    }
+  });
+})();

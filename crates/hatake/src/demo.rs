@@ -265,6 +265,7 @@ async fn seed_events(
     crate::demo_pipeline::work_inquiries(store, &inquiries, now, &zone).await?;
     crate::demo_pipeline::work_calls(store, now, &zone).await?;
     crate::demo_pipeline::work_tossups(store, now, &zone).await?;
+    crate::demo_pipeline::work_alerts(store, now).await?;
     Ok(appended)
 }
 

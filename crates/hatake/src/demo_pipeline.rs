@@ -373,6 +373,90 @@ pub async fn work_tossups(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone
     Ok(made)
 }
 
+/// The demo's alert rules — a PDF's link followed to a product page, ERP's pricing page twice
+/// in a week, an ERP score of 60 — and the alerts the last three days' events raised (each
+/// when its event came), the older ones read. Returns the alerts raised.
+///
+/// # Errors
+/// On a database error.
+pub async fn work_alerts(store: &dyn Store, now: i64) -> anyhow::Result<usize> {
+    use hatake_domain::alerts::{AlertConfig, AlertRule, Trigger};
+    let products = store.list_products().await?;
+    let Some(erp) = products.iter().find(|p| p.code == "erp") else { return Ok(0) };
+    let rule = |id: &str, name: &str, product_id: Option<i64>, trigger: Trigger| AlertRule {
+        id: id.into(),
+        name: name.into(),
+        product_id,
+        trigger,
+        window_hours: 24,
+        mail: true,
+        webhook_url: None,
+        active: true,
+    };
+    let event = |url: &str, count: u32| Trigger::Event {
+        kind: "page_view".into(),
+        url_contains: vec![url.into()],
+        name_contains: None,
+        tracked_link: false,
+        count,
+        within_hours: 168,
+    };
+    let config = AlertConfig {
+        rules: vec![
+            rule("r1", "PDF内リンクから製品ページを閲覧", None, event("utm_source=pdf", 1)),
+            rule("r2", "料金ページを1週間に2回閲覧", Some(erp.id), event("/products/erp/pricing/", 2)),
+            rule("r3", "スコア60点到達（クラウドERP）", Some(erp.id), Trigger::Score { threshold: 60 }),
+        ],
+        pool_mail: Some("is-team@hatake-demo.jp".into()),
+        webhook_secret: String::new(),
+    };
+    let config = hatake_engine::alerts::save_config(store, &config, now)
+        .await
+        .map_err(|e| anyhow::anyhow!("demo alert rules: {e}"))?;
+    // The last three days' events, in the order they happened.
+    let last = store.max_event_id().await?;
+    let mut recent = Vec::new();
+    let mut after = (last - 60_000).max(0);
+    loop {
+        let events = store.scoring_events_after(after, 5_000).await?;
+        let Some(end) = events.last().map(|e| e.id) else { break };
+        recent.extend(events.into_iter().filter(|e| e.occurred_at >= now - 3 * DAY && e.occurred_at <= now));
+        after = end;
+    }
+    recent.sort_by_key(|e| (e.occurred_at, e.id));
+    let mut visitors: Vec<String> =
+        recent.iter().filter(|e| e.lead_id.is_none()).filter_map(|e| e.visitor_id.clone()).collect();
+    visitors.sort_unstable();
+    visitors.dedup();
+    let linked: std::collections::HashMap<String, i64> = store.visitor_lead_ids(&visitors).await?.into_iter().collect();
+    let mut made = 0;
+    for event in &recent {
+        let Some(lead) = event.lead_id.or_else(|| event.visitor_id.as_ref().and_then(|v| linked.get(v).copied()))
+        else {
+            continue;
+        };
+        made += hatake_engine::alerts::consider(store, &config, event, lead, event.occurred_at).await?;
+    }
+    store.put_setting(hatake_engine::alerts::SETTING_CURSOR, &last.to_string(), now).await?;
+    // What is older than a day has been looked at.
+    let query = hatake_store::AlertQuery {
+        owner: hatake_store::AlertFor::Anyone,
+        unread_only: true,
+        before: None,
+        after: None,
+        limit: 10_000,
+    };
+    let read: Vec<i64> = store
+        .alerts(&query)
+        .await?
+        .iter()
+        .filter(|a| a.at < now - DAY && roll(a.lead_id, 60, 4) > 0)
+        .map(|a| a.id)
+        .collect();
+    store.mark_alerts_read(hatake_store::AlertFor::Anyone, &read, None, now).await?;
+    Ok(made)
+}
+
 /// What inside sales tells the field rep when it passes a lead on (one per accepted demo lead).
 const HAND_OVER_NOTES: [&str; 8] = [
     "情報システム部の課長。来期の基幹システム刷新を検討中で、予算化は4月の見込み。部長同席での訪問を希望。",

@@ -724,6 +724,79 @@ async fn inside_sales_logs_a_call_from_the_queue_in_headless_chromium() {
     assert!(next[0].due_at > now && next[0].owner_id == Some(app.inside_sales.id));
 }
 
+/// An alert reaches an open call queue without a reload: a lead of the rep's looks at the
+/// pricing page (an event through the API) and the note shows within 2 s.
+#[tokio::test]
+async fn an_alert_appears_in_the_open_call_queue_within_two_seconds_in_headless_chromium() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let input = hatake_domain::LeadInput {
+        family_name: Some("小林".into()),
+        given_name: Some("直美".into()),
+        company_name: Some("北星物産株式会社".into()),
+        owner_id: Some(app.inside_sales.id),
+        ..Default::default()
+    };
+    let now = hatake_web::now_millis();
+    let lead = app.store.create_lead(&input.validate(&[]).unwrap(), true, now).await.unwrap().id;
+    let rule = hatake_domain::alerts::AlertRule {
+        id: "r1".into(),
+        name: "料金ページを閲覧".into(),
+        product_id: None,
+        trigger: hatake_domain::alerts::Trigger::Event {
+            kind: "page_view".into(),
+            url_contains: vec!["/pricing".into()],
+            name_contains: None,
+            tracked_link: false,
+            count: 1,
+            within_hours: 168,
+        },
+        window_hours: 24,
+        mail: false,
+        webhook_url: None,
+        active: true,
+    };
+    let config = hatake_domain::alerts::AlertConfig { rules: vec![rule], ..Default::default() };
+    hatake_engine::alerts::save_config(app.store.as_ref(), &config, now).await.unwrap();
+
+    let driver = start_driver().await;
+    let (browser, _profile) = open_browser(&driver).await;
+    let result = async {
+        sign_in(&browser, &app, "is@example.jp").await?;
+        wait_for_url(&browser, "/calls").await?;
+        browser.wait().for_element(Locator::Id("alert-toasts")).await?;
+        // Let the page's live feed connect.
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let event =
+            json!([{"kind": "page_view", "lead_id": lead, "properties": {"url": "https://example.jp/pricing"}}]);
+        let started = std::time::Instant::now();
+        let sent =
+            app.api(reqwest::Method::POST, "/api/v1/events", &app.admin_token).json(&event).send().await.unwrap();
+        assert_eq!(sent.status(), 200);
+        let toast = browser
+            .wait()
+            .at_most(std::time::Duration::from_secs(5))
+            .every(std::time::Duration::from_millis(50))
+            .for_element(Locator::Css("#alert-toasts .toast"))
+            .await?;
+        let elapsed = started.elapsed();
+        let text = toast.text().await?;
+        assert!(text.contains("料金ページを閲覧：小林 直美（北星物産株式会社）"), "{text}");
+        assert!(elapsed < std::time::Duration::from_secs(2), "the alert took {elapsed:?}");
+        println!("alert shown {} ms after the event was sent", elapsed.as_millis());
+        wait_for_text(&browser, "#alert-count", "1").await?;
+        let shot = browser.screenshot().await?;
+        std::fs::write(std::env::temp_dir().join("hatake-alert-toast.png"), shot).ok();
+        // One click opens the lead at its call panel, and the alert is read.
+        toast.find(Locator::Css("a")).await?.click().await?;
+        browser.wait().for_element(Locator::Id("call-form")).await?;
+        Ok::<(), fantoccini::error::CmdError>(())
+    }
+    .await;
+    browser.close().await.ok();
+    result.expect("browser steps");
+    assert_eq!(app.store.count_unread_alerts(hatake_store::AlertFor::User(app.inside_sales.id)).await.unwrap(), 0);
+}
+
 /// A marketer simulates an MQL policy before saving it (the months as a chart and a table), and
 /// opens the scoring model's form editor.
 #[tokio::test]

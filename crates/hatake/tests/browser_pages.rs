@@ -82,6 +82,8 @@ async fn main_pages(store: &dyn hatake_store::Store) -> Vec<String> {
         "/routing/log",
         "/tossups",
         "/tossups?status=all",
+        "/alerts",
+        "/settings/alerts",
         "/hearing/import",
         "/settings",
         "/settings/departments",

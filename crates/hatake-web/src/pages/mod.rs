@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod alerts;
 mod calls;
 mod departments;
 mod forms;
@@ -56,6 +57,7 @@ pub fn routes() -> Vec<(RouteSpec, MethodRouter<AppState>)> {
     all.extend(calls::routes());
     all.extend(hearing::routes());
     all.extend(tossups::routes());
+    all.extend(alerts::routes());
     all.extend(departments::routes());
     all.extend(tracking_settings::routes());
     all.extend(mail::routes());
@@ -154,6 +156,14 @@ pub(crate) async fn render(
     let can_review = crate::can_review(role);
     // The navigation shows how many possible duplicates wait; a failure only hides the number.
     let open_reviews = if can_review { state.store.count_reviews("open").await.ok() } else { None };
+    // Inside sales and admins get alerts live: the unread count, and where the feed starts.
+    let live_alerts = matches!(role, hatake_domain::Role::InsideSales | hatake_domain::Role::Admin);
+    let (unread_alerts, newest_alert) = if live_alerts {
+        let owner = hatake_store::AlertFor::UserAndPool(user.user.id);
+        (state.store.count_unread_alerts(owner).await.ok(), state.store.max_alert_id().await.ok())
+    } else {
+        (None, None)
+    };
     // A field rep's nav shows how many toss-ups wait for them.
     let pending_tossups = if role == hatake_domain::Role::FieldSales {
         state.store.count_tossups(hatake_store::TossupOwner::ToOrNobody(user.user.id), "pending").await.ok()
@@ -178,6 +188,9 @@ pub(crate) async fn render(
         },
         open_reviews => open_reviews,
         pending_tossups => pending_tossups,
+        live_alerts => live_alerts,
+        unread_alerts => unread_alerts,
+        newest_alert => newest_alert.unwrap_or(0),
     };
     let merged = context! { ..extra, ..base };
     state.templates.render(template, merged).map(Html).map_err(|error| {
