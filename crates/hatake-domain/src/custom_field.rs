@@ -127,6 +127,13 @@ impl CustomFieldDef {
             FieldKind::Number => {
                 let cleaned: String = text.chars().filter(|c| *c != ',').collect();
                 match cleaned.parse::<f64>() {
+                    // Beyond what a person types (and what prints without an exponent).
+                    Ok(n) if n.is_finite() && n.abs() >= 1e15 => Err(FieldError::new(
+                        field,
+                        "number_too_large",
+                        format!("{}の値が大きすぎます（15桁未満にしてください）: {text}", self.label_ja),
+                        format!("{} is too large (fewer than 15 digits): {text}", self.label_en),
+                    )),
                     Ok(n) if n.is_finite() => Ok(Some(serde_json::json!(n))),
                     _ => Err(self.mismatch(&field, value)),
                 }
@@ -252,6 +259,10 @@ mod tests {
         let checked = check_custom_values(&defs(), &values).unwrap();
         assert_eq!(checked.get("budget"), Some(&json!(1_000_000.0)));
         assert_eq!(checked.get("problem"), None, "blank text unsets the field");
+        let mut huge = serde_json::Map::new();
+        huge.insert("budget".into(), json!("12345678901234567890"));
+        let errors = check_custom_values(&defs(), &huge).unwrap_err();
+        assert_eq!(errors.0[0].code, "number_too_large");
     }
 
     #[test]

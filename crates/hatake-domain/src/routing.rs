@@ -45,6 +45,23 @@ pub fn territory(input: &str) -> Option<Vec<&'static str>> {
     })
 }
 
+/// Prefectures in as few words as possible: a whole region by its name (関東), the rest as they
+/// are — for showing a rule's territory again.
+pub fn territory_names(prefectures: &[String]) -> Vec<String> {
+    let mut left: Vec<&str> = prefectures.iter().map(String::as_str).collect();
+    let mut names = Vec::new();
+    for (name, _, first, last) in REGIONS {
+        let members: Vec<&str> =
+            PREFECTURES[usize::from(first) - 1..usize::from(last)].iter().map(|(ja, _)| *ja).collect();
+        if members.len() > 1 && members.iter().all(|m| left.contains(m)) {
+            names.push(name.to_owned());
+            left.retain(|p| !members.contains(p));
+        }
+    }
+    names.extend(left.into_iter().map(str::to_owned));
+    names
+}
+
 /// One routing rule: a lead meeting every condition given goes to one of `reps`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingRule {
@@ -224,7 +241,9 @@ impl RoutingConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Subject {
     pub product_id: i64,
-    /// The account's named owner.
+    /// The lead's own owner (counts only when a field rep).
+    pub lead_owner: Option<i64>,
+    /// The account's named owner (counts only when a field rep).
     pub account_owner: Option<i64>,
     pub prefecture: Option<String>,
     pub employees: Option<i64>,
@@ -276,6 +295,7 @@ impl Skip {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "by", rename_all = "snake_case")]
 pub enum Route {
+    LeadOwner,
     AccountOwner,
     Rule {
         index: usize,
@@ -290,7 +310,8 @@ impl Route {
     pub fn label(&self, locale: &str) -> String {
         let en = locale == "en";
         match self {
-            Route::AccountOwner => (if en { "the account's owner" } else { "企業の担当者" }).to_owned(),
+            Route::LeadOwner => (if en { "the lead's owner" } else { "リードの担当営業" }).to_owned(),
+            Route::AccountOwner => (if en { "the account's owner" } else { "企業の担当営業" }).to_owned(),
             Route::Rule { name, .. } => {
                 if en {
                     format!("rule \"{name}\"")
@@ -364,9 +385,13 @@ pub fn choose(config: &RoutingConfig, lead: &Subject, states: &HashMap<i64, RepS
         }
     };
     if config.account_owner_first {
-        if let Some(owner) = lead.account_owner {
+        // The lead's own field rep, then the account's: an owner who is no field rep (inside
+        // sales owns many leads) is no candidate.
+        let owners = [(lead.lead_owner, Route::LeadOwner), (lead.account_owner, Route::AccountOwner)];
+        for (owner, route) in owners {
+            let Some(owner) = owner.filter(|o| states.contains_key(o)) else { continue };
             match skip_of(config, states, exclude, owner) {
-                None => return Decision { chosen: Some(owner), route: Route::AccountOwner, skipped },
+                None => return Decision { chosen: Some(owner), route, skipped },
                 Some(why) => note(owner, why, &mut skipped),
             }
         }
@@ -420,6 +445,9 @@ mod tests {
         assert!(territory("九州").unwrap().contains(&"沖縄県"));
         assert_eq!(territory("Kanto").unwrap()[0], "茨城県");
         assert_eq!(territory("火星"), None);
+        let mut kinki_and_aichi: Vec<String> = territory("関西").unwrap().iter().map(|p| (*p).to_owned()).collect();
+        kinki_and_aichi.push("愛知県".into());
+        assert_eq!(territory_names(&kinki_and_aichi), ["近畿", "愛知県"]);
     }
 
     #[test]

@@ -744,6 +744,8 @@ pub struct Kpi {
     pub passed: i64,
     /// Toss-ups field sales accepted: valid opportunities as they judged them.
     pub valid: i64,
+    /// Toss-ups field sales rejected (the rest still wait).
+    pub rejected: i64,
 }
 
 impl Kpi {
@@ -774,14 +776,15 @@ impl Kpi {
         rate(self.opportunities, self.contacts)
     }
 
-    /// Valid opportunities per toss-up.
+    /// Valid opportunities per toss-up decided (those still waiting are not counted yet).
     pub fn valid_rate(&self) -> Option<f64> {
-        rate(self.valid, self.passed)
+        rate(self.valid, self.valid + self.rejected)
     }
 
     fn add_tossup(&mut self, tossup: &hatake_store::TossupRow) {
         self.passed += 1;
         self.valid += i64::from(tossup.status == "accepted");
+        self.rejected += i64::from(tossup.status == "rejected");
     }
 }
 

@@ -110,6 +110,7 @@ pub async fn subject(store: &dyn Store, lead_id: i64, product_id: i64) -> StoreR
     };
     Ok(Subject {
         product_id,
+        lead_owner: lead.owner_id,
         account_owner: account.as_ref().and_then(|a| a.owner_id),
         prefecture: lead.prefecture.clone().or_else(|| account.as_ref().and_then(|a| a.prefecture.clone())),
         employees: account.as_ref().and_then(|a| a.employee_count),
@@ -186,8 +187,9 @@ pub struct Tossed {
     pub decision: Decision,
 }
 
-/// Passes a lead to field sales: checked, moved to SAL when it is not there yet (inside sales
-/// accepted it, with the note), routed, and stored with the hearing sheet as it is now.
+/// Passes a lead to field sales: checked, routed, and stored with the hearing sheet as it is
+/// now. Its stage moves when field sales decide: to SAL when accepted, to nurturing when sent
+/// back there.
 ///
 /// # Errors
 /// The note or product named when wrong, a lead already with sales or already passed on; a
@@ -218,12 +220,7 @@ pub async fn toss_up(
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let stage = store
-        .lead_stages(&[input.lead_id])
-        .await?
-        .into_iter()
-        .find(|s| s.product_id == input.product_id)
-        .map_or_else(|| "lead".to_owned(), |s| s.stage);
+    let stage = stage_of(store, input.lead_id, input.product_id).await?;
     if matches!(stage.as_str(), "opportunity" | "won" | "lost") {
         return Err(invalid(
             "product_id",
@@ -247,18 +244,6 @@ pub async fn toss_up(
             "A toss-up for this product is waiting for field sales.",
         ));
     }
-    if stage != "sal" {
-        let request = MoveRequest {
-            lead_id: input.lead_id,
-            product_id: input.product_id,
-            from: stage.clone(),
-            to: "sal".into(),
-            note: Some(note.clone()),
-            by,
-            ..MoveRequest::default()
-        };
-        qualification::move_lead(store, &request, now, zone).await?;
-    }
     let config = config(store).await?;
     let decision = route(store, input.lead_id, input.product_id, &[], now, zone).await?;
     let sla_due_at = match decision.chosen {
@@ -278,6 +263,16 @@ pub async fn toss_up(
     };
     let id = store.create_tossup(&tossup, &decision_row(&decision, "tossup", now)).await?;
     Ok(Tossed { id, decision })
+}
+
+/// A lead's stage for a product (`lead` when it has none).
+async fn stage_of(store: &dyn Store, lead_id: i64, product_id: i64) -> StoreResult<String> {
+    Ok(store
+        .lead_stages(&[lead_id])
+        .await?
+        .into_iter()
+        .find(|s| s.product_id == product_id)
+        .map_or_else(|| "lead".to_owned(), |s| s.stage))
 }
 
 /// The hearing sheet as it is: `[{"label", "value"}]`, every item, blank when not known.
@@ -327,11 +322,18 @@ async fn pending(store: &dyn Store, id: i64, user: &UserRow) -> Result<TossupRow
     Ok(tossup)
 }
 
-/// Accepts a toss-up: the lead becomes the rep's, with a visit to arrange as their task.
+/// Accepts a toss-up: the lead becomes the rep's and moves to SAL, with a visit to arrange as
+/// the rep's task.
 ///
 /// # Errors
 /// Not pending, or not the user's to decide; a store error.
-pub async fn accept(store: &dyn Store, id: i64, user: &UserRow, now: Millis) -> Result<(), SaveError> {
+pub async fn accept(
+    store: &dyn Store,
+    id: i64,
+    user: &UserRow,
+    now: Millis,
+    zone: &jiff::tz::TimeZone,
+) -> Result<(), SaveError> {
     let tossup = pending(store, id, user).await?;
     let decision = TossupDecision {
         status: "accepted".into(),
@@ -346,6 +348,23 @@ pub async fn accept(store: &dyn Store, id: i64, user: &UserRow, now: Millis) -> 
     }
     let rep = tossup.to_user.unwrap_or(user.id);
     store.assign_lead_owner(tossup.lead_id, rep, now).await?;
+    // Sales accepted it: SAL, with the hand-over note (a lead already past it stays).
+    let stage = stage_of(store, tossup.lead_id, tossup.product_id).await?;
+    if matches!(stage.as_str(), "lead" | "mql" | "nurturing") {
+        let request = MoveRequest {
+            lead_id: tossup.lead_id,
+            product_id: tossup.product_id,
+            from: stage,
+            to: "sal".into(),
+            note: Some(tossup.note.clone()),
+            by: Some(user.id),
+            ..MoveRequest::default()
+        };
+        match qualification::move_lead(store, &request, now, zone).await {
+            Ok(_) | Err(MoveError::Invalid(_)) => {}
+            Err(MoveError::Store(error)) => return Err(error.into()),
+        }
+    }
     let product = tossup.product_name.clone().unwrap_or_default();
     let visit = NewTask {
         kind: "visit".into(),
@@ -426,11 +445,12 @@ pub async fn reject(
     if !store.decide_tossup(id, &decision).await? {
         return Err(invalid("tossup", "decided", "このトスアップは既に判断済みです。", "Decided meanwhile."));
     }
-    if rejection.back_to == "nurturing" {
+    let stage = stage_of(store, tossup.lead_id, tossup.product_id).await?;
+    if rejection.back_to == "nurturing" && matches!(stage.as_str(), "mql" | "sal") {
         let request = MoveRequest {
             lead_id: tossup.lead_id,
             product_id: tossup.product_id,
-            from: "sal".into(),
+            from: stage,
             to: "nurturing".into(),
             reason: Some(reason.key.clone()),
             note: note.clone(),
@@ -443,7 +463,7 @@ pub async fn reject(
             Ok(_) | Err(MoveError::Invalid(_)) => {}
             Err(MoveError::Store(error)) => return Err(error.into()),
         }
-    } else {
+    } else if rejection.back_to == "inside_sales" {
         let owner = match tossup.from_user {
             Some(id) => {
                 store.get_user(id).await.ok().filter(|u| u.active && u.role() == Role::InsideSales).map(|u| u.id)

@@ -92,8 +92,7 @@ async fn routing_work(store: Arc<dyn Store>) {
     let row = store.get_tossup(tossed.id).await.unwrap();
     assert_eq!((row.status.as_str(), row.to_name.as_deref(), row.from_user), ("pending", Some("大野"), Some(is.id)));
     assert!(row.sla_due_at.is_some_and(|due| due == T0 + 8 * HOUR), "8 business hours: {:?}", row.sla_due_at);
-    let stage = store.lead_stages(&[first]).await.unwrap().remove(0);
-    assert_eq!(stage.stage, "sal", "inside sales accepted it");
+    assert!(store.lead_stages(&[first]).await.unwrap().is_empty(), "the stage waits for field sales");
     assert_eq!(codes(routing::toss_up(store, &input, Some(is.id), T0, &zone).await), ["already_passed"]);
 
     // The owner is away today: skipped, and why is kept; a Tokyo lead goes to the pool.
@@ -110,6 +109,8 @@ async fn routing_work(store: Arc<dyn Store>) {
     assert!(kept[0].skipped.contains("absent") && kept[0].route.contains("pool"), "{kept:?}");
     // An Osaka lead: the territory rule.
     let third = lead(store, "上田", "大阪府", None).await;
+    // (An MQL: rejected to nurturing, it leaves the MQL queue with the reason.)
+    hatake_engine::qualification::hand_raise(store, third, erp, "inquiry", None, T0, &zone).await.unwrap();
     let osaka = routing::toss_up(store, &TossupInput { lead_id: third, ..input.clone() }, Some(is.id), T0, &zone)
         .await
         .unwrap();
@@ -119,11 +120,12 @@ async fn routing_work(store: Arc<dyn Store>) {
     // Only the rep decides; accepted, the lead is theirs with a visit to arrange.
     let first_id =
         store.tossups(&hatake_store::TossupQuery { lead_id: Some(first), ..Default::default() }).await.unwrap()[0].id;
-    assert_eq!(codes(routing::accept(store, first_id, &pool, T0 + HOUR).await), ["not_yours"]);
-    assert_eq!(codes(routing::accept(store, first_id, &is, T0 + HOUR).await), ["not_yours"]);
-    routing::accept(store, first_id, &owner, T0 + HOUR).await.unwrap();
-    assert_eq!(codes(routing::accept(store, first_id, &owner, T0 + HOUR).await), ["decided"]);
+    assert_eq!(codes(routing::accept(store, first_id, &pool, T0 + HOUR, &zone).await), ["not_yours"]);
+    assert_eq!(codes(routing::accept(store, first_id, &is, T0 + HOUR, &zone).await), ["not_yours"]);
+    routing::accept(store, first_id, &owner, T0 + HOUR, &zone).await.unwrap();
+    assert_eq!(codes(routing::accept(store, first_id, &owner, T0 + HOUR, &zone).await), ["decided"]);
     assert_eq!(store.get_lead(first).await.unwrap().owner_id, Some(owner.id));
+    assert_eq!(store.lead_stages(&[first]).await.unwrap()[0].stage, "sal", "sales accepted it");
     let visits = store
         .tasks(&TaskQuery { lead_id: Some(first), kind: Some("visit".into()), ..Default::default() })
         .await

@@ -55,6 +55,7 @@ pub struct TossupRow {
     pub back_to: Option<String>,
     pub from_name: Option<String>,
     pub to_name: Option<String>,
+    pub decided_name: Option<String>,
     pub product_name: Option<String>,
     pub lead_family_name: Option<String>,
     pub lead_given_name: Option<String>,
@@ -124,6 +125,9 @@ pub struct DecisionRow {
     pub chosen_name: Option<String>,
     pub skipped: String,
     pub at: Millis,
+    pub lead_family_name: Option<String>,
+    pub lead_given_name: Option<String>,
+    pub company_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
@@ -197,16 +201,19 @@ pub trait RoutingStore: Send + Sync + 'static {
 /// `SELECT` of a [`TossupRow`] from `tossups t`; a condition follows.
 pub const TOSSUP_SELECT: &str = "SELECT t.id, t.lead_id, t.product_id, t.from_user, t.to_user, t.note, t.hearing, \
      t.status, t.sla_due_at, t.created_at, t.decided_at, t.decided_by, t.reason, t.reason_note, t.back_to, \
-     f.display_name AS from_name, r.display_name AS to_name, p.name AS product_name, \
+     f.display_name AS from_name, r.display_name AS to_name, k.display_name AS decided_name, p.name AS product_name, \
      l.family_name AS lead_family_name, l.given_name AS lead_given_name, \
      COALESCE(a.name, l.company_name) AS company_name, COALESCE(l.prefecture, a.prefecture) AS prefecture \
      FROM tossups t JOIN leads l ON l.id = t.lead_id LEFT JOIN accounts a ON a.id = l.account_id \
-     LEFT JOIN users f ON f.id = t.from_user LEFT JOIN users r ON r.id = t.to_user \
+     LEFT JOIN users f ON f.id = t.from_user LEFT JOIN users r ON r.id = t.to_user LEFT JOIN users k ON k.id = t.decided_by \
      LEFT JOIN products p ON p.id = t.product_id";
 
 /// `SELECT` of a [`DecisionRow`] from `routing_decisions d`; a condition follows.
 pub const DECISION_SELECT: &str = "SELECT d.id, d.tossup_id, d.lead_id, d.cause, d.route, d.chosen_id, \
-     u.display_name AS chosen_name, d.skipped, d.at FROM routing_decisions d LEFT JOIN users u ON u.id = d.chosen_id";
+     u.display_name AS chosen_name, d.skipped, d.at, l.family_name AS lead_family_name, \
+     l.given_name AS lead_given_name, COALESCE(a.name, l.company_name) AS company_name \
+     FROM routing_decisions d LEFT JOIN users u ON u.id = d.chosen_id JOIN leads l ON l.id = d.lead_id \
+     LEFT JOIN accounts a ON a.id = l.account_id";
 
 /// The `WHERE` of a toss-up list and its integer and text values in order (`$1`…).
 pub fn tossup_filter(owner: TossupOwner, status: Option<&str>, lead: Option<i64>) -> (String, Vec<crate::TaskBind>) {

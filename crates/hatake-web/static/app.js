@@ -146,15 +146,24 @@ document.addEventListener("change", (event) => {
 });
 
 // Alerts as they are made (server-sent events): a note in the corner that opens the lead, and
-// the unread count in the header. The browser reconnects by itself, saying what it saw last.
+// the unread count in the header. One tab of the browser holds the stream (a Web Lock) and
+// passes each alert to the others (a BroadcastChannel): a browser keeps only a few connections
+// to one server open, and every tab holding its own stream would block pages from loading. The
+// stream opens once the page has loaded and closes when the page goes; the browser reconnects
+// by itself, saying what it saw last.
 (function () {
   var box = document.getElementById("alert-toasts");
   if (!box || !window.EventSource) {
     return;
   }
-  var source = new EventSource("/alerts/stream?after=" + encodeURIComponent(box.getAttribute("data-after") || "0"));
-  source.addEventListener("alert", function (event) {
-    var alert = JSON.parse(event.data);
+  var channel = window.BroadcastChannel ? new BroadcastChannel("hatake-alerts") : null;
+  var shown = {};
+
+  function show(alert) {
+    if (shown[alert.id]) {
+      return;
+    }
+    shown[alert.id] = true;
     var item = document.createElement("div");
     item.className = "toast";
     item.setAttribute("role", "status");
@@ -186,5 +195,39 @@ document.addEventListener("change", (event) => {
       count.textContent = String((parseInt(count.textContent, 10) || 0) + 1);
       count.hidden = false;
     }
+  }
+
+  if (channel) {
+    channel.onmessage = function (message) {
+      show(message.data);
+    };
+  }
+
+  // Runs until the page goes; resolves then (releasing the lock to another tab).
+  function listen() {
+    return new Promise(function (done) {
+      var source = new EventSource("/alerts/stream?after=" + encodeURIComponent(box.getAttribute("data-after") || "0"));
+      source.addEventListener("alert", function (event) {
+        var alert = JSON.parse(event.data);
+        show(alert);
+        if (channel) {
+          channel.postMessage(alert);
+        }
+      });
+      window.addEventListener("pagehide", function () {
+        source.close();
+        done();
+      });
+    });
+  }
+
+  window.addEventListener("load", function () {
+    window.setTimeout(function () {
+      if (navigator.locks && channel) {
+        navigator.locks.request("hatake-alerts", listen);
+      } else {
+        listen();
+      }
+    }, 0);
   });
 })();

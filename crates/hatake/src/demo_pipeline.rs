@@ -345,7 +345,7 @@ pub async fn work_tossups(store: &dyn Store, now: i64, zone: &jiff::tz::TimeZone
             continue;
         }
         let outcome = match roll(lead, 52, 10) {
-            0..=5 => routing::accept(store, tossed.id, rep, decided_at).await,
+            0..=5 => routing::accept(store, tossed.id, rep, decided_at, zone).await,
             6 => {
                 let rejection = Rejection {
                     reason: "not_now".into(),

@@ -176,7 +176,10 @@ async fn every_main_page_fits_a_1280_px_window() {
         let mut raw = Vec::new();
         for language in ["ja", "en"] {
             for path in &pages {
+                // (A page that takes long to load stands for a stream holding a connection.)
+                let started = Instant::now();
                 browser.goto(&app.url(path)).await?;
+                assert!(started.elapsed() < Duration::from_secs(10), "{path} took {:?} to load", started.elapsed());
                 browser.wait().for_element(Locator::Css("main")).await?;
                 let widths = browser
                     .execute("return [document.documentElement.scrollWidth, window.innerWidth, document.title]", vec![])

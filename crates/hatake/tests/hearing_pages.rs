@@ -87,7 +87,7 @@ async fn pages(backend: support::Backend) {
     let (rep, csrf) = app.sign_in("is@example.jp").await;
     let queue = rep.get(app.url("/calls?due=all")).send().await.unwrap().text().await.unwrap();
     assert!(
-        queue.contains("ヒアリングシート 0/4 · 未確認: 課題、立場・役割、導入時期、現行製品"),
+        queue.contains("ヒアリングシート 0/4 · 未確認: 課題、立場・役割、導入時期 ほか1項目"),
         "the queue says what is still to learn: {queue}"
     );
     let panel = rep.get(app.url(&format!("/leads/{kato}"))).send().await.unwrap().text().await.unwrap();

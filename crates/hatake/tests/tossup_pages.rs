@@ -138,9 +138,10 @@ async fn pages(backend: support::Backend) {
         .send()
         .await
         .unwrap();
-    assert_eq!(location(&accepted), "/tossups?decided=accept");
-    let page = field_west.get(app.url("/tossups?decided=accept")).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("受け入れました。リードの担当になり"));
+    assert_eq!(location(&accepted), format!("/tossups?decided=accept&t={osaka_tossup}"));
+    let page = field_west.get(app.url(&location(&accepted))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("大西 一郎さんを受け入れました。西田 四郎さんの担当になり"), "{page}");
+    assert_eq!(store.lead_stages(&[osaka]).await.unwrap()[0].stage, "sal", "sales accepted it");
     assert_eq!(store.get_lead(osaka).await.unwrap().owner_id, Some(west.id));
 
     // 営業 次郎 rejects the Tokyo lead back to inside sales, from the lead's page.
@@ -149,7 +150,9 @@ async fn pages(backend: support::Backend) {
     let reject = [("_csrf", e_csrf.as_str()), ("reason", "not_now"), ("back_to", "inside_sales"), ("back", "lead")];
     let response =
         field_east.post(app.url(&format!("/tossups/{tokyo_tossup}/reject"))).form(&reject).send().await.unwrap();
-    assert_eq!(location(&response), format!("/leads/{tokyo}?decided=reject#tossup"));
+    assert_eq!(location(&response), format!("/leads/{tokyo}?decided=reject&t={tokyo_tossup}#tossup"));
+    let page = field_east.get(app.url(&location(&response))).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("東山 一郎さんを差し戻しました（インサイドセールスの再架電へ。理由:"), "{page}");
     let returned = store
         .tasks(&TaskQuery { lead_id: Some(tokyo), kind: Some("call".into()), ..Default::default() })
         .await

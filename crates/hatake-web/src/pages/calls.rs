@@ -175,16 +175,26 @@ async fn queue(
                     outcome => outcome_label(&c.last.outcome, &outcomes, locale),
                     ago => ago(c.last.at, now, locale, &zone),
                 }),
-                hearing => e.hearing.as_ref().map(|h| context! {
-                    known => h.known,
-                    total => h.total,
-                    missing => h.missing.iter().filter_map(|k| sheet.item(k)).map(|d| d.label(locale)).collect::<Vec<_>>(),
+                hearing => e.hearing.as_ref().map(|h| {
+                    // The first three items still to learn, and how many more.
+                    let names: Vec<&str> = h.missing.iter().filter_map(|k| sheet.item(k)).map(|d| d.label(locale)).collect();
+                    context! {
+                        known => h.known,
+                        total => h.total,
+                        missing => names.iter().take(3).collect::<Vec<_>>(),
+                        more => names.len().saturating_sub(3),
+                    }
                 }),
             }
         })
         .collect();
     let logged = match params.logged.as_deref().and_then(|id| id.parse::<i64>().ok()) {
         Some(id) => Some(logged_message(store, id, locale, &zone).await.map_err(error)?),
+        None => None,
+    };
+    // The lead just called, one click away (to pass it on, or to read the hearing sheet again).
+    let logged_lead = match params.logged.as_deref().and_then(|id| id.parse::<i64>().ok()) {
+        Some(id) => store.calls_by_ids(&[id]).await.map_err(error)?.first().map(|c| c.lead_id),
         None => None,
     };
     render(
@@ -201,6 +211,7 @@ async fn queue(
             due_today => due_today,
             overdue => overdue,
             logged => logged,
+            logged_lead => logged_lead,
             pool => pool,
         },
     )

@@ -91,7 +91,8 @@ pub(crate) async fn panel(
         .iter()
         .map(|def| {
             let value = values.get(&def.key).filter(|v| hatake_domain::hearing::is_known(Some(v)));
-            let learned = log.iter().find(|r| r.field_key == def.key && r.value.is_some());
+            // Who learned the value in force (none when it was cleared last).
+            let learned = log.iter().find(|r| r.field_key == def.key).filter(|r| r.value.is_some());
             let input = match typed {
                 Some((typed, _)) => typed.get(&def.key).cloned().unwrap_or_default(),
                 None => value.map(|v| hatake_domain::hearing::value_text(Some(def), v)).unwrap_or_default(),
@@ -251,6 +252,16 @@ async fn save_settings(State(state): State<AppState>, form: PageForm<Vec<(String
     let user = form.user;
     let locale = user.locale();
     let checked: Vec<&String> = form.data.iter().filter(|(k, _)| k == "item").map(|(_, v)| v).collect();
+    let defs = crate::service::custom_defs(state.store.as_ref()).await.unwrap_or_default();
+    let label = |key: &str, ja: bool| {
+        defs.iter().find(|d| d.key == key).map_or(key.to_owned(), |d| {
+            if ja {
+                d.label_ja.clone()
+            } else {
+                d.label_en.clone()
+            }
+        })
+    };
     let mut bad = FieldErrors::default();
     let mut ordered: Vec<(i64, usize, String)> = Vec::new();
     for (index, key) in checked.iter().enumerate() {
@@ -263,8 +274,8 @@ async fn save_settings(State(state): State<AppState>, form: PageForm<Vec<(String
                     bad.push(FieldError::new(
                         format!("position.{key}"),
                         "invalid_number",
-                        format!("「{key}」の順番「{text}」は数字ではありません。"),
-                        format!("The position \"{text}\" of \"{key}\" is not a number."),
+                        format!("「{}」の順番「{text}」は数字ではありません。", label(key, true)),
+                        format!("The position \"{text}\" of \"{}\" is not a number.", label(key, false)),
                     ));
                     i64::MAX
                 }

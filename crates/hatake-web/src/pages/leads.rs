@@ -217,6 +217,8 @@ pub(crate) struct Flash {
     tossed: Option<String>,
     /// A toss-up was decided (`accept`, `reject`, `take`).
     decided: Option<String>,
+    /// Which.
+    t: Option<String>,
 }
 
 async fn detail(
@@ -263,6 +265,26 @@ pub(crate) async fn detail_page(
     };
     let hearing = super::hearing::panel(state, user, &lead, extra.hearing).await?;
     let tossup = super::tossups::panel(state, user, &lead, extra.tossup).await?;
+    // What a decision just did, in words (its toss-up is named in the address).
+    let decided = match flash.t.as_deref().and_then(|t| t.parse::<i64>().ok()).filter(|_| flash.decided.is_some()) {
+        Some(id) => match store.get_tossup(id).await {
+            Ok(t) => {
+                let (_, process) = hatake_engine::qualification::process(store, t.product_id)
+                    .await
+                    .map_err(|e| PageError::from_store(e, locale))?;
+                let reason = t.reason.as_ref().map(|key| {
+                    process
+                        .recycle_reasons
+                        .iter()
+                        .find(|r| &r.key == key)
+                        .map_or(key.clone(), |r| r.label(locale).to_owned())
+                });
+                super::tossups::decided_message(&t, reason, locale)
+            }
+            Err(_) => None,
+        },
+        None => None,
+    };
     let sheet_keys = hatake_engine::hearing::sheet(store).await.map_err(|e| PageError::from_store(e, locale))?.keys();
     let values = lead.custom_map();
     // The hearing items are in their own panel; the other custom fields here.
@@ -323,12 +345,7 @@ pub(crate) async fn detail_page(
             hearing => hearing,
             tossup => tossup,
             tossed => flash.tossed.is_some(),
-            decided => flash.decided.as_deref().and_then(|d| match d {
-                "accept" => Some("tossup.flash.accepted"),
-                "reject" => Some("tossup.flash.rejected"),
-                "take" => Some("tossup.flash.taken"),
-                _ => None,
-            }),
+            decided => decided,
             heard => flash.heard.as_deref().and_then(|h| h.parse::<usize>().ok()),
             called => flash.called.is_some(),
             task_saved => flash.task_saved.is_some(),

@@ -70,8 +70,15 @@ fn decision_view(row: &DecisionRow, names: &HashMap<i64, String>, locale: &str) 
             format!("{name}（{}）", why.label(locale))
         })
         .collect();
+    let lead_name = [row.lead_family_name.as_deref(), row.lead_given_name.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
     context! {
         row => row,
+        lead_name => lead_name,
         cause => cause_label(&row.cause),
         route => route.map(|r| r.label(locale)),
         skipped => skipped,
@@ -118,6 +125,36 @@ fn tossup_view(t: &TossupRow, user: &UserRow, now: i64, locale: &str) -> minijin
         takeable => decidable && t.to_user.is_none(),
         back_to => t.back_to.as_deref().map(|b| format!("tossup.back_to.{b}")),
     }
+}
+
+/// What a decision did, in words: whose lead, taken or sent where, why.
+pub(crate) fn decided_message(t: &TossupRow, reason: Option<String>, locale: &str) -> Option<String> {
+    let en = locale == "en";
+    let lead = if t.lead_name().is_empty() { "—".to_owned() } else { t.lead_name() };
+    let rep = t.to_name.clone().unwrap_or_default();
+    Some(match (t.status.as_str(), t.back_to.as_deref(), en) {
+        ("accepted", _, false) => {
+            format!("{lead}さんを受け入れました。{rep}さんの担当になり、初回訪問の日程調整タスクを作成しました。")
+        }
+        ("accepted", _, true) => format!("Accepted {lead}: now {rep}'s, with a task to arrange the first visit."),
+        ("rejected", Some("nurturing"), false) => {
+            format!("{lead}さんを差し戻しました（ナーチャリングへ。理由: {}）。", reason.unwrap_or_default())
+        }
+        ("rejected", _, false) => {
+            format!(
+                "{lead}さんを差し戻しました（インサイドセールスの再架電へ。理由: {}）。",
+                reason.unwrap_or_default()
+            )
+        }
+        ("rejected", back, true) => format!(
+            "Rejected {lead} (back to {}; reason: {}).",
+            if back == Some("nurturing") { "nurturing" } else { "inside sales" },
+            reason.unwrap_or_default()
+        ),
+        ("pending", _, false) => format!("{lead}さんを引き受けました。期限までに受け入れるか差し戻してください。"),
+        ("pending", _, true) => format!("Took {lead}: accept or reject it by the deadline."),
+        _ => return None,
+    })
 }
 
 /// The lead page's toss-up panel.
@@ -231,7 +268,7 @@ async fn decide(
     let now = now_millis();
     let zone = state.zone();
     let result = match action.as_str() {
-        "accept" => routing::accept(store, id, &user.user, now).await,
+        "accept" => routing::accept(store, id, &user.user, now, &zone).await,
         "take" => routing::take(store, id, &user.user, now, &zone).await,
         "reject" => {
             let rejection = Rejection {
@@ -248,7 +285,7 @@ async fn decide(
     match result {
         Ok(()) => {
             let anchor = if form.data.back == "lead" { "#tossup" } else { "" };
-            Redirect::to(&format!("{base}{sep}decided={action}{anchor}")).into_response()
+            Redirect::to(&format!("{base}{sep}decided={action}&t={id}{anchor}")).into_response()
         }
         Err(SaveError::Invalid(errors)) if errors.0.iter().any(|e| e.code == "not_yours") => {
             PageError::forbidden(locale).into_response()
@@ -270,7 +307,8 @@ pub struct ListParams {
     status: Option<String>,
     scope: Option<String>,
     before: Option<String>,
-    decided: Option<String>,
+    /// The toss-up just decided.
+    t: Option<String>,
 }
 
 async fn list(
@@ -311,18 +349,35 @@ async fn list_page(
     rows.truncate(PAGE as usize);
     let pending = store.count_tossups(owner, "pending").await.map_err(error)?;
     let now = now_millis();
-    let views: Vec<minijinja::Value> = rows.iter().map(|t| tossup_view(t, &user.user, now, locale)).collect();
-    let mut reasons: HashMap<i64, Vec<minijinja::Value>> = HashMap::new();
-    for t in rows.iter().filter(|t| t.status == "pending") {
-        if let std::collections::hash_map::Entry::Vacant(slot) = reasons.entry(t.product_id) {
-            let (_, process) = hatake_engine::qualification::process(store, t.product_id).await.map_err(error)?;
-            slot.insert(
-                process.recycle_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) }).collect(),
-            );
+    let mut processes: HashMap<i64, hatake_domain::lifecycle::ProcessConfig> = HashMap::new();
+    for t in &rows {
+        if let std::collections::hash_map::Entry::Vacant(slot) = processes.entry(t.product_id) {
+            slot.insert(hatake_engine::qualification::process(store, t.product_id).await.map_err(error)?.1);
         }
     }
-    let reasons: HashMap<String, Vec<minijinja::Value>> =
-        reasons.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    let reasons: HashMap<String, Vec<minijinja::Value>> = processes
+        .iter()
+        .map(|(product, process)| {
+            let list = process.recycle_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) });
+            (product.to_string(), list.collect())
+        })
+        .collect();
+    let reason_of = |t: &TossupRow| {
+        let key = t.reason.as_ref()?;
+        let process = processes.get(&t.product_id)?;
+        Some(process.recycle_reasons.iter().find(|r| &r.key == key).map_or(key.clone(), |r| r.label(locale).to_owned()))
+    };
+    let views: Vec<minijinja::Value> = rows
+        .iter()
+        .map(|t| context! { v => tossup_view(t, &user.user, now, locale), reason => reason_of(t) })
+        .collect();
+    let flash = match params.t.as_deref().and_then(|t| t.parse::<i64>().ok()) {
+        Some(id) => match store.get_tossup(id).await {
+            Ok(t) => decided_message(&t, reason_of(&t), locale),
+            Err(_) => None,
+        },
+        None => None,
+    };
     let scope = if all { "all" } else { "mine" };
     let next = if more {
         rows.last().map(|t| format!("/tossups?status={status}&scope={scope}&before={}", t.id))
@@ -343,12 +398,7 @@ async fn list_page(
             pending => pending,
             next => next,
             first_page => before.is_none(),
-            decided => params.decided.as_deref().and_then(|d| match d {
-                "accept" => Some("tossup.flash.accepted"),
-                "reject" => Some("tossup.flash.rejected"),
-                "take" => Some("tossup.flash.taken"),
-                _ => None,
-            }),
+            decided => flash,
             problem => problem,
         },
     )
@@ -417,7 +467,7 @@ fn form_of(config: &RoutingConfig, field: &[UserRow]) -> RoutingForm {
         .map(|(i, r)| RuleRow {
             name: r.name.clone(),
             order: (i + 1).to_string(),
-            territories: r.prefectures.join("、"),
+            territories: hatake_domain::routing::territory_names(&r.prefectures).join("、"),
             products: r.product_ids.clone(),
             min_employees: opt_text(r.min_employees),
             max_employees: opt_text(r.max_employees),
@@ -467,8 +517,9 @@ fn split_list(text: &str) -> Vec<String> {
     text.split([',', '、', '\n', '/', '／']).map(hatake_domain::text::nfkc_trim).filter(|s| !s.is_empty()).collect()
 }
 
-/// The configuration a form says, or what is wrong with it (each problem in words).
-fn parse_form(form: &RoutingForm) -> Result<RoutingConfig, FieldErrors> {
+/// The configuration a form says (bad numbers left at their defaults) and what is wrong with
+/// its text (each problem in words).
+fn parse_form(form: &RoutingForm) -> (RoutingConfig, FieldErrors) {
     let mut errors = FieldErrors::default();
     let number = |text: &str, field: &str, what_ja: &str, what_en: &str, errors: &mut FieldErrors| -> Option<i64> {
         let text = hatake_domain::text::nfkc_trim(text).replace(',', "");
@@ -565,7 +616,7 @@ fn parse_form(form: &RoutingForm) -> Result<RoutingConfig, FieldErrors> {
         reps,
         accept_sla_hours: u32::try_from(sla).unwrap_or(u32::MAX),
     };
-    errors.into_result(|| config)
+    (config, errors)
 }
 
 #[derive(Deserialize, Default)]
@@ -626,9 +677,20 @@ async fn save_settings(State(state): State<AppState>, form: PageForm<Vec<(String
         Err(error) => return PageError::from_store(error, locale).into_response(),
     };
     let typed = posted_form(&form.data, &field);
-    let outcome = match parse_form(&typed) {
-        Ok(config) => routing::save_config(store, &config, now_millis()).await,
-        Err(errors) => Err(SaveError::Invalid(errors)),
+    let (config, mut errors) = parse_form(&typed);
+    let outcome = if errors.is_empty() {
+        routing::save_config(store, &config, now_millis()).await
+    } else {
+        // Every problem at once: the text's and the configuration's.
+        let reps: Vec<i64> = field.iter().map(|u| u.id).collect();
+        let products: Vec<i64> = match store.list_products().await {
+            Ok(list) => list.iter().map(|p| p.id).collect(),
+            Err(error) => return PageError::from_store(error, locale).into_response(),
+        };
+        if let Err(more) = config.check(&reps, &products) {
+            errors.0.extend(more.0);
+        }
+        Err(SaveError::Invalid(errors))
     };
     match outcome {
         Ok(()) => Redirect::to("/settings/routing?saved=1").into_response(),
