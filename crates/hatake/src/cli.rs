@@ -104,6 +104,8 @@ pub enum BenchCommand {
     /// Fresh evaluation of segments of each kind of condition on a million leads and twenty
     /// million events, next to a segment every lead matches (see BENCHMARKS.md).
     Segments(crate::bench::segments::SegmentsBenchArgs),
+    /// The call queue page and alert latency at a million leads and 100,000 open tasks.
+    InsideSales(crate::bench::inside_sales::InsideSalesBenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -172,6 +174,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench { command: BenchCommand::Scoring(args) } => crate::bench::scoring::run(args).await,
         Command::Bench { command: BenchCommand::Mail(args) } => crate::bench::mail::run(&args).await,
         Command::Bench { command: BenchCommand::Segments(args) } => crate::bench::segments::run(args).await,
+        Command::Bench { command: BenchCommand::InsideSales(args) } => crate::bench::inside_sales::run(args).await,
     }
 }
 

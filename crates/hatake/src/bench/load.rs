@@ -190,7 +190,7 @@ impl Client {
     }
 
     /// One request on a new connection; the body of a 200 response.
-    async fn fetch_once(&self, path: &str) -> anyhow::Result<Vec<u8>> {
+    pub(super) async fn fetch_once(&self, path: &str) -> anyhow::Result<Vec<u8>> {
         let mut stream = self.connect().await?;
         let mut buffer = Vec::new();
         let response = read_exchange(&mut stream, &mut buffer, &self.request(path)).await?;

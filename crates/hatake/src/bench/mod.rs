@@ -12,6 +12,7 @@
 pub mod events;
 pub mod febrl;
 pub mod import;
+pub mod inside_sales;
 mod load;
 pub mod mail;
 pub mod names;
