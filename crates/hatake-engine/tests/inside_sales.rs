@@ -138,6 +138,7 @@ async fn inside_sales_work(store: Arc<dyn Store>) {
         recall_at: Some(T0 + 24 * HOUR),
         note: Some("午後なら在席とのこと".into()),
         task_id: Some(task.id),
+        hearing: Vec::new(),
     };
     let logged = inside_sales::log_call(store, &call, Some(rep), T0 + HOUR).await.unwrap();
     assert_eq!((logged.outcome.bucket.as_str(), logged.outcome.label_ja.as_str()), ("connect", "不在"));
