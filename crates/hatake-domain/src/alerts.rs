@@ -111,6 +111,22 @@ impl AlertRule {
         }
     }
 
+    /// A quick look before the event's properties are parsed: whether the event could match —
+    /// kind, product and the URL parts found anywhere in the raw JSON. `false` means it cannot.
+    pub fn might_match(&self, kind: &str, product_id: Option<i64>, raw_properties: &str) -> bool {
+        if !self.active || self.product_id.is_some_and(|p| product_id != Some(p)) {
+            return false;
+        }
+        match &self.trigger {
+            Trigger::Event { kind: wanted, url_contains, tracked_link, .. } => {
+                wanted == kind
+                    && (!tracked_link || raw_properties.contains("\"link\""))
+                    && url_contains.iter().all(|part| raw_properties.contains(part.as_str()))
+            }
+            Trigger::Score { .. } => false,
+        }
+    }
+
     /// The rule in words, for pages and messages.
     pub fn describe(&self, locale: &str) -> String {
         let en = locale == "en";
@@ -303,6 +319,10 @@ mod tests {
         assert!(!rule.matches(&Seen { product_id: Some(2), ..seen }));
         assert!(!rule.matches(&Seen { kind: "download", ..seen }));
         assert!(!AlertRule { active: false, ..rule.clone() }.matches(&seen));
+        let raw = r#"{"url":"https://example.jp/erp?utm_source=pdf","link":"pdf1"}"#;
+        assert!(rule.might_match("page_view", Some(1), raw));
+        assert!(!rule.might_match("page_view", Some(1), r#"{"url":"https://example.jp/erp"}"#));
+        assert!(!rule.might_match("download", Some(1), raw));
         assert_eq!(rule.describe("ja"), "ページ閲覧・追跡リンク経由・URLに「utm_source=pdf」「/erp」");
     }
 

@@ -20,7 +20,7 @@ pub const SETTING_ALERTS: &str = "alerts.config";
 /// How far the rules have read the event log.
 pub const SETTING_CURSOR: &str = "alerts.cursor";
 /// Events read per step.
-const EVENTS_PER_STEP: i64 = 2_000;
+const EVENTS_PER_STEP: i64 = 20_000;
 
 /// The rules in force.
 ///
@@ -241,15 +241,19 @@ impl AlertWorker {
             store.put_setting(SETTING_CURSOR, &last.to_string(), now).await?;
             return Ok(false);
         };
-        let events = store.scoring_events_after(cursor, EVENTS_PER_STEP).await?;
-        let Some(last) = events.last().map(|e| e.id) else { return Ok(false) };
+        let read = store.scoring_events_after(cursor, EVENTS_PER_STEP).await?;
+        let Some(last) = read.last().map(|e| e.id) else { return Ok(false) };
+        let full = read.len() as i64 == EVENTS_PER_STEP;
+        // Most events can match no rule: a look at the raw text first, no parsing.
+        let events: Vec<&ScoringEventRow> =
+            read.iter().filter(|e| rules.iter().any(|r| r.might_match(&e.kind, e.product_id, &e.properties))).collect();
         let mut visitors: Vec<String> =
             events.iter().filter(|e| e.lead_id.is_none()).filter_map(|e| e.visitor_id.clone()).collect();
         visitors.sort_unstable();
         visitors.dedup();
         let linked: HashMap<String, i64> = store.visitor_lead_ids(&visitors).await?.into_iter().collect();
         let mut made = 0;
-        for event in &events {
+        for event in events {
             let Some(lead_id) =
                 event.lead_id.or_else(|| event.visitor_id.as_ref().and_then(|v| linked.get(v).copied()))
             else {
@@ -264,7 +268,7 @@ impl AlertWorker {
             cx.signals.wake(crate::mail::sender::OUTBOX);
             tracing::info!(made, "alerts raised");
         }
-        Ok(events.len() as i64 == EVENTS_PER_STEP)
+        Ok(full)
     }
 }
 
