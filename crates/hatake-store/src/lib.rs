@@ -63,6 +63,11 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A person's name as pages show it: family and given name, either missing.
+pub fn person_name(family: Option<&str>, given: Option<&str>) -> String {
+    [family, given].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
 /// `Ok` when a statement touched exactly one row, else [`StoreError::NotFound`].
 ///
 /// # Errors

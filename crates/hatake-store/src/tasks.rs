@@ -68,12 +68,7 @@ pub struct TaskRow {
 
 impl TaskRow {
     pub fn lead_name(&self) -> String {
-        [self.lead_family_name.as_deref(), self.lead_given_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+        crate::person_name(self.lead_family_name.as_deref(), self.lead_given_name.as_deref())
     }
 }
 

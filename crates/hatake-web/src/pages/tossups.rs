@@ -70,12 +70,7 @@ fn decision_view(row: &DecisionRow, names: &HashMap<i64, String>, locale: &str) 
             format!("{name}（{}）", why.label(locale))
         })
         .collect();
-    let lead_name = [row.lead_family_name.as_deref(), row.lead_given_name.as_deref()]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ");
+    let lead_name = hatake_store::person_name(row.lead_family_name.as_deref(), row.lead_given_name.as_deref());
     context! {
         row => row,
         lead_name => lead_name,
