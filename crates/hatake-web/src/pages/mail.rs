@@ -395,9 +395,14 @@ const PAGE: i64 = 50;
 /// A row as a list shows it: the mail's subject, the status in words.
 fn row_view(row: &OutboxRow, locale: &str) -> minijinja::Value {
     let mail: Option<OutgoingMail> = serde_json::from_str(&row.payload).ok();
+    // A webhook shows its title (an alert's), marked as such.
+    let webhook = (row.kind == "webhook")
+        .then(|| serde_json::from_str::<serde_json::Value>(&row.payload).ok())
+        .flatten()
+        .map(|body| format!("Webhook：{}", body["title"].as_str().unwrap_or_default()));
     context! {
         row => row,
-        subject => mail.as_ref().map(|m| m.subject.clone()),
+        subject => mail.as_ref().map(|m| m.subject.clone()).or(webhook),
         to_name => mail.as_ref().and_then(|m| m.to_name.clone()),
         status => crate::i18n::t(locale, &format!("outbox.status.{}", row.status)),
         code => row.last_code.map(|code| code_label(code, locale)),
