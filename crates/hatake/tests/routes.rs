@@ -81,6 +81,20 @@ async fn seed(app: &TestApp) {
         at: 1,
     };
     app.store.create_task(&task).await.unwrap();
+    // Alert 1: about lead 1, for the pool.
+    let alert = hatake_store::NewAlert {
+        rule_id: "r1".into(),
+        lead_id: 1,
+        product_id: Some(1),
+        user_id: None,
+        title: "料金ページを閲覧：リード1".into(),
+        detail: None,
+        event_id: None,
+        event_at: None,
+        at: 1,
+        dedupe_key: "r1:1:0".into(),
+    };
+    app.store.create_alert(&alert).await.unwrap();
     // Product 1's scoring model and MQL policy (so their exports exist), and lead 1's deal
     // (opportunity 1).
     let model = hatake_domain::scoring::ScoringModel::template().to_json();
@@ -186,6 +200,9 @@ async fn every_route_is_guarded_as_its_table_says() {
             // A booking page needs the token only the form's sender gets.
             let expected = if spec.path.starts_with("/t/l/") {
                 302
+            } else if spec.path == "/alerts/{id}/open" {
+                // Opening an alert reads it and goes on to its lead.
+                303
             } else if spec.path.ends_with("/book") || spec.path.starts_with("/m/c/") {
                 // A mail's link without its signature is refused.
                 404
