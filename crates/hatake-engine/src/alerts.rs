@@ -272,6 +272,16 @@ impl AlertWorker {
     }
 }
 
+/// An event as the rules read it: its URL, and whether it came through a tracked link.
+fn seen<'a>(
+    kind: &'a str,
+    product_id: Option<i64>,
+    name: Option<&'a str>,
+    properties: &'a serde_json::Value,
+) -> Seen<'a> {
+    Seen { kind, product_id, name, url: properties["url"].as_str(), tracked_link: properties["link"].is_string() }
+}
+
 /// Raises the alerts the event rules make of one event of a lead (at `now`); how many.
 ///
 /// # Errors
@@ -284,13 +294,7 @@ pub async fn consider(
     now: Millis,
 ) -> StoreResult<usize> {
     let properties: serde_json::Value = serde_json::from_str(&event.properties).unwrap_or_default();
-    let seen = Seen {
-        kind: &event.kind,
-        product_id: event.product_id,
-        name: event.name.as_deref(),
-        url: properties["url"].as_str(),
-        tracked_link: properties["link"].is_string(),
-    };
+    let seen = seen(&event.kind, event.product_id, event.name.as_deref(), &properties);
     let mut made = 0;
     for rule in config.rules.iter().filter(|r| r.matches(&seen)) {
         let Trigger::Event { count, within_hours, .. } = &rule.trigger else { continue };
@@ -327,13 +331,7 @@ async fn enough(
         .filter(|e| e.occurred_at >= since && e.occurred_at <= event.occurred_at)
         .filter(|e| {
             let properties: serde_json::Value = serde_json::from_str(&e.properties).unwrap_or_default();
-            rule.matches(&Seen {
-                kind: &e.kind,
-                product_id: e.product_id,
-                name: e.name.as_deref(),
-                url: properties["url"].as_str(),
-                tracked_link: properties["link"].is_string(),
-            })
+            rule.matches(&seen(&e.kind, e.product_id, e.name.as_deref(), &properties))
         })
         .count();
     Ok(seen >= count as usize)

@@ -293,7 +293,7 @@ async fn hearing_snapshot(store: &dyn Store, lead_id: i64) -> StoreResult<String
 
 /// Whether `user` may decide on the toss-up: its rep, any field rep when it went to nobody, an
 /// admin.
-fn may_decide(tossup: &TossupRow, user: &UserRow) -> bool {
+pub fn may_decide(tossup: &TossupRow, user: &UserRow) -> bool {
     match user.role() {
         Role::Admin => true,
         Role::FieldSales => tossup.to_user.is_none_or(|to| to == user.id),

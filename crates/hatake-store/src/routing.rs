@@ -316,27 +316,20 @@ macro_rules! impl_routing_store {
                 }
                 binds.push($crate::TaskBind::Int(query.limit));
                 let sql = format!("{} WHERE {filter} ORDER BY t.id DESC LIMIT ${}", $crate::TOSSUP_SELECT, binds.len());
-                let mut q = sqlx::query_as::<$db, $crate::TossupRow>(&sql);
-                for bind in &binds {
-                    q = match bind {
-                        $crate::TaskBind::Int(v) => q.bind(*v),
-                        $crate::TaskBind::Text(v) => q.bind(v.clone()),
-                    };
-                }
-                q.fetch_all(&self.pool).await.map_err(db_error)
+                $crate::bind_task!(sqlx::query_as::<$db, $crate::TossupRow>(&sql), binds)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
             }
 
             async fn count_tossups(&self, owner: $crate::TossupOwner, status: &str) -> $crate::StoreResult<i64> {
                 let (filter, binds) = $crate::tossup_filter(owner, Some(status), None);
                 let sql = format!("SELECT COUNT(*) FROM tossups t WHERE {filter}");
-                let mut q = sqlx::query_as::<$db, (i64,)>(&sql);
-                for bind in &binds {
-                    q = match bind {
-                        $crate::TaskBind::Int(v) => q.bind(*v),
-                        $crate::TaskBind::Text(v) => q.bind(v.clone()),
-                    };
-                }
-                Ok(q.fetch_one(&self.pool).await.map_err(db_error)?.0)
+                let (count,) = $crate::bind_task!(sqlx::query_as::<$db, (i64,)>(&sql), binds)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error)?;
+                Ok(count)
             }
 
             async fn decide_tossup(&self, id: i64, decision: &$crate::TossupDecision) -> $crate::StoreResult<bool> {

@@ -279,6 +279,22 @@ pub enum TaskBind {
     Text(String),
 }
 
+/// Binds a task or toss-up filter's values ([`task_filter`], [`crate::tossup_filter`]) to a
+/// query, in order.
+#[macro_export]
+macro_rules! bind_task {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                $crate::TaskBind::Int(v) => query.bind(v),
+                $crate::TaskBind::Text(v) => query.bind(v),
+            };
+        }
+        query
+    }};
+}
+
 #[macro_export]
 macro_rules! impl_task_store {
     ($store:ty, $db:ty) => {
@@ -343,14 +359,10 @@ macro_rules! impl_task_store {
                     $crate::TASK_FROM,
                     query.limit.clamp(1, 10_000)
                 );
-                let mut q = sqlx::query_as::<$db, $crate::TaskRow>(&sql);
-                for bind in binds {
-                    q = match bind {
-                        $crate::TaskBind::Int(v) => q.bind(v),
-                        $crate::TaskBind::Text(v) => q.bind(v),
-                    };
-                }
-                q.fetch_all(&self.pool).await.map_err(db_error)
+                $crate::bind_task!(sqlx::query_as::<$db, $crate::TaskRow>(&sql), binds)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(db_error)
             }
 
             async fn count_due_tasks(
@@ -367,14 +379,12 @@ macro_rules! impl_task_store {
                     "SELECT COUNT(*), COALESCE(SUM(CASE WHEN (t.sla_due_at IS NOT NULL AND t.sla_due_at < ${p}) \
                      OR (t.sla_due_at IS NULL AND t.due_at < ${q}) THEN 1 ELSE 0 END), 0) FROM tasks t WHERE {filter}"
                 );
-                let mut q = sqlx::query_as::<$db, (i64, i64)>(&sql);
-                for bind in binds {
-                    q = match bind {
-                        $crate::TaskBind::Int(v) => q.bind(v),
-                        $crate::TaskBind::Text(v) => q.bind(v),
-                    };
-                }
-                q.bind(now).bind(day_start).fetch_one(&self.pool).await.map_err(db_error)
+                $crate::bind_task!(sqlx::query_as::<$db, (i64, i64)>(&sql), binds)
+                    .bind(now)
+                    .bind(day_start)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(db_error)
             }
 
             async fn close_task(

@@ -74,12 +74,12 @@ pub(crate) async fn panel(
     state: &AppState,
     user: &CurrentUser,
     lead: &LeadRow,
+    sheet: &Sheet,
     typed: Option<(&BTreeMap<String, String>, &FieldErrors)>,
 ) -> Result<Option<minijinja::Value>, PageError> {
     let locale = user.locale();
     let store = state.store.as_ref();
     let error = |e: StoreError| PageError::from_store(e, locale);
-    let sheet = hearing::sheet(store).await.map_err(error)?;
     if sheet.items.is_empty() {
         return Ok(None);
     }
@@ -110,7 +110,7 @@ pub(crate) async fn panel(
     let done = completeness(&sheet.keys(), &values);
     let missing: Vec<&str> =
         done.missing.iter().filter_map(|key| sheet.item(key)).map(|def| def.label(locale)).collect();
-    let history: Vec<minijinja::Value> = log.iter().map(|row| log_view(row, &sheet, locale)).collect();
+    let history: Vec<minijinja::Value> = log.iter().map(|row| log_view(row, sheet, locale)).collect();
     Ok(Some(context! {
         items => items,
         known => done.known,

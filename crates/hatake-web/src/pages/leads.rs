@@ -263,29 +263,15 @@ pub(crate) async fn detail_page(
         Some(account_id) => Some(store.get_account(account_id).await.map_err(|e| PageError::from_store(e, locale))?),
         None => None,
     };
-    let hearing = super::hearing::panel(state, user, &lead, extra.hearing).await?;
+    let sheet = hatake_engine::hearing::sheet(store).await.map_err(|e| PageError::from_store(e, locale))?;
+    let hearing = super::hearing::panel(state, user, &lead, &sheet, extra.hearing).await?;
     let tossup = super::tossups::panel(state, user, &lead, extra.tossup).await?;
     // What a decision just did, in words (its toss-up is named in the address).
     let decided = match flash.t.as_deref().and_then(|t| t.parse::<i64>().ok()).filter(|_| flash.decided.is_some()) {
-        Some(id) => match store.get_tossup(id).await {
-            Ok(t) => {
-                let (_, process) = hatake_engine::qualification::process(store, t.product_id)
-                    .await
-                    .map_err(|e| PageError::from_store(e, locale))?;
-                let reason = t.reason.as_ref().map(|key| {
-                    process
-                        .recycle_reasons
-                        .iter()
-                        .find(|r| &r.key == key)
-                        .map_or(key.clone(), |r| r.label(locale).to_owned())
-                });
-                super::tossups::decided_message(&t, reason, locale)
-            }
-            Err(_) => None,
-        },
+        Some(id) => super::tossups::decided_flash(store, id, locale).await,
         None => None,
     };
-    let sheet_keys = hatake_engine::hearing::sheet(store).await.map_err(|e| PageError::from_store(e, locale))?.keys();
+    let sheet_keys = sheet.keys();
     let values = lead.custom_map();
     // The hearing items are in their own panel; the other custom fields here.
     let custom: Vec<minijinja::Value> = defs

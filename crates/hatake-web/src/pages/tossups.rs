@@ -103,12 +103,7 @@ fn tossup_view(t: &TossupRow, user: &UserRow, now: i64, locale: &str) -> minijin
         })
         .collect();
     let known = hearing.iter().filter(|(_, v)| !v.is_empty()).count();
-    let decidable = t.status == "pending"
-        && match user.role() {
-            Role::Admin => true,
-            Role::FieldSales => t.to_user.is_none_or(|to| to == user.id),
-            _ => false,
-        };
+    let decidable = t.status == "pending" && routing::may_decide(t, user);
     context! {
         t => t,
         lead_name => t.lead_name(),
@@ -120,6 +115,19 @@ fn tossup_view(t: &TossupRow, user: &UserRow, now: i64, locale: &str) -> minijin
         takeable => decidable && t.to_user.is_none(),
         back_to => t.back_to.as_deref().map(|b| format!("tossup.back_to.{b}")),
     }
+}
+
+/// A recycle reason of the product's process in words (its key when no longer listed).
+fn recycle_label(process: &hatake_domain::lifecycle::ProcessConfig, key: &str, locale: &str) -> String {
+    process.recycle_reasons.iter().find(|r| r.key == key).map_or_else(|| key.to_owned(), |r| r.label(locale).to_owned())
+}
+
+/// The flash of a toss-up just decided (none when it cannot be read).
+pub(crate) async fn decided_flash(store: &dyn hatake_store::Store, id: i64, locale: &str) -> Option<String> {
+    let t = store.get_tossup(id).await.ok()?;
+    let (_, process) = hatake_engine::qualification::process(store, t.product_id).await.ok()?;
+    let reason = t.reason.as_deref().map(|key| recycle_label(&process, key, locale));
+    decided_message(&t, reason, locale)
 }
 
 /// What a decision did, in words: whose lead, taken or sent where, why.
@@ -175,9 +183,7 @@ pub(crate) async fn panel(
         let (_, process) = hatake_engine::qualification::process(store, t.product_id).await.map_err(error)?;
         let reasons: Vec<minijinja::Value> =
             process.recycle_reasons.iter().map(|r| context! { key => r.key, label => r.label(locale) }).collect();
-        let reason = t.reason.as_ref().map(|key| {
-            process.recycle_reasons.iter().find(|r| &r.key == key).map_or(key.as_str(), |r| r.label(locale))
-        });
+        let reason = t.reason.as_deref().map(|key| recycle_label(&process, key, locale));
         views.push(context! {
             view => tossup_view(t, &user.user, now, locale),
             decisions => decisions,
@@ -357,20 +363,13 @@ async fn list_page(
             (product.to_string(), list.collect())
         })
         .collect();
-    let reason_of = |t: &TossupRow| {
-        let key = t.reason.as_ref()?;
-        let process = processes.get(&t.product_id)?;
-        Some(process.recycle_reasons.iter().find(|r| &r.key == key).map_or(key.clone(), |r| r.label(locale).to_owned()))
-    };
+    let reason_of = |t: &TossupRow| Some(recycle_label(processes.get(&t.product_id)?, t.reason.as_deref()?, locale));
     let views: Vec<minijinja::Value> = rows
         .iter()
         .map(|t| context! { v => tossup_view(t, &user.user, now, locale), reason => reason_of(t) })
         .collect();
     let flash = match params.t.as_deref().and_then(|t| t.parse::<i64>().ok()) {
-        Some(id) => match store.get_tossup(id).await {
-            Ok(t) => decided_message(&t, reason_of(&t), locale),
-            Err(_) => None,
-        },
+        Some(id) => decided_flash(store, id, locale).await,
         None => None,
     };
     let scope = if all { "all" } else { "mine" };
